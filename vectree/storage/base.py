@@ -1,0 +1,69 @@
+"""The object store interface every backend implements.
+
+Keys are '/'-separated relative paths such as ``buckets/3fa9....arrow``. Objects are immutable
+by convention except manifests, which are only ever created with :meth:`ObjectStore.put_if_absent`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+
+class ObjectStore(ABC):
+    """A flat namespace of byte objects: local directory, S3 bucket prefix, memory.
+
+    Backends raise :class:`vectree.errors.NotFoundError` for a missing key and
+    :class:`vectree.errors.StorageError` when the store itself fails.
+    """
+
+    url: str
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """Return the whole object stored under ``key``."""
+
+    @abstractmethod
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Return bytes ``[start, end)`` of the object under ``key``."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` atomically (readers see the old or the new object, never a part)."""
+
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Store ``data`` under ``key`` only if no object is there; return False if one was."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """All keys starting with ``prefix``, sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+
+    def get_many(self, keys: Sequence[str], max_workers: int = 8) -> list[bytes]:
+        """Fetch several objects, in parallel where the backend benefits (one round trip of latency)."""
+        if len(keys) <= 1:
+            return [self.get(k) for k in keys]
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(keys))) as pool:
+            return list(pool.map(self.get, keys))
+
+    def put_many(self, items: Iterable[tuple[str, bytes]], max_workers: int = 8) -> None:
+        """Store several objects, in parallel where the backend benefits."""
+        items = list(items)
+        if len(items) <= 1:
+            for k, d in items:
+                self.put(k, d)
+            return
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
+            list(pool.map(lambda kd: self.put(*kd), items))
+
+    def close(self) -> None:
+        """Release connections; the default has nothing to release."""

@@ -1,0 +1,124 @@
+"""A directory on local disk as an object store.
+
+Writes go to a temporary file that is fsynced and then renamed (``put``) or hard-linked
+(``put_if_absent``, which fails atomically if the target exists), so a crash at any moment
+leaves either the old state or the new object, never a partial one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from vectree.errors import NotFoundError, StorageError
+from vectree.storage.base import ObjectStore
+
+
+class LocalStore(ObjectStore):
+    """Objects as files under ``root``.
+
+    >>> import tempfile; store = LocalStore(tempfile.mkdtemp())
+    >>> store.put_if_absent("a/b", b"x"), store.put_if_absent("a/b", b"y"), store.get("a/b")
+    (True, False, b'x')
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).absolute()
+        self.url = self.root.as_uri()
+
+    def _path(self, key: str) -> Path:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..'")
+        return self.root / key
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(start)
+                return f.read(max(0, end - start))
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
+
+    def _write_temp(self, path: Path, data: bytes) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return tmp
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            tmp = self._write_temp(path, data)
+            os.replace(tmp, path)
+            self._fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot write {key!r} in {self.url}: {exc}") from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        if path.exists():
+            return False
+        try:
+            tmp = self._write_temp(path, data)
+        except OSError as exc:
+            raise StorageError(f"cannot write {key!r} in {self.url}: {exc}") from exc
+        try:
+            os.link(tmp, path)  # atomic create-if-absent on POSIX
+            self._fsync_dir(path.parent)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = self.root
+        out: list[str] = []
+        if not base.exists():
+            return out
+        # walk only the directory part of the prefix
+        head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = base / head if head else base
+        if not start.exists():
+            return out
+        for dirpath, _dirs, files in os.walk(start):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    continue
+                key = Path(dirpath, name).relative_to(base).as_posix()
+                if key.startswith(prefix):
+                    out.append(key)
+        return sorted(out)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            pass
