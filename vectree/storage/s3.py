@@ -1,0 +1,387 @@
+"""A prefix in an S3-compatible bucket as an object store (AWS S3, SeaweedFS, MinIO...), over obstore.
+
+Connection settings follow the AWS conventions: explicit options win, then environment variables
+(``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_SESSION_TOKEN``, ``AWS_REGION`` / ``AWS_DEFAULT_REGION``). A plain ``http://`` endpoint
+turns on ``allow_http``.
+
+Failures: a missing key raises :class:`~vectree.errors.NotFoundError`; transient failures
+(refused or reset connections, timeouts, HTTP 5xx/429/408) are retried with backoff
+(:class:`~vectree.storage.retry.RetryPolicy`) and then raise :class:`~vectree.errors.StorageError`
+naming the URL and key. ``put_if_absent`` uses ``If-None-Match: *``; if an attempt's outcome was
+lost (the connection dropped after sending), the retry that then finds the object reads it back
+and reports success only if the stored bytes are exactly ours.
+
+Every HTTP request is counted in :attr:`S3Store.requests`; :attr:`S3Store.round_trips` counts
+sequential waits (a :meth:`S3Store.get_many` batch is one round trip however many keys it has).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import obstore
+import obstore.exceptions as obx
+from obstore.store import S3Store as _ObS3Store
+
+from vectree.errors import InvalidInputError, NotFoundError, StorageError
+from vectree.storage.base import ObjectStore
+from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
+
+T = TypeVar("T")
+
+_PERMANENT = (
+    obx.NotFoundError,
+    obx.AlreadyExistsError,
+    obx.PreconditionError,
+    obx.PermissionDeniedError,
+    obx.UnauthenticatedError,
+    obx.InvalidPathError,
+    obx.NotSupportedError,
+    obx.UnknownConfigurationKeyError,
+    obx.NotModifiedError,
+    FileNotFoundError,
+)
+_STATUS = re.compile(r"status code: (\d{3})")
+_OPTIONS = {
+    "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token", "allow_http",
+    "retry", "timeout_s", "connect_timeout_s", "max_workers",
+}  # fmt: skip
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the request that raised ``exc`` may succeed."""
+    if isinstance(exc, _PERMANENT):
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, obx.BaseError):
+        m = _STATUS.search(str(exc))
+        if m is None:
+            return True  # no HTTP status: connection refused/reset, timeout, truncated body
+        status = int(m.group(1))
+        return status >= 500 or status in (408, 429)
+    return isinstance(exc, OSError)
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+class S3Store(ObjectStore):
+    """Objects under ``s3://bucket/prefix/``; keys are relative to the prefix.
+
+    Parameters
+    ----------
+    bucket, prefix:
+        Where the objects live.
+    endpoint_url:
+        An S3-compatible endpoint such as ``http://127.0.0.1:8333`` (None: AWS itself).
+    region, access_key_id, secret_access_key, session_token:
+        Credentials and region; None falls back to the environment (and then to obstore's chain).
+    allow_http:
+        Permit a plain-http endpoint; by default true exactly when the endpoint is ``http://``.
+    retry:
+        A :class:`RetryPolicy`, a dict of its fields or a number of attempts.
+    timeout_s, connect_timeout_s:
+        Per-request timeouts; a timeout is a transient failure.
+    max_workers:
+        Parallel requests in :meth:`get_many` / :meth:`put_many`.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+        allow_http: bool | None = None,
+        retry: RetryPolicy | dict[str, Any] | int | None = None,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 5.0,
+        max_workers: int = 16,
+    ) -> None:
+        if not bucket:
+            raise InvalidInputError("S3Store needs a bucket name, e.g. s3://my-bucket/collections/name")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.endpoint_url = endpoint_url or _env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+        self.region = region or _env("AWS_REGION", "AWS_DEFAULT_REGION") or "us-east-1"
+        if allow_http is None:
+            allow_http = bool(self.endpoint_url and self.endpoint_url.lower().startswith("http://"))
+        self.retry = RetryPolicy.coerce(retry)
+        self.max_workers = int(max_workers)
+        config: dict[str, Any] = {"region": self.region}
+        if self.endpoint_url:
+            config["endpoint"] = self.endpoint_url
+        access_key_id = access_key_id or _env("AWS_ACCESS_KEY_ID")
+        secret_access_key = secret_access_key or _env("AWS_SECRET_ACCESS_KEY")
+        session_token = session_token or _env("AWS_SESSION_TOKEN")
+        if access_key_id and secret_access_key:
+            config["access_key_id"] = access_key_id
+            config["secret_access_key"] = secret_access_key
+            if session_token:
+                config["token"] = session_token
+        try:
+            self._store = _ObS3Store(
+                bucket,
+                prefix=self.prefix or None,
+                config=config,
+                client_options={
+                    "allow_http": bool(allow_http),
+                    "timeout": timedelta(seconds=timeout_s),
+                    "connect_timeout": timedelta(seconds=connect_timeout_s),
+                },
+                retry_config={"max_retries": 0, "retry_timeout": timedelta(seconds=timeout_s)},
+            )
+        except obx.BaseError as exc:
+            raise InvalidInputError(f"cannot configure S3 store {self.url}: {exc}") from exc
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self.requests = 0
+        self.round_trips = 0
+        self.retries = 0
+        self.bytes_read = 0
+        self.bytes_written = 0
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> S3Store:
+        """Open ``s3://bucket/prefix`` with the constructor's keyword options.
+
+        >>> S3Store.from_url("s3://my-bucket/a/b", endpoint_url="http://127.0.0.1:9").url
+        's3://my-bucket/a/b'
+        """
+        parsed = urlparse(str(url))
+        if parsed.scheme.lower() != "s3" or not parsed.netloc:
+            raise InvalidInputError(f"expected an s3://bucket/prefix URL, got {url!r}")
+        unknown = set(options) - _OPTIONS
+        if unknown:
+            raise InvalidInputError(f"unknown S3 option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+        return cls(parsed.netloc, parsed.path, **options)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """Requests, round trips, retries and bytes moved since creation (or :meth:`reset_stats`)."""
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "round_trips": self.round_trips,
+                "retries": self.retries,
+                "bytes_read": self.bytes_read,
+                "bytes_written": self.bytes_written,
+            }
+
+    def reset_stats(self) -> None:
+        """Zero the counters."""
+        with self._lock:
+            self.requests = self.round_trips = self.retries = self.bytes_read = self.bytes_written = 0
+
+    def _count(self, requests: int = 0, round_trips: int = 0, read: int = 0, written: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.round_trips += round_trips
+            self.bytes_read += read
+            self.bytes_written += written
+
+    def _on_retry(self, _attempt: int, _exc: BaseException) -> None:
+        with self._lock:
+            self.retries += 1
+
+    @staticmethod
+    def _check_key(key: str) -> str:
+        if not key or key.startswith("/") or ".." in key.split("/") or "//" in key:
+            raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..' or '//'")
+        return key
+
+    def _call(self, what: str, key: str, fn: Callable[[], T], *, sequential: bool = True) -> T:
+        """Run one request with retries, translating errors; counts one round trip if ``sequential``."""
+
+        def attempt() -> T:
+            self._count(requests=1, round_trips=int(sequential))
+            return fn()
+
+        try:
+            return call_with_retry(attempt, self.retry, is_transient, on_retry=self._on_retry, what=f"{what} {key}")
+        except GaveUp as exc:
+            raise StorageError(
+                f"{what} {key!r} in {self.url} (endpoint {self.endpoint_url or 'AWS'}) failed after "
+                f"{exc.attempts} attempt(s) over {exc.elapsed_s:.1f} s: {_short(exc.last)}. "
+                "Check that the server is up and reachable, or raise the retry budget (retry=...)."
+            ) from exc.last
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
+        except (obx.PermissionDeniedError, obx.UnauthenticatedError) as exc:
+            raise StorageError(
+                f"{what} {key!r} in {self.url} was refused ({type(exc).__name__}): check the credentials "
+                "(access_key_id/secret_access_key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket."
+            ) from exc
+        except (obx.AlreadyExistsError, obx.PreconditionError):
+            raise
+        except obx.BaseError as exc:
+            raise StorageError(f"{what} {key!r} in {self.url} failed: {_short(exc)}") from exc
+
+    # -- the ObjectStore interface -------------------------------------------------------------
+
+    def _get(self, key: str, sequential: bool) -> bytes:
+        self._check_key(key)
+
+        def fetch() -> bytes:
+            data = obstore.get(self._store, key).bytes().to_bytes()
+            self._count(read=len(data))
+            return data
+
+        return self._call("get", key, fetch, sequential=sequential)
+
+    def get(self, key: str) -> bytes:
+        return self._get(key, sequential=True)
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        self._check_key(key)
+        if end <= start:
+            return b""
+
+        def fetch() -> bytes:
+            try:
+                data = obstore.get_range(self._store, key, start=start, end=end).to_bytes()
+            except obx.BaseError as exc:
+                if "416" in str(exc) or "not satisfiable" in str(exc).lower():
+                    return b""  # start past the end, as a file read would return
+                raise
+            self._count(read=len(data))
+            return data
+
+        return self._call("get_range", key, fetch)
+
+    def get_many(self, keys: Sequence[str], max_workers: int | None = None) -> list[bytes]:
+        """Fetch ``keys`` concurrently: one round trip of latency for the whole batch."""
+        keys = list(keys)
+        if len(keys) <= 1:
+            return [self.get(k) for k in keys]
+        self._count(round_trips=1)
+        return list(self._executor().map(lambda k: self._get(k, sequential=False), keys))
+
+    def _put(self, key: str, data: bytes, sequential: bool) -> None:
+        self._check_key(key)
+        data = bytes(data)
+
+        def send() -> None:
+            obstore.put(self._store, key, data, use_multipart=len(data) > 256 * 1024 * 1024)
+            self._count(written=len(data))
+
+        self._call("put", key, send, sequential=sequential)
+
+    def put(self, key: str, data: bytes) -> None:
+        self._put(key, data, sequential=True)
+
+    def put_many(self, items: Iterable[tuple[str, bytes]], max_workers: int | None = None) -> None:
+        items = list(items)
+        if len(items) <= 1:
+            for k, d in items:
+                self.put(k, d)
+            return
+        self._count(round_trips=1)
+        list(self._executor().map(lambda kd: self._put(kd[0], kd[1], sequential=False), items))
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        self._check_key(key)
+        data = bytes(data)
+        uncertain = False  # an earlier attempt failed in a way that may have written the object
+
+        def send() -> bool:
+            nonlocal uncertain
+            try:
+                obstore.put(self._store, key, data, mode="create", use_multipart=False)
+            except (obx.AlreadyExistsError, obx.PreconditionError):
+                if not uncertain:
+                    return False
+                return self._stored_bytes_equal(key, data)
+            except Exception as exc:
+                if is_transient(exc):
+                    uncertain = True
+                raise
+            self._count(written=len(data))
+            return True
+
+        try:
+            return self._call("put_if_absent", key, send)
+        except StorageError as exc:
+            if uncertain:
+                raise StorageError(
+                    f"{exc} The object may or may not have been created: read {key!r} back to find out."
+                ) from exc.__cause__
+            raise
+
+    def _stored_bytes_equal(self, key: str, data: bytes) -> bool:
+        """After an attempt whose answer was lost: did it store exactly ``data``?"""
+        self._count(requests=1, round_trips=1)
+        stored = obstore.get(self._store, key).bytes().to_bytes()
+        self._count(read=len(stored))
+        return stored == data
+
+    def exists(self, key: str) -> bool:
+        self._check_key(key)
+        try:
+            self._call("head", key, lambda: obstore.head(self._store, key))
+        except NotFoundError:
+            return False
+        return True
+
+    def list(self, prefix: str = "") -> list[str]:
+        # obstore lists whole path segments; list the directory part and filter the rest
+        head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+
+        def fetch() -> list[str]:
+            out: list[str] = []
+            for i, chunk in enumerate(obstore.list(self._store, prefix=head or None, chunk_size=1000)):
+                if i:  # the first page is already counted; each further one is another request
+                    self._count(requests=1, round_trips=1)
+                out.extend(meta["path"] for meta in chunk)
+            return out
+
+        paths = self._call("list", prefix or "/", fetch)
+        return sorted(p for p in paths if p.startswith(prefix))
+
+    def delete(self, key: str) -> None:
+        self._check_key(key)
+        try:
+            self._call("delete", key, lambda: obstore.delete(self._store, key))
+        except NotFoundError:
+            pass
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="vectree-s3")
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r}, endpoint={self.endpoint_url!r})"
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an obstore error (the rest is a Rust debug dump)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:400] if text else type(exc).__name__
