@@ -1,0 +1,440 @@
+"""The collection: a versioned set of vectors with ids, labels and metadata, and its index.
+
+Consistency: a :class:`Collection` object reads one committed version (a snapshot) until it
+writes or :meth:`Collection.refresh` is called; a writer never changes what an open reader sees.
+Every write (add, upsert, delete, build, compact, attachments) writes its new immutable files
+first and then commits version N+1 with put-if-absent. If another writer committed N+1 first, the
+write is re-validated against the new version and retried (add, upsert, delete, attachments) or
+fails with :class:`ConflictError` (build and compact, which would otherwise discard that work).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from vectree.collection import maintenance
+from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
+from vectree.collection.rows import iter_live_rows, write_segments
+from vectree.collection.search import SearchResult, search_snapshot
+from vectree.collection.snapshot import ObjectCache, Snapshot, encode_tombstones
+from vectree.collection.validate import as_ids, as_labels, as_vectors, check_k, check_metric, check_probes
+from vectree.errors import ConflictError, InvalidInputError, NotFoundError
+from vectree.format.bucket import Rows, metadata_to_json
+from vectree.format.fingerprint import check_fingerprint, fingerprint
+from vectree.format.keys import id_keys
+from vectree.index.build import IndexConfig
+from vectree.storage.base import ObjectStore
+from vectree.storage.url import open_store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+_COMMIT_ATTEMPTS = 50
+DEFAULT_CACHE_BYTES = 512 << 20
+
+
+class Collection:
+    """A vector collection at one version. Create with :func:`create_collection`, open with :func:`open_collection`.
+
+    >>> import numpy as np, vectree
+    >>> col = vectree.create_collection("memory://doc-example", dim=2, bucket_size=2)
+    >>> col.add(np.array([[0, 0], [1, 0], [0, 1], [5, 5]], np.float32), ids=[10, 11, 12, 13])
+    1
+    >>> _ = col.build(); col.search(np.array([[4.0, 4.0]]), k=1).ids.tolist()
+    [[13]]
+    """
+
+    def __init__(self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, pinned: bool = False) -> None:
+        self.store = store
+        self._cache = cache
+        self._snap = Snapshot(store, manifest, cache)
+        self._pinned = pinned
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._snap.manifest
+
+    @property
+    def version(self) -> int:
+        return self.manifest.version
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.manifest.settings)
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest.settings["dim"])
+
+    @property
+    def metric(self) -> str:
+        return str(self.manifest.settings["metric"])
+
+    @property
+    def private(self) -> bool:
+        return bool(self.manifest.settings.get("private", False))
+
+    @property
+    def index_config(self) -> IndexConfig:
+        return IndexConfig(**self.manifest.settings["index"])
+
+    def __len__(self) -> int:
+        return self.manifest.rows
+
+    def __repr__(self) -> str:
+        return f"Collection({self.url!r}, version={self.version}, rows={len(self)}, dim={self.dim}, metric={self.metric!r})"
+
+    def refresh(self) -> Collection:
+        """Move to the newest committed version."""
+        latest = latest_version(self.store)
+        if latest is not None and latest != self.version:
+            self._snap = Snapshot(self.store, read_manifest(self.store, latest), self._cache)
+        self._pinned = False
+        return self
+
+    def search(
+        self,
+        queries: Any,
+        k: int = 10,
+        probes: int = 8,
+        *,
+        exact: bool = False,
+        include_metadata: bool = False,
+    ) -> SearchResult:
+        """The k nearest rows of each query, visiting the ``probes`` nearest buckets (all with ``exact=True``).
+
+        Returns (n, k) arrays, nearest first; see :class:`SearchResult`. A 1-d query is one query.
+        """
+        k = check_k(k)
+        probes = check_probes(probes)
+        q = as_vectors(queries, self.dim, self.metric, what="queries", allow_1d=True)
+        return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata)
+
+    def get(self, ids: Any) -> Rows:
+        """The stored rows with these ids, in that order (vectors, labels, metadata as JSON strings)."""
+        arr, _ = as_ids(ids, len(ids) if hasattr(ids, "__len__") else 1, self.manifest.settings.get("id_type"))
+        keys = id_keys(arr)
+        where = self._snap.locate(keys)
+        if (where == "").any():
+            raise NotFoundError(f"ids not in the collection: {arr[where == ''][:5].tolist()}")
+        parts, order = [], []
+        buckets = set(self._snap.index.bucket_fingerprints) if self._snap.index is not None else set()
+        for fp in np.unique(where):
+            block = self._cache.blocks([("buckets" if fp in buckets else "segments", str(fp))])[0]
+            sel = np.flatnonzero(where == fp)
+            pos = {int(key): i for i, key in enumerate(block.keys)}
+            parts.append(block.rows.take(np.array([pos[int(kk)] for kk in keys[sel]])))
+            order.append(sel)
+        rows = Rows.concat(parts, self.dim)
+        return rows.take(np.argsort(np.concatenate(order), kind="stable"))
+
+    def iter_batches(self, batch_size: int = 10_000) -> Iterator[dict[str, Any]]:
+        """Every live row, as dicts of ``ids``, ``vectors``, ``labels``, ``metadata`` (JSON strings)."""
+        buffer: list[Rows] = []
+        size = 0
+        for rows in iter_live_rows(self._snap):
+            buffer.append(rows)
+            size += len(rows)
+            while size >= batch_size:
+                merged = Rows.concat(buffer, self.dim)
+                head, rest = merged.take(np.arange(batch_size)), merged.take(np.arange(batch_size, len(merged)))
+                yield _as_dict(head)
+                buffer, size = ([rest] if len(rest) else []), len(rest)
+        if size:
+            yield _as_dict(Rows.concat(buffer, self.dim))
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every committed version: number, time, operation and row count."""
+        out = []
+        for v in list_versions(self.store):
+            m = read_manifest(self.store, v)
+            out.append({"version": v, "created": m.created, "operation": m.operation, "rows": m.rows})
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes, the tree's shape and the read cache's counters."""
+        return maintenance.stats(self._snap)
+
+    def verify(self, all_versions: bool = False, progress: Progress | None = None) -> maintenance.VerifyReport:
+        """Re-read every object this version (or every version) refers to and check its fingerprint."""
+        return maintenance.verify(self.store, self.manifest, all_versions, progress)
+
+    def get_attachment(self, name: str) -> bytes:
+        """An object stored with :meth:`put_attachment`, checked against its fingerprint."""
+        fp = self.manifest.attachments.get(name)
+        if fp is None:
+            raise NotFoundError(f"no attachment named {name!r}; this version has {sorted(self.manifest.attachments)}")
+        data = self.store.get(f"attachments/{fp}.bin")
+        check_fingerprint(data, fp, f"attachment {name!r}")
+        return data
+
+    # ------------------------------------------------------------------ writing
+    def _commit(self, operation: str, make: Callable[[Manifest], dict[str, Any]], rebase: bool = True) -> int:
+        """Commit ``base.next(operation, **make(base))`` on the newest version, retrying lost races."""
+        if self._pinned:
+            raise InvalidInputError(f"this collection was opened at version {self.version}; open the latest version to write")
+        base = self.manifest
+        latest = latest_version(self.store)
+        if latest is not None and latest != base.version:
+            base = read_manifest(self.store, latest)
+        for attempt in range(_COMMIT_ATTEMPTS):
+            new = base.next(operation, **make(base))
+            if try_commit(self.store, new):
+                self._snap = Snapshot(self.store, new, self._cache)
+                log.info("committed version %d (%s)", new.version, operation)
+                return new.version
+            if not rebase:
+                raise ConflictError(
+                    f"{operation} of version {base.version} lost a race: another writer committed version "
+                    f"{base.version + 1} first. Nothing was committed; run {operation} again."
+                )
+            time.sleep(min(0.2, 0.002 * 2**attempt) * np.random.random())
+            base = read_manifest(self.store, latest_version(self.store))
+        raise ConflictError(f"{operation} could not commit after {_COMMIT_ATTEMPTS} attempts: too many concurrent writers")
+
+    def _prepare_rows(self, vectors: Any, ids: Any, labels: Any, metadata: Any, base: Manifest) -> tuple[Rows, dict]:
+        s = base.settings
+        vec = as_vectors(vectors, int(s["dim"]), s["metric"])
+        n = len(vec)
+        if ids is None:
+            if s.get("id_type") == "str":
+                raise InvalidInputError("this collection has str ids: pass ids=")
+            id_arr, id_type = np.arange(base.next_auto_id, base.next_auto_id + n, dtype=np.int64), "int"
+        else:
+            id_arr, id_type = as_ids(ids, n, s.get("id_type"))
+        lab, label_type = as_labels(labels, n, s.get("label_type"))
+        meta = metadata_to_json(list(metadata) if metadata is not None else None, n)
+        settings = {**s, "id_type": id_type, "label_type": label_type}
+        settings["has_metadata"] = bool(s.get("has_metadata")) or meta is not None
+        return Rows(ids=id_arr, vectors=vec, labels=lab, metadata=meta), settings
+
+    def _next_auto(self, base: Manifest, rows: Rows) -> int:
+        if rows.ids.dtype == object or not len(rows):
+            return base.next_auto_id
+        return max(base.next_auto_id, int(rows.ids.max()) + 1)
+
+    def add(self, vectors: Any, ids: Any = None, labels: Any = None, metadata: Any = None) -> int:
+        """Add rows; refuse ids already stored (use :meth:`upsert` to replace). Returns the new version.
+
+        New rows are searchable at once (scanned exhaustively until the next build or compact).
+        """
+        return self.add_batches([(vectors, ids, labels, metadata)])
+
+    def add_batches(self, batches: Iterable[Any], progress: Progress | None = None) -> int:
+        """Add a stream of ``(vectors, ids, labels, metadata)`` batches in one commit (for inputs larger than RAM).
+
+        Each batch is validated and written as tail segments as it arrives; the commit checks every
+        id against the stored ones, so either all batches land or none does.
+        """
+        base = self.refresh().manifest if not self._pinned else self.manifest
+        segments, seen, total, settings = [], [], 0, dict(base.settings)
+        auto_ids = False
+        next_auto = base.next_auto_id
+        for batch in batches:
+            vectors, ids, labels, metadata = _unpack(batch)
+            auto_ids = auto_ids or ids is None
+            proto = base.next("add", settings=settings, next_auto_id=next_auto)
+            rows, settings = self._prepare_rows(vectors, ids, labels, metadata, proto)
+            keys = id_keys(rows.ids)
+            seen.append(keys)
+            segments += write_segments(self.store, rows, settings["label_type"])
+            next_auto = self._next_auto(proto, rows)
+            total += len(rows)
+            if progress:
+                progress("add", total, 0)
+        if not segments:
+            raise InvalidInputError("nothing to add: the input holds no rows")
+        all_keys = np.concatenate(seen)
+        if len(np.unique(all_keys)) != len(all_keys):
+            raise InvalidInputError("duplicate ids across the added batches; each id may appear once")
+
+        def make(b: Manifest) -> dict[str, Any]:
+            if auto_ids and b.next_auto_id > base.next_auto_id:
+                raise ConflictError("another writer assigned automatic ids at the same time; add again or pass ids=")
+            _refuse_existing(Snapshot(self.store, b, self._cache), all_keys)
+            return {
+                "segments": b.segments + tuple(segments),
+                "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
+                "next_auto_id": max(b.next_auto_id, next_auto),
+            }
+
+        return self._commit("add", make)
+
+    def upsert(self, vectors: Any, ids: Any, labels: Any = None, metadata: Any = None) -> int:
+        """Insert rows, replacing stored rows that have the same ids. Returns the new version."""
+        if ids is None:
+            raise InvalidInputError("upsert needs ids= (it replaces rows by id)")
+        base = self.refresh().manifest
+        rows, settings = self._prepare_rows(vectors, ids, labels, metadata, base)
+        keys = id_keys(rows.ids)
+        segments = write_segments(self.store, rows, settings["label_type"])
+
+        def make(b: Manifest) -> dict[str, Any]:
+            snap = Snapshot(self.store, b, self._cache)
+            where = snap.locate(keys)
+            tomb, changed = _add_tombstones(snap, keys, where)
+            changes = {
+                "segments": b.segments + tuple(segments),
+                "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
+                "next_auto_id": max(b.next_auto_id, self._next_auto(b, rows)),
+            }
+            if changed:
+                changes.update(self._tombstone_changes(tomb))
+            return changes
+
+        return self._commit("upsert", make)
+
+    def delete(self, ids: Any, missing_ok: bool = False) -> int:
+        """Hide rows by id from every search at once (tombstones, dropped by :meth:`compact`)."""
+        base = self.refresh().manifest
+        arr, _ = as_ids(ids, len(ids) if hasattr(ids, "__len__") else 1, base.settings.get("id_type"))
+        keys = id_keys(arr)
+
+        def make(b: Manifest) -> dict[str, Any]:
+            snap = Snapshot(self.store, b, self._cache)
+            where = snap.locate(keys)
+            if (where == "").any() and not missing_ok:
+                raise NotFoundError(f"cannot delete ids that are not in the collection: {arr[where == ''][:5].tolist()}")
+            tomb, _ = _add_tombstones(snap, keys, where)
+            return self._tombstone_changes(tomb)
+
+        return self._commit("delete", make)
+
+    def _tombstone_changes(self, tomb: dict[str, np.ndarray]) -> dict[str, Any]:
+        data, fp = encode_tombstones(tomb)
+        self.store.put(f"tombstones/{fp}.npz", data)
+        return {"tombstones": fp, "tombstone_count": int(sum(len(v) for v in tomb.values()))}
+
+    def put_attachment(self, name: str, data: bytes) -> int:
+        """Store a small object (a model, an embedder's parameters) with the collection; returns the version."""
+        if not name or "/" in name:
+            raise InvalidInputError(f"attachment names are non-empty and contain no '/', got {name!r}")
+        fp = fingerprint(data)
+        self.store.put(f"attachments/{fp}.bin", bytes(data))
+        return self._commit("attach", lambda b: {"attachments": {**b.attachments, name: fp}})
+
+    def build(self, config: IndexConfig | None = None, progress: Progress | None = None, workdir: str | None = None) -> int:
+        """Fit the projection and tree on every live row and write the buckets (a full rebuild)."""
+        base = self.refresh().manifest
+        cfg = config or self.index_config
+        result = maintenance.build(Snapshot(self.store, base, self._cache), cfg, progress, workdir)
+        return self._commit("build", lambda b: _only_on(b, base, result), rebase=False)
+
+    def compact(self, progress: Progress | None = None, workdir: str | None = None) -> int:
+        """Fold the tail into the tree, drop tombstones, split oversized buckets (rewrites touched buckets only)."""
+        base = self.refresh().manifest
+        snap = Snapshot(self.store, base, self._cache)
+        if snap.index is None or maintenance.needs_rebuild(snap):
+            result = maintenance.build(snap, self.index_config, progress, workdir)
+            return self._commit("compact", lambda b: _only_on(b, base, result), rebase=False)
+        changes = maintenance.compact(snap, progress)
+        return self._commit("compact", lambda b: _only_on(b, base, changes), rebase=False)
+
+
+def _only_on(b: Manifest, base: Manifest, changes: dict[str, Any]) -> dict[str, Any]:
+    if b.version != base.version:
+        raise ConflictError(f"the collection changed (version {b.version}) while rebuilding version {base.version}")
+    return changes
+
+
+def _unpack(batch: Any) -> tuple[Any, Any, Any, Any]:
+    if isinstance(batch, dict):
+        return batch.get("vectors"), batch.get("ids"), batch.get("labels"), batch.get("metadata")
+    if isinstance(batch, np.ndarray):
+        return batch, None, None, None
+    items = tuple(batch) + (None,) * (4 - len(batch))
+    return items[0], items[1], items[2], items[3]
+
+
+def _as_dict(rows: Rows) -> dict[str, Any]:
+    return {"ids": rows.ids, "vectors": rows.vectors, "labels": rows.labels, "metadata": rows.metadata}
+
+
+def _refuse_existing(snap: Snapshot, keys: np.ndarray) -> None:
+    where = snap.locate(keys)
+    if (where != "").any():
+        raise InvalidInputError(
+            f"{int((where != '').sum())} id(s) are already stored (keys {keys[where != ''][:5].tolist()}); "
+            "use upsert to replace rows"
+        )
+
+
+def _add_tombstones(snap: Snapshot, keys: np.ndarray, where: np.ndarray) -> tuple[dict[str, np.ndarray], bool]:
+    tomb = dict(snap.tombstones)
+    changed = False
+    for fp in np.unique(where[where != ""]):
+        fp = str(fp)
+        new = keys[where == fp]
+        tomb[fp] = np.union1d(tomb.get(fp, np.empty(0, np.int64)), new)
+        changed = True
+    return tomb, changed
+
+
+def create_collection(
+    url: str,
+    dim: int,
+    metric: str = "l2",
+    bucket_size: int = 1000,
+    *,
+    tree_rule: str = "variance",
+    n_components: int = 32,
+    max_depth: int = 32,
+    vector_dtype: str = "float32",
+    private: bool = False,
+    exist_ok: bool = False,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    storage_options: dict[str, Any] | None = None,
+) -> Collection:
+    """Create an empty collection at ``url`` (a path, ``file://``, ``memory://`` or ``s3://``).
+
+    ``bucket_size`` bounds the rows per bucket: smaller buckets scan less per probe, larger ones
+    need fewer probes. ``private`` is recorded for the service layer (the seed's keepPrivate).
+    """
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
+        raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
+    check_metric(metric)
+    config = IndexConfig(bucket_size=int(bucket_size), tree_rule=tree_rule, n_components=min(int(n_components), int(dim)),
+                         max_depth=int(max_depth), vector_dtype=vector_dtype)
+    config.validate()
+    store = open_store(url, **(storage_options or {}))
+    settings = {"dim": int(dim), "metric": metric, "private": bool(private), "id_type": None,
+                "label_type": None, "has_metadata": False, "index": config.to_dict()}
+    existing = latest_version(store)
+    if existing is not None:
+        if not exist_ok:
+            raise InvalidInputError(f"a collection already exists at {url}; open it with open_collection, or pass exist_ok=True")
+        col = open_collection(url, cache_bytes=cache_bytes, storage_options=storage_options)
+        if col.dim != dim or col.metric != metric:
+            raise InvalidInputError(f"the collection at {url} has dim={col.dim}, metric={col.metric!r}, not dim={dim}, metric={metric!r}")
+        return col
+    manifest = Manifest(version=0, settings=settings, created=time.time())
+    if not try_commit(store, manifest):
+        raise ConflictError(f"another process created a collection at {url} at the same moment")
+    return Collection(store, manifest, ObjectCache(store, cache_bytes))
+
+
+def open_collection(
+    url: str,
+    version: int | None = None,
+    *,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    storage_options: dict[str, Any] | None = None,
+) -> Collection:
+    """Open the collection at ``url``: the newest version, or ``version`` (read-only) for an older one."""
+    store = open_store(url, **(storage_options or {}))
+    latest = latest_version(store)
+    if latest is None:
+        raise NotFoundError(f"no collection at {url}: create one with create_collection")
+    manifest = read_manifest(store, latest if version is None else int(version))
+    return Collection(store, manifest, ObjectCache(store, cache_bytes), pinned=version is not None and version != latest)
+

@@ -1,0 +1,237 @@
+"""Build, compact, verify and stats: the operations that look at a whole version."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vectree.collection.manifest import Manifest, list_versions, read_manifest
+from vectree.collection.rows import iter_live_rows
+from vectree.collection.snapshot import Snapshot, _decode_keys, _decode_tombstones
+from vectree.errors import CorruptionError, VectreeError
+from vectree.format.bucket import Rows, decode_rows, encode_rows
+from vectree.format.keys import id_keys
+from vectree.index.build import IndexConfig, build_index
+from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
+from vectree.index.index import Index
+from vectree.index.tree import fit_tree
+from vectree.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+_SPLIT_FACTOR = 1.0  # a bucket is split once it holds more than bucket_size * this
+
+
+def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdir: str | None) -> dict[str, Any]:
+    """A full, streaming rebuild over the live rows of ``snap``; returns the manifest changes."""
+    m = snap.manifest
+    s = m.settings
+    result = build_index(
+        snap.store,
+        lambda: iter_live_rows(snap),
+        m.rows,
+        int(s["dim"]),
+        config,
+        settings={"metric": s["metric"], "private": bool(s.get("private"))},
+        label_type=s.get("label_type"),
+        with_metadata=bool(s.get("has_metadata")),
+        progress=progress,
+        workdir=workdir,
+    )
+    return {
+        "index": result.index_fingerprint,
+        "idmap_bits": result.idmap_bits,
+        "idmap": tuple(result.idmap_shards),
+        "indexed_rows": result.rows,
+        "segments": (),
+        "tombstones": None,
+        "tombstone_count": 0,
+        "settings": {**s, "index": config.to_dict()},
+    }
+
+
+def needs_rebuild(snap: Snapshot) -> bool:
+    """Incremental compaction keeps the tail in memory and the id map's shard count: past those, rebuild."""
+    m = snap.manifest
+    cfg = IndexConfig(**m.settings["index"])
+    tail_bytes = m.tail_rows * (int(m.settings["dim"]) * 4 + 64)
+    return tail_bytes > cfg.partition_bytes or shard_bits_for(m.rows) != m.idmap_bits or m.tail_rows > m.indexed_rows
+
+
+def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
+    """Rewrite only the buckets that gain tail rows or lose tombstoned ones; split those grown too big."""
+    m = snap.manifest
+    index = snap.index
+    assert index is not None
+    cfg = IndexConfig(**m.settings["index"])
+    label_type = m.settings.get("label_type")
+    tree = copy.deepcopy(index.tree)
+    fps = list(index.bucket_fingerprints)
+    counts = index.bucket_rows.copy()
+
+    incoming: dict[int, list[Rows]] = {}
+    tail = [("segments", s.fingerprint) for s in m.segments]
+    for rows in iter_live_rows(snap, tail):
+        leaves = tree.route(index.projection.project(rows.vectors))
+        for leaf in np.unique(leaves):
+            incoming.setdefault(int(leaf), []).append(rows.take(leaves == leaf))
+    leaf_of = {fp: i for i, fp in enumerate(fps) if fp}
+    touched = sorted(set(incoming) | {leaf_of[fp] for fp in snap.tombstones if fp in leaf_of})
+    replaced: dict[int, np.ndarray] = {}  # leaf -> keys now in it (for the id map)
+    dim = int(m.settings["dim"])
+    for done, leaf in enumerate(touched):
+        parts = list(iter_live_rows(snap, [("buckets", fps[leaf])])) if fps[leaf] else []
+        rows = Rows.concat(parts + incoming.get(leaf, []), dim)
+        groups = [(leaf, rows)]
+        if len(rows) > cfg.bucket_size * _SPLIT_FACTOR:
+            sub = fit_tree(index.projection.project(rows.vectors), cfg.bucket_size, rule=cfg.tree_rule,
+                           max_depth=max(1, cfg.max_depth), seed=cfg.seed + leaf)
+            if sub.n_leaves > 1:
+                sub_leaves = sub.route(index.projection.project(rows.vectors))
+                first_new = len(fps)
+                tree.replace_leaf(leaf, sub, first_new)
+                fps += [""] * (sub.n_leaves - 1)
+                counts = np.concatenate([counts, np.zeros(sub.n_leaves - 1, np.int64)])
+                groups = [(leaf if j == 0 else first_new + j - 1, rows.take(sub_leaves == j)) for j in range(sub.n_leaves)]
+        for target, part in groups:
+            if len(part):
+                data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type)
+                snap.store.put(f"buckets/{fp}.arrow", data)
+            else:
+                fp = ""
+            fps[target], counts[target] = fp, len(part)
+            replaced[target] = id_keys(part.ids)
+        if progress:
+            progress("compact", done + 1, len(touched))
+
+    shard_fps = _update_idmap(snap, set(touched), replaced)
+    new_index = Index(projection=index.projection, tree=tree, bucket_fingerprints=fps, bucket_rows=counts,
+                      settings=index.settings)
+    data, index_fp = new_index.to_bytes()
+    snap.store.put(f"index/{index_fp}.npz", data)
+    return {"index": index_fp, "idmap": tuple(shard_fps), "indexed_rows": int(counts.sum()), "segments": (),
+            "tombstones": None, "tombstone_count": 0}
+
+
+def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndarray]) -> list[str]:
+    bits = snap.manifest.idmap_bits
+    new_keys = np.concatenate([k for k in replaced.values()]) if replaced else np.empty(0, np.int64)
+    new_leaves = np.concatenate([np.full(len(k), leaf, np.int32) for leaf, k in replaced.items()]) if replaced else np.empty(0, np.int32)
+    shard_ids = shard_of(new_keys, bits)
+    out = []
+    for s in range(1 << bits):
+        old = snap.shard(s) if snap.manifest.idmap else KeyShard(np.empty(0, np.int64), np.empty(0, np.int32))
+        keep = ~np.isin(old.leaves, list(touched))
+        sel = shard_ids == s
+        keys = np.concatenate([old.keys[keep], new_keys[sel]])
+        leaves = np.concatenate([old.leaves[keep], new_leaves[sel]])
+        order = np.argsort(keys, kind="stable")
+        data, fp = KeyShard(keys[order], leaves[order].astype(np.int32)).to_bytes()
+        snap.store.put(f"idmap/{fp}.npz", data)
+        out.append(fp)
+    return out
+
+
+def stats(snap: Snapshot) -> dict[str, Any]:
+    m = snap.manifest
+    out: dict[str, Any] = {
+        "url": snap.store.url, "version": m.version, "rows": m.rows, "indexed_rows": m.indexed_rows,
+        "tail_rows": m.tail_rows, "tail_segments": len(m.segments), "deleted_rows": m.tombstone_count,
+        "dim": m.settings["dim"], "metric": m.settings["metric"], "private": bool(m.settings.get("private")),
+        "bucket_size": m.settings["index"]["bucket_size"], "tree_rule": m.settings["index"]["tree_rule"],
+        "buckets": 0,
+    }
+    if snap.index is not None:
+        rows = snap.index.bucket_rows
+        nonempty = rows[rows > 0]
+        out.update({"buckets": int(len(nonempty)), "tree_nodes": snap.index.tree.n_nodes,
+                    "bucket_rows_min": int(nonempty.min()) if len(nonempty) else 0,
+                    "bucket_rows_mean": float(nonempty.mean()) if len(nonempty) else 0.0,
+                    "bucket_rows_max": int(nonempty.max()) if len(nonempty) else 0})
+    c = snap.cache.lru
+    out["cache"] = {"hits": c.stats.hits, "misses": c.stats.misses, "bytes_fetched": c.stats.bytes_fetched,
+                    "evictions": c.stats.evictions, "size_bytes": c.size_bytes, "capacity_bytes": c.capacity_bytes}
+    for name in ("requests", "bytes_read"):
+        if hasattr(snap.store, name):
+            out.setdefault("store", {})[name] = getattr(snap.store, name)
+    return out
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    versions: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _referenced(store: ObjectStore, m: Manifest) -> list[tuple[str, Callable[[bytes], Any]]]:
+    from vectree.format.fingerprint import check_fingerprint
+
+    refs: list[tuple[str, Callable[[bytes], Any]]] = []
+    if m.index:
+        fp = m.index
+        refs.append((f"index/{fp}.npz", lambda d, fp=fp: Index.from_bytes(d, fp)))
+    for fp in m.idmap:
+        refs.append((f"idmap/{fp}.npz", lambda d, fp=fp: KeyShard.from_bytes(d, fp)))
+    for seg in m.segments:
+        refs.append((f"segments/{seg.fingerprint}.arrow", lambda d, fp=seg.fingerprint: decode_rows(d, fp, "segment")))
+        refs.append((f"keys/{seg.keys}.npy", _decode_keys(seg.keys)))
+    if m.tombstones:
+        refs.append((f"tombstones/{m.tombstones}.npz", _decode_tombstones(m.tombstones)))
+    for name, fp in m.attachments.items():
+        refs.append((f"attachments/{fp}.bin", lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}")))
+    return refs
+
+
+def verify(store: ObjectStore, manifest: Manifest, all_versions: bool, progress: Progress | None) -> VerifyReport:
+    """Fetch and check every object the version(s) refer to; report each bad or missing one."""
+    report = VerifyReport()
+    versions = list_versions(store) if all_versions else [manifest.version]
+    seen: set[str] = set()
+    for v in versions:
+        try:
+            m = manifest if v == manifest.version else read_manifest(store, v)
+        except VectreeError as exc:
+            report.problems.append(f"version {v}: {exc}")
+            continue
+        report.versions.append(v)
+        refs = _referenced(store, m)
+        index = None
+        for key, decode in refs:
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                value = decode(store.get(key))
+                if isinstance(value, Index):
+                    index = value
+            except (VectreeError, ValueError) as exc:
+                report.problems.append(f"version {v}: {key}: {exc}")
+            report.checked += 1
+        if index is not None:
+            for n, (fp, rows) in enumerate(zip(index.bucket_fingerprints, index.bucket_rows)):
+                key = f"buckets/{fp}.arrow"
+                if not fp or key in seen:
+                    continue
+                seen.add(key)
+                try:
+                    got = decode_rows(store.get(key), fp)
+                    if len(got) != rows:
+                        raise CorruptionError(f"bucket {fp} holds {len(got)} rows, the index says {rows}")
+                except (VectreeError, ValueError) as exc:
+                    report.problems.append(f"version {v}: {key}: {exc}")
+                report.checked += 1
+                if progress:
+                    progress("verify", n + 1, index.n_buckets)
+    return report
+
+

@@ -1,0 +1,125 @@
+"""Versions: one JSON manifest per version, committed with put-if-absent.
+
+``manifests/0000000007.json`` describes version 7 completely: settings, the index file, the id
+map shards, the unindexed tail segments, the tombstones and attachments, each by fingerprint.
+Data files are written before the manifest that names them, and a manifest is created only if no
+manifest of that version exists, so a crash or a lost race never leaves a half-committed version:
+readers see version N or N+1, whole. ``_latest`` is a hint for finding the newest version quickly;
+the manifests themselves are the truth.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from vectree.errors import CorruptionError, NotFoundError
+from vectree.storage.base import ObjectStore
+
+MANIFEST_FORMAT = 1
+_LATEST_HINT = "_latest"
+
+
+def manifest_key(version: int) -> str:
+    return f"manifests/{version:010d}.json"
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """A file of the unindexed tail: rows added since the last build, scanned exhaustively."""
+
+    fingerprint: str
+    rows: int
+    keys: str  # fingerprint of the sorted id keys of the segment
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version: int
+    settings: dict[str, Any]
+    parent: int | None = None
+    created: float = 0.0
+    operation: str = "create"
+    index: str | None = None
+    idmap_bits: int = 0
+    idmap: tuple[str, ...] = ()
+    indexed_rows: int = 0
+    segments: tuple[SegmentRef, ...] = ()
+    tombstones: str | None = None
+    tombstone_count: int = 0
+    next_auto_id: int = 0
+    attachments: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """Live rows: indexed plus tail minus tombstones."""
+        return self.indexed_rows + sum(s.rows for s in self.segments) - self.tombstone_count
+
+    @property
+    def tail_rows(self) -> int:
+        return sum(s.rows for s in self.segments)
+
+    def next(self, operation: str, **changes: Any) -> Manifest:
+        """The manifest of the following version, with ``changes`` applied."""
+        return replace(self, version=self.version + 1, parent=self.version, created=time.time(), operation=operation, **changes)
+
+    def to_bytes(self) -> bytes:
+        body = asdict(self)
+        body["format"] = MANIFEST_FORMAT
+        return json.dumps(body, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, version: int) -> Manifest:
+        try:
+            body = json.loads(data)
+            if body.pop("format", None) != MANIFEST_FORMAT:
+                raise CorruptionError(f"manifest of version {version} has an unsupported format")
+            body["segments"] = tuple(SegmentRef(**s) for s in body["segments"])
+            body["idmap"] = tuple(body["idmap"])
+            m = cls(**body)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CorruptionError(f"manifest of version {version} cannot be decoded: {exc}") from exc
+        if m.version != version:
+            raise CorruptionError(f"manifest file of version {version} says it is version {m.version}")
+        return m
+
+
+def read_manifest(store: ObjectStore, version: int) -> Manifest:
+    try:
+        data = store.get(manifest_key(version))
+    except NotFoundError:
+        raise NotFoundError(f"version {version} of the collection at {store.url} does not exist") from None
+    return Manifest.from_bytes(data, version)
+
+
+def latest_version(store: ObjectStore) -> int | None:
+    """The newest committed version, or None when there is no collection here."""
+    version: int | None = None
+    try:
+        version = int(store.get(_LATEST_HINT).decode())
+    except (NotFoundError, ValueError):
+        keys = store.list("manifests/")
+        if keys:
+            version = max(int(k.rsplit("/", 1)[1].split(".")[0]) for k in keys)
+    if version is None:
+        return None
+    while store.exists(manifest_key(version + 1)):  # the hint may lag behind a crashed writer
+        version += 1
+    return version
+
+
+def list_versions(store: ObjectStore) -> list[int]:
+    return sorted(int(k.rsplit("/", 1)[1].split(".")[0]) for k in store.list("manifests/") if k.endswith(".json"))
+
+
+def try_commit(store: ObjectStore, manifest: Manifest) -> bool:
+    """Create the manifest of ``manifest.version``; False if another writer got there first."""
+    if not store.put_if_absent(manifest_key(manifest.version), manifest.to_bytes()):
+        return False
+    try:
+        store.put(_LATEST_HINT, str(manifest.version).encode())
+    except Exception:  # the hint is an optimisation: the commit above already happened
+        pass
+    return True

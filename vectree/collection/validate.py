@@ -1,0 +1,112 @@
+"""Input checks: every bad input is refused with a message naming the problem, before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from vectree.errors import InvalidInputError
+
+METRICS = ("l2", "cosine", "dot")
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise InvalidInputError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
+    return metric
+
+
+def as_vectors(vectors: Any, dim: int, metric: str, what: str = "vectors", allow_1d: bool = False) -> np.ndarray:
+    """Return a C-contiguous float32 (n, dim) array, normalised for cosine; refuse anything else."""
+    try:
+        arr = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} must be a numeric array of shape (n, {dim}): {exc}") from exc
+    if arr.ndim == 1 and allow_1d:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise InvalidInputError(f"{what} must have shape (n, {dim}), got an array of shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise InvalidInputError(f"{what} is empty: give at least one row")
+    if arr.shape[1] != dim:
+        raise InvalidInputError(f"{what} have dimension {arr.shape[1]} but the collection's dim is {dim}")
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise InvalidInputError(f"{what} contain NaN or inf in {len(bad)} row(s), first at row {int(bad[0])}")
+    arr = np.ascontiguousarray(arr)
+    if metric == "cosine":
+        norms = np.linalg.norm(arr, axis=1)
+        if (norms == 0).any():
+            raise InvalidInputError(f"{what} row {int(np.flatnonzero(norms == 0)[0])} is all zeros: it has no direction for the cosine metric")
+        arr = arr / norms[:, None]
+    return arr
+
+
+def as_ids(ids: Any, n: int, id_type: str | None) -> tuple[np.ndarray, str]:
+    """Return (ids, id_type) with ids int64 or an object array of str; refuse duplicates and mixed types."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
+        ids = list(ids) if ids is not None and not isinstance(ids, (str, bytes)) else [ids]
+    arr = np.asarray(ids)
+    if arr.ndim != 1:
+        raise InvalidInputError(f"ids must be a flat list, got shape {arr.shape}")
+    if len(arr) != n:
+        raise InvalidInputError(f"got {len(arr)} ids for {n} vectors; give exactly one id per row")
+    if arr.dtype.kind in "iu":
+        kind = "int"
+        if arr.dtype.kind == "u" and len(arr) and arr.max() > np.iinfo(np.int64).max:
+            raise InvalidInputError("ids above 2**63-1 are not supported")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind in "UO" and all(isinstance(v, str) for v in arr.tolist()):
+        kind = "str"
+        arr = np.array([str(v) for v in arr.tolist()], dtype=object)
+        if any(v == "" for v in arr):
+            raise InvalidInputError("ids must not be empty strings")
+    else:
+        raise InvalidInputError(f"ids must all be ints or all be strings, got {arr.dtype} values such as {arr[:3].tolist()}")
+    if id_type is not None and kind != id_type:
+        raise InvalidInputError(f"this collection's ids are {id_type}s, got {kind} ids such as {arr[:3].tolist()}")
+    uniq, counts = np.unique(arr.astype(str) if kind == "str" else arr, return_counts=True)
+    if (counts > 1).any():
+        dups = uniq[counts > 1][:5].tolist()
+        raise InvalidInputError(f"duplicate ids within the batch: {dups}; each id may appear once")
+    return arr, kind
+
+
+def as_labels(labels: Any, n: int, label_type: str | None) -> tuple[np.ndarray | None, str | None]:
+    """Return (labels, label_type): int64 or object (None = unlabelled row); types may not mix."""
+    if labels is None:
+        return None, label_type
+    vals = list(labels.tolist() if isinstance(labels, np.ndarray) else labels)
+    if len(vals) != n:
+        raise InvalidInputError(f"got {len(vals)} labels for {n} vectors; give one label (or None) per row")
+    present = [v for v in vals if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    if not present:
+        return np.full(n, None, dtype=object), label_type
+    is_int = [isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present]
+    if all(is_int):
+        kind = "int"
+    elif all(isinstance(v, str) for v in present):
+        kind = "str"
+    else:
+        raise InvalidInputError(f"labels must all be ints or all be strings (None for unlabelled), got e.g. {present[:3]}")
+    if label_type is not None and kind != label_type:
+        raise InvalidInputError(f"this collection's labels are {label_type}s, got {kind} labels such as {present[:3]}")
+    out = np.array([None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in vals], dtype=object)
+    if kind == "int" and len(present) == n:
+        out = out.astype(np.int64)
+    return out, kind
+
+
+def check_k(k: int) -> int:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
+        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def check_probes(probes: int) -> int:
+    if not isinstance(probes, (int, np.integer)) or isinstance(probes, bool) or probes <= 0:
+        raise InvalidInputError(f"probes must be a positive integer, got {probes!r}")
+    return int(probes)

@@ -1,0 +1,7 @@
+"""Bucket files and fingerprints."""
+
+from vectree.format.bucket import Rows, decode_rows, encode_rows
+from vectree.format.fingerprint import check_fingerprint, fingerprint
+from vectree.format.keys import id_keys
+
+__all__ = ["Rows", "encode_rows", "decode_rows", "fingerprint", "check_fingerprint", "id_keys"]

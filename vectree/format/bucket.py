@@ -1,0 +1,209 @@
+"""The bucket file: ids, vectors, labels and metadata of a set of rows, as one Arrow IPC file.
+
+The same format holds tree leaves (``buckets/``) and the unindexed tail (``segments/``). A file is
+immutable and named by its fingerprint; :func:`decode_rows` checks the fingerprint before decoding.
+Arrow IPC is read zero-copy, so a decoded bucket's vectors are a view on the fetched bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from vectree.errors import CorruptionError
+from vectree.format.fingerprint import check_fingerprint, fingerprint
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Rows:
+    """A block of rows held in memory: the unit that bucket files store.
+
+    ``ids`` is int64 or an object array of str; ``labels`` is None, int64 or object (None = unlabelled);
+    ``metadata`` is None or a list of JSON strings (None entries for rows without metadata);
+    ``keys`` are the int64 keys of the ids (see :func:`vectree.format.keys.id_keys`).
+    """
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    labels: np.ndarray | None = None
+    metadata: list[str | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        size = self.vectors.nbytes + self.ids.nbytes * (1 if self.ids.dtype != object else 8)
+        if self.labels is not None:
+            size += self.labels.nbytes
+        if self.metadata is not None:
+            size += sum(len(m) for m in self.metadata if m)
+        return size
+
+    def take(self, index: np.ndarray) -> Rows:
+        """The rows at ``index`` (integer positions or a boolean mask), in that order."""
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        meta = None if self.metadata is None else [self.metadata[i] for i in index]
+        return Rows(
+            ids=self.ids[index],
+            vectors=self.vectors[index],
+            labels=None if self.labels is None else self.labels[index],
+            metadata=meta,
+        )
+
+    @staticmethod
+    def concat(parts: list[Rows], dim: int) -> Rows:
+        """Concatenate blocks; missing labels/metadata in some parts become None entries."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Rows(ids=np.empty(0, dtype=np.int64), vectors=np.empty((0, dim), dtype=np.float32))
+        ids = np.concatenate([p.ids for p in parts])
+        vectors = np.concatenate([p.vectors for p in parts])
+        labels = None
+        if any(p.labels is not None for p in parts):
+            label_parts = []
+            for p in parts:
+                label_parts.append(p.labels if p.labels is not None else np.full(len(p), None, dtype=object))
+            kinds = {lp.dtype for lp in label_parts}
+            labels = np.concatenate(label_parts) if len(kinds) == 1 else np.concatenate([lp.astype(object) for lp in label_parts])
+        metadata = None
+        if any(p.metadata is not None for p in parts):
+            metadata = []
+            for p in parts:
+                metadata.extend(p.metadata if p.metadata is not None else [None] * len(p))
+        return Rows(ids=ids, vectors=vectors, labels=labels, metadata=metadata)
+
+
+def _label_array(labels: np.ndarray | None, n: int, label_type: str | None) -> pa.Array:
+    arrow_type = pa.string() if label_type == "str" else pa.int64()
+    if labels is None:
+        return pa.nulls(n, arrow_type)
+    if labels.dtype != object:
+        if label_type == "str":
+            return pa.array([str(v) for v in labels], type=pa.string())
+        return pa.array(labels.astype(np.int64), type=pa.int64())
+    mask = np.array([v is None for v in labels], dtype=bool)
+    if label_type == "str":
+        return pa.array([None if m else str(v) for v, m in zip(labels, mask)], type=pa.string())
+    values = np.where(mask, 0, labels).astype(np.int64)
+    return pa.array(values, type=pa.int64(), mask=mask)
+
+
+def infer_label_type(labels: np.ndarray | None) -> str | None:
+    """"int", "str" or None (no labels given)."""
+    if labels is None:
+        return None
+    if labels.dtype != object:
+        return "int" if labels.dtype.kind in "iub" else "str"
+    for v in labels:
+        if v is not None:
+            return "int" if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else "str"
+    return None
+
+
+def rows_to_table(
+    rows: Rows,
+    *,
+    dtype: str = "float32",
+    label_type: str | None = None,
+    with_metadata: bool | None = None,
+    extra: dict[str, pa.Array] | None = None,
+) -> pa.Table:
+    """Rows as an Arrow table with a fixed column set (``label``/``metadata`` present even if all null)."""
+    n, dim = rows.vectors.shape
+    vec = np.ascontiguousarray(rows.vectors, dtype=np.float16 if dtype == "float16" else np.float32)
+    value_type = pa.float16() if dtype == "float16" else pa.float32()
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(vec.reshape(-1), type=value_type), dim)
+    if rows.ids.dtype == object:
+        ids = pa.array([str(i) for i in rows.ids], type=pa.string())
+    else:
+        ids = pa.array(rows.ids.astype(np.int64), type=pa.int64())
+    columns: dict[str, pa.Array] = {"id": ids, "vector": vectors}
+    if label_type is None:
+        label_type = infer_label_type(rows.labels)
+    if label_type is not None:
+        columns["label"] = _label_array(rows.labels, n, label_type)
+    if with_metadata is None:
+        with_metadata = rows.metadata is not None
+    if with_metadata:
+        columns["metadata"] = pa.array(rows.metadata if rows.metadata is not None else [None] * n, type=pa.string())
+    columns.update(extra or {})
+    table = pa.table(columns)
+    return table.replace_schema_metadata({"vectree.format": str(FORMAT_VERSION), "vectree.dim": str(dim)})
+
+
+def table_to_rows(table: pa.Table) -> Rows:
+    """The inverse of :func:`rows_to_table` (vectors as float32)."""
+    dim = int(table.schema.metadata[b"vectree.dim"])
+    vec_col = table.column("vector").combine_chunks()
+    vectors = vec_col.values.to_numpy(zero_copy_only=False).reshape(-1, dim)
+    if vectors.dtype != np.float32:
+        vectors = vectors.astype(np.float32)
+    id_col = table.column("id").combine_chunks()
+    ids = np.array(id_col.to_pylist(), dtype=object) if pa.types.is_string(id_col.type) else id_col.to_numpy()
+    labels = None
+    if "label" in table.column_names:
+        lab = table.column("label").combine_chunks()
+        if lab.null_count == 0 and pa.types.is_integer(lab.type):
+            labels = lab.to_numpy()
+        elif lab.null_count < len(lab):
+            labels = np.array(lab.to_pylist(), dtype=object)
+    metadata = table.column("metadata").to_pylist() if "metadata" in table.column_names else None
+    if metadata is not None and all(m is None for m in metadata):
+        metadata = None
+    return Rows(ids=ids, vectors=vectors, labels=labels, metadata=metadata)
+
+
+def encode_rows(rows: Rows, dtype: str = "float32", label_type: str | None = None) -> tuple[bytes, str]:
+    """Serialize ``rows`` to bucket-file bytes and return ``(data, fingerprint)``.
+
+    >>> data, fp = encode_rows(Rows(ids=np.array([7]), vectors=np.ones((1, 3), np.float32)))
+    >>> decode_rows(data, fp).ids.tolist()
+    [7]
+    """
+    table = rows_to_table(rows, dtype=dtype, label_type=label_type)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=max(len(rows), 1))
+    data = sink.getvalue().to_pybytes()
+    return data, fingerprint(data)
+
+
+def decode_rows(data: bytes, expected_fingerprint: str | None, what: str = "bucket") -> Rows:
+    """Check ``data`` against its fingerprint and decode it into :class:`Rows` (vectors as float32)."""
+    if expected_fingerprint is not None:
+        check_fingerprint(data, expected_fingerprint, f"{what} {expected_fingerprint}")
+    try:
+        return table_to_rows(pa.ipc.open_file(pa.py_buffer(data)).read_all())
+    except (pa.ArrowException, KeyError, ValueError, TypeError) as exc:
+        raise CorruptionError(f"{what} {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
+
+
+def metadata_to_json(metadata: list[Any] | None, n: int) -> list[str | None] | None:
+    """Serialize per-row metadata dicts to JSON strings (None stays None)."""
+    if metadata is None:
+        return None
+    if len(metadata) != n:
+        from vectree.errors import InvalidInputError
+
+        raise InvalidInputError(f"metadata has {len(metadata)} entries for {n} vectors; give one dict (or None) per row")
+    out: list[str | None] = []
+    for i, m in enumerate(metadata):
+        if m is None:
+            out.append(None)
+            continue
+        try:
+            out.append(json.dumps(m, separators=(",", ":"), sort_keys=True, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            from vectree.errors import InvalidInputError
+
+            raise InvalidInputError(f"metadata row {i} is not JSON-serializable: {exc}") from exc
+    return out

@@ -1,0 +1,206 @@
+"""The streaming, memory-bounded build: sample, fit, route, spill, write buckets.
+
+Peak memory is set by ``sample_bytes`` (the sample the projection and tree are fitted on),
+``partition_bytes`` (the rows sorted into buckets at one time) and the input chunk size, not by the
+number of rows: rows are routed chunk by chunk into partition files on local disk (each holding a
+contiguous range of leaves), then each partition is read back alone and cut into buckets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from vectree.errors import CorruptionError, InvalidInputError
+from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
+from vectree.format.keys import id_keys
+from vectree.index.idmap import KeySpill, shard_bits_for
+from vectree.index.index import Index
+from vectree.index.projection import fit_pca
+from vectree.index.tree import TREE_RULES, fit_tree
+from vectree.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IndexConfig:
+    """How the index is fitted. Stored with the collection; defaults work for most data.
+
+    bucket_size: the most rows a bucket holds when built (the seed's minBucketSize). Smaller
+        buckets mean less scanned per probe but more probes for the same recall.
+    tree_rule: "variance" (default: highest-variance axis, median split) or "seed" (random axis,
+        mean split, as in the seed).
+    n_components: dimensions of the fitted projection the tree splits on.
+    max_depth: the deepest the tree may go (the seed's maxDepth).
+    sample_size / sample_bytes: the projection and tree are fitted on at most this many rows.
+    partition_bytes: rows sorted into buckets at a time during the build.
+    vector_dtype: "float32", or "float16" to halve bucket bytes at a small precision cost.
+    """
+
+    bucket_size: int = 1000
+    tree_rule: str = "variance"
+    n_components: int = 32
+    max_depth: int = 32
+    sample_size: int = 100_000
+    sample_bytes: int = 256 << 20
+    partition_bytes: int = 128 << 20
+    vector_dtype: str = "float32"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.bucket_size < 1:
+            raise InvalidInputError(f"bucket_size must be >= 1, got {self.bucket_size}")
+        if self.tree_rule not in TREE_RULES:
+            raise InvalidInputError(f"unknown tree_rule {self.tree_rule!r}: choose one of {', '.join(TREE_RULES)}")
+        if self.n_components < 1:
+            raise InvalidInputError(f"n_components must be >= 1, got {self.n_components}")
+        if not 1 <= self.max_depth <= 60:
+            raise InvalidInputError(f"max_depth must be in 1..60, got {self.max_depth}")
+        if self.vector_dtype not in ("float32", "float16"):
+            raise InvalidInputError(f"vector_dtype must be 'float32' or 'float16', got {self.vector_dtype!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class BuildResult:
+    index: Index
+    index_fingerprint: str
+    idmap_bits: int
+    idmap_shards: list[str]
+    rows: int
+
+
+def _sample(chunks: Iterator[Rows], total: int, size: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    size = min(size, total)
+    wanted = np.sort(rng.choice(total, size=size, replace=False)) if size < total else np.arange(total)
+    parts, offset = [], 0
+    for rows in chunks:
+        lo, hi = np.searchsorted(wanted, [offset, offset + len(rows)])
+        if hi > lo:
+            parts.append(np.array(rows.vectors[wanted[lo:hi] - offset], dtype=np.float32))
+        offset += len(rows)
+    if offset != total:
+        raise CorruptionError(f"the collection promised {total} rows but its files hold {offset}")
+    return np.concatenate(parts) if parts else np.empty((0, 0), np.float32)
+
+
+def build_index(
+    store: ObjectStore,
+    read_chunks: Callable[[], Iterator[Rows]],
+    total_rows: int,
+    dim: int,
+    config: IndexConfig,
+    *,
+    settings: dict,
+    label_type: str | None,
+    with_metadata: bool,
+    progress: Progress | None = None,
+    workdir: str | None = None,
+) -> BuildResult:
+    """Build the index over every row ``read_chunks()`` yields (called twice) and write its buckets.
+
+    Nothing is committed here: the caller records the result in a new manifest.
+    """
+    config.validate()
+    if total_rows == 0:
+        raise InvalidInputError("cannot build an empty collection: add vectors first")
+    report = progress or (lambda stage, done, total: None)
+    row_bytes = dim * 4 + 64
+    sample_rows = max(1, min(config.sample_size, config.sample_bytes // (dim * 4)))
+
+    report("sample", 0, total_rows)
+    sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
+    projection = fit_pca(sample, config.n_components)
+    projected = projection.project(sample)
+    leaf_size = config.bucket_size * len(sample) / total_rows
+    tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
+    n_leaves = tree.n_leaves
+    estimate = np.bincount(tree.route(projected), minlength=n_leaves) * (total_rows / len(sample))
+    del sample, projected
+    rows_per_partition = max(config.bucket_size, config.partition_bytes // row_bytes)
+    partition_of_leaf = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
+    partition_of_leaf = partition_of_leaf.astype(np.int64)
+    n_partitions = int(partition_of_leaf.max()) + 1
+    log.info("tree: %d leaves, %d partitions, fitted on %d of %d rows", n_leaves, n_partitions, len(estimate), total_rows)
+
+    tmp = tempfile.mkdtemp(prefix="vectree-build-", dir=workdir)
+    try:
+        spill = KeySpill(shard_bits_for(total_rows), tmp)
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        done = 0
+        for rows in read_chunks():
+            leaves = tree.route(projection.project(rows.vectors))
+            spill.add(id_keys(rows.ids), leaves)
+            parts = partition_of_leaf[leaves]
+            for p in np.unique(parts):
+                sel = np.flatnonzero(parts == p)
+                table = rows_to_table(
+                    rows.take(sel),
+                    label_type=label_type,
+                    with_metadata=with_metadata,
+                    extra={"leaf": pa.array(leaves[sel].astype(np.int32))},
+                )
+                if p not in writers:
+                    writers[p] = pa.ipc.new_stream(os.path.join(tmp, f"part-{p}.arrows"), table.schema)
+                writers[p].write_table(table)
+            done += len(rows)
+            report("route", done, total_rows)
+        for w in writers.values():
+            w.close()
+
+        fingerprints = [""] * n_leaves
+        counts = np.zeros(n_leaves, dtype=np.int64)
+        written = 0
+        for p in sorted(writers):
+            with pa.memory_map(os.path.join(tmp, f"part-{p}.arrows")) as source:
+                table = pa.ipc.open_stream(source).read_all()
+            leaf_col = table.column("leaf").to_numpy()
+            order = np.argsort(leaf_col, kind="stable")
+            sorted_leaves = leaf_col[order]
+            bounds = np.flatnonzero(np.diff(sorted_leaves)) + 1
+            pending: list[tuple[str, bytes]] = []
+            for chunk in np.split(order, bounds):
+                leaf = int(leaf_col[chunk[0]])
+                rows = table_to_rows(table.take(pa.array(chunk)).drop_columns(["leaf"]))
+                data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type)
+                pending.append((f"buckets/{fp}.arrow", data))
+                fingerprints[leaf], counts[leaf] = fp, len(rows)
+                written += len(rows)
+            store.put_many(pending)
+            report("write", written, total_rows)
+            del table, pending
+
+        shard_fps = []
+        for shard in spill.shards():
+            if len(shard.keys) > 1 and (np.diff(shard.keys) == 0).any():
+                dup = shard.keys[np.flatnonzero(np.diff(shard.keys) == 0)[0]]
+                raise CorruptionError(f"id key {dup} is stored twice; the collection's id map is inconsistent")
+            data, fp = shard.to_bytes()
+            store.put(f"idmap/{fp}.npz", data)
+            shard_fps.append(fp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    index = Index(
+        projection=projection,
+        tree=tree,
+        bucket_fingerprints=fingerprints,
+        bucket_rows=counts,
+        settings={**settings, **config.to_dict()},
+    )
+    data, index_fp = index.to_bytes()
+    store.put(f"index/{index_fp}.npz", data)
+    return BuildResult(index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written)

@@ -1,0 +1,92 @@
+"""Where each id lives: sorted key arrays, sharded by key hash so no step loads all of them.
+
+A shard holds the int64 keys (see :func:`vectree.format.keys.id_keys`) of the rows whose key
+hashes to it, sorted, with the leaf number of the bucket holding each row. The number of shards
+grows with the collection (about a million keys per shard), so building, loading and checking
+ids stays bounded in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vectree.errors import CorruptionError
+from vectree.format.fingerprint import check_fingerprint, fingerprint
+
+KEYS_PER_SHARD = 1 << 20
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def shard_bits_for(n_rows: int) -> int:
+    """log2 of the shard count for ``n_rows`` keys."""
+    return max(0, int(np.ceil(np.log2(max(1, n_rows) / KEYS_PER_SHARD))))
+
+
+def shard_of(keys: np.ndarray, bits: int) -> np.ndarray:
+    """Shard number of each key (a multiplicative hash, so sequential ids spread evenly)."""
+    if bits == 0:
+        return np.zeros(len(keys), dtype=np.int64)
+    with np.errstate(over="ignore"):
+        mixed = keys.astype(np.uint64) * _MIX
+    return (mixed >> np.uint64(64 - bits)).astype(np.int64)
+
+
+@dataclass
+class KeyShard:
+    keys: np.ndarray  # sorted int64
+    leaves: np.ndarray  # int32, leaf (bucket) number of each key
+
+    def to_bytes(self) -> tuple[bytes, str]:
+        buf = io.BytesIO()
+        np.savez(buf, keys=self.keys, leaves=self.leaves)
+        data = buf.getvalue()
+        return data, fingerprint(data)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, expected_fingerprint: str) -> KeyShard:
+        check_fingerprint(data, expected_fingerprint, f"id map shard {expected_fingerprint}")
+        try:
+            z = np.load(io.BytesIO(data), allow_pickle=False)
+            return cls(keys=z["keys"], leaves=z["leaves"])
+        except (ValueError, KeyError, OSError) as exc:
+            raise CorruptionError(f"id map shard {expected_fingerprint} cannot be decoded: {exc}") from exc
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Leaf of each key, -1 where absent."""
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.searchsorted(self.keys, keys)
+        pos_c = np.minimum(pos, len(self.keys) - 1)
+        found = self.keys[pos_c] == keys
+        return np.where(found, self.leaves[pos_c], -1).astype(np.int64)
+
+
+class KeySpill:
+    """Collects (key, leaf) pairs on disk, one file per shard, then sorts each shard alone."""
+
+    def __init__(self, bits: int, workdir: str) -> None:
+        self.bits = bits
+        self.dir = tempfile.mkdtemp(prefix="keys-", dir=workdir)
+        self._files = [open(os.path.join(self.dir, f"{s}.bin"), "wb") for s in range(1 << bits)]
+
+    def add(self, keys: np.ndarray, leaves: np.ndarray) -> None:
+        shards = shard_of(keys, self.bits)
+        pairs = np.empty(len(keys), dtype=[("k", "<i8"), ("l", "<i4")])
+        pairs["k"], pairs["l"] = keys, leaves
+        for s in np.unique(shards):
+            self._files[s].write(pairs[shards == s].tobytes())
+
+    def shards(self) -> Iterable[KeyShard]:
+        """Each shard, sorted by key; duplicate keys are an error the caller checks for."""
+        for f in self._files:
+            f.close()
+        for s in range(1 << self.bits):
+            pairs = np.fromfile(os.path.join(self.dir, f"{s}.bin"), dtype=[("k", "<i8"), ("l", "<i4")])
+            order = np.argsort(pairs["k"], kind="stable")
+            yield KeyShard(keys=pairs["k"][order].copy(), leaves=pairs["l"][order].astype(np.int32))

@@ -1,0 +1,80 @@
+"""The index object: projection, tree, bucket references and settings, in one small file.
+
+Readers fetch it first; it holds no vectors, only the fingerprint and row count of each leaf's
+bucket, so its size grows with the number of buckets, not of vectors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from vectree.errors import CorruptionError
+from vectree.format.fingerprint import check_fingerprint, fingerprint
+from vectree.index.projection import Projection
+from vectree.index.tree import Tree
+
+INDEX_FORMAT = 1
+
+
+@dataclass
+class Index:
+    """The routing structure of a built collection (the seed's ``NormalIndex``)."""
+
+    projection: Projection
+    tree: Tree
+    bucket_fingerprints: list[str]  # per leaf; "" for a leaf with no rows
+    bucket_rows: np.ndarray  # int64 per leaf
+    settings: dict[str, Any] = field(default_factory=dict)  # tree_rule, bucket_size, metric, private...
+
+    @property
+    def n_buckets(self) -> int:
+        return len(self.bucket_fingerprints)
+
+    @cached_property
+    def boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-leaf box bounds in projected space, derived once per loaded index."""
+        return self.tree.leaf_boxes(self.projection.n_components)
+
+    def to_bytes(self) -> tuple[bytes, str]:
+        """Serialize (npz, no pickle) and return ``(data, fingerprint)``."""
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            format=np.array(INDEX_FORMAT),
+            settings=np.array(json.dumps(self.settings, sort_keys=True)),
+            mean=self.projection.mean,
+            components=self.projection.components,
+            axis=self.tree.axis,
+            threshold=self.tree.threshold,
+            left=self.tree.left,
+            right=self.tree.right,
+            bucket_fingerprints=np.array(self.bucket_fingerprints, dtype="U64"),
+            bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
+        )
+        data = buf.getvalue()
+        return data, fingerprint(data)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, expected_fingerprint: str | None = None) -> Index:
+        """Decode an index file, checking its fingerprint first."""
+        if expected_fingerprint is not None:
+            check_fingerprint(data, expected_fingerprint, f"index {expected_fingerprint}")
+        try:
+            z = np.load(io.BytesIO(data), allow_pickle=False)
+            if int(z["format"]) != INDEX_FORMAT:
+                raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
+            return cls(
+                projection=Projection(mean=z["mean"], components=z["components"]),
+                tree=Tree(axis=z["axis"], threshold=z["threshold"], left=z["left"], right=z["right"]),
+                bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
+                bucket_rows=z["bucket_rows"].astype(np.int64),
+                settings=json.loads(str(z["settings"])),
+            )
+        except (ValueError, KeyError, OSError) as exc:
+            raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
