@@ -1,0 +1,197 @@
+"""Collection commands: create, add, build, search, info, compact, verify, versions, delete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import vectree
+from vectree.cli.main import app
+from vectree.cli.readers import read_batches, read_queries
+from vectree.errors import VectreeError
+
+console = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar fed by vectree's ``progress(stage, done, total)`` callbacks."""
+    with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield update
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def create(
+    url: str = typer.Argument(..., help="Where the collection lives: a path, file://, or s3://bucket/prefix."),
+    dim: int = typer.Option(..., help="Vector dimension."),
+    metric: str = typer.Option("l2", help="l2 | cosine | dot."),
+    bucket_size: int = typer.Option(1000, help="Most rows per bucket."),
+    tree_rule: str = typer.Option("variance", help="variance (default) | seed."),
+    private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
+) -> None:
+    """Create an empty collection."""
+    try:
+        col = vectree.create_collection(url, dim=dim, metric=metric, bucket_size=bucket_size, tree_rule=tree_rule, private=private)
+    except VectreeError as exc:
+        _fail(exc)
+    console.print(f"created {col.url} (dim={dim}, metric={metric}, bucket_size={bucket_size}, tree_rule={tree_rule})")
+
+
+@app.command()
+def add(
+    url: str,
+    path: str = typer.Argument(..., help="Input file: .npy, .parquet, .jsonl(.gz) or .csv."),
+    vector_field: str = typer.Option("vector", help="Field holding the vector (a list, or a string in CSV)."),
+    id_field: str = typer.Option("id", help="Field holding the id (ids are assigned if absent)."),
+    label_field: str = typer.Option(None, help="Field holding the label."),
+    metadata_fields: str = typer.Option(None, help="Comma-separated fields kept as metadata, or '*' for all others."),
+    batch_size: int = typer.Option(50_000, help="Rows read at a time."),
+) -> None:
+    """Add rows from a file, streamed in batches, in one commit."""
+    try:
+        col = vectree.open_collection(url)
+        with _progress() as update:
+            version = col.add_batches(read_batches(path, batch_size, vector_field, id_field, label_field, metadata_fields), progress=update)
+    except VectreeError as exc:
+        _fail(exc)
+    console.print(f"version {version}: {len(col)} rows ({col.manifest.tail_rows} not yet indexed; run build or compact)")
+
+
+@app.command()
+def build(url: str) -> None:
+    """Fit the projection and tree and write the buckets (a full rebuild)."""
+    try:
+        col = vectree.open_collection(url)
+        with _progress() as update:
+            version = col.build(progress=update)
+    except VectreeError as exc:
+        _fail(exc)
+    s = col.stats()
+    console.print(f"version {version}: {s['rows']} rows in {s['buckets']} buckets (mean {s['bucket_rows_mean']:.0f} rows)")
+
+
+@app.command()
+def search(
+    url: str,
+    queries: str = typer.Argument(..., help="Query vectors: .npy, .parquet, .jsonl or .csv."),
+    k: int = typer.Option(10, help="Neighbours per query."),
+    probes: int = typer.Option(8, help="Buckets visited per query (more: slower, more accurate)."),
+    exact: bool = typer.Option(False, help="Scan every bucket (brute force)."),
+    output: str = typer.Option(None, help="Write results as JSON lines to this file instead of a table."),
+) -> None:
+    """Find the k nearest rows of each query."""
+    try:
+        col = vectree.open_collection(url)
+        res = col.search(read_queries(queries), k=k, probes=probes, exact=exact)
+    except VectreeError as exc:
+        _fail(exc)
+    if output:
+        with open(output, "w") as f:
+            for i in range(len(res)):
+                f.write(json.dumps({"query": i, "ids": [_plain(x) for x in res.ids[i]],
+                                    "distances": [float(x) for x in res.distances[i]],
+                                    "labels": None if res.labels is None else [_plain(x) for x in res.labels[i]]}) + "\n")
+        console.print(f"wrote {len(res)} results to {output}")
+        return
+    table = Table("query", "rank", "id", "distance", "label")
+    for i in range(min(len(res), 20)):
+        for r in range(k):
+            table.add_row(str(i), str(r + 1), str(res.ids[i, r]), f"{res.distances[i, r]:.4f}",
+                          "" if res.labels is None else str(res.labels[i, r]))
+    console.print(table)
+
+
+def _plain(x: object) -> object:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+@app.command()
+def info(url: str, version: int = typer.Option(None, help="An older version.")) -> None:
+    """Settings, sizes and tree shape of a collection."""
+    try:
+        col = vectree.open_collection(url, version=version)
+    except VectreeError as exc:
+        _fail(exc)
+    table = Table("property", "value")
+    for key, value in col.stats().items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    console.print(table)
+
+
+@app.command()
+def compact(url: str) -> None:
+    """Fold the unindexed tail into the tree, drop deleted rows, split oversized buckets."""
+    try:
+        col = vectree.open_collection(url)
+        with _progress() as update:
+            version = col.compact(progress=update)
+    except VectreeError as exc:
+        _fail(exc)
+    console.print(f"version {version}: {len(col)} rows in {col.stats()['buckets']} buckets")
+
+
+@app.command()
+def verify(url: str, all_versions: bool = typer.Option(False, "--all-versions", help="Check every version, not only the latest.")) -> None:
+    """Re-read every object and check its fingerprint; exit 1 if anything is damaged or missing."""
+    try:
+        col = vectree.open_collection(url)
+        with _progress() as update:
+            report = col.verify(all_versions=all_versions, progress=update)
+    except VectreeError as exc:
+        _fail(exc)
+    for problem in report.problems:
+        console.print(f"[red]BAD[/red] {problem}")
+    console.print(f"checked {report.checked} objects in version(s) {report.versions}: "
+                  + ("[green]all good[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"))
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def versions(url: str) -> None:
+    """Every committed version."""
+    try:
+        col = vectree.open_collection(url)
+    except VectreeError as exc:
+        _fail(exc)
+    import datetime
+
+    table = Table("version", "created", "operation", "rows")
+    for v in col.versions():
+        table.add_row(str(v["version"]), datetime.datetime.fromtimestamp(v["created"]).isoformat(timespec="seconds"), v["operation"], str(v["rows"]))
+    console.print(table)
+
+
+@app.command()
+def delete(url: str, ids: list[str] = typer.Argument(..., help="Ids to delete (ints in an int-id collection).")) -> None:
+    """Delete rows by id (hidden at once; space is reclaimed by compact)."""
+    try:
+        col = vectree.open_collection(url)
+        typed = [int(i) for i in ids] if col.settings.get("id_type") != "str" else ids
+        version = col.delete(typed)
+    except (VectreeError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"version {version}: deleted {len(ids)} rows")
+
+
