@@ -52,7 +52,7 @@ _PERMANENT = (
 _STATUS = re.compile(r"status code: (\d{3})")
 _OPTIONS = {
     "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token", "allow_http",
-    "retry", "timeout_s", "connect_timeout_s", "max_workers",
+    "retry", "timeout_s", "connect_timeout_s", "max_workers", "client_options",
 }  # fmt: skip
 
 
@@ -98,6 +98,8 @@ class S3Store(ObjectStore):
         Per-request timeouts; a timeout is a transient failure.
     max_workers:
         Parallel requests in :meth:`get_many` / :meth:`put_many`.
+    client_options:
+        Extra obstore HTTP client options (e.g. ``{"pool_max_idle_per_host": "0"}``).
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class S3Store(ObjectStore):
         timeout_s: float = 30.0,
         connect_timeout_s: float = 5.0,
         max_workers: int = 16,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         if not bucket:
             raise InvalidInputError("S3Store needs a bucket name, e.g. s3://my-bucket/collections/name")
@@ -147,7 +150,8 @@ class S3Store(ObjectStore):
                     "allow_http": bool(allow_http),
                     "timeout": timedelta(seconds=timeout_s),
                     "connect_timeout": timedelta(seconds=connect_timeout_s),
-                },
+                }
+                | dict(client_options or {}),
                 retry_config={"max_retries": 0, "retry_timeout": timedelta(seconds=timeout_s)},
             )
         except obx.BaseError as exc:
