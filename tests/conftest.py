@@ -19,3 +19,47 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set VECTREE_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def arxiv_sample() -> dict:
+    """The repo's own real sample: 4,000 arXiv papers as all-MiniLM-L6-v2 vectors (384-d, cosine)."""
+    import numpy as np
+
+    data = np.load(REPO / "demo" / "arxiv-minilm-4k.npz")
+    return {
+        "vectors": data["vectors"].astype(np.float32),
+        "ids": [str(i) for i in data["ids"]],
+        "titles": [str(t) for t in data["titles"]],
+        "categories": [str(c) for c in data["categories"]],
+    }
+
+
+def _read_idx(path: Path, offset: int):  # noqa: ANN202
+    import gzip
+
+    import numpy as np
+
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist(shared_data: Path) -> dict:
+    """A real l2 set: the first 8,000 Fashion-MNIST training images and 200 test images as float32 (784-d)."""
+    import numpy as np
+
+    folder = shared_data / "fashion-mnist"
+    train = _read_idx(folder / "train-images-idx3-ubyte.gz", 16).reshape(-1, 784)
+    test = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784)
+    labels = _read_idx(folder / "train-labels-idx1-ubyte.gz", 8)
+    return {
+        "train": train[:8000].astype(np.float32),
+        "labels": labels[:8000].astype(np.int64),
+        "queries": test[:200].astype(np.float32),
+    }
+
+
+def recall_at_k(found, truth) -> float:  # noqa: ANN001
+    """Mean overlap of two (n, k) id arrays."""
+    return float(sum(len(set(a) & set(b)) for a, b in zip(found.tolist(), truth.tolist())) / truth.size)

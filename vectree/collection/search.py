@@ -90,7 +90,7 @@ def search_snapshot(
             groups = [(leaf, all_queries) for leaf in range(n_leaves)]
         else:
             lo, hi = index.boxes
-            order = probe(index.projection.project(queries), lo, hi, probes)
+            order = probe(index.projection.project_queries(queries), lo, hi, probes)
             flat_leaf = order.ravel()
             flat_q = np.repeat(all_queries, order.shape[1])
             sort = np.argsort(flat_leaf, kind="stable")

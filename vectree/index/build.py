@@ -123,7 +123,7 @@ def build_index(
 
     report("sample", 0, total_rows)
     sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
-    projection = fit_pca(sample, config.n_components)
+    projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
     projected = projection.project(sample)
     leaf_size = config.bucket_size * len(sample) / total_rows
     tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)

@@ -50,6 +50,7 @@ class Index:
             settings=np.array(json.dumps(self.settings, sort_keys=True)),
             mean=self.projection.mean,
             components=self.projection.components,
+            augment_norm=np.array(self.projection.augment_norm),
             axis=self.tree.axis,
             threshold=self.tree.threshold,
             left=self.tree.left,
@@ -70,7 +71,7 @@ class Index:
             if int(z["format"]) != INDEX_FORMAT:
                 raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
             return cls(
-                projection=Projection(mean=z["mean"], components=z["components"]),
+                projection=Projection(mean=z["mean"], components=z["components"], augment_norm=float(z["augment_norm"])),
                 tree=Tree(axis=z["axis"], threshold=z["threshold"], left=z["left"], right=z["right"]),
                 bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
                 bucket_rows=z["bucket_rows"].astype(np.int64),

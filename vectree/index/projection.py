@@ -13,21 +13,43 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Projection:
-    """``project(x) = (x - mean) @ components.T``; ``components`` are the splitting planes' normals."""
+    """``project(x) = (x - mean) @ components.T``; ``components`` are the splitting planes' normals.
 
-    mean: np.ndarray  # (dim,)
-    components: np.ndarray  # (n_components, dim), orthonormal rows
+    For the dot metric (maximum inner product) ``augment_norm`` is set to M, a bound on the stored
+    norms: stored rows gain a last coordinate ``sqrt(M^2 - |x|^2)`` and queries a 0, which makes the
+    Euclidean nearest neighbour of an augmented query its maximum-inner-product row, so the same
+    tree and the same lower bounds serve all three metrics.
+    """
+
+    mean: np.ndarray  # (dim,) or (dim + 1,) when augmented
+    components: np.ndarray  # (n_components, len(mean)), orthonormal rows
+    augment_norm: float = 0.0
 
     @property
     def n_components(self) -> int:
         return int(self.components.shape[0])
 
     def project(self, x: np.ndarray) -> np.ndarray:
-        """Project rows of ``x`` (n, dim) to (n, n_components) float32."""
+        """Project stored rows ``x`` (n, dim) to (n, n_components) float32."""
+        if self.augment_norm:
+            extra = np.sqrt(np.maximum(self.augment_norm**2 - np.einsum("ij,ij->i", x, x), 0.0))
+            x = np.hstack([x, extra[:, None].astype(x.dtype)])
         return ((x - self.mean) @ self.components.T).astype(np.float32, copy=False)
 
+    def project_queries(self, q: np.ndarray) -> np.ndarray:
+        """Project queries (n, dim); with ``augment_norm`` they gain a 0 coordinate.
 
-def fit_pca(sample: np.ndarray, n_components: int) -> Projection:
+        The inner-product ranking does not change when a query is scaled, so dot queries are first
+        scaled to the largest stored norm, where the boxes separate the candidates best.
+        """
+        if self.augment_norm:
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            q = q * (self.augment_norm / 1.05 / np.where(norms == 0, 1.0, norms))
+            q = np.hstack([q, np.zeros((len(q), 1), q.dtype)])
+        return ((q - self.mean) @ self.components.T).astype(np.float32, copy=False)
+
+
+def fit_pca(sample: np.ndarray, n_components: int, augment_for_dot: bool = False) -> Projection:
     """Fit a PCA projection on ``sample`` (n, dim) keeping the ``n_components`` highest-variance directions.
 
     Uses the eigen-decomposition of the dim x dim covariance, so the cost is linear in n.
@@ -37,6 +59,11 @@ def fit_pca(sample: np.ndarray, n_components: int) -> Projection:
     (3, 2)
     """
     sample = np.asarray(sample, dtype=np.float64)
+    augment_norm = 0.0
+    if augment_for_dot:
+        norms = np.linalg.norm(sample, axis=1)
+        augment_norm = float(norms.max()) * 1.05 if len(norms) else 1.0
+        sample = np.hstack([sample, np.sqrt(np.maximum(augment_norm**2 - norms**2, 0.0))[:, None]])
     n, dim = sample.shape
     k = max(1, min(n_components, dim))
     mean = sample.mean(axis=0)
@@ -48,4 +75,4 @@ def fit_pca(sample: np.ndarray, n_components: int) -> Projection:
     # a deterministic sign per component, so that refits on the same sample give the same tree
     signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components *= np.where(signs == 0, 1.0, signs)[:, None]
-    return Projection(mean=mean.astype(np.float32), components=components.astype(np.float32))
+    return Projection(mean=mean.astype(np.float32), components=components.astype(np.float32), augment_norm=augment_norm)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The two commands of the README:
+#   ./run.sh demo   set up a virtualenv and run the main job (build a collection from the shipped sample, search it)
+#   ./run.sh test   set up a virtualenv with the test dependencies and run the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+
+setup() {  # $1: the extras to install
+  if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+  fi
+  .venv/bin/python -m pip install -q -e ".[$1]"
+}
+
+case "${1:-}" in
+  demo)
+    setup plot
+    .venv/bin/python demo/run_demo.py "${@:2}"
+    ;;
+  test)
+    setup test
+    .venv/bin/python -m pytest -q "${@:2}"
+    ;;
+  bench)
+    setup bench
+    for b in "${@:2}"; do .venv/bin/python "benchmarks/$b.py"; done
+    ;;
+  *)
+    echo "usage: ./run.sh demo | test [pytest args] | bench NAME..." >&2
+    exit 2
+    ;;
+esac

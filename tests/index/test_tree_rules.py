@@ -1,0 +1,57 @@
+"""Both split rules partition the rows into leaves no larger than the bucket size."""
+
+import numpy as np
+import pytest
+
+from vectree.errors import InvalidInputError
+from vectree.index import fit_pca, fit_tree
+
+
+@pytest.fixture(scope="module")
+def projected(arxiv_sample):
+    x = arxiv_sample["vectors"]
+    return fit_pca(x, 16).project(x)
+
+
+@pytest.mark.parametrize("rule", ["seed", "variance"])
+def test_leaves_respect_bucket_size_and_cover_every_row(projected, rule):
+    tree = fit_tree(projected, 250, rule=rule, seed=1)
+    leaves = tree.route(projected)
+    counts = np.bincount(leaves, minlength=tree.n_leaves)
+    assert counts.sum() == len(projected)
+    assert counts.max() <= 250
+    assert tree.n_leaves >= len(projected) / 250
+
+
+def test_variance_rule_gives_balanced_buckets(projected):
+    counts = np.bincount(fit_tree(projected, 250, rule="variance").route(projected))
+    assert counts.min() >= 0.45 * counts.max()
+
+
+def test_seed_rule_splits_at_the_mean_of_a_random_axis(projected):
+    a = fit_tree(projected, 1000, rule="seed", seed=1)
+    b = fit_tree(projected, 1000, rule="seed", seed=2)
+    assert np.isclose(a.threshold[0], projected[:, a.axis[0]].mean(), atol=1e-4)
+    assert (a.axis[a.axis >= 0].tolist() != b.axis[b.axis >= 0].tolist()) or a.threshold[0] != b.threshold[0]
+
+
+def test_max_depth_stops_splitting(projected):
+    tree = fit_tree(projected, 1, rule="variance", max_depth=3)
+    assert tree.n_leaves == 8
+
+
+def test_identical_points_make_a_single_leaf():
+    tree = fit_tree(np.ones((50, 3), np.float32), 5)
+    assert tree.n_leaves == 1
+
+
+def test_leaf_boxes_contain_their_rows(projected):
+    tree = fit_tree(projected, 300)
+    lo, hi = tree.leaf_boxes(projected.shape[1])
+    leaves = tree.route(projected)
+    assert ((projected >= lo[leaves]) & (projected < hi[leaves])).all()
+
+
+def test_unknown_rule_is_refused(projected):
+    with pytest.raises(InvalidInputError, match="unknown tree rule 'kmeans'"):
+        fit_tree(projected, 100, rule="kmeans")
