@@ -182,7 +182,7 @@ class SeaweedServer:
         self.stop()
         raise RuntimeError(f"SeaweedFS S3 not ready after {timeout_s} s ({last}); log: {self.log_tail()}")
 
-    def stop(self, timeout_s: float = 8.0, kill: bool = False) -> None:
+    def stop(self, timeout_s: float = 5.0, kill: bool = False) -> None:
         """Stop the server by its pid: SIGTERM (or SIGKILL if ``kill``), then SIGKILL after ``timeout_s``."""
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:

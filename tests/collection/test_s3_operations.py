@@ -41,9 +41,9 @@ def _script(url: str, storage_options: dict | None) -> dict:
     col.compact()
     out["after_compact"] = col.search(q, k=10, probes=6).ids
     out["len"] = len(col)
-    vec, lab, _ = col.get([3, 500])[:3] if isinstance(col.get([3, 500]), tuple) else _rows(col.get([3, 500]))
-    out["get_labels"] = list(lab)
-    out["get_vectors"] = np.asarray(vec)
+    rows = col.get([3, 500])
+    out["get_labels"] = list(rows.labels)
+    out["get_vectors"] = rows.vectors
     out["batches_ids"] = np.sort(np.concatenate([b["ids"] for b in col.iter_batches(300)]))
     out["versions"] = [(v["version"], v["operation"], v["rows"]) for v in col.versions()]
     out["attachment"] = col.get_attachment("model.bin")
@@ -56,10 +56,6 @@ def _script(url: str, storage_options: dict | None) -> dict:
     out["old_len"] = len(old)
     out["old_search"] = old.search(q, k=10, probes=4).ids
     return out
-
-
-def _rows(rows):
-    return rows.vectors, rows.labels, rows.metadata
 
 
 def test_every_operation_agrees_between_local_disk_and_s3(s3_server, tmp_path):

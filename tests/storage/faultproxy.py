@@ -6,6 +6,7 @@ scheduled for the next connection hits exactly the next request. Modes:
 - ``"drop_response"``: forward the request to the server, let it act on it, then close the client's
   connection without relaying the answer (a response lost in the network).
 - ``"503"``: answer ``503 Service Unavailable`` without contacting the server.
+- ``"refuse"``: close the connection at once (a server that is down); see :meth:`FaultProxy.go_down_after`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class FaultProxy:
         self.connections = 0
         self.faults_injected = 0
         self._closed = False
+        self._down_after: int | None = None
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     @property
@@ -35,6 +37,15 @@ class FaultProxy:
         """Inject ``mode`` on the next ``times`` connections."""
         with self._lock:
             self._faults.extend([mode] * times)
+
+    def go_down_after(self, n: int) -> None:
+        """Serve the next ``n`` connections normally, then refuse every one until :meth:`come_up`."""
+        with self._lock:
+            self._down_after = self.connections + n
+
+    def come_up(self) -> None:
+        with self._lock:
+            self._down_after = None
 
     def close(self) -> None:
         self._closed = True
@@ -49,10 +60,15 @@ class FaultProxy:
             with self._lock:
                 self.connections += 1
                 mode = self._faults.popleft() if self._faults else "pass"
+                if self._down_after is not None and self.connections > self._down_after:
+                    mode = "refuse"
                 self.faults_injected += mode != "pass"
             threading.Thread(target=self._handle, args=(client, mode), daemon=True).start()
 
     def _handle(self, client: socket.socket, mode: str) -> None:
+        if mode == "refuse":
+            client.close()
+            return
         if mode == "503":
             try:
                 client.recv(65536)
