@@ -71,7 +71,7 @@ def plan(
                 eff = pw.detectable_effect_means(sd, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants)
             rel = f" ({eff / baseline:+.2%} relative)" if baseline else ""
             console.print(f"With {n:,} units in the control, the detectable effect at alpha={alpha:g}, power={power:g} is "
-                          f"[bold]{eff:+.5g}[/bold]{rel}.")
+                          f"[bold]{eff:+.4g}[/bold]{rel}.")
             _write(json_out, json.dumps({"n_control": n, "mde_abs": eff, "alpha": alpha, "power": power, "metric": metric}, indent=2), "JSON")
             return
         if metric == "proportion":
