@@ -25,6 +25,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self.connections = 0
         self.faults_injected = 0
+        self.refused = 0
         self._closed = False
         self._down_after: int | None = None
         threading.Thread(target=self._accept_loop, daemon=True).start()
@@ -62,6 +63,7 @@ class FaultProxy:
                 mode = self._faults.popleft() if self._faults else "pass"
                 if self._down_after is not None and self.connections > self._down_after:
                     mode = "refuse"
+                    self.refused += 1
                 self.faults_injected += mode != "pass"
             threading.Thread(target=self._handle, args=(client, mode), daemon=True).start()
 
