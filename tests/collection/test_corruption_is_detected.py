@@ -1,0 +1,64 @@
+"""Damaged or missing files are detected by fingerprint: never silently wrong neighbours."""
+
+from pathlib import Path
+
+import pytest
+
+import vectree
+from vectree.errors import CorruptionError, NotFoundError
+
+
+@pytest.fixture()
+def built(tmp_path, arxiv_sample):
+    col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=400)
+    col.add(arxiv_sample["vectors"][:2000], ids=arxiv_sample["ids"][:2000])
+    col.build()
+    return tmp_path / "c", col
+
+
+def _bucket_files(root: Path) -> list[Path]:
+    return sorted((root / "buckets").glob("*.arrow"))
+
+
+def test_flipped_byte_in_a_bucket_is_named_on_search_and_by_verify(built, arxiv_sample):
+    root, col = built
+    victim = _bucket_files(root)[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    victim.write_bytes(bytes(data))
+    fresh = vectree.open_collection(root)
+    with pytest.raises(CorruptionError, match=victim.stem[:16]):
+        fresh.search(arxiv_sample["vectors"][:50], k=5, exact=True)
+    report = fresh.verify()
+    assert not report.ok and len(report.problems) == 1 and victim.stem in report.problems[0]
+
+
+def test_truncated_and_missing_buckets_are_all_listed(built):
+    root, col = built
+    files = _bucket_files(root)
+    files[0].write_bytes(files[0].read_bytes()[:100])
+    files[1].unlink()
+    report = vectree.open_collection(root).verify()
+    assert len(report.problems) == 2
+    assert any(files[0].stem in p for p in report.problems) and any(files[1].stem in p for p in report.problems)
+
+
+def test_a_damaged_index_or_manifest_is_a_clear_error(built, arxiv_sample):
+    root, col = built
+    index_file = next((root / "index").glob("*.npz"))
+    index_file.write_bytes(b"garbage")
+    with pytest.raises(CorruptionError, match="index"):
+        vectree.open_collection(root).search(arxiv_sample["vectors"][:1], k=1)
+    manifest = sorted((root / "manifests").glob("*.json"))[-1]
+    manifest.write_text("{not json")
+    with pytest.raises(CorruptionError, match="manifest of version"):
+        vectree.open_collection(root)
+
+
+def test_a_missing_segment_is_reported(tmp_path, arxiv_sample):
+    col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine")
+    col.add(arxiv_sample["vectors"][:10])
+    next((tmp_path / "c" / "segments").glob("*.arrow")).unlink()
+    with pytest.raises(NotFoundError):
+        vectree.open_collection(tmp_path / "c").search(arxiv_sample["vectors"][:1], k=1)
+    assert len(vectree.open_collection(tmp_path / "c").verify().problems) == 1
