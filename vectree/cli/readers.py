@@ -95,9 +95,18 @@ def read_batches(
     elif suffix == ".csv":
         import pyarrow.csv as pcsv
 
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 24))
+        # ids and labels are read as text (so "2506.22807" stays an id, not a float), then as ints if all are
+        import pyarrow as pa
+
+        text = {f: pa.string() for f in (id_field, label_field) if f}
+        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 24),
+                               convert_options=pcsv.ConvertOptions(column_types=text))
         for rb in reader:
-            yield _from_records(rb.to_pylist(), path, fields)
+            batch = _from_records(rb.to_pylist(), path, fields)
+            for key in ("ids", "labels"):
+                if batch.get(key) is not None and all(isinstance(v, str) and v.lstrip("-").isdigit() for v in batch[key]):
+                    batch[key] = [int(v) for v in batch[key]]
+            yield batch
     else:
         raise InvalidInputError(f"unsupported input format {suffix!r} for {path}: use .npy, .parquet, .jsonl or .csv")
 
