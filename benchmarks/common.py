@@ -1,0 +1,68 @@
+"""Shared benchmark plumbing: machine description, peak RSS of a child process, result files."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine(threads: int | str) -> dict[str, Any]:
+    import psutil
+
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "numpy": np.__version__, "threads": threads,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(module: str, args: dict[str, Any], threads: int | None = 1) -> dict[str, Any]:
+    """Run ``python -m module`` with JSON args on stdin in a fresh process; return its JSON stdout."""
+    env = dict(os.environ)
+    if threads is not None:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+            env[var] = str(threads)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.run([sys.executable, "-m", module], input=json.dumps(args), capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def write_results(name: str, command: str, threads: int | str, rows: list[dict], extra: dict | None = None) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    body = {"benchmark": name, "command": command, "machine": machine(threads),
+            "date": datetime.date.today().isoformat(), "rows": rows, **(extra or {})}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(body, indent=1))
+    return path
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    head = "| system | setting | dataset | " + " | ".join(columns) + " |"
+    sep = "|" + "---|" * (3 + len(columns))
+    lines = [head, sep]
+    for r in rows:
+        m = r["metrics"]
+        cells = [f"{m[c]:.4g}" if isinstance(m.get(c), float) else str(m.get(c, "")) for c in columns]
+        lines.append(f"| {r['system']} | {r['setting']} | {r['dataset']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
