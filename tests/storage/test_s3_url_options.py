@@ -60,3 +60,12 @@ def test_malformed_urls_are_rejected(url):
 def test_unknown_options_are_rejected():
     with pytest.raises(InvalidInputError, match="endpoint"):
         S3Store.from_url("s3://b/p", endpoint="http://x")
+
+
+def test_an_s3_store_pickles_for_worker_processes(s3_server):
+    import pickle
+
+    store = s3_server.open_store()
+    store.put("a", b"1")
+    clone = pickle.loads(pickle.dumps(store))
+    assert clone.url == store.url and clone.get("a") == b"1"

@@ -121,6 +121,11 @@ class S3Store(ObjectStore):
     ) -> None:
         if not bucket:
             raise InvalidInputError("S3Store needs a bucket name, e.g. s3://my-bucket/collections/name")
+        self._init_args = (bucket, prefix, dict(
+            endpoint_url=endpoint_url, region=region, access_key_id=access_key_id, secret_access_key=secret_access_key,
+            session_token=session_token, allow_http=allow_http, retry=retry, timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s, max_workers=max_workers, client_options=client_options,
+        ))  # fmt: skip
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
@@ -381,8 +386,16 @@ class S3Store(ObjectStore):
         if pool is not None:
             pool.shutdown(wait=True)
 
+    def __reduce__(self):  # noqa: ANN204 - picklable for worker processes: reconnect on unpickling
+        bucket, prefix, kwargs = self._init_args
+        return (_reopen, (bucket, prefix, kwargs))
+
     def __repr__(self) -> str:
         return f"S3Store({self.url!r}, endpoint={self.endpoint_url!r})"
+
+
+def _reopen(bucket: str, prefix: str, kwargs: dict[str, Any]) -> S3Store:
+    return S3Store(bucket, prefix, **kwargs)
 
 
 def _short(exc: BaseException) -> str:
