@@ -153,8 +153,9 @@ def compare_means(
         raise InvalidInputError("outcomes contain NaN or infinity; drop or fill those rows first")
     mc, mt = float(yc.mean()), float(yt.mean())
     vc, vt = float(yc.var(ddof=1)) / len(yc), float(yt.var(ddof=1)) / len(yt)
-    if vc + vt == 0:
-        t, p, ci = 0.0 if mt == mc else math.copysign(math.inf, mt - mc), float(mt == mc) * 1.0, (mt - mc, mt - mc)
+    if vc + vt == 0:  # both arms constant: the difference is known exactly
+        same = mt == mc
+        t, p, ci = (0.0 if same else math.copysign(math.inf, mt - mc)), (1.0 if same else 0.0), (mt - mc, mt - mc)
     else:
         res = stats.ttest_ind(yt, yc, equal_var=False)
         ci_res = res.confidence_interval(confidence_level=1 - ci_alpha)

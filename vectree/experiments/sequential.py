@@ -133,10 +133,12 @@ def sequential_test(
         tau = 0.1 * sd if sd > 0 else 1e-6
     if not tau > 0:
         raise InvalidInputError(f"tau (the effect size the test is tuned for) must be > 0, got {tau}")
-    start = min(min_per_arm, len(yc), len(yt)) / max(len(yc), len(yt))
+    start = min(1.0, min_per_arm / min(len(yc), len(yt)))
     fractions = np.linspace(start, 1.0, max(1, n_looks))
-    nc = np.unique(np.maximum(2, np.round(fractions * len(yc)).astype(int)))
-    nt = np.maximum(2, np.round(np.interp(nc, [nc[0], len(yc)], [max(2, round(fractions[0] * len(yt))), len(yt)])).astype(int))
+    nc = np.maximum(2, np.round(fractions * len(yc)).astype(int))
+    nt = np.maximum(2, np.round(fractions * len(yt)).astype(int))
+    new_look = np.concatenate([[True], (np.diff(nc) > 0) | (np.diff(nt) > 0)])
+    nc, nt = nc[new_look], nt[new_look]
     mc, vc = _cumulative_moments(yc, nc)
     mt, vt = _cumulative_moments(yt, nt)
     diff = mt - mc

@@ -91,6 +91,8 @@ class LearningCurve:
             ax.plot(self.sizes, m, marker="o", label=label)
             ax.fill_between(self.sizes, m - s, m + s, alpha=0.2)
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(self.sizes, [f"{s:,}" for s in self.sizes], rotation=30)
         ax.set_xlabel("training rows")
         ax.set_ylabel(self.scoring)
         ax.set_title(title)
