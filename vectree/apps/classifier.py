@@ -1,0 +1,272 @@
+"""Document classification by nearest labelled neighbours in a collection (the seed's Document Classifier).
+
+Texts are embedded, stored in a collection with their labels, and a new text gets the (weighted)
+vote of its ``n_neighbors`` nearest stored texts, found by visiting the ``probes`` nearest buckets.
+The embedder and the classifier's settings are stored with the collection, so a fitted classifier
+is reopened from its URL alone and always embeds queries with the model that built it::
+
+    clf = DocumentClassifier(SentenceEncoder(), collection="runs/arxiv").fit(texts, labels)
+    clf = DocumentClassifier.open("runs/arxiv")          # later, elsewhere
+    clf.predict(["A new transformer for image segmentation"])
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+import vectree
+from vectree.embed import Embedder, Word2VecEmbedder, attach_embedder, check_embedder, load_embedder
+from vectree.embed.base import as_texts
+from vectree.errors import InvalidInputError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+CONFIG_ATTACHMENT = "classifier"
+WEIGHTS = ("uniform", "distance")
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+class DocumentClassifier:
+    """k-nearest-neighbour text classifier over a vectree collection (scikit-learn conventions).
+
+    Parameters
+    ----------
+    embedder: any :class:`~vectree.embed.Embedder`; a :class:`~vectree.embed.Word2VecEmbedder` that is not
+        fitted yet is trained on the training texts first. None only when reopening (see :meth:`open`).
+    collection: URL of the collection to create (path, ``file://``, ``memory://``, ``s3://``); a fresh
+        ``memory://`` collection when None.
+    n_neighbors: neighbours that vote.
+    probes: buckets visited per query; ``"exact"`` (or None) scans every bucket.
+    weights: ``"uniform"`` (one vote each), ``"distance"`` (vote 1 / (distance + 1e-6)), or a function
+        mapping the (n, k) distance array to (n, k) weights.
+    batch_size: texts embedded and written per batch in :meth:`fit` (memory use is bounded by it).
+    bucket_size, metric: passed to :func:`vectree.create_collection`.
+    show_progress: progress bars while embedding.
+
+    Attributes (after fit): ``classes_``, ``collection_`` (the :class:`vectree.Collection`),
+    ``timings_`` (``embed_s``, ``search_s``, ``n`` of the last predict call).
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        collection: str | None = None,
+        n_neighbors: int = 10,
+        probes: int | str | None = 10,
+        weights: str | Callable[[np.ndarray], np.ndarray] = "distance",
+        batch_size: int = 2048,
+        bucket_size: int = 1000,
+        metric: str = "cosine",
+        show_progress: bool = False,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.collection = collection
+        self.n_neighbors = n_neighbors
+        self.probes = probes
+        self.weights = weights
+        self.batch_size = batch_size
+        self.bucket_size = bucket_size
+        self.metric = metric
+        self.show_progress = show_progress
+        self.storage_options = storage_options
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self) -> None:
+        if not isinstance(self.n_neighbors, (int, np.integer)) or self.n_neighbors < 1:
+            raise InvalidInputError(f"n_neighbors must be a positive integer, got {self.n_neighbors!r}")
+        if not (callable(self.weights) or self.weights in WEIGHTS):
+            raise InvalidInputError(f"weights must be one of {WEIGHTS} or a function, got {self.weights!r}")
+        if self.probes not in (None, "exact") and (not isinstance(self.probes, (int, np.integer)) or self.probes < 1):
+            raise InvalidInputError(f"probes must be a positive integer or 'exact', got {self.probes!r}")
+        if self.batch_size < 1:
+            raise InvalidInputError(f"batch_size must be positive, got {self.batch_size!r}")
+
+    def _create(self, dim: int) -> vectree.Collection:
+        url = self.collection or f"memory://vectree-classifier-{uuid.uuid4().hex[:12]}"
+        return vectree.create_collection(url, dim=dim, metric=self.metric, bucket_size=self.bucket_size,
+                                         storage_options=self.storage_options)
+
+    def fit(self, texts: Iterable[str], labels: Iterable[Any]) -> DocumentClassifier:
+        """Embed ``texts`` batch by batch into a new collection with their ``labels``, build its index, return self.
+
+        ``texts`` and ``labels`` may be lazy iterables of the same length (a corpus larger than memory
+        streams through in ``batch_size`` pieces); a word2vec embedder that still needs fitting needs
+        ``texts`` to be re-iterable (e.g. a list).
+        """
+        self._check_params()
+        if self.embedder is None:
+            raise InvalidInputError("fit needs an embedder: DocumentClassifier(embedder=...)")
+        if isinstance(self.embedder, Word2VecEmbedder) and not hasattr(self.embedder, "vectors_"):
+            if iter(texts) is texts:  # type: ignore[comparison-overlap]
+                raise InvalidInputError("an unfitted Word2VecEmbedder needs re-iterable texts (a list), or fit it first")
+            self.embedder.fit(texts)
+
+        def batches() -> Iterator[tuple[np.ndarray, Any, list[Any], Any]]:
+            pairs = itertools.zip_longest(texts, labels, fillvalue=_MISSING)
+            for chunk in _batched(pairs, self.batch_size):
+                if any(t is _MISSING or y is _MISSING for t, y in chunk):
+                    raise InvalidInputError("texts and labels have different lengths; give one label per text")
+                t, y = zip(*chunk)
+                yield self.embedder.encode(as_texts(t), show_progress=self.show_progress), None, list(y), None
+
+        return self._fit_batches(batches(), self.embedder.dim)
+
+    def fit_embeddings(self, vectors: Any, labels: Any) -> DocumentClassifier:
+        """Fit on vectors already computed by ``self.embedder`` (e.g. a cached .npy), in ``batch_size`` pieces."""
+        self._check_params()
+        vectors = np.asarray(vectors) if not hasattr(vectors, "shape") else vectors
+        labels = list(labels)
+        if len(vectors) != len(labels):
+            raise InvalidInputError(f"got {len(vectors)} vectors and {len(labels)} labels; give one label per row")
+        dim = self.embedder.dim if self.embedder is not None else int(vectors.shape[1])
+        rows = ((np.asarray(vectors[s : s + self.batch_size], np.float32), None, labels[s : s + self.batch_size], None)
+                for s in range(0, len(labels), self.batch_size))
+        return self._fit_batches(rows, dim)
+
+    def _fit_batches(self, batches: Iterable[tuple], dim: int) -> DocumentClassifier:
+        col = self._create(dim)
+        seen: set[Any] = set()
+
+        def track(stream: Iterable[tuple]) -> Iterator[tuple]:
+            for b in stream:
+                if any(y is None for y in b[2]):
+                    raise InvalidInputError("labels must not be None: every training text needs a label")
+                seen.update(_plain(y) for y in b[2])
+                yield b
+
+        t0 = time.perf_counter()
+        col.add_batches(track(batches))
+        col.build()
+        log.info("fitted %d rows into %s in %.1fs", len(col), col.url, time.perf_counter() - t0)
+        if self.embedder is not None:
+            attach_embedder(col, self.embedder)
+        self.classes_ = np.array(sorted(seen), dtype=object if any(isinstance(c, str) for c in seen) else np.int64)
+        config = {"n_neighbors": int(self.n_neighbors), "probes": self.probes, "metric": self.metric,
+                  "weights": self.weights if isinstance(self.weights, str) else "uniform",
+                  "classes": [_plain(c) for c in self.classes_]}
+        col.put_attachment(CONFIG_ATTACHMENT, json.dumps(config).encode())
+        self.collection_ = col
+        self.collection = col.url
+        return self
+
+    @classmethod
+    def open(cls, url: str, embedder: Embedder | None = None, *, storage_options: dict[str, Any] | None = None,
+             **params: Any) -> DocumentClassifier:
+        """Reopen a fitted classifier from its collection URL, with the stored embedder.
+
+        Passing ``embedder`` checks it against the stored one (EmbedderMismatchError if it differs).
+        Keyword ``params`` (n_neighbors, probes, weights...) override the stored settings.
+        """
+        col = vectree.open_collection(url, storage_options=storage_options)
+        try:
+            config = json.loads(col.get_attachment(CONFIG_ATTACHMENT))
+        except NotFoundError as exc:
+            raise NotFoundError(f"{url} is a collection but not a fitted DocumentClassifier (no {CONFIG_ATTACHMENT!r} attachment)") from exc
+        if embedder is None:
+            embedder = load_embedder(col)
+        else:
+            check_embedder(col, embedder)
+        settings = {k: config[k] for k in ("n_neighbors", "probes", "weights", "metric")}
+        settings.update(params)
+        clf = cls(embedder, collection=url, storage_options=storage_options, **settings)
+        clf._check_params()
+        classes = config["classes"]
+        clf.classes_ = np.array(classes, dtype=object if any(isinstance(c, str) for c in classes) else np.int64)
+        clf.collection_ = col
+        return clf
+
+    # ------------------------------------------------------------------ predicting
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "collection_"):
+            raise InvalidInputError("this DocumentClassifier is not fitted: call fit(texts, labels) or DocumentClassifier.open(url)")
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """(n, n_classes) class probabilities (weighted neighbour votes), columns in ``classes_`` order."""
+        self._check_fitted()
+        texts = as_texts(texts)
+        t0 = time.perf_counter()
+        vectors = self.embedder.encode(texts, show_progress=self.show_progress)
+        embed_s = time.perf_counter() - t0
+        proba = self.predict_proba_embeddings(vectors)
+        self.timings_["embed_s"] = embed_s
+        return proba
+
+    def predict_proba_embeddings(self, vectors: Any) -> np.ndarray:
+        """Like :meth:`predict_proba`, for query vectors already embedded by ``self.embedder``."""
+        self._check_fitted()
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim == 1:
+            vectors = vectors[None, :]
+        out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
+        t0 = time.perf_counter()
+        exact = self.probes in (None, "exact")
+        for s in range(0, len(vectors), self.batch_size):
+            res = self.collection_.search(vectors[s : s + self.batch_size], k=int(self.n_neighbors),
+                                          probes=1 if exact else int(self.probes), exact=exact)
+            out[s : s + len(res)] = self._vote(res.labels, res.distances)
+        self.timings_ = {"embed_s": 0.0, "search_s": time.perf_counter() - t0, "n": len(vectors)}
+        return out
+
+    def _vote(self, labels: np.ndarray | None, distances: np.ndarray) -> np.ndarray:
+        index = {c: i for i, c in enumerate(_plain(c) for c in self.classes_)}
+        n, k = distances.shape
+        found = np.isfinite(distances)
+        cls = np.full((n, k), -1, dtype=np.int64)
+        if labels is not None:
+            flat = labels.ravel().tolist()
+            cls = np.array([index.get(v, -1) for v in flat], dtype=np.int64).reshape(n, k)
+        if self.weights == "uniform":
+            w = np.ones((n, k))
+        elif self.weights == "distance":
+            w = 1.0 / (np.where(found, distances, 0.0).astype(np.float64) + 1e-6)
+        else:
+            w = np.asarray(self.weights(distances), dtype=np.float64)
+        w = np.where(found & (cls >= 0), w, 0.0)
+        votes = np.zeros((n, len(self.classes_)))
+        np.add.at(votes, (np.repeat(np.arange(n), k), np.maximum(cls, 0).ravel()), w.ravel())
+        total = votes.sum(axis=1, keepdims=True)
+        empty = total[:, 0] == 0
+        votes[empty] = 1.0  # no labelled neighbour found: uniform
+        return votes / np.where(empty[:, None], len(self.classes_), total)
+
+    def predict(self, texts: Iterable[str]) -> np.ndarray:
+        """The most voted class of each text (ties go to the class listed first in ``classes_``)."""
+        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
+    def predict_embeddings(self, vectors: Any) -> np.ndarray:
+        """Like :meth:`predict`, for query vectors already embedded by ``self.embedder``."""
+        return self.classes_[np.argmax(self.predict_proba_embeddings(vectors), axis=1)]
+
+    def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
+        """Accuracy of :meth:`predict` against ``labels``."""
+        y = np.asarray([_plain(v) for v in labels], dtype=object)
+        pred = self.predict(texts)
+        if len(pred) != len(y):
+            raise InvalidInputError(f"got {len(pred)} texts and {len(y)} labels")
+        return float(np.mean(pred.astype(object) == y))
+
+    def __repr__(self) -> str:
+        return (f"DocumentClassifier({self.embedder!r}, collection={self.collection!r}, n_neighbors={self.n_neighbors}, "
+                f"probes={self.probes!r}, weights={self.weights!r})")
+
+
+_MISSING = object()
