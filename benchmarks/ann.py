@@ -29,7 +29,7 @@ def main() -> None:
     command = "python benchmarks/ann.py" + (" --quick" if args.quick else "")
     rows, summary = [], {}
     for dataset in args.datasets.split(","):
-        for rule in ("variance", "seed"):
+        for rule in ("kmeans", "variance", "seed"):
             bucket_size = 250 if args.quick else 1000
             print(f"[ann] {dataset} rule={rule} bucket_size={bucket_size} ...", flush=True)
             out = run_child("benchmarks.ann_worker", {"dataset": dataset, "quick": args.quick, "rule": rule,

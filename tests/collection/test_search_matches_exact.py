@@ -54,7 +54,7 @@ def test_recall_grows_with_probes_and_is_high_scanning_little(fmnist_col, fashio
 
 
 def test_labels_come_back_with_the_neighbours(fmnist_col, fashion_mnist):
-    res = fmnist_col.search(fashion_mnist["train"][:20], k=1, probes=2)
+    res = fmnist_col.search(fashion_mnist["train"][:20], k=1, probes=1)
     assert res.ids[:, 0].tolist() == list(range(20))
     assert res.labels[:, 0].tolist() == fashion_mnist["labels"][:20].tolist()
     assert res.labels.dtype == np.int64

@@ -9,7 +9,7 @@ def test_own_leaf_first_and_box_distance_is_a_lower_bound(fashion_mnist):
     x = fashion_mnist["train"]
     proj = fit_pca(x, 32)
     px = proj.project(x)
-    tree = fit_tree(px, 500)
+    tree = fit_tree(px, 500, rule="variance")
     lo, hi = tree.leaf_boxes(32)
     q = fashion_mnist["queries"][:50]
     pq = proj.project(q)
@@ -26,7 +26,7 @@ def test_own_leaf_first_and_box_distance_is_a_lower_bound(fashion_mnist):
 def test_probing_every_leaf_lists_each_once(arxiv_sample):
     x = arxiv_sample["vectors"]
     proj = fit_pca(x, 8)
-    tree = fit_tree(proj.project(x), 400)
+    tree = fit_tree(proj.project(x), 400, rule="variance")
     lo, hi = tree.leaf_boxes(8)
     order = probe(proj.project(x[:20]), lo, hi, 10_000)
     assert order.shape == (20, tree.n_leaves)

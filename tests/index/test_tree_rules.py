@@ -13,7 +13,7 @@ def projected(arxiv_sample):
     return fit_pca(x, 16).project(x)
 
 
-@pytest.mark.parametrize("rule", ["seed", "variance"])
+@pytest.mark.parametrize("rule", ["seed", "variance", "kmeans"])
 def test_leaves_respect_bucket_size_and_cover_every_row(projected, rule):
     tree = fit_tree(projected, 250, rule=rule, seed=1)
     leaves = tree.route(projected)
@@ -38,20 +38,35 @@ def test_seed_rule_splits_at_the_mean_of_a_random_axis(projected):
 def test_max_depth_stops_splitting(projected):
     tree = fit_tree(projected, 1, rule="variance", max_depth=3)
     assert tree.n_leaves == 8
+    assert fit_tree(projected, 1, rule="kmeans", max_depth=1).n_leaves <= 64
 
 
-def test_identical_points_make_a_single_leaf():
-    tree = fit_tree(np.ones((50, 3), np.float32), 5)
+@pytest.mark.parametrize("rule", ["seed", "variance", "kmeans"])
+def test_identical_points_make_a_single_leaf(rule):
+    tree = fit_tree(np.ones((50, 3), np.float32), 5, rule=rule)
     assert tree.n_leaves == 1
 
 
+def test_kmeans_rule_routes_each_row_to_its_nearest_centroid(projected):
+    tree = fit_tree(projected, 250, rule="kmeans")
+    assert not tree.has_planes_only
+    leaves = tree.route(projected)
+    cents = tree.leaf_centroids(projected.shape[1])
+    # a flat tree (one Voronoi level) routes every row to its nearest leaf centroid exactly
+    if (tree.axis[1:] == -1).all():
+        d = ((projected[:, None, :] - cents[None]) ** 2).sum(-1)
+        assert (d.argmin(1) == leaves).all()
+    counts = np.bincount(leaves, minlength=tree.n_leaves)
+    assert counts.sum() == len(projected) and counts.max() <= 250
+
+
 def test_leaf_boxes_contain_their_rows(projected):
-    tree = fit_tree(projected, 300)
+    tree = fit_tree(projected, 300, rule="variance")
     lo, hi = tree.leaf_boxes(projected.shape[1])
     leaves = tree.route(projected)
     assert ((projected >= lo[leaves]) & (projected < hi[leaves])).all()
 
 
 def test_unknown_rule_is_refused(projected):
-    with pytest.raises(InvalidInputError, match="unknown tree rule 'kmeans'"):
-        fit_tree(projected, 100, rule="kmeans")
+    with pytest.raises(InvalidInputError, match="unknown tree rule 'annoy'"):
+        fit_tree(projected, 100, rule="annoy")

@@ -47,7 +47,7 @@ def create(
     dim: int = typer.Option(..., help="Vector dimension."),
     metric: str = typer.Option("l2", help="l2 | cosine | dot."),
     bucket_size: int = typer.Option(1000, help="Most rows per bucket."),
-    tree_rule: str = typer.Option("variance", help="variance (default) | seed."),
+    tree_rule: str = typer.Option("kmeans", help="kmeans (default) | variance | seed."),
     private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
 ) -> None:
     """Create an empty collection."""

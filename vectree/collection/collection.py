@@ -386,7 +386,7 @@ def create_collection(
     metric: str = "l2",
     bucket_size: int = 1000,
     *,
-    tree_rule: str = "variance",
+    tree_rule: str = "kmeans",
     n_components: int = 32,
     max_depth: int = 32,
     vector_dtype: str = "float32",

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vectree.collection.snapshot import Block, Snapshot
-from vectree.index.probe import probe
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
 _QUERY_BLOCK = 2048
@@ -89,8 +88,7 @@ def search_snapshot(
         if probes is None or probes >= n_leaves:
             groups = [(leaf, all_queries) for leaf in range(n_leaves)]
         else:
-            lo, hi = index.boxes
-            order = probe(index.projection.project_queries(queries), lo, hi, probes)
+            order = index.probe(queries, probes)
             flat_leaf = order.ravel()
             flat_q = np.repeat(all_queries, order.shape[1])
             sort = np.argsort(flat_leaf, kind="stable")

@@ -38,8 +38,8 @@ class IndexConfig:
 
     bucket_size: the most rows a bucket holds when built (the seed's minBucketSize). Smaller
         buckets mean less scanned per probe but more probes for the same recall.
-    tree_rule: "variance" (default: highest-variance axis, median split) or "seed" (random axis,
-        mean split, as in the seed).
+    tree_rule: "kmeans" (default: Voronoi nodes from k-means), "variance" (highest-variance axis,
+        median split) or "seed" (random axis, mean split, as in the seed).
     n_components: dimensions of the fitted projection the tree splits on.
     max_depth: the deepest the tree may go (the seed's maxDepth).
     sample_size / sample_bytes: the projection and tree are fitted on at most this many rows.
@@ -48,7 +48,7 @@ class IndexConfig:
     """
 
     bucket_size: int = 1000
-    tree_rule: str = "variance"
+    tree_rule: str = "kmeans"
     n_components: int = 32
     max_depth: int = 32
     sample_size: int = 100_000

@@ -16,6 +16,7 @@ import numpy as np
 
 from vectree.errors import CorruptionError
 from vectree.format.fingerprint import check_fingerprint, fingerprint
+from vectree.index.probe import probe, probe_centroids
 from vectree.index.projection import Projection
 from vectree.index.tree import Tree
 
@@ -41,6 +42,23 @@ class Index:
         """Per-leaf box bounds in projected space, derived once per loaded index."""
         return self.tree.leaf_boxes(self.projection.n_components)
 
+    @cached_property
+    def leaf_centroids(self) -> np.ndarray:
+        return self.tree.leaf_centroids(self.projection.n_components)
+
+    def probe(self, queries: np.ndarray, probes: int) -> np.ndarray:
+        """The ``probes`` leaves each query visits, nearest first: (n, min(probes, n_buckets)).
+
+        Plane-only trees rank leaves by the distance to their boxes (a lower bound on the true distance);
+        trees with Voronoi nodes rank leaves by the distance to their centroids.
+        """
+        points = self.projection.project_queries(queries)
+        if self.tree.has_planes_only:
+            lo, hi = self.boxes
+            return probe(points, lo, hi, probes)
+        # the leaf a query routes to comes first, so a stored vector always finds its own bucket
+        return probe_centroids(points, self.leaf_centroids, probes, first=self.tree.route(points))
+
     def to_bytes(self) -> tuple[bytes, str]:
         """Serialize (npz, no pickle) and return ``(data, fingerprint)``."""
         buf = io.BytesIO()
@@ -55,6 +73,7 @@ class Index:
             threshold=self.tree.threshold,
             left=self.tree.left,
             right=self.tree.right,
+            centroid=self.tree.centroid if self.tree.centroid is not None else np.zeros((0, 0), np.float32),
             bucket_fingerprints=np.array(self.bucket_fingerprints, dtype="U64"),
             bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
         )
@@ -72,7 +91,8 @@ class Index:
                 raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
             return cls(
                 projection=Projection(mean=z["mean"], components=z["components"], augment_norm=float(z["augment_norm"])),
-                tree=Tree(axis=z["axis"], threshold=z["threshold"], left=z["left"], right=z["right"]),
+                tree=Tree(axis=z["axis"], threshold=z["threshold"], left=z["left"], right=z["right"],
+                          centroid=z["centroid"] if z["centroid"].size else None),
                 bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),

@@ -32,6 +32,29 @@ def box_distances(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndar
     return out
 
 
+def _nearest(d: np.ndarray, probes: int) -> np.ndarray:
+    n_leaves = d.shape[1]
+    p = min(int(probes), n_leaves)
+    if p >= n_leaves:
+        return np.argsort(d, axis=1, kind="stable").astype(np.int64)
+    part = np.argpartition(d, p - 1, axis=1)[:, :p]
+    rows = np.arange(len(d))[:, None]
+    order = np.argsort(d[rows, part], axis=1, kind="stable")
+    return part[rows, order].astype(np.int64)
+
+
+def probe_centroids(points: np.ndarray, centroids: np.ndarray, probes: int, first: np.ndarray | None = None) -> np.ndarray:
+    """The ``probes`` leaves whose centroids are nearest each projected point, nearest first.
+
+    Used for Voronoi (k-means) trees, whose cells are round: the nearest centres are the cells
+    nearest the query, as in an inverted-file index. ``first`` (one leaf per point) is put first.
+    """
+    d = (centroids * centroids).sum(1)[None, :] - 2.0 * points @ centroids.T
+    if first is not None:
+        d[np.arange(len(d)), first] = -np.inf
+    return _nearest(d, probes)
+
+
 def probe(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, probes: int) -> np.ndarray:
     """The ``probes`` nearest leaves of each projected point, nearest first: (n, min(probes, L)) int64.
 
@@ -39,16 +62,4 @@ def probe(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, probes: int) -> np
     >>> probe(np.array([[0.5], [-2.0]], np.float32), lo, hi, 1).ravel().tolist()
     [1, 0]
     """
-    n_leaves = len(lo)
-    p = min(int(probes), n_leaves)
-    if p >= n_leaves:
-        order = np.broadcast_to(np.arange(n_leaves), (len(points), n_leaves))
-        if n_leaves > 1:
-            d = box_distances(points, lo, hi)
-            order = np.argsort(d, axis=1, kind="stable")
-        return np.asarray(order, dtype=np.int64)
-    d = box_distances(points, lo, hi)
-    part = np.argpartition(d, p - 1, axis=1)[:, :p]
-    rows = np.arange(len(points))[:, None]
-    order = np.argsort(d[rows, part], axis=1, kind="stable")
-    return part[rows, order].astype(np.int64)
+    return _nearest(box_distances(points, lo, hi), probes)

@@ -1,14 +1,18 @@
 """The shallow tree over projected coordinates, as flat arrays.
 
-Node ``i`` is a split when ``axis[i] >= 0``: rows with ``x[axis] < threshold`` go to ``left[i]``,
-the others to ``right[i]``. A leaf has ``axis[i] == -1`` and ``left[i]`` is its leaf number, which
-indexes the bucket references held by the index. Two split rules:
+Three kinds of node, told apart by ``axis``:
+
+* ``axis[i] >= 0`` -- a split plane: rows with ``x[axis] < threshold`` go to ``left[i]``, others to ``right[i]``;
+* ``axis[i] == -2`` -- a Voronoi node: children are nodes ``left[i] .. left[i] + right[i] - 1`` and a row
+  goes to the child whose ``centroid`` is nearest (the boundaries are the bisecting planes);
+* ``axis[i] == -1`` -- a leaf; ``left[i]`` is its leaf number, which indexes the bucket references.
+
+Split rules (``rule=``), all stopping when a node holds at most ``leaf_size`` rows or is ``max_depth`` deep:
 
 * ``"seed"``: the seed's rule, a random axis split at the mean;
-* ``"variance"``: the axis of highest variance within the node, split at the median (balanced
-  buckets; on fashion-mnist it reaches the same recall scanning about half as many vectors).
-
-Both stop when a node holds at most ``leaf_size`` rows or reaches ``max_depth``.
+* ``"variance"``: the axis of highest variance within the node, split at the median (balanced buckets);
+* ``"kmeans"``: Voronoi nodes from k-means, about sqrt(#leaves) children at the root, then as many as the
+  node needs (at most 64): compact, round cells, which need far fewer probes in high intrinsic dimension.
 """
 
 from __future__ import annotations
@@ -18,16 +22,21 @@ from typing import Literal
 
 import numpy as np
 
-TreeRule = Literal["seed", "variance"]
-TREE_RULES: tuple[str, ...] = ("seed", "variance")
+from vectree.index.kmeans import kmeans
+
+TreeRule = Literal["seed", "variance", "kmeans"]
+TREE_RULES: tuple[str, ...] = ("seed", "variance", "kmeans")
+LEAF, VORONOI = -1, -2
+MAX_FANOUT = 64
 
 
 @dataclass
 class Tree:
-    axis: np.ndarray  # int32 (n_nodes,), -1 for leaves
+    axis: np.ndarray  # int32 (n_nodes,)
     threshold: np.ndarray  # float32 (n_nodes,)
-    left: np.ndarray  # int32: child node, or leaf number for leaves
-    right: np.ndarray  # int32: child node, -1 for leaves
+    left: np.ndarray  # int32
+    right: np.ndarray  # int32
+    centroid: np.ndarray | None = None  # float32 (n_nodes, m): each Voronoi child's centroid
 
     @property
     def n_nodes(self) -> int:
@@ -35,21 +44,52 @@ class Tree:
 
     @property
     def n_leaves(self) -> int:
-        return int((self.axis < 0).sum())
+        return int((self.axis == LEAF).sum())
+
+    @property
+    def has_planes_only(self) -> bool:
+        """True when every split is an axis plane (leaf boxes are then exact lower bounds)."""
+        return not (self.axis == VORONOI).any()
 
     def route(self, points: np.ndarray) -> np.ndarray:
         """Leaf number of each row of ``points`` (n, n_components): a vectorised walk, one step per level."""
         node = np.zeros(len(points), dtype=np.int64)
-        active = np.flatnonzero(self.axis[node] >= 0)
+        active = np.flatnonzero(self.axis[node] != LEAF)
         while active.size:
             nodes = node[active]
-            go_right = points[active, self.axis[nodes]] >= self.threshold[nodes]
-            node[active] = np.where(go_right, self.right[nodes], self.left[nodes])
-            active = active[self.axis[node[active]] >= 0]
+            kinds = self.axis[nodes]
+            planes = kinds >= 0
+            if planes.any():
+                a, nd = active[planes], nodes[planes]
+                go_right = points[a, self.axis[nd]] >= self.threshold[nd]
+                node[a] = np.where(go_right, self.right[nd], self.left[nd])
+            if not planes.all():
+                v, vn = active[~planes], nodes[~planes]
+                for u in np.unique(vn):
+                    sel = v[vn == u]
+                    children = np.arange(self.left[u], self.left[u] + self.right[u])
+                    c = self.centroid[children]
+                    p = points[sel]
+                    d = (c * c).sum(1)[None, :] - 2.0 * p @ c.T
+                    node[sel] = children[d.argmin(1)]
+            active = active[self.axis[node[active]] != LEAF]
         return self.left[node].astype(np.int64)
 
+    def leaf_nodes(self) -> np.ndarray:
+        """Node id of each leaf, by leaf number."""
+        nodes = np.flatnonzero(self.axis == LEAF)
+        out = np.empty(len(nodes), dtype=np.int64)
+        out[self.left[nodes]] = nodes
+        return out
+
+    def leaf_centroids(self, n_components: int) -> np.ndarray:
+        """Per leaf, its centroid in projected space (zeros for a tree that is a single leaf)."""
+        if self.centroid is None:
+            return np.zeros((self.n_leaves, n_components), dtype=np.float32)
+        return self.centroid[self.leaf_nodes()]
+
     def leaf_boxes(self, n_components: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per leaf, the box ``[lo, hi)`` in projected space that its splits carve out (+-inf where open)."""
+        """Per leaf, the box ``[lo, hi)`` its axis splits carve out (+-inf where open; Voronoi splits add nothing)."""
         n_leaves = self.n_leaves
         lo = np.full((n_leaves, n_components), -np.inf, dtype=np.float32)
         hi = np.full((n_leaves, n_components), np.inf, dtype=np.float32)
@@ -57,9 +97,13 @@ class Tree:
         while stack:
             node, nlo, nhi = stack.pop()
             a = int(self.axis[node])
-            if a < 0:
+            if a == LEAF:
                 leaf = int(self.left[node])
                 lo[leaf], hi[leaf] = nlo, nhi
+                continue
+            if a == VORONOI:
+                for child in range(int(self.left[node]), int(self.left[node] + self.right[node])):
+                    stack.append((child, nlo, nhi))
                 continue
             t = self.threshold[node]
             lhi = nhi.copy()
@@ -75,23 +119,25 @@ class Tree:
 
         The subtree's leaf 0 keeps number ``leaf`` so existing references stay valid.
         """
-        node = int(np.flatnonzero((self.axis < 0) & (self.left == leaf))[0])
+        node = int(np.flatnonzero((self.axis == LEAF) & (self.left == leaf))[0])
         offset = self.n_nodes - 1  # subtree node 0 takes the old leaf's slot
-        sub_axis, sub_thr = subtree.axis.copy(), subtree.threshold.copy()
-        sub_left, sub_right = subtree.left.astype(np.int64), subtree.right.astype(np.int64)
-        is_leaf = sub_axis < 0
-        new_left = np.where(is_leaf, np.where(sub_left == 0, leaf, sub_left - 1 + first_new_leaf), sub_left)
-        new_right = sub_right.copy()
 
         def remap(i: np.ndarray) -> np.ndarray:
             return np.where(i == 0, node, i + offset)
 
-        new_left = np.where(is_leaf, new_left, remap(sub_left))
-        new_right = np.where(is_leaf, -1, remap(sub_right))
-        self.axis[node], self.threshold[node] = sub_axis[0], sub_thr[0]
+        s_axis, s_left, s_right = subtree.axis, subtree.left.astype(np.int64), subtree.right.astype(np.int64)
+        is_leaf, is_vor = s_axis == LEAF, s_axis == VORONOI
+        new_left = np.where(is_leaf, np.where(s_left == 0, leaf, s_left - 1 + first_new_leaf), remap(s_left))
+        new_right = np.where(is_leaf, -1, np.where(is_vor, s_right, remap(s_right)))
+        m = self.centroid.shape[1] if self.centroid is not None else (subtree.centroid.shape[1] if subtree.centroid is not None else 0)
+        if self.centroid is not None or subtree.centroid is not None:
+            own = self.centroid if self.centroid is not None else np.zeros((self.n_nodes, m), np.float32)
+            sub = subtree.centroid if subtree.centroid is not None else np.zeros((subtree.n_nodes, m), np.float32)
+            self.centroid = np.concatenate([own, sub[1:]]).astype(np.float32)
+        self.axis[node], self.threshold[node] = s_axis[0], subtree.threshold[0]
         self.left[node], self.right[node] = new_left[0], new_right[0]
-        self.axis = np.concatenate([self.axis, sub_axis[1:]]).astype(np.int32)
-        self.threshold = np.concatenate([self.threshold, sub_thr[1:]]).astype(np.float32)
+        self.axis = np.concatenate([self.axis, s_axis[1:]]).astype(np.int32)
+        self.threshold = np.concatenate([self.threshold, subtree.threshold[1:]]).astype(np.float32)
         self.left = np.concatenate([self.left, new_left[1:]]).astype(np.int32)
         self.right = np.concatenate([self.right, new_right[1:]]).astype(np.int32)
 
@@ -100,7 +146,7 @@ def fit_tree(
     points: np.ndarray,
     leaf_size: float,
     *,
-    rule: TreeRule = "variance",
+    rule: TreeRule = "kmeans",
     max_depth: int = 32,
     seed: int = 0,
 ) -> Tree:
@@ -109,7 +155,7 @@ def fit_tree(
     ``leaf_size`` may be fractional: when the tree is fitted on a sample of the collection it is
     ``bucket_size * sample_rows / total_rows``.
 
-    >>> rng = np.random.default_rng(0); t = fit_tree(rng.normal(size=(1000, 4)), 100)
+    >>> rng = np.random.default_rng(0); t = fit_tree(rng.normal(size=(1000, 4)), 100, rule="variance")
     >>> t.n_leaves, int(np.bincount(t.route(rng.normal(size=(5, 4))), minlength=t.n_leaves).sum())
     (16, 5)
     """
@@ -124,56 +170,71 @@ def fit_tree(
     threshold: list[float] = []
     left: list[int] = []
     right: list[int] = []
+    centroid: list[np.ndarray] = []
+    zero = np.zeros(n_axes, dtype=np.float32)
     n_leaves = 0
 
-    def new_node() -> int:
-        axis.append(-1)
+    def new_node(c: np.ndarray = zero) -> int:
+        axis.append(LEAF)
         threshold.append(0.0)
         left.append(-1)
         right.append(-1)
+        centroid.append(c)
         return len(axis) - 1
 
-    def choose_split(idx: np.ndarray) -> tuple[int, float, np.ndarray] | None:
+    def plane_split(idx: np.ndarray) -> tuple[int, float, np.ndarray] | None:
         sub = points[idx]
-        if rule == "seed":
-            candidates = rng.permutation(n_axes)
-        else:
-            candidates = np.argsort(sub.var(axis=0))[::-1]
-        for a in candidates[: max(1, n_axes)]:
+        candidates = rng.permutation(n_axes) if rule == "seed" else np.argsort(sub.var(axis=0))[::-1]
+        for a in candidates:
             col = sub[:, a]
             t = float(col.mean()) if rule == "seed" else float(np.median(col))
             mask = col < t
             if rule == "variance" and (mask.all() or not mask.any()):
-                # ties at the median: move the threshold to the next distinct value
-                upper = col[col > t]
+                upper = col[col > t]  # ties at the median: move to the next distinct value
                 if upper.size:
                     t = float(upper.min())
                     mask = col < t
             if mask.any() and not mask.all():
                 return int(a), t, mask
-            if rule == "seed":
-                continue
         return None
 
-    root = new_node()
+    root = new_node(points.mean(0) if len(points) else zero)
     stack: list[tuple[int, np.ndarray, int]] = [(root, np.arange(len(points)), 0)]
     while stack:
         node, idx, depth = stack.pop()
-        split = choose_split(idx) if (len(idx) > leaf_size and depth < max_depth) else None
+        if len(idx) <= leaf_size or depth >= max_depth:
+            left[node] = n_leaves
+            n_leaves += 1
+            continue
+        if rule == "kmeans":
+            want = int(np.ceil(len(idx) / leaf_size))
+            k = int(np.ceil(np.sqrt(want))) if depth == 0 and want > MAX_FANOUT else min(want, MAX_FANOUT)
+            cents, assign = kmeans(points[idx], max(2, k), seed=seed + len(axis))
+            if len(cents) < 2:
+                left[node] = n_leaves
+                n_leaves += 1
+                continue
+            first = len(axis)
+            children = [new_node(c) for c in cents]
+            axis[node], left[node], right[node] = VORONOI, first, len(children)
+            for j in reversed(range(len(children))):
+                stack.append((children[j], idx[assign == j], depth + 1))
+            continue
+        split = plane_split(idx)
         if split is None:
             left[node] = n_leaves
             n_leaves += 1
             continue
         a, t, mask = split
         axis[node], threshold[node] = a, t
-        lnode, rnode = new_node(), new_node()
+        lnode, rnode = new_node(points[idx[mask]].mean(0)), new_node(points[idx[~mask]].mean(0))
         left[node], right[node] = lnode, rnode
-        # right pushed first so leaves are numbered left to right
-        stack.append((rnode, idx[~mask], depth + 1))
+        stack.append((rnode, idx[~mask], depth + 1))  # right first, so leaves are numbered left to right
         stack.append((lnode, idx[mask], depth + 1))
     return Tree(
         axis=np.array(axis, dtype=np.int32),
         threshold=np.array(threshold, dtype=np.float32),
         left=np.array(left, dtype=np.int32),
         right=np.array(right, dtype=np.int32),
+        centroid=np.array(centroid, dtype=np.float32).reshape(len(axis), n_axes),
     )

@@ -1,0 +1,48 @@
+"""Lloyd's k-means with k-means++ seeding, in numpy, for the tree's Voronoi nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _sq_dists(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return (x * x).sum(1)[:, None] - 2.0 * x @ c.T + (c * c).sum(1)[None, :]
+
+
+def kmeans(x: np.ndarray, k: int, *, seed: int = 0, iterations: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster rows of ``x`` into at most ``k`` groups; return ``(centroids, assignment)``.
+
+    Seeding is k-means++ on a subsample of ``64 k`` rows, then ``iterations`` Lloyd steps on all
+    rows. Empty clusters are dropped, so fewer than ``k`` centroids may come back.
+
+    >>> x = np.concatenate([np.zeros((20, 2)), np.ones((20, 2)) * 9]).astype(np.float32)
+    >>> c, a = kmeans(x, 2); sorted(np.bincount(a).tolist())
+    [20, 20]
+    """
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float32)
+    k = max(1, min(int(k), len(x)))
+    sub = x[rng.choice(len(x), size=min(len(x), 64 * k), replace=False)]
+    centroids = np.empty((k, x.shape[1]), dtype=np.float32)
+    centroids[0] = sub[rng.integers(len(sub))]
+    closest = ((sub - centroids[0]) ** 2).sum(1)
+    for j in range(1, k):
+        total = closest.sum()
+        pick = rng.choice(len(sub), p=closest / total) if total > 0 else rng.integers(len(sub))
+        centroids[j] = sub[pick]
+        closest = np.minimum(closest, ((sub - centroids[j]) ** 2).sum(1))
+    assign = np.zeros(len(x), dtype=np.int64)
+    for _ in range(iterations):
+        assign = _sq_dists(x, centroids).argmin(1)
+        counts = np.bincount(assign, minlength=len(centroids))
+        sums = np.zeros_like(centroids, dtype=np.float64)
+        np.add.at(sums, assign, x)
+        keep = counts > 0
+        centroids = (sums[keep] / counts[keep, None]).astype(np.float32)
+        if not keep.all():
+            assign = _sq_dists(x, centroids).argmin(1)
+    assign = _sq_dists(x, centroids).argmin(1)
+    used = np.unique(assign)
+    remap = np.full(len(centroids), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return centroids[used], remap[assign]
