@@ -250,11 +250,13 @@ class DocumentClassifier:
 
     def predict(self, texts: Iterable[str]) -> np.ndarray:
         """The most voted class of each text (ties go to the class listed first in ``classes_``)."""
-        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+        proba = self.predict_proba(texts)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_embeddings(self, vectors: Any) -> np.ndarray:
         """Like :meth:`predict`, for query vectors already embedded by ``self.embedder``."""
-        return self.classes_[np.argmax(self.predict_proba_embeddings(vectors), axis=1)]
+        proba = self.predict_proba_embeddings(vectors)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
         """Accuracy of :meth:`predict` against ``labels``."""

@@ -65,7 +65,7 @@ class SentenceEncoder:
 
     @property
     def dim(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        return int(self._load().get_embedding_dimension())
 
     def _load(self) -> Any:
         key = (str(self._path), self.device)
