@@ -90,8 +90,8 @@ class TwoTowerModel:
     """
 
     def __init__(self, *, dim: int = 64, id_dim: int = 32, hidden: int = 128, loss: str = "inbatch",
-                 temperature: float = 0.1, n_negatives: int = 8, epochs: int = 10, batch_size: int = 512,
-                 lr: float = 3e-3, weight_decay: float = 0.0, use_history: bool = True, max_history: int = 200,
+                 temperature: float = 0.1, n_negatives: int = 8, epochs: int = 10, batch_size: int = 1024,
+                 lr: float = 3e-3, weight_decay: float = 0.0, use_history: bool = True, max_history: int = 100,
                  id_dropout: float = 0.1, dropout: float = 0.1, seed: int = 0, progress: ProgressFn | None = None):
         self.dim, self.id_dim, self.hidden, self.loss = dim, id_dim, hidden, loss
         self.temperature, self.n_negatives, self.epochs, self.batch_size = temperature, n_negatives, epochs, batch_size

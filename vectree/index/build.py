@@ -169,12 +169,13 @@ def build_index(
                 table = pa.ipc.open_stream(source).read_all()
             leaf_col = table.column("leaf").to_numpy()
             order = np.argsort(leaf_col, kind="stable")
+            table = table.take(pa.array(order)).drop_columns(["leaf"])  # one gather; buckets are then slices
             sorted_leaves = leaf_col[order]
-            bounds = np.flatnonzero(np.diff(sorted_leaves)) + 1
+            bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_leaves)) + 1, [len(order)]])
             pending: list[tuple[str, bytes]] = []
-            for chunk in np.split(order, bounds):
-                leaf = int(leaf_col[chunk[0]])
-                rows = table_to_rows(table.take(pa.array(chunk)).drop_columns(["leaf"]))
+            for start, end in zip(bounds[:-1], bounds[1:]):
+                leaf = int(sorted_leaves[start])
+                rows = table_to_rows(table.slice(start, end - start))
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type)
                 pending.append((f"buckets/{fp}.arrow", data))
                 fingerprints[leaf], counts[leaf] = fp, len(rows)

@@ -35,8 +35,8 @@ def kmeans(x: np.ndarray, k: int, *, seed: int = 0, iterations: int = 15) -> tup
     for _ in range(iterations):
         assign = _sq_dists(x, centroids).argmin(1)
         counts = np.bincount(assign, minlength=len(centroids))
-        sums = np.zeros_like(centroids, dtype=np.float64)
-        np.add.at(sums, assign, x)
+        # one weighted bincount per dimension: much faster than np.add.at on rows
+        sums = np.stack([np.bincount(assign, weights=x[:, j], minlength=len(centroids)) for j in range(x.shape[1])], axis=1)
         keep = counts > 0
         centroids = (sums[keep] / counts[keep, None]).astype(np.float32)
         if not keep.all():

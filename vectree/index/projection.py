@@ -49,29 +49,48 @@ class Projection:
         return ((q - self.mean) @ self.components.T).astype(np.float32, copy=False)
 
 
-def fit_pca(sample: np.ndarray, n_components: int, augment_for_dot: bool = False) -> Projection:
+def _top_eigenvectors(cov: np.ndarray, k: int, iterations: int = 10) -> np.ndarray:
+    """The ``k`` leading eigenvectors of a symmetric matrix, as columns.
+
+    Small matrices use a full ``eigh``; large ones use subspace iteration on ``k + 10`` vectors,
+    which costs O(dim^2 k) instead of O(dim^3) and only needs the leading part of the spectrum.
+    """
+    dim = cov.shape[0]
+    if dim <= 256 or k + 10 >= dim // 2:
+        eigvals, eigvecs = np.linalg.eigh(cov)
+        return eigvecs[:, np.argsort(eigvals)[::-1][:k]]
+    basis, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(dim, k + 10)))
+    for _ in range(iterations):
+        basis, _ = np.linalg.qr(cov @ basis)
+    small = basis.T @ cov @ basis
+    eigvals, eigvecs = np.linalg.eigh((small + small.T) / 2)
+    return (basis @ eigvecs)[:, np.argsort(eigvals)[::-1][:k]]
+
+
+def fit_pca(sample: np.ndarray, n_components: int, augment_for_dot: bool = False, max_rows: int = 20_000) -> Projection:
     """Fit a PCA projection on ``sample`` (n, dim) keeping the ``n_components`` highest-variance directions.
 
-    Uses the eigen-decomposition of the dim x dim covariance, so the cost is linear in n.
+    Uses the eigen-decomposition of the dim x dim covariance of at most ``max_rows`` rows (a PCA
+    needs far fewer rows than the tree), so the cost is bounded whatever the sample size.
 
     >>> rng = np.random.default_rng(0); p = fit_pca(rng.normal(size=(200, 5)), 2)
     >>> p.project(rng.normal(size=(3, 5))).shape
     (3, 2)
     """
-    sample = np.asarray(sample, dtype=np.float64)
+    if len(sample) > max_rows:
+        sample = sample[np.random.default_rng(0).choice(len(sample), max_rows, replace=False)]
+    sample = np.asarray(sample, dtype=np.float32)
     augment_norm = 0.0
     if augment_for_dot:
         norms = np.linalg.norm(sample, axis=1)
         augment_norm = float(norms.max()) * 1.05 if len(norms) else 1.0
-        sample = np.hstack([sample, np.sqrt(np.maximum(augment_norm**2 - norms**2, 0.0))[:, None]])
+        sample = np.hstack([sample, np.sqrt(np.maximum(augment_norm**2 - norms**2, 0.0))[:, None]]).astype(np.float32)
     n, dim = sample.shape
     k = max(1, min(n_components, dim))
-    mean = sample.mean(axis=0)
+    mean = sample.mean(axis=0, dtype=np.float64).astype(np.float32)
     centered = sample - mean
-    cov = centered.T @ centered / max(n - 1, 1)
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    order = np.argsort(eigvals)[::-1][:k]
-    components = eigvecs[:, order].T
+    cov = (centered.T @ centered).astype(np.float64) / max(n - 1, 1)
+    components = _top_eigenvectors(cov, k).T
     # a deterministic sign per component, so that refits on the same sample give the same tree
     signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components *= np.where(signs == 0, 1.0, signs)[:, None]
