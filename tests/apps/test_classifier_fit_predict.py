@@ -9,6 +9,8 @@ import vectree
 from vectree.apps import DocumentClassifier
 from vectree.embed import StaticEmbedder
 from vectree.errors import InvalidInputError
+from tests.apps.classify_data import newsgroups  # noqa: F401  (fixtures)
+
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from vectree.apps import DocumentClassifier
 from vectree.embed import SentenceEncoder
+from tests.apps.classify_data import arxiv_vectors  # noqa: F401  (fixtures)
+
 
 
 def test_precomputed_vectors_and_live_queries_agree(arxiv_vectors):

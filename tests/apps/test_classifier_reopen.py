@@ -7,6 +7,8 @@ import pytest
 
 from vectree.apps import DocumentClassifier
 from vectree.embed import EmbedderMismatchError, StaticEmbedder, Word2VecEmbedder
+from tests.apps.classify_data import newsgroups  # noqa: F401  (fixtures)
+
 
 
 def test_reopened_classifier_predicts_the_same(newsgroups, tmp_path):

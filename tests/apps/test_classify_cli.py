@@ -13,6 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+from tests.apps.classify_data import newsgroups  # noqa: F401  (fixtures)
+
 
 
 def vt(*args: object) -> subprocess.CompletedProcess:

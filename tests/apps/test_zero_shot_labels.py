@@ -9,6 +9,8 @@ import vectree
 from vectree.apps import ZeroShotClassifier, propagate_labels
 from vectree.embed import SentenceEncoder
 from vectree.errors import InvalidInputError
+from tests.apps.classify_data import arxiv_vectors  # noqa: F401  (fixtures)
+
 
 
 def test_five_percent_labels_propagate_to_the_rest(arxiv_vectors):
