@@ -156,9 +156,12 @@ def stats(snap: Snapshot) -> dict[str, Any]:
     c = snap.cache.lru
     out["cache"] = {"hits": c.stats.hits, "misses": c.stats.misses, "bytes_fetched": c.stats.bytes_fetched,
                     "evictions": c.stats.evictions, "size_bytes": c.size_bytes, "capacity_bytes": c.capacity_bytes}
-    for name in ("requests", "bytes_read"):
-        if hasattr(snap.store, name):
-            out.setdefault("store", {})[name] = getattr(snap.store, name)
+    if snap.cache.disk is not None:
+        d = snap.cache.disk.stats
+        out["disk_cache"] = {"hits": d.hits, "misses": d.misses, "bytes_written": d.bytes_written, "evictions": d.evictions}
+    store_stats = getattr(snap.store, "stats", None)
+    if callable(store_stats):
+        out["store"] = store_stats()  # requests, round trips, retries, bytes moved (S3)
     return out
 
 

@@ -21,6 +21,7 @@ from vectree.index.index import Index
 from vectree.collection.manifest import Manifest, SegmentRef
 from vectree.storage.base import ObjectStore
 from vectree.storage.cache import ByteLRU
+from vectree.storage.diskcache import DiskCache
 
 
 @dataclass
@@ -38,11 +39,30 @@ class Block:
 
 
 class ObjectCache:
-    """Fetches and decodes fingerprint-named objects through a bounded LRU (bytes)."""
+    """Fetches and decodes fingerprint-named objects through a bounded LRU (bytes).
 
-    def __init__(self, store: ObjectStore, capacity_bytes: int) -> None:
+    With ``disk`` (a :class:`~vectree.storage.diskcache.DiskCache`), memory misses look in a local
+    directory before the store, and fetched objects are kept there too. Only fingerprint-named objects
+    pass through here, never manifests, so neither cache ever needs invalidating; every object is
+    still checked against its fingerprint when decoded.
+    """
+
+    def __init__(self, store: ObjectStore, capacity_bytes: int, disk: DiskCache | None = None) -> None:
         self.store = store
         self.lru: ByteLRU[object] = ByteLRU(capacity_bytes)
+        self.disk = disk
+
+    def _fetch(self, keys: list[str]) -> list[bytes]:
+        if self.disk is None:
+            return self.store.get_many(keys)
+        found = [self.disk.get(k) for k in keys]
+        missing = [k for k, d in zip(keys, found) if d is None]
+        if missing:
+            fetched = dict(zip(missing, self.store.get_many(missing)))
+            for k, d in fetched.items():
+                self.disk.put(k, d)
+            found = [d if d is not None else fetched[k] for k, d in zip(keys, found)]
+        return found  # type: ignore[return-value]
 
     def blocks(self, refs: list[tuple[str, str]]) -> list[Block]:
         """Decoded blocks for ``(folder, fingerprint)`` refs; misses are fetched in parallel."""
@@ -55,7 +75,7 @@ class ObjectCache:
             else:
                 out[fp] = hit  # type: ignore[assignment]
         if missing:
-            datas = self.store.get_many([f"{folder}/{fp}.arrow" for folder, fp in missing])
+            datas = self._fetch([f"{folder}/{fp}.arrow" for folder, fp in missing])
             for (folder, fp), data in zip(missing, datas):
                 rows = decode_rows(data, fp, what=folder[:-1])
                 v = rows.vectors
@@ -70,7 +90,7 @@ class ObjectCache:
         cached = self.lru.get(key)
         if cached is not None:
             return cached
-        data = self.store.get(key)
+        data = self._fetch([key])[0]
         value = decode(data)
         self.lru.stats.bytes_fetched += len(data)
         self.lru.put(key, value, len(data) + 256)
