@@ -39,7 +39,7 @@ def sweep(args: dict) -> dict:
             t = time.perf_counter()
             res = col.search(q, k=10, probes=probes)
             batch_s = time.perf_counter() - t
-            single = q[: args["n_single"]]
+            single = q[: args["n_single"] if probes <= 16 else max(50, args["n_single"] // 5)]
             t = time.perf_counter()
             for v in single:
                 col.search(v, k=10, probes=probes)

@@ -39,23 +39,22 @@ class SearchResult:
         return len(self.ids)
 
 
-def _scan(block: Block, q: np.ndarray, qn: np.ndarray, metric: str, k: int, dead: np.ndarray | None):
-    """Top-k (row positions, distances) of ``block`` for each query row of ``q``."""
-    x = block.rows.vectors
-    dots = q @ x.T
+def _scan(block: Block, qs: np.ndarray, metric: str, k: int, dead: np.ndarray | None):
+    """Top-k (row positions, partial distances) of ``block`` for each row of ``qs``.
+
+    ``qs`` is the query scaled by -2 (l2) or -1 (cosine, dot), so one matrix product plus, for l2,
+    the stored squared norms gives each distance up to a per-query constant, added after selection.
+    """
+    d = qs @ block.rows.vectors.T
     if metric == "l2":
-        d = block.sqnorms[None, :] - 2.0 * dots + qn[:, None]
-        np.maximum(d, 0.0, out=d)
-    else:
-        d = 1.0 - dots
+        d += block.sqnorms
     if dead is not None:
         d[:, dead] = np.inf
     kk = min(k, d.shape[1])
     if kk < d.shape[1]:
         pos = np.argpartition(d, kk - 1, axis=1)[:, :kk]
-    else:
-        pos = np.broadcast_to(np.arange(d.shape[1]), d.shape)
-    return pos, np.take_along_axis(d, pos, axis=1)
+        return pos, np.take_along_axis(d, pos, axis=1)
+    return np.broadcast_to(np.arange(d.shape[1]), d.shape), d
 
 
 def search_snapshot(
@@ -65,6 +64,7 @@ def search_snapshot(
     metric = snap.manifest.settings["metric"]
     nq = len(queries)
     qn = np.einsum("ij,ij->i", queries, queries).astype(np.float32)
+    qs = queries * np.float32(-2.0 if metric == "l2" else -1.0)
     cand_q, cand_d, cand_ref = [], [], []
     slots: list[Block] = []
     stats = {"buckets_scanned": 0, "rows_scanned": 0, "segments_scanned": 0}
@@ -75,7 +75,7 @@ def search_snapshot(
         dead = snap.dead_mask(block)
         for s in range(0, len(qidx), _QUERY_BLOCK):
             qi = qidx[s : s + _QUERY_BLOCK]
-            pos, dist = _scan(block, queries[qi], qn[qi], metric, k, dead)
+            pos, dist = _scan(block, qs[qi], metric, k, dead)
             cand_q.append(np.repeat(qi, pos.shape[1]))
             cand_d.append(dist.ravel())
             cand_ref.append((np.int64(slot) << 32) | pos.ravel().astype(np.int64))
@@ -107,10 +107,12 @@ def search_snapshot(
         for block in snap.cache.blocks(segs[g : g + _FETCH_GROUP]):
             consume(block, np.arange(nq))
             stats["segments_scanned"] += 1
-    return _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata)
+    # the per-query constant left out of the scan: |q|^2 for l2, 1 for cosine and dot
+    offset = qn if metric == "l2" else np.ones(nq, dtype=np.float32)
+    return _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata, offset, metric == "l2")
 
 
-def _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata) -> SearchResult:  # noqa: ANN001
+def _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata, offset, clamp) -> SearchResult:  # noqa: ANN001
     settings = snap.manifest.settings
     str_ids = settings.get("id_type") == "str"
     ids = np.full((nq, k), None, dtype=object) if str_ids else np.full((nq, k), -1, dtype=np.int64)
@@ -130,7 +132,7 @@ def _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata
         rank = np.arange(len(q)) - starts[q]
         sel = rank < k
         q, d, ref, rank = q[sel], d[sel], ref[sel], rank[sel]
-        distances[q, rank] = d
+        distances[q, rank] = np.maximum(d + offset[q], 0.0) if clamp else d + offset[q]
         slot = ref >> 32
         row = ref & 0xFFFFFFFF
         for s in np.unique(slot):
