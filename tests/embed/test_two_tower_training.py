@@ -12,6 +12,19 @@ from vectree.embed.two_tower import TwoTowerModel
 from vectree.errors import InvalidInputError, StorageError
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch / OpenMP thread: on the shared 2-core machine spinning thread pools cost more than they give."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data():
     try:

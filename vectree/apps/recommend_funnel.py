@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,8 +27,12 @@ from vectree.apps.recommend_data import Interactions, time_split
 from vectree.apps.recommend_features import Catalog
 from vectree.apps.recommend_index import ItemIndex
 from vectree.apps.recommend_rerank import PairFeatures, ReRanker
-from vectree.embed.two_tower import ProgressFn, TwoTowerModel
 from vectree.errors import InvalidInputError
+
+if TYPE_CHECKING:  # torch is imported only when a model is trained or loaded
+    from vectree.embed.two_tower import TwoTowerModel
+
+ProgressFn = Callable[[int, int, float], None]  # (epoch, epochs, mean loss)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,8 @@ class RankingFunnel:
 
     # ------------------------------------------------------------------ fitting
     def _fit_two_tower(self, log_: Interactions, catalog: Catalog, progress: ProgressFn | None) -> TwoTowerModel:
+        from vectree.embed.two_tower import TwoTowerModel
+
         order = np.lexsort((log_.item, log_.timestamp, log_.user))
         model = TwoTowerModel(**(self.two_tower or {}), progress=progress)
         return model.fit(log_.user[order], log_.item[order], n_users=log_.n_users, n_items=log_.n_items,
@@ -238,7 +246,8 @@ class RankingFunnel:
                 props[j, slot] = 1.0 - n_explore / k
             if n_explore:
                 slots = rng.choice(k, size=n_explore, replace=False)
-                taken = seen | set(res_items[j].tolist())
+                kept = np.delete(res_items[j], slots)
+                taken = seen | set(kept[kept >= 0].tolist())  # a displaced model item may come back at random
                 eligible = np.setdiff1d(np.arange(n_items), np.fromiter(taken, dtype=np.int64, count=len(taken)))
                 picks = rng.choice(eligible, size=min(n_explore, eligible.size), replace=False)
                 for slot, it in zip(slots, picks):

@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from threadpoolctl import threadpool_limits
 
 from vectree.apps.recommend_baselines import ItemKNNRecommender
 from vectree.apps.recommend_content import profile_vectors
@@ -119,6 +117,8 @@ class ReRanker:
             raise InvalidInputError(f"features ({features.shape[0]} rows) and labels ({labels.shape[0]}) must match and be non-empty")
         if np.unique(labels).size < 2:
             raise InvalidInputError("re-ranker labels are all one class; use more users or a larger candidate pool")
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
         self.model_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             l2_regularization=self.l2_regularization, early_stopping=False, random_state=self.seed,
@@ -132,5 +132,7 @@ class ReRanker:
         """Engagement probability per pair (float32)."""
         if not hasattr(self, "model_"):
             raise InvalidInputError("ReRanker is not fitted; call fit(features, labels) first")
+        from threadpoolctl import threadpool_limits
+
         with threadpool_limits(limits=self.predict_threads, user_api="openmp"):
             return self.model_.predict_proba(features)[:, 1].astype(np.float32)

@@ -1,0 +1,241 @@
+"""Recommendation benchmark on MovieLens 100k (time-based split).
+
+    python benchmarks/recommend.py [--quick] [--epochs N] [--title-encoder hash|minilm]
+
+Rows: popularity, item-kNN, content profile, two-tower (in-batch softmax; and the random-negative
+inner-product loss), two-tower + re-rank, each with Recall@10, NDCG@10 and catalogue coverage; exact
+versus ANN retrieval (and a probes sweep); per-stage latency of the funnel one user at a time; a capacity
+plan from the measured per-item cost. Writes benchmarks/results/recommend.{json,md,png}.
+MovieLens is fetched from the recbole wheel into ~/.cache/vectree (never into the repo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vectree.apps.recommend_baselines import ItemKNNRecommender, PopularityRecommender  # noqa: E402
+from vectree.apps.recommend_capacity import per_item_cost_ms, shards_needed  # noqa: E402
+from vectree.apps.recommend_content import ContentProfileRecommender  # noqa: E402
+from vectree.apps.recommend_data import load_movielens_100k, time_split  # noqa: E402
+from vectree.apps.recommend_eval import evaluate, top_k_unseen  # noqa: E402
+from vectree.apps.recommend_features import Catalog  # noqa: E402
+from vectree.apps.recommend_funnel import STAGES, RankingFunnel  # noqa: E402
+from vectree.embed.two_tower import TwoTowerModel  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+log = logging.getLogger("bench.recommend")
+
+
+class _TwoTowerExact:
+    """Retrieval-only two-tower recommender, exact scoring (for the loss comparison row)."""
+
+    def __init__(self, model: TwoTowerModel, seen: list[np.ndarray]):
+        self.model, self.seen, self.items = model, seen, model.item_vectors()
+
+    def recommend(self, users: np.ndarray, k: int = 10) -> np.ndarray:
+        return top_k_unseen(self.model.user_vectors(users) @ self.items.T, [self.seen[u] for u in users], k)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="300 users, 1 epoch: a smoke run under a minute")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--title-encoder", default=None, choices=["hash", "minilm"])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    torch.set_num_threads(args.threads)
+    epochs = args.epochs or (1 if args.quick else 8)
+    encoder = args.title_encoder or ("hash" if args.quick else "minilm")
+    probes_default, n_candidates = 8, (100 if args.quick else 200)
+
+    ml = load_movielens_100k()
+    inter = ml.interactions
+    if args.quick:
+        inter = inter.subset(inter.user < 300)
+    train, test = time_split(inter, test_fraction=0.2, per_user=True)
+    catalog = Catalog.from_movielens(ml, encoder)
+    dataset = "movielens-100k" + ("-300users" if args.quick else "")
+    rows: list[dict] = []
+
+    def add(system: str, setting: str, model, extra: dict | None = None) -> dict:
+        t = time.perf_counter()
+        res = evaluate(model, test, k=10)
+        metrics = res.as_dict()
+        metrics["eval_s"] = round(time.perf_counter() - t, 3)
+        metrics.update(extra or {})
+        rows.append({"system": system, "setting": setting, "dataset": dataset, "metrics": metrics})
+        log.info("%-22s %-28s R@10=%.4f NDCG@10=%.4f cov=%.3f", system, setting, res.recall_at_10, res.ndcg_at_10, res.coverage_at_10)
+        return metrics
+
+    t = time.perf_counter()
+    add("popularity", "all-time counts", PopularityRecommender().fit(train), {"fit_s": round(time.perf_counter() - t, 3)})
+    t = time.perf_counter()
+    add("item-knn", "cosine, 50 neighbours", ItemKNNRecommender(neighbors=50).fit(train), {"fit_s": round(time.perf_counter() - t, 3)})
+    for half_life, exact in [(None, True), (None, False), (10.0, False)]:
+        cp = ContentProfileRecommender(half_life=half_life, exact=exact, probes=probes_default).fit(train, catalog.content)
+        add("content-profile", f"{encoder} titles+genres, {'mean' if half_life is None else f'half-life {half_life:g}'}, "
+            f"{'exact' if exact else f'ANN probes={probes_default}'}", cp)
+
+    seen = train.by_user()
+    if not args.quick:
+        order = np.lexsort((train.item, train.timestamp, train.user))
+        t = time.perf_counter()
+        tt_rand = TwoTowerModel(loss="random", epochs=epochs, n_negatives=8).fit(
+            train.user[order], train.item[order], n_users=train.n_users, n_items=train.n_items,
+            user_features=catalog.user_features, item_features=catalog.item_features, history=seen)
+        add("two-tower", "random-negative inner-product loss, exact", _TwoTowerExact(tt_rand, seen),
+            {"fit_s": round(time.perf_counter() - t, 1), "final_loss": round(tt_rand.loss_history_[-1], 4)})
+
+    funnel = RankingFunnel(n_candidates=n_candidates, probes=probes_default, two_tower={"epochs": epochs})
+    funnel.fit(train, catalog)
+    fit_extra = {"fit_s": round(funnel.fit_seconds_, 1), "final_loss": round(funnel.two_tower_.loss_history_[-1], 4)}
+    exact_tt = add("two-tower", "in-batch softmax, exact", _set(funnel, exact=True, rerank=False), fit_extra)
+    ann_tt = add("two-tower", f"in-batch softmax, ANN probes={probes_default}", _set(funnel, exact=False, rerank=False))
+    exact_rr = add("two-tower + re-rank", f"N={n_candidates}, exact retrieval", _set(funnel, exact=True, rerank=True), fit_extra)
+    sweep = []
+    for probes in [1, 2, 4, 8, 16]:
+        funnel.probes = probes
+        m = add("two-tower + re-rank", f"N={n_candidates}, ANN probes={probes}", _set(funnel, exact=False, rerank=True))
+        sweep.append({"probes": probes, "recall_at_10": m["recall_at_10"], "ndcg_at_10": m["ndcg_at_10"],
+                      "recall_loss_vs_exact": 1 - m["recall_at_10"] / exact_rr["recall_at_10"]})
+    funnel.probes = probes_default
+    ann_rr = next(r for r in rows if r["setting"] == f"N={n_candidates}, ANN probes={probes_default}")["metrics"]
+    funnel.explore_share, funnel.new_item_candidates, funnel.new_item_boost = 0.1, 10, 0.05
+    add("two-tower + re-rank", f"+ 10% exploration, new-item boost, ANN probes={probes_default}", _set(funnel, exact=False, rerank=True))
+    funnel.explore_share, funnel.new_item_candidates, funnel.new_item_boost = 0.0, 0, 0.0
+
+    # latency per stage, one user per call (as served)
+    users = np.unique(test.user)[: (50 if args.quick else 300)]
+    per_stage: dict[str, list[float]] = {s: [] for s in STAGES}
+    n_cands = []
+    t = time.perf_counter()
+    for u in users:
+        r = funnel.recommend_detailed(np.array([u]), 10)
+        for s in STAGES:
+            per_stage[s].append(r.latency_ms[s])
+        n_cands.append(r.n_candidates)
+    wall = time.perf_counter() - t
+    latency = {s: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
+                   "mean_ms": float(np.mean(v))} for s, v in per_stage.items()}
+    latency["total"] = {"qps_one_user_per_call": len(users) / wall}
+    item_ms = per_item_cost_ms(per_stage["rerank"], n_cands, 0.99)
+    fixed = float(np.percentile(per_stage["retrieval"], 99) + np.percentile(per_stage["rules"], 99))
+    capacity = []
+    for n_items, budget, qps in [(n_candidates, 100.0, 10.0), (2000, 100.0, 10.0), (2000, 200.0, 20.0), (20000, 200.0, 5.0)]:
+        try:
+            plan = shards_needed(n_items, item_ms, budget, qps=qps, fixed_ms=fixed).as_dict()
+        except Exception as exc:  # report, do not stop the benchmark
+            plan = {"n_items": n_items, "budget_ms": budget, "qps": qps, "error": str(exc)}
+        capacity.append(plan)
+
+    tt_rr = exact_rr
+    checks = {
+        "rerank_beats_popularity": _beats(rows, ann_rr, "popularity"),
+        "rerank_beats_item_knn": _beats(rows, ann_rr, "item-knn"),
+        "ann_recall_loss_two_tower_rerank": 1 - ann_rr["recall_at_10"] / tt_rr["recall_at_10"],
+        "ann_recall_loss_two_tower": 1 - ann_tt["recall_at_10"] / exact_tt["recall_at_10"],
+    }
+    checks["ann_loss_under_2pct"] = checks["ann_recall_loss_two_tower_rerank"] < 0.02
+    report = {
+        "benchmark": "recommend-movielens-100k",
+        "command": "python benchmarks/recommend.py" + (" --quick" if args.quick else ""),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+                    "torch": torch.__version__, "threads": args.threads, "load_avg_1m": os.getloadavg()[0]},
+        "date": dt.date.today().isoformat(),
+        "split": "per user: latest 20% of each user's interactions (by timestamp) are the test set",
+        "settings": {"epochs": epochs, "title_encoder": encoder, "n_candidates": n_candidates, "probes": probes_default,
+                     "label_recall_of_candidates": funnel.label_recall_},
+        "rows": rows, "probes_sweep": sweep, "latency": latency, "per_item_rerank_ms_p99": item_ms,
+        "capacity": capacity, "checks": checks,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "recommend-quick" if args.quick else "recommend"
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
+    (out / f"{name}.md").write_text(_markdown(report))
+    _plot(report, out / f"{name}.png")
+    log.info("checks: %s", checks)
+
+
+def _set(funnel: RankingFunnel, **kw) -> RankingFunnel:
+    for k, v in kw.items():
+        setattr(funnel, k, v)
+    return funnel
+
+
+def _beats(rows: list[dict], m: dict, system: str) -> bool:
+    base = next(r["metrics"] for r in rows if r["system"] == system)
+    return m["recall_at_10"] > base["recall_at_10"] and m["ndcg_at_10"] > base["ndcg_at_10"]
+
+
+def _markdown(rep: dict) -> str:
+    lines = [f"# {rep['benchmark']}", "", f"Command: `{rep['command']}`  ", f"Date: {rep['date']}  ",
+             f"Machine: {rep['machine']}  ", f"Split: {rep['split']}  ", f"Settings: {rep['settings']}", "",
+             "| system | setting | Recall@10 | NDCG@10 | coverage@10 | fit s |", "|---|---|---|---|---|---|"]
+    for r in rep["rows"]:
+        m = r["metrics"]
+        lines.append(f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | "
+                     f"{m['coverage_at_10']:.3f} | {m.get('fit_s', '')} |")
+    lines += ["", "## Exact vs ANN (two-tower + re-rank)", "", "| probes | Recall@10 | NDCG@10 | recall lost vs exact |", "|---|---|---|---|"]
+    for s in rep["probes_sweep"]:
+        lines.append(f"| {s['probes']} | {s['recall_at_10']:.4f} | {s['ndcg_at_10']:.4f} | {100 * s['recall_loss_vs_exact']:.2f}% |")
+    lines += ["", "## Latency per stage (one user per call)", "", "| stage | p50 ms | p99 ms | mean ms |", "|---|---|---|---|"]
+    for s in STAGES:
+        v = rep["latency"][s]
+        lines.append(f"| {s} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['mean_ms']:.2f} |")
+    lines += ["", f"Per-item re-rank cost (p99): {rep['per_item_rerank_ms_p99']:.4f} ms", "",
+              "## Capacity: shards to meet a p99 budget", "", "| items re-scored | budget ms | qps | shards | est. p99 ms | utilisation |", "|---|---|---|---|---|---|"]
+    for c in rep["capacity"]:
+        if "error" in c:
+            lines.append(f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | none fits | | |")
+        else:
+            lines.append(f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | {c['shards']} | {c['p99_ms']:.1f} | {c['utilization']:.2f} |")
+    lines += ["", "## Checks", "", *[f"- {k}: {v}" for k, v in rep["checks"].items()], ""]
+    return "\n".join(lines)
+
+
+def _plot(rep: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8))
+    names = [f"{r['system']}\n{r['setting'][:34]}" for r in rep["rows"]]
+    x = np.arange(len(names))
+    a.bar(x - 0.2, [r["metrics"]["recall_at_10"] for r in rep["rows"]], 0.4, label="Recall@10")
+    a.bar(x + 0.2, [r["metrics"]["ndcg_at_10"] for r in rep["rows"]], 0.4, label="NDCG@10")
+    a.set_xticks(x, names, rotation=70, ha="right", fontsize=6)
+    a.set_title("MovieLens 100k, time split")
+    a.legend()
+    sw = rep["probes_sweep"]
+    b.plot([s["probes"] for s in sw], [s["recall_at_10"] for s in sw], "o-", label="ANN (vectree collection)")
+    exact = next(r["metrics"]["recall_at_10"] for r in rep["rows"] if r["setting"].endswith("exact retrieval"))
+    b.axhline(exact, color="k", ls="--", label="exact retrieval")
+    b.axhline(exact * 0.98, color="r", ls=":", label="exact - 2%")
+    b.set_xscale("log", base=2)
+    b.set_xlabel("probes")
+    b.set_ylabel("Recall@10 after re-rank")
+    b.set_title("two-tower + re-rank: exact vs ANN retrieval")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""`python benchmarks/recommend.py --quick` runs and writes its results in the shared shape."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vectree.apps.recommend_data import fetch_movielens_100k
+from vectree.errors import StorageError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmark_writes_json_md_png(tmp_path):
+    try:
+        fetch_movielens_100k()
+    except StorageError as exc:
+        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "recommend.py"), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = json.loads((tmp_path / "recommend-quick.json").read_text())
+    assert {"benchmark", "command", "machine", "date", "rows"} <= set(rep)
+    systems = {r["system"] for r in rep["rows"]}
+    assert {"popularity", "item-knn", "content-profile", "two-tower", "two-tower + re-rank"} <= systems
+    assert all({"recall_at_10", "ndcg_at_10", "coverage_at_10"} <= set(r["metrics"]) for r in rep["rows"])
+    assert set(rep["latency"]) >= {"retrieval", "rerank", "rules"} and rep["capacity"]
+    assert (tmp_path / "recommend-quick.md").is_file() and (tmp_path / "recommend-quick.png").is_file()

@@ -1,0 +1,136 @@
+"""The funnel on real MovieLens: ANN retrieval from a collection, gradient-boosted re-rank, business rules
+(dedupe, exclude seen, diversity), exploration with logged propensities, new-item boost, per-stage latency,
+and save/load as one collection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vectree.apps.recommend_data import load_movielens_100k, time_split
+from vectree.apps.recommend_eval import evaluate
+from vectree.apps.recommend_features import Catalog
+from vectree.apps.recommend_funnel import STAGES, RankingFunnel
+from vectree.apps.recommend_store import load_funnel, save_funnel
+from vectree.errors import InvalidInputError, NotFoundError, StorageError
+
+N_USERS = 150
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch / OpenMP thread: on the shared 2-core machine spinning thread pools cost more than they give."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    try:
+        ml = load_movielens_100k()
+    except StorageError as exc:
+        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+    inter = ml.interactions.subset(ml.interactions.user < N_USERS)
+    train, test = time_split(inter)
+    catalog = Catalog.from_movielens(ml, "hash", 32)
+    funnel = RankingFunnel(n_candidates=100, probes=8, bucket_size=100,
+                           two_tower={"epochs": 2, "dim": 32}, reranker={"max_iter": 50})
+    funnel.fit(train, catalog)
+    return ml, train, test, funnel
+
+
+def test_recommendations_are_unseen_unique_and_timed(setup):
+    _, train, _, funnel = setup
+    seen = train.by_user()
+    users = np.arange(0, N_USERS, 7)
+    res = funnel.recommend_detailed(users, k=10)
+    assert res.items.shape == (users.size, 10) and set(res.latency_ms) == set(STAGES)
+    assert all(v >= 0 for v in res.latency_ms.values())
+    for row, u in zip(res.items, users):
+        assert (row >= 0).all() and len(set(row.tolist())) == 10
+        assert not set(row.tolist()) & set(seen[u].tolist())
+    assert res.n_candidates == 100
+    assert set(res.sources.ravel()) == {"model"} and (res.propensities == 1.0).all()
+
+
+def test_rerank_improves_on_retrieval_order_and_ann_matches_exact(setup):
+    _, _, test, funnel = setup
+    users = np.unique(test.user)
+    funnel.exact, funnel.rerank = True, False
+    retrieval = evaluate(funnel, test, users=users)
+    funnel.rerank = True
+    exact = evaluate(funnel, test, users=users)
+    funnel.exact = False
+    ann = evaluate(funnel, test, users=users)
+    assert exact.ndcg_at_10 > retrieval.ndcg_at_10
+    assert ann.recall_at_10 >= 0.9 * exact.recall_at_10  # 8 of ~32 buckets: close to exact
+
+
+def test_exploration_fills_a_share_of_slots_with_logged_propensity(setup):
+    ml, train, _, funnel = setup
+    funnel.explore_share = 0.3
+    try:
+        res = funnel.recommend_detailed(np.arange(20), k=10, rng=np.random.default_rng(3))
+    finally:
+        funnel.explore_share = 0.0
+    explored = res.sources == "explore"
+    assert (explored.sum(1) == 3).all()
+    seen = train.by_user()
+    n_eligible = np.array([ml.n_items - len(seen[u]) - 7 for u in range(20)])
+    assert np.allclose(res.propensities[explored].reshape(20, 3), (0.3 / n_eligible)[:, None])
+    assert np.allclose(res.propensities[~explored], 0.7)
+    assert len(res.log) == 200 and {e["source"] for e in res.log} == {"model", "explore"}
+    assert all(e["score"] is None for e in res.log if e["source"] == "explore")
+
+
+def test_new_items_get_candidates_and_a_boost_by_content_similarity(setup):
+    _, _, _, funnel = setup
+    assert funnel.new_items_.size > 0
+    users = np.arange(30)
+    plain = funnel.recommend_detailed(users, k=10)
+    funnel.new_item_candidates, funnel.new_item_boost = 20, 1.0
+    try:
+        boosted = funnel.recommend_detailed(users, k=10)
+    finally:
+        funnel.new_item_candidates, funnel.new_item_boost = 0, 0.0
+    is_new = lambda items: np.isin(items, funnel.new_items_).sum()  # noqa: E731
+    assert is_new(boosted.items) > is_new(plain.items)
+    assert (boosted.sources == "new_item").sum() == is_new(boosted.items)
+
+
+def test_diversity_caps_items_per_genre(setup):
+    _, _, _, funnel = setup
+    funnel.max_per_genre = 3
+    try:
+        res = funnel.recommend_detailed(np.arange(10), k=10)
+    finally:
+        funnel.max_per_genre = None
+    genres = funnel.catalog_.genres > 0
+    for row in res.items:
+        # once enough candidates are diverse, no genre appears more than 3 times in the top list
+        top = row[:5]
+        assert genres[top].sum(0).max() <= 3
+
+
+def test_save_and_load_as_one_collection(setup, tmp_path):
+    _, _, _, funnel = setup
+    url = str(tmp_path / "rec")
+    save_funnel(funnel, url)
+    again = load_funnel(url)
+    users = np.arange(12)
+    assert np.array_equal(again.recommend(users, 10), funnel.recommend(users, 10))
+    with pytest.raises(NotFoundError):
+        load_funnel(str(tmp_path / "nothing-here"))
+
+
+def test_unfitted_and_bad_users_are_refused(setup):
+    with pytest.raises(InvalidInputError, match="not fitted"):
+        RankingFunnel().recommend(np.array([0]))
+    with pytest.raises(InvalidInputError, match="user indices"):
+        setup[3].recommend(np.array([10_000]))
