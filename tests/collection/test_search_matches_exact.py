@@ -90,3 +90,24 @@ def test_metadata_is_returned_on_request(tmp_path, arxiv_sample):
     res = col.search(arxiv_sample["vectors"][:3], k=1, include_metadata=True)
     assert [m[0]["title"] for m in res.metadata] == arxiv_sample["titles"][:3]
     assert res.ids[:, 0].tolist() == arxiv_sample["ids"][:3]
+
+
+def test_pruned_single_queries_equal_the_full_scan_of_the_same_buckets(fmnist_col, fashion_mnist):
+    q = fashion_mnist["queries"][:60]
+    batch = fmnist_col.search(q, k=10, probes=3)  # a large batch: full-width matrix products
+    singles = [fmnist_col.search(v, k=10, probes=3) for v in q]  # one at a time: pruned by the bound
+    np.testing.assert_array_equal(np.concatenate([s.ids for s in singles]), batch.ids)
+    np.testing.assert_allclose(np.concatenate([s.distances for s in singles]), batch.distances, rtol=1e-4)
+    read = sum(s.stats["rows_read_in_full"] for s in singles)
+    assert read < 0.5 * sum(s.stats["rows_scanned"] for s in singles)
+
+
+def test_pruned_cosine_single_queries_equal_exact(tmp_path, arxiv_sample):
+    x = arxiv_sample["vectors"]
+    col = vectree.create_collection(tmp_path / "cos", dim=384, metric="cosine", bucket_size=400)
+    col.add(x[:3500])
+    col.build()
+    q = x[3500:3540]
+    exact = col.search(q, k=10, exact=True)
+    singles = np.concatenate([col.search(v, k=10, exact=True).ids for v in q])
+    assert recall_at_k(singles, exact.ids) == 1.0

@@ -111,7 +111,7 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
 
     shard_fps = _update_idmap(snap, set(touched), replaced)
     new_index = Index(projection=index.projection, tree=tree, bucket_fingerprints=fps, bucket_rows=counts,
-                      settings=index.settings)
+                      settings=index.settings, scan_projection=index.scan_projection)
     data, index_fp = new_index.to_bytes()
     snap.store.put(f"index/{index_fp}.npz", data)
     return {"index": index_fp, "idmap": tuple(shard_fps), "indexed_rows": int(counts.sum()), "segments": (),

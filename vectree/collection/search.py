@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vectree.collection.pruned import pruned_scan
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
 _QUERY_BLOCK = 2048
+_PRUNED_MAX_QUERIES = 4  # below this, a batch is bandwidth-bound: prune; above, matrix products win
 
 
 @dataclass
@@ -82,6 +84,9 @@ def search_snapshot(
         stats["rows_scanned"] += len(block.rows) * len(qidx)
 
     index = snap.index
+    pruning = (index is not None and index.scan_projection is not None and nq <= _PRUNED_MAX_QUERIES
+               and metric in ("l2", "cosine"))
+    pending: list[tuple[Block, np.ndarray]] = []
     if index is not None and index.n_buckets:
         n_leaves = index.n_buckets
         all_queries = np.arange(nq)
@@ -100,8 +105,24 @@ def search_snapshot(
             part = groups[g : g + _FETCH_GROUP]
             blocks = snap.cache.blocks([("buckets", index.bucket_fingerprints[leaf]) for leaf, _ in part])
             for block, (_, qidx) in zip(blocks, part):
-                consume(block, qidx)
+                if pruning:
+                    pending.append((block, qidx))
+                else:
+                    consume(block, qidx)
             stats["buckets_scanned"] += len(part)
+    if pending:
+        for i in range(nq):
+            mine = []
+            for block, qidx in pending:
+                if i in qidx:
+                    mine.append((len(slots), block, snap.dead_mask(block)))
+                    slots.append(block)
+            d, ref, read = pruned_scan(queries[i], mine, index.scan_projection, index.scan_key, metric, k)
+            cand_q.append(np.full(len(d), i, dtype=np.int64))
+            cand_d.append(d)
+            cand_ref.append(ref)
+            stats["rows_scanned"] += sum(len(b.rows) for _, b, _ in mine)
+            stats["rows_read_in_full"] = stats.get("rows_read_in_full", 0) + read
     segs = [("segments", s.fingerprint) for s in snap.manifest.segments]
     for g in range(0, len(segs), _FETCH_GROUP):
         for block in snap.cache.blocks(segs[g : g + _FETCH_GROUP]):

@@ -7,7 +7,7 @@ cached across versions and processes without invalidation; only manifests change
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -32,10 +32,12 @@ class Block:
     rows: Rows
     keys: np.ndarray  # int64 key of each row
     sqnorms: np.ndarray  # float32 squared norm of each vector
+    extra: dict = field(default_factory=dict)  # derived per-block data (projected rows for pruning)
 
     @property
     def nbytes(self) -> int:
-        return self.rows.nbytes + self.keys.nbytes + self.sqnorms.nbytes
+        # the projected copy for pruning (added on first use) is counted as part of the entry
+        return self.rows.nbytes + self.keys.nbytes + self.sqnorms.nbytes + len(self.rows) * 4 * 98
 
 
 class ObjectCache:

@@ -124,6 +124,9 @@ def build_index(
     report("sample", 0, total_rows)
     sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
     projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
+    scan_projection = None
+    if settings.get("metric") in ("l2", "cosine") and dim >= 128:
+        scan_projection = fit_pca(sample, min(96, dim // 4))
     projected = projection.project(sample)
     leaf_size = config.bucket_size * len(sample) / total_rows
     tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
@@ -201,6 +204,7 @@ def build_index(
         bucket_fingerprints=fingerprints,
         bucket_rows=counts,
         settings={**settings, **config.to_dict()},
+        scan_projection=scan_projection,
     )
     data, index_fp = index.to_bytes()
     store.put(f"index/{index_fp}.npz", data)

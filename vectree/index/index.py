@@ -32,6 +32,13 @@ class Index:
     bucket_fingerprints: list[str]  # per leaf; "" for a leaf with no rows
     bucket_rows: np.ndarray  # int64 per leaf
     settings: dict[str, Any] = field(default_factory=dict)  # tree_rule, bucket_size, metric, private...
+    scan_projection: Projection | None = None  # leading directions used to prune exact scans
+
+    @cached_property
+    def scan_key(self) -> str:
+        """A stable name for the scan projection (cached projected rows are keyed by it)."""
+        p = self.scan_projection
+        return "" if p is None else fingerprint(p.mean.tobytes() + p.components.tobytes())
 
     @property
     def n_buckets(self) -> int:
@@ -76,6 +83,8 @@ class Index:
             centroid=self.tree.centroid if self.tree.centroid is not None else np.zeros((0, 0), np.float32),
             bucket_fingerprints=np.array(self.bucket_fingerprints, dtype="U64"),
             bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
+            scan_mean=self.scan_projection.mean if self.scan_projection else np.zeros(0, np.float32),
+            scan_components=self.scan_projection.components if self.scan_projection else np.zeros((0, 0), np.float32),
         )
         data = buf.getvalue()
         return data, fingerprint(data)
@@ -96,6 +105,7 @@ class Index:
                 bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),
+                scan_projection=Projection(z["scan_mean"], z["scan_components"]) if z["scan_components"].size else None,
             )
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
