@@ -90,7 +90,7 @@ class ItemIndex:
             return items, scores
         # ANN: group queries by how many extra neighbours they need, so one search call serves many.
         extra = np.array([len(e) for e in seen], dtype=np.int64)
-        ks = np.minimum(n + extra, n_items)
+        ks = np.minimum(-(-(n + extra) // 64) * 64, n_items)  # rounded up: fewer, larger search calls
         for kq in np.unique(ks):
             rows = np.flatnonzero(ks == kq)
             res = self.collection.search(q[rows], k=int(kq), probes=probes or self.probes)
