@@ -1,0 +1,52 @@
+"""`python benchmarks/peers.py --quick` runs every system end to end and writes results in the documented shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> None:
+    pytest.importorskip("faiss")
+    pytest.importorskip("hnswlib")
+    pytest.importorskip("annoy")
+    pytest.importorskip("lancedb")
+    env = {**os.environ, "VECTREE_SHARED_DATA": str(shared_data)}
+    proc = subprocess.run([sys.executable, "benchmarks/peers.py", "--quick", "--out", str(tmp_path)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    body = json.loads((tmp_path / "peers-fashion-mnist-quick.json").read_text())
+    assert body["benchmark"] == "peers-fashion-mnist-quick"
+    assert body["command"].startswith("python benchmarks/peers.py --quick")
+    assert {"cpus", "python", "numpy", "threads", "load_average_at_start"} <= set(body["machine"])
+    assert body["date"] and not body["errors"]
+    memory = [r for r in body["rows"] if r["regime"] == "memory"]
+    systems = {r["system"] for r in memory}
+    assert {"vectree[kmeans]", "vectree[seed]", "faiss-ivf-flat", "faiss-hnsw", "faiss-flat", "hnswlib", "annoy",
+            "lancedb-ivf-flat"} <= systems
+    for r in memory:
+        assert {"system", "setting", "dataset", "metrics"} <= set(r)
+        m = r["metrics"]
+        assert 0.0 <= m["recall_at_10"] <= 1.0
+        assert m["qps_batch"] > 0 and m["peak_rss_mb"] > 0
+    for system in systems:  # each system is a curve: build time and size come with its rows
+        first = next(r for r in memory if r["system"] == system)["metrics"]
+        assert first["build_s"] > 0 and first["index_mb"] > 0
+    vectree = [r["metrics"]["recall_at_10"] for r in memory if r["system"] == "vectree[kmeans]"]
+    assert len(vectree) >= 2 and vectree[-1] > vectree[0]  # more probes, more recall
+    disk = {r["system"]: r["metrics"] for r in body["rows"] if r["regime"] == "disk"}
+    assert {"vectree[kmeans]", "annoy", "lancedb-ivf-flat"} <= set(disk)
+    assert disk["vectree[kmeans]"]["first_query_ms"] > 0 and disk["vectree[kmeans]"]["peak_rss_fraction_of_raw"] > 0
+    table = body["summary"]["at_recall_0.95"]
+    assert table["faiss-ivf-flat/1"]["qps_batch_vs_ivf"] == pytest.approx(1.0)
+    assert [t["met"] in (True, False, None) for t in body["summary"]["targets"]] == [True] * 4
+    md = (tmp_path / "peers-fashion-mnist-quick.md").read_text()
+    assert "At recall@10 = 0.95" in md and "## Targets" in md and "peers-fashion-mnist-quick.png" in md
+    assert (tmp_path / "peers-fashion-mnist-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
