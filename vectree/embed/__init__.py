@@ -2,12 +2,13 @@
 
 from vectree.embed.attach import attach_embedder, check_embedder, load_embedder
 from vectree.embed.base import Embedder, EmbedderMismatchError, from_bytes, load, save
+from vectree.embed.concat import ConcatEmbedder
 from vectree.embed.sentence import SentenceEncoder
 from vectree.embed.static import StaticEmbedder
 from vectree.embed.tokenize import tokenize
 from vectree.embed.word2vec import Word2VecEmbedder
 
 __all__ = [
-    "Embedder", "EmbedderMismatchError", "Word2VecEmbedder", "SentenceEncoder", "StaticEmbedder", "tokenize",
+    "Embedder", "EmbedderMismatchError", "Word2VecEmbedder", "SentenceEncoder", "StaticEmbedder", "ConcatEmbedder", "tokenize",
     "from_bytes", "save", "load", "attach_embedder", "check_embedder", "load_embedder",
 ]

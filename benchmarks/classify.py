@@ -1,0 +1,352 @@
+"""Document classification: vectree's k-NN classifier against fastText and TF-IDF + logistic regression.
+
+    python benchmarks/classify.py            # arXiv (time split), 20 Newsgroups, movie reviews, zero-shot
+    python benchmarks/classify.py --quick    # small slices, under a minute
+
+Writes benchmarks/results/classify-{arxiv,20ng,movies,zeroshot}.{json,md} and classify.png
+(accuracy against ms per document). Data: ../shared/data (or $VECTREE_SHARED_DATA).
+
+- arXiv: label primary_category, text title + ". " + abstract; train on 2025-03..2026-03, test on
+  2026-04 (no shuffling across time). MiniLM vectors come from the shared precomputed .npy (the same
+  model the encoder loads; embedding cost is then measured on a sample of test texts).
+- 20 Newsgroups ("bydate") and movie-review sentence polarity: their standard train/test splits.
+- Search time is the time of ``predict_embeddings`` (collection search + vote) per test document,
+  in batches of 2048; embedding time is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import RESULTS, markdown_table, peak_rss_mb, write_results  # noqa: E402
+from vectree.apps.classifier import DocumentClassifier  # noqa: E402
+from vectree.apps.classifier_eval import evaluate_probes, macro_f1  # noqa: E402
+from vectree.embed import ConcatEmbedder, SentenceEncoder, StaticEmbedder, Word2VecEmbedder, tokenize  # noqa: E402
+
+DATA = Path(os.environ.get("VECTREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+PROBES: list[int | str] = [1, 3, 5, 10, 20, "exact"]
+SEED_TABLE = [("seed (Algorithmia), k=10 buckets", 0.8242, 97.8), ("seed, k=5", 0.7927, 57.92),
+              ("seed, k=3", 0.7671, 42.69), ("seed, k=1", 0.6279, 34.99), ("seed: fastText", 0.7836, None)]
+
+
+# ---------------------------------------------------------------------------------------------- data
+def load_arxiv(quick: bool) -> dict[str, Any]:
+    with gzip.open(DATA / "arxiv-abstracts.jsonl.gz", "rt") as f:
+        recs = [json.loads(line) for line in f]
+    test_month = max(r["date"][:7] for r in recs)
+    test = np.array([r["date"][:7] == test_month for r in recs])
+    idx_tr, idx_te = np.flatnonzero(~test), np.flatnonzero(test)
+    if quick:
+        idx_tr, idx_te = idx_tr[-2000:], idx_te[:400]
+    texts = [r["title"] + ". " + r["abstract"] for r in recs]
+    labels = [r["primary_category"] for r in recs]
+    minilm = np.load(DATA / "arxiv-abstracts-minilm.npy", mmap_mode="r")
+    return {"name": "arxiv", "train_texts": [texts[i] for i in idx_tr], "train_labels": [labels[i] for i in idx_tr],
+            "test_texts": [texts[i] for i in idx_te], "test_labels": [labels[i] for i in idx_te],
+            "minilm_train": np.asarray(minilm[idx_tr], np.float32), "minilm_test": np.asarray(minilm[idx_te], np.float32),
+            "split": f"train {recs[idx_tr[0]]['date']}..{recs[idx_tr[-1]]['date']}, test {test_month}"}
+
+
+def load_split_file(name: str, file: str, quick: bool) -> dict[str, Any]:
+    with gzip.open(DATA / file, "rt") as f:
+        recs = [json.loads(line) for line in f]
+    tr = [r for r in recs if r["split"] == "train"]
+    te = [r for r in recs if r["split"] == "test"]
+    if quick:
+        rng = np.random.default_rng(0)
+        tr = [tr[i] for i in rng.choice(len(tr), min(len(tr), 1000), replace=False)]
+        te = [te[i] for i in rng.choice(len(te), min(len(te), 300), replace=False)]
+    return {"name": name, "train_texts": [r["text"] for r in tr], "train_labels": [str(r["label"]) for r in tr],
+            "test_texts": [r["text"] for r in te], "test_labels": [str(r["label"]) for r in te], "split": "standard"}
+
+
+# ---------------------------------------------------------------------------------------------- baselines
+def fasttext_rows(ds: dict[str, Any], configs: list[tuple[str, dict[str, Any]]], workdir: str) -> list[dict]:
+    import fasttext
+
+    path = Path(workdir) / f"{ds['name']}-fasttext.txt"
+    with open(path, "w") as f:
+        for t, y in zip(ds["train_texts"], ds["train_labels"]):
+            f.write(f"__label__{y.replace(' ', '_')} {' '.join(tokenize(t))}\n")
+    test = [" ".join(tokenize(t)) for t in ds["test_texts"]]
+    rows = []
+    for setting, params in configs:
+        t0 = time.perf_counter()
+        model = fasttext.train_supervised(str(path), thread=2, verbose=0, seed=1, **params)
+        train_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pred = [labs[0][len("__label__"):] for labs in model.predict(test)[0]]
+        ms = 1000 * (time.perf_counter() - t0) / len(test)
+        rows.append(_row("fastText", setting, ds, pred, ms_per_doc=ms, train_s=train_s))
+        print(f"   fastText {setting}: acc={rows[-1]['metrics']['accuracy']:.4f} train={train_s:.0f}s", flush=True)
+    return rows
+
+
+def tfidf_lr_row(ds: dict[str, Any]) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    t0 = time.perf_counter()
+    vec = TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2), min_df=3,
+                          sublinear_tf=True, max_features=200_000)
+    x = vec.fit_transform(ds["train_texts"])
+    model = LogisticRegression(C=10.0, max_iter=100).fit(x, ds["train_labels"])
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = model.predict(vec.transform(ds["test_texts"]))
+    ms = 1000 * (time.perf_counter() - t0) / len(ds["test_texts"])
+    row = _row("tfidf+logreg", "uni+bigrams, C=10", ds, list(pred), ms_per_doc=ms, train_s=train_s)
+    print(f"   tfidf+logreg: acc={row['metrics']['accuracy']:.4f} train={train_s:.0f}s", flush=True)
+    return row
+
+
+def _row(system: str, setting: str, ds: dict, pred: list, **metrics: float) -> dict:
+    y = np.asarray(ds["test_labels"], dtype=object)
+    p = np.asarray(pred, dtype=object)
+    return {"system": system, "setting": setting, "dataset": ds["name"],
+            "metrics": {"accuracy": float(np.mean(p == y)), "macro_f1": macro_f1(y, p), **metrics}}
+
+
+# ---------------------------------------------------------------------------------------------- vectree
+def vectree_rows(ds: dict[str, Any], embedder: Any, label: str, workdir: str, *, n_neighbors: int,
+                 train_vectors: np.ndarray | None = None, test_vectors: np.ndarray | None = None,
+                 embed_s: float | None = None, fit_s: float = 0.0) -> list[dict]:
+    """Fit a classifier (on texts, or on precomputed vectors) and score it at every probe setting."""
+    url = str(Path(workdir) / f"{ds['name']}-{label}")
+    clf = DocumentClassifier(embedder, collection=url, n_neighbors=n_neighbors, batch_size=2048, bucket_size=1000)
+    t0 = time.perf_counter()
+    if train_vectors is None:
+        if isinstance(embedder, Word2VecEmbedder):
+            embedder.fit(ds["train_texts"])
+        train_vectors = embedder.encode(ds["train_texts"])
+    clf.fit_embeddings(train_vectors, ds["train_labels"])
+    train_s = time.perf_counter() - t0 + fit_s
+    if test_vectors is None:
+        t0 = time.perf_counter()
+        test_vectors = embedder.encode(ds["test_texts"])
+        embed_s = time.perf_counter() - t0
+    evals = evaluate_probes(clf, test_vectors, ds["test_labels"], PROBES, embed_s=embed_s or 0.0)
+    rows = []
+    for e in evals:
+        rows.append({"system": f"vectree[{label}]", "setting": f"k={n_neighbors}, probes={e.probes}", "dataset": ds["name"],
+                     "metrics": {"accuracy": e.accuracy, "macro_f1": e.macro_f1, "embed_ms_per_doc": e.embed_ms_per_doc,
+                                 "search_ms_per_doc": e.search_ms_per_doc, "ms_per_doc": e.total_ms_per_doc,
+                                 "buckets": e.buckets, "train_s": train_s, "peak_rss_mb": peak_rss_mb()}})
+        print(f"   vectree[{label}] probes={e.probes:>5}: acc={e.accuracy:.4f} f1={e.macro_f1:.4f} "
+              f"embed={e.embed_ms_per_doc:.2f} search={e.search_ms_per_doc:.3f} ms/doc", flush=True)
+    return rows
+
+
+def arxiv_vectree_rows(ds: dict[str, Any], quick: bool, workdir: str, k: int) -> list[dict]:
+    """MiniLM (precomputed vectors, live encoder timed on a sample), skip-gram word2vec, and both concatenated."""
+    minilm = SentenceEncoder()
+    sample = ds["test_texts"][: 16 if quick else 64]
+    t0 = time.perf_counter()
+    live = minilm.encode(sample)
+    minilm_s = (time.perf_counter() - t0) * len(ds["test_texts"]) / len(sample)
+    agree = float(np.mean(np.sum(live * ds["minilm_test"][: len(sample)], axis=1)))
+    print(f"   live MiniLM vs precomputed vectors: mean cosine {agree:.4f} on {len(sample)} test texts", flush=True)
+    rows = vectree_rows(ds, minilm, "minilm", workdir, n_neighbors=k, train_vectors=ds["minilm_train"],
+                        test_vectors=ds["minilm_test"], embed_s=minilm_s)
+    w2v = Word2VecEmbedder(vector_size=50, sg=1, epochs=2) if quick else Word2VecEmbedder(vector_size=200, sg=1, epochs=5)
+    t0 = time.perf_counter()
+    w2v.fit(ds["train_texts"])
+    w2v_fit_s = time.perf_counter() - t0
+    print(f"   word2vec skip-gram trained in {w2v_fit_s:.0f}s", flush=True)
+    w_train = w2v.encode(ds["train_texts"])
+    t0 = time.perf_counter()
+    w_test = w2v.encode(ds["test_texts"])
+    w2v_s = time.perf_counter() - t0
+    rows += vectree_rows(ds, w2v, "word2vec-sg", workdir, n_neighbors=k, train_vectors=w_train, test_vectors=w_test,
+                         embed_s=w2v_s, fit_s=w2v_fit_s)
+    both = ConcatEmbedder([minilm, w2v])
+    rows += vectree_rows(ds, both, "minilm+word2vec-sg", workdir, n_neighbors=k,
+                         train_vectors=both.combine([ds["minilm_train"], w_train]),
+                         test_vectors=both.combine([ds["minilm_test"], w_test]), embed_s=minilm_s + w2v_s, fit_s=w2v_fit_s)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- zero-shot
+ARXIV_NAMES = {  # arXiv's own category names (its public taxonomy), used as class descriptions
+    "cs.CV": "Computer Vision and Pattern Recognition", "cs.CL": "Computation and Language (natural language processing)",
+    "cs.AI": "Artificial Intelligence", "cs.LG": "Machine Learning", "cs.GR": "Computer Graphics",
+    "cs.IT": "Information Theory", "cs.RO": "Robotics", "cs.GT": "Computer Science and Game Theory",
+    "cs.CE": "Computational Engineering, Finance, and Science", "cs.HC": "Human-Computer Interaction",
+    "cs.IR": "Information Retrieval", "cs.SD": "Sound and audio processing", "cs.CR": "Cryptography and Security",
+    "cs.CY": "Computers and Society", "eess.IV": "Image and Video Processing", "eess.SY": "Systems and Control",
+    "astro-ph.GA": "Astrophysics of Galaxies", "astro-ph.CO": "Cosmology and Nongalactic Astrophysics",
+    "astro-ph.IM": "Instrumentation and Methods for Astrophysics", "astro-ph.HE": "High Energy Astrophysical Phenomena",
+    "astro-ph.SR": "Solar and Stellar Astrophysics", "astro-ph.EP": "Earth and Planetary Astrophysics",
+    "gr-qc": "General Relativity and Quantum Cosmology", "hep-ph": "High Energy Physics - Phenomenology",
+    "hep-th": "High Energy Physics - Theory",
+}
+
+
+def run_zeroshot(ds: dict[str, Any], quick: bool) -> list[dict]:
+    """Accuracy on the test month against the fraction of training rows labelled (MiniLM vectors)."""
+    import vectree
+    from vectree.apps.zeroshot import ZeroShotClassifier, propagate_labels
+
+    print(f"[classify] zero-shot on arxiv: {len(ds['train_labels'])} train rows, {len(ds['test_labels'])} test rows", flush=True)
+    x = np.concatenate([ds["minilm_train"], ds["minilm_test"]])
+    n_train = len(ds["train_labels"])
+    y_test = np.asarray(ds["test_labels"], dtype=object)
+    rng = np.random.default_rng(0)
+    rows = []
+    for frac in (0.01, 0.05, 0.10):
+        known = np.flatnonzero(rng.random(n_train) < frac)
+        labels: list[Any] = [None] * len(x)
+        for i in known:
+            labels[i] = ds["train_labels"][i]
+        t0 = time.perf_counter()
+        col = vectree.create_collection(f"memory://zeroshot-{frac}", dim=x.shape[1], metric="cosine", bucket_size=1000)
+        col.add(x, ids=np.arange(len(x)), labels=labels)
+        col.build()
+        res = propagate_labels(col, n_neighbors=20, probes=10)
+        pred = res.labels[np.argsort(res.ids)][n_train:]
+        secs = time.perf_counter() - t0
+        rows.append({"system": "vectree label propagation", "setting": f"{frac:.0%} labelled, k=20, probes=10",
+                     "dataset": "arxiv", "metrics": {"fraction_labelled": frac, "labelled_rows": int(len(known)),
+                     "accuracy": float(np.mean(pred == y_test)), "macro_f1": macro_f1(y_test, pred), "seconds": secs}})
+        t0 = time.perf_counter()
+        clf = DocumentClassifier(None, n_neighbors=10, probes=10).fit_embeddings(x[known], [labels[i] for i in known])
+        pred = clf.predict_embeddings(ds["minilm_test"])
+        rows.append({"system": "vectree kNN on labelled rows", "setting": f"{frac:.0%} labelled, k=10, probes=10",
+                     "dataset": "arxiv", "metrics": {"fraction_labelled": frac, "labelled_rows": int(len(known)),
+                     "accuracy": float(np.mean(pred.astype(object) == y_test)), "macro_f1": macro_f1(y_test, pred),
+                     "seconds": time.perf_counter() - t0}})
+        for r in rows[-2:]:
+            print(f"   {r['system']} {r['setting']}: acc={r['metrics']['accuracy']:.4f}", flush=True)
+    t0 = time.perf_counter()
+    zs = ZeroShotClassifier(SentenceEncoder(), ARXIV_NAMES, template="An arXiv paper in {}.").fit()
+    pred = zs.predict_embeddings(ds["minilm_test"])
+    covered = float(np.mean([y in ARXIV_NAMES for y in y_test]))
+    rows.append({"system": "vectree zero-shot (class names)", "setting": f"{len(ARXIV_NAMES)} arXiv category names, no labels",
+                 "dataset": "arxiv", "metrics": {"fraction_labelled": 0.0, "labelled_rows": 0,
+                 "accuracy": float(np.mean(pred == y_test)), "macro_f1": macro_f1(y_test, pred),
+                 "test_rows_in_named_classes": covered, "seconds": time.perf_counter() - t0}})
+    print(f"   zero-shot class names: acc={rows[-1]['metrics']['accuracy']:.4f}", flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- runs
+def run_dataset(ds: dict[str, Any], quick: bool, workdir: str) -> list[dict]:
+    print(f"[classify] {ds['name']}: {len(ds['train_texts'])} train, {len(ds['test_texts'])} test ({ds['split']})", flush=True)
+    ft = [("defaults (epoch=5, lr=0.1)", {}), ("bigrams (wordNgrams=2)", {"wordNgrams": 2})]
+    if not quick:
+        ft.append(("bigrams, epoch=25, lr=0.5", {"wordNgrams": 2, "epoch": 25, "lr": 0.5}))
+    rows = fasttext_rows(ds, ft, workdir)
+    rows.append(tfidf_lr_row(ds))
+    k = 20
+    rows += vectree_rows(ds, StaticEmbedder(), "static-64d", workdir, n_neighbors=k)
+    if ds["name"] == "arxiv":
+        rows += arxiv_vectree_rows(ds, quick, workdir, k)
+        return rows
+    w2v = Word2VecEmbedder(vector_size=50, epochs=2) if quick else Word2VecEmbedder(vector_size=200, epochs=5)
+    rows += vectree_rows(ds, w2v, "word2vec-cbow", workdir, n_neighbors=k)
+    if ds["name"] == "movies" and not quick:  # short sentences: MiniLM encodes the whole set in a few minutes
+        rows += vectree_rows(ds, SentenceEncoder(), "minilm", workdir, n_neighbors=k)
+    return rows
+
+
+def write_markdown(name: str, command: str, rows: list[dict], note: str) -> None:
+    cols = ["accuracy", "macro_f1", "embed_ms_per_doc", "search_ms_per_doc", "ms_per_doc", "train_s"]
+    text = f"# {name}\n\n`{command}`\n\n{note}\n\n" + markdown_table(rows, cols) + "\n"
+    (RESULTS / f"{name}.md").write_text(text)
+
+
+def arxiv_note(rows: list[dict]) -> str:
+    ft = max((r for r in rows if r["system"] == "fastText"), key=lambda r: r["metrics"]["accuracy"])
+    ok = [r for r in rows if r["system"].startswith("vectree") and r["metrics"]["search_ms_per_doc"] <= 5.0]
+    best = max(ok, key=lambda r: r["metrics"]["accuracy"]) if ok else None
+    lines = ["Seed (100k arXiv abstracts, its own split): " + "; ".join(
+        f"{n} {100 * a:.2f}%" + (f" at {ms} ms/doc" if ms else "") for n, a, ms in SEED_TABLE) + "."]
+    if best:
+        m = best["metrics"]
+        lines.append(f"Best vectree setting with search <= 5 ms/doc: {best['system']} {best['setting']}: "
+                     f"{100 * m['accuracy']:.2f}% (search {m['search_ms_per_doc']:.2f} ms/doc, embedding "
+                     f"{m['embed_ms_per_doc']:.1f} ms/doc) against the best fastText ({ft['setting']}) "
+                     f"{100 * ft['metrics']['accuracy']:.2f}%: {'at least as accurate' if m['accuracy'] >= ft['metrics']['accuracy'] else 'LESS accurate'}.")
+    return "\n\n".join(lines)
+
+
+def plot(all_rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = sorted({r["dataset"] for r in all_rows if "ms_per_doc" in r["metrics"]})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.2), squeeze=False)
+    for ax, d in zip(axes[0], datasets):
+        rows = [r for r in all_rows if r["dataset"] == d]
+        for system in sorted({r["system"] for r in rows}):
+            pts = [r for r in rows if r["system"] == system]
+            xs = [max(r["metrics"]["ms_per_doc"], 1e-3) for r in pts]
+            ys = [r["metrics"]["accuracy"] for r in pts]
+            ax.plot(xs, ys, "o-" if system.startswith("vectree") else "s", label=system)
+        ax.set_xscale("log")
+        ax.set_xlabel("ms per document (embedding + search)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(d)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small slices, under a minute")
+    parser.add_argument("--datasets", default="arxiv,20ng,movies,zeroshot")
+    args = parser.parse_args()
+    command = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + \
+        (f" --datasets {args.datasets}" if args.datasets != "arxiv,20ng,movies,zeroshot" else "")
+    if not DATA.is_dir():
+        sys.exit(f"shared data not found at {DATA}: set VECTREE_SHARED_DATA")
+    wanted = args.datasets.split(",")
+    if args.quick and args.datasets == "arxiv,20ng,movies,zeroshot":
+        wanted = ["arxiv", "movies", "zeroshot"]  # 20 Newsgroups' long posts take the minute alone
+    tag = "-quick" if args.quick else ""  # quick runs never overwrite the full results
+    all_rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="vectree-classify-bench-") as workdir:
+        loaders = {"arxiv": lambda: load_arxiv(args.quick),
+                   "20ng": lambda: load_split_file("20ng", "20newsgroups-bydate.jsonl.gz", args.quick),
+                   "movies": lambda: load_split_file("movies", "movie-review-polarity.jsonl.gz", args.quick)}
+        for name in [n for n in ("arxiv", "20ng", "movies") if n in wanted]:
+            ds = loaders[name]()
+            rows = run_dataset(ds, args.quick, workdir)
+            note = arxiv_note(rows) if name == "arxiv" else f"Split: {ds['split']}."
+            write_results(f"classify-{name}{tag}", command, 2, rows, {"split": ds["split"]})
+            write_markdown(f"classify-{name}{tag}", command, rows, note)
+            all_rows += rows
+        if "zeroshot" in wanted:
+            ds = load_arxiv(args.quick)
+            rows = run_zeroshot(ds, args.quick)
+            write_results(f"classify-zeroshot{tag}", command, 2, rows, {"split": ds["split"]})
+            cols = ["accuracy", "macro_f1", "labelled_rows", "seconds"]
+            (RESULTS / f"classify-zeroshot{tag}.md").write_text(
+                f"# classify-zeroshot{tag}\n\n`{command}`\n\nArXiv, MiniLM vectors; accuracy on the test month, whose "
+                "rows carry no label. Label propagation runs over the kNN graph of train + test rows built with the "
+                "collection's search; kNN uses only the labelled rows.\n\n" + markdown_table(rows, cols) + "\n")
+    saved = [row for n in ("arxiv", "20ng", "movies") if (RESULTS / f"classify-{n}{tag}.json").exists()
+             for row in json.loads((RESULTS / f"classify-{n}{tag}.json").read_text())["rows"]]
+    if saved:
+        plot(saved, RESULTS / f"classify{tag}.png")
+    print(f"[classify] wrote {RESULTS}/classify-*.json/.md", flush=True)
+
+
+if __name__ == "__main__":
+    main()
