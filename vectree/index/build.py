@@ -137,7 +137,7 @@ def build_index(
     partition_of_leaf = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
     partition_of_leaf = partition_of_leaf.astype(np.int64)
     n_partitions = int(partition_of_leaf.max()) + 1
-    log.info("tree: %d leaves, %d partitions, fitted on %d of %d rows", n_leaves, n_partitions, len(estimate), total_rows)
+    log.info("tree: %d leaves, %d partitions, fitted on a sample of %d rows", n_leaves, n_partitions, sample_rows)
 
     tmp = tempfile.mkdtemp(prefix="vectree-build-", dir=workdir)
     try:

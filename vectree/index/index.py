@@ -96,16 +96,21 @@ class Index:
             check_fingerprint(data, expected_fingerprint, f"index {expected_fingerprint}")
         try:
             z = np.load(io.BytesIO(data), allow_pickle=False)
+            empty = np.zeros((0, 0), np.float32)
+
+            def opt(name: str, default: np.ndarray) -> np.ndarray:  # fields added after format 1 shipped
+                return z[name] if name in z.files else default
+
             if int(z["format"]) != INDEX_FORMAT:
                 raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
             return cls(
-                projection=Projection(mean=z["mean"], components=z["components"], augment_norm=float(z["augment_norm"])),
+                projection=Projection(mean=z["mean"], components=z["components"], augment_norm=float(opt("augment_norm", np.array(0.0)))),
                 tree=Tree(axis=z["axis"], threshold=z["threshold"], left=z["left"], right=z["right"],
-                          centroid=z["centroid"] if z["centroid"].size else None),
+                          centroid=opt("centroid", empty) if opt("centroid", empty).size else None),
                 bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),
-                scan_projection=Projection(z["scan_mean"], z["scan_components"]) if z["scan_components"].size else None,
+                scan_projection=Projection(z["scan_mean"], z["scan_components"]) if opt("scan_components", empty).size else None,
             )
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
