@@ -77,9 +77,10 @@ def fasttext_rows(ds: dict[str, Any], configs: list[tuple[str, dict[str, Any]]],
     import fasttext
 
     path = Path(workdir) / f"{ds['name']}-fasttext.txt"
+    order = np.random.default_rng(0).permutation(len(ds["train_texts"]))  # fastText reads in file order: shuffle
     with open(path, "w") as f:
-        for t, y in zip(ds["train_texts"], ds["train_labels"]):
-            f.write(f"__label__{y.replace(' ', '_')} {' '.join(tokenize(t))}\n")
+        for i in order:
+            f.write(f"__label__{ds['train_labels'][i].replace(' ', '_')} {' '.join(tokenize(ds['train_texts'][i]))}\n")
     test = [" ".join(tokenize(t)) for t in ds["test_texts"]]
     rows = []
     for setting, params in configs:

@@ -28,9 +28,16 @@ def newsgroups(shared_data):
 @pytest.fixture(scope="session")
 def arxiv_vectors(shared_data):
     """3000 precomputed MiniLM rows of three arXiv categories (1000 each, shuffled), their labels and texts."""
+    recs, keep, count = [], [], dict.fromkeys(ARXIV_CLASSES, 0)
     with gzip.open(shared_data / "arxiv-abstracts.jsonl.gz", "rt") as f:
-        recs = [json.loads(line) for line in f]
-    keep = [i for c in ARXIV_CLASSES for i in [j for j, r in enumerate(recs) if r["primary_category"] == c][:1000]]
+        for i, line in enumerate(f):
+            r = json.loads(line)
+            recs.append(r)
+            if count.get(r["primary_category"], 1000) < 1000:
+                count[r["primary_category"]] += 1
+                keep.append(i)
+            if min(count.values()) >= 1000:
+                break
     keep = sorted(keep, key=lambda i: random.Random(i).random())
     vectors = np.load(shared_data / "arxiv-abstracts-minilm.npy", mmap_mode="r")
     return {

@@ -72,7 +72,10 @@ class SentenceEncoder:
         if key not in _MODELS:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import transformers
             from sentence_transformers import SentenceTransformer
+
+            transformers.utils.logging.disable_progress_bar()  # the weight-loading bar; encode has its own switch
 
             log.info("loading %s from %s", self.model, self._path)
             _MODELS[key] = SentenceTransformer(str(self._path), device=self.device, local_files_only=True)
