@@ -53,6 +53,8 @@ class Tree:
 
     def route(self, points: np.ndarray) -> np.ndarray:
         """Leaf number of each row of ``points`` (n, n_components): a vectorised walk, one step per level."""
+        if len(points) <= 4:
+            return np.array([self._route_one(p) for p in points], dtype=np.int64)
         node = np.zeros(len(points), dtype=np.int64)
         active = np.flatnonzero(self.axis[node] != LEAF)
         while active.size:
@@ -74,6 +76,20 @@ class Tree:
                     node[sel] = children[d.argmin(1)]
             active = active[self.axis[node[active]] != LEAF]
         return self.left[node].astype(np.int64)
+
+    def _route_one(self, p: np.ndarray) -> int:
+        """One point's leaf, walked node by node (cheaper than the batch machinery for a single query)."""
+        node = 0
+        while True:
+            a = int(self.axis[node])
+            if a == LEAF:
+                return int(self.left[node])
+            if a >= 0:
+                node = int(self.right[node] if p[a] >= self.threshold[node] else self.left[node])
+            else:
+                first = int(self.left[node])
+                c = self.centroid[first : first + int(self.right[node])]
+                node = first + int(((c * c).sum(1) - 2.0 * (c @ p)).argmin())  # the batch walk's formula
 
     def leaf_nodes(self) -> np.ndarray:
         """Node id of each leaf, by leaf number."""
