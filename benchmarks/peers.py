@@ -44,12 +44,12 @@ REFERENCE = "faiss-ivf-flat"
 TARGET_RECALL = 0.95
 
 SETTINGS = {
-    "vectree": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
-    "faiss-ivf-flat": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256],
-    "hnsw": [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768],
+    "vectree": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256],
+    "faiss-ivf-flat": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512],
+    "hnsw": [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024],
     "annoy": [500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000],
     "lancedb-ivf-pq": [[p, 10] for p in (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)] + [[128, 40], [256, 40]],
-    "lancedb-ivf-flat": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256],
+    "lancedb-ivf-flat": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256],
     "faiss-flat": ["exact"],
 }
 
@@ -79,7 +79,7 @@ def run_worker(args: dict, threads: int) -> dict:
 
 
 # ------------------------------------------------------------------ one dataset
-def run_dataset(name: str, quick: bool, thread_modes: list[int], out_dir: Path, command: str) -> Path:
+def run_dataset(name: str, quick: bool, thread_modes: list[int], out_dir: Path, command: str, merge: bool = False) -> Path:
     t_start = time.time()
     mach = machine("1 and all" if len(thread_modes) > 1 else thread_modes[0])
     ds = load(name, quick)
@@ -91,7 +91,7 @@ def run_dataset(name: str, quick: bool, thread_modes: list[int], out_dir: Path, 
           f"threads {thread_modes}, work dir {work}", flush=True)
     params = {"bucket_size": 250 if quick else 1000, "hnsw_m": 16, "ef_construction": 100, "n_trees": 10 if quick else 50,
               "batch_chunk": 1000, "batch_budget_s": 0.5 if quick else 10.0, "single_budget_s": 0.2 if quick else 3.0,
-              "n_single": 50 if quick else 1000, "stop_recall": 0.995 if quick else 0.999, "stop_after_s": 0.5 if quick else 10.0,
+              "n_single": 50 if quick else 1000, "stop_recall": 0.995 if quick else 0.999, "min_qps": 100,
               "cache_bytes": max(1 << 20, int(0.05 * n * dim * 4))}
     rows: list[dict] = []
     errors: dict[str, str] = {}
@@ -130,15 +130,23 @@ def run_dataset(name: str, quick: bool, thread_modes: list[int], out_dir: Path, 
         rows += disk_rows(ds.name, common, rows, work, errors, quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = summarise(rows, raw_mb)
     body = {"benchmark": f"peers-{ds.name}", "command": command, "machine": mach,
             "date": datetime.date.today().isoformat(), "rows": rows,
             "dataset": {"name": ds.name, "rows": int(n), "dim": int(dim), "metric": ds.metric, "queries": n_queries,
                         "raw_vector_mb": raw_mb},
-            "params": params, "summary": summary, "errors": errors,
+            "params": params, "errors": errors,
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "wall_s": time.time() - t_start}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"peers-{ds.name}.json"
+    if merge and path.exists():  # replace only the systems run now; the rest stay from the earlier run
+        old = json.loads(path.read_text())
+        ran = {r["system"] for r in rows}
+        old["rows"] = [r for r in old["rows"] if r["system"] not in ran] + rows
+        old.setdefault("merged_runs", []).append({k: body[k] for k in ("command", "machine", "date", "load_average_at_end", "wall_s")}
+                                                 | {"systems": sorted(ran)})
+        old["errors"] = {**old.get("errors", {}), **errors}
+        body = old
+    body["summary"] = summarise(body["rows"], raw_mb)
     path.write_text(json.dumps(body, indent=1, default=float))
     write_markdown(body, out_dir / f"peers-{ds.name}.md")
     plot(body, out_dir / f"peers-{ds.name}.png")
@@ -260,7 +268,11 @@ def write_markdown(body: dict, path: Path) -> None:
              f"{d['queries']} queries, raw vectors {d['raw_vector_mb']:.0f} MB.",
              f"Machine: {mach['cpus']} cpus ({mach['cpu']}), load average {mach['load_average_at_start']} at start, "
              f"{body['load_average_at_end']} at end (shared machine: compare within this run, read the ratios).", "",
-             "## At recall@10 = 0.95 (QPS interpolated on each curve; ratios against faiss IVF-Flat)", ""]
+             ""]
+    for mr in body.get("merged_runs", []):
+        lines += [f"Rows of {', '.join(mr['systems'])} come from a later run: `{mr['command']}` (load average "
+                  f"{mr['machine']['load_average_at_start']} at start, {mr['load_average_at_end']} at end).", ""]
+    lines += ["## At recall@10 = 0.95 (QPS interpolated on each curve; ratios against faiss IVF-Flat)", ""]
     for threads in sorted({e["threads"] for e in s["at_recall_0.95"].values()}):
         lines += [f"**{threads} thread{'s' if threads > 1 else ''}**" + ("" if threads == 1 else " (batch only)"), "",
                   "| system | batch q/s | x IVF-Flat | single q/s | x IVF-Flat | build s | x IVF-Flat | index MB | peak RSS MB | max recall |",
@@ -301,7 +313,7 @@ def write_markdown(body: dict, path: Path) -> None:
               "without the ingest segments it leaves behind).",
               f"- batch queries in chunks of {p['batch_chunk']} until all are answered or {p['batch_budget_s']} s is spent; "
               f"one-at-a-time queries on up to {p['n_single']} queries or {p['single_budget_s']} s; a sweep stops at recall "
-              f">= {p['stop_recall']}. Threads: OMP/BLAS env, faiss.omp_set_num_threads, hnswlib num_threads, "
+              f">= {p['stop_recall']} or below {p.get('min_qps', 100)} batch q/s. Threads: OMP/BLAS env, faiss.omp_set_num_threads, hnswlib num_threads, "
               "LANCE_CPU_THREADS; annoy has no threaded query.",
               "- peak RSS is the process high-water mark (VmHWM): it includes the build, the queries and the imports.", "",
               f"![recall vs QPS]({path.stem}.png)", ""]
@@ -349,6 +361,7 @@ def main() -> None:
     parser.add_argument("--threads", choices=["1", "all", "both"], help="default: both (1 with --quick)")
     parser.add_argument("--systems", help="comma list to run a subset (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the result files")
+    parser.add_argument("--merge", action="store_true", help="with --systems: replace those systems' rows in an existing results file")
     parser.add_argument("--from-json", type=Path, help="only re-render the .md and .png (and summary) of a results .json")
     args = parser.parse_args()
     if args.from_json:
@@ -373,7 +386,7 @@ def main() -> None:
     modes = {"1": [1], "all": [cores], "both": [1, cores] if cores > 1 else [1]}[threads]
     command = "python benchmarks/peers.py " + " ".join(sys.argv[1:])
     for name in names:
-        run_dataset(name, args.quick, modes, args.out, command.strip())
+        run_dataset(name, args.quick, modes, args.out, command.strip(), merge=args.merge)
 
 
 if __name__ == "__main__":

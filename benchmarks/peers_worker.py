@@ -426,7 +426,7 @@ def sweep(a: dict) -> dict:
         rows.append({"setting": s, "metrics": m})
         log(f"   [{a['system']}] {a['threads']}t {setting_name(a['system'], s):<22} recall@10={r:.4f} "
             f"batch {m['qps_batch']:9.0f} q/s  single {m.get('qps_single', 0):8.0f} q/s  peak {m['peak_rss_mb']:.0f} MB")
-        if r >= a["stop_recall"] or spent > a["stop_after_s"]:
+        if r >= a["stop_recall"] or m["qps_batch"] < a.get("min_qps", 100):  # higher settings: slower still
             break
     return {"rows": rows, "build": build, "info": sys_.info(), "rss_baseline_mb": baseline,
             "rss_after_build_mb": after_build, "peak_rss_mb": peak_rss_mb()}
