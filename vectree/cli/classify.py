@@ -160,7 +160,8 @@ def predict(
             proba = clf.predict_proba([_text(r, fields, input) for r in records])
             for r, p in zip(records, proba):
                 i = int(p.argmax())
-                row = {"label": clf.classes_[i], "probability": round(float(p[i]), 4)}
+                label = clf.classes_[i]
+                row = {"label": label.item() if hasattr(label, "item") else label, "probability": round(float(p[i]), 4)}
                 if id_field:
                     row = {id_field: r.get(id_field), **row}
                 line = json.dumps(row, default=str)
