@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, markdown_table, run_child, write_results  # noqa: E402
 
-PROBES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
+PROBES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 40, 48, 56, 64]
 
 
 def main() -> None:

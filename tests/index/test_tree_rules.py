@@ -38,7 +38,7 @@ def test_seed_rule_splits_at_the_mean_of_a_random_axis(projected):
 def test_max_depth_stops_splitting(projected):
     tree = fit_tree(projected, 1, rule="variance", max_depth=3)
     assert tree.n_leaves == 8
-    assert fit_tree(projected, 1, rule="kmeans", max_depth=1).n_leaves <= 64
+    assert fit_tree(projected, 1, rule="kmeans", max_depth=1).n_leaves <= 256  # one level: the root fan-out
 
 
 @pytest.mark.parametrize("rule", ["seed", "variance", "kmeans"])

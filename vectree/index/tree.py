@@ -28,6 +28,7 @@ TreeRule = Literal["seed", "variance", "kmeans"]
 TREE_RULES: tuple[str, ...] = ("seed", "variance", "kmeans")
 LEAF, VORONOI = -1, -2
 MAX_FANOUT = 64
+ROOT_FANOUT = 256  # flat k-means up to 256 buckets; beyond, 256 root cells split further
 
 
 @dataclass
@@ -224,7 +225,7 @@ def fit_tree(
             continue
         if rule == "kmeans":
             want = int(np.ceil(len(idx) / leaf_size))
-            k = int(np.ceil(np.sqrt(want))) if depth == 0 and want > MAX_FANOUT else min(want, MAX_FANOUT)
+            k = min(want, max(ROOT_FANOUT, int(np.ceil(np.sqrt(want))))) if depth == 0 else min(want, MAX_FANOUT)
             cents, assign = kmeans(points[idx], max(2, k), seed=seed + len(axis))
             if len(cents) < 2:
                 left[node] = n_leaves
