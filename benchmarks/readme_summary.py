@@ -1,6 +1,7 @@
-"""Print the README's benchmark summaries from the results files (so no number is typed by hand).
+"""The README's benchmark summaries, generated from the results files (so no number is typed by hand).
 
-    python benchmarks/readme_summary.py
+    python benchmarks/readme_summary.py           # print them
+    python benchmarks/readme_summary.py --write   # replace the <!-- NAME:begin --> .. <!-- NAME:end --> blocks in README.md
 """
 
 from __future__ import annotations
@@ -52,9 +53,37 @@ def objectstore() -> str:
             f"against lancedb's {best['cold_p50_ms']:.0f} ms and {best['cold_kb_per_query'] / 1024:.1f} MB.")
 
 
+def peers() -> str:
+    lines = ["| dataset | system | batch q/s (x IVF-Flat) | one-at-a-time q/s (x IVF-Flat) | build s | peak RSS MB |",
+             "|---|---|---|---|---|---|"]
+    for ds in ("fashion-mnist", "glove", "arxiv"):
+        path = RESULTS / f"peers-{ds}.json"
+        if not path.exists():
+            continue
+        summary = json.loads(path.read_text())["summary"]["at_recall_0.95"]
+        for key in ("vectree[kmeans]/1", "faiss-ivf-flat/1", "faiss-hnsw/1", "hnswlib/1", "annoy/1", "lancedb-ivf-flat/1"):
+            m = summary.get(key)
+            if not m or not m.get("qps_batch"):
+                continue
+            lines.append(f"| {ds} | {m['system']} | {m['qps_batch']:.0f} ({m['qps_batch_vs_ivf']:.2f}) | "
+                         f"{m['qps_single']:.0f} ({m['qps_single_vs_ivf']:.2f}) | {m['build_s']:.1f} | {m['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    for name, fn in (("ann", ann), ("objectstore", objectstore)):
+    import re
+    import sys
+
+    readme = RESULTS.parents[1] / "README.md"
+    text = readme.read_text()
+    for name, fn in (("ann", ann), ("objectstore", objectstore), ("peers", peers)):
         try:
-            print(f"<!-- {name} -->\n{fn()}\n")
+            block = fn()
         except (OSError, KeyError, StopIteration, ValueError) as exc:
-            print(f"<!-- {name}: {exc} -->\n")
+            print(f"{name}: not generated ({exc})", file=sys.stderr)
+            continue
+        print(f"<!-- {name} -->\n{block}\n")
+        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
+        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
+    if "--write" in sys.argv:
+        readme.write_text(text)
