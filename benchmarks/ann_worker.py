@@ -16,7 +16,17 @@ from vectree.index import IndexConfig
 
 
 def ingest(col: vectree.Collection, base: np.ndarray, n: int) -> None:
-    col.add_batches((np.asarray(base[s : min(s + 50_000, n)]) for s in range(0, n, 50_000)))
+    """Add the first n rows; past the end of ``base``, further copies with small deterministic noise."""
+
+    def chunks():
+        for s in range(0, n, 50_000):
+            idx = np.arange(s, min(s + 50_000, n))
+            block = np.asarray(base[idx % len(base)], dtype=np.float32)
+            if s >= len(base):
+                block = block + np.random.default_rng(s).normal(scale=0.05, size=block.shape).astype(np.float32)
+            yield block
+
+    col.add_batches(chunks())
 
 
 def sweep(args: dict) -> dict:

@@ -15,7 +15,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def ann() -> str:
     body = json.loads((RESULTS / "ann.json").read_text())
     lines = [f"From `{body['command']}` ({body['date']}, {body['machine']['cpus']} cores, one BLAS thread, "
-             f"load average {body['machine']['load_average_at_start'][0]} at start):", "",
+             f"other benchmarks running alongside; load average {body['machine']['load_average_at_start'][0]} when written):", "",
              "| dataset | rule | probes | recall@10 | fraction scanned | ms/query (batch) | build s |", "|---|---|---|---|---|---|---|"]
     sweep = [r for r in body["rows"] if r["setting"].startswith("probes")]
     for ds in sorted({r["dataset"] for r in sweep}):
@@ -23,6 +23,11 @@ def ann() -> str:
             pts = [r for r in sweep if r["dataset"] == ds and r["system"] == system]
             hit = next((r for r in pts if r["metrics"]["recall_at_10"] >= 0.95), None)
             if hit is None:
+                if pts:
+                    top = max(pts, key=lambda r: r["metrics"]["recall_at_10"])
+                    best, best_probes = top["metrics"], top["setting"][7:]
+                    lines.append(f"| {ds} | {system[8:-1]} | > {best_probes} (not reached) | {best['recall_at_10']:.3f} at most | "
+                                 f"{best['fraction_scanned']:.1%} | | {best['build_s']:.1f} |")
                 continue
             m = hit["metrics"]
             lines.append(f"| {ds} | {system[8:-1]} | {hit['setting'][7:]} | {m['recall_at_10']:.3f} | "

@@ -28,7 +28,8 @@ TreeRule = Literal["seed", "variance", "kmeans"]
 TREE_RULES: tuple[str, ...] = ("seed", "variance", "kmeans")
 LEAF, VORONOI = -1, -2
 MAX_FANOUT = 64
-ROOT_FANOUT = 256  # flat k-means up to 256 buckets; beyond, 256 root cells split further
+ROOT_FANOUT = 256
+_ROUTE_BLOCK = 8192  # flat k-means up to 256 buckets; beyond, 256 root cells split further
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Tree:
         """Leaf number of each row of ``points`` (n, n_components): a vectorised walk, one step per level."""
         if len(points) <= 4:
             return np.array([self._route_one(p) for p in points], dtype=np.int64)
+        if len(points) > _ROUTE_BLOCK:  # bound the (points x centroids) temporaries
+            return np.concatenate([self.route(points[s : s + _ROUTE_BLOCK]) for s in range(0, len(points), _ROUTE_BLOCK)])
         node = np.zeros(len(points), dtype=np.int64)
         active = np.flatnonzero(self.axis[node] != LEAF)
         while active.size:
