@@ -1,6 +1,7 @@
 """Collections: versioned, indexed vector sets (create, open, add, search, compact...)."""
 
-from vectree.collection.collection import Collection, create_collection, open_collection
+from vectree.collection.collection import Collection
+from vectree.collection.open import create_collection, open_collection
 from vectree.collection.maintenance import VerifyReport
 from vectree.collection.search import SearchResult
 

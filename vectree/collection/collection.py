@@ -22,14 +22,13 @@ from vectree.collection.manifest import Manifest, latest_version, list_versions,
 from vectree.collection.rows import iter_live_rows, write_segments
 from vectree.collection.search import SearchResult, search_snapshot
 from vectree.collection.snapshot import ObjectCache, Snapshot, encode_tombstones
-from vectree.collection.validate import as_ids, as_labels, as_vectors, check_k, check_metric, check_probes
+from vectree.collection.validate import as_ids, as_labels, as_vectors, check_k, check_probes
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows, metadata_to_json
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.format.keys import id_keys
 from vectree.index.build import IndexConfig
 from vectree.storage.base import ObjectStore
-from vectree.storage.url import open_store
 
 log = logging.getLogger(__name__)
 
@@ -378,82 +377,3 @@ def _add_tombstones(snap: Snapshot, keys: np.ndarray, where: np.ndarray) -> tupl
         tomb[fp] = np.union1d(tomb.get(fp, np.empty(0, np.int64)), new)
         changed = True
     return tomb, changed
-
-
-def create_collection(
-    url: str,
-    dim: int,
-    metric: str = "l2",
-    bucket_size: int = 1000,
-    *,
-    tree_rule: str = "kmeans",
-    n_components: int = 32,
-    max_depth: int = 32,
-    vector_dtype: str = "float32",
-    private: bool = False,
-    exist_ok: bool = False,
-    cache_bytes: int = DEFAULT_CACHE_BYTES,
-    cache_dir: str | None = None,
-    cache_dir_bytes: int = 4 << 30,
-    storage_options: dict[str, Any] | None = None,
-) -> Collection:
-    """Create an empty collection at ``url`` (a path, ``file://``, ``memory://`` or ``s3://``).
-
-    ``bucket_size`` bounds the rows per bucket: smaller buckets scan less per probe, larger ones
-    need fewer probes. ``private`` is recorded for the service layer (the seed's keepPrivate).
-    ``cache_bytes`` bounds the in-memory read cache; ``cache_dir`` adds a local-disk cache of
-    ``cache_dir_bytes`` (useful for s3:// collections). ``storage_options`` go to the store
-    (for S3: endpoint_url, access_key_id, secret_access_key, region, allow_http, retry).
-    """
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
-        raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
-    check_metric(metric)
-    config = IndexConfig(bucket_size=int(bucket_size), tree_rule=tree_rule, n_components=min(int(n_components), int(dim)),
-                         max_depth=int(max_depth), vector_dtype=vector_dtype)
-    config.validate()
-    store = open_store(url, **(storage_options or {}))
-    settings = {"dim": int(dim), "metric": metric, "private": bool(private), "id_type": None,
-                "label_type": None, "has_metadata": False, "index": config.to_dict()}
-    existing = latest_version(store)
-    if existing is not None:
-        if not exist_ok:
-            raise InvalidInputError(f"a collection already exists at {url}; open it with open_collection, or pass exist_ok=True")
-        col = open_collection(url, cache_bytes=cache_bytes, cache_dir=cache_dir, cache_dir_bytes=cache_dir_bytes,
-                              storage_options=storage_options)
-        if col.dim != dim or col.metric != metric:
-            raise InvalidInputError(f"the collection at {url} has dim={col.dim}, metric={col.metric!r}, not dim={dim}, metric={metric!r}")
-        return col
-    manifest = Manifest(version=0, settings=settings, created=time.time())
-    if not try_commit(store, manifest):
-        raise ConflictError(f"another process created a collection at {url} at the same moment")
-    return Collection(store, manifest, _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes))
-
-
-def _object_cache(store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int) -> ObjectCache:
-    from vectree.storage.diskcache import DiskCache
-
-    return ObjectCache(store, cache_bytes, DiskCache(cache_dir, cache_dir_bytes) if cache_dir else None)
-
-
-def open_collection(
-    url: str,
-    version: int | None = None,
-    *,
-    cache_bytes: int = DEFAULT_CACHE_BYTES,
-    cache_dir: str | None = None,
-    cache_dir_bytes: int = 4 << 30,
-    storage_options: dict[str, Any] | None = None,
-) -> Collection:
-    """Open the collection at ``url``: the newest version, or ``version`` (read-only) for an older one.
-
-    What a reader sees: the version current when it opened, whole, until :meth:`Collection.refresh`
-    or its own next write; commits by other writers never change it underneath.
-    """
-    store = open_store(url, **(storage_options or {}))
-    latest = latest_version(store)
-    if latest is None:
-        raise NotFoundError(f"no collection at {url}: create one with create_collection")
-    manifest = read_manifest(store, latest if version is None else int(version))
-    cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes)
-    return Collection(store, manifest, cache, pinned=version is not None and version != latest)
-
