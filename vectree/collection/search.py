@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vectree.collection.pruned import pruned_scan
+from vectree.collection.kernel import topk_blocks
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
 _QUERY_BLOCK = 2048
-_PRUNED_MAX_QUERIES = 4  # below this, a batch is bandwidth-bound: prune; above, matrix products win
+_SMALL_BATCH = 4  # up to this many queries a batch is bandwidth-bound: compiled scan; above, matrix products win
 
 
 @dataclass
@@ -84,8 +84,7 @@ def search_snapshot(
         stats["rows_scanned"] += len(block.rows) * len(qidx)
 
     index = snap.index
-    pruning = (index is not None and index.scan_projection is not None and nq <= _PRUNED_MAX_QUERIES
-               and metric in ("l2", "cosine"))
+    small = index is not None and nq <= _SMALL_BATCH
     pending: list[tuple[Block, np.ndarray]] = []
     if index is not None and index.n_buckets:
         n_leaves = index.n_buckets
@@ -105,7 +104,7 @@ def search_snapshot(
             part = groups[g : g + _FETCH_GROUP]
             blocks = snap.cache.blocks([("buckets", index.bucket_fingerprints[leaf]) for leaf, _ in part])
             for block, (_, qidx) in zip(blocks, part):
-                if pruning:
+                if small:
                     pending.append((block, qidx))
                 else:
                     consume(block, qidx)
@@ -117,7 +116,7 @@ def search_snapshot(
                 if i in qidx:
                     mine.append((len(slots), block, snap.dead_mask(block)))
                     slots.append(block)
-            d, ref, read = pruned_scan(queries[i], mine, index.scan_projection, index.scan_key, metric, k)
+            d, ref, read = topk_blocks(queries[i], mine, index.scan_projection, index.scan_key, metric, k)
             cand_q.append(np.full(len(d), i, dtype=np.int64))
             cand_d.append(d)
             cand_ref.append(ref)
