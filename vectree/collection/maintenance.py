@@ -73,6 +73,7 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
     tree = copy.deepcopy(index.tree)
     fps = list(index.bucket_fingerprints)
     counts = index.bucket_rows.copy()
+    means = None if index.leaf_means is None else index.leaf_means.copy()
 
     incoming: dict[int, list[Rows]] = {}
     tail = [("segments", s.fingerprint) for s in m.segments]
@@ -97,6 +98,8 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
                 tree.replace_leaf(leaf, sub, first_new)
                 fps += [""] * (sub.n_leaves - 1)
                 counts = np.concatenate([counts, np.zeros(sub.n_leaves - 1, np.int64)])
+                if means is not None:
+                    means = np.concatenate([means, np.zeros((sub.n_leaves - 1, dim), np.float32)])
                 groups = [(leaf if j == 0 else first_new + j - 1, rows.take(sub_leaves == j)) for j in range(sub.n_leaves)]
         for target, part in groups:
             if len(part):
@@ -105,13 +108,15 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
             else:
                 fp = ""
             fps[target], counts[target] = fp, len(part)
+            if means is not None and len(part):
+                means[target] = part.vectors.mean(0)
             replaced[target] = id_keys(part.ids)
         if progress:
             progress("compact", done + 1, len(touched))
 
     shard_fps = _update_idmap(snap, set(touched), replaced)
     new_index = Index(projection=index.projection, tree=tree, bucket_fingerprints=fps, bucket_rows=counts,
-                      settings=index.settings, scan_projection=index.scan_projection)
+                      settings=index.settings, scan_projection=index.scan_projection, leaf_means=means)
     data, index_fp = new_index.to_bytes()
     snap.store.put(f"index/{index_fp}.npz", data)
     return {"index": index_fp, "idmap": tuple(shard_fps), "indexed_rows": int(counts.sum()), "segments": (),

@@ -84,9 +84,9 @@ def search_snapshot(
         stats["rows_scanned"] += len(block.rows) * len(qidx)
 
     index = snap.index
-    small = index is not None and nq <= _SMALL_BATCH
-    pending: list[tuple[Block, np.ndarray]] = []
-    if index is not None and index.n_buckets:
+    if index is not None and index.n_buckets and nq <= _SMALL_BATCH:
+        _search_small(snap, queries, k, probes, slots, cand_q, cand_d, cand_ref, stats)
+    elif index is not None and index.n_buckets:
         n_leaves = index.n_buckets
         all_queries = np.arange(nq)
         if probes is None or probes >= n_leaves:
@@ -104,24 +104,8 @@ def search_snapshot(
             part = groups[g : g + _FETCH_GROUP]
             blocks = snap.cache.blocks([("buckets", index.bucket_fingerprints[leaf]) for leaf, _ in part])
             for block, (_, qidx) in zip(blocks, part):
-                if small:
-                    pending.append((block, qidx))
-                else:
-                    consume(block, qidx)
+                consume(block, qidx)
             stats["buckets_scanned"] += len(part)
-    if pending:
-        for i in range(nq):
-            mine = []
-            for block, qidx in pending:
-                if i in qidx:
-                    mine.append((len(slots), block, snap.dead_mask(block)))
-                    slots.append(block)
-            d, ref, read = topk_blocks(queries[i], mine, index.scan_projection, index.scan_key, metric, k)
-            cand_q.append(np.full(len(d), i, dtype=np.int64))
-            cand_d.append(d)
-            cand_ref.append(ref)
-            stats["rows_scanned"] += sum(len(b.rows) for _, b, _ in mine)
-            stats["rows_read_in_full"] = stats.get("rows_read_in_full", 0) + read
     segs = [("segments", s.fingerprint) for s in snap.manifest.segments]
     for g in range(0, len(segs), _FETCH_GROUP):
         for block in snap.cache.blocks(segs[g : g + _FETCH_GROUP]):
@@ -130,6 +114,37 @@ def search_snapshot(
     # the per-query constant left out of the scan: |q|^2 for l2, 1 for cosine and dot
     offset = qn if metric == "l2" else np.ones(nq, dtype=np.float32)
     return _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata, offset, metric == "l2")
+
+
+def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: list[Block],
+                  cand_q: list, cand_d: list, cand_ref: list, stats: dict[str, int]) -> None:
+    """A few queries: each one's probed buckets in one compiled call, pruned by the projected bound."""
+    index = snap.index
+    nq = len(queries)
+    fps = index.bucket_fingerprints
+    if probes is None or probes >= index.n_buckets:
+        order = np.broadcast_to(np.arange(index.n_buckets), (nq, index.n_buckets))
+    else:
+        order = index.probe(queries, probes)
+    leaves = [leaf for leaf in dict.fromkeys(order.ravel().tolist()) if fps[leaf]]
+    slot_of = {}
+    for g in range(0, len(leaves), _FETCH_GROUP):
+        part = leaves[g : g + _FETCH_GROUP]
+        for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
+            slot_of[leaf] = (len(slots), block, snap.dead_mask(block))
+            slots.append(block)
+    stats["buckets_scanned"] += len(leaves)
+    read = 0
+    for i in range(nq):
+        mine = [slot_of[leaf] for leaf in order[i].tolist() if leaf in slot_of]
+        d, ref, seen, n_read = topk_blocks(queries[i], mine, index.scan_projection, index.scan_key,
+                                           snap.manifest.settings["metric"], k)
+        cand_q.append(np.full(len(d), i, dtype=np.int64))
+        cand_d.append(d)
+        cand_ref.append(ref)
+        stats["rows_scanned"] += seen
+        read += n_read
+    stats["rows_read_in_full"] = read
 
 
 def _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata, offset, clamp) -> SearchResult:  # noqa: ANN001

@@ -166,6 +166,7 @@ def build_index(
 
         fingerprints = [""] * n_leaves
         counts = np.zeros(n_leaves, dtype=np.int64)
+        means = np.zeros((n_leaves, dim), np.float32) if settings.get("metric") in ("l2", "cosine") else None
         written = 0
         for p in sorted(writers):
             with pa.memory_map(os.path.join(tmp, f"part-{p}.arrows")) as source:
@@ -182,6 +183,8 @@ def build_index(
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type)
                 pending.append((f"buckets/{fp}.arrow", data))
                 fingerprints[leaf], counts[leaf] = fp, len(rows)
+                if means is not None:
+                    means[leaf] = rows.vectors.mean(0)
                 written += len(rows)
             store.put_many(pending)
             report("write", written, total_rows)
@@ -205,6 +208,7 @@ def build_index(
         bucket_rows=counts,
         settings={**settings, **config.to_dict()},
         scan_projection=scan_projection,
+        leaf_means=means,
     )
     data, index_fp = index.to_bytes()
     store.put(f"index/{index_fp}.npz", data)

@@ -33,6 +33,7 @@ class Index:
     bucket_rows: np.ndarray  # int64 per leaf
     settings: dict[str, Any] = field(default_factory=dict)  # tree_rule, bucket_size, metric, private...
     scan_projection: Projection | None = None  # leading directions used to prune exact scans
+    leaf_means: np.ndarray | None = None  # (n_leaves, dim) mean of each bucket's rows, full width (l2, cosine)
 
     @cached_property
     def scan_key(self) -> str:
@@ -53,6 +54,14 @@ class Index:
     def leaf_centroids(self) -> np.ndarray:
         return self.tree.leaf_centroids(self.projection.n_components)
 
+    @cached_property
+    def _leaf_means_sq(self) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.leaf_means, self.leaf_means)
+
+    @cached_property
+    def _empty_leaves(self) -> np.ndarray:
+        return np.asarray(self.bucket_rows) == 0
+
     def probe(self, queries: np.ndarray, probes: int) -> np.ndarray:
         """The ``probes`` leaves each query visits, nearest first: (n, min(probes, n_buckets)).
 
@@ -64,7 +73,13 @@ class Index:
             lo, hi = self.boxes
             return probe(points, lo, hi, probes)
         # the leaf a query routes to comes first, so a stored vector always finds its own bucket
-        return probe_centroids(points, self.leaf_centroids, probes, first=self.tree.route(points))
+        first = self.tree.route(points)
+        if self.leaf_means is not None and len(self.leaf_means) == self.n_buckets:
+            # ranked at full width, as an inverted file does: the tree's centroids live in the projected
+            # space, which on high-dimensional text embeddings keeps too little of the distance
+            return probe_centroids(queries, self.leaf_means, probes, first=first, empty=self._empty_leaves,
+                                   centroid_sq=self._leaf_means_sq)
+        return probe_centroids(points, self.leaf_centroids, probes, first=first)
 
     def to_bytes(self) -> tuple[bytes, str]:
         """Serialize (npz, no pickle) and return ``(data, fingerprint)``."""
@@ -85,6 +100,7 @@ class Index:
             bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
             scan_mean=self.scan_projection.mean if self.scan_projection else np.zeros(0, np.float32),
             scan_components=self.scan_projection.components if self.scan_projection else np.zeros((0, 0), np.float32),
+            leaf_means=(self.leaf_means if self.leaf_means is not None else np.zeros((0, 0))).astype(np.float16),
         )
         data = buf.getvalue()
         return data, fingerprint(data)
@@ -111,6 +127,7 @@ class Index:
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),
                 scan_projection=Projection(z["scan_mean"], z["scan_components"]) if opt("scan_components", empty).size else None,
+                leaf_means=opt("leaf_means", empty).astype(np.float32) if opt("leaf_means", empty).size else None,
             )
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc

@@ -43,13 +43,19 @@ def _nearest(d: np.ndarray, probes: int) -> np.ndarray:
     return part[rows, order].astype(np.int64)
 
 
-def probe_centroids(points: np.ndarray, centroids: np.ndarray, probes: int, first: np.ndarray | None = None) -> np.ndarray:
-    """The ``probes`` leaves whose centroids are nearest each projected point, nearest first.
+def probe_centroids(points: np.ndarray, centroids: np.ndarray, probes: int, first: np.ndarray | None = None,
+                    empty: np.ndarray | None = None, centroid_sq: np.ndarray | None = None) -> np.ndarray:
+    """The ``probes`` leaves whose centroids are nearest each point, nearest first.
 
     Used for Voronoi (k-means) trees, whose cells are round: the nearest centres are the cells
-    nearest the query, as in an inverted-file index. ``first`` (one leaf per point) is put first.
+    nearest the query, as in an inverted-file index. ``first`` (one leaf per point) is put first;
+    leaves marked ``empty`` come last.
     """
-    d = (centroids * centroids).sum(1)[None, :] - 2.0 * points @ centroids.T
+    if centroid_sq is None:
+        centroid_sq = np.einsum("ij,ij->i", centroids, centroids)
+    d = centroid_sq[None, :] - 2.0 * points @ centroids.T
+    if empty is not None and empty.any():
+        d[:, empty] = np.inf
     if first is not None:
         d[np.arange(len(d)), first] = -np.inf
     return _nearest(d, probes)

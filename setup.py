@@ -1,0 +1,12 @@
+"""The one compiled part of vectree: the single-query block scan (see vectree/collection/kernel.py).
+
+Everything else is configured in pyproject.toml.
+"""
+
+from setuptools import Extension, setup
+
+# -fassociative-math (with the flags it requires) lets gcc vectorise the dot products; unlike
+# -ffast-math it does not flush denormals for the whole process
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fno-signed-zeros", "-fassociative-math"]
+
+setup(ext_modules=[Extension("vectree.collection._scan", ["vectree/collection/_scan.c"], extra_compile_args=FLAGS)])

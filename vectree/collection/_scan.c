@@ -1,0 +1,196 @@
+/* The top-k scan of one query over many cached blocks, in one call (see kernel.py for the why).
+ *
+ * topk(q, pq, pqsq, eq, metric, prune, blocks, out_d, out_ref) -> (filled, rows_read)
+ *
+ * q: float32 (dim,); pq: float32 (r,) the projected query (ignored unless prune).
+ * blocks: int64 (B, 8), one row per block: addresses of its float32 vectors (n, dim) and squared norms
+ * (n,), of its bool dead mask (n,) or 0, of its projected rows (n, r), their squared norms and residual
+ * norms (or 0, 0, 0: read every row in full); then n and the block's slot number.
+ * out_d float32 (k,), out_ref int64 (k,): filled with the k best (partial distance, slot << 32 | row),
+ * unsorted. metric: 0 l2 (|x|^2 - 2<q,x>), 1 cosine and 2 dot (-<q,x>).
+ *
+ * With prune, every row's lower bound |P(q - x)|^2 + (e_q - e_x)^2 is computed first; the 4k rows with
+ * the smallest bounds (and every row of a block without projected data) are read in full, which sets
+ * the k-th distance; then only rows whose bound does not exceed it are read. No row that could be in
+ * the answer is skipped: the answer is the full scan's.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLACK 1e-4f
+
+typedef struct {
+    float *d;
+    int64_t *ref;
+    Py_ssize_t k, filled, worst;
+} TopK;
+
+static int worse(float da, int64_t ra, float db, int64_t rb) { return da > db || (da == db && ra > rb); }
+
+/* Offer one candidate; returns 1 when the k-th best changed. */
+static int offer(TopK *t, float d, int64_t ref) {
+    if (t->filled < t->k) {
+        t->d[t->filled] = d;
+        t->ref[t->filled] = ref;
+        t->filled++;
+        if (t->filled < t->k) return 0;
+    } else if (!worse(t->d[t->worst], t->ref[t->worst], d, ref)) {
+        return 0;
+    } else {
+        t->d[t->worst] = d;
+        t->ref[t->worst] = ref;
+    }
+    Py_ssize_t w = 0;
+    for (Py_ssize_t j = 1; j < t->k; j++)
+        if (worse(t->d[j], t->ref[j], t->d[w], t->ref[w])) w = j;
+    t->worst = w;
+    return 1;
+}
+
+static float dot(const float *a, const float *b, Py_ssize_t n) {
+    float s = 0.0f;
+    for (Py_ssize_t j = 0; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
+/* The m-th smallest of a[0..n) (m < n); a is reordered. */
+static float select_nth(float *a, Py_ssize_t n, Py_ssize_t m) {
+    Py_ssize_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = a[lo + (hi - lo) / 2];
+        Py_ssize_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                float tmp = a[i];
+                a[i] = a[j];
+                a[j] = tmp;
+                i++;
+                j--;
+            }
+        }
+        if (m <= j) hi = j;
+        else if (m >= i) lo = i;
+        else return a[m];
+    }
+    return a[m];
+}
+
+typedef struct {
+    const float *q;
+    Py_ssize_t dim;
+    int metric;
+    float qsq;
+} Query;
+
+static float partial(const Query *Q, const float *x, float sqnorm) {
+    float ip = dot(Q->q, x, Q->dim);
+    return Q->metric == 0 ? sqnorm - 2.0f * ip : -ip;
+}
+
+static float limit_of(const Query *Q, const TopK *t) {
+    if (t->filled < t->k) return INFINITY;
+    float w = t->d[t->worst];
+    float full = Q->metric == 0 ? w + Q->qsq : 2.0f + 2.0f * w;
+    return full * (1.0f + SLACK) + SLACK;
+}
+
+static PyObject *topk(PyObject *self, PyObject *args) {
+    Py_buffer bq, bpq, bb, bod, bor;
+    float pqsq, eq;
+    int metric, prune;
+    if (!PyArg_ParseTuple(args, "y*y*ffiiy*w*w*", &bq, &bpq, &pqsq, &eq, &metric, &prune, &bb, &bod, &bor)) return NULL;
+    Py_buffer *all[] = {&bq, &bpq, &bb, &bod, &bor};
+    if (bb.len % 64 || bod.len / 4 != bor.len / 8 || bod.len == 0) {
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
+        PyErr_SetString(PyExc_ValueError, "blocks must be int64 (B, 8) and out_d, out_ref hold k >= 1 values");
+        return NULL;
+    }
+    const Py_ssize_t n_blocks = bb.len / 64, r = bpq.len / 4;
+    const int64_t *blk = bb.buf;
+#define COL(b, c) blk[(b) * 8 + (c)]
+    Query Q = {bq.buf, bq.len / 4, metric, 0.0f};
+    Q.qsq = dot(Q.q, Q.q, Q.dim);
+    TopK t = {bod.buf, bor.buf, bod.len / 4, 0, 0};
+    const float *pq = bpq.buf;
+    int64_t read = 0;
+    int failed = 0;
+
+    Py_BEGIN_ALLOW_THREADS
+    if (!prune) {
+        for (Py_ssize_t b = 0; b < n_blocks; b++) {
+            const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
+            const char *dm = (const char *)COL(b, 2);
+            for (int64_t i = 0; i < COL(b, 6); i++) {
+                if (dm && dm[i]) continue;
+                offer(&t, partial(&Q, v + i * Q.dim, s[i]), (COL(b, 7) << 32) | i);
+                read++;
+            }
+        }
+    } else {
+        Py_ssize_t total = 0;
+        for (Py_ssize_t b = 0; b < n_blocks; b++) total += COL(b, 6);
+        float *lows = malloc(sizeof(float) * (total + 1));
+        float *finite = malloc(sizeof(float) * (total + 1));
+        if (!lows || !finite) {
+            failed = 1;
+        } else {
+            /* pass 1: bounds (-inf: must be read, no projected data; +inf: deleted) */
+            Py_ssize_t pos = 0, n_finite = 0;
+            for (Py_ssize_t b = 0; b < n_blocks; b++) {
+                const char *dm = (const char *)COL(b, 2);
+                const float *p = (const float *)COL(b, 3), *ps = (const float *)COL(b, 4), *e = (const float *)COL(b, 5);
+                for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
+                    if (dm && dm[i]) {
+                        lows[pos] = INFINITY;
+                    } else if (!p) {
+                        lows[pos] = -INFINITY;
+                    } else {
+                        float gap = eq - e[i];
+                        lows[pos] = ps[i] - 2.0f * dot(p + i * r, pq, r) + pqsq + gap * gap;
+                        finite[n_finite++] = lows[pos];
+                    }
+                }
+            }
+            Py_ssize_t first = 4 * t.k;
+            float cut = n_finite > first ? select_nth(finite, n_finite, first - 1) : INFINITY;
+            /* pass 2: the rows with the smallest bounds set the k-th distance; pass 3: the rest it allows */
+            for (int phase = 0; phase < 2; phase++) {
+                float limit = limit_of(&Q, &t);
+                pos = 0;
+                for (Py_ssize_t b = 0; b < n_blocks; b++) {
+                    const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
+                    for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
+                        float lo = lows[pos];
+                        if (lo == INFINITY) continue;
+                        int in_first = lo <= cut;
+                        if (phase == 0 ? !in_first : (in_first || lo > limit)) continue;
+                        read++;
+                        if (offer(&t, partial(&Q, v + i * Q.dim, s[i]), (COL(b, 7) << 32) | i)) limit = limit_of(&Q, &t);
+                    }
+                }
+            }
+        }
+        free(lows);
+        free(finite);
+    }
+    Py_END_ALLOW_THREADS
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
+    if (failed) return PyErr_NoMemory();
+    return Py_BuildValue("nL", t.filled, (long long)read);
+}
+
+static PyMethodDef methods[] = {
+    {"topk", topk, METH_VARARGS, "Top-k of one query over many blocks (see the module source)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Compiled block scan.", -1, methods};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
