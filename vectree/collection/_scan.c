@@ -1,13 +1,10 @@
 /* The top-k scan of one query over many cached blocks, in one call (see kernel.py for the why).
  *
- * topk(q, pq, pqsq, eq, metric, prune, blocks, out_d, out_ref) -> (filled, rows_read)
- *
- * q: float32 (dim,); pq: float32 (r,) the projected query (ignored unless prune).
- * blocks: int64 (B, 8), one row per block: addresses of its float32 vectors (n, dim) and squared norms
- * (n,), of its bool dead mask (n,) or 0, of its projected rows (n, r), their squared norms and residual
- * norms (or 0, 0, 0: read every row in full); then n and the block's slot number.
- * out_d float32 (k,), out_ref int64 (k,): filled with the k best (partial distance, slot << 32 | row),
- * unsorted. metric: 0 l2 (|x|^2 - 2<q,x>), 1 cosine and 2 dot (-<q,x>).
+ * A block is described by one row of 8 int64: the addresses of its float32 vectors (n, dim) and squared
+ * norms (n,), of its bool dead mask (n,) or 0, of its projected rows (n, r), their squared norms and
+ * residual norms (or 0, 0, 0: read every row in full); then n and the block's slot number.
+ * Each query gets the k best (partial distance, slot << 32 | row), unsorted. metric: 0 l2
+ * (|x|^2 - 2<q,x>), 1 cosine and 2 dot (-<q,x>).
  *
  * With prune, every row's lower bound |P(q - x)|^2 + (e_q - e_x)^2 is computed first; the 4k rows with
  * the smallest bounds (and every row of a block without projected data) are read in full, which sets
@@ -100,94 +97,116 @@ static float limit_of(const Query *Q, const TopK *t) {
     return full * (1.0f + SLACK) + SLACK;
 }
 
-static PyObject *topk(PyObject *self, PyObject *args) {
-    Py_buffer bq, bpq, bb, bod, bor;
-    float pqsq, eq;
-    int metric, prune;
-    if (!PyArg_ParseTuple(args, "y*y*ffiiy*w*w*", &bq, &bpq, &pqsq, &eq, &metric, &prune, &bb, &bod, &bor)) return NULL;
-    Py_buffer *all[] = {&bq, &bpq, &bb, &bod, &bor};
-    if (bb.len % 64 || bod.len / 4 != bor.len / 8 || bod.len == 0) {
-        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
-        PyErr_SetString(PyExc_ValueError, "blocks must be int64 (B, 8) and out_d, out_ref hold k >= 1 values");
-        return NULL;
-    }
-    const Py_ssize_t n_blocks = bb.len / 64, r = bpq.len / 4;
-    const int64_t *blk = bb.buf;
 #define COL(b, c) blk[(b) * 8 + (c)]
-    Query Q = {bq.buf, bq.len / 4, metric, 0.0f};
-    Q.qsq = dot(Q.q, Q.q, Q.dim);
-    TopK t = {bod.buf, bor.buf, bod.len / 4, 0, 0};
-    const float *pq = bpq.buf;
-    int64_t read = 0;
-    int failed = 0;
 
-    Py_BEGIN_ALLOW_THREADS
+/* One query over its blocks (rows of blk); lows/finite: scratch of at least the blocks' row count. */
+static int64_t scan_one(const Query *Q, const float *pq, Py_ssize_t r, float pqsq, float eq, int prune,
+                        const int64_t *blk, Py_ssize_t n_blocks, TopK *t, float *lows, float *finite) {
+    int64_t read = 0;
     if (!prune) {
         for (Py_ssize_t b = 0; b < n_blocks; b++) {
             const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
             const char *dm = (const char *)COL(b, 2);
             for (int64_t i = 0; i < COL(b, 6); i++) {
                 if (dm && dm[i]) continue;
-                offer(&t, partial(&Q, v + i * Q.dim, s[i]), (COL(b, 7) << 32) | i);
+                offer(t, partial(Q, v + i * Q->dim, s[i]), (COL(b, 7) << 32) | i);
                 read++;
             }
         }
-    } else {
-        Py_ssize_t total = 0;
-        for (Py_ssize_t b = 0; b < n_blocks; b++) total += COL(b, 6);
-        float *lows = malloc(sizeof(float) * (total + 1));
-        float *finite = malloc(sizeof(float) * (total + 1));
-        if (!lows || !finite) {
-            failed = 1;
-        } else {
-            /* pass 1: bounds (-inf: must be read, no projected data; +inf: deleted) */
-            Py_ssize_t pos = 0, n_finite = 0;
-            for (Py_ssize_t b = 0; b < n_blocks; b++) {
-                const char *dm = (const char *)COL(b, 2);
-                const float *p = (const float *)COL(b, 3), *ps = (const float *)COL(b, 4), *e = (const float *)COL(b, 5);
-                for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
-                    if (dm && dm[i]) {
-                        lows[pos] = INFINITY;
-                    } else if (!p) {
-                        lows[pos] = -INFINITY;
-                    } else {
-                        float gap = eq - e[i];
-                        lows[pos] = ps[i] - 2.0f * dot(p + i * r, pq, r) + pqsq + gap * gap;
-                        finite[n_finite++] = lows[pos];
-                    }
-                }
-            }
-            Py_ssize_t first = 4 * t.k;
-            float cut = n_finite > first ? select_nth(finite, n_finite, first - 1) : INFINITY;
-            /* pass 2: the rows with the smallest bounds set the k-th distance; pass 3: the rest it allows */
-            for (int phase = 0; phase < 2; phase++) {
-                float limit = limit_of(&Q, &t);
-                pos = 0;
-                for (Py_ssize_t b = 0; b < n_blocks; b++) {
-                    const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
-                    for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
-                        float lo = lows[pos];
-                        if (lo == INFINITY) continue;
-                        int in_first = lo <= cut;
-                        if (phase == 0 ? !in_first : (in_first || lo > limit)) continue;
-                        read++;
-                        if (offer(&t, partial(&Q, v + i * Q.dim, s[i]), (COL(b, 7) << 32) | i)) limit = limit_of(&Q, &t);
-                    }
-                }
+        return read;
+    }
+    /* pass 1: bounds (-inf: must be read, the block has no projected rows; +inf: deleted) */
+    Py_ssize_t pos = 0, n_finite = 0;
+    for (Py_ssize_t b = 0; b < n_blocks; b++) {
+        const char *dm = (const char *)COL(b, 2);
+        const float *p = (const float *)COL(b, 3), *ps = (const float *)COL(b, 4), *e = (const float *)COL(b, 5);
+        for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
+            if (dm && dm[i]) {
+                lows[pos] = INFINITY;
+            } else if (!p) {
+                lows[pos] = -INFINITY;
+            } else {
+                float gap = eq - e[i];
+                lows[pos] = ps[i] - 2.0f * dot(p + i * r, pq, r) + pqsq + gap * gap;
+                finite[n_finite++] = lows[pos];
             }
         }
-        free(lows);
-        free(finite);
     }
-    Py_END_ALLOW_THREADS
+    Py_ssize_t first = 4 * t->k;
+    float cut = n_finite > first ? select_nth(finite, n_finite, first - 1) : INFINITY;
+    /* pass 2: the rows with the smallest bounds set the k-th distance; pass 3: the rest it allows */
+    for (int phase = 0; phase < 2; phase++) {
+        float limit = limit_of(Q, t);
+        pos = 0;
+        for (Py_ssize_t b = 0; b < n_blocks; b++) {
+            const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
+            for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
+                float lo = lows[pos];
+                if (lo == INFINITY) continue;
+                int in_first = lo <= cut;
+                if (phase == 0 ? !in_first : (in_first || lo > limit)) continue;
+                read++;
+                if (offer(t, partial(Q, v + i * Q->dim, s[i]), (COL(b, 7) << 32) | i)) limit = limit_of(Q, t);
+            }
+        }
+    }
+    return read;
+}
 
+/* topk(queries, pqs, pqsq, eq, metric, prune, blocks, out_d, out_ref, filled) -> rows read in full
+ *
+ * queries float32 (nq, dim); pqs float32 (nq, r) projected queries, pqsq and eq float32 (nq,) (used
+ * when prune); blocks int64 (nq, p, 8): query i's p blocks (rows with n = 0 are skipped);
+ * out_d float32 (nq, k), out_ref int64 (nq, k), filled int64 (nq,) are written.
+ */
+static PyObject *topk(PyObject *self, PyObject *args) {
+    Py_buffer bq, bpq, bsq, beq, bb, bod, bor, bf;
+    int metric, prune;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*iiy*w*w*w*", &bq, &bpq, &bsq, &beq, &metric, &prune, &bb, &bod, &bor, &bf))
+        return NULL;
+    Py_buffer *all[] = {&bq, &bpq, &bsq, &beq, &bb, &bod, &bor, &bf};
+    const Py_ssize_t nq = bf.len / 8;
+    int ok = nq > 0 && bq.len % (4 * nq) == 0 && bpq.len % (4 * nq) == 0 && bsq.len == 4 * nq && beq.len == 4 * nq &&
+             bb.len % (64 * nq) == 0 && bod.len % (4 * nq) == 0 && bod.len / 4 == bor.len / 8 && bod.len > 0;
+    if (!ok) {
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
+        PyErr_SetString(PyExc_ValueError, "topk: inconsistent shapes (see _scan.c)");
+        return NULL;
+    }
+    const Py_ssize_t dim = bq.len / 4 / nq, r = bpq.len / 4 / nq, p = bb.len / 64 / nq, k = bod.len / 4 / nq;
+    int64_t read = 0, *filled = bf.buf;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t most = 1;
+    for (Py_ssize_t i = 0; i < nq; i++) {
+        Py_ssize_t rows = 0;
+        const int64_t *blk = (const int64_t *)bb.buf + i * p * 8;
+        for (Py_ssize_t b = 0; b < p; b++) rows += COL(b, 6);
+        if (rows > most) most = rows;
+    }
+    float *lows = malloc(sizeof(float) * most), *finite = malloc(sizeof(float) * most);
+    if (!lows || !finite) {
+        failed = 1;
+    } else {
+        for (Py_ssize_t i = 0; i < nq; i++) {
+            Query Q = {(const float *)bq.buf + i * dim, dim, metric, 0.0f};
+            Q.qsq = dot(Q.q, Q.q, dim);
+            TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, 0, 0};
+            read += scan_one(&Q, (const float *)bpq.buf + i * r, r, ((float *)bsq.buf)[i], ((float *)beq.buf)[i], prune,
+                             (const int64_t *)bb.buf + i * p * 8, p, &t, lows, finite);
+            filled[i] = t.filled;
+        }
+    }
+    free(lows);
+    free(finite);
+    Py_END_ALLOW_THREADS
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
     if (failed) return PyErr_NoMemory();
-    return Py_BuildValue("nL", t.filled, (long long)read);
+    return PyLong_FromLongLong(read);
 }
 
 static PyMethodDef methods[] = {
-    {"topk", topk, METH_VARARGS, "Top-k of one query over many blocks (see the module source)."},
+    {"topk", topk, METH_VARARGS, "Top-k of each query over its blocks (see the module source)."},
     {NULL, NULL, 0, NULL},
 };
 

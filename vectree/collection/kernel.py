@@ -49,35 +49,35 @@ def _addresses(block: Block, proj: Projection | None, key: str) -> tuple[int, ..
     return found
 
 
-def topk_blocks(
-    q: np.ndarray,
-    blocks: list[tuple[int, Block, np.ndarray | None]],
-    proj: Projection | None,
-    key: str,
-    metric: str,
-    k: int,
-) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """The k best ``(partial distances, refs)`` of one query over ``(slot, block, dead mask)``, then rows seen and read.
+def block_row(block: Block, dead: np.ndarray | None, slot: int, proj: Projection | None, key: str) -> tuple[int, ...]:
+    """The kernel's description of one block: vectors, sqnorms, dead mask, px, pxsq, ex, n, slot."""
+    a = _addresses(block, proj, key)
+    return (a[0], a[1], 0 if dead is None else dead.ctypes.data, a[2], a[3], a[4], a[5], slot)
 
-    Partial distances follow the full scan's convention (``|x|^2 - 2<q,x>`` for l2, ``-<q,x>`` for
-    cosine and dot); refs are ``slot << 32 | row``. With ``proj`` (l2 and cosine only), rows are
+
+def scan_queries(
+    queries: np.ndarray, table: np.ndarray, proj: Projection | None, metric: str, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The k best ``(partial distances, refs)`` of each query over its blocks, then counts and rows read.
+
+    ``table`` (nq, p, 8) int64 holds :func:`block_row` rows (rows with n = 0 are skipped) that must
+    stay alive during the call. Partial distances follow the full scan's convention (``|x|^2 - 2<q,x>``
+    for l2, ``-<q,x>`` for cosine and dot); refs are ``slot << 32 | row``; query i's candidates are the
+    first ``filled[i]`` entries of its rows, unsorted. With ``proj`` (l2 and cosine only), rows are
     pruned by their projected lower bound.
     """
-    q = np.ascontiguousarray(q, np.float32)
+    q = np.ascontiguousarray(queries, np.float32)
+    nq = len(q)
     prune = proj is not None and metric in ("l2", "cosine")
     if prune:
         centered = q - proj.mean
         pq = np.ascontiguousarray(centered @ proj.components.T, np.float32)
-        pqsq = float(pq @ pq)
-        eq = float(np.sqrt(max(float(centered @ centered) - pqsq, 0.0)))
+        pqsq = np.einsum("ij,ij->i", pq, pq).astype(np.float32)
+        eq = np.sqrt(np.maximum(np.einsum("ij,ij->i", centered, centered) - pqsq, 0.0)).astype(np.float32)
     else:
-        pq, pqsq, eq = np.zeros(0, np.float32), 0.0, 0.0
-    use = proj if prune else None
-    rows = []
-    for slot, b, dead in blocks:  # the kernel's columns: vectors, sqnorms, dead, px, pxsq, ex, n, slot
-        a = _addresses(b, use, key)
-        rows.append((a[0], a[1], 0 if dead is None else dead.ctypes.data, a[2], a[3], a[4], a[5], slot))
-    table = np.array(rows, dtype=np.int64).reshape(-1, 8)
-    out_d, out_ref = np.empty(k, np.float32), np.empty(k, np.int64)
-    filled, read = _scan.topk(q, pq, pqsq, eq, METRIC_CODES[metric], prune, table, out_d, out_ref)
-    return out_d[:filled], out_ref[:filled], int(table[:, 6].sum()), read
+        pq, pqsq, eq = np.zeros((nq, 0), np.float32), np.zeros(nq, np.float32), np.zeros(nq, np.float32)
+    out_d, out_ref = np.empty((nq, k), np.float32), np.empty((nq, k), np.int64)
+    filled = np.empty(nq, np.int64)
+    read = _scan.topk(q, pq, pqsq, eq, METRIC_CODES[metric], prune, np.ascontiguousarray(table, np.int64),
+                      out_d, out_ref, filled)
+    return out_d, out_ref, filled, read

@@ -1,8 +1,11 @@
 """Batch k-nearest-neighbour search over a snapshot.
 
-Queries are routed to their ``probes`` nearest buckets, then grouped by bucket so that every
-bucket is fetched once per batch (in parallel) and scanned once with a matrix product for all the
-queries that visit it. The unindexed tail is scanned for every query. Candidates from all blocks
+Queries are routed to their ``probes`` nearest buckets; every bucket a batch needs is fetched once
+(in parallel). Then two ways to scan, chosen by how much the queries share buckets: a compiled
+per-query scan (:mod:`vectree.collection.kernel`), which prunes rows by a projected lower bound and
+wins when each query probes a small part of the collection, or, per bucket, one matrix product for
+all the queries that visit it, which wins when most queries visit most buckets (exact search of a
+batch). The unindexed tail is scanned for every query with matrix products. Candidates from all blocks
 are merged by (distance, position) so that ties break the same way however many buckets are probed:
 visiting every bucket returns exactly the brute-force answer.
 """
@@ -13,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vectree.collection.kernel import topk_blocks
+from vectree.collection.kernel import block_row, scan_queries
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
 _QUERY_BLOCK = 2048
-_SMALL_BATCH = 4  # up to this many queries a batch is bandwidth-bound: compiled scan; above, matrix products win
+_SMALL_BATCH = 4  # up to this many queries, always the compiled scan
 
 
 @dataclass
@@ -84,7 +87,10 @@ def search_snapshot(
         stats["rows_scanned"] += len(block.rows) * len(qidx)
 
     index = snap.index
-    if index is not None and index.n_buckets and nq <= _SMALL_BATCH:
+    # the compiled per-query scan reads each probed row once per query; matrix products reuse a bucket
+    # across the queries that visit it, which wins once most queries visit most buckets
+    compiled = nq <= _SMALL_BATCH or (probes is not None and index is not None and 2 * probes < index.n_buckets)
+    if index is not None and index.n_buckets and compiled:
         _search_small(snap, queries, k, probes, slots, cand_q, cand_d, cand_ref, stats)
     elif index is not None and index.n_buckets:
         n_leaves = index.n_buckets
@@ -118,7 +124,7 @@ def search_snapshot(
 
 def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: list[Block],
                   cand_q: list, cand_d: list, cand_ref: list, stats: dict[str, int]) -> None:
-    """A few queries: each one's probed buckets in one compiled call, pruned by the projected bound."""
+    """Each query's probed buckets scanned in one compiled call, rows pruned by the projected bound."""
     index = snap.index
     nq = len(queries)
     fps = index.bucket_fingerprints
@@ -126,24 +132,26 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
         order = np.broadcast_to(np.arange(index.n_buckets), (nq, index.n_buckets))
     else:
         order = index.probe(queries, probes)
-    leaves = [leaf for leaf in dict.fromkeys(order.ravel().tolist()) if fps[leaf]]
-    slot_of = {}
+    leaves = [leaf for leaf in np.unique(order).tolist() if fps[leaf]]
+    proj = index.scan_projection if snap.manifest.settings["metric"] in ("l2", "cosine") else None
+    rows = np.zeros((index.n_buckets, 8), np.int64)  # n = 0 (skipped) for empty leaves
     for g in range(0, len(leaves), _FETCH_GROUP):
         part = leaves[g : g + _FETCH_GROUP]
         for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
-            slot_of[leaf] = (len(slots), block, snap.dead_mask(block))
+            rows[leaf] = block_row(block, snap.dead_mask(block), len(slots), proj, index.scan_key)
             slots.append(block)
+    # queries that start in the same bucket run one after another, so its rows are still in cache
+    run = np.argsort(order[:, 0], kind="stable")
+    table = rows[order[run]]
+    d, ref, filled, read = scan_queries(queries[run], table, proj, snap.manifest.settings["metric"], k)
+    back = np.argsort(run)
+    d, ref, filled = d[back], ref[back], filled[back]
+    take = np.arange(k)[None, :] < filled[:, None]
+    cand_q.append(np.broadcast_to(np.arange(nq)[:, None], (nq, k))[take])
+    cand_d.append(d[take])
+    cand_ref.append(ref[take])
     stats["buckets_scanned"] += len(leaves)
-    read = 0
-    for i in range(nq):
-        mine = [slot_of[leaf] for leaf in order[i].tolist() if leaf in slot_of]
-        d, ref, seen, n_read = topk_blocks(queries[i], mine, index.scan_projection, index.scan_key,
-                                           snap.manifest.settings["metric"], k)
-        cand_q.append(np.full(len(d), i, dtype=np.int64))
-        cand_d.append(d)
-        cand_ref.append(ref)
-        stats["rows_scanned"] += seen
-        read += n_read
+    stats["rows_scanned"] += int(table[:, :, 6].sum())
     stats["rows_read_in_full"] = read
 
 

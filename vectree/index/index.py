@@ -21,6 +21,7 @@ from vectree.index.projection import Projection
 from vectree.index.tree import Tree
 
 INDEX_FORMAT = 1
+_SHORTLIST_MAX_QUERIES = 16
 
 
 @dataclass
@@ -74,12 +75,22 @@ class Index:
             return probe(points, lo, hi, probes)
         # the leaf a query routes to comes first, so a stored vector always finds its own bucket
         first = self.tree.route(points)
-        if self.leaf_means is not None and len(self.leaf_means) == self.n_buckets:
-            # ranked at full width, as an inverted file does: the tree's centroids live in the projected
-            # space, which on high-dimensional text embeddings keeps too little of the distance
+        if self.leaf_means is None or len(self.leaf_means) != self.n_buckets:
+            return probe_centroids(points, self.leaf_centroids, probes, first=first)
+        # ranked at full width, as an inverted file does: the tree's centroids live in the projected
+        # space, which on high-dimensional text embeddings keeps too little of the distance
+        if len(queries) > _SHORTLIST_MAX_QUERIES or probes * 4 >= self.n_buckets:
             return probe_centroids(queries, self.leaf_means, probes, first=first, empty=self._empty_leaves,
                                    centroid_sq=self._leaf_means_sq)
-        return probe_centroids(points, self.leaf_centroids, probes, first=first)
+        # a few queries: shortlist in the projected space, then rank the shortlist at full width (one
+        # matrix-vector product over every mean would read them all for each query)
+        short = probe_centroids(points, self.leaf_centroids, max(4 * probes, probes + 16), first=first)
+        means = self.leaf_means[short]  # (n, s, dim)
+        d = self._leaf_means_sq[short] - 2.0 * np.einsum("nsd,nd->ns", means, queries)
+        d[self._empty_leaves[short]] = np.inf
+        d[:, 0] = -np.inf  # the query's own leaf stays first
+        pick = np.argsort(d, axis=1, kind="stable")[:, :probes]
+        return np.take_along_axis(short, pick, axis=1)
 
     def to_bytes(self) -> tuple[bytes, str]:
         """Serialize (npz, no pickle) and return ``(data, fingerprint)``."""
