@@ -17,9 +17,21 @@ batches scan with matrix products, which reuse each bucket across queries.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from vectree.collection.snapshot import Block
 from vectree.index.projection import Projection
+
+
+_blas: ThreadpoolController | None = None
+
+
+def one_blas_thread():  # noqa: ANN201 - a context manager
+    """BLAS limited to one thread: split across threads, a small product on a busy machine took 100x longer."""
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def reduced(block: Block, proj: Projection, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -27,7 +39,8 @@ def reduced(block: Block, proj: Projection, key: str) -> tuple[np.ndarray, np.nd
     cached = block.extra.get(key)
     if cached is None:
         centered = block.rows.vectors - proj.mean
-        px = (centered @ proj.components.T).astype(np.float32)
+        with one_blas_thread():
+            px = (centered @ proj.components.T).astype(np.float32)
         pxsq = np.einsum("ij,ij->i", px, px)
         total = np.einsum("ij,ij->i", centered, centered)
         cached = (px, pxsq, np.sqrt(np.maximum(total - pxsq, 0.0)).astype(np.float32))

@@ -132,7 +132,8 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
         order = np.broadcast_to(np.arange(index.n_buckets), (nq, index.n_buckets))
     else:
         order = index.probe(queries, probes)
-    leaves = [leaf for leaf in np.unique(order).tolist() if fps[leaf]]
+    # (np.unique would import numpy.ma on the first query)
+    leaves = [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
     proj = index.scan_projection if snap.manifest.settings["metric"] in ("l2", "cosine") else None
     rows = np.zeros((index.n_buckets, 8), np.int64)  # n = 0 (skipped) for empty leaves
     for g in range(0, len(leaves), _FETCH_GROUP):

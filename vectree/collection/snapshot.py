@@ -54,9 +54,9 @@ class ObjectCache:
         self.lru: ByteLRU[object] = ByteLRU(capacity_bytes)
         self.disk = disk
 
-    def _fetch(self, keys: list[str]) -> list[bytes]:
+    def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
         if self.disk is None:
-            return self.store.get_many(keys)
+            return self.store.read_many(keys)
         found = [self.disk.get(k) for k in keys]
         missing = [k for k, d in zip(keys, found) if d is None]
         if missing:

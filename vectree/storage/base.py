@@ -8,7 +8,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+import threading
 from concurrent.futures import ThreadPoolExecutor
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def io_pool() -> ThreadPoolExecutor:
+    """One thread pool for parallel reads and writes, shared by every store in the process.
+
+    Starting threads for each call cost more than reading a small bucket from the page cache.
+    """
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vectree-io")
+        return _POOL
 
 
 class ObjectStore(ABC):
@@ -50,10 +66,14 @@ class ObjectStore(ABC):
 
     def get_many(self, keys: Sequence[str], max_workers: int = 8) -> list[bytes]:
         """Fetch several objects, in parallel where the backend benefits (one round trip of latency)."""
-        if len(keys) <= 1:
+        if len(keys) <= 1 or max_workers <= 1:
             return [self.get(k) for k in keys]
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(keys))) as pool:
-            return list(pool.map(self.get, keys))
+        return list(io_pool().map(self.get, keys))
+
+    def read_many(self, keys: Sequence[str]) -> list[bytes | memoryview]:
+        """Like :meth:`get_many`, for objects only read and decoded: a backend may hand back read-only
+        buffers (a memory-mapped file) instead of copies."""
+        return self.get_many(keys)
 
     def put_many(self, items: Iterable[tuple[str, bytes]], max_workers: int = 8) -> None:
         """Store several objects, in parallel where the backend benefits."""
@@ -62,8 +82,11 @@ class ObjectStore(ABC):
             for k, d in items:
                 self.put(k, d)
             return
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
-            list(pool.map(lambda kd: self.put(*kd), items))
+        if max_workers <= 1:
+            for k, d in items:
+                self.put(k, d)
+            return
+        list(io_pool().map(lambda kd: self.put(*kd), items))
 
     def close(self) -> None:
         """Release connections; the default has nothing to release."""
