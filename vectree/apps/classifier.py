@@ -73,7 +73,7 @@ class DocumentClassifier:
         probes: int | str | None = 10,
         weights: str | Callable[[np.ndarray], np.ndarray] = "distance",
         batch_size: int = 2048,
-        bucket_size: int = 1000,
+        bucket_size: int | None = None,
         metric: str = "cosine",
         show_progress: bool = False,
         storage_options: dict[str, Any] | None = None,

@@ -46,7 +46,7 @@ def create(
     url: str = typer.Argument(..., help="Where the collection lives: a path, file://, or s3://bucket/prefix."),
     dim: int = typer.Option(..., help="Vector dimension."),
     metric: str = typer.Option("l2", help="l2 | cosine | dot."),
-    bucket_size: int = typer.Option(1000, help="Most rows per bucket."),
+    bucket_size: int = typer.Option(None, help="Most rows per bucket (default: about 256 KiB of vectors)."),
     tree_rule: str = typer.Option("kmeans", help="kmeans (default) | variance | seed."),
     private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
 ) -> None:
@@ -55,7 +55,7 @@ def create(
         col = vectree.create_collection(url, dim=dim, metric=metric, bucket_size=bucket_size, tree_rule=tree_rule, private=private)
     except VectreeError as exc:
         _fail(exc)
-    console.print(f"created {col.url} (dim={dim}, metric={metric}, bucket_size={bucket_size}, tree_rule={tree_rule})")
+    console.print(f"created {col.url} (dim={dim}, metric={metric}, bucket_size={col.stats()['bucket_size']}, tree_rule={tree_rule})")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from vectree.collection.manifest import Manifest, latest_version, read_manifest,
 from vectree.collection.snapshot import ObjectCache
 from vectree.collection.validate import check_metric
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
-from vectree.index.build import IndexConfig
+from vectree.index.build import IndexConfig, default_bucket_size
 from vectree.storage.base import ObjectStore
 from vectree.storage.url import open_store
 
@@ -21,7 +21,7 @@ def create_collection(
     url: str,
     dim: int,
     metric: str = "l2",
-    bucket_size: int = 1000,
+    bucket_size: int | None = None,
     *,
     tree_rule: str = "kmeans",
     n_components: int = 32,
@@ -37,7 +37,8 @@ def create_collection(
     """Create an empty collection at ``url`` (a path, ``file://``, ``memory://`` or ``s3://``).
 
     ``bucket_size`` bounds the rows per bucket: smaller buckets scan less per probe, larger ones
-    need fewer probes. ``private`` is recorded for the service layer (the seed's keepPrivate).
+    need fewer probes; by default a bucket holds about 256 KiB of vectors (:func:`default_bucket_size`).
+    ``private`` is recorded for the service layer (the seed's keepPrivate).
     ``cache_bytes`` bounds the in-memory read cache; ``cache_dir`` adds a local-disk cache of
     ``cache_dir_bytes`` (useful for s3:// collections). ``storage_options`` go to the store
     (for S3: endpoint_url, access_key_id, secret_access_key, region, allow_http, retry).
@@ -45,7 +46,7 @@ def create_collection(
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
         raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
     check_metric(metric)
-    config = IndexConfig(bucket_size=int(bucket_size), tree_rule=tree_rule, n_components=min(int(n_components), int(dim)),
+    config = IndexConfig(bucket_size=default_bucket_size(int(dim)) if bucket_size is None else int(bucket_size), tree_rule=tree_rule, n_components=min(int(n_components), int(dim)),
                          max_depth=int(max_depth), vector_dtype=vector_dtype)
     config.validate()
     store = open_store(url, **(storage_options or {}))

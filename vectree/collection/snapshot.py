@@ -53,6 +53,7 @@ class ObjectCache:
         self.store = store
         self.lru: ByteLRU[object] = ByteLRU(capacity_bytes)
         self.disk = disk
+        self._checked: dict[str, object] = {}  # fingerprint -> store identity of the file whose hash matched
 
     def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
         if self.disk is None:
@@ -77,9 +78,16 @@ class ObjectCache:
             else:
                 out[fp] = hit  # type: ignore[assignment]
         if missing:
-            datas = self._fetch([f"{folder}/{fp}.arrow" for folder, fp in missing])
-            for (folder, fp), data in zip(missing, datas):
-                rows = decode_rows(data, fp, what=folder[:-1])
+            keys = [f"{folder}/{fp}.arrow" for folder, fp in missing]
+            # a memory-mapped local file is hashed when first read; while it stays the same file (same
+            # inode, size and mtime), later reads of this immutable object skip the hash
+            idents = [self.store.identity(k) for k in keys] if self.disk is None else [None] * len(keys)
+            datas = self._fetch(keys)
+            for (folder, fp), data, ident in zip(missing, datas, idents):
+                known = ident is not None and self._checked.get(fp) == ident
+                rows = decode_rows(data, None if known else fp, what=folder[:-1])
+                if ident is not None:
+                    self._checked[fp] = ident
                 v = rows.vectors
                 block = Block(fp, rows, id_keys(rows.ids), np.einsum("ij,ij->i", v, v).astype(np.float32))
                 self.lru.stats.bytes_fetched += len(data)

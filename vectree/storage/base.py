@@ -7,7 +7,7 @@ by convention except manifests, which are only ever created with :meth:`ObjectSt
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -69,6 +69,13 @@ class ObjectStore(ABC):
         if len(keys) <= 1 or max_workers <= 1:
             return [self.get(k) for k in keys]
         return list(io_pool().map(self.get, keys))
+
+    def identity(self, key: str) -> Hashable | None:
+        """Something that changes whenever the stored object is replaced (None: the backend cannot tell).
+
+        Readers that checked an immutable object's fingerprint once may skip the hash while this holds.
+        """
+        return None
 
     def read_many(self, keys: Sequence[str]) -> list[bytes | memoryview]:
         """Like :meth:`get_many`, for objects only read and decoded: a backend may hand back read-only

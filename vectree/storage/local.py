@@ -10,7 +10,7 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from vectree.errors import NotFoundError, StorageError
@@ -47,6 +47,14 @@ class LocalStore(ObjectStore):
         (not to a fragmented heap) when the last array using them is freed. Safe because objects are
         never rewritten in place: a new version is a new file, renamed over nothing."""
         return [self._map(k) for k in keys]
+
+    def identity(self, key: str) -> Hashable | None:
+        """(inode, size, modification time): a file replaced or rewritten gets a new one."""
+        try:
+            st = os.stat(self._path(key))
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _map(self, key: str) -> bytes | memoryview:
         path = self._path(key)
