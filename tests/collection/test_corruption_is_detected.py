@@ -62,3 +62,18 @@ def test_a_missing_segment_is_reported(tmp_path, arxiv_sample):
     with pytest.raises(NotFoundError):
         vectree.open_collection(tmp_path / "c").search(arxiv_sample["vectors"][:1], k=1)
     assert len(vectree.open_collection(tmp_path / "c").verify().problems) == 1
+
+
+def test_a_bucket_replaced_after_it_was_read_is_checked_again(built, arxiv_sample):
+    root, _ = built
+    col = vectree.open_collection(root, cache_bytes=1)  # nothing stays cached: every search reads the files
+    q = arxiv_sample["vectors"][:20]
+    col.search(q, k=5, exact=True)  # every bucket read and its hash checked once
+    victim = _bucket_files(root)[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tmp = victim.with_suffix(".tmp")
+    tmp.write_bytes(bytes(data))
+    tmp.replace(victim)  # a different file under the same name
+    with pytest.raises(CorruptionError, match=victim.stem[:16]):
+        col.search(q, k=5, exact=True)

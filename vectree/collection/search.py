@@ -62,6 +62,15 @@ def _scan(block: Block, qs: np.ndarray, metric: str, k: int, dead: np.ndarray | 
     return np.broadcast_to(np.arange(d.shape[1]), d.shape), d
 
 
+def use_compiled_scan(n_queries: int, probes: int | None, n_buckets: int) -> bool:
+    """Whether a batch takes the compiled per-query scan rather than per-bucket matrix products.
+
+    The compiled scan reads each probed row once per query; a matrix product reuses a bucket across
+    the queries that visit it, which wins once most queries visit most buckets.
+    """
+    return n_queries <= _SMALL_BATCH or (probes is not None and 2 * probes < n_buckets)
+
+
 def search_snapshot(
     snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool = False
 ) -> SearchResult:
@@ -87,10 +96,7 @@ def search_snapshot(
         stats["rows_scanned"] += len(block.rows) * len(qidx)
 
     index = snap.index
-    # the compiled per-query scan reads each probed row once per query; matrix products reuse a bucket
-    # across the queries that visit it, which wins once most queries visit most buckets
-    compiled = nq <= _SMALL_BATCH or (probes is not None and index is not None and 2 * probes < index.n_buckets)
-    if index is not None and index.n_buckets and compiled:
+    if index is not None and index.n_buckets and use_compiled_scan(nq, probes, index.n_buckets):
         _search_small(snap, queries, k, probes, slots, cand_q, cand_d, cand_ref, stats)
     elif index is not None and index.n_buckets:
         n_leaves = index.n_buckets

@@ -1,0 +1,61 @@
+"""The compiled per-query scan and the per-bucket matrix products return the same neighbours."""
+
+import numpy as np
+import pytest
+
+import vectree
+import vectree.collection.search as search
+
+
+@pytest.fixture(scope="module")
+def fm(tmp_path_factory, fashion_mnist):
+    col = vectree.create_collection(tmp_path_factory.mktemp("c") / "fm", dim=784, metric="l2")
+    col.add(fashion_mnist["train"])
+    col.build()
+    return col
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine", "dot"])
+def test_both_scans_agree_for_every_metric(tmp_path, fashion_mnist, metric, monkeypatch):
+    x = fashion_mnist["train"][:6000]
+    col = vectree.create_collection(tmp_path / metric, dim=784, metric=metric, bucket_size=200)
+    col.add(x)
+    col.build()
+    q = fashion_mnist["queries"][:200]
+    monkeypatch.setattr(search, "use_compiled_scan", lambda nq, probes, n: True)
+    compiled = col.search(q, k=10, probes=4)
+    monkeypatch.setattr(search, "use_compiled_scan", lambda nq, probes, n: False)
+    blas = col.search(q, k=10, probes=4)
+    assert compiled.stats["buckets_scanned"] == blas.stats["buckets_scanned"]
+    assert compiled.stats["rows_scanned"] == blas.stats["rows_scanned"]
+    # float32 sums in a different order can swap two rows at equal distance, nothing more
+    assert (compiled.ids == blas.ids).mean() > 0.999
+    np.testing.assert_allclose(compiled.distances, blas.distances, rtol=1e-4, atol=1e-3)
+
+
+def test_pruning_reads_few_rows_in_full_and_changes_nothing(fm, fashion_mnist):
+    q = fashion_mnist["queries"][:100]
+    first = [fm.search(v, k=10, probes=8) for v in q]  # a block's first use: read in full
+    again = [fm.search(v, k=10, probes=8) for v in q]  # later uses: pruned by the projected bound
+    np.testing.assert_array_equal(np.vstack([r.ids for r in first]), np.vstack([r.ids for r in again]))
+    read = sum(r.stats["rows_read_in_full"] for r in again)
+    scanned = sum(r.stats["rows_scanned"] for r in again)
+    assert read < 0.3 * scanned
+
+
+def test_deleted_rows_are_never_returned_by_either_scan(fm, fashion_mnist, tmp_path, monkeypatch):
+    col = vectree.create_collection(tmp_path / "d", dim=784, metric="l2", bucket_size=200)
+    col.add(fashion_mnist["train"][:5000])
+    col.build()
+    q = fashion_mnist["train"][:20]  # each query's own row is its nearest neighbour ...
+    col.delete(np.arange(20))  # ... until it is deleted
+    for compiled in (True, False):
+        monkeypatch.setattr(search, "use_compiled_scan", lambda nq, probes, n, c=compiled: c)
+        res = col.search(q, k=5, probes=6)
+        assert not np.isin(res.ids, np.arange(20)).any()
+
+
+def test_the_default_bucket_holds_about_256_kib():
+    from vectree.index.build import default_bucket_size
+
+    assert [default_bucket_size(d) for d in (784, 384, 50, 1, 100_000)] == [83, 170, 1310, 4096, 64]
