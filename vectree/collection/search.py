@@ -97,7 +97,13 @@ def search_snapshot(
 
     index = snap.index
     if index is not None and index.n_buckets and use_compiled_scan(nq, probes, index.n_buckets):
-        _search_small(snap, queries, k, probes, slots, cand_q, cand_d, cand_ref, stats)
+        d, ref, filled = _search_small(snap, queries, k, probes, slots, stats)
+        if not snap.manifest.segments and not include_metadata:
+            return _finish_small(snap, k, d, ref, filled, slots, qn, metric, stats)
+        take = np.arange(k)[None, :] < filled[:, None]
+        cand_q.append(np.broadcast_to(np.arange(nq)[:, None], (nq, k))[take])
+        cand_d.append(d[take])
+        cand_ref.append(ref[take])
     elif index is not None and index.n_buckets:
         n_leaves = index.n_buckets
         all_queries = np.arange(nq)
@@ -129,8 +135,11 @@ def search_snapshot(
 
 
 def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: list[Block],
-                  cand_q: list, cand_d: list, cand_ref: list, stats: dict[str, int]) -> None:
-    """Each query's probed buckets scanned in one compiled call, rows pruned by the projected bound."""
+                  stats: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each query's probed buckets scanned in one compiled call, rows pruned by the projected bound.
+
+    Returns (partial distances, refs, filled): query i's candidates are the first filled[i] of its row.
+    """
     index = snap.index
     nq = len(queries)
     fps = index.bucket_fingerprints
@@ -152,14 +161,43 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
     table = rows[order[run]]
     d, ref, filled, read = scan_queries(queries[run], table, proj, snap.manifest.settings["metric"], k)
     back = np.argsort(run)
-    d, ref, filled = d[back], ref[back], filled[back]
-    take = np.arange(k)[None, :] < filled[:, None]
-    cand_q.append(np.broadcast_to(np.arange(nq)[:, None], (nq, k))[take])
-    cand_d.append(d[take])
-    cand_ref.append(ref[take])
     stats["buckets_scanned"] += len(leaves)
     stats["rows_scanned"] += int(table[:, :, 6].sum())
     stats["rows_read_in_full"] = read
+    return d[back], ref[back], filled[back]
+
+
+def _finish_small(snap: Snapshot, k: int, d: np.ndarray, ref: np.ndarray, filled: np.ndarray, slots: list[Block],
+                  qn: np.ndarray, metric: str, stats: dict[str, int]) -> SearchResult:
+    """The compiled scan's candidates as a result, when nothing else (tail segments, metadata) joins them.
+
+    The same order as :func:`_merge` (distance, then reference), without concatenating and re-sorting.
+    """
+    nq = len(d)
+    missing = np.arange(k)[None, :] >= filled[:, None]
+    d = np.where(missing, np.inf, d)
+    ref = np.where(missing, np.iinfo(np.int64).max, ref)
+    order = np.lexsort((ref, d))  # row by row (the last axis)
+    rows_ = np.arange(nq)[:, None]
+    d, ref, missing = d[rows_, order], ref[rows_, order], missing[rows_, order]
+    offset = qn if metric == "l2" else np.ones(nq, np.float32)
+    distances = (d + offset[:, None]).astype(np.float32)
+    if metric == "l2":
+        distances = np.maximum(distances, 0.0)
+    settings = snap.manifest.settings
+    str_ids = settings.get("id_type") == "str"
+    ids = np.full((nq, k), None, dtype=object) if str_ids else np.full((nq, k), -1, dtype=np.int64)
+    label_type = settings.get("label_type")
+    labels = np.full((nq, k), None, dtype=object) if label_type else None
+    for i, j in zip(*np.nonzero(~missing)):
+        rows = slots[int(ref[i, j] >> 32)].rows
+        r = int(ref[i, j] & 0xFFFFFFFF)
+        ids[i, j] = rows.ids[r]
+        if labels is not None and rows.labels is not None:
+            labels[i, j] = rows.labels[r]
+    if labels is not None and label_type == "int" and not any(v is None for v in labels.ravel()):
+        labels = labels.astype(np.int64)
+    return SearchResult(ids=ids, distances=distances, labels=labels, stats=stats)
 
 
 def _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata, offset, clamp) -> SearchResult:  # noqa: ANN001

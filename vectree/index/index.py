@@ -56,14 +56,8 @@ class Index:
         return self.tree.leaf_centroids(self.projection.n_components)
 
     @cached_property
-    def _leaf_means32(self) -> np.ndarray:
-        """The means as float32, for matrix products with large batches (only then: they double in size)."""
-        return np.asarray(self.leaf_means, np.float32)
-
-    @cached_property
     def _leaf_means_sq(self) -> np.ndarray:
-        m = self.leaf_means.astype(np.float32)
-        return np.einsum("ij,ij->i", m, m)
+        return np.einsum("ij,ij->i", self.leaf_means, self.leaf_means)
 
     @cached_property
     def _empty_leaves(self) -> np.ndarray:
@@ -86,17 +80,17 @@ class Index:
         # ranked at full width, as an inverted file does: the tree's centroids live in the projected
         # space, which on high-dimensional text embeddings keeps too little of the distance
         if len(queries) > _SHORTLIST_MAX_QUERIES or probes * 4 >= self.n_buckets:
-            return probe_centroids(queries, self._leaf_means32, probes, first=first, empty=self._empty_leaves,
+            return probe_centroids(queries, self.leaf_means, probes, first=first, empty=self._empty_leaves,
                                    centroid_sq=self._leaf_means_sq)
         # a few queries: shortlist in the projected space, then rank the shortlist at full width (one
         # matrix-vector product over every mean would read them all for each query)
-        short = probe_centroids(points, self.leaf_centroids, max(4 * probes, probes + 16), first=first)
-        means = self.leaf_means[short].astype(np.float32)  # (n, s, dim)
+        short = probe_centroids(points, self.leaf_centroids, 2 * probes + 8, first=first)
+        means = self.leaf_means[short]  # (n, s, dim)
         d = self._leaf_means_sq[short] - 2.0 * np.einsum("nsd,nd->ns", means, queries)
         d[self._empty_leaves[short]] = np.inf
         d[:, 0] = -np.inf  # the query's own leaf stays first
         pick = np.argsort(d, axis=1, kind="stable")[:, :probes]
-        return np.take_along_axis(short, pick, axis=1)
+        return short[np.arange(len(short))[:, None], pick]
 
     def to_bytes(self) -> tuple[bytes, str]:
         """Serialize (npz, no pickle) and return ``(data, fingerprint)``."""
@@ -144,7 +138,7 @@ class Index:
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),
                 scan_projection=Projection(z["scan_mean"], z["scan_components"]) if opt("scan_components", empty).size else None,
-                leaf_means=opt("leaf_means", empty) if opt("leaf_means", empty).size else None,  # float16
+                leaf_means=opt("leaf_means", empty).astype(np.float32) if opt("leaf_means", empty).size else None,
             )
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
