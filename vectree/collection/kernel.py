@@ -15,6 +15,9 @@ order, so the answer is the full scan's.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from vectree.collection import _scan  # built from _scan.c by `pip install`
@@ -23,6 +26,23 @@ from vectree.collection.snapshot import Block
 from vectree.index.projection import Projection
 
 METRIC_CODES = {"l2": 0, "cosine": 1, "dot": 2}
+_PARALLEL_MIN_QUERIES = 64
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def scan_threads() -> int:
+    """Threads a batch is scanned with: ``OMP_NUM_THREADS`` when set (the limit users already give numpy
+    and faiss), else every core."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return os.cpu_count() or 1
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vectree-scan")
+    return _POOLS[workers]
 
 
 def _addresses(block: Block, proj: Projection | None, key: str) -> tuple[int, ...]:
@@ -78,6 +98,15 @@ def scan_queries(
         pq, pqsq, eq = np.zeros((nq, 0), np.float32), np.zeros(nq, np.float32), np.zeros(nq, np.float32)
     out_d, out_ref = np.empty((nq, k), np.float32), np.empty((nq, k), np.int64)
     filled = np.empty(nq, np.int64)
-    read = _scan.topk(q, pq, pqsq, eq, METRIC_CODES[metric], prune, np.ascontiguousarray(table, np.int64),
-                      out_d, out_ref, filled)
+    table = np.ascontiguousarray(table, np.int64)
+    code = METRIC_CODES[metric]
+
+    def part(a: int, b: int) -> int:  # rows a..b of every array: contiguous views, written in place
+        return _scan.topk(q[a:b], pq[a:b], pqsq[a:b], eq[a:b], code, prune, table[a:b], out_d[a:b], out_ref[a:b], filled[a:b])
+
+    workers = scan_threads() if nq >= _PARALLEL_MIN_QUERIES else 1
+    if workers == 1:
+        return out_d, out_ref, filled, part(0, nq)
+    cuts = np.linspace(0, nq, workers + 1).astype(int)
+    read = sum(_pool(workers).map(part, cuts[:-1], cuts[1:]))  # the kernel releases the GIL
     return out_d, out_ref, filled, read
