@@ -156,15 +156,21 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
         for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
             rows[leaf] = block_row(block, snap.dead_mask(block), len(slots), proj, index.scan_key)
             slots.append(block)
-    # queries that start in the same bucket run one after another, so its rows are still in cache
-    run = np.argsort(order[:, 0], kind="stable")
-    table = rows[order[run]]
-    d, ref, filled, read = scan_queries(queries[run], table, proj, snap.manifest.settings["metric"], k)
-    back = np.argsort(run)
+    metric = snap.manifest.settings["metric"]
     stats["buckets_scanned"] += len(leaves)
+    if nq == 1:
+        table = rows[order]
+        d, ref, filled, read = scan_queries(queries, table, proj, metric, k)
+    else:
+        # queries that start in the same bucket run one after another, so its rows are still in cache
+        run = np.argsort(order[:, 0], kind="stable")
+        table = rows[order[run]]
+        d, ref, filled, read = scan_queries(queries[run], table, proj, metric, k)
+        back = np.argsort(run)
+        d, ref, filled = d[back], ref[back], filled[back]
     stats["rows_scanned"] += int(table[:, :, 6].sum())
     stats["rows_read_in_full"] = read
-    return d[back], ref[back], filled[back]
+    return d, ref, filled
 
 
 def _finish_small(snap: Snapshot, k: int, d: np.ndarray, ref: np.ndarray, filled: np.ndarray, slots: list[Block],
@@ -174,27 +180,24 @@ def _finish_small(snap: Snapshot, k: int, d: np.ndarray, ref: np.ndarray, filled
     The same order as :func:`_merge` (distance, then reference), without concatenating and re-sorting.
     """
     nq = len(d)
-    missing = np.arange(k)[None, :] >= filled[:, None]
-    d = np.where(missing, np.inf, d)
-    ref = np.where(missing, np.iinfo(np.int64).max, ref)
-    order = np.lexsort((ref, d))  # row by row (the last axis)
-    rows_ = np.arange(nq)[:, None]
-    d, ref, missing = d[rows_, order], ref[rows_, order], missing[rows_, order]
-    offset = qn if metric == "l2" else np.ones(nq, np.float32)
-    distances = (d + offset[:, None]).astype(np.float32)
-    if metric == "l2":
-        distances = np.maximum(distances, 0.0)
     settings = snap.manifest.settings
     str_ids = settings.get("id_type") == "str"
     ids = np.full((nq, k), None, dtype=object) if str_ids else np.full((nq, k), -1, dtype=np.int64)
     label_type = settings.get("label_type")
     labels = np.full((nq, k), None, dtype=object) if label_type else None
-    for i, j in zip(*np.nonzero(~missing)):
-        rows = slots[int(ref[i, j] >> 32)].rows
-        r = int(ref[i, j] & 0xFFFFFFFF)
-        ids[i, j] = rows.ids[r]
-        if labels is not None and rows.labels is not None:
-            labels[i, j] = rows.labels[r]
+    distances = np.full((nq, k), np.inf, dtype=np.float32)
+    for i in range(nq):
+        n = int(filled[i])
+        order = np.lexsort((ref[i, :n], d[i, :n]))  # the full scan's order: distance, then reference
+        offset = float(qn[i]) if metric == "l2" else 1.0
+        dist = d[i, order] + np.float32(offset)
+        distances[i, :n] = np.maximum(dist, 0.0) if metric == "l2" else dist
+        for j, rf in enumerate(ref[i, order].tolist()):
+            rows = slots[rf >> 32].rows
+            r = rf & 0xFFFFFFFF
+            ids[i, j] = rows.ids[r]
+            if labels is not None and rows.labels is not None:
+                labels[i, j] = rows.labels[r]
     if labels is not None and label_type == "int" and not any(v is None for v in labels.ravel()):
         labels = labels.astype(np.int64)
     return SearchResult(ids=ids, distances=distances, labels=labels, stats=stats)
