@@ -24,7 +24,7 @@ def create_collection(
     bucket_size: int | None = None,
     *,
     tree_rule: str = "kmeans",
-    n_components: int = 96,
+    n_components: int = 32,
     max_depth: int = 32,
     vector_dtype: str = "float32",
     private: bool = False,

@@ -62,7 +62,7 @@ class IndexConfig:
 
     bucket_size: int = 1000
     tree_rule: str = "kmeans"
-    n_components: int = 96
+    n_components: int = 32
     max_depth: int = 32
     sample_size: int = 100_000
     sample_bytes: int = 256 << 20
