@@ -59,3 +59,9 @@ def test_the_default_bucket_holds_about_256_kib():
     from vectree.index.build import default_bucket_size
 
     assert [default_bucket_size(d) for d in (784, 384, 50, 1, 100_000)] == [83, 170, 1310, 4096, 64]
+
+
+def test_small_dimensions_are_split_in_full():
+    from vectree.index.build import default_n_components
+
+    assert [default_n_components(d) for d in (2, 50, 64, 65, 784)] == [2, 50, 64, 32, 32]

@@ -12,7 +12,7 @@ from vectree.collection.manifest import Manifest, latest_version, read_manifest,
 from vectree.collection.snapshot import ObjectCache
 from vectree.collection.validate import check_metric
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
-from vectree.index.build import IndexConfig, default_bucket_size
+from vectree.index.build import IndexConfig, default_bucket_size, default_n_components
 from vectree.storage.base import ObjectStore
 from vectree.storage.url import open_store
 
@@ -24,7 +24,7 @@ def create_collection(
     bucket_size: int | None = None,
     *,
     tree_rule: str = "kmeans",
-    n_components: int = 32,
+    n_components: int | None = None,
     max_depth: int = 32,
     vector_dtype: str = "float32",
     private: bool = False,
@@ -46,7 +46,7 @@ def create_collection(
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
         raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
     check_metric(metric)
-    config = IndexConfig(bucket_size=default_bucket_size(int(dim)) if bucket_size is None else int(bucket_size), tree_rule=tree_rule, n_components=min(int(n_components), int(dim)),
+    config = IndexConfig(bucket_size=default_bucket_size(int(dim)) if bucket_size is None else int(bucket_size), tree_rule=tree_rule, n_components=default_n_components(int(dim)) if n_components is None else min(int(n_components), int(dim)),
                          max_depth=int(max_depth), vector_dtype=vector_dtype)
     config.validate()
     store = open_store(url, **(storage_options or {}))
