@@ -72,6 +72,21 @@ def peers() -> str:
                 continue
             lines.append(f"| {ds} | {m['system']} | {m['qps_batch']:.0f} ({m['qps_batch_vs_ivf']:.2f}) | "
                          f"{m['qps_single']:.0f} ({m['qps_single_vs_ivf']:.2f}) | {m['build_s']:.1f} | {m['peak_rss_mb']:.0f} |")
+    lines += ["", "On disk (a fresh process, files evicted from the page cache, one query at a time, 1 thread; "
+              "vectree's cache 2% of the raw vectors; RSS above the process's baseline after its imports):", "",
+              "| dataset | system | setting | recall@10 | q/s | first query ms | peak RSS over baseline (% of raw) |",
+              "|---|---|---|---|---|---|---|"]
+    for ds in ("fashion-mnist", "glove", "arxiv"):
+        path = RESULTS / f"peers-{ds}.json"
+        if not path.exists():
+            continue
+        for r in json.loads(path.read_text())["rows"]:
+            if r.get("regime") != "disk" or r["system"] not in ("vectree[kmeans]", "lancedb-ivf-flat", "annoy"):
+                continue
+            m = r["metrics"]
+            over = m["peak_rss_single_mb"] - m["rss_baseline_mb"]
+            lines.append(f"| {ds} | {r['system']} | {r['setting']} | {m['recall_at_10_single']:.3f} | {m['qps_single']:.0f} | "
+                         f"{m['first_query_ms']:.0f} | {over:.0f} MB ({100 * over / m['raw_vector_mb']:.1f}%) |")
     return "\n".join(lines)
 
 
