@@ -65,3 +65,23 @@ def test_small_dimensions_are_split_in_full():
     from vectree.index.build import default_n_components
 
     assert [default_n_components(d) for d in (2, 50, 64, 65, 784)] == [2, 50, 64, 32, 32]
+
+
+def test_a_query_larger_than_the_cache_is_scanned_in_groups_with_the_same_answer(tmp_path, fashion_mnist):
+    col = vectree.create_collection(tmp_path / "s", dim=784, metric="l2", bucket_size=100)
+    x = fashion_mnist["train"][:8000]
+    col.add(x, labels=np.arange(len(x)) % 10)
+    col.build()
+    q = fashion_mnist["queries"][:30]
+    roomy = vectree.open_collection(tmp_path / "s")
+    tight = vectree.open_collection(tmp_path / "s", cache_bytes=200_000)  # less than one query's 24 buckets
+    for v in q:
+        a, b = roomy.search(v, k=10, probes=24), tight.search(v, k=10, probes=24)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_allclose(a.distances, b.distances, rtol=1e-5)
+        assert a.stats["rows_scanned"] == b.stats["rows_scanned"]
+    col.add(fashion_mnist["queries"][50:150], labels=np.zeros(100, int))  # an unindexed tail joins the answer
+    tight.refresh()
+    roomy.refresh()
+    np.testing.assert_array_equal(roomy.search(q[0], k=10, probes=24).ids, tight.search(q[0], k=10, probes=24).ids)

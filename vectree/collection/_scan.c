@@ -144,7 +144,7 @@ static int64_t scan_one(const Query *Q, const float *pq, Py_ssize_t r, float pqs
                 float lo = lows[pos];
                 if (lo == INFINITY) continue;
                 int in_first = lo <= cut;
-                if (phase == 0 ? !in_first : (in_first || lo > limit)) continue;
+                if (phase == 0 ? (!in_first || lo > limit) : (in_first || lo > limit)) continue;
                 read++;
                 if (offer(t, partial(Q, v + i * Q->dim, s[i]), (COL(b, 7) << 32) | i)) limit = limit_of(Q, t);
             }
@@ -157,7 +157,9 @@ static int64_t scan_one(const Query *Q, const float *pq, Py_ssize_t r, float pqs
  *
  * queries float32 (nq, dim); pqs float32 (nq, r) projected queries, pqsq and eq float32 (nq,) (used
  * when prune); blocks int64 (nq, p, 8): query i's p blocks (rows with n = 0 are skipped);
- * out_d float32 (nq, k), out_ref int64 (nq, k), filled int64 (nq,) are written.
+ * out_d float32 (nq, k), out_ref int64 (nq, k), filled int64 (nq,) are read and written: query i starts
+ * from the filled[i] candidates already there (0 for a fresh search), so a search can run over its
+ * blocks in several calls and let each group of blocks go before the next is read.
  */
 static PyObject *topk(PyObject *self, PyObject *args) {
     Py_buffer bq, bpq, bsq, beq, bb, bod, bor, bf;
@@ -191,7 +193,9 @@ static PyObject *topk(PyObject *self, PyObject *args) {
         for (Py_ssize_t i = 0; i < nq; i++) {
             Query Q = {(const float *)bq.buf + i * dim, dim, metric, 0.0f};
             Q.qsq = dot(Q.q, Q.q, dim);
-            TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, 0, 0};
+            TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, filled[i] < k ? filled[i] : k, 0};
+            for (Py_ssize_t j = 1; j < t.filled; j++)
+                if (worse(t.d[j], t.ref[j], t.d[t.worst], t.ref[t.worst])) t.worst = j;
             read += scan_one(&Q, (const float *)bpq.buf + i * r, r, ((float *)bsq.buf)[i], ((float *)beq.buf)[i], prune,
                              (const int64_t *)bb.buf + i * p * 8, p, &t, lows, finite);
             filled[i] = t.filled;

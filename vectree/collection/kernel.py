@@ -76,7 +76,8 @@ def block_row(block: Block, dead: np.ndarray | None, slot: int, proj: Projection
 
 
 def scan_queries(
-    queries: np.ndarray, table: np.ndarray, proj: Projection | None, metric: str, k: int
+    queries: np.ndarray, table: np.ndarray, proj: Projection | None, metric: str, k: int,
+    start: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The k best ``(partial distances, refs)`` of each query over its blocks, then counts and rows read.
 
@@ -84,7 +85,8 @@ def scan_queries(
     stay alive during the call. Partial distances follow the full scan's convention (``|x|^2 - 2<q,x>``
     for l2, ``-<q,x>`` for cosine and dot); refs are ``slot << 32 | row``; query i's candidates are the
     first ``filled[i]`` entries of its rows, unsorted. With ``proj`` (l2 and cosine only), rows are
-    pruned by their projected lower bound.
+    pruned by their projected lower bound. ``start`` (d, refs, filled) continues an earlier call's
+    candidates (updated in place), so a query's blocks can be scanned a group at a time.
     """
     q = np.ascontiguousarray(queries, np.float32)
     nq = len(q)
@@ -96,8 +98,10 @@ def scan_queries(
         eq = np.sqrt(np.maximum(np.einsum("ij,ij->i", centered, centered) - pqsq, 0.0)).astype(np.float32)
     else:
         pq, pqsq, eq = np.zeros((nq, 0), np.float32), np.zeros(nq, np.float32), np.zeros(nq, np.float32)
-    out_d, out_ref = np.empty((nq, k), np.float32), np.empty((nq, k), np.int64)
-    filled = np.empty(nq, np.int64)
+    if start is None:
+        out_d, out_ref, filled = np.empty((nq, k), np.float32), np.empty((nq, k), np.int64), np.zeros(nq, np.int64)
+    else:
+        out_d, out_ref, filled = start
     table = np.ascontiguousarray(table, np.int64)
     code = METRIC_CODES[metric]
 

@@ -13,6 +13,7 @@ visiting every bucket returns exactly the brute-force answer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from vectree.collection.snapshot import Block, Snapshot
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
 _QUERY_BLOCK = 2048
 _SMALL_BATCH = 4  # up to this many queries, always the compiled scan
+_STREAM_GROUP = 8  # buckets held at once by a single query whose buckets do not fit the cache
 
 
 @dataclass
@@ -97,8 +99,9 @@ def search_snapshot(
 
     index = snap.index
     if index is not None and index.n_buckets and use_compiled_scan(nq, probes, index.n_buckets):
-        d, ref, filled = _search_small(snap, queries, k, probes, slots, stats)
-        if not snap.manifest.segments and not include_metadata:
+        alone = not snap.manifest.segments and not include_metadata  # nothing else joins the kernel's answer
+        d, ref, filled = _search_small(snap, queries, k, probes, slots, stats, may_stream=alone)
+        if alone:
             return _finish_small(snap, k, d, ref, filled, slots, qn, metric, stats)
         take = np.arange(k)[None, :] < filled[:, None]
         cand_q.append(np.broadcast_to(np.arange(nq)[:, None], (nq, k))[take])
@@ -135,7 +138,7 @@ def search_snapshot(
 
 
 def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: list[Block],
-                  stats: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  stats: dict[str, int], may_stream: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each query's probed buckets scanned in one compiled call, rows pruned by the projected bound.
 
     Returns (partial distances, refs, filled): query i's candidates are the first filled[i] of its row.
@@ -150,14 +153,17 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
     # (np.unique would import numpy.ma on the first query)
     leaves = [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
     proj = index.scan_projection if snap.manifest.settings["metric"] in ("l2", "cosine") else None
+    metric = snap.manifest.settings["metric"]
+    stats["buckets_scanned"] += len(leaves)
+    wanted = int(index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * 4
+    if may_stream and nq == 1 and len(leaves) > _STREAM_GROUP and 2 * wanted > snap.cache.lru.capacity_bytes:
+        return _search_streamed(snap, queries, k, order[0], proj, slots, stats)
     rows = np.zeros((index.n_buckets, 8), np.int64)  # n = 0 (skipped) for empty leaves
     for g in range(0, len(leaves), _FETCH_GROUP):
         part = leaves[g : g + _FETCH_GROUP]
         for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
             rows[leaf] = block_row(block, snap.dead_mask(block), len(slots), proj, index.scan_key)
             slots.append(block)
-    metric = snap.manifest.settings["metric"]
-    stats["buckets_scanned"] += len(leaves)
     if nq == 1:
         table = rows[order]
         d, ref, filled, read = scan_queries(queries, table, proj, metric, k)
@@ -171,6 +177,48 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
     stats["rows_scanned"] += int(table[:, :, 6].sum())
     stats["rows_read_in_full"] = read
     return d, ref, filled
+
+
+class _Kept:
+    """What a result needs of a block that was let go: the ids and labels of some of its rows."""
+
+    def __init__(self, block: Block, rows: list[int]) -> None:
+        ids, labels = block.rows.ids, block.rows.labels
+        self.rows = SimpleNamespace(ids={r: ids[r] for r in rows},
+                                    labels=None if labels is None else {r: labels[r] for r in rows})
+
+
+def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndarray, proj, slots: list,  # noqa: ANN001
+                     stats: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One query whose buckets do not fit the cache: scanned a few buckets at a time, nearest first.
+
+    Each group is let go before the next is read (keeping only the ids and labels of the rows still in
+    the running top k), so memory holds the cache plus one group, not every probed bucket.
+    """
+    index = snap.index
+    fps = index.bucket_fingerprints
+    metric = snap.manifest.settings["metric"]
+    start = (np.empty((1, k), np.float32), np.empty((1, k), np.int64), np.zeros(1, np.int64))
+    leaves = [leaf for leaf in order.tolist() if fps[leaf]]
+    read = scanned = 0
+    for g in range(0, len(leaves), _STREAM_GROUP):
+        part = leaves[g : g + _STREAM_GROUP]
+        first = len(slots)
+        blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
+        table = np.array([block_row(b, snap.dead_mask(b), first + i, proj, index.scan_key) for i, b in enumerate(blocks)],
+                         dtype=np.int64)
+        slots.extend(blocks)
+        read += scan_queries(queries, table[None], proj, metric, k, start=start)[3]
+        scanned += int(table[:, 6].sum())
+        del table
+        held = start[1][0, : int(start[2][0])]
+        for s in range(first, len(slots)):
+            mine = [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == s]
+            slots[s] = _Kept(slots[s], mine)
+        del blocks
+    stats["rows_scanned"] += scanned
+    stats["rows_read_in_full"] = read
+    return start
 
 
 def _finish_small(snap: Snapshot, k: int, d: np.ndarray, ref: np.ndarray, filled: np.ndarray, slots: list[Block],
