@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,19 +76,20 @@ def block_row(block: Block, dead: np.ndarray | None, slot: int, proj: Projection
     return (a[0], a[1], 0 if dead is None else dead.ctypes.data, a[2], a[3], a[4], a[5], slot)
 
 
-def scan_queries(
-    queries: np.ndarray, table: np.ndarray, proj: Projection | None, metric: str, k: int,
-    start: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The k best ``(partial distances, refs)`` of each query over its blocks, then counts and rows read.
+@dataclass
+class Prepared:
+    """Queries ready for the kernel: float32, and (when pruning) their projection and residual norms."""
 
-    ``table`` (nq, p, 8) int64 holds :func:`block_row` rows (rows with n = 0 are skipped) that must
-    stay alive during the call. Partial distances follow the full scan's convention (``|x|^2 - 2<q,x>``
-    for l2, ``-<q,x>`` for cosine and dot); refs are ``slot << 32 | row``; query i's candidates are the
-    first ``filled[i]`` entries of its rows, unsorted. With ``proj`` (l2 and cosine only), rows are
-    pruned by their projected lower bound. ``start`` (d, refs, filled) continues an earlier call's
-    candidates (updated in place), so a query's blocks can be scanned a group at a time.
-    """
+    q: np.ndarray
+    pq: np.ndarray
+    pqsq: np.ndarray
+    eq: np.ndarray
+    prune: bool
+    metric: int
+
+
+def prepare(queries: np.ndarray, proj: Projection | None, metric: str) -> Prepared:
+    """Project the queries once, however many calls scan their blocks."""
     q = np.ascontiguousarray(queries, np.float32)
     nq = len(q)
     prune = proj is not None and metric in ("l2", "cosine")
@@ -98,15 +100,34 @@ def scan_queries(
         eq = np.sqrt(np.maximum(np.einsum("ij,ij->i", centered, centered) - pqsq, 0.0)).astype(np.float32)
     else:
         pq, pqsq, eq = np.zeros((nq, 0), np.float32), np.zeros(nq, np.float32), np.zeros(nq, np.float32)
+    return Prepared(q, pq, pqsq, eq, prune, METRIC_CODES[metric])
+
+
+def scan_queries(
+    queries: np.ndarray | Prepared, table: np.ndarray, proj: Projection | None, metric: str, k: int,
+    start: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The k best ``(partial distances, refs)`` of each query over its blocks, then counts and rows read.
+
+    ``table`` (nq, p, 8) int64 holds :func:`block_row` rows (rows with n = 0 are skipped) that must
+    stay alive during the call. Partial distances follow the full scan's convention (``|x|^2 - 2<q,x>``
+    for l2, ``-<q,x>`` for cosine and dot); refs are ``slot << 32 | row``; query i's candidates are the
+    first ``filled[i]`` entries of its rows, unsorted. With ``proj`` (l2 and cosine only), rows are
+    pruned by their projected lower bound. ``start`` (d, refs, filled) continues an earlier call's
+    candidates (updated in place), so a query's blocks can be scanned a group at a time; pass
+    :func:`prepare`'s result as ``queries`` then, to project them once.
+    """
+    p = queries if isinstance(queries, Prepared) else prepare(queries, proj, metric)
+    nq = len(p.q)
     if start is None:
         out_d, out_ref, filled = np.empty((nq, k), np.float32), np.empty((nq, k), np.int64), np.zeros(nq, np.int64)
     else:
         out_d, out_ref, filled = start
     table = np.ascontiguousarray(table, np.int64)
-    code = METRIC_CODES[metric]
 
     def part(a: int, b: int) -> int:  # rows a..b of every array: contiguous views, written in place
-        return _scan.topk(q[a:b], pq[a:b], pqsq[a:b], eq[a:b], code, prune, table[a:b], out_d[a:b], out_ref[a:b], filled[a:b])
+        return _scan.topk(p.q[a:b], p.pq[a:b], p.pqsq[a:b], p.eq[a:b], p.metric, p.prune, table[a:b], out_d[a:b],
+                          out_ref[a:b], filled[a:b])
 
     workers = scan_threads() if nq >= _PARALLEL_MIN_QUERIES else 1
     if workers == 1:

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from vectree.collection.kernel import block_row, scan_queries
+from vectree.collection.kernel import block_row, prepare, scan_queries
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
@@ -200,6 +200,7 @@ def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndar
     metric = snap.manifest.settings["metric"]
     start = (np.empty((1, k), np.float32), np.empty((1, k), np.int64), np.zeros(1, np.int64))
     leaves = [leaf for leaf in order.tolist() if fps[leaf]]
+    prepared = prepare(queries, proj, metric)
     read = scanned = 0
     for g in range(0, len(leaves), _STREAM_GROUP):
         part = leaves[g : g + _STREAM_GROUP]
@@ -208,7 +209,7 @@ def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndar
         table = np.array([block_row(b, snap.dead_mask(b), first + i, proj, index.scan_key) for i, b in enumerate(blocks)],
                          dtype=np.int64)
         slots.extend(blocks)
-        read += scan_queries(queries, table[None], proj, metric, k, start=start)[3]
+        read += scan_queries(prepared, table[None], proj, metric, k, start=start)[3]
         scanned += int(table[:, 6].sum())
         del table
         held = start[1][0, : int(start[2][0])]
