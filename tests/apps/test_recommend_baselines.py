@@ -6,17 +6,14 @@ import numpy as np
 import pytest
 
 from vectree.apps.recommend_baselines import ItemKNNRecommender, PopularityRecommender
-from vectree.apps.recommend_data import load_movielens_100k, time_split
+from vectree.apps.recommend_data import time_split
 from vectree.apps.recommend_eval import evaluate
-from vectree.errors import InvalidInputError, StorageError
+from vectree.errors import InvalidInputError
 
 
 @pytest.fixture(scope="module")
-def split():
-    try:
-        ml = load_movielens_100k()
-    except StorageError as exc:
-        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+def split(movielens):
+    ml = movielens
     return time_split(ml.interactions)
 
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_data import load_movielens_100k, time_split
-from vectree.errors import InvalidInputError, StorageError
+from vectree.apps.recommend_data import time_split
+from vectree.errors import InvalidInputError
 
 
 @pytest.fixture(scope="module")
-def ml():
-    try:
-        return load_movielens_100k()
-    except StorageError as exc:
-        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+def ml(movielens):
+    return movielens
 
 
 def test_parses_ratings_titles_genres_years(ml):

@@ -7,35 +7,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_data import load_movielens_100k, time_split
+from vectree.apps.recommend_data import time_split
 from vectree.apps.recommend_eval import evaluate
 from vectree.apps.recommend_features import Catalog
 from vectree.apps.recommend_funnel import STAGES, RankingFunnel
 from vectree.apps.recommend_store import load_funnel, save_funnel
-from vectree.errors import InvalidInputError, NotFoundError, StorageError
+from vectree.errors import InvalidInputError, NotFoundError
 
 N_USERS = 150
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch / OpenMP thread: on the shared 2-core machine spinning thread pools cost more than they give."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def setup():
-    try:
-        ml = load_movielens_100k()
-    except StorageError as exc:
-        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+def setup(movielens):
+    ml = movielens
     inter = ml.interactions.subset(ml.interactions.user < N_USERS)
     train, test = time_split(inter)
     catalog = Catalog.from_movielens(ml, "static")

@@ -6,31 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_data import load_movielens_100k
 from vectree.apps.recommend_features import Catalog
 from vectree.embed.two_tower import TwoTowerModel
-from vectree.errors import InvalidInputError, StorageError
+from vectree.errors import InvalidInputError
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch / OpenMP thread: on the shared 2-core machine spinning thread pools cost more than they give."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def data():
-    try:
-        ml = load_movielens_100k()
-    except StorageError as exc:
-        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+def data(movielens):
+    ml = movielens
     inter = ml.interactions.subset(ml.interactions.user < 150)  # ~15k pairs keeps this quick
     order = np.lexsort((inter.item, inter.timestamp, inter.user))
     return ml, inter.subset(order), Catalog.from_movielens(ml, "hash", 32)
