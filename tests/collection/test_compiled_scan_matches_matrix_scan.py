@@ -7,14 +7,6 @@ import vectree
 import vectree.collection.search as search
 
 
-@pytest.fixture(scope="module")
-def fm(tmp_path_factory, fashion_mnist):
-    col = vectree.create_collection(tmp_path_factory.mktemp("c") / "fm", dim=784, metric="l2")
-    col.add(fashion_mnist["train"])
-    col.build()
-    return col
-
-
 @pytest.mark.parametrize("metric", ["l2", "cosine", "dot"])
 def test_both_scans_agree_for_every_metric(tmp_path, fashion_mnist, metric, monkeypatch):
     x = fashion_mnist["train"][:6000]
@@ -33,17 +25,7 @@ def test_both_scans_agree_for_every_metric(tmp_path, fashion_mnist, metric, monk
     np.testing.assert_allclose(compiled.distances, blas.distances, rtol=1e-4, atol=1e-3)
 
 
-def test_pruning_reads_few_rows_in_full_and_changes_nothing(fm, fashion_mnist):
-    q = fashion_mnist["queries"][:100]
-    first = [fm.search(v, k=10, probes=8) for v in q]  # a block's first use: read in full
-    again = [fm.search(v, k=10, probes=8) for v in q]  # later uses: pruned by the projected bound
-    np.testing.assert_array_equal(np.vstack([r.ids for r in first]), np.vstack([r.ids for r in again]))
-    read = sum(r.stats["rows_read_in_full"] for r in again)
-    scanned = sum(r.stats["rows_scanned"] for r in again)
-    assert read < 0.3 * scanned
-
-
-def test_deleted_rows_are_never_returned_by_either_scan(fm, fashion_mnist, tmp_path, monkeypatch):
+def test_deleted_rows_are_never_returned_by_either_scan(fashion_mnist, tmp_path, monkeypatch):
     col = vectree.create_collection(tmp_path / "d", dim=784, metric="l2", bucket_size=200)
     col.add(fashion_mnist["train"][:5000])
     col.build()

@@ -1,24 +1,15 @@
 /* The top-k scan of one query over many cached blocks, in one call (see kernel.py for the why).
  *
- * A block is described by one row of 8 int64: the addresses of its float32 vectors (n, dim) and squared
- * norms (n,), of its bool dead mask (n,) or 0, of its projected rows (n, r), their squared norms and
- * residual norms (or 0, 0, 0: read every row in full); then n and the block's slot number.
- * Each query gets the k best (partial distance, slot << 32 | row), unsorted. metric: 0 l2
- * (|x|^2 - 2<q,x>), 1 cosine and 2 dot (-<q,x>).
- *
- * With prune, every row's lower bound |P(q - x)|^2 + (e_q - e_x)^2 is computed first; the 4k rows with
- * the smallest bounds (and every row of a block without projected data) are read in full, which sets
- * the k-th distance; then only rows whose bound does not exceed it are read. No row that could be in
- * the answer is skipped: the answer is the full scan's.
+ * A block is described by one row of 5 int64: the addresses of its float32 vectors (n, dim), squared
+ * norms (n,) and bool dead mask (n,) or 0; then n and the block's slot number. Each query gets the k
+ * best (partial distance, slot << 32 | row), unsorted. metric: 0 l2 (|x|^2 - 2<q,x>), 1 cosine and
+ * 2 dot (-<q,x>). Every row of every block is read, in order: a sequential read is what memory serves
+ * fastest (benchmarks/README.md records the exact pruning this replaced, which read fewer rows but
+ * out of order, and lost).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define SLACK 1e-4f
 
 typedef struct {
     float *d;
@@ -48,41 +39,37 @@ static int offer(TopK *t, float d, int64_t ref) {
     return 1;
 }
 
-static float dot(const float *a, const float *b, Py_ssize_t n) {
-    float s = 0.0f;
-    for (Py_ssize_t j = 0; j < n; j++) s += a[j] * b[j];
-    return s;
-}
+/* Four independent sums over 32 floats at a time, so the multiply-adds overlap instead of waiting on
+ * one another; then 8 at a time, then one. */
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
-/* The m-th smallest of a[0..n) (m < n); a is reordered. */
-static float select_nth(float *a, Py_ssize_t n, Py_ssize_t m) {
-    Py_ssize_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = a[lo + (hi - lo) / 2];
-        Py_ssize_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                float tmp = a[i];
-                a[i] = a[j];
-                a[j] = tmp;
-                i++;
-                j--;
-            }
+static float dot(const float *a, const float *b, Py_ssize_t n) {
+    Py_ssize_t j = 0;
+    float s = 0.0f;
+    if (n >= 32) {
+        v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        for (; j + 32 <= n; j += 32) {
+            s0 += *(const v8 *)(a + j) * *(const v8 *)(b + j);
+            s1 += *(const v8 *)(a + j + 8) * *(const v8 *)(b + j + 8);
+            s2 += *(const v8 *)(a + j + 16) * *(const v8 *)(b + j + 16);
+            s3 += *(const v8 *)(a + j + 24) * *(const v8 *)(b + j + 24);
         }
-        if (m <= j) hi = j;
-        else if (m >= i) lo = i;
-        else return a[m];
+        v8 t = (s0 + s1) + (s2 + s3);
+        s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
     }
-    return a[m];
+    if (j + 8 <= n) {
+        v8 s0 = {0};
+        for (; j + 8 <= n; j += 8) s0 += *(const v8 *)(a + j) * *(const v8 *)(b + j);
+        s += ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
+    }
+    for (; j < n; j++) s += a[j] * b[j];
+    return s;
 }
 
 typedef struct {
     const float *q;
     Py_ssize_t dim;
     int metric;
-    float qsq;
 } Query;
 
 static float partial(const Query *Q, const float *x, float sqnorm) {
@@ -90,122 +77,58 @@ static float partial(const Query *Q, const float *x, float sqnorm) {
     return Q->metric == 0 ? sqnorm - 2.0f * ip : -ip;
 }
 
-static float limit_of(const Query *Q, const TopK *t) {
-    if (t->filled < t->k) return INFINITY;
-    float w = t->d[t->worst];
-    float full = Q->metric == 0 ? w + Q->qsq : 2.0f + 2.0f * w;
-    return full * (1.0f + SLACK) + SLACK;
-}
+#define COLS 5
+#define COL(b, c) blk[(b) * COLS + (c)]
 
-#define COL(b, c) blk[(b) * 8 + (c)]
-
-/* One query over its blocks (rows of blk); lows/finite: scratch of at least the blocks' row count. */
-static int64_t scan_one(const Query *Q, const float *pq, Py_ssize_t r, float pqsq, float eq, int prune,
-                        const int64_t *blk, Py_ssize_t n_blocks, TopK *t, float *lows, float *finite) {
+/* One query over its blocks (rows of blk); returns the rows read. */
+static int64_t scan_one(const Query *Q, const int64_t *blk, Py_ssize_t n_blocks, TopK *t) {
     int64_t read = 0;
-    if (!prune) {
-        for (Py_ssize_t b = 0; b < n_blocks; b++) {
-            const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
-            const char *dm = (const char *)COL(b, 2);
-            for (int64_t i = 0; i < COL(b, 6); i++) {
-                if (dm && dm[i]) continue;
-                offer(t, partial(Q, v + i * Q->dim, s[i]), (COL(b, 7) << 32) | i);
-                read++;
-            }
-        }
-        return read;
-    }
-    /* pass 1: bounds (-inf: must be read, the block has no projected rows; +inf: deleted) */
-    Py_ssize_t pos = 0, n_finite = 0;
     for (Py_ssize_t b = 0; b < n_blocks; b++) {
+        const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
         const char *dm = (const char *)COL(b, 2);
-        const float *p = (const float *)COL(b, 3), *ps = (const float *)COL(b, 4), *e = (const float *)COL(b, 5);
-        for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
-            if (dm && dm[i]) {
-                lows[pos] = INFINITY;
-            } else if (!p) {
-                lows[pos] = -INFINITY;
-            } else {
-                float gap = eq - e[i];
-                lows[pos] = ps[i] - 2.0f * dot(p + i * r, pq, r) + pqsq + gap * gap;
-                finite[n_finite++] = lows[pos];
-            }
-        }
-    }
-    Py_ssize_t first = 4 * t->k;
-    float cut = n_finite > first ? select_nth(finite, n_finite, first - 1) : INFINITY;
-    /* pass 2: the rows with the smallest bounds set the k-th distance; pass 3: the rest it allows */
-    for (int phase = 0; phase < 2; phase++) {
-        float limit = limit_of(Q, t);
-        pos = 0;
-        for (Py_ssize_t b = 0; b < n_blocks; b++) {
-            const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
-            for (int64_t i = 0; i < COL(b, 6); i++, pos++) {
-                float lo = lows[pos];
-                if (lo == INFINITY) continue;
-                int in_first = lo <= cut;
-                if (phase == 0 ? (!in_first || lo > limit) : (in_first || lo > limit)) continue;
-                read++;
-                if (offer(t, partial(Q, v + i * Q->dim, s[i]), (COL(b, 7) << 32) | i)) limit = limit_of(Q, t);
-            }
+        const int64_t slot = COL(b, 4) << 32;
+        for (int64_t i = 0; i < COL(b, 3); i++) {
+            if (dm && dm[i]) continue;
+            offer(t, partial(Q, v + i * Q->dim, s[i]), slot | i);
+            read++;
         }
     }
     return read;
 }
 
-/* topk(queries, pqs, pqsq, eq, metric, prune, blocks, out_d, out_ref, filled) -> rows read in full
+/* topk(queries, metric, blocks, out_d, out_ref, filled) -> rows read
  *
- * queries float32 (nq, dim); pqs float32 (nq, r) projected queries, pqsq and eq float32 (nq,) (used
- * when prune); blocks int64 (nq, p, 8): query i's p blocks (rows with n = 0 are skipped);
- * out_d float32 (nq, k), out_ref int64 (nq, k), filled int64 (nq,) are read and written: query i starts
- * from the filled[i] candidates already there (0 for a fresh search), so a search can run over its
- * blocks in several calls and let each group of blocks go before the next is read.
+ * queries float32 (nq, dim); blocks int64 (nq, p, 5): query i's p blocks (rows with n = 0 are
+ * skipped); out_d float32 (nq, k), out_ref int64 (nq, k), filled int64 (nq,) are read and written:
+ * query i starts from the filled[i] candidates already there (0 for a fresh search), so a search can
+ * run over its blocks in several calls and let each group of blocks go before the next is read.
  */
 static PyObject *topk(PyObject *self, PyObject *args) {
-    Py_buffer bq, bpq, bsq, beq, bb, bod, bor, bf;
-    int metric, prune;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*iiy*w*w*w*", &bq, &bpq, &bsq, &beq, &metric, &prune, &bb, &bod, &bor, &bf))
-        return NULL;
-    Py_buffer *all[] = {&bq, &bpq, &bsq, &beq, &bb, &bod, &bor, &bf};
+    Py_buffer bq, bb, bod, bor, bf;
+    int metric;
+    if (!PyArg_ParseTuple(args, "y*iy*w*w*w*", &bq, &metric, &bb, &bod, &bor, &bf)) return NULL;
+    Py_buffer *all[] = {&bq, &bb, &bod, &bor, &bf};
     const Py_ssize_t nq = bf.len / 8;
-    int ok = nq > 0 && bq.len % (4 * nq) == 0 && bpq.len % (4 * nq) == 0 && bsq.len == 4 * nq && beq.len == 4 * nq &&
-             bb.len % (64 * nq) == 0 && bod.len % (4 * nq) == 0 && bod.len / 4 == bor.len / 8 && bod.len > 0;
+    int ok = nq > 0 && bq.len % (4 * nq) == 0 && bb.len % (8 * COLS * nq) == 0 && bod.len % (4 * nq) == 0 &&
+             bod.len / 4 == bor.len / 8 && bod.len > 0 && metric >= 0 && metric <= 2;
     if (!ok) {
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
         PyErr_SetString(PyExc_ValueError, "topk: inconsistent shapes (see _scan.c)");
         return NULL;
     }
-    const Py_ssize_t dim = bq.len / 4 / nq, r = bpq.len / 4 / nq, p = bb.len / 64 / nq, k = bod.len / 4 / nq;
+    const Py_ssize_t dim = bq.len / 4 / nq, p = bb.len / 8 / COLS / nq, k = bod.len / 4 / nq;
     int64_t read = 0, *filled = bf.buf;
-    int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t most = 1;
     for (Py_ssize_t i = 0; i < nq; i++) {
-        Py_ssize_t rows = 0;
-        const int64_t *blk = (const int64_t *)bb.buf + i * p * 8;
-        for (Py_ssize_t b = 0; b < p; b++) rows += COL(b, 6);
-        if (rows > most) most = rows;
+        Query Q = {(const float *)bq.buf + i * dim, dim, metric};
+        TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, filled[i] < k ? filled[i] : k, 0};
+        for (Py_ssize_t j = 1; j < t.filled; j++)
+            if (worse(t.d[j], t.ref[j], t.d[t.worst], t.ref[t.worst])) t.worst = j;
+        read += scan_one(&Q, (const int64_t *)bb.buf + i * p * COLS, p, &t);
+        filled[i] = t.filled;
     }
-    float *lows = malloc(sizeof(float) * most), *finite = malloc(sizeof(float) * most);
-    if (!lows || !finite) {
-        failed = 1;
-    } else {
-        for (Py_ssize_t i = 0; i < nq; i++) {
-            Query Q = {(const float *)bq.buf + i * dim, dim, metric, 0.0f};
-            Q.qsq = dot(Q.q, Q.q, dim);
-            TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, filled[i] < k ? filled[i] : k, 0};
-            for (Py_ssize_t j = 1; j < t.filled; j++)
-                if (worse(t.d[j], t.ref[j], t.d[t.worst], t.ref[t.worst])) t.worst = j;
-            read += scan_one(&Q, (const float *)bpq.buf + i * r, r, ((float *)bsq.buf)[i], ((float *)beq.buf)[i], prune,
-                             (const int64_t *)bb.buf + i * p * 8, p, &t, lows, finite);
-            filled[i] = t.filled;
-        }
-    }
-    free(lows);
-    free(finite);
     Py_END_ALLOW_THREADS
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
-    if (failed) return PyErr_NoMemory();
     return PyLong_FromLongLong(read);
 }
 

@@ -336,7 +336,7 @@ class Collection:
         if snap.index is None or maintenance.needs_rebuild(snap):
             result = maintenance.build(snap, self.index_config, progress, workdir)
             return self._commit("compact", lambda b: _only_on(b, base, result), rebase=False)
-        changes = maintenance.compact(snap, progress)
+        changes = maintenance.compact(snap, progress, workdir)
         return self._commit("compact", lambda b: _only_on(b, base, changes), rebase=False)
 
 

@@ -25,6 +25,7 @@ from vectree.storage.base import ObjectStore
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 _SPLIT_FACTOR = 1.0  # a bucket is split once it holds more than bucket_size * this
+_REBUILD_FACTOR = 2.0  # an index routed by centers is rebuilt once a bucket would pass bucket_size * this
 
 
 def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdir: str | None) -> dict[str, Any]:
@@ -63,8 +64,14 @@ def needs_rebuild(snap: Snapshot) -> bool:
     return tail_bytes > cfg.partition_bytes or shard_bits_for(m.rows) != m.idmap_bits or m.tail_rows > m.indexed_rows
 
 
-def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
-    """Rewrite only the buckets that gain tail rows or lose tombstoned ones; split those grown too big."""
+def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = None) -> dict[str, Any]:
+    """Rewrite only the buckets that gain tail rows or lose tombstoned ones; split those grown too big.
+
+    An index whose rows live in their nearest full-width center is not split: a new center would be
+    nearer than their own to some rows of the neighbouring buckets, which would then sit in the wrong
+    cell. Its buckets grow instead, and once one would pass twice ``bucket_size`` the whole index is
+    rebuilt: the cost of rebuilds stays proportional to the rows added, as a growing array's does.
+    """
     m = snap.manifest
     index = snap.index
     assert index is not None
@@ -73,14 +80,22 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
     tree = copy.deepcopy(index.tree)
     fps = list(index.bucket_fingerprints)
     counts = index.bucket_rows.copy()
-    means = None if index.leaf_means is None else index.leaf_means.copy()
+    centers = None if index.centers is None else index.centers.copy()
+    by_centers = index.routes_by_centers  # else centers are bucket means, kept up to date below
 
     incoming: dict[int, list[Rows]] = {}
     tail = [("segments", s.fingerprint) for s in m.segments]
     for rows in iter_live_rows(snap, tail):
-        leaves = tree.route(index.projection.project(rows.vectors))
+        leaves = index.assign(rows.vectors)
         for leaf in np.unique(leaves):
             incoming.setdefault(int(leaf), []).append(rows.take(leaves == leaf))
+    if by_centers:
+        grown = counts.copy()
+        for leaf, parts in incoming.items():
+            grown[leaf] += sum(len(p) for p in parts)
+        if grown.max() > _REBUILD_FACTOR * cfg.bucket_size:
+            log.info("a bucket would hold %d rows (bucket_size %d): rebuilding the index", grown.max(), cfg.bucket_size)
+            return build(snap, cfg, progress, workdir)
     leaf_of = {fp: i for i, fp in enumerate(fps) if fp}
     touched = sorted(set(incoming) | {leaf_of[fp] for fp in snap.tombstones if fp in leaf_of})
     replaced: dict[int, np.ndarray] = {}  # leaf -> keys now in it (for the id map)
@@ -89,7 +104,7 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
         parts = list(iter_live_rows(snap, [("buckets", fps[leaf])])) if fps[leaf] else []
         rows = Rows.concat(parts + incoming.get(leaf, []), dim)
         groups = [(leaf, rows)]
-        if len(rows) > cfg.bucket_size * _SPLIT_FACTOR:
+        if not by_centers and len(rows) > cfg.bucket_size * _SPLIT_FACTOR:
             sub = fit_tree(index.projection.project(rows.vectors), cfg.bucket_size, rule=cfg.tree_rule,
                            max_depth=max(1, cfg.max_depth), seed=cfg.seed + leaf)
             if sub.n_leaves > 1:
@@ -98,8 +113,8 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
                 tree.replace_leaf(leaf, sub, first_new)
                 fps += [""] * (sub.n_leaves - 1)
                 counts = np.concatenate([counts, np.zeros(sub.n_leaves - 1, np.int64)])
-                if means is not None:
-                    means = np.concatenate([means, np.zeros((sub.n_leaves - 1, dim), np.float32)])
+                if centers is not None:
+                    centers = np.concatenate([centers, np.zeros((sub.n_leaves - 1, dim), np.float32)])
                 groups = [(leaf if j == 0 else first_new + j - 1, rows.take(sub_leaves == j)) for j in range(sub.n_leaves)]
         for target, part in groups:
             if len(part):
@@ -108,15 +123,15 @@ def compact(snap: Snapshot, progress: Progress | None) -> dict[str, Any]:
             else:
                 fp = ""
             fps[target], counts[target] = fp, len(part)
-            if means is not None and len(part):
-                means[target] = part.vectors.mean(0)
+            if centers is not None and not by_centers and len(part):
+                centers[target] = part.vectors.mean(0)
             replaced[target] = id_keys(part.ids)
         if progress:
             progress("compact", done + 1, len(touched))
 
     shard_fps = _update_idmap(snap, set(touched), replaced)
     new_index = Index(projection=index.projection, tree=tree, bucket_fingerprints=fps, bucket_rows=counts,
-                      settings=index.settings, scan_projection=index.scan_projection, leaf_means=means)
+                      settings=index.settings, centers=centers)
     data, index_fp = new_index.to_bytes()
     snap.store.put(f"index/{index_fp}.npz", data)
     return {"index": index_fp, "idmap": tuple(shard_fps), "indexed_rows": int(counts.sum()), "segments": (),

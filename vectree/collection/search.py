@@ -2,8 +2,8 @@
 
 Queries are routed to their ``probes`` nearest buckets; every bucket a batch needs is fetched once
 (in parallel). Then two ways to scan, chosen by how much the queries share buckets: a compiled
-per-query scan (:mod:`vectree.collection.kernel`), which prunes rows by a projected lower bound and
-wins when each query probes a small part of the collection, or, per bucket, one matrix product for
+per-query scan (:mod:`vectree.collection.kernel`), which wins when each query probes a small part of
+the collection, or, per bucket, one matrix product for
 all the queries that visit it, which wins when most queries visit most buckets (exact search of a
 batch). The unindexed tail is scanned for every query with matrix products. Candidates from all blocks
 are merged by (distance, position) so that ties break the same way however many buckets are probed:
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from vectree.collection.kernel import block_row, prepare, scan_queries
+from vectree.collection.kernel import BLOCK_COLUMNS, block_row, scan_queries
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
@@ -139,7 +139,7 @@ def search_snapshot(
 
 def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: list[Block],
                   stats: dict[str, int], may_stream: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each query's probed buckets scanned in one compiled call, rows pruned by the projected bound.
+    """Each query's probed buckets scanned in one compiled call.
 
     Returns (partial distances, refs, filled): query i's candidates are the first filled[i] of its row.
     """
@@ -152,30 +152,28 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
         order = index.probe(queries, probes)
     # (np.unique would import numpy.ma on the first query)
     leaves = [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
-    proj = index.scan_projection if snap.manifest.settings["metric"] in ("l2", "cosine") else None
     metric = snap.manifest.settings["metric"]
     stats["buckets_scanned"] += len(leaves)
     wanted = int(index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * 4
     if may_stream and nq == 1 and len(leaves) > _STREAM_GROUP and 2 * wanted > snap.cache.lru.capacity_bytes:
-        return _search_streamed(snap, queries, k, order[0], proj, slots, stats)
-    rows = np.zeros((index.n_buckets, 8), np.int64)  # n = 0 (skipped) for empty leaves
+        return _search_streamed(snap, queries, k, order[0], slots, stats)
+    rows = np.zeros((index.n_buckets, BLOCK_COLUMNS), np.int64)  # n = 0 (skipped) for empty leaves
     for g in range(0, len(leaves), _FETCH_GROUP):
         part = leaves[g : g + _FETCH_GROUP]
         for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
-            rows[leaf] = block_row(block, snap.dead_mask(block), len(slots), proj, index.scan_key)
+            rows[leaf] = block_row(block, snap.dead_mask(block), len(slots))
             slots.append(block)
     if nq == 1:
         table = rows[order]
-        d, ref, filled, read = scan_queries(queries, table, proj, metric, k)
+        d, ref, filled, _ = scan_queries(queries, table, metric, k)
     else:
         # queries that start in the same bucket run one after another, so its rows are still in cache
         run = np.argsort(order[:, 0], kind="stable")
         table = rows[order[run]]
-        d, ref, filled, read = scan_queries(queries[run], table, proj, metric, k)
+        d, ref, filled, _ = scan_queries(queries[run], table, metric, k)
         back = np.argsort(run)
         d, ref, filled = d[back], ref[back], filled[back]
-    stats["rows_scanned"] += int(table[:, :, 6].sum())
-    stats["rows_read_in_full"] = read
+    stats["rows_scanned"] += int(table[:, :, 3].sum())
     return d, ref, filled
 
 
@@ -188,7 +186,7 @@ class _Kept:
                                     labels=None if labels is None else {r: labels[r] for r in rows})
 
 
-def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndarray, proj, slots: list,  # noqa: ANN001
+def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndarray, slots: list,
                      stats: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One query whose buckets do not fit the cache: scanned a few buckets at a time, nearest first.
 
@@ -200,17 +198,15 @@ def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndar
     metric = snap.manifest.settings["metric"]
     start = (np.empty((1, k), np.float32), np.empty((1, k), np.int64), np.zeros(1, np.int64))
     leaves = [leaf for leaf in order.tolist() if fps[leaf]]
-    prepared = prepare(queries, proj, metric)
-    read = scanned = 0
+    scanned = 0
     for g in range(0, len(leaves), _STREAM_GROUP):
         part = leaves[g : g + _STREAM_GROUP]
         first = len(slots)
         blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
-        table = np.array([block_row(b, snap.dead_mask(b), first + i, proj, index.scan_key) for i, b in enumerate(blocks)],
-                         dtype=np.int64)
+        table = np.array([block_row(b, snap.dead_mask(b), first + i) for i, b in enumerate(blocks)], dtype=np.int64)
         slots.extend(blocks)
-        read += scan_queries(prepared, table[None], proj, metric, k, start=start)[3]
-        scanned += int(table[:, 6].sum())
+        scan_queries(queries, table[None], metric, k, start=start)
+        scanned += int(table[:, 3].sum())
         del table
         held = start[1][0, : int(start[2][0])]
         for s in range(first, len(slots)):
@@ -218,7 +214,6 @@ def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndar
             slots[s] = _Kept(slots[s], mine)
         del blocks
     stats["rows_scanned"] += scanned
-    stats["rows_read_in_full"] = read
     return start
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from vectree.errors import CorruptionError, InvalidInputError
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
 from vectree.format.keys import id_keys
+from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeySpill, shard_bits_for
 from vectree.index.index import Index
 from vectree.index.projection import fit_pca
@@ -67,6 +68,8 @@ class IndexConfig:
         median split) or "seed" (random axis, mean split, as in the seed).
     n_components: dimensions of the fitted projection the tree splits on.
     max_depth: the deepest the tree may go (the seed's maxDepth).
+    refine_iterations: Lloyd iterations at full width after the kmeans tree is fitted (l2 and
+        cosine); rows are then stored in the cell whose center is nearest. 0 keeps the tree's cells.
     sample_size / sample_bytes: the projection and tree are fitted on at most this many rows.
     partition_bytes: rows sorted into buckets at a time during the build.
     vector_dtype: "float32", or "float16" to halve bucket bytes at a small precision cost.
@@ -76,6 +79,7 @@ class IndexConfig:
     tree_rule: str = "kmeans"
     n_components: int = 32
     max_depth: int = 32
+    refine_iterations: int = 2
     sample_size: int = 100_000
     sample_bytes: int = 256 << 20
     partition_bytes: int = 128 << 20
@@ -91,11 +95,18 @@ class IndexConfig:
             raise InvalidInputError(f"n_components must be >= 1, got {self.n_components}")
         if not 1 <= self.max_depth <= 60:
             raise InvalidInputError(f"max_depth must be in 1..60, got {self.max_depth}")
+        if not 0 <= self.refine_iterations <= 100:
+            raise InvalidInputError(f"refine_iterations must be in 0..100, got {self.refine_iterations}")
         if self.vector_dtype not in ("float32", "float16"):
             raise InvalidInputError(f"vector_dtype must be 'float32' or 'float16', got {self.vector_dtype!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def uses_centers(config: IndexConfig, settings: dict) -> bool:
+    """Whether rows are stored by nearest full-width center (kmeans rule, l2 or cosine, refinement on)."""
+    return config.tree_rule == "kmeans" and config.refine_iterations > 0 and settings.get("metric") in ("l2", "cosine")
 
 
 @dataclass
@@ -149,15 +160,27 @@ def build_index(
     report("sample", 0, total_rows)
     sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
     projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
-    scan_projection = None
-    if settings.get("metric") in ("l2", "cosine") and dim >= 128:
-        scan_projection = fit_pca(sample, min(96, dim // 4))
     projected = projection.project(sample)
     leaf_size = config.bucket_size * len(sample) / total_rows
     tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
     n_leaves = tree.n_leaves
-    estimate = np.bincount(tree.route(projected), minlength=n_leaves) * (total_rows / len(sample))
-    del sample, projected
+    sample_leaves = tree.route(projected)
+    centers = None
+    if uses_centers(config, settings):
+        report("refine", 0, config.refine_iterations)
+        centers = refine_centers(sample, sample_leaves, n_leaves, config.refine_iterations)
+        norms = center_norms(centers)
+        sample_leaves = nearest_center(sample, centers, norms)
+
+        def route(vectors: np.ndarray) -> np.ndarray:
+            return nearest_center(vectors, centers, norms)
+    else:
+
+        def route(vectors: np.ndarray) -> np.ndarray:
+            return tree.route(projection.project(vectors))
+
+    estimate = np.bincount(sample_leaves, minlength=n_leaves) * (total_rows / len(sample))
+    del sample, projected, sample_leaves
     rows_per_partition = max(config.bucket_size, config.partition_bytes // row_bytes)
     partition_of_leaf = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
     partition_of_leaf = partition_of_leaf.astype(np.int64)
@@ -170,7 +193,7 @@ def build_index(
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         done = 0
         for rows in read_chunks():
-            leaves = tree.route(projection.project(rows.vectors))
+            leaves = route(rows.vectors)
             spill.add(id_keys(rows.ids), leaves)
             parts = partition_of_leaf[leaves]
             for p in np.unique(parts):
@@ -191,7 +214,8 @@ def build_index(
 
         fingerprints = [""] * n_leaves
         counts = np.zeros(n_leaves, dtype=np.int64)
-        means = np.zeros((n_leaves, dim), np.float32) if settings.get("metric") in ("l2", "cosine") else None
+        # without centers, each bucket's mean ranks it for queries (the tree's own centroids are projected)
+        means = np.zeros((n_leaves, dim), np.float32) if centers is None and settings.get("metric") in ("l2", "cosine") else None
         written = 0
         for p in sorted(writers):
             with pa.memory_map(os.path.join(tmp, f"part-{p}.arrows")) as source:
@@ -231,9 +255,8 @@ def build_index(
         tree=tree,
         bucket_fingerprints=fingerprints,
         bucket_rows=counts,
-        settings={**settings, **config.to_dict()},
-        scan_projection=scan_projection,
-        leaf_means=means,
+        settings={**settings, **config.to_dict(), **({"routing": "centers"} if centers is not None else {})},
+        centers=centers if centers is not None else means,
     )
     data, index_fp = index.to_bytes()
     store.put(f"index/{index_fp}.npz", data)

@@ -16,6 +16,7 @@ import numpy as np
 
 from vectree.errors import CorruptionError
 from vectree.format.fingerprint import check_fingerprint, fingerprint
+from vectree.index.centers import center_norms, nearest_center
 from vectree.index.probe import probe, probe_centroids
 from vectree.index.projection import Projection
 from vectree.index.tree import Tree
@@ -33,14 +34,9 @@ class Index:
     bucket_fingerprints: list[str]  # per leaf; "" for a leaf with no rows
     bucket_rows: np.ndarray  # int64 per leaf
     settings: dict[str, Any] = field(default_factory=dict)  # tree_rule, bucket_size, metric, private...
-    scan_projection: Projection | None = None  # leading directions used to prune exact scans
-    leaf_means: np.ndarray | None = None  # (n_leaves, dim) mean of each bucket's rows, full width (l2, cosine)
-
-    @cached_property
-    def scan_key(self) -> str:
-        """A stable name for the scan projection (cached projected rows are keyed by it)."""
-        p = self.scan_projection
-        return "" if p is None else fingerprint(p.mean.tobytes() + p.components.tobytes())
+    # (n_leaves, dim) full-width center of each leaf (l2, cosine): with settings["routing"] == "centers"
+    # the refined centers rows are stored by, else the mean of each bucket's rows (older builds)
+    centers: np.ndarray | None = None
 
     @property
     def n_buckets(self) -> int:
@@ -56,37 +52,53 @@ class Index:
         return self.tree.leaf_centroids(self.projection.n_components)
 
     @cached_property
-    def _leaf_means_sq(self) -> np.ndarray:
-        return np.einsum("ij,ij->i", self.leaf_means, self.leaf_means)
+    def _center_norms(self) -> np.ndarray:
+        return center_norms(self.centers)
 
     @cached_property
     def _empty_leaves(self) -> np.ndarray:
         return np.asarray(self.bucket_rows) == 0
 
+    @property
+    def routes_by_centers(self) -> bool:
+        """True when every row is stored in the leaf whose full-width center is nearest it."""
+        return self.settings.get("routing") == "centers" and self.centers is not None
+
+    def assign(self, vectors: np.ndarray) -> np.ndarray:
+        """The leaf each stored row (n, dim) belongs in: (n,) int64 leaf numbers."""
+        if self.routes_by_centers:
+            return nearest_center(vectors, self.centers, self._center_norms)
+        return self.tree.route(self.projection.project(vectors))
+
     def probe(self, queries: np.ndarray, probes: int) -> np.ndarray:
         """The ``probes`` leaves each query visits, nearest first: (n, min(probes, n_buckets)).
 
         Plane-only trees rank leaves by the distance to their boxes (a lower bound on the true distance);
-        trees with Voronoi nodes rank leaves by the distance to their centroids.
+        trees with Voronoi nodes rank leaves by the distance to their centers, at full width where
+        the index has them.
         """
+        if self.routes_by_centers:
+            # the ranking nearest_center makes, so a stored row's own leaf comes first
+            return probe_centroids(queries, self.centers, probes, empty=self._empty_leaves,
+                                   centroid_sq=self._center_norms)
         points = self.projection.project_queries(queries)
         if self.tree.has_planes_only:
             lo, hi = self.boxes
             return probe(points, lo, hi, probes)
         # the leaf a query routes to comes first, so a stored vector always finds its own bucket
         first = self.tree.route(points)
-        if self.leaf_means is None or len(self.leaf_means) != self.n_buckets:
+        if self.centers is None or len(self.centers) != self.n_buckets:
             return probe_centroids(points, self.leaf_centroids, probes, first=first)
         # ranked at full width, as an inverted file does: the tree's centroids live in the projected
         # space, which on high-dimensional text embeddings keeps too little of the distance
         if len(queries) > _SHORTLIST_MAX_QUERIES or probes * 4 >= self.n_buckets:
-            return probe_centroids(queries, self.leaf_means, probes, first=first, empty=self._empty_leaves,
-                                   centroid_sq=self._leaf_means_sq)
+            return probe_centroids(queries, self.centers, probes, first=first, empty=self._empty_leaves,
+                                   centroid_sq=self._center_norms)
         # a few queries: shortlist in the projected space, then rank the shortlist at full width (one
         # matrix-vector product over every mean would read them all for each query)
         short = probe_centroids(points, self.leaf_centroids, 2 * probes + 8, first=first)
-        means = self.leaf_means[short]  # (n, s, dim)
-        d = self._leaf_means_sq[short] - 2.0 * np.einsum("nsd,nd->ns", means, queries)
+        means = self.centers[short]  # (n, s, dim)
+        d = self._center_norms[short] - 2.0 * np.einsum("nsd,nd->ns", means, queries)
         d[self._empty_leaves[short]] = np.inf
         d[:, 0] = -np.inf  # the query's own leaf stays first
         pick = np.argsort(d, axis=1, kind="stable")[:, :probes]
@@ -109,9 +121,7 @@ class Index:
             centroid=self.tree.centroid if self.tree.centroid is not None else np.zeros((0, 0), np.float32),
             bucket_fingerprints=np.array(self.bucket_fingerprints, dtype="U64"),
             bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
-            scan_mean=self.scan_projection.mean if self.scan_projection else np.zeros(0, np.float32),
-            scan_components=self.scan_projection.components if self.scan_projection else np.zeros((0, 0), np.float32),
-            leaf_means=(self.leaf_means if self.leaf_means is not None else np.zeros((0, 0))).astype(np.float16),
+            centers=(self.centers if self.centers is not None else np.zeros((0, 0))).astype(np.float16),
         )
         data = buf.getvalue()
         return data, fingerprint(data)
@@ -128,6 +138,7 @@ class Index:
             def opt(name: str, default: np.ndarray) -> np.ndarray:  # fields added after format 1 shipped
                 return z[name] if name in z.files else default
 
+            centers = opt("centers", opt("leaf_means", empty))  # "leaf_means" in older files
             if int(z["format"]) != INDEX_FORMAT:
                 raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
             return cls(
@@ -137,8 +148,7 @@ class Index:
                 bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),
-                scan_projection=Projection(z["scan_mean"], z["scan_components"]) if opt("scan_components", empty).size else None,
-                leaf_means=opt("leaf_means", empty).astype(np.float32) if opt("leaf_means", empty).size else None,
+                centers=centers.astype(np.float32) if centers.size else None,
             )
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
