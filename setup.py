@@ -1,4 +1,4 @@
-"""The one compiled part of vectree: the single-query block scan (see vectree/collection/kernel.py).
+"""The one compiled part of vectree: the single-query scan and center ranking (see vectree/_native).
 
 Everything else is configured in pyproject.toml.
 """
@@ -9,4 +9,4 @@ from setuptools import Extension, setup
 # -ffast-math it does not flush denormals for the whole process
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fno-signed-zeros", "-fassociative-math"]
 
-setup(ext_modules=[Extension("vectree.collection._scan", ["vectree/collection/_scan.c"], extra_compile_args=FLAGS)])
+setup(ext_modules=[Extension("vectree._native._scan", ["vectree/_native/_scan.c"], extra_compile_args=FLAGS)])

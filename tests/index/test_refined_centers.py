@@ -86,3 +86,19 @@ def test_refinement_can_be_turned_off(tmp_path, arxiv_sample):
     col.build(dataclasses.replace(col.index_config, refine_iterations=0))
     res = col.search(x[:50], k=1, probes=1)
     assert (res.distances[:, 0] < 1e-5).all()  # the tree routes stored rows to their own bucket
+
+
+def test_few_query_ranking_equals_the_full_product(fashion_mnist):
+    from vectree.index.centers import CenterRanker, center_norms
+    from vectree.index.probe import probe_centroids
+
+    x = fashion_mnist["train"]
+    proj = fit_pca(x, 32)
+    centers = refine_centers(x, nearest_center(x, x[::40]), len(x[::40]), 1)  # 200 real centers
+    empty = np.zeros(len(centers), bool)
+    empty[::17] = True  # emptied buckets come last in both rankings
+    ranker = CenterRanker(centers, center_norms(centers), proj.mean, proj.components)
+    q = fashion_mnist["queries"][:50]
+    for probes in (1, 8, 40):
+        full = probe_centroids(q, centers, probes, empty=empty, centroid_sq=center_norms(centers))
+        np.testing.assert_array_equal(ranker.rank(q, probes, empty), full)

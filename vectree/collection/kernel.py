@@ -1,4 +1,4 @@
-"""The top-k scan of one query over many cached blocks, compiled (``_scan.c``), for small batches.
+"""The top-k scan of one query over many cached blocks, compiled (``vectree/_native/_scan.c``), for small batches.
 
 A single query reads each probed row once, so its cost is memory traffic plus, in numpy, a fixed
 price per array operation per block: with tens of small buckets per query the fixed price dominates.
@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from vectree.collection import _scan  # built from _scan.c by `pip install`
+from vectree._native import _scan  # built from _scan.c by `pip install`
 from vectree.collection.snapshot import Block
 
 METRIC_CODES = {"l2": 0, "cosine": 1, "dot": 2}

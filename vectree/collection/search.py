@@ -80,14 +80,20 @@ def search_snapshot(
     metric = snap.manifest.settings["metric"]
     nq = len(queries)
     qn = np.einsum("ij,ij->i", queries, queries).astype(np.float32)
-    qs = queries * np.float32(-2.0 if metric == "l2" else -1.0)
     cand_q, cand_d, cand_ref = [], [], []
-    slots: list[Block] = []
+    # blocks by slot, the high half of a candidate's reference: the compiled scan numbers a bucket by its
+    # leaf, the matrix scan numbers its blocks from n_buckets on
+    slots: dict[int, Block] = {}
+    first_free_slot = snap.index.n_buckets if snap.index is not None else 0
     stats = {"buckets_scanned": 0, "rows_scanned": 0, "segments_scanned": 0}
+    qs = None
 
     def consume(block: Block, qidx: np.ndarray) -> None:
-        slot = len(slots)
-        slots.append(block)
+        nonlocal qs
+        if qs is None:
+            qs = queries * np.float32(-2.0 if metric == "l2" else -1.0)
+        slot = first_free_slot + len(slots)
+        slots[slot] = block
         dead = snap.dead_mask(block)
         for s in range(0, len(qidx), _QUERY_BLOCK):
             qi = qidx[s : s + _QUERY_BLOCK]
@@ -137,7 +143,7 @@ def search_snapshot(
     return _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata, offset, metric == "l2")
 
 
-def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: list[Block],
+def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: dict[int, Block],
                   stats: dict[str, int], may_stream: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each query's probed buckets scanned in one compiled call.
 
@@ -150,23 +156,28 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
         order = np.broadcast_to(np.arange(index.n_buckets), (nq, index.n_buckets))
     else:
         order = index.probe(queries, probes)
-    # (np.unique would import numpy.ma on the first query)
-    leaves = [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
+    if nq == 1:  # in probe order, which the scan follows
+        leaves = [leaf for leaf in order[0].tolist() if fps[leaf]]
+    else:  # (np.unique would import numpy.ma on the first query)
+        leaves = [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
     metric = snap.manifest.settings["metric"]
     stats["buckets_scanned"] += len(leaves)
     wanted = int(index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * 4
     if may_stream and nq == 1 and len(leaves) > _STREAM_GROUP and 2 * wanted > snap.cache.lru.capacity_bytes:
         return _search_streamed(snap, queries, k, order[0], slots, stats)
-    rows = np.zeros((index.n_buckets, BLOCK_COLUMNS), np.int64)  # n = 0 (skipped) for empty leaves
+    described: list[tuple[int, ...]] = []
     for g in range(0, len(leaves), _FETCH_GROUP):
         part = leaves[g : g + _FETCH_GROUP]
         for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
-            rows[leaf] = block_row(block, snap.dead_mask(block), len(slots))
-            slots.append(block)
+            described.append(block_row(block, snap.dead_mask(block), leaf))
+            slots[leaf] = block
     if nq == 1:
-        table = rows[order]
+        table = np.array(described, dtype=np.int64).reshape(1, len(described), BLOCK_COLUMNS)
         d, ref, filled, _ = scan_queries(queries, table, metric, k)
     else:
+        rows = np.zeros((index.n_buckets, BLOCK_COLUMNS), np.int64)  # n = 0 (skipped) for empty leaves
+        if described:
+            rows[leaves] = described
         # queries that start in the same bucket run one after another, so its rows are still in cache
         run = np.argsort(order[:, 0], kind="stable")
         table = rows[order[run]]
@@ -186,7 +197,7 @@ class _Kept:
                                     labels=None if labels is None else {r: labels[r] for r in rows})
 
 
-def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndarray, slots: list,
+def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndarray, slots: dict,
                      stats: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One query whose buckets do not fit the cache: scanned a few buckets at a time, nearest first.
 
@@ -201,23 +212,22 @@ def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndar
     scanned = 0
     for g in range(0, len(leaves), _STREAM_GROUP):
         part = leaves[g : g + _STREAM_GROUP]
-        first = len(slots)
         blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
-        table = np.array([block_row(b, snap.dead_mask(b), first + i) for i, b in enumerate(blocks)], dtype=np.int64)
-        slots.extend(blocks)
+        table = np.array([block_row(b, snap.dead_mask(b), leaf) for leaf, b in zip(part, blocks)], dtype=np.int64)
+        slots.update(zip(part, blocks))
         scan_queries(queries, table[None], metric, k, start=start)
         scanned += int(table[:, 3].sum())
         del table
         held = start[1][0, : int(start[2][0])]
-        for s in range(first, len(slots)):
-            mine = [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == s]
-            slots[s] = _Kept(slots[s], mine)
+        for leaf in part:
+            mine = [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == leaf]
+            slots[leaf] = _Kept(slots[leaf], mine)
         del blocks
     stats["rows_scanned"] += scanned
     return start
 
 
-def _finish_small(snap: Snapshot, k: int, d: np.ndarray, ref: np.ndarray, filled: np.ndarray, slots: list[Block],
+def _finish_small(snap: Snapshot, k: int, d: np.ndarray, ref: np.ndarray, filled: np.ndarray, slots: dict[int, Block],
                   qn: np.ndarray, metric: str, stats: dict[str, int]) -> SearchResult:
     """The compiled scan's candidates as a result, when nothing else (tail segments, metadata) joins them.
 

@@ -71,8 +71,7 @@ class ObjectCache:
         """Decoded blocks for ``(folder, fingerprint)`` refs; misses are fetched in parallel."""
         out: dict[str, Block] = {}
         missing = []
-        for folder, fp in refs:
-            hit = self.lru.get(fp)
+        for (folder, fp), hit in zip(refs, self.lru.get_many([fp for _, fp in refs])):
             if hit is None:
                 missing.append((folder, fp))
             else:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vectree._native import _scan
+
 _BLOCK_ELEMENTS = 1 << 22  # bound the (rows x centers) distance block to ~16 MB
 
 
@@ -74,3 +76,38 @@ def refine_centers(x: np.ndarray, assign: np.ndarray, n_cells: int, iterations: 
         assign = nearest_center(x, centers)
         centers = cell_means(x, assign, centers)
     return centers.astype(np.float16).astype(np.float32)
+
+
+class CenterRanker:
+    """The ``probes`` nearest centers of a few queries, exactly, without reading every center in full.
+
+    A matrix-vector product over all centers reads them all for each query (3.4 MB on fashion-mnist's
+    1,082 buckets of 784-d): for one query that costs more than scanning its buckets. Instead, with P
+    the fitted projection and e the norm of what it leaves out,
+
+        |P(q - c)|^2 + (e_q - e_c)^2  <=  |q - c|^2,
+
+    so the compiled ranking (``vectree/_native/_scan.c``) reads in full only the centers whose bound is
+    below the ``probes``-th distance found: the same centers, in the same order, as the full product.
+    Large batches still take the product, which reuses every center across the queries.
+    """
+
+    def __init__(self, centers: np.ndarray, norms: np.ndarray, mean: np.ndarray, components: np.ndarray) -> None:
+        self.centers = np.ascontiguousarray(centers, dtype=np.float32)
+        self.norms = np.ascontiguousarray(norms, dtype=np.float32)
+        self.mean = np.ascontiguousarray(mean, dtype=np.float32)
+        self.components = np.ascontiguousarray(components, dtype=np.float32)
+        centered = self.centers - self.mean
+        self.pc = np.ascontiguousarray(centered @ self.components.T, dtype=np.float32)
+        self.pcsq = np.einsum("ij,ij->i", self.pc, self.pc).astype(np.float32)
+        self.ec = np.sqrt(np.maximum(np.einsum("ij,ij->i", centered, centered) - self.pcsq, 0.0)).astype(np.float32)
+
+    def rank(self, queries: np.ndarray, probes: int, empty: np.ndarray) -> np.ndarray:
+        """(n, probes) center numbers, nearest first (ties by number); ``empty`` centers come last."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        empty = np.ascontiguousarray(empty, dtype=np.uint8)
+        out = np.empty((len(queries), probes), dtype=np.int64)
+        for i in range(len(queries)):
+            _scan.rank_centers(queries[i], self.mean, self.components, self.centers, self.norms, self.pc, self.pcsq,
+                               self.ec, empty, out[i])
+        return out

@@ -16,7 +16,7 @@ import numpy as np
 
 from vectree.errors import CorruptionError
 from vectree.format.fingerprint import check_fingerprint, fingerprint
-from vectree.index.centers import center_norms, nearest_center
+from vectree.index.centers import CenterRanker, center_norms, nearest_center
 from vectree.index.probe import probe, probe_centroids
 from vectree.index.projection import Projection
 from vectree.index.tree import Tree
@@ -56,6 +56,10 @@ class Index:
         return center_norms(self.centers)
 
     @cached_property
+    def _center_ranker(self) -> CenterRanker:
+        return CenterRanker(self.centers, self._center_norms, self.projection.mean, self.projection.components)
+
+    @cached_property
     def _empty_leaves(self) -> np.ndarray:
         return np.asarray(self.bucket_rows) == 0
 
@@ -79,6 +83,8 @@ class Index:
         """
         if self.routes_by_centers:
             # the ranking nearest_center makes, so a stored row's own leaf comes first
+            if len(queries) <= _SHORTLIST_MAX_QUERIES and probes * 4 < self.n_buckets:
+                return self._center_ranker.rank(queries, probes, self._empty_leaves)
             return probe_centroids(queries, self.centers, probes, empty=self._empty_leaves,
                                    centroid_sq=self._center_norms)
         points = self.projection.project_queries(queries)

@@ -55,6 +55,22 @@ class ByteLRU(Generic[V]):
             self.stats.hits += 1
             return item[0]
 
+    def get_many(self, keys: list[str]) -> list[V | None]:
+        """``get`` for several keys under one lock (a query's probed buckets, say)."""
+        out: list[V | None] = []
+        with self._lock:
+            for key in keys:
+                item = self._items.get(key)
+                if item is None:
+                    out.append(None)
+                else:
+                    self._items.move_to_end(key)
+                    out.append(item[0])
+            hits = sum(v is not None for v in out)
+            self.stats.hits += hits
+            self.stats.misses += len(keys) - hits
+        return out
+
     def put(self, key: str, value: V, nbytes: int) -> None:
         with self._lock:
             if key in self._items:
