@@ -21,7 +21,7 @@ def test_lloyd_steps_tighten_the_tree_cells_at_full_width(arxiv_sample):
     tree = fit_tree(projected, 60, rule="kmeans")
     leaves = tree.route(projected)
     tree_centers = cell_means(x, leaves, np.zeros((tree.n_leaves, x.shape[1]), np.float32))
-    refined = refine_centers(x, leaves, tree.n_leaves, 3)
+    refined, _ = refine_centers(x, leaves, tree.n_leaves, 3)
     assert refined.shape == tree_centers.shape
     before = _spread(x, leaves, tree_centers)
     after = _spread(x, nearest_center(x, refined), refined)
@@ -94,7 +94,7 @@ def test_few_query_ranking_equals_the_full_product(fashion_mnist):
 
     x = fashion_mnist["train"]
     proj = fit_pca(x, 32)
-    centers = refine_centers(x, nearest_center(x, x[::40]), len(x[::40]), 1)  # 200 real centers
+    centers, _ = refine_centers(x, nearest_center(x, x[::40]), len(x[::40]), 1)  # 200 real centers
     empty = np.zeros(len(centers), bool)
     empty[::17] = True  # emptied buckets come last in both rankings
     ranker = CenterRanker(centers, center_norms(centers), proj.mean, proj.components)

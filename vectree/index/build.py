@@ -79,7 +79,7 @@ class IndexConfig:
     tree_rule: str = "kmeans"
     n_components: int = 32
     max_depth: int = 32
-    refine_iterations: int = 2
+    refine_iterations: int = 1
     sample_size: int = 100_000
     sample_bytes: int = 256 << 20
     partition_bytes: int = 128 << 20
@@ -168,9 +168,8 @@ def build_index(
     centers = None
     if uses_centers(config, settings):
         report("refine", 0, config.refine_iterations)
-        centers = refine_centers(sample, sample_leaves, n_leaves, config.refine_iterations)
+        centers, sample_leaves = refine_centers(sample, sample_leaves, n_leaves, config.refine_iterations)
         norms = center_norms(centers)
-        sample_leaves = nearest_center(sample, centers, norms)
 
         def route(vectors: np.ndarray) -> np.ndarray:
             return nearest_center(vectors, centers, norms)

@@ -59,15 +59,15 @@ def cell_means(x: np.ndarray, assign: np.ndarray, previous: np.ndarray) -> np.nd
     return out
 
 
-def refine_centers(x: np.ndarray, assign: np.ndarray, n_cells: int, iterations: int) -> np.ndarray:
+def refine_centers(x: np.ndarray, assign: np.ndarray, n_cells: int, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """Full-width centers for the cells ``assign`` gives the rows of ``x``, after ``iterations`` Lloyd steps.
 
     Each step moves every row to its nearest center, then every center to the mean of its rows.
-    Centers are rounded to float16, as the index stores them, so the assignment made here with the
-    returned centers is the one the index will make.
+    Returns ``(centers, assign)``: the centers rounded to float16, as the index stores them, and the
+    last step's assignment (close to the final one: good enough to plan partitions by).
 
     >>> x = np.array([[0.0], [1.0], [9.0], [10.0]], np.float32)
-    >>> refine_centers(x, np.array([0, 1, 1, 1]), 2, 2).ravel().tolist()
+    >>> refine_centers(x, np.array([0, 1, 1, 1]), 2, 2)[0].ravel().tolist()
     [0.5, 9.5]
     """
     x = np.asarray(x, dtype=np.float32)
@@ -75,7 +75,7 @@ def refine_centers(x: np.ndarray, assign: np.ndarray, n_cells: int, iterations: 
     for _ in range(iterations):
         assign = nearest_center(x, centers)
         centers = cell_means(x, assign, centers)
-    return centers.astype(np.float16).astype(np.float32)
+    return centers.astype(np.float16).astype(np.float32), assign
 
 
 class CenterRanker:
