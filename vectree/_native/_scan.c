@@ -2,7 +2,7 @@
  * and the exact ranking of one query's nearest bucket centers (see vectree/index/centers.py).
  *
  * A block is described by one row of 5 int64: the addresses of its float32 vectors (n, dim), squared
- * norms (n,) and bool dead mask (n,) or 0; then n and the block's slot number. Each query gets the k
+ * norms (n,) or 0 (read for l2 only) and bool dead mask (n,) or 0; then n and the block's slot number. Each query gets the k
  * best (partial distance, slot << 32 | row), unsorted. metric: 0 l2 (|x|^2 - 2<q,x>), 1 cosine and
  * 2 dot (-<q,x>). Every row of every block is read, in order: a sequential read is what memory serves
  * fastest (benchmarks/README.md records the exact pruning this replaced, which read fewer rows but
@@ -91,7 +91,7 @@ static int64_t scan_one(const Query *Q, const int64_t *blk, Py_ssize_t n_blocks,
         const int64_t slot = COL(b, 4) << 32;
         for (int64_t i = 0; i < COL(b, 3); i++) {
             if (dm && dm[i]) continue;
-            offer(t, partial(Q, v + i * Q->dim, s[i]), slot | i);
+            offer(t, partial(Q, v + i * Q->dim, s ? s[i] : 0.0f), slot | i);
             read++;
         }
     }

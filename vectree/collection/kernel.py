@@ -44,20 +44,21 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _POOLS[workers]
 
 
-def _addresses(block: Block) -> tuple[int, int, int]:
-    """``(vectors, sqnorms, n)``: a block's array addresses, looked up once per block."""
-    found = block.extra.get("addresses")
+def _addresses(block: Block, metric: str) -> tuple[int, int, int]:
+    """``(vectors, sqnorms or 0, n)``: a block's array addresses, looked up once per block and metric."""
+    key = ("addresses", metric == "l2")
+    found = block.extra.get(key)
     if found is None:
         v = np.ascontiguousarray(block.rows.vectors, np.float32)
         if v is not block.rows.vectors:
             block.extra["contiguous"] = v  # keep the copy alive as long as the block
-        found = block.extra["addresses"] = (v.ctypes.data, block.sqnorms.ctypes.data, len(v))
+        found = block.extra[key] = (v.ctypes.data, block.sqnorms.ctypes.data if metric == "l2" else 0, len(v))
     return found
 
 
-def block_row(block: Block, dead: np.ndarray | None, slot: int) -> tuple[int, ...]:
-    """The kernel's description of one block: vectors, sqnorms, dead mask, n, slot."""
-    v, s, n = _addresses(block)
+def block_row(block: Block, dead: np.ndarray | None, slot: int, metric: str) -> tuple[int, ...]:
+    """The kernel's description of one block: vectors, sqnorms (l2 only, else 0), dead mask, n, slot."""
+    v, s, n = _addresses(block, metric)
     return (v, s, 0 if dead is None else dead.ctypes.data, n, slot)
 
 

@@ -169,7 +169,7 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
     for g in range(0, len(leaves), _FETCH_GROUP):
         part = leaves[g : g + _FETCH_GROUP]
         for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
-            described.append(block_row(block, snap.dead_mask(block), leaf))
+            described.append(block_row(block, snap.dead_mask(block), leaf, metric))
             slots[leaf] = block
     if nq == 1:
         table = np.array(described, dtype=np.int64).reshape(1, len(described), BLOCK_COLUMNS)
@@ -213,7 +213,7 @@ def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndar
     for g in range(0, len(leaves), _STREAM_GROUP):
         part = leaves[g : g + _STREAM_GROUP]
         blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
-        table = np.array([block_row(b, snap.dead_mask(b), leaf) for leaf, b in zip(part, blocks)], dtype=np.int64)
+        table = np.array([block_row(b, snap.dead_mask(b), leaf, metric) for leaf, b in zip(part, blocks)], dtype=np.int64)
         slots.update(zip(part, blocks))
         scan_queries(queries, table[None], metric, k, start=start)
         scanned += int(table[:, 3].sum())

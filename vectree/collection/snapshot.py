@@ -31,13 +31,20 @@ class Block:
     fingerprint: str
     rows: Rows
     keys: np.ndarray  # int64 key of each row
-    sqnorms: np.ndarray  # float32 squared norm of each vector
-    extra: dict = field(default_factory=dict)  # derived per-block data (projected rows for pruning)
+    extra: dict = field(default_factory=dict)  # derived per-block data (the scan kernel's addresses)
+
+    @property
+    def sqnorms(self) -> np.ndarray:
+        """float32 squared norm of each vector, computed on first use (only l2 needs them)."""
+        found = self.extra.get("sqnorms")
+        if found is None:
+            v = self.rows.vectors
+            found = self.extra["sqnorms"] = np.einsum("ij,ij->i", v, v).astype(np.float32)
+        return found
 
     @property
     def nbytes(self) -> int:
-        # the projected copy for pruning (added on first use) is counted as part of the entry
-        return self.rows.nbytes + self.keys.nbytes + self.sqnorms.nbytes + len(self.rows) * 4 * 98
+        return self.rows.nbytes + self.keys.nbytes + len(self.rows) * 4  # with the squared norms
 
 
 class ObjectCache:
@@ -87,8 +94,7 @@ class ObjectCache:
                 rows = decode_rows(data, None if known else fp, what=folder[:-1])
                 if ident is not None:
                     self._checked[fp] = ident
-                v = rows.vectors
-                block = Block(fp, rows, id_keys(rows.ids), np.einsum("ij,ij->i", v, v).astype(np.float32))
+                block = Block(fp, rows, id_keys(rows.ids))
                 self.lru.stats.bytes_fetched += len(data)
                 self.lru.put(fp, block, block.nbytes)
                 out[fp] = block

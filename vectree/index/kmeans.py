@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vectree.index.centers import cell_means
+
 
 def _sq_dists(x: np.ndarray, c: np.ndarray) -> np.ndarray:
     return (x * x).sum(1)[:, None] - 2.0 * x @ c.T + (c * c).sum(1)[None, :]
@@ -35,10 +37,8 @@ def kmeans(x: np.ndarray, k: int, *, seed: int = 0, iterations: int = 15) -> tup
     for _ in range(iterations):
         assign = _sq_dists(x, centroids).argmin(1)
         counts = np.bincount(assign, minlength=len(centroids))
-        # one weighted bincount per dimension: much faster than np.add.at on rows
-        sums = np.stack([np.bincount(assign, weights=x[:, j], minlength=len(centroids)) for j in range(x.shape[1])], axis=1)
         keep = counts > 0
-        centroids = (sums[keep] / counts[keep, None]).astype(np.float32)
+        centroids = cell_means(x, assign, centroids)[keep]
         if not keep.all():
             assign = _sq_dists(x, centroids).argmin(1)
     assign = _sq_dists(x, centroids).argmin(1)

@@ -16,6 +16,8 @@ from pathlib import Path
 from vectree.errors import NotFoundError, StorageError
 from vectree.storage.base import ObjectStore
 
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux only
+
 
 class LocalStore(ObjectStore):
     """Objects as files under ``root``.
@@ -28,6 +30,13 @@ class LocalStore(ObjectStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).absolute()
         self.url = self.root.as_uri()
+        self._prefix = str(self.root) + os.sep
+
+    def _file(self, key: str) -> str:
+        """``_path`` as a plain string: a query opens tens of files, and pathlib costs ~10 us a path."""
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..'")
+        return self._prefix + key
 
     def _path(self, key: str) -> Path:
         if not key or key.startswith("/") or ".." in key.split("/"):
@@ -51,18 +60,19 @@ class LocalStore(ObjectStore):
     def identity(self, key: str) -> Hashable | None:
         """(inode, size, modification time): a file replaced or rewritten gets a new one."""
         try:
-            st = os.stat(self._path(key))
+            st = os.stat(self._file(key))
         except OSError:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _map(self, key: str) -> bytes | memoryview:
-        path = self._path(key)
+        path = self._file(key)
         try:
             with open(path, "rb") as f:
                 if os.fstat(f.fileno()).st_size == 0:
                     return b""
-                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+                # the whole file is read right away: mapping its pages in one call beats a fault per page
+                return memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ))
         except FileNotFoundError:
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
         except (OSError, ValueError) as exc:
