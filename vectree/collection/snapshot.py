@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from vectree.errors import CorruptionError
-from vectree.format.bucket import Rows, decode_rows
+from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.format.keys import id_keys
 from vectree.index.idmap import KeyShard, shard_of
@@ -61,6 +61,8 @@ class ObjectCache:
         self.lru: ByteLRU[object] = ByteLRU(capacity_bytes)
         self.disk = disk
         self._checked: dict[str, object] = {}  # fingerprint -> store identity of the file whose hash matched
+        # fingerprint -> where its arrays sit in that file: a re-read after eviction skips Arrow (~40 us a file)
+        self._layouts: dict[str, Layout] = {}
 
     def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
         if self.disk is None:
@@ -91,7 +93,13 @@ class ObjectCache:
             datas = self._fetch(keys)
             for (folder, fp), data, ident in zip(missing, datas, idents):
                 known = ident is not None and self._checked.get(fp) == ident
-                rows = decode_rows(data, None if known else fp, what=folder[:-1])
+                layout = self._layouts.get(fp) if known else None
+                if layout is not None:  # the same file as last time: its arrays are where they were
+                    rows = rows_from_layout(data, layout)
+                else:
+                    rows, layout = decode_rows_with_layout(data, None if known else fp, what=folder[:-1])
+                    if ident is not None and layout is not None:
+                        self._layouts[fp] = layout
                 if ident is not None:
                     self._checked[fp] = ident
                 block = Block(fp, rows, id_keys(rows.ids))

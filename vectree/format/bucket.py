@@ -207,6 +207,46 @@ def decode_rows(data: bytes, expected_fingerprint: str | None, what: str = "buck
         raise CorruptionError(f"{what} {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a decoded bucket's arrays sit in its file: enough to read the same file again without Arrow.
+
+    Only for the plain shape (integer ids, no labels, no metadata), which is what a search re-reads most.
+    """
+
+    n: int
+    dim: int
+    vector_offset: int
+    vector_dtype: str
+    id_offset: int
+    id_dtype: str
+
+
+def _address(data: bytes | memoryview) -> int:
+    return np.frombuffer(data, dtype=np.uint8, count=1).ctypes.data
+
+
+def decode_rows_with_layout(data: bytes | memoryview, expected_fingerprint: str | None,
+                            what: str = "bucket") -> tuple[Rows, Layout | None]:
+    """:func:`decode_rows`, and the :class:`Layout` of its arrays when the rows have the plain shape."""
+    rows = decode_rows(data, expected_fingerprint, what)
+    if rows.labels is not None or rows.metadata is not None or rows.ids.dtype.kind not in "iu" or not len(rows):
+        return rows, None
+    base = _address(data)
+    vec = rows.vectors
+    if vec.base is None or not (base <= vec.ctypes.data < base + len(data)):  # converted from float16: a copy
+        return rows, None
+    return rows, Layout(len(rows), vec.shape[1], vec.ctypes.data - base, vec.dtype.str,
+                        rows.ids.ctypes.data - base, rows.ids.dtype.str)
+
+
+def rows_from_layout(data: bytes | memoryview, layout: Layout) -> Rows:
+    """The rows of a file decoded before (same fingerprint, same file), read at the recorded offsets."""
+    vectors = np.frombuffer(data, dtype=layout.vector_dtype, count=layout.n * layout.dim, offset=layout.vector_offset)
+    ids = np.frombuffer(data, dtype=layout.id_dtype, count=layout.n, offset=layout.id_offset)
+    return Rows(ids=ids, vectors=vectors.reshape(layout.n, layout.dim))
+
+
 def metadata_to_json(metadata: list[Any] | None, n: int) -> list[str | None] | None:
     """Serialize per-row metadata dicts to JSON strings (None stays None)."""
     if metadata is None:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vectree.index.centers import cell_means
-
-
-def _sq_dists(x: np.ndarray, c: np.ndarray) -> np.ndarray:
-    return (x * x).sum(1)[:, None] - 2.0 * x @ c.T + (c * c).sum(1)[None, :]
+from vectree.index.centers import cell_means, nearest_center
 
 
 def kmeans(x: np.ndarray, k: int, *, seed: int = 0, iterations: int = 15) -> tuple[np.ndarray, np.ndarray]:
@@ -35,13 +31,10 @@ def kmeans(x: np.ndarray, k: int, *, seed: int = 0, iterations: int = 15) -> tup
         closest = np.minimum(closest, ((sub - centroids[j]) ** 2).sum(1))
     assign = np.zeros(len(x), dtype=np.int64)
     for _ in range(iterations):
-        assign = _sq_dists(x, centroids).argmin(1)
-        counts = np.bincount(assign, minlength=len(centroids))
-        keep = counts > 0
+        assign = nearest_center(x, centroids)
+        keep = np.bincount(assign, minlength=len(centroids)) > 0
         centroids = cell_means(x, assign, centroids)[keep]
-        if not keep.all():
-            assign = _sq_dists(x, centroids).argmin(1)
-    assign = _sq_dists(x, centroids).argmin(1)
+    assign = nearest_center(x, centroids)
     used = np.unique(assign)
     remap = np.full(len(centroids), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
