@@ -308,7 +308,7 @@ def write_markdown(body: dict, path: Path) -> None:
     lines += ["", "## Settings and caveats", "",
               f"- faiss IVF-Flat: nlist = 4 sqrt(n), trained on 50 x nlist sampled rows; lancedb: num_partitions = sqrt(n), "
               f"IVF-PQ with 8-d sub-vectors (refine_factor 10, 40 at the top); HNSW (faiss and hnswlib): M={p['hnsw_m']}, "
-              f"efConstruction={p['ef_construction']}; annoy: {p['n_trees']} trees; vectree: bucket_size {p['bucket_size'] or 'default (about 256 KiB of vectors)'}.",
+              f"efConstruction={p['ef_construction']}; annoy: {p['n_trees']} trees; vectree: bucket_size {p['bucket_size'] or 'default (about 160 KiB of vectors, at least 80 rows)'}.",
               "- cosine: faiss, hnswlib and annoy get normalised vectors (inner product / angular); vectree and lancedb use "
               "their cosine metric.",
               "- build_s: from raw vectors to a searchable index (vectree: ingest + build, written to disk; faiss: train + add "

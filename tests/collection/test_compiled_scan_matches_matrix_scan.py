@@ -37,10 +37,10 @@ def test_deleted_rows_are_never_returned_by_either_scan(fashion_mnist, tmp_path,
         assert not np.isin(res.ids, np.arange(20)).any()
 
 
-def test_the_default_bucket_holds_about_256_kib():
+def test_the_default_bucket_holds_about_160_kib_and_at_least_80_rows():
     from vectree.index.build import default_bucket_size
 
-    assert [default_bucket_size(d) for d in (784, 384, 50, 1, 100_000)] == [83, 170, 1310, 4096, 64]
+    assert [default_bucket_size(d) for d in (784, 384, 50, 1, 100_000)] == [80, 106, 819, 4096, 80]
 
 
 def test_small_dimensions_are_split_in_full():

@@ -119,7 +119,7 @@ def fit(
     label_field: str = LabelField,
     n_neighbors: int = typer.Option(10, help="Neighbours that vote."),
     probes: int = typer.Option(10, help="Buckets visited per query (stored as the default)."),
-    bucket_size: int = typer.Option(None, help="Rows per bucket (default: about 256 KiB of vectors)."),
+    bucket_size: int = typer.Option(None, help="Rows per bucket (default: about 160 KiB of vectors, at least 80)."),
     sg: int = typer.Option(0, help="word2vec: 0 CBOW, 1 skip-gram."),
     vector_size: int = typer.Option(200, help="word2vec: dimensions."),
     epochs: int = typer.Option(5, help="word2vec: training epochs."),
@@ -199,7 +199,7 @@ def evaluate(
     collection: str = typer.Option(None, "--collection", "-c", help="Collection URL (default: a temporary directory)."),
     n_neighbors: int = typer.Option(10, help="Neighbours that vote."),
     probes: str = typer.Option("1,3,5,10,20,exact", help="Probe settings to compare."),
-    bucket_size: int = typer.Option(None, help="Rows per bucket (default: about 256 KiB of vectors)."),
+    bucket_size: int = typer.Option(None, help="Rows per bucket (default: about 160 KiB of vectors, at least 80)."),
     json_out: Path = typer.Option(None, "--json", help="Also write the rows as JSON here."),
 ) -> None:
     """Fit on --train, then print accuracy, macro-F1 and ms per document (embedding, search) for each probes setting."""

@@ -46,7 +46,7 @@ def create(
     url: str = typer.Argument(..., help="Where the collection lives: a path, file://, or s3://bucket/prefix."),
     dim: int = typer.Option(..., help="Vector dimension."),
     metric: str = typer.Option("l2", help="l2 | cosine | dot."),
-    bucket_size: int = typer.Option(None, help="Most rows per bucket (default: about 256 KiB of vectors)."),
+    bucket_size: int = typer.Option(None, help="Most rows per bucket (default: about 160 KiB of vectors, at least 80)."),
     tree_rule: str = typer.Option("kmeans", help="kmeans (default) | variance | seed."),
     private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
 ) -> None:

@@ -37,7 +37,7 @@ def create_collection(
     """Create an empty collection at ``url`` (a path, ``file://``, ``memory://`` or ``s3://``).
 
     ``bucket_size`` bounds the rows per bucket: smaller buckets scan less per probe, larger ones
-    need fewer probes; by default a bucket holds about 256 KiB of vectors (:func:`default_bucket_size`).
+    need fewer probes; by default a bucket holds about 160 KiB of vectors, at least 80 rows (:func:`default_bucket_size`).
     ``private`` is recorded for the service layer (the seed's keepPrivate).
     ``cache_bytes`` bounds the in-memory read cache; ``cache_dir`` adds a local-disk cache of
     ``cache_dir_bytes`` (useful for s3:// collections). ``storage_options`` go to the store

@@ -34,16 +34,16 @@ Progress = Callable[[str, int, int], None]
 
 
 def default_bucket_size(dim: int) -> int:
-    """Rows per bucket so that a bucket holds about 256 KiB of float32 vectors (64..4096 rows).
+    """Rows per bucket: about 160 KiB of float32 vectors, and at least 80 rows (at most 4096).
 
-    Measured in ``benchmarks/README.md``: per probe, a small bucket costs a fixed overhead, a large one
-    scans rows that are not near the query; around 256 KiB balanced the two on 50-, 384- and 784-d
-    data, in memory and on disk.
+    Measured in ``benchmarks/README.md``: smaller buckets scan fewer rows for the same recall (finer
+    cells) but cost more per probe and more to build; 160 KiB gained 10-13% in batch over 256 KiB on
+    arXiv (384-d) and GloVe (50-d). Below about 80 rows the per-bucket costs dominate (784-d).
 
     >>> default_bucket_size(784), default_bucket_size(384), default_bucket_size(50)
-    (83, 170, 1310)
+    (80, 106, 819)
     """
-    return int(max(64, min(4096, (256 << 10) // (4 * max(1, dim)))))
+    return int(max(80, min(4096, (160 << 10) // (4 * max(1, dim)))))
 
 
 def default_n_components(dim: int) -> int:
@@ -62,8 +62,9 @@ def default_n_components(dim: int) -> int:
 class IndexConfig:
     """How the index is fitted. Stored with the collection; defaults work for most data.
 
-    bucket_size: the most rows a bucket holds when built (the seed's minBucketSize). Smaller
-        buckets mean less scanned per probe but more probes for the same recall.
+    bucket_size: the most rows a tree leaf holds when fitted (the seed's minBucketSize); the
+        refinement step may move a few more rows into a bucket. Smaller buckets mean less scanned
+        per probe but more probes for the same recall.
     tree_rule: "kmeans" (default: Voronoi nodes from k-means), "variance" (highest-variance axis,
         median split) or "seed" (random axis, mean split, as in the seed).
     n_components: dimensions of the fitted projection the tree splits on.
