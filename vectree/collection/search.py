@@ -24,6 +24,7 @@ _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of ma
 _QUERY_BLOCK = 2048
 _SMALL_BATCH = 4  # up to this many queries, always the compiled scan
 _STREAM_GROUP = 8  # buckets held at once by a single query whose buckets do not fit the cache
+_SMALL_FINISH = 16  # up to this many queries, results are assembled query by query; beyond, in one sort
 
 
 @dataclass
@@ -107,7 +108,7 @@ def search_snapshot(
     if index is not None and index.n_buckets and use_compiled_scan(nq, probes, index.n_buckets):
         alone = not snap.manifest.segments and not include_metadata  # nothing else joins the kernel's answer
         d, ref, filled = _search_small(snap, queries, k, probes, slots, stats, may_stream=alone)
-        if alone:
+        if alone and nq <= _SMALL_FINISH:
             return _finish_small(snap, k, d, ref, filled, slots, qn, metric, stats)
         take = np.arange(k)[None, :] < filled[:, None]
         cand_q.append(np.broadcast_to(np.arange(nq)[:, None], (nq, k))[take])
@@ -280,9 +281,13 @@ def _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata
         distances[q, rank] = np.maximum(d + offset[q], 0.0) if clamp else d + offset[q]
         slot = ref >> 32
         row = ref & 0xFFFFFFFF
-        for s in np.unique(slot):
-            m = slot == s
-            rows = slots[int(s)].rows
+        # one group per block: sorted once and split, not one mask over every candidate per block
+        by_slot = np.argsort(slot, kind="stable")
+        cuts = np.flatnonzero(np.diff(slot[by_slot])) + 1
+        for m in np.split(by_slot, cuts):
+            if not len(m):
+                continue
+            rows = slots[int(slot[m[0]])].rows
             ids[q[m], rank[m]] = rows.ids[row[m]]
             if labels is not None and rows.labels is not None:
                 labels[q[m], rank[m]] = rows.labels[row[m]]
