@@ -67,3 +67,19 @@ def test_a_query_larger_than_the_cache_is_scanned_in_groups_with_the_same_answer
     tight.refresh()
     roomy.refresh()
     np.testing.assert_array_equal(roomy.search(q[0], k=10, probes=24).ids, tight.search(q[0], k=10, probes=24).ids)
+
+
+def test_a_batch_split_over_threads_equals_one_thread(tmp_path, fashion_mnist, monkeypatch):
+    col = vectree.create_collection(tmp_path / "t", dim=784, metric="l2", bucket_size=100)
+    col.add(fashion_mnist["train"], labels=fashion_mnist["labels"])
+    col.build()
+    q = np.concatenate([fashion_mnist["queries"], fashion_mnist["train"][:400]])  # 600 queries
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    one = col.search(q, k=10, probes=40)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    two = col.search(q, k=10, probes=40)  # two halves, each with its own matrix products
+    np.testing.assert_array_equal(two.ids, one.ids)
+    np.testing.assert_array_equal(two.labels, one.labels)
+    np.testing.assert_allclose(two.distances, one.distances, rtol=1e-5)
+    assert two.stats["rows_scanned"] == one.stats["rows_scanned"]
+    assert (two.ids[200:, 0] == np.arange(400)).mean() > 0.99  # stored rows find themselves

@@ -134,6 +134,50 @@ static PyObject *topk(PyObject *self, PyObject *args) {
     return PyLong_FromLongLong(read);
 }
 
+/* offer_rows(dist, qidx, slot, dead, out_d, out_ref, filled) -> None
+ *
+ * dist float32 (m, n): the partial distances of queries qidx (int64 (m,)) to the n rows of block
+ * slot, from one matrix product; dead uint8 (n,) marks deleted rows (or is empty). Each query's
+ * running top k in out_d / out_ref / filled (as topk's) takes the rows that beat its k-th.
+ */
+static PyObject *offer_rows(PyObject *self, PyObject *args) {
+    Py_buffer bd, bqi, bdead, bod, bor, bf;
+    long long slot;
+    if (!PyArg_ParseTuple(args, "y*y*Ly*w*w*w*", &bd, &bqi, &slot, &bdead, &bod, &bor, &bf)) return NULL;
+    Py_buffer *all[] = {&bd, &bqi, &bdead, &bod, &bor, &bf};
+    const Py_ssize_t m = bqi.len / 8, nq = bf.len / 8, k = nq > 0 ? bod.len / 4 / nq : 0;
+    const Py_ssize_t n = m > 0 ? bd.len / 4 / m : 0;
+    int ok = nq > 0 && k > 0 && bod.len == 4 * nq * k && bor.len == 8 * nq * k && bd.len == 4 * m * n &&
+             (bdead.len == 0 || bdead.len == n) && slot >= 0 && slot < (1LL << 31);
+    const int64_t *qi = bqi.buf;
+    for (Py_ssize_t i = 0; ok && i < m; i++) ok = qi[i] >= 0 && qi[i] < nq;
+    if (!ok) {
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
+        PyErr_SetString(PyExc_ValueError, "offer_rows: inconsistent shapes (see _scan.c)");
+        return NULL;
+    }
+    const float *dist = bd.buf;
+    const char *dead = bdead.len ? bdead.buf : NULL;
+    int64_t *filled = bf.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < m; i++) {
+        const int64_t q = qi[i];
+        TopK t = {(float *)bod.buf + q * k, (int64_t *)bor.buf + q * k, k, filled[q] < k ? filled[q] : k, 0};
+        for (Py_ssize_t j = 1; j < t.filled; j++)
+            if (worse(t.d[j], t.ref[j], t.d[t.worst], t.ref[t.worst])) t.worst = j;
+        const float *row = dist + i * n;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            if (dead && dead[j]) continue;
+            if (t.filled == k && row[j] > t.d[t.worst]) continue; /* the common case, decided inline */
+            offer(&t, row[j], ((int64_t)slot << 32) | j);
+        }
+        filled[q] = t.filled;
+    }
+    Py_END_ALLOW_THREADS
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
+    Py_RETURN_NONE;
+}
+
 /* The m-th smallest of a[0..n) (m < n); a is reordered. */
 static float select_nth(float *a, Py_ssize_t n, Py_ssize_t m) {
     Py_ssize_t lo = 0, hi = n - 1;
@@ -250,6 +294,7 @@ static PyObject *rank_centers(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"topk", topk, METH_VARARGS, "Top-k of each query over its blocks (see the module source)."},
+    {"offer_rows", offer_rows, METH_VARARGS, "Fold a block's distance matrix into running top-k lists (see the module source)."},
     {"rank_centers", rank_centers, METH_VARARGS, "The nearest centers of one query, exactly (see the module source)."},
     {NULL, NULL, 0, NULL},
 };

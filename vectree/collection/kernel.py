@@ -19,6 +19,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from vectree._native import _scan  # built from _scan.c by `pip install`
 from vectree.collection.snapshot import Block
@@ -38,7 +39,19 @@ def scan_threads() -> int:
         return os.cpu_count() or 1
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
+_blas: ThreadpoolController | None = None
+
+
+def one_blas_thread():  # noqa: ANN201 - a context manager
+    """BLAS limited to one thread, while the scan runs its own: split across threads as well, a small
+    product on a busy machine took 100x longer."""
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController()  # scanning the loaded libraries costs ~15 ms: once per process
+    return _blas.limit(limits=1, user_api="blas")
+
+
+def pool(workers: int) -> ThreadPoolExecutor:
     if workers not in _POOLS:
         _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vectree-scan")
     return _POOLS[workers]
@@ -90,5 +103,5 @@ def scan_queries(
     if workers == 1:
         return out_d, out_ref, filled, part(0, nq)
     cuts = np.linspace(0, nq, workers + 1).astype(int)
-    read = sum(_pool(workers).map(part, cuts[:-1], cuts[1:]))  # the kernel releases the GIL
+    read = sum(pool(workers).map(part, cuts[:-1], cuts[1:]))  # the kernel releases the GIL
     return out_d, out_ref, filled, read

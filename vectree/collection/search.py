@@ -1,13 +1,13 @@
 """Batch k-nearest-neighbour search over a snapshot.
 
 Queries are routed to their ``probes`` nearest buckets; every bucket a batch needs is fetched once
-(in parallel). Then two ways to scan, chosen by how much the queries share buckets: a compiled
-per-query scan (:mod:`vectree.collection.kernel`), which wins when each query probes a small part of
-the collection, or, per bucket, one matrix product for
-all the queries that visit it, which wins when most queries visit most buckets (exact search of a
-batch). The unindexed tail is scanned for every query with matrix products. Candidates from all blocks
-are merged by (distance, position) so that ties break the same way however many buckets are probed:
-visiting every bucket returns exactly the brute-force answer.
+(in parallel). Then two ways to scan, chosen by how many queries share each bucket: a compiled
+per-query scan (:mod:`vectree.collection.kernel`), which wins when few queries visit each bucket (one
+query, a small batch), or, per bucket, one matrix product for all the queries that visit it, which
+reads the bucket from memory once for all of them; a compiled step (``offer_rows``) folds each product
+into the queries' running top k. The unindexed tail is scanned for every query with matrix products.
+Candidates rank by (distance, position) so that ties break the same way however many buckets are
+probed: visiting every bucket returns exactly the brute-force answer.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from vectree.collection.kernel import BLOCK_COLUMNS, block_row, scan_queries
+from vectree._native import _scan
+from vectree.collection.kernel import BLOCK_COLUMNS, block_row, one_blas_thread, pool, scan_queries, scan_threads
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
 _QUERY_BLOCK = 2048
 _SMALL_BATCH = 4  # up to this many queries, always the compiled scan
+_SHARED_VISITS = 4  # queries per bucket (on average) from which matrix products beat the compiled scan
+_PARALLEL_MIN_QUERIES = 256  # a batch split over threads gives each at least this many queries
 _STREAM_GROUP = 8  # buckets held at once by a single query whose buckets do not fit the cache
 _SMALL_FINISH = 16  # up to this many queries, results are assembled query by query; beyond, in one sort
 
@@ -47,78 +50,81 @@ class SearchResult:
         return len(self.ids)
 
 
-def _scan(block: Block, qs: np.ndarray, metric: str, k: int, dead: np.ndarray | None):
-    """Top-k (row positions, partial distances) of ``block`` for each row of ``qs``.
-
-    ``qs`` is the query scaled by -2 (l2) or -1 (cosine, dot), so one matrix product plus, for l2,
-    the stored squared norms gives each distance up to a per-query constant, added after selection.
-    """
-    d = qs @ block.rows.vectors.T
-    if metric == "l2":
-        d += block.sqnorms
-    if dead is not None:
-        d[:, dead] = np.inf
-    kk = min(k, d.shape[1])
-    if kk < d.shape[1]:
-        pos = np.argpartition(d, kk - 1, axis=1)[:, :kk]
-        return pos, np.take_along_axis(d, pos, axis=1)
-    return np.broadcast_to(np.arange(d.shape[1]), d.shape), d
-
-
 def use_compiled_scan(n_queries: int, probes: int | None, n_buckets: int) -> bool:
     """Whether a batch takes the compiled per-query scan rather than per-bucket matrix products.
 
-    The compiled scan reads each probed row once per query; a matrix product reuses a bucket across
-    the queries that visit it, which wins once most queries visit most buckets.
+    The compiled scan reads each probed row once per query, from main memory; a matrix product reads
+    a bucket once for all the queries that visit it. Measured (``benchmarks/README.md``): products win
+    once a bucket is visited by about four queries on average.
     """
-    return n_queries <= _SMALL_BATCH or (probes is not None and 2 * probes < n_buckets)
+    return n_queries <= _SMALL_BATCH or (probes is not None and n_queries * probes < _SHARED_VISITS * n_buckets)
 
 
 def search_snapshot(
     snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool = False
 ) -> SearchResult:
-    """Search prepared queries (float32, normalised for cosine); ``probes=None`` scans every bucket."""
+    """Search prepared queries (float32, normalised for cosine); ``probes=None`` scans every bucket.
+
+    A large batch that takes the matrix products is split over ``OMP_NUM_THREADS`` threads (default
+    every core), each with a one-thread BLAS: a product per bucket is too small to split well.
+    """
+    workers = scan_threads()
+    n_buckets = snap.index.n_buckets if snap.index is not None else 0
+    if workers > 1 and len(queries) >= _PARALLEL_MIN_QUERIES * workers and not use_compiled_scan(len(queries), probes, n_buckets):
+        cuts = np.linspace(0, len(queries), workers + 1).astype(int)
+        with one_blas_thread():
+            parts = list(pool(workers).map(lambda a, b: _search_one_thread(snap, queries[a:b], k, probes, include_metadata),
+                                           cuts[:-1], cuts[1:]))
+        return _concat(parts)
+    return _search_one_thread(snap, queries, k, probes, include_metadata)
+
+
+def _concat(parts: list[SearchResult]) -> SearchResult:
+    """The results of consecutive slices of a batch, as one."""
+    stats = {key: sum(p.stats.get(key, 0) for p in parts) for key in parts[0].stats}
+    labels = None if parts[0].labels is None else np.concatenate([p.labels for p in parts])
+    metadata = None if parts[0].metadata is None else [m for p in parts for m in p.metadata]
+    return SearchResult(ids=np.concatenate([p.ids for p in parts]), distances=np.concatenate([p.distances for p in parts]),
+                        labels=labels, metadata=metadata, stats=stats)
+
+
+def _search_one_thread(
+    snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool = False
+) -> SearchResult:
     metric = snap.manifest.settings["metric"]
     nq = len(queries)
     qn = np.einsum("ij,ij->i", queries, queries).astype(np.float32)
-    cand_q, cand_d, cand_ref = [], [], []
-    # blocks by slot, the high half of a candidate's reference: the compiled scan numbers a bucket by its
-    # leaf, the matrix scan numbers its blocks from n_buckets on
+    # blocks by slot, the high half of a candidate's reference: a bucket is numbered by its leaf, a
+    # tail segment from n_buckets on
     slots: dict[int, Block] = {}
-    first_free_slot = snap.index.n_buckets if snap.index is not None else 0
+    n_buckets = snap.index.n_buckets if snap.index is not None else 0
     stats = {"buckets_scanned": 0, "rows_scanned": 0, "segments_scanned": 0}
+    top = (np.empty((nq, k), np.float32), np.empty((nq, k), np.int64), np.zeros(nq, np.int64))
     qs = None
 
-    def consume(block: Block, qidx: np.ndarray) -> None:
+    def consume(block: Block, qidx: np.ndarray, slot: int) -> None:
+        """One matrix product for every query that visits ``block``, folded into their running top k."""
         nonlocal qs
-        if qs is None:
+        if qs is None:  # -2q (l2) or -q: one product gives each distance up to a per-query constant
             qs = queries * np.float32(-2.0 if metric == "l2" else -1.0)
-        slot = first_free_slot + len(slots)
         slots[slot] = block
         dead = snap.dead_mask(block)
+        dead_bytes = b"" if dead is None else dead.view(np.uint8)
         for s in range(0, len(qidx), _QUERY_BLOCK):
-            qi = qidx[s : s + _QUERY_BLOCK]
-            pos, dist = _scan(block, qs[qi], metric, k, dead)
-            cand_q.append(np.repeat(qi, pos.shape[1]))
-            cand_d.append(dist.ravel())
-            cand_ref.append((np.int64(slot) << 32) | pos.ravel().astype(np.int64))
+            qi = np.ascontiguousarray(qidx[s : s + _QUERY_BLOCK], dtype=np.int64)
+            dist = qs[qi] @ block.rows.vectors.T
+            if metric == "l2":
+                dist += block.sqnorms
+            _scan.offer_rows(np.ascontiguousarray(dist, np.float32), qi, slot, dead_bytes, *top)
         stats["rows_scanned"] += len(block.rows) * len(qidx)
 
     index = snap.index
     if index is not None and index.n_buckets and use_compiled_scan(nq, probes, index.n_buckets):
-        alone = not snap.manifest.segments and not include_metadata  # nothing else joins the kernel's answer
-        d, ref, filled = _search_small(snap, queries, k, probes, slots, stats, may_stream=alone)
-        if alone and nq <= _SMALL_FINISH:
-            return _finish_small(snap, k, d, ref, filled, slots, qn, metric, stats)
-        take = np.arange(k)[None, :] < filled[:, None]
-        cand_q.append(np.broadcast_to(np.arange(nq)[:, None], (nq, k))[take])
-        cand_d.append(d[take])
-        cand_ref.append(ref[take])
+        top = _search_small(snap, queries, k, probes, slots, stats, may_stream=not include_metadata)
     elif index is not None and index.n_buckets:
-        n_leaves = index.n_buckets
         all_queries = np.arange(nq)
-        if probes is None or probes >= n_leaves:
-            groups = [(leaf, all_queries) for leaf in range(n_leaves)]
+        if probes is None or probes >= n_buckets:
+            groups = [(leaf, all_queries) for leaf in range(n_buckets)]
         else:
             order = index.probe(queries, probes)
             flat_leaf = order.ravel()
@@ -131,17 +137,22 @@ def search_snapshot(
         for g in range(0, len(groups), _FETCH_GROUP):
             part = groups[g : g + _FETCH_GROUP]
             blocks = snap.cache.blocks([("buckets", index.bucket_fingerprints[leaf]) for leaf, _ in part])
-            for block, (_, qidx) in zip(blocks, part):
-                consume(block, qidx)
+            for block, (leaf, qidx) in zip(blocks, part):
+                consume(block, qidx, leaf)
             stats["buckets_scanned"] += len(part)
     segs = [("segments", s.fingerprint) for s in snap.manifest.segments]
     for g in range(0, len(segs), _FETCH_GROUP):
-        for block in snap.cache.blocks(segs[g : g + _FETCH_GROUP]):
-            consume(block, np.arange(nq))
+        for i, block in enumerate(snap.cache.blocks(segs[g : g + _FETCH_GROUP])):
+            consume(block, np.arange(nq), n_buckets + g + i)
             stats["segments_scanned"] += 1
+    d, ref, filled = top
+    if not include_metadata and nq <= _SMALL_FINISH:
+        return _finish_small(snap, k, d, ref, filled, slots, qn, metric, stats)
+    take = np.arange(k)[None, :] < filled[:, None]
+    cand_q = [np.broadcast_to(np.arange(nq)[:, None], (nq, k))[take]]
     # the per-query constant left out of the scan: |q|^2 for l2, 1 for cosine and dot
     offset = qn if metric == "l2" else np.ones(nq, dtype=np.float32)
-    return _merge(snap, nq, k, cand_q, cand_d, cand_ref, slots, stats, include_metadata, offset, metric == "l2")
+    return _merge(snap, nq, k, cand_q, [d[take]], [ref[take]], slots, stats, include_metadata, offset, metric == "l2")
 
 
 def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, slots: dict[int, Block],
