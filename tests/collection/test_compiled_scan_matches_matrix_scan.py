@@ -83,3 +83,23 @@ def test_a_batch_split_over_threads_equals_one_thread(tmp_path, fashion_mnist, m
     np.testing.assert_allclose(two.distances, one.distances, rtol=1e-5)
     assert two.stats["rows_scanned"] == one.stats["rows_scanned"]
     assert (two.ids[200:, 0] == np.arange(400)).mean() > 0.99  # stored rows find themselves
+
+
+def test_a_split_batch_whose_halves_are_small_finishes(tmp_path, fashion_mnist, monkeypatch):
+    import threading
+
+    col = vectree.create_collection(tmp_path / "h", dim=784, metric="l2", bucket_size=100)
+    col.add(fashion_mnist["train"])
+    col.build()
+    n_buckets = col.stats()["buckets"]
+    q = np.concatenate([fashion_mnist["queries"], fashion_mnist["train"][:400]])
+    probes = max(1, (4 * n_buckets) // len(q) + 1)  # the whole batch takes products; a half alone would not
+    assert len(q) * probes >= 4 * n_buckets > (len(q) // 2) * probes
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    out = []
+    worker = threading.Thread(target=lambda: out.append(col.search(q, k=5, probes=probes)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert out, "the split batch did not finish (threads waiting on each other)"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    np.testing.assert_array_equal(out[0].ids, col.search(q, k=5, probes=probes).ids)

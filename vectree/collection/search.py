@@ -12,13 +12,14 @@ probed: visiting every bucket returns exactly the brute-force answer.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
 
 from vectree._native import _scan
-from vectree.collection.kernel import BLOCK_COLUMNS, block_row, one_blas_thread, pool, scan_queries, scan_threads
+from vectree.collection.kernel import BLOCK_COLUMNS, block_row, one_blas_thread, scan_queries, scan_threads
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
@@ -72,11 +73,22 @@ def search_snapshot(
     n_buckets = snap.index.n_buckets if snap.index is not None else 0
     if workers > 1 and len(queries) >= _PARALLEL_MIN_QUERIES * workers and not use_compiled_scan(len(queries), probes, n_buckets):
         cuts = np.linspace(0, len(queries), workers + 1).astype(int)
-        with one_blas_thread():
-            parts = list(pool(workers).map(lambda a, b: _search_one_thread(snap, queries[a:b], k, probes, include_metadata),
-                                           cuts[:-1], cuts[1:]))
+        with one_blas_thread():  # each half keeps the matrix products (the compiled scan would nest pools)
+            parts = list(_split_pool(workers).map(
+                lambda a, b: _search_one_thread(snap, queries[a:b], k, probes, include_metadata, compiled=False),
+                cuts[:-1], cuts[1:]))
         return _concat(parts)
     return _search_one_thread(snap, queries, k, probes, include_metadata)
+
+
+_SPLIT_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _split_pool(workers: int) -> ThreadPoolExecutor:
+    """Threads for the halves of a batch: not the compiled scan's pool, whose tasks they could wait on."""
+    if workers not in _SPLIT_POOLS:
+        _SPLIT_POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vectree-batch")
+    return _SPLIT_POOLS[workers]
 
 
 def _concat(parts: list[SearchResult]) -> SearchResult:
@@ -89,7 +101,8 @@ def _concat(parts: list[SearchResult]) -> SearchResult:
 
 
 def _search_one_thread(
-    snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool = False
+    snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool = False,
+    compiled: bool | None = None,
 ) -> SearchResult:
     metric = snap.manifest.settings["metric"]
     nq = len(queries)
@@ -119,7 +132,9 @@ def _search_one_thread(
         stats["rows_scanned"] += len(block.rows) * len(qidx)
 
     index = snap.index
-    if index is not None and index.n_buckets and use_compiled_scan(nq, probes, index.n_buckets):
+    if compiled is None:
+        compiled = index is not None and use_compiled_scan(nq, probes, index.n_buckets)
+    if index is not None and index.n_buckets and compiled:
         top = _search_small(snap, queries, k, probes, slots, stats, may_stream=not include_metadata)
     elif index is not None and index.n_buckets:
         all_queries = np.arange(nq)
