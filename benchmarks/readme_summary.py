@@ -15,7 +15,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def ann() -> str:
     body = json.loads((RESULTS / "ann.json").read_text())
     lines = [f"From `{body['command']}` ({body['date']}, {body['machine']['cpus']} cores, one BLAS thread, "
-             f"other benchmarks running alongside; load average {body['machine']['load_average_at_start'][0]} when written):", "",
+             f"load average {body['machine']['load_average_at_start'][0]} at the start):", "",
              "| dataset | rule | probes | recall@10 | fraction scanned | ms/query (batch) | build s |", "|---|---|---|---|---|---|---|"]
     sweep = [r for r in body["rows"] if r["setting"].startswith("probes")]
     for ds in sorted({r["dataset"] for r in sweep}):
