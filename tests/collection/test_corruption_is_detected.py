@@ -64,8 +64,13 @@ def test_a_missing_segment_is_reported(tmp_path, arxiv_sample):
     assert len(vectree.open_collection(tmp_path / "c").verify().problems) == 1
 
 
-def test_a_bucket_replaced_after_it_was_read_is_checked_again(built, arxiv_sample):
-    root, _ = built
+@pytest.mark.parametrize("id_kind", ["str", "int"])  # int ids: re-reads skip Arrow, a replaced file must not
+def test_a_bucket_replaced_after_it_was_read_is_checked_again(tmp_path, arxiv_sample, id_kind):
+    root = tmp_path / "c"
+    ids = arxiv_sample["ids"][:2000] if id_kind == "str" else list(range(0, 14000, 7))
+    built = vectree.create_collection(root, dim=384, metric="cosine", bucket_size=400)
+    built.add(arxiv_sample["vectors"][:2000], ids=ids)
+    built.build()
     col = vectree.open_collection(root, cache_bytes=1)  # nothing stays cached: every search reads the files
     q = arxiv_sample["vectors"][:20]
     col.search(q, k=5, exact=True)  # every bucket read and its hash checked once

@@ -26,7 +26,7 @@ _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of ma
 _QUERY_BLOCK = 2048
 _SMALL_BATCH = 4  # up to this many queries, always the compiled scan
 _SHARED_VISITS = 4  # queries per bucket (on average) from which matrix products beat the compiled scan
-_PARALLEL_MIN_QUERIES = 256  # a batch split over threads gives each at least this many queries
+_SPLIT_MIN_QUERIES = 256  # a batch split over threads gives each at least this many queries
 _STREAM_GROUP = 8  # buckets held at once by a single query whose buckets do not fit the cache
 _SMALL_FINISH = 16  # up to this many queries, results are assembled query by query; beyond, in one sort
 
@@ -71,7 +71,7 @@ def search_snapshot(
     """
     workers = scan_threads()
     n_buckets = snap.index.n_buckets if snap.index is not None else 0
-    if workers > 1 and len(queries) >= _PARALLEL_MIN_QUERIES * workers and not use_compiled_scan(len(queries), probes, n_buckets):
+    if workers > 1 and len(queries) >= _SPLIT_MIN_QUERIES * workers and not use_compiled_scan(len(queries), probes, n_buckets):
         cuts = np.linspace(0, len(queries), workers + 1).astype(int)
         with one_blas_thread():  # each half keeps the matrix products (the compiled scan would nest pools)
             parts = list(_split_pool(workers).map(
