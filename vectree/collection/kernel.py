@@ -28,6 +28,7 @@ METRIC_CODES = {"l2": 0, "cosine": 1, "dot": 2}
 BLOCK_COLUMNS = 5  # vectors, sqnorms, dead mask, n, slot
 _PARALLEL_MIN_QUERIES = 64
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+_CORES = os.cpu_count() or 1  # (a system call each time: 13 us, a tenth of a query)
 
 
 def scan_threads() -> int:
@@ -36,7 +37,7 @@ def scan_threads() -> int:
     try:
         return max(1, int(os.environ["OMP_NUM_THREADS"]))
     except (KeyError, ValueError):
-        return os.cpu_count() or 1
+        return _CORES
 
 
 _blas: ThreadpoolController | None = None

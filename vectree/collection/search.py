@@ -19,7 +19,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from vectree._native import _scan
-from vectree.collection.kernel import BLOCK_COLUMNS, block_row, one_blas_thread, scan_queries, scan_threads
+from vectree.collection.kernel import block_row, one_blas_thread, scan_queries, scan_threads
+from vectree.collection.resident import resident
 from vectree.collection.snapshot import Block, Snapshot
 
 _FETCH_GROUP = 32  # buckets fetched per parallel round trip during a scan of many buckets
@@ -187,27 +188,27 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
         leaves = [leaf for leaf in order[0].tolist() if fps[leaf]]
     else:  # (np.unique would import numpy.ma on the first query)
         leaves = [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
-    metric = snap.manifest.settings["metric"]
     stats["buckets_scanned"] += len(leaves)
-    wanted = int(index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * 4
-    if may_stream and nq == 1 and len(leaves) > _STREAM_GROUP and 2 * wanted > snap.cache.lru.capacity_bytes:
-        return _search_streamed(snap, queries, k, order[0], slots, stats)
-    described: list[tuple[int, ...]] = []
-    for g in range(0, len(leaves), _FETCH_GROUP):
-        part = leaves[g : g + _FETCH_GROUP]
-        for leaf, block in zip(part, snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])):
-            described.append(block_row(block, snap.dead_mask(block), leaf, metric))
-            slots[leaf] = block
-    if nq == 1:
-        table = np.array(described, dtype=np.int64).reshape(1, len(described), BLOCK_COLUMNS)
+    held = resident(snap)
+    blocks = held.blocks(leaves)
+    if blocks is None:  # not all described since the cache last let something go: walk the cache
+        wanted = int(index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * 4
+        if may_stream and nq == 1 and len(leaves) > _STREAM_GROUP and 2 * wanted > snap.cache.lru.capacity_bytes:
+            return _search_streamed(snap, queries, k, order[0], slots, stats)
+        blocks = []
+        for g in range(0, len(leaves), _FETCH_GROUP):
+            blocks += snap.cache.blocks([("buckets", fps[leaf]) for leaf in leaves[g : g + _FETCH_GROUP]])
+        held = resident(snap)  # after the fetch, which may have evicted
+        held.hold(snap, leaves, blocks)
+    slots.update(zip(leaves, blocks))
+    metric = snap.manifest.settings["metric"]
+    if nq == 1:  # empty leaves have n = 0 rows, which the kernel skips
+        table = held.table[order]
         d, ref, filled, _ = scan_queries(queries, table, metric, k)
     else:
-        rows = np.zeros((index.n_buckets, BLOCK_COLUMNS), np.int64)  # n = 0 (skipped) for empty leaves
-        if described:
-            rows[leaves] = described
         # queries that start in the same bucket run one after another, so its rows are still in cache
         run = np.argsort(order[:, 0], kind="stable")
-        table = rows[order[run]]
+        table = held.table[order[run]]
         d, ref, filled, _ = scan_queries(queries[run], table, metric, k)
         back = np.argsort(run)
         d, ref, filled = d[back], ref[back], filled[back]
@@ -270,15 +271,13 @@ def _finish_small(snap: Snapshot, k: int, d: np.ndarray, ref: np.ndarray, filled
     for i in range(nq):
         n = int(filled[i])
         order = np.lexsort((ref[i, :n], d[i, :n]))  # the full scan's order: distance, then reference
-        offset = float(qn[i]) if metric == "l2" else 1.0
-        dist = d[i, order] + np.float32(offset)
+        dist = d[i, order] + np.float32(qn[i] if metric == "l2" else 1.0)
         distances[i, :n] = np.maximum(dist, 0.0) if metric == "l2" else dist
-        for j, rf in enumerate(ref[i, order].tolist()):
-            rows = slots[rf >> 32].rows
-            r = rf & 0xFFFFFFFF
-            ids[i, j] = rows.ids[r]
-            if labels is not None and rows.labels is not None:
-                labels[i, j] = rows.labels[r]
+        refs = ref[i, order].tolist()
+        rows = [slots[rf >> 32].rows for rf in refs]
+        ids[i, :n] = [r.ids[rf & 0xFFFFFFFF] for r, rf in zip(rows, refs)]
+        if labels is not None:
+            labels[i, :n] = [None if r.labels is None else r.labels[rf & 0xFFFFFFFF] for r, rf in zip(rows, refs)]
     if labels is not None and label_type == "int" and not any(v is None for v in labels.ravel()):
         labels = labels.astype(np.int64)
     return SearchResult(ids=ids, distances=distances, labels=labels, stats=stats)

@@ -24,7 +24,7 @@ from vectree.storage.cache import ByteLRU
 from vectree.storage.diskcache import DiskCache
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: two blocks are the same only if they are one object
 class Block:
     """A decoded bucket or segment, ready to scan."""
 
@@ -169,6 +169,7 @@ class Snapshot:
         self.manifest = manifest
         self.cache = cache
         self._dead: dict[str, np.ndarray | None] = {}
+        self.resident = None  # the scan's view of which buckets the cache holds (collection/resident.py)
 
     @cached_property
     def index(self) -> Index | None:

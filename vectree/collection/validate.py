@@ -32,13 +32,12 @@ def as_vectors(vectors: Any, dim: int, metric: str, what: str = "vectors", allow
         raise InvalidInputError(f"{what} is empty: give at least one row")
     if arr.shape[1] != dim:
         raise InvalidInputError(f"{what} have dimension {arr.shape[1]} but the collection's dim is {dim}")
-    finite = np.isfinite(arr).all(axis=1)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
+    if not np.isfinite(arr).all():  # (one reduction when all is well; per row only to name the culprit)
+        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
         raise InvalidInputError(f"{what} contain NaN or inf in {len(bad)} row(s), first at row {int(bad[0])}")
     arr = np.ascontiguousarray(arr)
     if metric == "cosine":
-        norms = np.linalg.norm(arr, axis=1)
+        norms = np.sqrt(np.einsum("ij,ij->i", arr, arr))
         if (norms == 0).any():
             raise InvalidInputError(f"{what} row {int(np.flatnonzero(norms == 0)[0])} is all zeros: it has no direction for the cosine metric")
         arr = arr / norms[:, None]

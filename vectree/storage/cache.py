@@ -34,6 +34,9 @@ class ByteLRU(Generic[V]):
         self._size = 0
         self._lock = threading.Lock()
         self.stats = CacheStats()
+        # bumped whenever a value leaves (evicted, replaced, cleared): whoever remembers what the cache
+        # held can tell, with one comparison, that it may no longer be so
+        self.generation = 0
 
     def __contains__(self, key: str) -> bool:
         return key in self._items
@@ -75,6 +78,7 @@ class ByteLRU(Generic[V]):
         with self._lock:
             if key in self._items:
                 self._size -= self._items.pop(key)[1]
+                self.generation += 1
             if nbytes > self.capacity_bytes:
                 return  # larger than the whole cache: do not flush everything for it
             self._items[key] = (value, nbytes)
@@ -83,6 +87,7 @@ class ByteLRU(Generic[V]):
                 _, (_, size) = self._items.popitem(last=False)
                 self._size -= size
                 self.stats.evictions += 1
+                self.generation += 1
 
     def get_or_load(self, key: str, load: Callable[[], tuple[V, int]]) -> V:
         """Return the cached value or load, remember and return it."""
@@ -97,3 +102,4 @@ class ByteLRU(Generic[V]):
         with self._lock:
             self._items.clear()
             self._size = 0
+            self.generation += 1
