@@ -384,7 +384,8 @@ def timed_batches(sys_: System, q: np.ndarray, s: Any, chunk: int, budget_s: flo
     return np.concatenate(out), spent
 
 
-def timed_singles(sys_: System, q: np.ndarray, s: Any, n: int, budget_s: float) -> tuple[list[float], np.ndarray]:
+def distinct_singles(sys_: System, q: np.ndarray, s: Any, n: int, budget_s: float) -> tuple[list[float], np.ndarray]:
+    """One query at a time over distinct queries (on disk, where a repeated query would find its buckets cached)."""
     lat, ids = [], []
     for v in q[:n]:
         t = time.perf_counter()
@@ -393,6 +394,28 @@ def timed_singles(sys_: System, q: np.ndarray, s: Any, n: int, budget_s: float) 
         if sum(lat) > budget_s and len(lat) >= 50:
             break
     return lat, np.array(ids)
+
+
+def timed_singles(sys_: System, q: np.ndarray, s: Any, n: int, rounds: int, budget_s: float) -> tuple[list[float], list[float]]:
+    """One query at a time: ``rounds`` rounds over the same ``n // rounds`` queries (fewer once the
+    budget is spent, at least one). Returns every latency and each round's q/s.
+
+    The best round is what a quiet machine does: this shared machine's speed moved up to 2x within a
+    minute (measured), which is larger than the differences being measured; every system is timed so.
+    """
+    lat: list[float] = []
+    per_round: list[float] = []
+    for _ in range(max(1, rounds)):
+        mine = []
+        for v in q[: max(1, n // max(1, rounds))]:
+            t = time.perf_counter()
+            sys_.single(v, s)
+            mine.append(time.perf_counter() - t)
+        lat += mine
+        per_round.append(len(mine) / sum(mine))
+        if sum(lat) > budget_s:
+            break
+    return lat, per_round
 
 
 def sweep(a: dict) -> dict:
@@ -417,10 +440,10 @@ def sweep(a: dict) -> dict:
             continue
         ids, spent = timed_batches(sys_, q_all, s, a["batch_chunk"], a["batch_budget_s"])
         r = recall(ids, truth[: len(ids)])
-        lat, _ = timed_singles(sys_, q_all, s, a["n_single"], a["single_budget_s"])
+        lat, per_round = timed_singles(sys_, q_all, s, a["n_single"], a["single_rounds"], a["single_budget_s"]) if a["n_single"] else ([], [])
         m = {"recall_at_10": r, "qps_batch": len(ids) / spent, "n_batch_queries": len(ids), "n_single_queries": len(lat)}
         if lat:
-            m.update({"qps_single": len(lat) / sum(lat), "ms_single_p50": 1000 * float(np.median(lat)),
+            m.update({"qps_single": max(per_round), "qps_single_rounds": per_round, "ms_single_p50": 1000 * float(np.median(lat)),
                       "ms_single_p99": 1000 * float(np.percentile(lat, 99))})
         m["peak_rss_mb"] = peak_rss_mb()
         rows.append({"setting": s, "metrics": m})
@@ -453,7 +476,7 @@ def disk(a: dict) -> dict:
     first = sys_.single(q_all[0], s)
     first_ms = 1000 * (time.perf_counter() - t)
     rss_first = rss_mb()  # after the first query: lazy imports and index headers are in
-    lat, ids = timed_singles(sys_, q_all[1:], s, a["n_single"], a["single_budget_s"])
+    lat, ids = distinct_singles(sys_, q_all[1:], s, a["n_single"], a["single_budget_s"])
     peak_single = peak_rss_mb()
     rss_single = rss_mb()
     bids, spent = timed_batches(sys_, q_all, s, a["batch_chunk"], a["batch_budget_s"])
