@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, machine, markdown_table  # noqa: E402
 from benchmarks.datasets import load  # noqa: E402
-from benchmarks.peers_worker import setting_name  # noqa: E402
+from benchmarks.peers_systems import setting_name  # noqa: E402
 
 DATASETS = ["fashion-mnist", "glove", "arxiv"]
 SYSTEMS = ["faiss-flat", "faiss-ivf-flat", "vectree[kmeans]", "vectree[seed]", "faiss-hnsw", "hnswlib", "annoy",
@@ -308,7 +308,9 @@ def write_markdown(body: dict, path: Path) -> None:
     lines += ["", "## Settings and caveats", "",
               f"- faiss IVF-Flat: nlist = 4 sqrt(n), trained on 50 x nlist sampled rows; lancedb: num_partitions = sqrt(n), "
               f"IVF-PQ with 8-d sub-vectors (refine_factor 10, 40 at the top); HNSW (faiss and hnswlib): M={p['hnsw_m']}, "
-              f"efConstruction={p['ef_construction']}; annoy: {p['n_trees']} trees; vectree: bucket_size {p['bucket_size'] or 'default (about 160 KiB of vectors, at least 80 rows)'}.",
+              f"efConstruction={p['ef_construction']}; annoy: {p['n_trees']} trees; vectree: bucket_size {p['bucket_size'] or 'default (about 160 KiB of vectors, at least 80 rows)'}; "
+              "float16 buckets (`vector_dtype`) when every sampled base vector is exactly representable in float16 "
+              "(arXiv MiniLM is published as float16, fashion-mnist is 0..255 pixels), else float32 (GloVe).",
               "- cosine: faiss, hnswlib and annoy get normalised vectors (inner product / angular); vectree and lancedb use "
               "their cosine metric.",
               "- build_s: from raw vectors to a searchable index (vectree: ingest + build, written to disk; faiss: train + add "

@@ -42,7 +42,7 @@ def inputs(tmp_path_factory, arxiv_sample):
 
 def test_full_lifecycle_from_every_input_format(tmp_path, inputs, arxiv_sample):
     col = tmp_path / "col"
-    vt("create", col, "--dim", 384, "--metric", "cosine", "--bucket-size", 200)
+    vt("create", col, "--dim", 384, "--metric", "cosine", "--bucket-size", 200, "--vector-dtype", "float16")
     vt("add", col, inputs / "rows.jsonl", "--label-field", "category", "--metadata-fields", "title")
     vt("add", col, inputs / "rows.parquet", "--label-field", "category")
     vt("add", col, inputs / "rows.csv", "--label-field", "category", "--batch-size", 100)

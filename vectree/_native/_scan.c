@@ -1,8 +1,10 @@
 /* The top-k scan of one query over many cached blocks, in one call (see vectree/collection/kernel.py),
  * and the exact ranking of one query's nearest bucket centers (see vectree/index/centers.py).
  *
- * A block is described by one row of 5 int64: the addresses of its float32 vectors (n, dim), squared
- * norms (n,) or 0 (read for l2 only) and bool dead mask (n,) or 0; then n and the block's slot number. Each query gets the k
+ * A block is described by one row of 6 int64: the addresses of its vectors (n, dim), squared norms
+ * (n,) or 0 (read for l2 only) and bool dead mask (n,) or 0; then n, the block's slot number and the
+ * bytes per vector value: 4 (float32) or 2 (float16, widened to float32 as it is read: half the
+ * memory traffic for a scan that is memory-bound). Each query gets the k
  * best (partial distance, slot << 32 | row), unsorted. metric: 0 l2 (|x|^2 - 2<q,x>), 1 cosine and
  * 2 dot (-<q,x>). Every row of every block is read, in order: a sequential read is what memory serves
  * fastest (benchmarks/README.md records the exact pruning this replaced, which read fewer rows but
@@ -12,6 +14,10 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
 
 typedef struct {
     float *d;
@@ -62,31 +68,78 @@ static float dot(const float *a, const float *b, Py_ssize_t n) {
     return s;
 }
 
+/* IEEE half to float, for the last few values of a row (and every value without F16C). */
+static float half_to_float(uint16_t h) {
+#ifdef __F16C__
+    return _cvtsh_ss(h);
+#else
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    float f;
+    if (exp == 0) f = ldexpf((float)man, -24); /* zero or subnormal */
+    else if (exp == 31) f = man ? NAN : INFINITY;
+    else f = ldexpf((float)(man | 0x400), (int)exp - 25);
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    bits |= sign;
+    memcpy(&f, &bits, 4);
+    return f;
+#endif
+}
+
+/* dot() with b stored as float16: the same sums, each 8 values widened in one instruction. */
+static float dot_half(const float *a, const uint16_t *b, Py_ssize_t n) {
+    Py_ssize_t j = 0;
+    float s = 0.0f;
+#ifdef __F16C__
+#define WIDE(p) ((v8)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))))
+    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    for (; j + 32 <= n; j += 32) {
+        s0 += *(const v8 *)(a + j) * WIDE(b + j);
+        s1 += *(const v8 *)(a + j + 8) * WIDE(b + j + 8);
+        s2 += *(const v8 *)(a + j + 16) * WIDE(b + j + 16);
+        s3 += *(const v8 *)(a + j + 24) * WIDE(b + j + 24);
+    }
+    for (; j + 8 <= n; j += 8) s0 += *(const v8 *)(a + j) * WIDE(b + j);
+#undef WIDE
+    v8 t = (s0 + s1) + (s2 + s3);
+    s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+#endif
+    for (; j < n; j++) s += a[j] * half_to_float(b[j]);
+    return s;
+}
+
 typedef struct {
     const float *q;
     Py_ssize_t dim;
     int metric;
 } Query;
 
-static float partial(const Query *Q, const float *x, float sqnorm) {
-    float ip = dot(Q->q, x, Q->dim);
-    return Q->metric == 0 ? sqnorm - 2.0f * ip : -ip;
-}
+static float finish(const Query *Q, float ip, float sqnorm) { return Q->metric == 0 ? sqnorm - 2.0f * ip : -ip; }
 
-#define COLS 5
+#define COLS 6
 #define COL(b, c) blk[(b) * COLS + (c)]
 
 /* One query over its blocks (rows of blk); returns the rows read. */
 static int64_t scan_one(const Query *Q, const int64_t *blk, Py_ssize_t n_blocks, TopK *t) {
     int64_t read = 0;
     for (Py_ssize_t b = 0; b < n_blocks; b++) {
-        const float *v = (const float *)COL(b, 0), *s = (const float *)COL(b, 1);
+        const float *s = (const float *)COL(b, 1);
         const char *dm = (const char *)COL(b, 2);
         const int64_t slot = COL(b, 4) << 32;
-        for (int64_t i = 0; i < COL(b, 3); i++) {
-            if (dm && dm[i]) continue;
-            offer(t, partial(Q, v + i * Q->dim, s ? s[i] : 0.0f), slot | i);
-            read++;
+        if (COL(b, 5) == 2) {
+            const uint16_t *v = (const uint16_t *)COL(b, 0);
+            for (int64_t i = 0; i < COL(b, 3); i++) {
+                if (dm && dm[i]) continue;
+                offer(t, finish(Q, dot_half(Q->q, v + i * Q->dim, Q->dim), s ? s[i] : 0.0f), slot | i);
+                read++;
+            }
+        } else {
+            const float *v = (const float *)COL(b, 0);
+            for (int64_t i = 0; i < COL(b, 3); i++) {
+                if (dm && dm[i]) continue;
+                offer(t, finish(Q, dot(Q->q, v + i * Q->dim, Q->dim), s ? s[i] : 0.0f), slot | i);
+                read++;
+            }
         }
     }
     return read;
@@ -94,7 +147,7 @@ static int64_t scan_one(const Query *Q, const int64_t *blk, Py_ssize_t n_blocks,
 
 /* topk(queries, metric, blocks, out_d, out_ref, filled) -> rows read
  *
- * queries float32 (nq, dim); blocks int64 (nq, p, 5): query i's p blocks (rows with n = 0 are
+ * queries float32 (nq, dim); blocks int64 (nq, p, 6): query i's p blocks (rows with n = 0 are
  * skipped); out_d float32 (nq, k), out_ref int64 (nq, k), filled int64 (nq,) are read and written:
  * query i starts from the filled[i] candidates already there (0 for a fresh search), so a search can
  * run over its blocks in several calls and let each group of blocks go before the next is read.

@@ -48,14 +48,17 @@ def create(
     metric: str = typer.Option("l2", help="l2 | cosine | dot."),
     bucket_size: int = typer.Option(None, help="Most rows per bucket (default: about 160 KiB of vectors, at least 80)."),
     tree_rule: str = typer.Option("kmeans", help="kmeans (default) | variance | seed."),
+    vector_dtype: str = typer.Option("float32", help="float32 | float16 (half the bytes stored, cached and scanned)."),
     private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
 ) -> None:
     """Create an empty collection."""
     try:
-        col = vectree.create_collection(url, dim=dim, metric=metric, bucket_size=bucket_size, tree_rule=tree_rule, private=private)
+        col = vectree.create_collection(url, dim=dim, metric=metric, bucket_size=bucket_size, tree_rule=tree_rule,
+                                        vector_dtype=vector_dtype, private=private)
     except VectreeError as exc:
         _fail(exc)
-    console.print(f"created {col.url} (dim={dim}, metric={metric}, bucket_size={col.stats()['bucket_size']}, tree_rule={tree_rule})")
+    console.print(f"created {col.url} (dim={dim}, metric={metric}, bucket_size={col.stats()['bucket_size']}, "
+                  f"tree_rule={tree_rule}, vector_dtype={vector_dtype})")
 
 
 @app.command()

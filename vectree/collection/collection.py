@@ -135,6 +135,7 @@ class Collection:
             parts.append(block.rows.take(np.array([pos[int(kk)] for kk in keys[sel]])))
             order.append(sel)
         rows = Rows.concat(parts, self.dim)
+        rows.vectors = rows.vectors.astype(np.float32, copy=False)  # float16 buckets are cached as stored
         return rows.take(np.argsort(np.concatenate(order), kind="stable"))
 
     def iter_batches(self, batch_size: int = 10_000) -> Iterator[dict[str, Any]]:

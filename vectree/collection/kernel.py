@@ -25,7 +25,7 @@ from vectree._native import _scan  # built from _scan.c by `pip install`
 from vectree.collection.snapshot import Block
 
 METRIC_CODES = {"l2": 0, "cosine": 1, "dot": 2}
-BLOCK_COLUMNS = 5  # vectors, sqnorms, dead mask, n, slot
+BLOCK_COLUMNS = 6  # vectors, sqnorms, dead mask, n, slot, bytes per value
 _PARALLEL_MIN_QUERIES = 64
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _CORES = os.cpu_count() or 1  # (a system call each time: 13 us, a tenth of a query)
@@ -58,22 +58,26 @@ def pool(workers: int) -> ThreadPoolExecutor:
     return _POOLS[workers]
 
 
-def _addresses(block: Block, metric: str) -> tuple[int, int, int]:
-    """``(vectors, sqnorms or 0, n)``: a block's array addresses, looked up once per block and metric."""
+def _addresses(block: Block, metric: str) -> tuple[int, int, int, int]:
+    """``(vectors, sqnorms or 0, n, bytes per value)``: a block's array addresses, looked up once per
+    block and metric. float16 vectors are scanned as stored (half the bytes to read)."""
     key = ("addresses", metric == "l2")
     found = block.extra.get(key)
     if found is None:
-        v = np.ascontiguousarray(block.rows.vectors, np.float32)
-        if v is not block.rows.vectors:
+        stored = block.rows.vectors
+        v = np.ascontiguousarray(stored, np.float16 if stored.dtype == np.float16 else np.float32)
+        if v is not stored:
             block.extra["contiguous"] = v  # keep the copy alive as long as the block
-        found = block.extra[key] = (v.ctypes.data, block.sqnorms.ctypes.data if metric == "l2" else 0, len(v))
+        sq = block.sqnorms.ctypes.data if metric == "l2" else 0
+        found = block.extra[key] = (v.ctypes.data, sq, len(v), v.itemsize)
     return found
 
 
 def block_row(block: Block, dead: np.ndarray | None, slot: int, metric: str) -> tuple[int, ...]:
-    """The kernel's description of one block: vectors, sqnorms (l2 only, else 0), dead mask, n, slot."""
-    v, s, n = _addresses(block, metric)
-    return (v, s, 0 if dead is None else dead.ctypes.data, n, slot)
+    """The kernel's description of one block: vectors, sqnorms (l2 only, else 0), dead mask, n, slot,
+    bytes per value (4 or 2)."""
+    v, s, n, width = _addresses(block, metric)
+    return (v, s, 0 if dead is None else dead.ctypes.data, n, slot, width)
 
 
 def scan_queries(
@@ -82,7 +86,7 @@ def scan_queries(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The k best ``(partial distances, refs)`` of each query over its blocks, then counts and rows read.
 
-    ``table`` (nq, p, 5) int64 holds :func:`block_row` rows (rows with n = 0 are skipped) that must
+    ``table`` (nq, p, 6) int64 holds :func:`block_row` rows (rows with n = 0 are skipped) that must
     stay alive during the call. Partial distances follow the full scan's convention (``|x|^2 - 2<q,x>``
     for l2, ``-<q,x>`` for cosine and dot); refs are ``slot << 32 | row``; query i's candidates are the
     first ``filled[i]`` entries of its rows, unsorted. ``start`` (d, refs, filled) continues an earlier

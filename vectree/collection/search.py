@@ -124,9 +124,10 @@ def _search_one_thread(
         slots[slot] = block
         dead = snap.dead_mask(block)
         dead_bytes = b"" if dead is None else dead.view(np.uint8)
+        vectors = block.rows.vectors.astype(np.float32, copy=False)  # float16 buckets: widened once per batch
         for s in range(0, len(qidx), _QUERY_BLOCK):
             qi = np.ascontiguousarray(qidx[s : s + _QUERY_BLOCK], dtype=np.int64)
-            dist = qs[qi] @ block.rows.vectors.T
+            dist = qs[qi] @ vectors.T
             if metric == "l2":
                 dist += block.sqnorms
             _scan.offer_rows(np.ascontiguousarray(dist, np.float32), qi, slot, dead_bytes, *top)

@@ -38,8 +38,8 @@ class Block:
         """float32 squared norm of each vector, computed on first use (only l2 needs them)."""
         found = self.extra.get("sqnorms")
         if found is None:
-            v = self.rows.vectors
-            found = self.extra["sqnorms"] = np.einsum("ij,ij->i", v, v).astype(np.float32)
+            v = self.rows.vectors.astype(np.float32, copy=False)  # (float16 would also sum in float16)
+            found = self.extra["sqnorms"] = np.einsum("ij,ij->i", v, v)
         return found
 
     @property

@@ -147,8 +147,9 @@ def _array(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
     return col
 
 
-def table_to_rows(table: pa.Table | pa.RecordBatch) -> Rows:
-    """The inverse of :func:`rows_to_table` (vectors as float32)."""
+def table_to_rows(table: pa.Table | pa.RecordBatch, as_stored: bool = False) -> Rows:
+    """The inverse of :func:`rows_to_table`: vectors as float32, or with ``as_stored`` as the file holds
+    them (float16 too), zero-copy."""
     dim = int(table.schema.metadata[b"vectree.dim"])
     lists = _array(table, "vector")
     flat = lists.values  # not flatten(): that imports pyarrow.compute (30 ms, several MB) on the first read
@@ -157,7 +158,7 @@ def table_to_rows(table: pa.Table | pa.RecordBatch) -> Rows:
     start = flat.offset + lists.offset * dim
     vectors = np.frombuffer(flat.buffers()[1], dtype=np.float16 if width == 2 else np.float32,
                             count=len(lists) * dim, offset=start * width).reshape(-1, dim)
-    if vectors.dtype != np.float32:
+    if vectors.dtype != np.float32 and not as_stored:
         vectors = vectors.astype(np.float32)
     id_col = _array(table, "id")
     ids = np.array(id_col.to_pylist(), dtype=object) if pa.types.is_string(id_col.type) else _int_values(id_col)
@@ -195,14 +196,15 @@ def encode_rows(rows: Rows, dtype: str = "float32", label_type: str | None = Non
     return data, fingerprint(data)
 
 
-def decode_rows(data: bytes, expected_fingerprint: str | None, what: str = "bucket") -> Rows:
-    """Check ``data`` against its fingerprint and decode it into :class:`Rows` (vectors as float32)."""
+def decode_rows(data: bytes, expected_fingerprint: str | None, what: str = "bucket", as_stored: bool = False) -> Rows:
+    """Check ``data`` against its fingerprint and decode it into :class:`Rows` (vectors as float32, or
+    as stored: see :func:`table_to_rows`)."""
     if expected_fingerprint is not None:
         check_fingerprint(data, expected_fingerprint, f"{what} {expected_fingerprint}")
     try:
         reader = pa.ipc.open_file(pa.py_buffer(data))
         # buckets are written as one record batch: decode it without assembling a table
-        return table_to_rows(reader.get_batch(0) if reader.num_record_batches == 1 else reader.read_all())
+        return table_to_rows(reader.get_batch(0) if reader.num_record_batches == 1 else reader.read_all(), as_stored)
     except (pa.ArrowException, KeyError, ValueError, TypeError) as exc:
         raise CorruptionError(f"{what} {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
 
@@ -228,13 +230,14 @@ def _address(data: bytes | memoryview) -> int:
 
 def decode_rows_with_layout(data: bytes | memoryview, expected_fingerprint: str | None,
                             what: str = "bucket") -> tuple[Rows, Layout | None]:
-    """:func:`decode_rows`, and the :class:`Layout` of its arrays when the rows have the plain shape."""
-    rows = decode_rows(data, expected_fingerprint, what)
+    """:func:`decode_rows` (vectors as stored), and the :class:`Layout` of its arrays when the rows have
+    the plain shape."""
+    rows = decode_rows(data, expected_fingerprint, what, as_stored=True)
     if rows.labels is not None or rows.metadata is not None or rows.ids.dtype.kind not in "iu" or not len(rows):
         return rows, None
     base = _address(data)
     vec = rows.vectors
-    if vec.base is None or not (base <= vec.ctypes.data < base + len(data)):  # converted from float16: a copy
+    if vec.base is None or not (base <= vec.ctypes.data < base + len(data)):  # not a view of the file
         return rows, None
     return rows, Layout(len(rows), vec.shape[1], vec.ctypes.data - base, vec.dtype.str,
                         rows.ids.ctypes.data - base, rows.ids.dtype.str)
