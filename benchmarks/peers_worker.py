@@ -37,6 +37,19 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def library_code_mb() -> float:
+    """Resident pages of shared libraries (``.so`` mappings): code a process faults in on first use, not data."""
+    total, lib = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+                path = line.split()[5] if len(line.split()) > 5 else ""
+                lib = ".so" in os.path.basename(path)
+            elif lib and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
 def drop_page_cache(path: str | Path) -> int:
     """Ask the kernel to evict a directory's files from the page cache (best effort, no root needed)."""
     dropped = 0
@@ -159,6 +172,7 @@ def disk(a: dict) -> dict:
         import annoy  # noqa: F401
     dropped = drop_page_cache(sys_.dir)
     baseline = rss_mb()
+    code_before = library_code_mb()
     s = a["setting"]
     t = time.perf_counter()
     sys_.load(disk=True)
@@ -170,12 +184,13 @@ def disk(a: dict) -> dict:
     lat, ids = distinct_singles(sys_, q_all[1:], s, a["n_single"], a["single_budget_s"])
     peak_single = peak_rss_mb()
     rss_single = rss_mb()
+    code_added = library_code_mb() - code_before
     bids, spent = timed_batches(sys_, q_all, s, a["batch_chunk"], a["batch_budget_s"])
     m = {"open_s": open_s, "first_query_ms": first_ms, "ms_single_mean": 1000 * float(np.mean(lat)),
          "ms_single_p50": 1000 * float(np.median(lat)), "ms_single_p99": 1000 * float(np.percentile(lat, 99)),
          "qps_single": len(lat) / sum(lat), "recall_at_10_single": recall(np.vstack([first, *ids]), truth[: len(ids) + 1]),
          "qps_batch": len(bids) / spent, "recall_at_10": recall(bids, truth[: len(bids)]),
-         "rss_baseline_mb": baseline, "rss_after_first_query_mb": rss_first, "peak_rss_single_mb": peak_single, "rss_after_single_mb": rss_single,
+         "rss_baseline_mb": baseline, "rss_after_first_query_mb": rss_first, "library_code_added_mb": code_added, "peak_rss_single_mb": peak_single, "rss_after_single_mb": rss_single,
          "peak_rss_mb": peak_rss_mb(), "n_single_queries": len(lat) + 1, "n_batch_queries": len(bids),
          "files_evicted": dropped}
     log(f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query {first_ms:.1f} ms, "

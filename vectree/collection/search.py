@@ -28,7 +28,7 @@ _QUERY_BLOCK = 2048
 _SMALL_BATCH = 4  # up to this many queries, always the compiled scan
 _SHARED_VISITS = 4  # queries per bucket (on average) from which matrix products beat the compiled scan
 _SPLIT_MIN_QUERIES = 256  # a batch split over threads gives each at least this many queries
-_STREAM_GROUP = 8  # buckets held at once by a single query whose buckets do not fit the cache
+_STREAM_GROUP = 4  # buckets held at once by a single query whose buckets do not fit the cache (at least)
 _SMALL_FINISH = 16  # up to this many queries, results are assembled query by query; beyond, in one sort
 
 
@@ -193,9 +193,10 @@ def _search_small(snap: Snapshot, queries: np.ndarray, k: int, probes: int | Non
     held = resident(snap)
     blocks = held.blocks(leaves)
     if blocks is None:  # not all described since the cache last let something go: walk the cache
-        wanted = int(index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * 4
+        width = 2 if snap.manifest.settings["index"].get("vector_dtype") == "float16" else 4
+        wanted = int(index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * width
         if may_stream and nq == 1 and len(leaves) > _STREAM_GROUP and 2 * wanted > snap.cache.lru.capacity_bytes:
-            return _search_streamed(snap, queries, k, order[0], slots, stats)
+            return _search_streamed(snap, queries, k, order[0], slots, stats, wanted // len(leaves))
         blocks = []
         for g in range(0, len(leaves), _FETCH_GROUP):
             blocks += snap.cache.blocks([("buckets", fps[leaf]) for leaf in leaves[g : g + _FETCH_GROUP]])
@@ -227,20 +228,23 @@ class _Kept:
 
 
 def _search_streamed(snap: Snapshot, queries: np.ndarray, k: int, order: np.ndarray, slots: dict,
-                     stats: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     stats: dict[str, int], bucket_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One query whose buckets do not fit the cache: scanned a few buckets at a time, nearest first.
 
     Each group is let go before the next is read (keeping only the ids and labels of the rows still in
-    the running top k), so memory holds the cache plus one group, not every probed bucket.
+    the running top k), so memory holds the cache plus one group, not every probed bucket. A group is
+    at most half the cache (``bucket_bytes``: a probed bucket's mean size), and at least
+    ``_STREAM_GROUP`` buckets: more buckets a group means fewer round trips to a remote store.
     """
+    group = int(min(_FETCH_GROUP, max(_STREAM_GROUP, snap.cache.lru.capacity_bytes // (2 * max(bucket_bytes, 1)))))
     index = snap.index
     fps = index.bucket_fingerprints
     metric = snap.manifest.settings["metric"]
     start = (np.empty((1, k), np.float32), np.empty((1, k), np.int64), np.zeros(1, np.int64))
     leaves = [leaf for leaf in order.tolist() if fps[leaf]]
     scanned = 0
-    for g in range(0, len(leaves), _STREAM_GROUP):
-        part = leaves[g : g + _STREAM_GROUP]
+    for g in range(0, len(leaves), group):
+        part = leaves[g : g + group]
         blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
         table = np.array([block_row(b, snap.dead_mask(b), leaf, metric) for leaf, b in zip(part, blocks)], dtype=np.int64)
         slots.update(zip(part, blocks))
