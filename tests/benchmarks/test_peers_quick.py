@@ -43,7 +43,12 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     assert len(vectree) >= 2 and vectree[-1] > vectree[0]  # more probes, more recall
     disk = {r["system"]: r["metrics"] for r in body["rows"] if r["regime"] == "disk"}
     assert {"vectree[kmeans]", "annoy", "lancedb-ivf-flat"} <= set(disk)
-    assert disk["vectree[kmeans]"]["first_query_ms"] > 0 and disk["vectree[kmeans]"]["peak_rss_fraction_of_raw"] > 0
+    vd = disk["vectree[kmeans]"]
+    assert vd["first_query_ms"] > 0 and vd["peak_rss_fraction_of_raw"] > 0
+    assert vd["library_code_added_mb"] >= 0  # shared-library pages the queries faulted in, reported apart
+    assert vd["peak_data_rss_fraction_of_raw"] <= vd["peak_rss_over_baseline_fraction_of_raw"] < vd["peak_rss_fraction_of_raw"]
+    singles = [r["metrics"] for r in memory if "qps_single" in r["metrics"]]
+    assert singles and all(m["qps_single"] == max(m["qps_single_rounds"]) for m in singles)  # the fastest round
     table = body["summary"]["at_recall_0.95"]
     assert table["faiss-ivf-flat/1"]["qps_batch_vs_ivf"] == pytest.approx(1.0)
     assert [t["met"] in (True, False, None) for t in body["summary"]["targets"]] == [True] * 4

@@ -339,7 +339,35 @@ static PyObject *rank_centers(PyObject *self, PyObject *args) {
     return PyLong_FromLongLong(read);
 }
 
+/* widen(src, dst): float16 values (src, as bytes) into float32 (dst, as many values), for the matrix
+ * products of float16 buckets: numpy converts one value at a time (105 us for an 80 x 784 bucket,
+ * more than the product itself); F16C converts 8 an instruction. */
+static PyObject *widen(PyObject *self, PyObject *args) {
+    Py_buffer bs, bd;
+    if (!PyArg_ParseTuple(args, "y*w*", &bs, &bd)) return NULL;
+    if (bs.len % 2 || bd.len != 2 * bs.len) {
+        PyBuffer_Release(&bs);
+        PyBuffer_Release(&bd);
+        PyErr_SetString(PyExc_ValueError, "widen: dst must hold one float32 for each float16 of src");
+        return NULL;
+    }
+    const uint16_t *src = bs.buf;
+    float *dst = bd.buf;
+    const Py_ssize_t n = bs.len / 2;
+    Py_ssize_t j = 0;
+    Py_BEGIN_ALLOW_THREADS
+#ifdef __F16C__
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + j))));
+#endif
+    for (; j < n; j++) dst[j] = half_to_float(src[j]);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&bs);
+    PyBuffer_Release(&bd);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"widen", widen, METH_VARARGS, "float16 values into float32 (see the module source)."},
     {"topk", topk, METH_VARARGS, "Top-k of each query over its blocks (see the module source)."},
     {"offer_rows", offer_rows, METH_VARARGS, "Fold a block's distance matrix into running top-k lists (see the module source)."},
     {"rank_centers", rank_centers, METH_VARARGS, "The nearest centers of one query, exactly (see the module source)."},
