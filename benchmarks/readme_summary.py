@@ -73,9 +73,10 @@ def peers() -> str:
             lines.append(f"| {ds} | {m['system']} | {m['qps_batch']:.0f} ({m['qps_batch_vs_ivf']:.2f}) | "
                          f"{m['qps_single']:.0f} ({m['qps_single_vs_ivf']:.2f}) | {m['build_s']:.1f} | {m['peak_rss_mb']:.0f} |")
     lines += ["", "On disk (a fresh process, files evicted from the page cache, one query at a time, 1 thread; "
-              "vectree's cache 2% of the raw vectors; RSS above the process's baseline after its imports):", "",
-              "| dataset | system | setting | recall@10 | q/s | first query ms | peak RSS over baseline (% of raw) |",
-              "|---|---|---|---|---|---|---|"]
+              "vectree's cache 2% of the raw vectors; RSS above the process's baseline after its imports; shared-library "
+              "code is the pages of libraries such as libarrow that the first queries fault in, not data):", "",
+              "| dataset | system | setting | recall@10 | q/s | first query ms | peak RSS over baseline (% of raw) | of which shared-library code | data (% of raw) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for ds in ("fashion-mnist", "glove", "arxiv"):
         path = RESULTS / f"peers-{ds}.json"
         if not path.exists():
@@ -86,7 +87,9 @@ def peers() -> str:
             m = r["metrics"]
             over = m["peak_rss_single_mb"] - m["rss_baseline_mb"]
             lines.append(f"| {ds} | {r['system']} | {r['setting']} | {m['recall_at_10_single']:.3f} | {m['qps_single']:.0f} | "
-                         f"{m['first_query_ms']:.0f} | {over:.0f} MB ({100 * over / m['raw_vector_mb']:.1f}%) |")
+                         f"{m['first_query_ms']:.0f} | {over:.0f} MB ({100 * over / m['raw_vector_mb']:.1f}%) | "
+                         + (f"{m['library_code_added_mb']:.1f} MB | {100 * (over - m['library_code_added_mb']) / m['raw_vector_mb']:.1f}% |"
+                            if "library_code_added_mb" in m else "n/a | n/a |"))
     return "\n".join(lines)
 
 

@@ -19,7 +19,6 @@ sequential waits (a :meth:`S3Store.get_many` batch is one round trip however man
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,41 +33,14 @@ from obstore.store import S3Store as _ObS3Store
 from vectree.errors import InvalidInputError, NotFoundError, StorageError
 from vectree.storage.base import ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
+from vectree.storage.s3_errors import is_transient, short_message
 
 T = TypeVar("T")
 
-_PERMANENT = (
-    obx.NotFoundError,
-    obx.AlreadyExistsError,
-    obx.PreconditionError,
-    obx.PermissionDeniedError,
-    obx.UnauthenticatedError,
-    obx.InvalidPathError,
-    obx.NotSupportedError,
-    obx.UnknownConfigurationKeyError,
-    obx.NotModifiedError,
-    FileNotFoundError,
-)
-_STATUS = re.compile(r"status code: (\d{3})")
 _OPTIONS = {
     "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token", "allow_http",
     "retry", "timeout_s", "connect_timeout_s", "max_workers", "client_options",
 }  # fmt: skip
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether retrying the request that raised ``exc`` may succeed."""
-    if isinstance(exc, _PERMANENT):
-        return False
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    if isinstance(exc, obx.BaseError):
-        m = _STATUS.search(str(exc))
-        if m is None:
-            return True  # no HTTP status: connection refused/reset, timeout, truncated body
-        status = int(m.group(1))
-        return status >= 500 or status in (408, 429)
-    return isinstance(exc, OSError)
 
 
 def _env(*names: str) -> str | None:
@@ -231,7 +203,7 @@ class S3Store(ObjectStore):
         except GaveUp as exc:
             raise StorageError(
                 f"{what} {key!r} in {self.url} (endpoint {self.endpoint_url or 'AWS'}) failed after "
-                f"{exc.attempts} attempt(s) over {exc.elapsed_s:.1f} s: {_short(exc.last)}. "
+                f"{exc.attempts} attempt(s) over {exc.elapsed_s:.1f} s: {short_message(exc.last)}. "
                 "Check that the server is up and reachable, or raise the retry budget (retry=...)."
             ) from exc.last
         except FileNotFoundError:
@@ -244,7 +216,7 @@ class S3Store(ObjectStore):
         except (obx.AlreadyExistsError, obx.PreconditionError):
             raise
         except obx.BaseError as exc:
-            raise StorageError(f"{what} {key!r} in {self.url} failed: {_short(exc)}") from exc
+            raise StorageError(f"{what} {key!r} in {self.url} failed: {short_message(exc)}") from exc
 
     # -- the ObjectStore interface -------------------------------------------------------------
 
@@ -396,9 +368,3 @@ class S3Store(ObjectStore):
 
 def _reopen(bucket: str, prefix: str, kwargs: dict[str, Any]) -> S3Store:
     return S3Store(bucket, prefix, **kwargs)
-
-
-def _short(exc: BaseException) -> str:
-    """The first line of an obstore error (the rest is a Rust debug dump)."""
-    text = str(exc).strip().splitlines()
-    return text[0][:400] if text else type(exc).__name__
