@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import vectree
+import vectree.collection.search as search
 from vectree.collection.snapshot import ObjectCache
 
 
@@ -50,10 +51,11 @@ def test_deleted_rows_leave_warm_answers(root, arxiv_sample):
 
 
 def test_only_the_cache_keeps_blocks_alive(root, arxiv_sample):
-    col = vectree.open_collection(root, cache_bytes=600_000)  # about 5 of the 40 buckets
+    col = vectree.open_collection(root, cache_bytes=300_000)  # about 2 of the 40 buckets
     lru = col._cache.lru
     for q in arxiv_sample["vectors"][3000:3100]:
-        col.search(q, k=10, probes=8)  # more than the cache holds: the fetch itself evicts
+        # more than the cache holds, so the fetch itself evicts; few enough buckets not to be streamed
+        col.search(q, k=10, probes=search._STREAM_GROUP)
         gc.collect()
         table = col._snap.resident
         alive = [ref() for ref in table._refs if ref is not None and ref() is not None]
