@@ -64,3 +64,19 @@ def test_only_the_cache_keeps_blocks_alive(root, arxiv_sample):
         del alive  # (the test's own references would keep them alive through the next query)
     assert lru.stats.evictions > 0
     assert lru.size_bytes <= lru.capacity_bytes
+
+
+@pytest.mark.parametrize("cache_bytes", [1 << 30, 400_000])  # everything cached; evictions on most queries
+def test_threads_sharing_a_collection_get_the_answers_of_one_thread(root, arxiv_sample, cache_bytes):
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = arxiv_sample["vectors"][3000:3200]
+    alone = vectree.open_collection(root)
+    want = [alone.search(q, k=10, probes=4) for q in queries]
+    shared = vectree.open_collection(root, cache_bytes=cache_bytes)
+    with ThreadPoolExecutor(4) as pool:  # the kernel releases the GIL: the threads really overlap
+        for _ in range(3):
+            got = list(pool.map(lambda q: shared.search(q, k=10, probes=4), queries))
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g.ids, w.ids)
+                np.testing.assert_array_equal(g.distances, w.distances)
