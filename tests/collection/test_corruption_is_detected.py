@@ -82,3 +82,19 @@ def test_a_bucket_replaced_after_it_was_read_is_checked_again(tmp_path, arxiv_sa
     tmp.replace(victim)  # a different file under the same name
     with pytest.raises(CorruptionError, match=victim.stem[:16]):
         col.search(q, k=5, exact=True)
+
+
+def test_the_manifest_names_its_fingerprint_algorithm(built, arxiv_sample):
+    import json
+
+    root, col = built
+    manifest = sorted((root / "manifests").glob("*.json"))[-1]
+    body = json.loads(manifest.read_text())
+    assert body["fingerprint_algorithm"] == "sha256"
+    del body["fingerprint_algorithm"]  # as manifests written before it was recorded
+    manifest.write_text(json.dumps(body))
+    assert vectree.open_collection(root).search(arxiv_sample["vectors"][:1], k=1).ids[0, 0] == arxiv_sample["ids"][0]
+    body["fingerprint_algorithm"] = "blake3"  # a file named by a hash this vectree cannot check
+    manifest.write_text(json.dumps(body))
+    with pytest.raises(CorruptionError, match="'blake3' fingerprints"):
+        vectree.open_collection(root)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vectree.errors import CorruptionError, NotFoundError
+from vectree.format.fingerprint import FINGERPRINT_ALGORITHM
 from vectree.storage.base import ObjectStore
 
 MANIFEST_FORMAT = 1
@@ -68,6 +69,7 @@ class Manifest:
     def to_bytes(self) -> bytes:
         body = asdict(self)
         body["format"] = MANIFEST_FORMAT
+        body["fingerprint_algorithm"] = FINGERPRINT_ALGORITHM  # how every file this version names was named
         return json.dumps(body, indent=1, sort_keys=True).encode()
 
     @classmethod
@@ -76,6 +78,10 @@ class Manifest:
             body = json.loads(data)
             if body.pop("format", None) != MANIFEST_FORMAT:
                 raise CorruptionError(f"manifest of version {version} has an unsupported format")
+            algorithm = body.pop("fingerprint_algorithm", "sha256")  # manifests before it was recorded: sha256
+            if algorithm != FINGERPRINT_ALGORITHM:
+                raise CorruptionError(f"manifest of version {version} names its files by {algorithm!r} fingerprints; "
+                                      f"this vectree checks {FINGERPRINT_ALGORITHM!r} only")
             body["segments"] = tuple(SegmentRef(**s) for s in body["segments"])
             body["idmap"] = tuple(body["idmap"])
             m = cls(**body)

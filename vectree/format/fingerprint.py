@@ -7,7 +7,8 @@ import re
 
 from vectree.errors import CorruptionError
 
-FINGERPRINT_HEX_LEN = 64  # SHA-256: a strong hash, and with CPU SHA extensions ~2.5x faster than blake2b here
+FINGERPRINT_ALGORITHM = "sha256"  # a strong hash, and with CPU SHA extensions ~2.5x faster than blake2b here
+FINGERPRINT_HEX_LEN = 64
 _FP_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
