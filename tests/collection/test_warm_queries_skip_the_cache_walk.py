@@ -11,18 +11,10 @@ import vectree.collection.search as search
 from vectree.collection.snapshot import ObjectCache
 
 
-@pytest.fixture()
-def root(tmp_path, arxiv_sample):
-    col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=100)
-    col.add(arxiv_sample["vectors"][:3000], ids=np.arange(3000) * 7)
-    col.build()
-    return tmp_path / "c"
-
-
-def test_warm_queries_answer_as_cold_ones_without_walking_the_cache(root, arxiv_sample, monkeypatch):
+def test_warm_queries_answer_as_cold_ones_without_walking_the_cache(arxiv_root, arxiv_sample, monkeypatch):
     queries = arxiv_sample["vectors"][3000:3030]
-    cold = vectree.open_collection(root, cache_bytes=1)  # nothing stays cached: every query walks the cache
-    warm = vectree.open_collection(root)
+    cold = vectree.open_collection(arxiv_root, cache_bytes=1)  # nothing stays cached: every query walks the cache
+    warm = vectree.open_collection(arxiv_root)
     expected = [cold.search(q, k=10, probes=6) for q in queries]
     for q in queries:
         warm.search(q, k=10, probes=6)
@@ -39,8 +31,8 @@ def test_warm_queries_answer_as_cold_ones_without_walking_the_cache(root, arxiv_
         assert got.stats["rows_scanned"] == want.stats["rows_scanned"]
 
 
-def test_deleted_rows_leave_warm_answers(root, arxiv_sample):
-    col = vectree.open_collection(root)
+def test_deleted_rows_leave_warm_answers(arxiv_root, arxiv_sample):
+    col = vectree.open_collection(arxiv_root)
     q = arxiv_sample["vectors"][3000]
     first = col.search(q, k=10, probes=6)
     col.search(q, k=10, probes=6)  # warm
@@ -50,8 +42,8 @@ def test_deleted_rows_leave_warm_answers(root, arxiv_sample):
     np.testing.assert_array_equal(again.ids[0, :7], first.ids[0, 3:])
 
 
-def test_only_the_cache_keeps_blocks_alive(root, arxiv_sample):
-    col = vectree.open_collection(root, cache_bytes=300_000)  # about 2 of the 40 buckets
+def test_only_the_cache_keeps_blocks_alive(arxiv_root, arxiv_sample):
+    col = vectree.open_collection(arxiv_root, cache_bytes=300_000)  # about 2 of the 40 buckets
     lru = col._cache.lru
     for q in arxiv_sample["vectors"][3000:3100]:
         # more than the cache holds, so the fetch itself evicts; few enough buckets not to be streamed
@@ -67,13 +59,13 @@ def test_only_the_cache_keeps_blocks_alive(root, arxiv_sample):
 
 
 @pytest.mark.parametrize("cache_bytes", [1 << 30, 400_000])  # everything cached; evictions on most queries
-def test_threads_sharing_a_collection_get_the_answers_of_one_thread(root, arxiv_sample, cache_bytes):
+def test_threads_sharing_a_collection_get_the_answers_of_one_thread(arxiv_root, arxiv_sample, cache_bytes):
     from concurrent.futures import ThreadPoolExecutor
 
     queries = arxiv_sample["vectors"][3000:3200]
-    alone = vectree.open_collection(root)
+    alone = vectree.open_collection(arxiv_root)
     want = [alone.search(q, k=10, probes=4) for q in queries]
-    shared = vectree.open_collection(root, cache_bytes=cache_bytes)
+    shared = vectree.open_collection(arxiv_root, cache_bytes=cache_bytes)
     with ThreadPoolExecutor(4) as pool:  # the kernel releases the GIL: the threads really overlap
         for _ in range(3):
             got = list(pool.map(lambda q: shared.search(q, k=10, probes=4), queries))
