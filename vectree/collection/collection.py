@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from vectree._native import as_float32
 from vectree.collection import maintenance
 from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.rows import iter_live_rows, write_segments
@@ -135,7 +136,7 @@ class Collection:
             parts.append(block.rows.take(np.array([pos[int(kk)] for kk in keys[sel]])))
             order.append(sel)
         rows = Rows.concat(parts, self.dim)
-        rows.vectors = rows.vectors.astype(np.float32, copy=False)  # float16 buckets are cached as stored
+        rows.vectors = as_float32(rows.vectors)  # float16 buckets are cached as stored
         return rows.take(np.argsort(np.concatenate(order), kind="stable"))
 
     def iter_batches(self, batch_size: int = 10_000) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from vectree._native import _scan
+from vectree._native import _scan, as_float32
 from vectree.collection.kernel import block_row, one_blas_thread, scan_queries, scan_threads
 from vectree.collection.resident import resident
 from vectree.collection.snapshot import Block, Snapshot
@@ -82,15 +82,6 @@ def search_snapshot(
     return _search_one_thread(snap, queries, k, probes, include_metadata)
 
 
-def _as_float32(vectors: np.ndarray) -> np.ndarray:
-    """float16 vectors widened for a matrix product (in C: numpy's cast costs more than the product)."""
-    if vectors.dtype == np.float32:
-        return vectors
-    wide = np.empty(vectors.shape, np.float32)
-    _scan.widen(np.ascontiguousarray(vectors, np.float16), wide)
-    return wide
-
-
 _SPLIT_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -133,7 +124,7 @@ def _search_one_thread(
         slots[slot] = block
         dead = snap.dead_mask(block)
         dead_bytes = b"" if dead is None else dead.view(np.uint8)
-        vectors = _as_float32(block.rows.vectors)  # float16 buckets: widened once per batch
+        vectors = as_float32(block.rows.vectors)  # float16 buckets: widened once per batch
         for s in range(0, len(qidx), _QUERY_BLOCK):
             qi = np.ascontiguousarray(qidx[s : s + _QUERY_BLOCK], dtype=np.int64)
             dist = qs[qi] @ vectors.T

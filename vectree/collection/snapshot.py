@@ -12,6 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
+from vectree._native import as_float32
 from vectree.errors import CorruptionError
 from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
 from vectree.format.fingerprint import check_fingerprint, fingerprint
@@ -38,7 +39,7 @@ class Block:
         """float32 squared norm of each vector, computed on first use (only l2 needs them)."""
         found = self.extra.get("sqnorms")
         if found is None:
-            v = self.rows.vectors.astype(np.float32, copy=False)  # (float16 would also sum in float16)
+            v = as_float32(self.rows.vectors)  # (float16 would also sum in float16)
             found = self.extra["sqnorms"] = np.einsum("ij,ij->i", v, v)
         return found
 
