@@ -4,20 +4,18 @@ import numpy as np
 import pytest
 
 import vectree
-import vectree.collection.search as search
 
 
 @pytest.mark.parametrize("metric", ["l2", "cosine", "dot"])
-def test_both_scans_agree_for_every_metric(tmp_path, fashion_mnist, metric, monkeypatch):
+def test_both_scans_agree_for_every_metric(tmp_path, fashion_mnist, metric):
     x = fashion_mnist["train"][:6000]
     col = vectree.create_collection(tmp_path / metric, dim=784, metric=metric, bucket_size=200)
     col.add(x)
     col.build()
     q = fashion_mnist["queries"][:200]
-    monkeypatch.setattr(search, "use_compiled_scan", lambda nq, probes, n: True)
-    compiled = col.search(q, k=10, probes=4)
-    monkeypatch.setattr(search, "use_compiled_scan", lambda nq, probes, n: False)
-    blas = col.search(q, k=10, probes=4)
+    compiled = col.search(q, k=10, probes=4, method="compiled")
+    blas = col.search(q, k=10, probes=4, method="matrix")
+    assert (compiled.stats["method"], blas.stats["method"]) == ("compiled", "matrix")
     assert compiled.stats["buckets_scanned"] == blas.stats["buckets_scanned"]
     assert compiled.stats["rows_scanned"] == blas.stats["rows_scanned"]
     # float32 sums in a different order can swap two rows at equal distance, nothing more
@@ -25,16 +23,17 @@ def test_both_scans_agree_for_every_metric(tmp_path, fashion_mnist, metric, monk
     np.testing.assert_allclose(compiled.distances, blas.distances, rtol=1e-4, atol=1e-3)
 
 
-def test_deleted_rows_are_never_returned_by_either_scan(fashion_mnist, tmp_path, monkeypatch):
+def test_deleted_rows_are_never_returned_by_any_scan(fashion_mnist, tmp_path):
     col = vectree.create_collection(tmp_path / "d", dim=784, metric="l2", bucket_size=200)
     col.add(fashion_mnist["train"][:5000])
     col.build()
     q = fashion_mnist["train"][:20]  # each query's own row is its nearest neighbour ...
     col.delete(np.arange(20))  # ... until it is deleted
-    for compiled in (True, False):
-        monkeypatch.setattr(search, "use_compiled_scan", lambda nq, probes, n, c=compiled: c)
-        res = col.search(q, k=5, probes=6)
+    for method in ("compiled", "matrix"):
+        res = col.search(q, k=5, probes=6, method=method)
         assert not np.isin(res.ids, np.arange(20)).any()
+    for v in q:  # one query at a time, also a few buckets at a time
+        assert not np.isin(col.search(v, k=5, probes=6, method="streamed").ids, np.arange(20)).any()
 
 
 def test_the_default_bucket_holds_about_160_kib_and_at_least_80_rows():

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import vectree
-import vectree.collection.search as search
 
 
 def _exact(stored: np.ndarray, queries: np.ndarray, metric: str, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -19,7 +18,7 @@ def _exact(stored: np.ndarray, queries: np.ndarray, metric: str, k: int) -> tupl
 
 
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
-def test_float16_buckets_give_the_exact_answer_over_the_stored_values(tmp_path, fashion_mnist, arxiv_sample, metric, monkeypatch):
+def test_float16_buckets_give_the_exact_answer_over_the_stored_values(tmp_path, fashion_mnist, arxiv_sample, metric):
     if metric == "l2":  # pixel values 0..255: exactly representable in float16
         x, q = fashion_mnist["train"][:3000], fashion_mnist["queries"][:40]
         stored = x.astype(np.float16)
@@ -31,10 +30,9 @@ def test_float16_buckets_give_the_exact_answer_over_the_stored_values(tmp_path, 
     col.add(x)
     col.build()
     want_ids, want_d = _exact(stored, q, metric, 10)
-    for compiled in (True, False):
-        monkeypatch.setattr(search, "use_compiled_scan", lambda nq, probes, n, c=compiled: c)
-        got = col.search(q, k=10, exact=True)
-        assert (got.ids == want_ids).mean() > 0.995, f"compiled={compiled}"
+    for method in ("compiled", "matrix"):
+        got = col.search(q, k=10, exact=True, method=method)
+        assert (got.ids == want_ids).mean() > 0.995, method
         np.testing.assert_allclose(got.distances, want_d, rtol=1e-4, atol=1e-3 if metric == "l2" else 1e-5)
     blocks = [v for v, _ in col._cache.lru._items.values() if hasattr(v, "rows")]
     assert blocks and all(b.rows.vectors.dtype == np.float16 for b in blocks), "cached as stored: 2 bytes a value"
@@ -48,9 +46,9 @@ def test_float16_buckets_read_again_after_eviction_give_the_same_answer(tmp_path
     q = arxiv_sample["vectors"][3000:3020]
     roomy = vectree.open_collection(tmp_path / "c")
     tight = vectree.open_collection(tmp_path / "c", cache_bytes=1)  # every search reads the files again
-    first = roomy.search(q, k=10, probes=5)
+    first = roomy.search(q, k=10, probes=5, method="compiled")
     for _ in range(2):  # the second pass re-reads at the recorded array offsets
-        again = tight.search(q, k=10, probes=5)
+        again = tight.search(q, k=10, probes=5, method="compiled")
         np.testing.assert_array_equal(again.ids, first.ids)
         np.testing.assert_array_equal(again.distances, first.distances)
     assert tight._cache._layouts, "float16 buckets are views of their files, so their layout is recorded"

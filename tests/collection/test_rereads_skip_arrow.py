@@ -6,7 +6,7 @@ A replaced file is decoded and checked again: ``test_corruption_is_detected.py``
 import numpy as np
 
 import vectree
-import vectree.collection.snapshot as snapshot
+import vectree.collection.cache as cache
 
 
 def test_rereads_give_the_same_answer_without_decoding(arxiv_root, arxiv_sample, monkeypatch):
@@ -18,7 +18,7 @@ def test_rereads_give_the_same_answer_without_decoding(arxiv_root, arxiv_sample,
     def refuse(*args, **kwargs):  # noqa: ANN002, ANN003
         raise AssertionError("a bucket already read was decoded with Arrow again")
 
-    monkeypatch.setattr(snapshot, "decode_rows_with_layout", refuse)
+    monkeypatch.setattr(cache, "decode_rows_with_layout", refuse)
     again = col.search(q, k=10, probes=6)
     np.testing.assert_array_equal(again.ids, first.ids)
     np.testing.assert_array_equal(again.distances, first.distances)

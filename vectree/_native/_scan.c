@@ -1,22 +1,34 @@
-/* The top-k scan of one query over many cached blocks, in one call (see vectree/collection/kernel.py),
- * and the exact ranking of one query's nearest bucket centers (see vectree/index/centers.py).
+/* The compiled kernels of vectree (see vectree/_native/__init__.py): the top-k scan of queries over
+ * many buckets in one call (vectree/collection/kernel.py), folding matrix products into running top-k
+ * lists (batches), the exact ranking of one query's nearest bucket centers (vectree/index/centers.py)
+ * and float16 widening.
  *
- * A block is described by one row of 6 int64: the addresses of its vectors (n, dim), squared norms
- * (n,) or 0 (read for l2 only) and bool dead mask (n,) or 0; then n, the block's slot number and the
- * bytes per vector value: 4 (float32) or 2 (float16, widened to float32 as it is read: half the
- * memory traffic for a scan that is memory-bound). Each query gets the k
- * best (partial distance, slot << 32 | row), unsorted. metric: 0 l2 (|x|^2 - 2<q,x>), 1 cosine and
- * 2 dot (-<q,x>). Every row of every block is read, in order: a sequential read is what memory serves
- * fastest (benchmarks/README.md records the exact pruning this replaced, which read fewer rows but
- * out of order, and lost).
+ * Memory: every address these functions read belongs to a buffer they hold for the whole call. A
+ * bucket is passed as a ScanBlock, which holds its vectors (and squared norms) through the buffer
+ * protocol for as long as it lives; topk takes a strong reference to each ScanBlock it is given and
+ * holds every other array through Py_buffer views until it returns. Nothing is read through an
+ * address whose lifetime depends on what another thread does.
+ *
+ * SIMD: the inner loops (_kernels.h) are compiled for AVX2 + FMA + F16C and for the compiler's
+ * default target; the module picks one at import from the CPU (VECTREE_SIMD=generic forces the
+ * plain one), so a build without -march=native runs anywhere and still uses the wide path.
+ *
+ * Each query gets the k best (partial distance, slot << 32 | row), unsorted. metric: 0 l2
+ * (|x|^2 - 2<q,x>), 1 cosine and 2 dot (-<q,x>). Every row of every block is read, in order: a
+ * sequential read is what memory serves fastest (benchmarks/README.md records the exact pruning this
+ * replaced, which read fewer rows but out of order, and lost).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
-#ifdef __F16C__
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define HAVE_WIDE_VARIANT 1
+#else
+#define HAVE_WIDE_VARIANT 0
 #endif
 
 typedef struct {
@@ -28,7 +40,7 @@ typedef struct {
 static int worse(float da, int64_t ra, float db, int64_t rb) { return da > db || (da == db && ra > rb); }
 
 /* Offer one candidate; returns 1 when the k-th best changed. */
-static int offer(TopK *t, float d, int64_t ref) {
+static inline int offer(TopK *t, float d, int64_t ref) {
     if (t->filled < t->k) {
         t->d[t->filled] = d;
         t->ref[t->filled] = ref;
@@ -47,32 +59,8 @@ static int offer(TopK *t, float d, int64_t ref) {
     return 1;
 }
 
-/* Four independent sums over 32 floats at a time, so the multiply-adds overlap instead of waiting on
- * one another; then 8 at a time into the first; one horizontal sum per row (at 50-d it was a third of
- * the work); then the last few floats. */
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
-
-static float dot(const float *a, const float *b, Py_ssize_t n) {
-    Py_ssize_t j = 0;
-    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    for (; j + 32 <= n; j += 32) {
-        s0 += *(const v8 *)(a + j) * *(const v8 *)(b + j);
-        s1 += *(const v8 *)(a + j + 8) * *(const v8 *)(b + j + 8);
-        s2 += *(const v8 *)(a + j + 16) * *(const v8 *)(b + j + 16);
-        s3 += *(const v8 *)(a + j + 24) * *(const v8 *)(b + j + 24);
-    }
-    for (; j + 8 <= n; j += 8) s0 += *(const v8 *)(a + j) * *(const v8 *)(b + j);
-    v8 t = (s0 + s1) + (s2 + s3);
-    float s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
-    for (; j < n; j++) s += a[j] * b[j];
-    return s;
-}
-
-/* IEEE half to float, for the last few values of a row (and every value without F16C). */
-static float half_to_float(uint16_t h) {
-#ifdef __F16C__
-    return _cvtsh_ss(h);
-#else
+/* IEEE half to float in software (the generic variant, and the last values of a row). */
+static inline float half_to_float_soft(uint16_t h) {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
     float f;
     if (exp == 0) f = ldexpf((float)man, -24); /* zero or subnormal */
@@ -83,102 +71,231 @@ static float half_to_float(uint16_t h) {
     bits |= sign;
     memcpy(&f, &bits, 4);
     return f;
-#endif
 }
 
-/* dot() with b stored as float16: the same sums, each 8 values widened in one instruction. */
-static float dot_half(const float *a, const uint16_t *b, Py_ssize_t n) {
-    Py_ssize_t j = 0;
-    float s = 0.0f;
-#ifdef __F16C__
-#define WIDE(p) ((v8)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))))
-    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    for (; j + 32 <= n; j += 32) {
-        s0 += *(const v8 *)(a + j) * WIDE(b + j);
-        s1 += *(const v8 *)(a + j + 8) * WIDE(b + j + 8);
-        s2 += *(const v8 *)(a + j + 16) * WIDE(b + j + 16);
-        s3 += *(const v8 *)(a + j + 24) * WIDE(b + j + 24);
-    }
-    for (; j + 8 <= n; j += 8) s0 += *(const v8 *)(a + j) * WIDE(b + j);
-#undef WIDE
-    v8 t = (s0 + s1) + (s2 + s3);
-    s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
-#endif
-    for (; j < n; j++) s += a[j] * half_to_float(b[j]);
-    return s;
-}
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
+/* What the scan reads of one block, taken from buffers held for the call. */
 typedef struct {
-    const float *q;
-    Py_ssize_t dim;
-    int metric;
-} Query;
+    const void *vectors;   /* (n, dim) float32 or float16 */
+    const float *sqnorms;  /* (n,) or NULL (l2 only) */
+    const char *dead;      /* (n,) or NULL */
+    int64_t n, slot;
+    int width;             /* bytes per value: 4 or 2 */
+} BlockView;
 
-static float finish(const Query *Q, float ip, float sqnorm) { return Q->metric == 0 ? sqnorm - 2.0f * ip : -ip; }
+#if HAVE_WIDE_VARIANT
+#define KERNEL_ATTR __attribute__((target("avx2,fma,f16c")))
+#define SFX(name) name##_wide
+#define KERNEL_WIDE 1
+#include "_kernels.h"
+#undef KERNEL_ATTR
+#undef SFX
+#undef KERNEL_WIDE
+#endif
+#define KERNEL_ATTR
+#define SFX(name) name##_generic
+#define KERNEL_WIDE 0
+#include "_kernels.h"
+#undef KERNEL_ATTR
+#undef SFX
+#undef KERNEL_WIDE
 
-#define COLS 6
-#define COL(b, c) blk[(b) * COLS + (c)]
+typedef int64_t (*scan_fn)(const float *, Py_ssize_t, int, const BlockView *, const int64_t *, Py_ssize_t, TopK *);
+typedef float (*dot_fn_t)(const float *, const float *, Py_ssize_t);
+typedef void (*widen_fn_t)(const uint16_t *, float *, Py_ssize_t);
+static scan_fn scan_one = scan_one_generic;
+static dot_fn_t dot = dot_out_generic;
+static widen_fn_t widen_values = widen_generic;
+static const char *simd_name = "generic";
 
-/* One query over its blocks (rows of blk); returns the rows read. */
-static int64_t scan_one(const Query *Q, const int64_t *blk, Py_ssize_t n_blocks, TopK *t) {
-    int64_t read = 0;
-    for (Py_ssize_t b = 0; b < n_blocks; b++) {
-        const float *s = (const float *)COL(b, 1);
-        const char *dm = (const char *)COL(b, 2);
-        const int64_t slot = COL(b, 4) << 32;
-        if (COL(b, 5) == 2) {
-            const uint16_t *v = (const uint16_t *)COL(b, 0);
-            for (int64_t i = 0; i < COL(b, 3); i++) {
-                if (dm && dm[i]) continue;
-                offer(t, finish(Q, dot_half(Q->q, v + i * Q->dim, Q->dim), s ? s[i] : 0.0f), slot | i);
-                read++;
-            }
-        } else {
-            const float *v = (const float *)COL(b, 0);
-            for (int64_t i = 0; i < COL(b, 3); i++) {
-                if (dm && dm[i]) continue;
-                offer(t, finish(Q, dot(Q->q, v + i * Q->dim, Q->dim), s ? s[i] : 0.0f), slot | i);
-                read++;
-            }
+static void pick_variant(void) {
+    const char *force = getenv("VECTREE_SIMD");
+    if (force && strcmp(force, "generic") == 0) return;
+#if HAVE_WIDE_VARIANT
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        scan_one = scan_one_wide;
+        dot = dot_out_wide;
+        widen_values = widen_wide;
+        simd_name = "avx2+fma+f16c";
+    }
+#endif
+}
+
+/* ------------------------------------------------------------------ ScanBlock */
+
+/* A bucket's arrays as the scan reads them, held through the buffer protocol for the object's life. */
+typedef struct {
+    PyObject_HEAD
+    Py_buffer vectors;
+    Py_buffer sqnorms; /* .obj == NULL when absent */
+    Py_ssize_t n, dim;
+    int width;
+} ScanBlock;
+
+static void ScanBlock_dealloc(ScanBlock *self) {
+    if (self->vectors.obj) PyBuffer_Release(&self->vectors);
+    if (self->sqnorms.obj) PyBuffer_Release(&self->sqnorms);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int format_is(const Py_buffer *b, char code) {
+    const char *f = b->format ? b->format : "B";
+    size_t len = strlen(f);
+    return len >= 1 && f[len - 1] == code && (len == 1 || (len == 2 && (f[0] == '<' || f[0] == '=' || f[0] == '@')));
+}
+
+static PyObject *ScanBlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"vectors", "sqnorms", NULL};
+    PyObject *vobj, *sobj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O", kwlist, &vobj, &sobj)) return NULL;
+    ScanBlock *self = (ScanBlock *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    if (PyObject_GetBuffer(vobj, &self->vectors, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+    if (self->vectors.ndim != 2 || !((self->vectors.itemsize == 4 && format_is(&self->vectors, 'f')) ||
+                                     (self->vectors.itemsize == 2 && format_is(&self->vectors, 'e')))) {
+        PyErr_SetString(PyExc_ValueError, "ScanBlock: vectors must be a C-contiguous 2-d float32 or float16 array");
+        goto fail;
+    }
+    self->n = self->vectors.shape[0];
+    self->dim = self->vectors.shape[1];
+    self->width = (int)self->vectors.itemsize;
+    if (sobj != Py_None) {
+        if (PyObject_GetBuffer(sobj, &self->sqnorms, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        if (self->sqnorms.ndim != 1 || self->sqnorms.itemsize != 4 || !format_is(&self->sqnorms, 'f') ||
+            self->sqnorms.shape[0] != self->n) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: sqnorms must be a float32 array with one value per vector");
+            goto fail;
         }
     }
-    return read;
+    return (PyObject *)self;
+fail:
+    Py_DECREF(self);
+    return NULL;
 }
 
-/* topk(queries, metric, blocks, out_d, out_ref, filled) -> rows read
+static PyObject *ScanBlock_get_n(ScanBlock *self, void *c) { return PyLong_FromSsize_t(self->n); }
+static PyObject *ScanBlock_get_dim(ScanBlock *self, void *c) { return PyLong_FromSsize_t(self->dim); }
+static PyObject *ScanBlock_get_l2(ScanBlock *self, void *c) { return PyBool_FromLong(self->sqnorms.obj != NULL); }
+
+static PyGetSetDef ScanBlock_getset[] = {
+    {"n", (getter)ScanBlock_get_n, NULL, "rows", NULL},
+    {"dim", (getter)ScanBlock_get_dim, NULL, "dimensions", NULL},
+    {"has_sqnorms", (getter)ScanBlock_get_l2, NULL, "whether squared norms are held (l2 scans need them)", NULL},
+    {NULL},
+};
+
+static PyTypeObject ScanBlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vectree._native._scan.ScanBlock",
+    .tp_basicsize = sizeof(ScanBlock),
+    .tp_dealloc = (destructor)ScanBlock_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "ScanBlock(vectors, sqnorms=None): a bucket's arrays, held for the scan (see the module source).",
+    .tp_new = ScanBlock_new,
+    .tp_getset = ScanBlock_getset,
+};
+
+/* ------------------------------------------------------------------ topk */
+
+/* topk(queries, metric, blocks, dead, slots, plan, out_d, out_ref, filled) -> rows read
  *
- * queries float32 (nq, dim); blocks int64 (nq, p, 6): query i's p blocks (rows with n = 0 are
- * skipped); out_d float32 (nq, k), out_ref int64 (nq, k), filled int64 (nq,) are read and written:
- * query i starts from the filled[i] candidates already there (0 for a fresh search), so a search can
- * run over its blocks in several calls and let each group of blocks go before the next is read.
+ * queries float32 (nq, dim); blocks a sequence of ScanBlock; dead a sequence of the same length of
+ * None or a buffer of n bytes (nonzero: deleted row); slots int64 (len(blocks),): each block's slot
+ * number, the high half of its rows' references; plan int64 (nq, p): the blocks query i scans, in
+ * order, as indices into blocks (-1: none). out_d float32 (nq, k), out_ref int64 (nq, k), filled
+ * int64 (nq,) are read and written: query i starts from the filled[i] candidates already there (0
+ * for a fresh search), so a search can run over its blocks in several calls.
  */
 static PyObject *topk(PyObject *self, PyObject *args) {
-    Py_buffer bq, bb, bod, bor, bf;
+    Py_buffer bq, bs, bp, bod, bor, bf;
+    PyObject *blocks_obj, *dead_obj;
     int metric;
-    if (!PyArg_ParseTuple(args, "y*iy*w*w*w*", &bq, &metric, &bb, &bod, &bor, &bf)) return NULL;
-    Py_buffer *all[] = {&bq, &bb, &bod, &bor, &bf};
-    const Py_ssize_t nq = bf.len / 8;
-    int ok = nq > 0 && bq.len % (4 * nq) == 0 && bb.len % (8 * COLS * nq) == 0 && bod.len % (4 * nq) == 0 &&
-             bod.len / 4 == bor.len / 8 && bod.len > 0 && metric >= 0 && metric <= 2;
-    if (!ok) {
-        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
-        PyErr_SetString(PyExc_ValueError, "topk: inconsistent shapes (see _scan.c)");
+    if (!PyArg_ParseTuple(args, "y*iOOy*y*w*w*w*", &bq, &metric, &blocks_obj, &dead_obj, &bs, &bp, &bod, &bor, &bf))
         return NULL;
+    Py_buffer *all[] = {&bq, &bs, &bp, &bod, &bor, &bf};
+    PyObject *blocks = NULL, *deads = NULL, *result = NULL;
+    ScanBlock **held = NULL;
+    Py_buffer *dead_views = NULL;
+    BlockView *views = NULL;
+    Py_ssize_t nb = 0, n_held = 0;
+    const Py_ssize_t nq = bf.len / 8;
+    if (!(nq > 0 && bq.len % (4 * nq) == 0 && bp.len % (8 * nq) == 0 && bod.len % (4 * nq) == 0 &&
+          bod.len / 4 == bor.len / 8 && bod.len > 0 && metric >= 0 && metric <= 2)) {
+        PyErr_SetString(PyExc_ValueError, "topk: inconsistent shapes (see _scan.c)");
+        goto done;
     }
-    const Py_ssize_t dim = bq.len / 4 / nq, p = bb.len / 8 / COLS / nq, k = bod.len / 4 / nq;
+    const Py_ssize_t dim = bq.len / 4 / nq, p = bp.len / 8 / nq, k = bod.len / 4 / nq;
+    blocks = PySequence_Fast(blocks_obj, "topk: blocks must be a sequence of ScanBlock");
+    deads = blocks ? PySequence_Fast(dead_obj, "topk: dead must be a sequence") : NULL;
+    if (!deads) goto done;
+    nb = PySequence_Fast_GET_SIZE(blocks);
+    if (PySequence_Fast_GET_SIZE(deads) != nb || bs.len != 8 * nb) {
+        PyErr_SetString(PyExc_ValueError, "topk: blocks, dead and slots must have one entry per block");
+        goto done;
+    }
+    held = PyMem_Calloc(nb ? nb : 1, sizeof(ScanBlock *));
+    dead_views = PyMem_Calloc(nb ? nb : 1, sizeof(Py_buffer));
+    views = PyMem_Calloc(nb ? nb : 1, sizeof(BlockView));
+    if (!held || !dead_views || !views) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *slots = bs.buf;
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(blocks, i);
+        if (!PyObject_TypeCheck(item, &ScanBlockType)) {
+            PyErr_SetString(PyExc_TypeError, "topk: every block must be a ScanBlock");
+            goto done;
+        }
+        ScanBlock *b = (ScanBlock *)item;
+        Py_INCREF(b); /* ours until we return, whatever the caller's sequence becomes */
+        held[n_held++] = b;
+        if (b->dim != dim || (metric == 0 && b->n > 0 && !b->sqnorms.obj) || slots[i] < 0 || slots[i] >= (1LL << 31)) {
+            PyErr_SetString(PyExc_ValueError, "topk: a block's dim, squared norms (l2) or slot does not fit the query");
+            goto done;
+        }
+        PyObject *d = PySequence_Fast_GET_ITEM(deads, i);
+        if (d != Py_None) {
+            if (PyObject_GetBuffer(d, &dead_views[i], PyBUF_SIMPLE) < 0) goto done;
+            if (dead_views[i].len != b->n) {
+                PyErr_SetString(PyExc_ValueError, "topk: a dead mask must have one byte per row of its block");
+                goto done;
+            }
+        }
+        views[i] = (BlockView){b->vectors.buf, b->sqnorms.obj ? b->sqnorms.buf : NULL,
+                               dead_views[i].obj ? dead_views[i].buf : NULL, b->n, slots[i], b->width};
+    }
+    const int64_t *plan = bp.buf;
+    for (Py_ssize_t i = 0; i < nq * p; i++) {
+        if (plan[i] < -1 || plan[i] >= nb) {
+            PyErr_SetString(PyExc_ValueError, "topk: a plan entry names no block");
+            goto done;
+        }
+    }
     int64_t read = 0, *filled = bf.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < nq; i++) {
-        Query Q = {(const float *)bq.buf + i * dim, dim, metric};
-        TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, filled[i] < k ? filled[i] : k, 0};
+        TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, filled[i] < 0 ? 0 : (filled[i] < k ? filled[i] : k), 0};
         for (Py_ssize_t j = 1; j < t.filled; j++)
             if (worse(t.d[j], t.ref[j], t.d[t.worst], t.ref[t.worst])) t.worst = j;
-        read += scan_one(&Q, (const int64_t *)bb.buf + i * p * COLS, p, &t);
+        read += scan_one((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t);
         filled[i] = t.filled;
     }
     Py_END_ALLOW_THREADS
+    result = PyLong_FromLongLong(read);
+done:
+    if (dead_views)
+        for (Py_ssize_t i = 0; i < nb; i++)
+            if (dead_views[i].obj) PyBuffer_Release(&dead_views[i]);
+    for (Py_ssize_t i = 0; i < n_held; i++) Py_DECREF(held[i]);
+    PyMem_Free(held);
+    PyMem_Free(dead_views);
+    PyMem_Free(views);
+    Py_XDECREF(blocks);
+    Py_XDECREF(deads);
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
-    return PyLong_FromLongLong(read);
+    return result;
 }
 
 /* offer_rows(dist, qidx, slot, dead, out_d, out_ref, filled) -> None
@@ -354,19 +471,18 @@ static PyObject *widen(PyObject *self, PyObject *args) {
     const uint16_t *src = bs.buf;
     float *dst = bd.buf;
     const Py_ssize_t n = bs.len / 2;
-    Py_ssize_t j = 0;
     Py_BEGIN_ALLOW_THREADS
-#ifdef __F16C__
-    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + j))));
-#endif
-    for (; j < n; j++) dst[j] = half_to_float(src[j]);
+    widen_values(src, dst, n);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&bs);
     PyBuffer_Release(&bd);
     Py_RETURN_NONE;
 }
 
+static PyObject *simd(PyObject *self, PyObject *args) { return PyUnicode_FromString(simd_name); }
+
 static PyMethodDef methods[] = {
+    {"simd", simd, METH_NOARGS, "The inner loops in use: 'avx2+fma+f16c' or 'generic'."},
     {"widen", widen, METH_VARARGS, "float16 values into float32 (see the module source)."},
     {"topk", topk, METH_VARARGS, "Top-k of each query over its blocks (see the module source)."},
     {"offer_rows", offer_rows, METH_VARARGS, "Fold a block's distance matrix into running top-k lists (see the module source)."},
@@ -376,4 +492,16 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Compiled block scan.", -1, methods};
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__scan(void) {
+    pick_variant();
+    if (PyType_Ready(&ScanBlockType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&ScanBlockType);
+    if (PyModule_AddObject(m, "ScanBlock", (PyObject *)&ScanBlockType) < 0) {
+        Py_DECREF(&ScanBlockType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -3,6 +3,6 @@
 from vectree.collection.collection import Collection
 from vectree.collection.open import create_collection, open_collection
 from vectree.collection.maintenance import VerifyReport
-from vectree.collection.search import SearchResult
+from vectree.collection.results import SearchResult
 
 __all__ = ["Collection", "create_collection", "open_collection", "SearchResult", "VerifyReport"]

@@ -21,8 +21,11 @@ from vectree._native import as_float32
 from vectree.collection import maintenance
 from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.rows import iter_live_rows, write_segments
-from vectree.collection.search import SearchResult, search_snapshot
-from vectree.collection.snapshot import ObjectCache, Snapshot, encode_tombstones
+from vectree.collection.results import SearchResult
+from vectree.collection.search import search_snapshot
+from vectree.collection.cache import ObjectCache
+from vectree.collection.snapshot import Snapshot
+from vectree.format.tombstones import encode_tombstones
 from vectree.collection.validate import as_ids, as_labels, as_vectors, check_k, check_probes
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows, metadata_to_json
@@ -94,6 +97,27 @@ class Collection:
     def __repr__(self) -> str:
         return f"Collection({self.url!r}, version={self.version}, rows={len(self)}, dim={self.dim}, metric={self.metric!r})"
 
+    def close(self) -> None:
+        """Let go of the read cache and the store's handle (a ``memory://`` store is freed with its
+        last handle). The object is unusable afterwards; committed versions are untouched.
+
+        >>> import vectree
+        >>> with vectree.create_collection("memory://doc-close", dim=2) as col:
+        ...     _ = col.add([[1.0, 2.0]], ids=[1])
+        >>> vectree.open_collection("memory://doc-close")
+        Traceback (most recent call last):
+        ...
+        vectree.errors.NotFoundError: no collection at memory://doc-close: create one with create_collection
+        """
+        self._cache.lru.clear()
+        self.store.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def refresh(self) -> Collection:
         """Move to the newest committed version."""
         latest = latest_version(self.store)
@@ -110,15 +134,19 @@ class Collection:
         *,
         exact: bool = False,
         include_metadata: bool = False,
+        method: str = "auto",
     ) -> SearchResult:
         """The k nearest rows of each query, visiting the ``probes`` nearest buckets (all with ``exact=True``).
 
         Returns (n, k) arrays, nearest first; see :class:`SearchResult`. A 1-d query is one query.
+        ``method`` forces how the buckets are scanned (``"compiled"``, ``"matrix"``, ``"streamed"``;
+        the default ``"auto"`` picks, see :mod:`vectree.collection.plan`): the answer is the same.
+        Safe to call from any number of threads at once, also while others write.
         """
         k = check_k(k)
         probes = check_probes(probes)
         q = as_vectors(queries, self.dim, self.metric, what="queries", allow_1d=True)
-        return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata)
+        return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata, method)
 
     def get(self, ids: Any) -> Rows:
         """The stored rows with these ids, in that order (vectors, labels, metadata as JSON strings)."""

@@ -12,7 +12,9 @@ import numpy as np
 
 from vectree.collection.manifest import Manifest, list_versions, read_manifest
 from vectree.collection.rows import iter_live_rows
-from vectree.collection.snapshot import Snapshot, _decode_keys, _decode_tombstones
+from vectree.collection.snapshot import Snapshot
+from vectree.format.keys import decode_keys
+from vectree.format.tombstones import decode_tombstones
 from vectree.errors import CorruptionError, VectreeError
 from vectree.format.bucket import Rows, decode_rows, encode_rows
 from vectree.format.keys import id_keys
@@ -175,7 +177,8 @@ def stats(snap: Snapshot) -> dict[str, Any]:
                     "bucket_rows_max": int(nonempty.max()) if len(nonempty) else 0})
     c = snap.cache.lru
     out["cache"] = {"hits": c.stats.hits, "misses": c.stats.misses, "bytes_fetched": c.stats.bytes_fetched,
-                    "evictions": c.stats.evictions, "size_bytes": c.size_bytes, "capacity_bytes": c.capacity_bytes}
+                    "evictions": c.stats.evictions, "size_bytes": c.size_bytes, "capacity_bytes": c.capacity_bytes,
+                    "fetches": snap.cache.fetches, "objects": len(c)}
     if snap.cache.disk is not None:
         d = snap.cache.disk.stats
         out["disk_cache"] = {"hits": d.hits, "misses": d.misses, "bytes_written": d.bytes_written, "evictions": d.evictions}
@@ -207,9 +210,9 @@ def _referenced(store: ObjectStore, m: Manifest) -> list[tuple[str, Callable[[by
         refs.append((f"idmap/{fp}.npz", lambda d, fp=fp: KeyShard.from_bytes(d, fp)))
     for seg in m.segments:
         refs.append((f"segments/{seg.fingerprint}.arrow", lambda d, fp=seg.fingerprint: decode_rows(d, fp, "segment")))
-        refs.append((f"keys/{seg.keys}.npy", _decode_keys(seg.keys)))
+        refs.append((f"keys/{seg.keys}.npy", lambda data, fp=seg.keys: decode_keys(data, fp)))
     if m.tombstones:
-        refs.append((f"tombstones/{m.tombstones}.npz", _decode_tombstones(m.tombstones)))
+        refs.append((f"tombstones/{m.tombstones}.npz", lambda data, fp=m.tombstones: decode_tombstones(data, fp)))
     for name, fp in m.attachments.items():
         refs.append((f"attachments/{fp}.bin", lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}")))
     return refs

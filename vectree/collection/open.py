@@ -9,7 +9,7 @@ import numpy as np
 
 from vectree.collection.collection import DEFAULT_CACHE_BYTES, Collection
 from vectree.collection.manifest import Manifest, latest_version, read_manifest, try_commit
-from vectree.collection.snapshot import ObjectCache
+from vectree.collection.cache import ObjectCache
 from vectree.collection.validate import check_metric
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.index.build import IndexConfig, default_bucket_size, default_n_components

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from vectree.collection.manifest import SegmentRef
-from vectree.collection.snapshot import Snapshot, encode_keys
+from vectree.collection.snapshot import Snapshot
+from vectree.format.keys import encode_keys
 from vectree.format.bucket import Rows, decode_rows, encode_rows
 from vectree.format.keys import id_keys
 from vectree.storage.base import ObjectStore

@@ -8,23 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def io_pool() -> ThreadPoolExecutor:
-    """One thread pool for parallel reads and writes, shared by every store in the process.
-
-    Starting threads for each call cost more than reading a small bucket from the page cache.
-    """
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vectree-io")
-        return _POOL
+from vectree.pools import io_pool
 
 
 class ObjectStore(ABC):

@@ -1,14 +1,32 @@
-"""An in-process object store: for throwaway collections and notebooks (``memory://name``)."""
+"""An in-process object store: for throwaway collections and notebooks (``memory://name``).
+
+Stores opened with the same name share their objects while any of them is open: the objects are
+freed when the last handle goes (closed, or collected), as a LanceDB ``memory://`` table is.
+
+>>> a = MemoryStore("doc-lifetime"); a.put("x", b"1"); MemoryStore("doc-lifetime").get("x")
+b'1'
+>>> a.close(); MemoryStore("doc-lifetime").exists("x")
+False
+"""
 
 from __future__ import annotations
 
 import threading
+import weakref
 
 from vectree.errors import NotFoundError
 from vectree.storage.base import ObjectStore
 
 _SHARED: dict[str, dict[str, bytes]] = {}
+_HANDLES: dict[str, int] = {}
 _LOCK = threading.Lock()
+
+
+def _release(name: str) -> None:
+    with _LOCK:
+        _HANDLES[name] -= 1
+        if _HANDLES[name] == 0:
+            del _HANDLES[name], _SHARED[name]
 
 
 class MemoryStore(ObjectStore):
@@ -18,6 +36,12 @@ class MemoryStore(ObjectStore):
         self.url = f"memory://{name}"
         with _LOCK:
             self._objects = _SHARED.setdefault(name, {})
+            _HANDLES[name] = _HANDLES.get(name, 0) + 1
+        self._release = weakref.finalize(self, _release, name)
+
+    def close(self) -> None:
+        """Let go of the shared objects (freed when no other handle of this name is open)."""
+        self._release()
 
     def get(self, key: str) -> bytes:
         try:

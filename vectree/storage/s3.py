@@ -31,6 +31,7 @@ import obstore.exceptions as obx
 from obstore.store import S3Store as _ObS3Store
 
 from vectree.errors import InvalidInputError, NotFoundError, StorageError
+from vectree.pools import io_pool
 from vectree.storage.base import ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
 from vectree.storage.s3_errors import is_transient, short_message
@@ -134,7 +135,6 @@ class S3Store(ObjectStore):
         except obx.BaseError as exc:
             raise InvalidInputError(f"cannot configure S3 store {self.url}: {exc}") from exc
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
         self.requests = 0
         self.round_trips = 0
         self.retries = 0
@@ -347,16 +347,10 @@ class S3Store(ObjectStore):
             pass
 
     def _executor(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="vectree-s3")
-            return self._pool
+        return io_pool(self.max_workers)  # the process's io pool of that size (vectree/pools.py)
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+        """Nothing to release: connections belong to the client, threads to the process's io pool."""
 
     def __reduce__(self):  # noqa: ANN204 - picklable for worker processes: reconnect on unpickling
         bucket, prefix, kwargs = self._init_args

@@ -1,34 +1,32 @@
-"""A warm query takes its buckets' kernel rows from the snapshot's table (``collection/resident.py``),
-not from a cache walk; the answer is the same, and only the cache keeps blocks alive."""
+"""Threads share one collection: warm answers equal cold ones, a bucket is fetched once however many
+threads miss it at once, and only the cache keeps decoded blocks alive."""
 
 import gc
+import threading
 
 import numpy as np
 import pytest
 
 import vectree
-import vectree.collection.search as search
-from vectree.collection.snapshot import ObjectCache
+from vectree.collection.cache import Block
 
 
-def test_warm_queries_answer_as_cold_ones_without_walking_the_cache(arxiv_root, arxiv_sample, monkeypatch):
+def test_warm_queries_answer_as_cold_ones_and_fetch_nothing(arxiv_root, arxiv_sample):
     queries = arxiv_sample["vectors"][3000:3030]
-    cold = vectree.open_collection(arxiv_root, cache_bytes=1)  # nothing stays cached: every query walks the cache
+    cold = vectree.open_collection(arxiv_root, cache_bytes=1)  # nothing stays cached: every query fetches
     warm = vectree.open_collection(arxiv_root)
     expected = [cold.search(q, k=10, probes=6) for q in queries]
     for q in queries:
         warm.search(q, k=10, probes=6)
-
-    def refuse(self, refs):  # noqa: ANN001, ANN202
-        raise AssertionError("a warm query walked the cache")
-
-    monkeypatch.setattr(ObjectCache, "blocks", refuse)
+    fetched = warm.stats()["cache"]["fetches"]
     for q, want in zip(queries, expected):
         got = warm.search(q, k=10, probes=6)
         np.testing.assert_array_equal(got.ids, want.ids)
         np.testing.assert_array_equal(got.distances, want.distances)
         assert got.stats["buckets_scanned"] == want.stats["buckets_scanned"] == 6
         assert got.stats["rows_scanned"] == want.stats["rows_scanned"]
+    assert warm.stats()["cache"]["fetches"] == fetched, "a warm query fetched a bucket again"
+    assert cold.stats()["cache"]["fetches"] >= 6 * len(queries)
 
 
 def test_deleted_rows_leave_warm_answers(arxiv_root, arxiv_sample):
@@ -42,20 +40,40 @@ def test_deleted_rows_leave_warm_answers(arxiv_root, arxiv_sample):
     np.testing.assert_array_equal(again.ids[0, :7], first.ids[0, 3:])
 
 
+def _live_blocks() -> int:
+    gc.collect()
+    return sum(isinstance(o, Block) for o in gc.get_objects())
+
+
 def test_only_the_cache_keeps_blocks_alive(arxiv_root, arxiv_sample):
     col = vectree.open_collection(arxiv_root, cache_bytes=300_000)  # about 2 of the 40 buckets
-    lru = col._cache.lru
-    for q in arxiv_sample["vectors"][3000:3100]:
-        # more than the cache holds, so the fetch itself evicts; few enough buckets not to be streamed
-        col.search(q, k=10, probes=search._STREAM_GROUP)
-        gc.collect()
-        table = col._snap.resident
-        alive = [ref() for ref in table._refs if ref is not None and ref() is not None]
-        assert alive, "the last query's blocks are described"
-        assert all(block.fingerprint in lru for block in alive), "a block the cache let go is still alive"
-        del alive  # (the test's own references would keep them alive through the next query)
-    assert lru.stats.evictions > 0
-    assert lru.size_bytes <= lru.capacity_bytes
+    for q in arxiv_sample["vectors"][3000:3060]:
+        col.search(q, k=10, probes=3)  # more than the cache holds: the fetch itself evicts
+        cache = col.stats()["cache"]
+        assert _live_blocks() <= cache["objects"], "a block the cache let go is still alive"
+    cache = col.stats()["cache"]
+    assert cache["evictions"] > 0 and cache["size_bytes"] <= cache["capacity_bytes"]
+
+
+def test_concurrent_misses_of_one_bucket_fetch_it_once(arxiv_root, arxiv_sample):
+    col = vectree.open_collection(arxiv_root)
+    q = arxiv_sample["vectors"][3001]
+    start = threading.Barrier(8)
+    out = []
+
+    def one() -> None:
+        start.wait()
+        out.append(col.search(q, k=10, probes=12))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(out) == 8 and all((r.ids == out[0].ids).all() for r in out)
+    buckets = col.stats()["cache"]["fetches"]
+    assert buckets == 12, f"12 probed buckets were fetched {buckets} times by 8 threads"
+    assert _live_blocks() == 12, "the cache holds one decoded copy of each"
 
 
 @pytest.mark.parametrize("cache_bytes", [1 << 30, 400_000])  # everything cached; evictions on most queries

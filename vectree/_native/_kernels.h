@@ -1,0 +1,97 @@
+/* The inner loops of _scan.c, compiled twice: once for AVX2 + FMA + F16C (KERNEL_WIDE 1) and once
+ * for whatever the compiler targets by default (KERNEL_WIDE 0); _scan.c picks one when the module
+ * loads, from what the CPU reports, so a build made on one machine runs on another.
+ *
+ * Included with KERNEL_ATTR (a target attribute or nothing), SFX(name) (the variant's suffix) and
+ * KERNEL_WIDE defined. Every pointer these functions read comes from a buffer the caller holds.
+ */
+
+/* Four independent sums over 32 floats at a time, so the multiply-adds overlap instead of waiting on
+ * one another; then 8 at a time into the first; one horizontal sum per row (at 50-d it was a third of
+ * the work); then the last few floats. */
+static inline KERNEL_ATTR float SFX(dot)(const float *a, const float *b, Py_ssize_t n) {
+    Py_ssize_t j = 0;
+    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    for (; j + 32 <= n; j += 32) {
+        s0 += *(const v8 *)(a + j) * *(const v8 *)(b + j);
+        s1 += *(const v8 *)(a + j + 8) * *(const v8 *)(b + j + 8);
+        s2 += *(const v8 *)(a + j + 16) * *(const v8 *)(b + j + 16);
+        s3 += *(const v8 *)(a + j + 24) * *(const v8 *)(b + j + 24);
+    }
+    for (; j + 8 <= n; j += 8) s0 += *(const v8 *)(a + j) * *(const v8 *)(b + j);
+    v8 t = (s0 + s1) + (s2 + s3);
+    float s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+    for (; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
+static inline KERNEL_ATTR float SFX(half)(uint16_t h) {
+#if KERNEL_WIDE
+    return _cvtsh_ss(h);
+#else
+    return half_to_float_soft(h);
+#endif
+}
+
+/* dot() with b stored as float16: the same sums, each 8 values widened in one instruction. */
+static inline KERNEL_ATTR float SFX(dot_half)(const float *a, const uint16_t *b, Py_ssize_t n) {
+    Py_ssize_t j = 0;
+    float s = 0.0f;
+#if KERNEL_WIDE
+#define WIDE(p) ((v8)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))))
+    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    for (; j + 32 <= n; j += 32) {
+        s0 += *(const v8 *)(a + j) * WIDE(b + j);
+        s1 += *(const v8 *)(a + j + 8) * WIDE(b + j + 8);
+        s2 += *(const v8 *)(a + j + 16) * WIDE(b + j + 16);
+        s3 += *(const v8 *)(a + j + 24) * WIDE(b + j + 24);
+    }
+    for (; j + 8 <= n; j += 8) s0 += *(const v8 *)(a + j) * WIDE(b + j);
+#undef WIDE
+    v8 t = (s0 + s1) + (s2 + s3);
+    s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+#endif
+    for (; j < n; j++) s += a[j] * SFX(half)(b[j]);
+    return s;
+}
+
+/* One query over the blocks its plan names (plan[j] indexes blocks, -1 skips); returns rows read. */
+static KERNEL_ATTR int64_t SFX(scan_one)(const float *q, Py_ssize_t dim, int metric, const BlockView *blocks,
+                                          const int64_t *plan, Py_ssize_t p, TopK *t) {
+    int64_t read = 0;
+    for (Py_ssize_t j = 0; j < p; j++) {
+        if (plan[j] < 0) continue;
+        const BlockView *b = blocks + plan[j];
+        const float *s = b->sqnorms;
+        const char *dm = b->dead;
+        const int64_t slot = b->slot << 32;
+        if (b->width == 2) {
+            const uint16_t *v = (const uint16_t *)b->vectors;
+            for (int64_t i = 0; i < b->n; i++) {
+                if (dm && dm[i]) continue;
+                float ip = SFX(dot_half)(q, v + i * dim, dim);
+                offer(t, metric == 0 ? s[i] - 2.0f * ip : -ip, slot | i);
+                read++;
+            }
+        } else {
+            const float *v = (const float *)b->vectors;
+            for (int64_t i = 0; i < b->n; i++) {
+                if (dm && dm[i]) continue;
+                float ip = SFX(dot)(q, v + i * dim, dim);
+                offer(t, metric == 0 ? s[i] - 2.0f * ip : -ip, slot | i);
+                read++;
+            }
+        }
+    }
+    return read;
+}
+
+static KERNEL_ATTR void SFX(widen)(const uint16_t *src, float *dst, Py_ssize_t n) {
+    Py_ssize_t j = 0;
+#if KERNEL_WIDE
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + j))));
+#endif
+    for (; j < n; j++) dst[j] = SFX(half)(src[j]);
+}
+
+static KERNEL_ATTR float SFX(dot_out)(const float *a, const float *b, Py_ssize_t n) { return SFX(dot)(a, b, n); }

@@ -1,0 +1,186 @@
+"""Decoded buckets and segments (:class:`Block`), fetched once and kept in a bounded LRU (:class:`ObjectCache`).
+
+All objects a manifest names are immutable and named by fingerprint, so a decoded object can be
+cached across versions without invalidation; only manifests change.
+
+Threads: any number may ask for blocks at once. A miss is fetched and decoded by one thread while
+the others that want the same object wait for it (single flight), so a bucket is never fetched twice
+at a time and the cache never holds two decoded copies of one object. A :class:`Block` is immutable
+once made: what a scan reads of it (its :class:`~vectree._native._scan.ScanBlock`) holds the arrays
+through the buffer protocol, so a block evicted mid-query stays valid for whoever still holds it.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vectree._native import _scan, as_float32
+from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
+from vectree.format.keys import id_keys
+from vectree.storage.base import ObjectStore
+from vectree.storage.cache import ByteLRU
+from vectree.storage.diskcache import DiskCache
+
+
+@dataclass(eq=False)  # compared by identity: two blocks are the same only if they are one object
+class Block:
+    """A decoded bucket or segment, ready to scan."""
+
+    fingerprint: str
+    rows: Rows
+    keys: np.ndarray  # int64 key of each row
+    _derived: dict = field(default_factory=dict, repr=False)  # computed once, never changed after
+
+    @property
+    def sqnorms(self) -> np.ndarray:
+        """float32 squared norm of each vector, computed on first use (only l2 needs them)."""
+        found = self._derived.get("sqnorms")
+        if found is None:
+            v = as_float32(self.rows.vectors)  # (float16 would also sum in float16)
+            # two threads may both compute it; each stores a complete array, the first one stays
+            found = self._derived.setdefault("sqnorms", np.einsum("ij,ij->i", v, v).astype(np.float32, copy=False))
+        return found
+
+    def scan_block(self, l2: bool) -> _scan.ScanBlock:
+        """What the compiled scan reads of this block: its vectors as stored (float16 stays float16),
+        and the squared norms for l2. It holds the arrays, so it stays valid after the cache lets the
+        block go."""
+        key = "scan_l2" if l2 else "scan"
+        found = self._derived.get(key)
+        if found is None:
+            stored = self.rows.vectors
+            v = np.ascontiguousarray(stored, np.float16 if stored.dtype == np.float16 else np.float32)
+            found = self._derived.setdefault(key, _scan.ScanBlock(v, self.sqnorms if l2 else None))
+        return found
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows.nbytes + self.keys.nbytes + len(self.rows) * 4  # with the squared norms
+
+
+class ObjectCache:
+    """Fetches and decodes fingerprint-named objects through a bounded LRU (bytes).
+
+    With ``disk`` (a :class:`~vectree.storage.diskcache.DiskCache`), memory misses look in a local
+    directory before the store, and fetched objects are kept there too. Only fingerprint-named objects
+    pass through here, never manifests, so neither cache ever needs invalidating; every object is
+    still checked against its fingerprint when decoded.
+    """
+
+    def __init__(self, store: ObjectStore, capacity_bytes: int, disk: DiskCache | None = None) -> None:
+        self.store = store
+        self.lru: ByteLRU[object] = ByteLRU(capacity_bytes)
+        self.disk = disk
+        self._checked: dict[str, object] = {}  # fingerprint -> store identity of the file whose hash matched
+        # fingerprint -> where its arrays sit in that file: a re-read after eviction skips Arrow (~40 us a file)
+        self._layouts: dict[str, Layout] = {}
+        self._flight_lock = threading.Lock()
+        self._in_flight: dict[str, Future] = {}  # key -> the one fetch of it under way
+        self.fetches = 0  # objects fetched and decoded (a wait on another thread's fetch is not one)
+
+    def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
+        if self.disk is None:
+            return self.store.read_many(keys)
+        found = [self.disk.get(k) for k in keys]
+        missing = [k for k, d in zip(keys, found) if d is None]
+        if missing:
+            fetched = dict(zip(missing, self.store.get_many(missing)))
+            for k, d in fetched.items():
+                self.disk.put(k, d)
+            found = [d if d is not None else fetched[k] for k, d in zip(keys, found)]
+        return found  # type: ignore[return-value]
+
+    def _claim(self, keys: list[str]) -> tuple[dict[str, object], list[str], dict[str, Future], dict[str, Future]]:
+        """Split ``keys`` into cache hits, the misses this thread fetches, and the misses another
+        thread is already fetching (with the futures to wait on)."""
+        hits: dict[str, object] = {}
+        mine: dict[str, Future] = {}
+        theirs: dict[str, Future] = {}
+        with self._flight_lock:
+            for key, hit in zip(keys, self.lru.get_many(keys)):
+                if hit is not None:
+                    hits[key] = hit
+                elif key in mine or key in theirs:
+                    continue
+                elif key in self._in_flight:
+                    theirs[key] = self._in_flight[key]
+                else:
+                    mine[key] = self._in_flight[key] = Future()
+        return hits, list(mine), mine, theirs
+
+    def _settle(self, mine: dict[str, Future], done: dict[str, object], error: BaseException | None) -> None:
+        with self._flight_lock:
+            for key in mine:
+                self._in_flight.pop(key, None)
+        for key, fut in mine.items():
+            if key in done:
+                fut.set_result(done[key])
+            else:
+                fut.set_exception(error or RuntimeError(f"the fetch of {key} did not finish"))
+
+    def blocks(self, refs: list[tuple[str, str]]) -> list[Block]:
+        """Decoded blocks for ``(folder, fingerprint)`` refs; misses are fetched in parallel, once."""
+        fps = [fp for _, fp in refs]
+        hits, missing, mine, theirs = self._claim(fps)
+        out: dict[str, object] = dict(hits)
+        if missing:
+            folders = dict((fp, folder) for folder, fp in refs)
+            done: dict[str, object] = {}
+            try:
+                self._load(missing, folders, done)
+            except BaseException as exc:
+                self._settle(mine, done, exc)
+                raise
+            self._settle(mine, done, None)
+            out.update(done)
+        for fp, fut in theirs.items():
+            out[fp] = fut.result()  # the other thread's block (or its error)
+        return [out[fp] for fp in fps]  # type: ignore[misc]
+
+    def _load(self, missing: list[str], folders: dict[str, str], done: dict[str, object]) -> None:
+        keys = [f"{folders[fp]}/{fp}.arrow" for fp in missing]
+        # a memory-mapped local file is hashed when first read; while it stays the same file (same
+        # inode, size and mtime), later reads of this immutable object skip the hash
+        idents = [self.store.identity(k) for k in keys] if self.disk is None else [None] * len(keys)
+        datas = self._fetch(keys)
+        for fp, data, ident in zip(missing, datas, idents):
+            folder = folders[fp]
+            known = ident is not None and self._checked.get(fp) == ident
+            layout = self._layouts.get(fp) if known else None
+            if layout is not None:  # the same file as last time: its arrays are where they were
+                rows = rows_from_layout(data, layout)
+            else:
+                rows, layout = decode_rows_with_layout(data, None if known else fp, what=folder[:-1])
+                if ident is not None and layout is not None:
+                    self._layouts[fp] = layout
+            if ident is not None:
+                self._checked[fp] = ident
+            block = Block(fp, rows, id_keys(rows.ids))
+            self.lru.stats.bytes_fetched += len(data)
+            self.fetches += 1
+            self.lru.put(fp, block, block.nbytes)
+            done[fp] = block
+
+    def small(self, key: str, fp: str, decode):  # noqa: ANN001, ANN201 - decode(bytes) -> object
+        """A small object (index, id map shard, keys, tombstones), decoded once."""
+        hits, missing, mine, theirs = self._claim([key])
+        if hits:
+            return hits[key]
+        if theirs:
+            return theirs[key].result()
+        done: dict[str, object] = {}
+        try:
+            data = self._fetch([key])[0]
+            value = decode(data)
+            self.lru.stats.bytes_fetched += len(data)
+            self.lru.put(key, value, len(data) + 256)
+            done[key] = value
+        except BaseException as exc:
+            self._settle(mine, done, exc)
+            raise
+        self._settle(mine, done, None)
+        return done[key]

@@ -1,0 +1,78 @@
+"""How a search runs: the one place that picks a scan method, and the thresholds it picks by.
+
+Three methods, each exact over the buckets it visits (they differ in speed and memory, never in
+the answer: candidates rank by (distance, reference) in all three):
+
+``compiled``
+    every probed bucket of the batch is held, and each query's buckets are scanned in one call to
+    the C kernel (``vectree/_native/_scan.c``). Wins when few queries share each bucket: one query,
+    a small batch. The kernel reads every probed row once per query.
+``matrix``
+    per bucket, one matrix product for all the queries that visit it, folded into the queries'
+    running top k in C; buckets are fetched a group at a time and let go. Wins once a bucket is
+    visited by about four queries on average, because the product reads the bucket once for all.
+    A large batch is also split over threads (each slice with a one-thread BLAS).
+``streamed``
+    one query whose probed buckets do not fit the cache: the compiled scan over a few buckets at a
+    time, nearest first, keeping only what the running top k needs of those it lets go.
+
+``method="auto"`` (the default everywhere) picks by :func:`choose_method`; any method can be forced,
+through ``Collection.search(..., method=...)``, which is how the tests compare them.
+
+>>> choose_method(n_queries=1, probes=8, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20)
+'compiled'
+>>> choose_method(n_queries=1000, probes=8, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20)
+'matrix'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+METHODS = ("auto", "compiled", "matrix", "streamed")
+
+
+@dataclass(frozen=True)
+class SearchTuning:
+    """The planner's thresholds (measured in ``benchmarks/README.md``; change them only with a measurement).
+
+    Attributes:
+        small_batch: up to this many queries, always ``compiled`` (when the buckets fit the cache).
+        shared_visits: queries per bucket (on average) from which ``matrix`` beats ``compiled``.
+        split_min_queries: a ``matrix`` batch is split over threads when each gets at least this many.
+        parallel_min_queries: a ``compiled`` batch is split over threads from this many queries.
+        fetch_group: buckets fetched per parallel round trip while scanning many buckets.
+        stream_group: buckets a ``streamed`` query holds at once, at least (more when the cache allows).
+        query_block: queries per matrix product (bounds the distance matrix's memory).
+    """
+
+    small_batch: int = 4
+    shared_visits: int = 4
+    split_min_queries: int = 256
+    parallel_min_queries: int = 64
+    fetch_group: int = 32
+    stream_group: int = 4
+    query_block: int = 2048
+
+
+TUNING = SearchTuning()
+
+
+def choose_method(
+    n_queries: int, probes: int | None, n_buckets: int, probed_bytes: int, cache_bytes: int,
+    tuning: SearchTuning = TUNING,
+) -> str:
+    """The scan method for a batch: ``compiled``, ``matrix`` or ``streamed`` (see the module docstring).
+
+    ``probes=None`` means every bucket; ``probed_bytes`` is what the batch's probed buckets hold
+    (vectors as stored) and ``cache_bytes`` the read cache's capacity: ``compiled`` holds every probed
+    bucket at once, so it is chosen only when they fit half the cache (or, for one query, when they
+    are no more than a streamed group).
+    """
+    per_query = n_buckets if probes is None else min(probes, n_buckets)
+    fits = 2 * probed_bytes <= cache_bytes
+    if n_queries == 1 and not fits:  # (a group of a streamed query may hold stream_group buckets anyway)
+        return "streamed" if per_query > tuning.stream_group else "compiled"
+    if fits and (n_queries <= tuning.small_batch or n_queries * per_query < tuning.shared_visits * n_buckets):
+        return "compiled"
+    return "matrix"

@@ -1,0 +1,91 @@
+"""Search results: :class:`SearchResult`, and the one assembler that turns running top-k lists into it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+_ROW_MASK = 0xFFFFFFFF
+
+
+@dataclass
+class SearchResult:
+    """Batch search output; row i answers query i, nearest first.
+
+    ids: (n, k) int64 (-1 where fewer than k rows exist) or object (None) for str ids.
+    distances: (n, k) float32 (inf where missing). l2: squared Euclidean; cosine: 1 - cos; dot: 1 - <q, x>.
+    labels: (n, k) or None when the collection has no labels; int64 when every label is an int, else object.
+    metadata: per query, a list of dicts (only when asked for).
+    stats: what the search read (buckets, rows, segments), the method it used and the version it read.
+    """
+
+    ids: np.ndarray
+    distances: np.ndarray
+    labels: np.ndarray | None = None
+    metadata: list[list[dict | None]] | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def concat(parts: list[SearchResult]) -> SearchResult:
+    """The results of consecutive slices of a batch, as one."""
+    stats = {key: sum(p.stats.get(key, 0) for p in parts) for key in parts[0].stats if key not in ("method", "version")}
+    stats.update(method=parts[0].stats.get("method"), version=parts[0].stats.get("version"))
+    labels = None if parts[0].labels is None else np.concatenate([p.labels for p in parts])
+    metadata = None if parts[0].metadata is None else [m for p in parts for m in p.metadata]
+    return SearchResult(ids=np.concatenate([p.ids for p in parts]), distances=np.concatenate([p.distances for p in parts]),
+                        labels=labels, metadata=metadata, stats=stats)
+
+
+def assemble(
+    settings: dict[str, Any], top: tuple[np.ndarray, np.ndarray, np.ndarray], slots: dict[int, Any],
+    offset: np.ndarray, include_metadata: bool, stats: dict[str, Any],
+) -> SearchResult:
+    """The result of running top-k lists ``top`` = (partial distances, refs, filled).
+
+    Query i's candidates are the first ``filled[i]`` of its row, in any order; they are sorted by
+    (distance, reference), the full scan's order. ``offset[i]`` is the per-query constant the scan
+    leaves out (``|q|^2`` for l2, 1 for cosine and dot). A reference is ``slot << 32 | row``, and
+    ``slots[slot].rows`` holds that row's id, label and metadata.
+    """
+    d, ref, filled = top
+    nq, k = d.shape
+    valid = np.arange(k)[None, :] < filled[:, None]
+    dd = np.where(valid, d, np.float32(np.inf))
+    rr = np.where(valid, ref, np.int64(np.iinfo(np.int64).max))
+    order = np.lexsort((rr, dd), axis=-1)
+    dd = np.take_along_axis(dd, order, axis=-1)
+    rr = np.take_along_axis(rr, order, axis=-1)
+    valid = np.take_along_axis(valid, order, axis=-1)
+    distances = (dd + offset[:, None].astype(np.float32)).astype(np.float32)
+    if settings["metric"] == "l2":
+        np.maximum(distances, 0.0, out=distances)
+    distances[~valid] = np.inf
+    str_ids = settings.get("id_type") == "str"
+    ids = np.full((nq, k), None, dtype=object) if str_ids else np.full((nq, k), -1, dtype=np.int64)
+    label_type = settings.get("label_type")
+    labels = np.full((nq, k), None, dtype=object) if label_type else None
+    metadata = [[None] * k for _ in range(nq)] if include_metadata else None
+    qi, ri = np.nonzero(valid)
+    refs = rr[qi, ri]
+    slot_of = refs >> 32
+    row_of = refs & _ROW_MASK
+    for slot in np.unique(slot_of).tolist():  # one group of candidates per block
+        m = slot_of == slot
+        rows = slots[slot].rows
+        r = row_of[m]
+        ids[qi[m], ri[m]] = rows.ids[r]
+        if labels is not None and rows.labels is not None:
+            labels[qi[m], ri[m]] = rows.labels[r]
+        if metadata is not None and rows.metadata is not None:
+            for q, rank, row in zip(qi[m].tolist(), ri[m].tolist(), r.tolist()):
+                meta = rows.metadata[row]
+                metadata[q][rank] = None if meta is None else json.loads(meta)
+    if labels is not None and label_type == "int" and not any(v is None for v in labels.ravel()):
+        labels = labels.astype(np.int64)
+    return SearchResult(ids=ids, distances=distances, labels=labels, metadata=metadata, stats=stats)
