@@ -26,7 +26,7 @@ static inline KERNEL_ATTR float SFX(dot)(const float *a, const float *b, Py_ssiz
 }
 
 static inline KERNEL_ATTR float SFX(half)(uint16_t h) {
-#if KERNEL_WIDE
+#if KERNEL_WIDE || defined(__F16C__)
     return _cvtsh_ss(h);
 #else
     return half_to_float_soft(h);

@@ -59,15 +59,16 @@ static inline int offer(TopK *t, float d, int64_t ref) {
     return 1;
 }
 
-/* IEEE half to float in software (the generic variant, and the last values of a row). */
+/* IEEE half to float without F16C: move the exponent and mantissa into place and rescale with one
+ * multiply (which also turns half subnormals into normal floats); infinities and NaNs by hand. */
 static inline float half_to_float_soft(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7fffu;
+    uint32_t bits = em << 13;
     float f;
-    if (exp == 0) f = ldexpf((float)man, -24); /* zero or subnormal */
-    else if (exp == 31) f = man ? NAN : INFINITY;
-    else f = ldexpf((float)(man | 0x400), (int)exp - 25);
-    uint32_t bits;
+    memcpy(&f, &bits, 4);
+    f *= 0x1p112f; /* 2^(127 - 15) */
     memcpy(&bits, &f, 4);
+    if (em >= 0x7c00u) bits = 0x7f800000u | ((em & 0x3ffu) << 13);
     bits |= sign;
     memcpy(&f, &bits, 4);
     return f;

@@ -34,6 +34,7 @@ class Block:
     rows: Rows
     keys: np.ndarray  # int64 key of each row
     _derived: dict = field(default_factory=dict, repr=False)  # computed once, never changed after
+    scan: _scan.ScanBlock | None = field(default=None, repr=False)  # made at decode when the metric is known
 
     @property
     def sqnorms(self) -> np.ndarray:
@@ -49,6 +50,8 @@ class Block:
         """What the compiled scan reads of this block: its vectors as stored (float16 stays float16),
         and the squared norms for l2. It holds the arrays, so it stays valid after the cache lets the
         block go."""
+        if self.scan is not None and self.scan.has_sqnorms == l2:
+            return self.scan
         key = "scan_l2" if l2 else "scan"
         found = self._derived.get(key)
         if found is None:
@@ -65,14 +68,16 @@ class Block:
 class ObjectCache:
     """Fetches and decodes fingerprint-named objects through a bounded LRU (bytes).
 
-    With ``disk`` (a :class:`~vectree.storage.diskcache.DiskCache`), memory misses look in a local
+    ``l2`` (the collection's metric is l2, or not) lets buckets be made ready to scan as they are
+    decoded, outside any query's hot loop. With ``disk`` (a :class:`~vectree.storage.diskcache.DiskCache`), memory misses look in a local
     directory before the store, and fetched objects are kept there too. Only fingerprint-named objects
     pass through here, never manifests, so neither cache ever needs invalidating; every object is
     still checked against its fingerprint when decoded.
     """
 
-    def __init__(self, store: ObjectStore, capacity_bytes: int, disk: DiskCache | None = None) -> None:
+    def __init__(self, store: ObjectStore, capacity_bytes: int, disk: DiskCache | None = None, l2: bool | None = None) -> None:
         self.store = store
+        self.l2 = l2  # the collection's metric is l2: blocks get their ScanBlock (with squared norms) at decode
         self.lru: ByteLRU[object] = ByteLRU(capacity_bytes)
         self.disk = disk
         self._checked: dict[str, object] = {}  # fingerprint -> store identity of the file whose hash matched
@@ -160,6 +165,8 @@ class ObjectCache:
             if ident is not None:
                 self._checked[fp] = ident
             block = Block(fp, rows, id_keys(rows.ids))
+            if self.l2 is not None and folder == "buckets":
+                block.scan = block.scan_block(self.l2)
             self.lru.stats.bytes_fetched += len(data)
             self.fetches += 1
             self.lru.put(fp, block, block.nbytes)

@@ -64,13 +64,13 @@ def create_collection(
     manifest = Manifest(version=0, settings=settings, created=time.time())
     if not try_commit(store, manifest):
         raise ConflictError(f"another process created a collection at {url} at the same moment")
-    return Collection(store, manifest, _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes))
+    return Collection(store, manifest, _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, metric))
 
 
-def _object_cache(store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int) -> ObjectCache:
+def _object_cache(store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int, metric: str) -> ObjectCache:
     from vectree.storage.diskcache import DiskCache
 
-    return ObjectCache(store, cache_bytes, DiskCache(cache_dir, cache_dir_bytes) if cache_dir else None)
+    return ObjectCache(store, cache_bytes, DiskCache(cache_dir, cache_dir_bytes) if cache_dir else None, l2=metric == "l2")
 
 
 def open_collection(
@@ -92,6 +92,6 @@ def open_collection(
     if latest is None:
         raise NotFoundError(f"no collection at {url}: create one with create_collection")
     manifest = read_manifest(store, latest if version is None else int(version))
-    cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes)
+    cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, manifest.settings["metric"])
     return Collection(store, manifest, cache, pinned=version is not None and version != latest)
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 _ROW_MASK = 0xFFFFFFFF
+_PER_CANDIDATE = 256  # up to this many candidates in a result, ids are looked up one by one
 
 
 @dataclass
@@ -56,36 +57,49 @@ def assemble(
     d, ref, filled = top
     nq, k = d.shape
     valid = np.arange(k)[None, :] < filled[:, None]
-    dd = np.where(valid, d, np.float32(np.inf))
-    rr = np.where(valid, ref, np.int64(np.iinfo(np.int64).max))
-    order = np.lexsort((rr, dd), axis=-1)
-    dd = np.take_along_axis(dd, order, axis=-1)
-    rr = np.take_along_axis(rr, order, axis=-1)
-    valid = np.take_along_axis(valid, order, axis=-1)
-    distances = (dd + offset[:, None].astype(np.float32)).astype(np.float32)
+    short = bool(filled.min() < k) if nq else False
+    if short:  # entries past filled[i] are unset: make them sort last
+        d, ref = d.copy(), ref.copy()
+        d[~valid], ref[~valid] = np.inf, np.iinfo(np.int64).max
+    order = np.lexsort((ref, d), axis=-1)
+    at = np.arange(nq)[:, None]
+    d, ref = d[at, order], ref[at, order]
+    distances = d + offset[:, None].astype(np.float32)
     if settings["metric"] == "l2":
         np.maximum(distances, 0.0, out=distances)
-    distances[~valid] = np.inf
     str_ids = settings.get("id_type") == "str"
     ids = np.full((nq, k), None, dtype=object) if str_ids else np.full((nq, k), -1, dtype=np.int64)
     label_type = settings.get("label_type")
     labels = np.full((nq, k), None, dtype=object) if label_type else None
     metadata = [[None] * k for _ in range(nq)] if include_metadata else None
-    qi, ri = np.nonzero(valid)
-    refs = rr[qi, ri]
-    slot_of = refs >> 32
-    row_of = refs & _ROW_MASK
-    for slot in np.unique(slot_of).tolist():  # one group of candidates per block
-        m = slot_of == slot
-        rows = slots[slot].rows
-        r = row_of[m]
-        ids[qi[m], ri[m]] = rows.ids[r]
-        if labels is not None and rows.labels is not None:
-            labels[qi[m], ri[m]] = rows.labels[r]
-        if metadata is not None and rows.metadata is not None:
-            for q, rank, row in zip(qi[m].tolist(), ri[m].tolist(), r.tolist()):
-                meta = rows.metadata[row]
-                metadata[q][rank] = None if meta is None else json.loads(meta)
+    if short:
+        valid = valid[at, order]
+        distances[~valid] = np.inf
+        qi, ri = np.nonzero(valid)
+        refs = ref[qi, ri]
+    else:
+        qi, ri, refs = np.repeat(np.arange(nq), k), np.tile(np.arange(k), nq), ref.ravel()
+    if len(refs) <= _PER_CANDIDATE:  # few: a lookup each costs less than a numpy group per block
+        for q, rank, r in zip(qi.tolist(), ri.tolist(), refs.tolist()):
+            rows, row = slots[r >> 32].rows, r & _ROW_MASK
+            ids[q, rank] = rows.ids[row]
+            if labels is not None and rows.labels is not None:
+                labels[q, rank] = rows.labels[row]
+            if metadata is not None and rows.metadata is not None and rows.metadata[row] is not None:
+                metadata[q][rank] = json.loads(rows.metadata[row])
+    else:
+        slot_of, row_of = refs >> 32, refs & _ROW_MASK
+        by_slot = np.argsort(slot_of, kind="stable")
+        cuts = np.flatnonzero(np.diff(slot_of[by_slot])) + 1
+        for m in np.split(by_slot, cuts):  # one group of candidates per block
+            rows, r = slots[int(slot_of[m[0]])].rows, row_of[m]
+            ids[qi[m], ri[m]] = rows.ids[r]
+            if labels is not None and rows.labels is not None:
+                labels[qi[m], ri[m]] = rows.labels[r]
+            if metadata is not None and rows.metadata is not None:
+                for q, rank, row in zip(qi[m].tolist(), ri[m].tolist(), r.tolist()):
+                    meta = rows.metadata[row]
+                    metadata[q][rank] = None if meta is None else json.loads(meta)
     if labels is not None and label_type == "int" and not any(v is None for v in labels.ravel()):
         labels = labels.astype(np.int64)
     return SearchResult(ids=ids, distances=distances, labels=labels, metadata=metadata, stats=stats)

@@ -52,7 +52,11 @@ def search_snapshot(
         order = None if probes is None or probes >= n_buckets else index.probe(queries, probes)
         leaves = _probed_leaves(snap, order, nq)
         if method == "auto":
-            method = choose_method(nq, probes, n_buckets, _probed_bytes(snap, leaves), snap.cache.lru.capacity_bytes, tuning)
+            capacity = snap.cache.lru.capacity_bytes
+            # (one query's bound, without summing its buckets: every probed bucket as large as the largest)
+            bound = len(leaves) * _largest_bucket_bytes(snap)
+            probed = bound if 2 * bound <= capacity else _probed_bytes(snap, leaves)
+            method = choose_method(nq, probes, n_buckets, probed, capacity, tuning)
         if method == "matrix":
             workers = scan_threads()
             if workers > 1 and nq >= tuning.split_min_queries * workers:
@@ -104,6 +108,14 @@ def _probed_leaves(snap: Snapshot, order: np.ndarray | None, nq: int) -> list[in
     return [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
 
 
+def _largest_bucket_bytes(snap: Snapshot) -> int:
+    found = snap.__dict__.get("_largest_bucket_bytes")
+    if found is None:
+        width = 2 if snap.manifest.settings["index"].get("vector_dtype") == "float16" else 4
+        found = snap.__dict__["_largest_bucket_bytes"] = int(snap.index.bucket_rows.max()) * int(snap.manifest.settings["dim"]) * width
+    return found
+
+
 def _probed_bytes(snap: Snapshot, leaves: list[int]) -> int:
     width = 2 if snap.manifest.settings["index"].get("vector_dtype") == "float16" else 4
     return int(snap.index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * width
@@ -124,7 +136,7 @@ def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
     blocks = _fetch(snap, leaves, tuning)
     slots.update(zip(leaves, blocks))
     l2 = snap.manifest.settings["metric"] == "l2"
-    scan = [b.scan_block(l2) for b in blocks]
+    scan = [b.scan or b.scan_block(l2) for b in blocks]
     dead = [snap.dead_mask(b) for b in blocks] if snap.tombstones else [None] * len(blocks)
     slot_arr = np.array(leaves, np.int64)
     if nq == 1:  # in probe order, which the scan follows
