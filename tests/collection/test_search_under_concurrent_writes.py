@@ -74,15 +74,18 @@ def _hog(stop: threading.Event) -> None:
         sum(i * i for i in range(20_000))
 
 
-def test_searches_during_writes_and_evictions_answer_as_one_thread(tmp_path, arxiv_sample):
-    x = arxiv_sample["vectors"]
-    path = tmp_path / "c"
+def build_stress_collection(path, vectors: np.ndarray) -> None:  # noqa: ANN001
+    """3,000 real arXiv rows in 40 cosine buckets of 100, a third of them deleted (every bucket has a dead mask)."""
     col = vectree.create_collection(path, dim=384, metric="cosine", bucket_size=100)
-    col.add(x[:3000], ids=np.arange(3000))
+    col.add(vectors[:3000], ids=np.arange(3000))
     col.build()
-    col.delete(np.arange(0, 3000, 3))  # a third of the rows deleted: every bucket has a dead mask
+    col.delete(np.arange(0, 3000, 3))
+
+
+def run_stress(path, vectors: np.ndarray, seconds: float) -> dict:  # noqa: ANN001
+    """The load on the collection at ``path`` for ``seconds``, then every answer checked; returns counts."""
     shared = vectree.open_collection(path, cache_bytes=300_000)  # about 2 of the 40 buckets
-    queries = x[3000:3400]
+    queries = vectors[3000:3400]
     stop = threading.Event()
     errors: list = []
     answers: list = []
@@ -91,12 +94,12 @@ def test_searches_during_writes_and_evictions_answer_as_one_thread(tmp_path, arx
     before = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)  # switch threads 50x more often than by default
     threads = [threading.Thread(target=_searcher, args=(shared, queries, s, stop, errors, answers)) for s in range(8)]
-    threads += [threading.Thread(target=_writer, args=(shared, x[3400:], stop, errors, ops)),
+    threads += [threading.Thread(target=_writer, args=(shared, vectors[3400:], stop, errors, ops)),
                 threading.Thread(target=_hog, args=(stop,))]
     try:
         for t in threads:
             t.start()
-        time.sleep(SECONDS)
+        time.sleep(seconds)
     finally:
         stop.set()
         for t in threads:
@@ -123,3 +126,9 @@ def test_searches_during_writes_and_evictions_answer_as_one_thread(tmp_path, arx
             if not (np.array_equal(want.ids, ids) and np.array_equal(want.distances, distances)):
                 wrong.append((version, qi, probes))
     assert not wrong, f"{len(wrong)} of {len(answers)} answers differ from one thread's: {wrong[:5]}"
+    return {"answers": len(answers), "versions": len(by_version), "writes": len(ops), "evictions": stats["evictions"]}
+
+
+def test_searches_during_writes_and_evictions_answer_as_one_thread(tmp_path, arxiv_sample):
+    build_stress_collection(tmp_path / "c", arxiv_sample["vectors"])
+    run_stress(tmp_path / "c", arxiv_sample["vectors"], SECONDS)
