@@ -1,4 +1,8 @@
-"""Shared fixtures: paths to the real data in ../shared/data (tests that need absent data skip)."""
+"""Shared fixtures: the real data the repo ships (demo/, tests/data/) and the larger sets in ../shared/data.
+
+Core tests (storage, format, index, collection, native, cli) use only what the repo ships or
+generates, and a skipped core test fails the run: they must never pass by not running.
+"""
 
 from __future__ import annotations
 
@@ -35,28 +39,17 @@ def arxiv_sample() -> dict:
     }
 
 
-def _read_idx(path: Path, offset: int):  # noqa: ANN202
-    import gzip
-
-    import numpy as np
-
-    with gzip.open(path) as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
-
-
 @pytest.fixture(scope="session")
-def fashion_mnist(shared_data: Path) -> dict:
-    """A real l2 set: the first 8,000 Fashion-MNIST training images and 200 test images as float32 (784-d)."""
+def fashion_mnist() -> dict:
+    """A real l2 set shipped with the tests: 8,000 Fashion-MNIST training images, their labels and 200
+    test images, as float32 (784-d; ``tests/data/README.md``)."""
     import numpy as np
 
-    folder = shared_data / "fashion-mnist"
-    train = _read_idx(folder / "train-images-idx3-ubyte.gz", 16).reshape(-1, 784)
-    test = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784)
-    labels = _read_idx(folder / "train-labels-idx1-ubyte.gz", 8)
+    data = np.load(REPO / "tests" / "data" / "fashion-mnist-8k.npz")
     return {
-        "train": train[:8000].astype(np.float32),
-        "labels": labels[:8000].astype(np.int64),
-        "queries": test[:200].astype(np.float32),
+        "train": data["train"].astype(np.float32),
+        "labels": data["labels"].astype(np.int64),
+        "queries": data["queries"].astype(np.float32),
     }
 
 
@@ -88,3 +81,26 @@ def one_torch_thread():
     with threadpool_limits(1):
         yield
     torch.set_num_threads(before)
+
+
+CORE = ("storage", "format", "index", "collection", "native", "cli")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ANN201
+    """Fail the run when a core test was skipped (a fresh clone must run every one of them)."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if _is_core(r.nodeid)]
+    if skipped:
+        terminalreporter.write_line(f"FAILED: {len(skipped)} core test(s) skipped: " +
+                                    ", ".join(r.nodeid for r in skipped[:10]), red=True)
+        config._vectree_core_skips = len(skipped)
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001, ANN201
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and any(_is_core(r.nodeid) for r in reporter.stats.get("skipped", [])):
+        session.exitstatus = 1
+
+
+def _is_core(nodeid: str) -> bool:
+    parts = nodeid.split("::")[0].split("/")
+    return len(parts) > 2 and parts[0] == "tests" and parts[1] in CORE

@@ -100,6 +100,9 @@ def run_stress(path, vectors: np.ndarray, seconds: float) -> dict:  # noqa: ANN0
         for t in threads:
             t.start()
         time.sleep(seconds)
+        deadline = time.time() + 60  # and until every kind of write has committed (compaction is slow on a busy machine)
+        while len(ops) < 4 and not errors and time.time() < deadline:
+            time.sleep(0.1)
     finally:
         stop.set()
         for t in threads:

@@ -9,7 +9,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
 
+from vectree.errors import StorageError
 from vectree.pools import io_pool
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is a valid object key (a relative '/'-separated path without '..' or '//').
+
+    >>> check_key("buckets/ab.arrow")
+    'buckets/ab.arrow'
+    """
+    if not isinstance(key, str) or not key or key.startswith("/") or ".." in key.split("/") or "//" in key:
+        raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..' or '//'")
+    return key
 
 
 class ObjectStore(ABC):

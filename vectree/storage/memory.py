@@ -15,7 +15,7 @@ import threading
 import weakref
 
 from vectree.errors import NotFoundError
-from vectree.storage.base import ObjectStore
+from vectree.storage.base import ObjectStore, check_key
 
 _SHARED: dict[str, dict[str, bytes]] = {}
 _HANDLES: dict[str, int] = {}
@@ -53,9 +53,10 @@ class MemoryStore(ObjectStore):
         return self.get(key)[start:end]
 
     def put(self, key: str, data: bytes) -> None:
-        self._objects[key] = bytes(data)
+        self._objects[check_key(key)] = bytes(data)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
+        check_key(key)
         with _LOCK:
             if key in self._objects:
                 return False
