@@ -29,11 +29,18 @@ def manifest_key(version: int) -> str:
 
 @dataclass(frozen=True)
 class SegmentRef:
-    """A file of the unindexed tail: rows added since the last build, scanned exhaustively."""
+    """A file of the unindexed tail: rows added since the last build, scanned exhaustively.
+
+    ``write`` is the identity of the write that made it (random, unique per call, plus the part
+    number), also stored inside the file: two writes of identical rows make two different files, so a
+    tombstone (keyed by file fingerprint) only ever hides rows that existed when it was made. Manifests
+    from before it was recorded read as ``""``.
+    """
 
     fingerprint: str
     rows: int
     keys: str  # fingerprint of the sorted id keys of the segment
+    write: str = ""
 
 
 @dataclass(frozen=True)
