@@ -10,7 +10,7 @@ import numpy as np
 from vectree.collection.collection import DEFAULT_CACHE_BYTES, Collection
 from vectree.collection.manifest import Manifest, latest_version, read_manifest, try_commit
 from vectree.collection.cache import ObjectCache
-from vectree.collection.validate import check_metric
+from vectree.collection.validate import check_metric, check_version
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.index.build import IndexConfig, default_bucket_size, default_n_components
 from vectree.storage.base import ObjectStore
@@ -87,6 +87,8 @@ def open_collection(
     What a reader sees: the version current when it opened, whole, until :meth:`Collection.refresh`
     or its own next write; commits by other writers never change it underneath.
     """
+    if version is not None:
+        version = check_version(version)
     store = open_store(url, **(storage_options or {}))
     latest = latest_version(store)
     if latest is None:
