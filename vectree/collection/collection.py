@@ -57,6 +57,7 @@ class Collection:
         self._cache = cache
         self._snap = Snapshot(store, manifest, cache)
         self._pinned = pinned
+        self.skipped_versions: tuple[str, ...] = ()  # newer versions open_collection could not read, and why
 
     # ------------------------------------------------------------------ reading
     @property
@@ -195,8 +196,13 @@ class Collection:
         return maintenance.stats(self._snap)
 
     def verify(self, all_versions: bool = False, progress: Progress | None = None) -> maintenance.VerifyReport:
-        """Re-read every object this version (or every version) refers to and check its fingerprint."""
-        return maintenance.verify(self.store, self.manifest, all_versions, progress)
+        """Re-read every object this version (or every version) refers to, check its fingerprint and cross-check
+        the manifest against the files (row counts, keys, tombstones, metric); report newer versions that
+        could not be opened and, with ``all_versions``, versions missing from the chain."""
+        report = maintenance.verify(self.store, self.manifest, all_versions, progress)
+        known = set(report.problems)
+        report.problems[:0] = [f"skipped when opening: {p}" for p in self.skipped_versions if p not in known]
+        return report
 
     def get_attachment(self, name: str) -> bytes:
         """An object stored with :meth:`put_attachment`, checked against its fingerprint."""
