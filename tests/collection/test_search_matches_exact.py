@@ -74,11 +74,18 @@ def test_other_metrics_match_brute_force(tmp_path, arxiv_sample, metric):
     assert recall_at_k(approx.ids, ids) > 0.5
 
 
-def test_fewer_rows_than_k_pads_with_minus_one_and_inf(tmp_path):
+def test_k_is_capped_at_the_row_count_and_missing_rows_pad_with_minus_one_and_inf(tmp_path):
     col = vectree.create_collection(tmp_path / "small", dim=2)
-    col.add(np.array([[0, 0], [1, 1]], np.float32))
+    col.add(np.array([[0, 0], [1, 1], [2, 2]], np.float32))
+    col.delete([2])
     res = col.search(np.array([[0, 0]], np.float32), k=4)
-    assert res.ids.tolist() == [[0, 1, -1, -1]]
+    assert res.ids.tolist() == [[0, 1]]
+    for k in (10**9, 2**62):  # no allocation for neighbours that cannot exist
+        assert col.search(np.array([[0, 0]], np.float32), k=k).ids.tolist() == [[0, 1]]
+    col.add(np.array([[5, 5], [6, 6]], np.float32), ids=[7, 8])
+    col.build(vectree.IndexConfig(bucket_size=2))
+    res = col.search(np.array([[0, 0]], np.float32), k=4, probes=1)  # one bucket of 2 rows probed
+    assert res.ids[0, :2].tolist() == [0, 1] and res.ids[0, 2:].tolist() == [-1, -1]
     assert np.isinf(res.distances[0, 2:]).all()
 
 

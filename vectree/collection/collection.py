@@ -26,7 +26,7 @@ from vectree.collection.search import search_snapshot
 from vectree.collection.cache import ObjectCache
 from vectree.collection.snapshot import Snapshot
 from vectree.format.tombstones import encode_tombstones
-from vectree.collection.validate import as_ids, as_labels, as_vectors, check_k, check_probes
+from vectree.collection.validate import as_ids, as_labels, as_metadata, as_vectors, check_k, check_probes
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows, metadata_to_json
 from vectree.format.fingerprint import check_fingerprint, fingerprint
@@ -57,6 +57,7 @@ class Collection:
         self._cache = cache
         self._snap = Snapshot(store, manifest, cache)
         self._pinned = pinned
+        self.skipped_versions: tuple[str, ...] = ()  # newer versions open_collection could not read, and why
 
     # ------------------------------------------------------------------ reading
     @property
@@ -143,7 +144,7 @@ class Collection:
         the default ``"auto"`` picks, see :mod:`vectree.collection.plan`): the answer is the same.
         Safe to call from any number of threads at once, also while others write.
         """
-        k = check_k(k)
+        k = check_k(k, len(self))
         probes = check_probes(probes)
         q = as_vectors(queries, self.dim, self.metric, what="queries", allow_1d=True)
         return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata, method)
@@ -195,8 +196,13 @@ class Collection:
         return maintenance.stats(self._snap)
 
     def verify(self, all_versions: bool = False, progress: Progress | None = None) -> maintenance.VerifyReport:
-        """Re-read every object this version (or every version) refers to and check its fingerprint."""
-        return maintenance.verify(self.store, self.manifest, all_versions, progress)
+        """Re-read every object this version (or every version) refers to, check its fingerprint and cross-check
+        the manifest against the files (row counts, keys, tombstones, metric); report newer versions that
+        could not be opened and, with ``all_versions``, versions missing from the chain."""
+        report = maintenance.verify(self.store, self.manifest, all_versions, progress)
+        known = set(report.problems)
+        report.problems[:0] = [f"skipped when opening: {p}" for p in self.skipped_versions if p not in known]
+        return report
 
     def get_attachment(self, name: str) -> bytes:
         """An object stored with :meth:`put_attachment`, checked against its fingerprint."""
@@ -242,7 +248,7 @@ class Collection:
         else:
             id_arr, id_type = as_ids(ids, n, s.get("id_type"))
         lab, label_type = as_labels(labels, n, s.get("label_type"))
-        meta = metadata_to_json(list(metadata) if metadata is not None else None, n)
+        meta = metadata_to_json(as_metadata(metadata, n), n)
         settings = {**s, "id_type": id_type, "label_type": label_type}
         settings["has_metadata"] = bool(s.get("has_metadata")) or meta is not None
         return Rows(ids=id_arr, vectors=vec, labels=lab, metadata=meta), settings
@@ -327,6 +333,8 @@ class Collection:
         """Hide rows by id from every search at once (tombstones, dropped by :meth:`compact`)."""
         base = self.refresh().manifest
         arr, _ = as_ids(ids, len(ids) if hasattr(ids, "__len__") else 1, base.settings.get("id_type"))
+        if not len(arr):
+            raise InvalidInputError("nothing to delete: ids is empty")
         keys = id_keys(arr)
 
         def make(b: Manifest) -> dict[str, Any]:
@@ -346,8 +354,11 @@ class Collection:
 
     def put_attachment(self, name: str, data: bytes) -> int:
         """Store a small object (a model, an embedder's parameters) with the collection; returns the version."""
-        if not name or "/" in name:
-            raise InvalidInputError(f"attachment names are non-empty and contain no '/', got {name!r}")
+        if not isinstance(name, str) or not name or "/" in name:
+            raise InvalidInputError(f"attachment names are non-empty strings without '/', got {name!r}")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidInputError(f"attachment data must be bytes, got {type(data).__name__}"
+                                    + (" (encode text first, e.g. text.encode())" if isinstance(data, str) else ""))
         fp = fingerprint(data)
         self.store.put(f"attachments/{fp}.bin", bytes(data))
         return self._commit("attach", lambda b: {"attachments": {**b.attachments, name: fp}})

@@ -5,24 +5,19 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from vectree.collection.manifest import Manifest, list_versions, read_manifest
+from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-exported: maintenance.verify)
 from vectree.collection.rows import iter_live_rows
 from vectree.collection.snapshot import Snapshot
-from vectree.format.keys import decode_keys
-from vectree.format.tombstones import decode_tombstones
-from vectree.errors import CorruptionError, VectreeError
-from vectree.format.bucket import Rows, decode_rows, encode_rows
+from vectree.format.bucket import Rows, encode_rows
 from vectree.format.keys import id_keys
 from vectree.index.build import IndexConfig, build_index
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
 from vectree.index.index import Index
 from vectree.index.tree import fit_tree
-from vectree.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -186,78 +181,3 @@ def stats(snap: Snapshot) -> dict[str, Any]:
     if callable(store_stats):
         out["store"] = store_stats()  # requests, round trips, retries, bytes moved (S3)
     return out
-
-
-@dataclass
-class VerifyReport:
-    checked: int = 0
-    versions: list[int] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _referenced(store: ObjectStore, m: Manifest) -> list[tuple[str, Callable[[bytes], Any]]]:
-    from vectree.format.fingerprint import check_fingerprint
-
-    refs: list[tuple[str, Callable[[bytes], Any]]] = []
-    if m.index:
-        fp = m.index
-        refs.append((f"index/{fp}.npz", lambda d, fp=fp: Index.from_bytes(d, fp)))
-    for fp in m.idmap:
-        refs.append((f"idmap/{fp}.npz", lambda d, fp=fp: KeyShard.from_bytes(d, fp)))
-    for seg in m.segments:
-        refs.append((f"segments/{seg.fingerprint}.arrow", lambda d, fp=seg.fingerprint: decode_rows(d, fp, "segment")))
-        refs.append((f"keys/{seg.keys}.npy", lambda data, fp=seg.keys: decode_keys(data, fp)))
-    if m.tombstones:
-        refs.append((f"tombstones/{m.tombstones}.npz", lambda data, fp=m.tombstones: decode_tombstones(data, fp)))
-    for name, fp in m.attachments.items():
-        refs.append((f"attachments/{fp}.bin", lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}")))
-    return refs
-
-
-def verify(store: ObjectStore, manifest: Manifest, all_versions: bool, progress: Progress | None) -> VerifyReport:
-    """Fetch and check every object the version(s) refer to; report each bad or missing one."""
-    report = VerifyReport()
-    versions = list_versions(store) if all_versions else [manifest.version]
-    seen: set[str] = set()
-    for v in versions:
-        try:
-            m = manifest if v == manifest.version else read_manifest(store, v)
-        except VectreeError as exc:
-            report.problems.append(f"version {v}: {exc}")
-            continue
-        report.versions.append(v)
-        refs = _referenced(store, m)
-        index = None
-        for key, decode in refs:
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                value = decode(store.get(key))
-                if isinstance(value, Index):
-                    index = value
-            except (VectreeError, ValueError) as exc:
-                report.problems.append(f"version {v}: {key}: {exc}")
-            report.checked += 1
-        if index is not None:
-            for n, (fp, rows) in enumerate(zip(index.bucket_fingerprints, index.bucket_rows)):
-                key = f"buckets/{fp}.arrow"
-                if not fp or key in seen:
-                    continue
-                seen.add(key)
-                try:
-                    got = decode_rows(store.get(key), fp)
-                    if len(got) != rows:
-                        raise CorruptionError(f"bucket {fp} holds {len(got)} rows, the index says {rows}")
-                except (VectreeError, ValueError) as exc:
-                    report.problems.append(f"version {v}: {key}: {exc}")
-                report.checked += 1
-                if progress:
-                    progress("verify", n + 1, index.n_buckets)
-    return report
-
-

@@ -10,7 +10,9 @@ the manifests themselves are the truth.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -21,6 +23,16 @@ from vectree.storage.base import ObjectStore
 
 MANIFEST_FORMAT = 1
 _LATEST_HINT = "_latest"
+log = logging.getLogger(__name__)
+
+
+def _canonical(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, indent=1, sort_keys=True).encode()
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON without its checksum field: one changed byte is caught."""
+    return hashlib.sha256(_canonical(body)).hexdigest()
 
 
 def manifest_key(version: int) -> str:
@@ -29,11 +41,18 @@ def manifest_key(version: int) -> str:
 
 @dataclass(frozen=True)
 class SegmentRef:
-    """A file of the unindexed tail: rows added since the last build, scanned exhaustively."""
+    """A file of the unindexed tail: rows added since the last build, scanned exhaustively.
+
+    ``write`` is the identity of the write that made it (random, unique per call, plus the part
+    number), also stored inside the file: two writes of identical rows make two different files, so a
+    tombstone (keyed by file fingerprint) only ever hides rows that existed when it was made. Manifests
+    from before it was recorded read as ``""``.
+    """
 
     fingerprint: str
     rows: int
     keys: str  # fingerprint of the sorted id keys of the segment
+    write: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,12 +89,19 @@ class Manifest:
         body = asdict(self)
         body["format"] = MANIFEST_FORMAT
         body["fingerprint_algorithm"] = FINGERPRINT_ALGORITHM  # how every file this version names was named
-        return json.dumps(body, indent=1, sort_keys=True).encode()
+        body["checksum"] = _checksum(body)
+        return _canonical(body)
 
     @classmethod
     def from_bytes(cls, data: bytes, version: int) -> Manifest:
         try:
             body = json.loads(data)
+            if not isinstance(body, dict):
+                raise ValueError("not a JSON object")
+            checksum = body.pop("checksum", None)  # manifests before it was recorded have none
+            if checksum is not None and checksum != _checksum(body):
+                raise CorruptionError(f"manifest of version {version} fails its checksum: it was changed or damaged "
+                                      "after it was written")
             if body.pop("format", None) != MANIFEST_FORMAT:
                 raise CorruptionError(f"manifest of version {version} has an unsupported format")
             algorithm = body.pop("fingerprint_algorithm", "sha256")  # manifests before it was recorded: sha256
@@ -89,7 +115,26 @@ class Manifest:
             raise CorruptionError(f"manifest of version {version} cannot be decoded: {exc}") from exc
         if m.version != version:
             raise CorruptionError(f"manifest file of version {version} says it is version {m.version}")
+        m.check(version)
         return m
+
+    def check(self, version: int) -> None:
+        """Refuse values no writer produces (a manifest from before checksums may have been edited)."""
+        from vectree.collection.validate import METRICS
+
+        s = self.settings
+        problems = []
+        if s.get("metric") not in METRICS:
+            problems.append(f"unknown metric {s.get('metric')!r}")
+        if not isinstance(s.get("dim"), int) or s["dim"] < 1:
+            problems.append(f"dim {s.get('dim')!r} is not a positive integer")
+        counts = {"indexed_rows": self.indexed_rows, "tombstone_count": self.tombstone_count,
+                  **{f"segment {g.fingerprint[:12]} rows": g.rows for g in self.segments}}
+        problems += [f"{name} is {n!r}" for name, n in counts.items() if not isinstance(n, int) or n < 0]
+        if not problems and self.rows < 0:
+            problems.append(f"it counts {self.rows} live rows")
+        if problems:
+            raise CorruptionError(f"manifest of version {version} is inconsistent: {'; '.join(problems)}")
 
 
 def read_manifest(store: ObjectStore, version: int) -> Manifest:
@@ -111,6 +156,14 @@ def latest_version(store: ObjectStore) -> int | None:
             version = max(int(k.rsplit("/", 1)[1].split(".")[0]) for k in keys)
     if version is None:
         return None
+    if not store.exists(manifest_key(version)):  # the hint is ahead of the manifests (or the newest was removed)
+        keys = [k for k in store.list("manifests/") if k.endswith(".json")]
+        if not keys:
+            return None
+        found = max(int(k.rsplit("/", 1)[1].split(".")[0]) for k in keys)
+        log.warning("%s: _latest names version %d, which has no manifest; the newest manifest is version %d",
+                    store.url, version, found)
+        version = found
     while store.exists(manifest_key(version + 1)):  # the hint may lag behind a crashed writer
         version += 1
     return version

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import numpy as np
 
 from vectree.collection.collection import DEFAULT_CACHE_BYTES, Collection
-from vectree.collection.manifest import Manifest, latest_version, read_manifest, try_commit
+from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.cache import ObjectCache
-from vectree.collection.validate import check_metric
-from vectree.errors import ConflictError, InvalidInputError, NotFoundError
+from vectree.collection.validate import check_metric, check_version
+from vectree.errors import ConflictError, CorruptionError, InvalidInputError, NotFoundError
 from vectree.index.build import IndexConfig, default_bucket_size, default_n_components
 from vectree.storage.base import ObjectStore
 from vectree.storage.url import open_store
+
+log = logging.getLogger(__name__)
 
 
 def create_collection(
@@ -87,11 +90,40 @@ def open_collection(
     What a reader sees: the version current when it opened, whole, until :meth:`Collection.refresh`
     or its own next write; commits by other writers never change it underneath.
     """
+    if version is not None:
+        version = check_version(version)
     store = open_store(url, **(storage_options or {}))
     latest = latest_version(store)
     if latest is None:
         raise NotFoundError(f"no collection at {url}: create one with create_collection")
-    manifest = read_manifest(store, latest if version is None else int(version))
+    skipped: list[str] = []
+    if version is None:
+        manifest, skipped = _newest_readable(store, latest)
+    else:
+        manifest = read_manifest(store, version)
     cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, manifest.settings["metric"])
-    return Collection(store, manifest, cache, pinned=version is not None and version != latest)
+    col = Collection(store, manifest, cache, pinned=version is not None and version != latest)
+    col.skipped_versions = tuple(skipped)
+    return col
+
+
+def _newest_readable(store: ObjectStore, latest: int) -> tuple[Manifest, list[str]]:
+    """The newest manifest that reads and checks; the newer ones skipped, each with its reason (logged).
+
+    A damaged newest manifest leaves the collection readable at the version before it; writes still
+    refuse to build on the damaged one (they read the newest), until it is repaired or removed.
+    """
+    try:
+        return read_manifest(store, latest), []
+    except (CorruptionError, NotFoundError) as exc:
+        skipped = [f"version {latest}: {exc}"]
+    for v in sorted((v for v in list_versions(store) if v < latest), reverse=True):
+        try:
+            manifest = read_manifest(store, v)
+        except (CorruptionError, NotFoundError) as exc:
+            skipped.append(f"version {v}: {exc}")
+            continue
+        log.warning("%s: opened version %d, the newest readable one; skipped %s", store.url, v, "; ".join(skipped))
+        return manifest, skipped
+    raise CorruptionError(f"no version of the collection at {store.url} can be read: {'; '.join(skipped)}")
 

@@ -21,6 +21,12 @@ def check_metric(metric: str) -> str:
 def as_vectors(vectors: Any, dim: int, metric: str, what: str = "vectors", allow_1d: bool = False) -> np.ndarray:
     """Return a C-contiguous float32 (n, dim) array, normalised for cosine; refuse anything else."""
     try:
+        if not isinstance(vectors, np.ndarray):
+            vectors = np.asarray(vectors)
+        if vectors.dtype.kind == "c":
+            raise InvalidInputError(f"{what} are complex numbers: give real values (the imaginary part would be lost)")
+        if vectors.dtype.kind == "b":
+            raise InvalidInputError(f"{what} are booleans: give numbers (cast with .astype(np.float32) if meant)")
         arr = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{what} must be a numeric array of shape (n, {dim}): {exc}") from exc
@@ -44,10 +50,37 @@ def as_vectors(vectors: Any, dim: int, metric: str, what: str = "vectors", allow
     return arr
 
 
+NO_RESULT_ID = -1  # what search returns where fewer than k rows are found: never a stored id
+
+
+def _id_kind(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, np.integer)):
+        return "int"
+    if isinstance(v, str):
+        return "str"
+    return type(v).__name__
+
+
 def as_ids(ids: Any, n: int, id_type: str | None) -> tuple[np.ndarray, str]:
-    """Return (ids, id_type) with ids int64 or an object array of str; refuse duplicates and mixed types."""
+    """Return (ids, id_type) with ids int64 or an object array of str; refuse duplicates and mixed types.
+
+    >>> as_ids([1, "a"], 2, None)
+    Traceback (most recent call last):
+    ...
+    vectree.errors.InvalidInputError: ids must all be ints or all be strings, got a mix of int and str (such as [1, 'a'])
+    """
     if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
-        ids = list(ids) if ids is not None and not isinstance(ids, (str, bytes)) else [ids]
+        ids = list(ids) if ids is not None and not isinstance(ids, (str, bytes, dict)) else [ids]
+    if not isinstance(ids, np.ndarray) or ids.dtype == object:
+        kinds = {_id_kind(v) for v in ids}
+        if len(kinds) > 1 or kinds - {"int", "str"}:
+            shown = [v for v in list(ids)[:3]]
+            what = "a mix of " + " and ".join(sorted(kinds)) if len(kinds) > 1 else f"{kinds.pop()} values"
+            raise InvalidInputError(f"ids must all be ints or all be strings, got {what} (such as {shown})")
+        if not len(ids):
+            return (np.empty(0, np.int64) if id_type != "str" else np.empty(0, object)), id_type or "int"
     arr = np.asarray(ids)
     if arr.ndim != 1:
         raise InvalidInputError(f"ids must be a flat list, got shape {arr.shape}")
@@ -58,6 +91,8 @@ def as_ids(ids: Any, n: int, id_type: str | None) -> tuple[np.ndarray, str]:
         if arr.dtype.kind == "u" and len(arr) and arr.max() > np.iinfo(np.int64).max:
             raise InvalidInputError("ids above 2**63-1 are not supported")
         arr = arr.astype(np.int64)
+        if (arr == NO_RESULT_ID).any():
+            raise InvalidInputError(f"id {NO_RESULT_ID} is reserved: search returns it where fewer than k rows are found")
     elif arr.dtype.kind in "UO" and all(isinstance(v, str) for v in arr.tolist()):
         kind = "str"
         arr = np.array([str(v) for v in arr.tolist()], dtype=object)
@@ -99,10 +134,50 @@ def as_labels(labels: Any, n: int, label_type: str | None) -> tuple[np.ndarray |
     return out, kind
 
 
-def check_k(k: int) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
+def check_k(k: int, rows: int | None = None) -> int:
+    """``k`` as an int, capped at ``rows`` (the collection's row count, at least 1): asking for more
+    neighbours than rows exist allocates nothing for the ones that cannot be found.
+
+    >>> check_k(10**9, rows=3), check_k(2**62, rows=0)
+    (3, 1)
+    """
+    if not isinstance(k, (int, np.integer)) or isinstance(k, (bool, np.bool_)) or k <= 0:
         raise InvalidInputError(f"k must be a positive integer, got {k!r}")
-    return int(k)
+    return int(k) if rows is None else min(int(k), max(int(rows), 1))
+
+
+def check_version(version: Any) -> int:
+    """A version number as given to ``open_collection``: a non-negative integer.
+
+    >>> check_version("abc")
+    Traceback (most recent call last):
+    ...
+    vectree.errors.InvalidInputError: version must be a non-negative integer (see Collection.versions()), got 'abc'
+    """
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or version < 0:
+        raise InvalidInputError(f"version must be a non-negative integer (see Collection.versions()), got {version!r}")
+    return int(version)
+
+
+def as_metadata(metadata: Any, n: int) -> list[Any] | None:
+    """Per-row metadata: None, or a list of n dicts (or None for rows without).
+
+    >>> as_metadata({"a": 1}, 1)
+    Traceback (most recent call last):
+    ...
+    vectree.errors.InvalidInputError: metadata must be a list with one dict (or None) per row, got a dict
+    """
+    if metadata is None:
+        return None
+    if isinstance(metadata, (str, bytes, dict)) or not isinstance(metadata, (Sequence, np.ndarray)):
+        raise InvalidInputError(f"metadata must be a list with one dict (or None) per row, got a {type(metadata).__name__}")
+    out = list(metadata)
+    if len(out) != n:
+        raise InvalidInputError(f"metadata has {len(out)} entries for {n} vectors; give one dict (or None) per row")
+    for i, m in enumerate(out):
+        if m is not None and not isinstance(m, dict):
+            raise InvalidInputError(f"metadata row {i} is a {type(m).__name__}, not a dict (or None)")
+    return out
 
 
 def check_probes(probes: int) -> int:

@@ -116,8 +116,12 @@ def rows_to_table(
     label_type: str | None = None,
     with_metadata: bool | None = None,
     extra: dict[str, pa.Array] | None = None,
+    write_id: str | None = None,
 ) -> pa.Table:
-    """Rows as an Arrow table with a fixed column set (``label``/``metadata`` present even if all null)."""
+    """Rows as an Arrow table with a fixed column set (``label``/``metadata`` present even if all null).
+
+    ``write_id`` (recorded in the schema metadata) makes the file, and so its fingerprint, unique to one
+    write even when another write stores the very same rows: see :func:`encode_rows`."""
     n, dim = rows.vectors.shape
     vec = np.ascontiguousarray(rows.vectors, dtype=np.float16 if dtype == "float16" else np.float32)
     value_type = pa.float16() if dtype == "float16" else pa.float32()
@@ -137,7 +141,10 @@ def rows_to_table(
         columns["metadata"] = pa.array(rows.metadata if rows.metadata is not None else [None] * n, type=pa.string())
     columns.update(extra or {})
     table = pa.table(columns)
-    return table.replace_schema_metadata({"vectree.format": str(FORMAT_VERSION), "vectree.dim": str(dim)})
+    meta = {"vectree.format": str(FORMAT_VERSION), "vectree.dim": str(dim)}
+    if write_id:
+        meta["vectree.write"] = write_id
+    return table.replace_schema_metadata(meta)
 
 
 def _array(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
@@ -181,14 +188,20 @@ def _int_values(arr: pa.Array) -> np.ndarray:
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
 
 
-def encode_rows(rows: Rows, dtype: str = "float32", label_type: str | None = None) -> tuple[bytes, str]:
+def encode_rows(rows: Rows, dtype: str = "float32", label_type: str | None = None,
+                write_id: str | None = None) -> tuple[bytes, str]:
     """Serialize ``rows`` to bucket-file bytes and return ``(data, fingerprint)``.
+
+    Tail segments pass a ``write_id`` unique to the write that made them: tombstones name the file
+    they apply to by its fingerprint, so two writes of equal rows must never share a file.
 
     >>> data, fp = encode_rows(Rows(ids=np.array([7]), vectors=np.ones((1, 3), np.float32)))
     >>> decode_rows(data, fp).ids.tolist()
     [7]
+    >>> encode_rows(Rows(ids=np.array([7]), vectors=np.ones((1, 3), np.float32)), write_id="w2")[1] != fp
+    True
     """
-    table = rows_to_table(rows, dtype=dtype, label_type=label_type)
+    table = rows_to_table(rows, dtype=dtype, label_type=label_type, write_id=write_id)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=max(len(rows), 1))

@@ -1,0 +1,149 @@
+"""Verify: re-read every object a version names, check its fingerprint, and cross-check the manifest
+against the files (row counts, keys, tombstones, metric), and the chain of versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vectree.collection.manifest import Manifest, list_versions, read_manifest
+from vectree.errors import CorruptionError, VectreeError
+from vectree.format.bucket import decode_rows
+from vectree.format.fingerprint import check_fingerprint
+from vectree.format.keys import decode_keys, id_keys
+from vectree.format.tombstones import decode_tombstones
+from vectree.index.idmap import KeyShard
+from vectree.index.index import Index
+from vectree.storage.base import ObjectStore
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    versions: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _Checker:
+    """Reads each object once across the versions checked; remembers what the cross-checks need."""
+
+    def __init__(self, store: ObjectStore, report: VerifyReport, progress: Progress | None) -> None:
+        self.store, self.report, self.progress = store, report, progress
+        self.results: dict[str, Any] = {}  # key -> decoded value (small objects) or (rows, keys) of a file
+        self.failed: set[str] = set()
+
+    def get(self, v: int, key: str, decode: Callable[[bytes], Any]) -> Any:
+        """The decoded object (None if missing or damaged, which is reported once)."""
+        if key in self.results:
+            return self.results[key]
+        if key in self.failed:
+            return None
+        try:
+            value = decode(self.store.get(key))
+        except (VectreeError, ValueError) as exc:
+            self.report.problems.append(f"version {v}: {key}: {exc}")
+            self.failed.add(key)
+            return None
+        finally:
+            self.report.checked += 1
+        self.results[key] = value
+        return value
+
+    def rows_file(self, v: int, folder: str, fp: str, dim: int) -> np.ndarray | None:
+        """The sorted id keys of a bucket or segment (checked against its fingerprint and dim)."""
+        def decode(data: bytes) -> np.ndarray:
+            rows = decode_rows(data, fp, folder[:-1])
+            if rows.vectors.shape[1] != dim:
+                raise CorruptionError(f"holds vectors of dimension {rows.vectors.shape[1]}, the manifest says {dim}")
+            return np.sort(id_keys(rows.ids))
+        return self.get(v, f"{folder}/{fp}.arrow", decode)
+
+    def check_version(self, v: int, m: Manifest) -> None:
+        bad = self.report.problems
+        dim = int(m.settings["dim"])
+        keys_of: dict[str, np.ndarray | None] = {}
+        index = None
+        if m.index:
+            index = self.get(v, f"index/{m.index}.npz", lambda d: Index.from_bytes(d, m.index))
+        if index is not None:
+            if int(index.bucket_rows.sum()) != m.indexed_rows:
+                bad.append(f"version {v}: the manifest says {m.indexed_rows} indexed rows, the index's buckets hold {int(index.bucket_rows.sum())}")
+            metric = index.settings.get("metric")
+            if metric is not None and metric != m.settings["metric"]:
+                bad.append(f"version {v}: the manifest's metric is {m.settings['metric']!r}, the index was built for {metric!r}")
+            if len(m.idmap) != 1 << m.idmap_bits:
+                bad.append(f"version {v}: the id map has {len(m.idmap)} shards, its {m.idmap_bits} bits need {1 << m.idmap_bits}")
+            fps = index.bucket_fingerprints
+            for n, (fp, count) in enumerate(zip(fps, index.bucket_rows)):
+                if not fp:
+                    continue
+                keys = self.rows_file(v, "buckets", fp, dim)
+                keys_of[fp] = keys
+                if keys is not None and len(keys) != int(count):
+                    bad.append(f"version {v}: buckets/{fp}.arrow holds {len(keys)} rows, the index says {int(count)}")
+                if self.progress:
+                    self.progress("verify", n + 1, len(fps))
+        elif m.indexed_rows and not m.index:
+            bad.append(f"version {v}: the manifest says {m.indexed_rows} indexed rows but names no index")
+        mapped = 0
+        for fp in m.idmap:
+            shard = self.get(v, f"idmap/{fp}.npz", lambda d, fp=fp: KeyShard.from_bytes(d, fp))
+            mapped += len(shard.keys) if shard is not None else 0
+        if m.idmap and index is not None and mapped != m.indexed_rows:
+            bad.append(f"version {v}: the id map holds {mapped} ids, the manifest says {m.indexed_rows} indexed rows")
+        for seg in m.segments:
+            keys = self.rows_file(v, "segments", seg.fingerprint, dim)
+            listed = self.get(v, f"keys/{seg.keys}.npy", lambda d, fp=seg.keys: decode_keys(d, fp))
+            if keys is not None and len(keys) != seg.rows:
+                bad.append(f"version {v}: segments/{seg.fingerprint}.arrow holds {len(keys)} rows, the manifest says {seg.rows}")
+            if keys is not None and listed is not None and not np.array_equal(keys, listed):
+                bad.append(f"version {v}: the key list {seg.keys} does not match the ids of segment {seg.fingerprint}")
+            keys_of[seg.fingerprint] = keys
+        named = [fp for fp in (index.bucket_fingerprints if index is not None else []) if fp] + [s.fingerprint for s in m.segments]
+        if len(set(named)) != len(named):
+            bad.append(f"version {v}: {len(named) - len(set(named))} file(s) are named twice (a tombstone of one would hide both)")
+        tomb = self.get(v, f"tombstones/{m.tombstones}.npz", lambda d: decode_tombstones(d, m.tombstones)) if m.tombstones else {}
+        if tomb is not None:
+            count = sum(len(k) for k in tomb.values())
+            if count != m.tombstone_count:
+                bad.append(f"version {v}: the manifest counts {m.tombstone_count} deleted rows, its tombstones hold {count}")
+            for fp, dead in tomb.items():
+                if fp not in keys_of:
+                    bad.append(f"version {v}: tombstones name {fp}, which is no file of this version")
+                elif keys_of[fp] is not None and not np.isin(dead, keys_of[fp]).all():
+                    bad.append(f"version {v}: tombstones of {fp} name ids that file does not hold")
+        for name, fp in m.attachments.items():
+            self.get(v, f"attachments/{fp}.bin", lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}"))
+
+
+def verify(store: ObjectStore, manifest: Manifest, all_versions: bool, progress: Progress | None) -> VerifyReport:
+    """Fetch and check every object the version(s) refer to, and the manifest against them; report
+    each bad or missing one. With ``all_versions``, a version missing between two others is reported."""
+    report = VerifyReport()
+    checker = _Checker(store, report, progress)
+    versions = list_versions(store) if all_versions else [manifest.version]
+    if all_versions:
+        newest = max(versions + [manifest.version])
+        missing = sorted(set(range(min(versions, default=newest), newest + 1)) - set(versions))
+        for v in missing:
+            report.problems.append(f"version {v}: its manifest is missing (versions {v - 1} and {v + 1} exist around it)")
+    for v in versions:
+        try:
+            m = manifest if v == manifest.version else read_manifest(store, v)
+        except VectreeError as exc:
+            report.problems.append(f"version {v}: {exc}")
+            continue
+        report.versions.append(v)
+        if m.parent is not None and m.parent != v - 1:
+            report.problems.append(f"version {v}: its parent is version {m.parent}, not {v - 1}")
+        checker.check_version(v, m)
+    return report
