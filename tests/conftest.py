@@ -104,3 +104,12 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001, ANN201
 def _is_core(nodeid: str) -> bool:
     parts = nodeid.split("::")[0].split("/")
     return len(parts) > 2 and parts[0] == "tests" and parts[1] in CORE
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run a benchmark script's ``--quick`` are marked ``benchmark`` (``-m 'not benchmark'``
+    leaves them out of a fast loop; the suite, and CI, run them)."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        if path.startswith("tests/benchmarks/") or ("benchmark" in path and path.endswith("_quick.py")):
+            item.add_marker(pytest.mark.benchmark)

