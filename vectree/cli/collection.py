@@ -15,6 +15,7 @@ from rich.table import Table
 import vectree
 from vectree.cli.main import app
 from vectree.cli.readers import read_batches, read_queries
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import VectreeError
 
 console = Console()
@@ -99,7 +100,7 @@ def search(
     url: str,
     queries: str = typer.Argument(..., help="Query vectors: .npy, .parquet, .jsonl or .csv."),
     k: int = typer.Option(10, help="Neighbours per query."),
-    probes: int = typer.Option(8, help="Buckets visited per query (more: slower, more accurate)."),
+    probes: int = typer.Option(DEFAULT_PROBES, help="Buckets visited per query (more: slower, more accurate)."),
     exact: bool = typer.Option(False, help="Scan every bucket (brute force)."),
     output: str = typer.Option(None, help="Write results as JSON lines to this file instead of a table."),
 ) -> None:

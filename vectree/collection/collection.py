@@ -21,6 +21,7 @@ from vectree._native import as_float32
 from vectree.collection import maintenance
 from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.rows import iter_live_rows, write_segments
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.collection.results import SearchResult
 from vectree.collection.search import search_snapshot
 from vectree.collection.cache import ObjectCache
@@ -131,7 +132,7 @@ class Collection:
         self,
         queries: Any,
         k: int = 10,
-        probes: int = 8,
+        probes: int = DEFAULT_PROBES,
         *,
         exact: bool = False,
         include_metadata: bool = False,

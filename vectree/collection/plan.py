@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 METHODS = ("auto", "compiled", "matrix", "streamed")
+DEFAULT_PROBES = 8  # buckets a query visits unless told otherwise: the one default, everywhere
 
 
 @dataclass(frozen=True)
