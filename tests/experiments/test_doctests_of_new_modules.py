@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["cuped", "ratio", "bayes", "srm", "hybrid", "scorecard", "scorecard_report", "simulate_metrics", "power"]
+MODULES = ["cuped", "ratio", "bayes", "srm", "hybrid", "scorecard", "scorecard_report", "simulate_metrics", "slate_ab", "power"]
 
 
 @pytest.mark.parametrize("name", MODULES)

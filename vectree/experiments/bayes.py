@@ -25,7 +25,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from vectree.errors import InvalidInputError
 
@@ -66,14 +66,30 @@ def _interval(draws: np.ndarray, credible: float) -> tuple[float, float]:
 
 
 def chance_beta_beats_beta(a_t: float, b_t: float, a_c: float, b_c: float) -> float:
-    """``P(X > Y)`` for ``X ~ Beta(a_t, b_t)``, ``Y ~ Beta(a_c, b_c)``, by quadrature over the posteriors' mass."""
-    xt, xc = stats.beta(a_t, b_t), stats.beta(a_c, b_c)
-    lo = max(0.0, min(xt.ppf(1e-12), xc.ppf(1e-12)))
-    hi = min(1.0, max(xt.isf(1e-12), xc.isf(1e-12)))
-    pts = sorted({float(xt.mean()), float(xc.mean())})
-    val, _ = integrate.quad(lambda x: xt.pdf(x) * xc.cdf(x), lo, hi, points=pts, limit=200, epsabs=1e-12, epsrel=1e-10)
-    # the mass of X below lo is < 1e-12, and above hi X beats Y almost surely
-    return float(min(1.0, max(0.0, val + xt.sf(hi))))
+    """``P(X > Y)`` for ``X ~ Beta(a_t, b_t)``, ``Y ~ Beta(a_c, b_c)``: the integral of ``pdf_X * cdf_Y``
+    (``scipy.integrate.quad`` over the posteriors' mass; densities from ``scipy.special``).
+
+    >>> round(chance_beta_beats_beta(2, 1, 1, 1), 4)
+    0.6667
+    """
+    def mean_sd(a: float, b: float) -> tuple[float, float]:
+        return a / (a + b), math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+
+    (mt, st), (mc, sc) = mean_sd(a_t, b_t), mean_sd(a_c, b_c)
+    lo = max(0.0, min(mt - 12 * st, mc - 12 * sc))  # Chebyshev: < 1% of the mass of either lies beyond 12 sd;
+    hi = min(1.0, max(mt + 12 * st, mc + 12 * sc))  # for the large counts of experiments, far less (near normal)
+    log_norm = special.betaln(a_t, b_t)
+
+    def integrand(x: float) -> float:
+        if x <= 0.0 or x >= 1.0:
+            return 0.0
+        log_pdf = (a_t - 1) * math.log(x) + (b_t - 1) * math.log1p(-x) - log_norm
+        return math.exp(log_pdf) * special.betainc(a_c, b_c, x)
+
+    pts = sorted({mt, mc} - {lo, hi})
+    val, _ = integrate.quad(integrand, lo, hi, points=pts or None, limit=200, epsabs=1e-12, epsrel=1e-10)
+    val += float(special.betaincc(a_t, b_t, hi)) * float(special.betainc(a_c, b_c, hi))  # X above hi: beats Y where Y < hi
+    return float(min(1.0, max(0.0, val)))
 
 
 def bayes_proportions(
