@@ -34,6 +34,10 @@ def _shares(text: str | None) -> dict[str, float] | None:
     return out
 
 
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
 def _write(path: Path | None, text: str, what: str) -> None:
     if path is not None:
         path.write_text(text)
@@ -52,6 +56,8 @@ def plan(
     power: float = typer.Option(0.8, help="Probability of detecting the MDE."),
     variants: int = typer.Option(2, help="Number of variants including the control."),
     ratio: float = typer.Option(1.0, help="Units per treatment for each control unit."),
+    cuped_rho: float = typer.Option(0.0, "--cuped-rho", help="Correlation of the outcome with its pre-experiment covariate: "
+                                    "CUPED shrinks the sample by 1 - rho^2."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the plan as JSON here."),
 ) -> None:
     """Sample size per variant for a minimum detectable effect, or the effect detectable with --n units."""
@@ -64,20 +70,26 @@ def plan(
             raise typer.BadParameter(f"--metric must be proportion or mean, got {metric!r}")
         if metric == "mean" and sd is None:
             raise typer.BadParameter("--metric mean needs --sd, the outcome's standard deviation")
+        if not 0 <= cuped_rho < 1:
+            raise typer.BadParameter(f"--cuped-rho must be in [0, 1), got {cuped_rho}")
         if n is not None:
             if metric == "proportion":
-                eff = pw.detectable_effect_proportions(baseline, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants)
+                # CUPED: n units with the adjustment carry the information of n / (1 - rho^2) plain ones
+                eff = pw.detectable_effect_proportions(baseline, max(2, round(n / (1 - cuped_rho**2))), alpha=alpha, power=power,
+                                                       ratio=ratio, n_variants=variants)
             else:
-                eff = pw.detectable_effect_means(sd, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants)
+                eff = pw.detectable_effect_means(sd * (1 - cuped_rho**2) ** 0.5, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants)
             rel = f" ({eff / baseline:+.2%} relative)" if baseline else ""
             console.print(f"With {n:,} units in the control, the detectable effect at alpha={alpha:g}, power={power:g} is "
                           f"[bold]{eff:+.4g}[/bold]{rel}.")
             _write(json_out, json.dumps({"n_control": n, "mde_abs": eff, "alpha": alpha, "power": power, "metric": metric}, indent=2), "JSON")
             return
         if metric == "proportion":
-            p = pw.sample_size_proportions(baseline, mde, relative=relative, alpha=alpha, power=power, ratio=ratio, n_variants=variants)
+            p = pw.sample_size_proportions(baseline, mde, relative=relative, alpha=alpha, power=power, ratio=ratio, n_variants=variants,
+                                           cuped_rho=cuped_rho)
         else:
-            p = pw.sample_size_means(mde, sd, baseline=baseline, relative=relative, alpha=alpha, power=power, ratio=ratio, n_variants=variants)
+            p = pw.sample_size_means(mde, sd, baseline=baseline, relative=relative, alpha=alpha, power=power, ratio=ratio, n_variants=variants,
+                                     cuped_rho=cuped_rho)
         console.print(Markdown(p.to_markdown()))
         _write(json_out, json.dumps(p.as_dict(), indent=2), "JSON")
     except VectreeError as exc:
@@ -100,21 +112,53 @@ def analyze(
     tau: float | None = typer.Option(None, help="Effect size the sequential test is tuned for (e.g. the planned MDE)."),
     lower_is_better: bool = typer.Option(False, help="The metric improves when it goes down (latency, churn)."),
     window: str = typer.Option("1D", help="Window for lift over time (pandas frequency, or a number for numeric time)."),
+    metrics: str | None = typer.Option(None, help="Scorecard metrics, comma-separated: 'col', 'name=numerator/denominator' (ratio, "
+                                       "delta method), 'col~pre1+pre2' (CUPED/CURE); ':lower' when lower is better. Default: the outcome."),
+    covariates: str | None = typer.Option(None, help="Pre-experiment covariate column(s) for CUPED on the outcome, e.g. 'pre_outcome'."),
+    dimensions: str | None = typer.Option(None, help="Columns to break the SRM check down by, e.g. 'browser,country'."),
+    srm_threshold: float = typer.Option(0.001, help="p-value below which the SRM check flags a mismatch."),
+    planned_n: int | None = typer.Option(None, help="Planned units per arm: run the sequential hybrid on the first metric."),
+    prior_sd: float | None = typer.Option(None, help="Bayesian prior sd of each metric's absolute effect (default: flat / Beta(1,1))."),
     report: Path | None = typer.Option(None, help="Write a markdown report here."),
     plot: Path | None = typer.Option(None, help="Write a PNG of the cumulative lift with its interval over time here."),
+    lift_plot: Path | None = typer.Option(None, help="Write a PNG of the lift per metric, frequentist and Bayesian intervals side by side."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
 ) -> None:
-    """Tests, intervals, sample-ratio check and the launch decision for an experiment."""
+    """Tests, intervals, sample-ratio check and the launch decision; a scorecard of every metric, frequentist and Bayesian."""
     from vectree.experiments import analyze as run, lift_over_time, read_exposures
     from vectree.experiments.report import experiment_markdown, plot_lift_over_time
+    from vectree.experiments.scorecard import MetricSpec, per_unit, scorecard
+    from vectree.experiments.scorecard_report import plot_scorecard, scorecard_markdown
 
     try:
         df = read_exposures(csv)
         time_col = time_col or ("time" if "time" in df.columns else None)
         unit = unit_col if unit_col in df.columns else None
+        specs = [MetricSpec.parse(m) for m in _split(metrics)] if metrics else []
+        if not specs:
+            cov = _split(covariates)
+            specs = [MetricSpec(outcome_col, column=outcome_col, covariates=tuple(cov), higher_is_better=not lower_is_better)]
+        dims = _split(dimensions)
+        sums = list(dict.fromkeys(c for sp in specs for c in (sp.column, sp.numerator, sp.denominator) if c))
+        firsts = list(dict.fromkeys([*(c for sp in specs for c in sp.covariates), *dims]))
+        units = per_unit(df, unit_col=unit, variant_col=variant_col, sum_cols=sums, first_cols=firsts + ([time_col] if time_col else []))
+        card = scorecard(units, specs, variant_col=variant_col, control=control, alpha=alpha, dimensions=dims,
+                         expected_shares=_shares(shares), srm_threshold=srm_threshold, prior_sd=prior_sd, planned_n=planned_n,
+                         time_col=time_col, tau=tau)
+        lift_name = None
+        if lift_plot is not None:
+            plot_scorecard(card, lift_plot)
+            lift_name = str(lift_plot.name if report is not None and lift_plot.parent == report.parent else lift_plot)
+            console.print(f"plot written to {lift_plot}")
+        card_text = scorecard_markdown(card, title="Scorecard: every metric, frequentist and Bayesian", plot=lift_name)
+        if outcome_col not in df.columns:  # a scorecard of other metrics only
+            console.print(Markdown(card_text))
+            _write(report, card_text, "report")
+            _write(json_out, json.dumps({"scorecard": card.as_dict()}, indent=2, default=str), "JSON")
+            return
         res = run(df, variant_col=variant_col, outcome_col=outcome_col, unit_col=unit, time_col=time_col, control=control,
                   metric=metric, alpha=alpha, correction=correction, expected_shares=_shares(shares), sequential=sequential,
-                  tau=tau, higher_is_better=not lower_is_better)
+                  tau=tau, higher_is_better=not lower_is_better, srm_threshold=srm_threshold)
         plot_name = None
         if plot is not None:
             if time_col is None:
@@ -125,10 +169,10 @@ def analyze(
             plot_lift_over_time(rows, plot, title=f"{best.variant} vs {res.control}: cumulative lift")
             plot_name = str(plot.name if report is not None and plot.parent == report.parent else plot)
             console.print(f"plot written to {plot}")
-        text = experiment_markdown(res, title=f"Experiment analysis: {csv.name}", plot=plot_name)
+        text = experiment_markdown(res, title=f"Experiment analysis: {csv.name}", plot=plot_name) + "\n" + card_text.replace("# Scorecard", "## Scorecard", 1)
         console.print(Markdown(text))
         _write(report, text, "report")
-        _write(json_out, json.dumps(res.as_dict(), indent=2), "JSON")
+        _write(json_out, json.dumps({**res.as_dict(), "scorecard": card.as_dict()}, indent=2, default=str), "JSON")
     except VectreeError as exc:
         _fail(exc)
 

@@ -48,6 +48,8 @@ class PowerPlan:
     effect_size: float  # Cohen's h (proportions) or d (means)
     n_control: int
     n_treatment: int  # per treatment variant
+    cuped_rho: float = 0.0  # correlation of the outcome with its pre-experiment covariate(s) (multiple R)
+    n_control_without_cuped: int | None = None  # the plain plan's control size, when CUPED shrank it
 
     @property
     def n_total(self) -> int:
@@ -73,6 +75,9 @@ class PowerPlan:
             ("units per treatment", f"{self.n_treatment:,}"),
             ("units in total", f"{self.n_total:,}"),
         ]
+        if self.cuped_rho:
+            rows.insert(-3, ("CUPED correlation (variance x 1 - rho^2)", f"{self.cuped_rho:g} (x{1 - self.cuped_rho ** 2:.3g})"))
+            rows.append(("units in control without CUPED", f"{self.n_control_without_cuped:,}"))
         lines = ["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
         return "\n".join(lines) + "\n"
 
@@ -95,6 +100,12 @@ def _mde_abs(baseline: float, mde: float, relative: bool) -> float:
     return baseline * mde if relative else mde
 
 
+def _check_rho(rho: float) -> float:
+    if not 0 <= rho < 1:
+        raise InvalidInputError(f"cuped_rho (correlation with the pre-experiment covariate) must be in [0, 1), got {rho}")
+    return 1.0 - rho * rho
+
+
 def _check_rate(name: str, p: float) -> None:
     if not 0 < p < 1:
         raise InvalidInputError(f"{name} must be a rate in (0, 1), got {p}; for a relative MDE pass relative=True")
@@ -110,15 +121,21 @@ def sample_size_proportions(
     ratio: float = 1.0,
     n_variants: int = 2,
     alternative: Alternative = "two-sided",
+    cuped_rho: float = 0.0,
 ) -> PowerPlan:
     """Units per variant to detect a change of ``mde`` in a rate (conversion, click-through).
 
     ``mde`` is absolute (0.01 = one percentage point) unless ``relative=True`` (0.05 = +5% of the
-    baseline). Uses statsmodels ``NormalIndPower`` on Cohen's h.
+    baseline). Uses statsmodels ``NormalIndPower`` on Cohen's h. ``cuped_rho``: the correlation of the
+    outcome with its pre-experiment covariate; CUPED multiplies the variance, hence the units, by
+    ``1 - rho^2``.
 
     >>> sample_size_proportions(0.10, 0.02).n_control
     3835
+    >>> sample_size_proportions(0.10, 0.02, cuped_rho=0.5).n_control
+    2876
     """
+    factor = _check_rho(cuped_rho)
     _check_rate("baseline", baseline)
     a = _check_common(alpha, power, ratio, n_variants)
     delta = _mde_abs(baseline, mde, relative)
@@ -126,8 +143,10 @@ def sample_size_proportions(
     h = float(proportion_effectsize(baseline + delta, baseline))
     n1 = NormalIndPower().solve_power(effect_size=abs(h), nobs1=None, alpha=a, power=power, ratio=ratio, alternative=_alt(alternative, h))
     n1 = float(np.ravel(n1)[0])
+    plain = math.ceil(n1)
+    n1 *= factor
     return PowerPlan("proportion", baseline, None, delta, delta / baseline, alpha, a, power, ratio, n_variants,
-                     h, math.ceil(n1), math.ceil(n1 * ratio))
+                     h, math.ceil(n1), math.ceil(n1 * ratio), cuped_rho, plain if cuped_rho else None)
 
 
 def sample_size_means(
@@ -141,22 +160,32 @@ def sample_size_means(
     ratio: float = 1.0,
     n_variants: int = 2,
     alternative: Alternative = "two-sided",
+    cuped_rho: float = 0.0,
 ) -> PowerPlan:
     """Units per variant to detect a change of ``mde`` in a mean with standard deviation ``sd``.
 
     Uses statsmodels ``TTestIndPower`` on Cohen's d = mde / sd. ``relative=True`` reads ``mde`` as a
-    fraction of ``baseline``.
+    fraction of ``baseline``. ``cuped_rho``: with CUPED the adjusted outcome's standard deviation is
+    ``sd * sqrt(1 - rho^2)``, and the plan is solved for it.
+
+    >>> sample_size_means(1.0, 5.0).n_control, sample_size_means(1.0, 5.0, cuped_rho=0.7).n_control
+    (394, 202)
     """
+    factor = _check_rho(cuped_rho)
     if not sd > 0:
         raise InvalidInputError(f"sd must be > 0, got {sd}")
     a = _check_common(alpha, power, ratio, n_variants)
     delta = _mde_abs(baseline, mde, relative)
-    d = delta / sd
-    n1 = TTestIndPower().solve_power(effect_size=abs(d), nobs1=None, alpha=a, power=power, ratio=ratio, alternative=_alt(alternative, d))
-    n1 = float(np.ravel(n1)[0])
+    def solve(d: float) -> float:
+        n = TTestIndPower().solve_power(effect_size=abs(d), nobs1=None, alpha=a, power=power, ratio=ratio, alternative=_alt(alternative, d))
+        return float(np.ravel(n)[0])
+
+    d = delta / (sd * math.sqrt(factor))
+    n1 = solve(d)
+    plain = math.ceil(solve(delta / sd)) if cuped_rho else None
     rel = delta / baseline if baseline else None
     return PowerPlan("mean", baseline, sd, delta, rel, alpha, a, power, ratio, n_variants, d,
-                     math.ceil(n1), math.ceil(n1 * ratio))
+                     math.ceil(n1), math.ceil(n1 * ratio), cuped_rho, plain)
 
 
 def _alt(alternative: str, effect: float) -> str:
