@@ -119,8 +119,9 @@ def rows_to_json(rows: Rows) -> dict[str, Any]:
             "metadata": rows.metadata}
 
 
-def json_to_rows(body: dict[str, Any], id_type: str | None) -> Rows:
-    ids = np.asarray(body["ids"], dtype=object if id_type == "str" else np.int64)
+def json_to_rows(body: dict[str, Any], id_type: str | None = None) -> Rows:
+    str_ids = id_type == "str" or any(isinstance(i, str) for i in body["ids"])
+    ids = np.asarray(body["ids"], dtype=object if str_ids else np.int64)
     vec = np.asarray(body["vectors"], dtype=np.float32)
     labels = _labels_array(body.get("labels"))
     return Rows(ids=ids, vectors=vec.reshape(len(ids), -1), labels=labels, metadata=body.get("metadata"))
