@@ -8,6 +8,7 @@ Fixtures (a pytest plugin, registered in tests/conftest.py):
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -34,8 +35,11 @@ class ServiceServer:
     """``vectree serve ROOT`` in a subprocess; :meth:`stop` / :meth:`start` keep the root and the port."""
 
     def __init__(self, root: str | Path, *, workers: int = 1, env: dict[str, str] | None = None, args: list[str] | None = None,
-                 log: Path | None = None) -> None:
-        self.root, self.workers, self.env, self.args = str(root), workers, env or {}, args or []
+                 log: Path | None = None, storage_options: dict[str, Any] | None = None) -> None:
+        self.root, self.workers, self.env, self.args = str(root), workers, env or {}, list(args or [])
+        self.storage_options = dict(storage_options or {})
+        if self.storage_options:
+            self.args += ["--storage-options", json.dumps(self.storage_options)]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -46,8 +50,7 @@ class ServiceServer:
         from vectree.service.tenants import create_key
         from vectree.storage.url import open_store
 
-        options = {} if "://" not in self.root or self.root.startswith("file:") else _s3_options(self.env)
-        key, _ = create_key(open_store(self.root, **options), tenant, **flags)
+        key, _ = create_key(open_store(self.root, **self.storage_options), tenant, **flags)
         self.keys[name] = key
         return key
 
@@ -99,11 +102,6 @@ class ServiceServer:
             return self.log.read_text(errors="replace")[-n:]
         except FileNotFoundError:
             return ""
-
-
-def _s3_options(env: dict[str, str]) -> dict[str, Any]:
-    return {"endpoint_url": env["AWS_ENDPOINT_URL"], "access_key_id": env["AWS_ACCESS_KEY_ID"],
-            "secret_access_key": env["AWS_SECRET_ACCESS_KEY"], "region": env.get("AWS_REGION", "us-east-1")}
 
 
 def standard_keys(server: ServiceServer) -> None:

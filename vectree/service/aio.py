@@ -17,7 +17,7 @@ import httpx
 from vectree.collection import SearchResult, VerifyReport
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows
-from vectree.service.calls import RETRY_STATUSES, Call, ServiceError, backoff, name_of, q, raise_for
+from vectree.service.calls import RETRY_STATUSES, Call, NameTakenError, ServiceError, backoff, name_of, q, raise_for
 from vectree.service.client import CollectionCalls
 from vectree.service.wire import json_to_report, json_to_result
 
@@ -60,11 +60,9 @@ class AsyncClient:
         body = {"name": name_of(name), "dim": dim, "metric": metric, "private": private, "vector_dtype": vector_dtype, "bucket_size": bucket_size}
         try:
             info = await self.request(Call("POST", "/collections", json=body))
-        except ServiceError as exc:
-            if exc.status == 409 and exist_ok:
+        except NameTakenError:
+            if exist_ok:
                 return await self.open_collection(name)
-            if exc.status == 409:
-                raise InvalidInputError(f"a collection named {name_of(name)!r} already exists; open it with open_collection, or pass exist_ok=True") from exc
             raise
         return AsyncRemoteCollection(self, info, pinned=False)
 

@@ -33,6 +33,10 @@ class PayloadTooLargeError(ServiceError, InvalidInputError):
     """413: the body is past the server's limit (split the batch)."""
 
 
+class NameTakenError(InvalidInputError):
+    """409 on create: the name is taken (the local library raises InvalidInputError there too)."""
+
+
 _RAISES = {400: InvalidInputError, 422: InvalidInputError, 404: NotFoundError, 409: ConflictError, 503: StorageError}
 RETRY_STATUSES = (429, 503)
 
@@ -44,6 +48,8 @@ def raise_for(status: int, body: bytes) -> None:
         type_, message, detail = err["type"], err["message"], err.get("detail")
     except (ValueError, KeyError, TypeError):
         type_, message, detail = "HTTPError", body[:200].decode(errors="replace"), None
+    if type_ == "NameTaken":
+        raise NameTakenError(f"{message}; open it with open_collection, or pass exist_ok=True")
     if status == 413:
         raise PayloadTooLargeError(status, type_, message, detail)
     cls = _RAISES.get(status)

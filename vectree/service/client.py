@@ -22,7 +22,7 @@ import httpx
 from vectree.collection import SearchResult, VerifyReport
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows
-from vectree.service.calls import RETRY_STATUSES, Call, ServiceError, backoff, name_of, q, raise_for, rows_call, search_call
+from vectree.service.calls import RETRY_STATUSES, Call, NameTakenError, ServiceError, backoff, name_of, q, raise_for, rows_call, search_call
 from vectree.service.wire import json_to_report, json_to_result, json_to_rows
 
 
@@ -130,11 +130,9 @@ class Client:
         body = {"name": name_of(name), "dim": dim, "metric": metric, "private": private, "vector_dtype": vector_dtype, "bucket_size": bucket_size}
         try:
             info = self.request(Call("POST", "/collections", json=body))
-        except ServiceError as exc:
-            if exc.status == 409 and exist_ok:
+        except NameTakenError:
+            if exist_ok:
                 return self.open_collection(name)
-            if exc.status == 409:
-                raise InvalidInputError(f"a collection named {name_of(name)!r} already exists; open it with open_collection, or pass exist_ok=True") from exc
             raise
         return RemoteCollection(self, info, pinned=False)
 
