@@ -68,7 +68,7 @@ def readable(svc: Service, who: Principal, name: str) -> Record:
     except NotFoundError:
         record = None
     if record is None or not record.visible_to(who):
-        raise NotFoundError(f"no collection named {name!r}")
+        raise NotFoundError("no such collection (or none this key may see)")
     return record
 
 
