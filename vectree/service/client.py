@@ -1,10 +1,10 @@
-"""The blocking client: ``vectree.connect(url, api_key=...)``, with the local library's methods and return types.
+"""The blocking client: ``vectree.connect(url, api_key=...)``, with the local library's methods and return types::
 
-    >>> import vectree                                             # doctest: +SKIP
-    >>> db = vectree.connect("http://127.0.0.1:8080", api_key=KEY)  # doctest: +SKIP
-    >>> col = db.create_collection("papers", dim=384, metric="cosine")
-    >>> col.add(vectors, ids=ids); col.build()
-    >>> col.search(queries, k=10, probes=8).ids                 # (n, k), as locally
+    import vectree
+    db = vectree.connect("http://127.0.0.1:8080", api_key=KEY)
+    col = db.create_collection("papers", dim=384, metric="cosine")
+    col.add(vectors, ids=ids); col.build()
+    col.search(queries, k=10, probes=8).ids                  # (n, k), as locally
 
 What a reader sees: like a local :class:`vectree.Collection`, a remote collection reads the version it
 opened (or last wrote) until :meth:`RemoteCollection.refresh`; other writers' commits do not change its
