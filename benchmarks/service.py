@@ -224,7 +224,7 @@ def vectree_rows(args: argparse.Namespace, base: np.ndarray, ids: list[str], que
     build_s = time.perf_counter() - t0
     log(f"vectree: {len(base)} rows built in {build_s:.1f} s ({col.stats()['buckets']} buckets)")
     sweep = {}
-    for probes in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64):
+    for probes in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256):
         sweep[probes] = recall(col.search(queries, k=10, probes=probes).ids.tolist(), truth_ids)
         if sweep[probes] >= target:
             break

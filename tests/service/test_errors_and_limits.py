@@ -111,3 +111,34 @@ def test_a_tenant_past_its_rate_gets_429_and_the_client_retries(tight):
             for _ in range(40):
                 impatient.whoami()
         assert err.value.status == 429
+
+
+def test_a_build_that_loses_its_commit_race_is_409_and_changes_nothing(service_server, arxiv_sample):
+    import threading
+
+    h = {"authorization": f"Bearer {service_server.keys['alice']}"}
+    name = f"race-{uuid.uuid4().hex[:8]}"
+    with vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as db:
+        col = db.create_collection(name, dim=384, metric="cosine", bucket_size=50)
+        col.add(arxiv_sample["vectors"][:3000])
+    answers: list[httpx.Response] = []
+    for attempt in range(5):
+        done = threading.Event()
+
+        def build() -> None:
+            answers.append(httpx.post(service_server.url + f"/collections/{name}/build", headers=h, timeout=120))
+            done.set()
+
+        threading.Thread(target=build).start()
+        i = 0
+        while not done.is_set():  # other writers commit while the build runs
+            i += 1
+            r = httpx.post(service_server.url + f"/collections/{name}/add", json={"vectors": [arxiv_sample["vectors"][3000 + i % 900].tolist()]}, headers=h)
+            assert r.status_code == 200, r.text
+        if answers[-1].status_code == 409:
+            break
+    err = _shape(answers[-1], 409, "ConflictError")
+    assert "changed" in err["message"] and "while rebuilding" in err["message"]
+    versions = httpx.get(service_server.url + f"/collections/{name}/versions", headers=h).json()["versions"]
+    builds = [v for v in versions if v["operation"] == "build"]
+    assert len(builds) == sum(a.status_code == 200 for a in answers)  # a build answered 409 committed nothing
