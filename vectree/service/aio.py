@@ -102,8 +102,9 @@ class AsyncRemoteCollection(CollectionCalls):
     async def refresh(self) -> AsyncRemoteCollection:
         return await self._client._run(self._refresh())
 
-    async def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False) -> SearchResult:
-        return await self._client._run(self._search(queries, k, probes, exact, include_metadata))
+    async def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False,
+                     method: str = "auto") -> SearchResult:
+        return await self._client._run(self._search(queries, k, probes, exact, include_metadata, method))
 
     async def get(self, ids: Any) -> Rows:
         return await self._client._run(self._get(ids))

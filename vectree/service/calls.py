@@ -145,15 +145,18 @@ def rows_call(path: str, vectors: Any, ids: Any, labels: Any, metadata: Any) -> 
                                     "metadata": None if metadata is None else list(metadata)})
 
 
-def search_call(path: str, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, version: int | None) -> Call:
-    settings = {"k": k, "probes": probes, "exact": bool(exact), "include_metadata": bool(include_metadata), "version": version}
+def search_call(path: str, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, version: int | None,
+                method: str = "auto") -> Call:
+    settings = {"k": k, "probes": probes, "exact": bool(exact), "include_metadata": bool(include_metadata), "version": version,
+                "method": method}
     try:
         arr = np.asarray(queries)
         big = arr.ndim == 2 and len(arr) >= ARROW_ROWS and arr.dtype.kind == "f" and bool(np.isfinite(arr).all())
     except (ValueError, TypeError):
         big = False
     if big and all(isinstance(v, (int, np.integer)) for v in (k, probes)):
-        params = {key: (str(v).lower() if isinstance(v, bool) else int(v)) for key, v in settings.items() if v is not None}
+        params = {key: (str(v).lower() if isinstance(v, bool) else v if key == "method" else int(v))
+                  for key, v in settings.items() if v is not None}
         return Call("POST", path, content=rows_to_arrow(arr), content_type=ARROW, params=params)
     return Call("POST", path, json={"vectors": _vectors(queries), **{k_: (v.item() if isinstance(v, np.generic) else v) for k_, v in settings.items()}})
 

@@ -68,8 +68,8 @@ class CollectionCalls:
 
         return Call("GET", q(self.name)), done
 
-    def _search(self, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool) -> tuple[Call, Callable]:
-        return search_call(q(self.name) + "/search", queries, k, probes, exact, include_metadata, self.version), json_to_result
+    def _search(self, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, method: str = "auto") -> tuple[Call, Callable]:
+        return search_call(q(self.name) + "/search", queries, k, probes, exact, include_metadata, self.version, method), json_to_result
 
     def _get(self, ids: Any) -> tuple[Call, Callable]:
         from vectree.service.calls import _listify
@@ -175,9 +175,10 @@ class RemoteCollection(CollectionCalls):
         """Move to the newest committed version."""
         return self._client._run(self._refresh())
 
-    def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False) -> SearchResult:
+    def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False,
+               method: str = "auto") -> SearchResult:
         """The k nearest rows of each query (see :meth:`vectree.Collection.search`)."""
-        return self._client._run(self._search(queries, k, probes, exact, include_metadata))
+        return self._client._run(self._search(queries, k, probes, exact, include_metadata, method))
 
     def get(self, ids: Any) -> Rows:
         """The stored rows with these ids, in that order."""

@@ -47,6 +47,7 @@ class SearchBody(_Body):
     exact: bool = False
     version: int | None = None
     include_metadata: bool = False
+    method: Literal["auto", "compiled", "matrix", "streamed"] = "auto"
 
 
 class TextSearchBody(_Body):
@@ -112,7 +113,7 @@ class SearchOut(BaseModel):
     id_type: str
     labels: list[list[Label]] | None = None
     metadata: list[list[dict[str, Any] | None]] | None = None
-    stats: dict[str, int] = {}
+    stats: dict[str, int | float | str] = {}
 
 
 class RowsOut(BaseModel):

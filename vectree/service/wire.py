@@ -87,7 +87,7 @@ def result_to_json(res: SearchResult, id_type: str | None) -> dict[str, Any]:
     return {
         "ids": res.ids.tolist(), "distances": dist, "id_type": id_type or "int",
         "labels": None if res.labels is None else [[_plain(v) for v in row] for row in res.labels.tolist()],
-        "metadata": res.metadata, "stats": {k: int(v) for k, v in (res.stats or {}).items()},
+        "metadata": res.metadata, "stats": {k: _plain(v) for k, v in (res.stats or {}).items()},
     }
 
 
