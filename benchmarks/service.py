@@ -68,7 +68,7 @@ def rss_mb(pid: int, workers: int) -> list[float]:
     import psutil
 
     root = psutil.Process(pid)
-    procs = [c for c in root.children(recursive=True) if "multiprocessing" not in " ".join(c.cmdline())] if workers > 1 else [root]
+    procs = [c for c in root.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())] if workers > 1 else [root]
     return [round(p.memory_info().rss / 2**20, 1) for p in procs]
 
 

@@ -79,7 +79,7 @@ class ServiceServer:
         if self.proc is None:
             return []
         children = psutil.Process(self.proc.pid).children(recursive=True)
-        workers = [c.pid for c in children if "multiprocessing" not in " ".join(c.cmdline())]
+        workers = [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]  # not the resource tracker
         return workers if self.workers > 1 else [self.proc.pid]
 
     def stop(self, kill: bool = False, timeout_s: float = 10.0) -> None:
