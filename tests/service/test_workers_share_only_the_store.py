@@ -4,7 +4,6 @@ concurrent writers all land, a key made or revoked after start reaches both."""
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import numpy as np

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from vectree.collection import SearchResult, VerifyReport
-from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows
 from vectree.service.calls import RETRY_STATUSES, Call, NameTakenError, ServiceError, backoff, name_of, q, raise_for
 from vectree.service.client import CollectionCalls

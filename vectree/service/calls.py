@@ -7,7 +7,6 @@ answer into the library's own return type; the two clients differ only in how th
 from __future__ import annotations
 
 import json
-import math
 import random
 from dataclasses import dataclass
 from typing import Any
