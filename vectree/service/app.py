@@ -73,6 +73,7 @@ def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8080, log_
 
     os.environ["VECTREE_SERVICE_CONFIG"] = config.to_env()
     uvicorn.run("vectree.service.app:app_from_env", factory=True, host=host, port=port, workers=max(1, config.workers),
-                log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
+                log_level=log_level, access_log=False, timeout_graceful_shutdown=5,
+                timeout_worker_healthcheck=60)  # a worker busy on a starved machine is slow, not hung: do not kill it mid-request
 
 
