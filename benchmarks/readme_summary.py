@@ -107,7 +107,17 @@ def service() -> str:
         lines.append(f"| {name} | {m['workers']} | {m['clients']} | {m['recall_at_10']:.3f} | {m['throughput_ops_s']:.0f} | "
                      f"{m['search_p50_ms']:.1f} | {m['search_p99_ms']:.1f} | {m['add_p50_ms'] or 0:.1f} | {m['errors']} | "
                      f"{', '.join(f'{x:.0f}' for x in m['rss_mb_per_worker'])} |")
-    lines += ["", "Notes: " + "; ".join(body.get("notes", [])) + "."]
+    peers = {r["metrics"]["clients"]: r["metrics"] for r in rows if r["system"] == "chroma"}
+    ratios = []
+    for r in rows:
+        m = r["metrics"]
+        if r["system"] == "vectree" and m["workers"] == 1 and m["clients"] in peers:
+            c = peers[m["clients"]]
+            ratios.append(f"{m['clients']} client(s): {m['throughput_ops_s'] / c['throughput_ops_s']:.2f}x the requests/s, "
+                          f"search p50 {c['search_p50_ms'] / m['search_p50_ms']:.2f}x, p99 {c['search_p99_ms'] / m['search_p99_ms']:.2f}x")
+    if ratios:
+        lines += ["", "vectree (1 worker) against chroma, above 1 meaning vectree is better: " + "; ".join(ratios) + "."]
+    lines += ["", "Notes: " + "; ".join(body.get("notes", [])) + f"; vectree probes={body['probes']} for equal recall."]
     return "\n".join(lines)
 
 

@@ -278,12 +278,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     series: dict[str, list[dict]] = {}
     for r in rows:
         series.setdefault(f"{r['system']} ({r['metrics']['workers']} worker{'s' if r['metrics']['workers'] > 1 else ''})", []).append(r["metrics"])
-    for label, ms in series.items():
+    for (label, ms), color in zip(series.items(), ["tab:blue", "tab:green", "tab:red", "tab:purple"]):
         ms = sorted(ms, key=lambda m: m["clients"])
         c = [m["clients"] for m in ms]
-        axes[0].plot(c, [m["search_p50_ms"] for m in ms], "o-", label=f"{label} p50")
-        axes[0].plot(c, [m["search_p99_ms"] for m in ms], "x--", label=f"{label} p99")
-        axes[1].plot(c, [m["throughput_ops_s"] for m in ms], "o-", label=label)
+        axes[0].plot(c, [m["search_p50_ms"] for m in ms], "o-", color=color, label=f"{label} p50")
+        axes[0].plot(c, [m["search_p99_ms"] for m in ms], "x--", color=color, label=f"{label} p99")
+        axes[1].plot(c, [m["throughput_ops_s"] for m in ms], "o-", color=color, label=label)
     for ax in axes:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent clients")
@@ -306,7 +306,12 @@ def main() -> None:
     p.add_argument("--chroma-bin", default=os.environ.get("CHROMA_BIN", "/tmp/chroma-venv/bin/chroma"))
     p.add_argument("--no-chroma", action="store_true")
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--replot", action="store_true", help="only redraw the PNG from the JSON results")
     args = p.parse_args()
+    if args.replot:
+        name = "service-quick" if args.quick else "service"
+        plot(json.loads((Path(args.out) / f"{name}.json").read_text())["rows"], Path(args.out) / f"{name}.png")
+        return
     args.duration = args.duration or (2.0 if args.quick else 60.0)
     n_rows = args.rows or (3000 if args.quick else 60000)
     args.clients = [1, 8] if args.quick else [1, 8, 32]
