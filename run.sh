@@ -14,6 +14,14 @@ setup() {  # $1: the extras to install
   .venv/bin/python -m pip install -q -e ".[$1]"
 }
 
+browser() {  # the console test drives Debian's chromium + chromedriver (no browser download at run time)
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium chromium-driver >/dev/null; } \
+    || echo "warning: could not install chromium + chromium-driver; tests/service/test_console.py will fail" >&2
+}
+
 case "${1:-}" in
   demo)
     setup plot
@@ -21,6 +29,7 @@ case "${1:-}" in
     ;;
   test)
     setup test
+    browser
     .venv/bin/python -m pytest -q "${@:2}"
     ;;
   bench)

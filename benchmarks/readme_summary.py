@@ -93,13 +93,41 @@ def peers() -> str:
     return "\n".join(lines)
 
 
+def service() -> str:
+    body = json.loads((RESULTS / "service.json").read_text())
+    rows = body["rows"]
+    lines = [f"From `{body['command']}` ({body['date']}, {body['machine']['cpus']} cores, load average "
+             f"{body['machine']['load_average_at_start'][0]} at the start; {body['rows_in_collection']:,} arXiv MiniLM rows, "
+             f"{body['duration_s_per_point']:g} s per point, 90% batch-1 searches / 10% adds of 100 rows, one load generator on the same cores):", "",
+             "| system | workers | clients | recall@10 | requests/s | search p50 ms | search p99 ms | add p50 ms | errors | RSS MB per process |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        m = r["metrics"]
+        name = r["system"] + (f" (probes={m['probes']})" if "probes" in m else "")
+        lines.append(f"| {name} | {m['workers']} | {m['clients']} | {m['recall_at_10']:.3f} | {m['throughput_ops_s']:.0f} | "
+                     f"{m['search_p50_ms']:.1f} | {m['search_p99_ms']:.1f} | {m['add_p50_ms'] or 0:.1f} | {m['errors']} | "
+                     f"{', '.join(f'{x:.0f}' for x in m['rss_mb_per_worker'])} |")
+    peers = {r["metrics"]["clients"]: r["metrics"] for r in rows if r["system"] == "chroma"}
+    ratios = []
+    for r in rows:
+        m = r["metrics"]
+        if r["system"] == "vectree" and m["workers"] == 1 and m["clients"] in peers:
+            c = peers[m["clients"]]
+            ratios.append(f"{m['clients']} client(s): {m['throughput_ops_s'] / c['throughput_ops_s']:.2f}x the requests/s, "
+                          f"search p50 {c['search_p50_ms'] / m['search_p50_ms']:.2f}x, p99 {c['search_p99_ms'] / m['search_p99_ms']:.2f}x")
+    if ratios:
+        lines += ["", "vectree (1 worker) against chroma, above 1 meaning vectree is better: " + "; ".join(ratios) + "."]
+    lines += ["", "Notes: " + "; ".join(body.get("notes", [])) + f"; vectree probes={body['probes']} for equal recall."]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     import re
     import sys
 
     readme = RESULTS.parents[1] / "README.md"
     text = readme.read_text()
-    for name, fn in (("ann", ann), ("objectstore", objectstore), ("peers", peers)):
+    for name, fn in (("ann", ann), ("objectstore", objectstore), ("peers", peers), ("service", service)):
         try:
             block = fn()
         except (OSError, KeyError, StopIteration, ValueError) as exc:

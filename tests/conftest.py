@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.s3server"]  # the SeaweedFS fixtures: s3_server, s3_fault_server
+pytest_plugins = ["tests.s3server", "tests.serviceserver"]  # SeaweedFS (s3_server, s3_fault_server); vectree serve (service_server)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VECTREE_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -1,4 +1,7 @@
-"""Adds after a build are searchable at once, deletes hide rows at once, upserts replace, compact keeps answers."""
+"""Adds after a build are searchable at once, deletes hide rows at once, upserts replace, compact keeps answers.
+
+The tests taking ``col`` or ``db`` run against the local library and through the HTTP service.
+"""
 
 import numpy as np
 import pytest
@@ -8,8 +11,8 @@ from vectree.errors import InvalidInputError, NotFoundError
 
 
 @pytest.fixture()
-def col(tmp_path, arxiv_sample):
-    c = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=200)
+def col(db, arxiv_sample):
+    c = db.create_collection("c", dim=384, metric="cosine", bucket_size=200)
     c.add(arxiv_sample["vectors"][:2000], ids=arxiv_sample["ids"][:2000], labels=arxiv_sample["categories"][:2000])
     c.build()
     return c
@@ -50,7 +53,7 @@ def test_upsert_replaces_vector_label_and_keeps_one_copy(col, arxiv_sample):
 
 @pytest.mark.parametrize("tree_rule", ["kmeans", "variance"])
 def test_compact_folds_tail_drops_tombstones_and_keeps_answers(tmp_path, arxiv_sample, tree_rule):
-    col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=200, tree_rule=tree_rule)
+    col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=200, tree_rule=tree_rule)  # tree_rule: local only
     col.add(arxiv_sample["vectors"][:2000], ids=arxiv_sample["ids"][:2000])
     col.build()
     col.add(arxiv_sample["vectors"][2000:3500], ids=arxiv_sample["ids"][2000:3500])
@@ -66,7 +69,8 @@ def test_compact_folds_tail_drops_tombstones_and_keeps_answers(tmp_path, arxiv_s
     assert col.verify().ok
 
 
-def test_compact_rewrites_only_the_buckets_it_touches(col, arxiv_sample):
+def test_compact_rewrites_only_the_buckets_it_touches(tmp_path, arxiv_sample):
+    col = _local(tmp_path, arxiv_sample)  # looks at the snapshot's bucket fingerprints: local only
     rng = np.random.default_rng(0)
     near = arxiv_sample["vectors"][0] + 0.01 * rng.normal(size=(20, 384)).astype(np.float32)
     col.add(near, ids=[f"near-{i}" for i in range(20)])
@@ -91,11 +95,19 @@ def test_get_returns_rows_in_the_requested_order(col, arxiv_sample):
     assert rows.labels.tolist() == [arxiv_sample["categories"][i] for i in (5, 1, 1500)]
 
 
-def test_iter_batches_yields_every_live_row_once(col, arxiv_sample):
+def test_iter_batches_yields_every_live_row_once(tmp_path, arxiv_sample):
+    col = _local(tmp_path, arxiv_sample)  # iter_batches is not served
     col.delete(arxiv_sample["ids"][:10])
     col.add(arxiv_sample["vectors"][2000:2005], ids=arxiv_sample["ids"][2000:2005])
     seen = [i for batch in col.iter_batches(batch_size=333) for i in batch["ids"].tolist()]
     assert sorted(seen) == sorted(arxiv_sample["ids"][10:2005])
+
+
+def _local(tmp_path, arxiv_sample):  # noqa: ANN001, ANN202
+    c = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=200)
+    c.add(arxiv_sample["vectors"][:2000], ids=arxiv_sample["ids"][:2000], labels=arxiv_sample["categories"][:2000])
+    c.build()
+    return c
 
 
 def test_auto_ids_continue_after_explicit_ones(tmp_path):

@@ -21,6 +21,9 @@ _SUBCOMMANDS = {
     "recommend": ("vectree.cli.recommend", "Recommendations: fit, evaluate, for-user."),
     "experiment": ("vectree.cli.experiment", "A/B tests: plan, analyze, backtest."),
 }
+# Top-level command modules (they register on ``app``), and sub-apps defined inside them.
+_COMMANDS = ["vectree.cli.collection", "vectree.cli.serve"]
+_SUBAPPS = {"keys": ("vectree.cli.serve", "keys_app", "API keys of a service root: create, list, revoke.")}
 
 
 @app.callback()
@@ -29,8 +32,10 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def _register() -> None:
-    from vectree.cli import collection as _collection  # noqa: F401  (registers top-level commands)
-
+    for module in _COMMANDS:
+        importlib.import_module(module)
+    for name, (module, attr, help_text) in _SUBAPPS.items():
+        app.add_typer(getattr(importlib.import_module(module), attr), name=name, help=help_text)
     for name, (module, help_text) in _SUBCOMMANDS.items():
         try:
             sub = importlib.import_module(module)

@@ -1,0 +1,179 @@
+"""The collections a service root holds: one record per name, each naming its owner and where its data lives.
+
+``_service/collections/<name>.json`` is created with put-if-absent: whoever creates it owns the name,
+whichever process or machine it runs on. The data lives under ``collections/<name>-<random>/``, so a
+dropped name can be created again at once while the old objects are still being removed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import vectree
+from vectree.collection import Collection
+from vectree.errors import InvalidInputError, NotFoundError
+from vectree.service.tenants import Principal
+from vectree.storage.base import ObjectStore
+from vectree.storage.url import open_store
+
+log = logging.getLogger(__name__)
+
+RECORDS = "_service/collections/"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A collection of the service: its name, owner tenant, privacy and the path of its data under ROOT."""
+
+    name: str
+    owner: str
+    private: bool
+    path: str
+    created: float
+
+    def visible_to(self, who: Principal) -> bool:
+        """Private collections are seen by their owner (and admins) only."""
+        return who.admin or not self.private or who.tenant == self.owner
+
+    def writable_by(self, who: Principal) -> bool:
+        """Writes: the owner's (or an admin's) keys that are not read-only."""
+        return not who.read_only and (who.admin or who.tenant == self.owner)
+
+
+def check_name(name: str) -> str:
+    """A collection name: 1-128 letters, digits, ``_ . -``, starting with a letter or digit.
+
+    >>> check_name("papers-2026")
+    'papers-2026'
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInputError(f"collection names are 1-128 letters, digits, '_', '.' or '-' starting with a letter or digit, got {name!r}")
+    return name
+
+
+def join(root: str, path: str) -> str:
+    """The URL of ``path`` under the service root (a local path or an s3:// URL).
+
+    >>> join("s3://b/p", "collections/a")
+    's3://b/p/collections/a'
+    """
+    return f"{str(root).rstrip('/')}/{path}"
+
+
+class Registry:
+    """The collection records of one root, and an open :class:`Collection` per name for this process."""
+
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None, cache_bytes: int = 256 << 20) -> None:
+        self.root = str(root)
+        self.storage_options = dict(storage_options or {})
+        self.store: ObjectStore = open_store(self.root, **self.storage_options)
+        self.cache_bytes = cache_bytes
+        self._open: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+
+    def url(self, record: Record) -> str:
+        return join(self.root, record.path)
+
+    def _open_kwargs(self) -> dict[str, Any]:
+        return {"storage_options": self.storage_options} if self.storage_options else {}
+
+    # ---------------------------------------------------------------- records
+    def record(self, name: str) -> Record:
+        """The record of ``name``; NotFoundError if there is none."""
+        check_name(name)
+        try:
+            return Record(**json.loads(self.store.get(f"{RECORDS}{name}.json")))
+        except NotFoundError:
+            raise NotFoundError(f"no collection named {name!r}") from None
+
+    def records(self) -> list[Record]:
+        out = []
+        for key in self.store.list(RECORDS):
+            try:
+                out.append(Record(**json.loads(self.store.get(key))))
+            except NotFoundError:  # dropped while listing
+                continue
+        return out
+
+    def create(self, name: str, owner: str, *, private: bool, **settings: Any) -> tuple[Record, Collection]:
+        """Claim ``name`` for ``owner`` and create its empty collection (InvalidInputError if the name is taken)."""
+        check_name(name)
+        record = Record(name=name, owner=owner, private=bool(private), path=f"collections/{name}-{secrets.token_hex(6)}", created=time.time())
+        # validate the settings before claiming the name: a bad create leaves nothing behind
+        vectree.create_collection(f"memory://_check-{secrets.token_hex(6)}", private=private, **settings)
+        if not self.store.put_if_absent(f"{RECORDS}{name}.json", json.dumps(record.__dict__).encode()):
+            raise NameTaken(f"a collection named {name!r} already exists")
+        try:
+            col = vectree.create_collection(self.url(record), private=private, cache_bytes=self.cache_bytes, **settings, **self._open_kwargs())
+        except BaseException:
+            self.store.delete(f"{RECORDS}{name}.json")
+            raise
+        with self._lock:
+            self._open[record.path] = col
+        return record, col
+
+    def adopt(self, name: str, owner: str, source: str, *, private: bool = False, source_options: dict[str, Any] | None = None) -> Record:
+        """Copy the collection at ``source`` (every object, e.g. a fitted classifier's) into the root as ``name``."""
+        check_name(name)
+        src = open_store(source, **(source_options or {}))
+        if not src.list("manifests/"):
+            raise NotFoundError(f"no collection at {source}")
+        record = Record(name=name, owner=owner, private=bool(private), path=f"collections/{name}-{secrets.token_hex(6)}", created=time.time())
+        dst = open_store(self.url(record), **self.storage_options)
+        for key in src.list(""):  # manifests last, so a half-copied collection is never readable
+            if not key.startswith("manifests/"):
+                dst.put(key, src.get(key))
+        for key in src.list("manifests/"):
+            dst.put(key, src.get(key))
+        if not self.store.put_if_absent(f"{RECORDS}{name}.json", json.dumps(record.__dict__).encode()):
+            raise NameTaken(f"a collection named {name!r} already exists")
+        return record
+
+    def drop(self, record: Record) -> None:
+        """Remove the record (the name is free at once), then the collection's objects."""
+        self.store.delete(f"{RECORDS}{record.name}.json")
+        with self._lock:
+            for k in [k for k in self._open if k == record.path or k.startswith(record.path + "@")]:
+                del self._open[k]
+        data = open_store(self.url(record), **self.storage_options)
+        keys = data.list("")
+        for key in sorted(keys, key=lambda k: not k.startswith("manifests/")):  # manifests first: unreadable at once
+            data.delete(key)
+
+    # ---------------------------------------------------------------- collections
+    def collection(self, record: Record, version: int | None = None) -> Collection:
+        """This process's open collection, moved to the newest version (or a fresh one pinned at ``version``)."""
+        with self._lock:
+            col = self._open.get(record.path)
+        if col is None:
+            col = vectree.open_collection(self.url(record), cache_bytes=self.cache_bytes, **self._open_kwargs())
+            with self._lock:
+                col = self._open.setdefault(record.path, col)
+        col = col.refresh()
+        if version is None or int(version) == col.version:
+            return col
+        key = f"{record.path}@{int(version)}"
+        with self._lock:
+            old = self._open.get(key)
+        if old is None:
+            if not 0 <= int(version) < col.version:
+                raise NotFoundError(f"collection {record.name!r} has versions 0 to {col.version}, not {version}")
+            old = vectree.open_collection(self.url(record), version=int(version), cache_bytes=self.cache_bytes >> 3, **self._open_kwargs())
+            with self._lock:
+                stale = [k for k in self._open if "@" in k]
+                for k in stale[: max(0, len(stale) - 15)]:  # keep the 16 most recent old versions open
+                    del self._open[k]
+                self._open[key] = old
+        return old
+
+
+class NameTaken(InvalidInputError):
+    """Create of a name that exists (answered 409)."""
