@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vectree._native import as_float32
-from vectree.collection import maintenance
+from vectree.collection import lifecycle, maintenance
 from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.rows import iter_live_rows, write_segments
 from vectree.collection.plan import DEFAULT_PROBES
@@ -185,10 +185,13 @@ class Collection:
             yield _as_dict(Rows.concat(buffer, self.dim))
 
     def versions(self) -> list[dict[str, Any]]:
-        """Every committed version: number, time, operation and row count."""
+        """Every committed version still stored: number, time, operation and row count."""
         out = []
         for v in list_versions(self.store):
-            m = read_manifest(self.store, v)
+            try:
+                m = read_manifest(self.store, v)
+            except NotFoundError:
+                continue  # removed by a cleanup since the listing
             out.append({"version": v, "created": m.created, "operation": m.operation, "rows": m.rows})
         return out
 
@@ -213,6 +216,43 @@ class Collection:
         data = self.store.get(f"attachments/{fp}.bin")
         check_fingerprint(data, fp, f"attachment {name!r}")
         return data
+
+    # ------------------------------------------------------------------ lifecycle (see lifecycle.py)
+    def tag(self, name: str, version: int | None = None) -> int:
+        """Name ``version`` (default: this one) ``name``; a tagged version is never cleaned up. Returns it.
+
+        >>> import vectree
+        >>> col = vectree.create_collection("memory://doc-tag", dim=2); _ = col.add([[1.0, 2.0]], ids=[1])
+        >>> col.tag("prod", 1), vectree.open_collection("memory://doc-tag", tag="prod").version, col.tags()
+        (1, 1, {'prod': 1})
+        """
+        version = self.version if version is None else version
+        lifecycle.set_tag(self.store, name, version)
+        return version
+
+    def untag(self, name: str) -> None:
+        """Remove tag ``name``."""
+        lifecycle.delete_tag(self.store, name)
+
+    def tags(self) -> dict[str, int]:
+        """Every tag of the collection and the version it names."""
+        return lifecycle.list_tags(self.store)
+
+    def cleanup(self, older_than: Any = lifecycle.DEFAULT_OLDER_THAN, keep_versions: int = 1,
+                grace: Any = lifecycle.DEFAULT_GRACE, dry_run: bool = False) -> lifecycle.CleanupReport:
+        """Delete versions older than ``older_than`` (never the newest ``keep_versions``, never a tagged
+        one) and every object no kept version references that was written more than ``grace`` ago.
+
+        Durations are seconds, timedeltas or text ("90s", "2h", "7d"). Safe while writers commit,
+        as long as no write takes longer than ``grace``; see :mod:`vectree.collection.lifecycle`.
+
+        >>> import vectree
+        >>> col = vectree.create_collection("memory://doc-cleanup", dim=2)
+        >>> for i in range(3): _ = col.add([[float(i), 0.0]], ids=[i])
+        >>> r = col.cleanup(older_than=0, grace=0); r.versions_deleted, r.versions_kept, len(col)
+        ([0, 1, 2], [3], 3)
+        """
+        return lifecycle.cleanup(self.store, older_than, keep_versions, grace, dry_run)
 
     # ------------------------------------------------------------------ writing
     def _commit(self, operation: str, make: Callable[[Manifest], dict[str, Any]], rebase: bool = True) -> int:

@@ -11,6 +11,7 @@ import numpy as np
 from vectree.collection.collection import DEFAULT_CACHE_BYTES, Collection
 from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.cache import ObjectCache
+from vectree.collection.lifecycle import read_tag
 from vectree.collection.validate import check_metric, check_version
 from vectree.errors import ConflictError, CorruptionError, InvalidInputError, NotFoundError
 from vectree.index.build import IndexConfig, default_bucket_size, default_n_components
@@ -80,12 +81,14 @@ def open_collection(
     url: str,
     version: int | None = None,
     *,
+    tag: str | None = None,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     cache_dir: str | None = None,
     cache_dir_bytes: int = 4 << 30,
     storage_options: dict[str, Any] | None = None,
 ) -> Collection:
-    """Open the collection at ``url``: the newest version, or ``version`` (read-only) for an older one.
+    """Open the collection at ``url``: the newest version, or ``version`` (read-only) for an older one,
+    or the version tag ``tag`` names (see :meth:`Collection.tag`).
 
     What a reader sees: the version current when it opened, whole, until :meth:`Collection.refresh`
     or its own next write; commits by other writers never change it underneath.
@@ -96,6 +99,10 @@ def open_collection(
     latest = latest_version(store)
     if latest is None:
         raise NotFoundError(f"no collection at {url}: create one with create_collection")
+    if tag is not None:
+        if version is not None:
+            raise InvalidInputError(f"pass version= or tag=, not both (got version={version!r}, tag={tag!r})")
+        version = read_tag(store, tag)
     skipped: list[str] = []
     if version is None:
         manifest, skipped = _newest_readable(store, latest)

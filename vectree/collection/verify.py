@@ -133,7 +133,9 @@ def verify(store: ObjectStore, manifest: Manifest, all_versions: bool, progress:
     versions = list_versions(store) if all_versions else [manifest.version]
     if all_versions:
         newest = max(versions + [manifest.version])
-        missing = sorted(set(range(min(versions, default=newest), newest + 1)) - set(versions))
+        from vectree.collection.lifecycle import expired_versions  # (deleted by a cleanup: not missing)
+
+        missing = sorted(set(range(min(versions, default=newest), newest + 1)) - set(versions) - expired_versions(store))
         for v in missing:
             report.problems.append(f"version {v}: its manifest is missing (versions {v - 1} and {v + 1} exist around it)")
     for v in versions:

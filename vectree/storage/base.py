@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 
 from vectree.errors import StorageError
 from vectree.pools import io_pool
@@ -22,6 +23,16 @@ def check_key(key: str) -> str:
     if not isinstance(key, str) or not key or key.startswith("/") or ".." in key.split("/") or "//" in key:
         raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..' or '//'")
     return key
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object as a listing sees it: its key, size in bytes, and when it was last written
+    (seconds since the epoch; None when the backend cannot tell)."""
+
+    key: str
+    size: int
+    modified: float | None
 
 
 class ObjectStore(ABC):
@@ -60,6 +71,14 @@ class ObjectStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
+
+    def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """Like :meth:`list`, with each object's size and last write time (sorted by key).
+
+        The default knows neither (size 0, modified None): a cleanup then treats every object as
+        too young to delete.
+        """
+        return [ObjectInfo(k, 0, None) for k in self.list(prefix)]
 
     def get_many(self, keys: Sequence[str], max_workers: int = 8) -> list[bytes]:
         """Fetch several objects, in parallel where the backend benefits (one round trip of latency)."""

@@ -14,7 +14,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from vectree.errors import NotFoundError, StorageError
-from vectree.storage.base import ObjectStore
+from vectree.storage.base import ObjectInfo, ObjectStore
 
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux only
 
@@ -154,6 +154,16 @@ class LocalStore(ObjectStore):
                 if key.startswith(prefix):
                     out.append(key)
         return sorted(out)
+
+    def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        out = []
+        for key in self.list(prefix):
+            try:
+                st = os.stat(self._file(key))
+            except FileNotFoundError:
+                continue  # deleted since the listing
+            out.append(ObjectInfo(key, st.st_size, st.st_mtime))
+        return out
 
     def delete(self, key: str) -> None:
         try:

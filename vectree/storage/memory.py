@@ -12,12 +12,14 @@ False
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 
 from vectree.errors import NotFoundError
-from vectree.storage.base import ObjectStore, check_key
+from vectree.storage.base import ObjectInfo, ObjectStore, check_key
 
 _SHARED: dict[str, dict[str, bytes]] = {}
+_WRITTEN: dict[str, dict[str, float]] = {}  # name -> key -> time of the last write
 _HANDLES: dict[str, int] = {}
 _LOCK = threading.Lock()
 
@@ -26,7 +28,7 @@ def _release(name: str) -> None:
     with _LOCK:
         _HANDLES[name] -= 1
         if _HANDLES[name] == 0:
-            del _HANDLES[name], _SHARED[name]
+            del _HANDLES[name], _SHARED[name], _WRITTEN[name]
 
 
 class MemoryStore(ObjectStore):
@@ -36,6 +38,7 @@ class MemoryStore(ObjectStore):
         self.url = f"memory://{name}"
         with _LOCK:
             self._objects = _SHARED.setdefault(name, {})
+            self._written = _WRITTEN.setdefault(name, {})
             _HANDLES[name] = _HANDLES.get(name, 0) + 1
         self._release = weakref.finalize(self, _release, name)
 
@@ -54,6 +57,7 @@ class MemoryStore(ObjectStore):
 
     def put(self, key: str, data: bytes) -> None:
         self._objects[check_key(key)] = bytes(data)
+        self._written[key] = time.time()
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         check_key(key)
@@ -61,6 +65,7 @@ class MemoryStore(ObjectStore):
             if key in self._objects:
                 return False
             self._objects[key] = bytes(data)
+            self._written[key] = time.time()
             return True
 
     def exists(self, key: str) -> bool:
@@ -69,5 +74,9 @@ class MemoryStore(ObjectStore):
     def list(self, prefix: str = "") -> list[str]:
         return sorted(k for k in list(self._objects) if k.startswith(prefix))
 
+    def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        return [ObjectInfo(k, len(self._objects.get(k, b"")), self._written.get(k)) for k in self.list(prefix)]
+
     def delete(self, key: str) -> None:
         self._objects.pop(key, None)
+        self._written.pop(key, None)

@@ -32,7 +32,7 @@ from obstore.store import S3Store as _ObS3Store
 
 from vectree.errors import InvalidInputError, NotFoundError, StorageError
 from vectree.pools import io_pool
-from vectree.storage.base import ObjectStore
+from vectree.storage.base import ObjectInfo, ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
 from vectree.storage.s3_errors import is_transient, short_message
 
@@ -325,19 +325,25 @@ class S3Store(ObjectStore):
         return True
 
     def list(self, prefix: str = "") -> list[str]:
+        return [info.key for info in self.list_info(prefix)]
+
+    def list_info(self, prefix: str = "") -> list[ObjectInfo]:
         # obstore lists whole path segments; list the directory part and filter the rest
         head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
 
-        def fetch() -> list[str]:
-            out: list[str] = []
+        def fetch() -> list[ObjectInfo]:
+            out: list[ObjectInfo] = []
             for i, chunk in enumerate(obstore.list(self._store, prefix=head or None, chunk_size=1000)):
                 if i:  # the first page is already counted; each further one is another request
                     self._count(requests=1, round_trips=1)
-                out.extend(meta["path"] for meta in chunk)
+                for meta in chunk:
+                    modified = meta.get("last_modified")
+                    out.append(ObjectInfo(meta["path"], int(meta.get("size") or 0),
+                                          modified.timestamp() if modified is not None else None))
             return out
 
-        paths = self._call("list", prefix or "/", fetch)
-        return sorted(p for p in paths if p.startswith(prefix))
+        infos = self._call("list", prefix or "/", fetch)
+        return sorted((i for i in infos if i.key.startswith(prefix)), key=lambda i: i.key)
 
     def delete(self, key: str) -> None:
         self._check_key(key)
