@@ -103,10 +103,11 @@ def search(
     probes: int = typer.Option(DEFAULT_PROBES, help="Buckets visited per query (more: slower, more accurate)."),
     exact: bool = typer.Option(False, help="Scan every bucket (brute force)."),
     output: str = typer.Option(None, help="Write results as JSON lines to this file instead of a table."),
+    tag: str = typer.Option(None, help="Search the version this tag names (see `vectree tag`)."),
 ) -> None:
     """Find the k nearest rows of each query."""
     try:
-        col = vectree.open_collection(url)
+        col = vectree.open_collection(url, tag=tag)
         res = col.search(read_queries(queries), k=k, probes=probes, exact=exact)
     except VectreeError as exc:
         _fail(exc)
@@ -131,10 +132,11 @@ def _plain(x: object) -> object:
 
 
 @app.command()
-def info(url: str, version: int = typer.Option(None, help="An older version.")) -> None:
+def info(url: str, version: int = typer.Option(None, help="An older version."),
+         tag: str = typer.Option(None, help="The version this tag names.")) -> None:
     """Settings, sizes and tree shape of a collection."""
     try:
-        col = vectree.open_collection(url, version=version)
+        col = vectree.open_collection(url, version=version, tag=tag)
     except VectreeError as exc:
         _fail(exc)
     table = Table("property", "value")

@@ -22,7 +22,7 @@ _SUBCOMMANDS = {
     "experiment": ("vectree.cli.experiment", "A/B tests: plan, analyze, backtest."),
 }
 # Top-level command modules (they register on ``app``), and sub-apps defined inside them.
-_COMMANDS = ["vectree.cli.collection", "vectree.cli.serve"]
+_COMMANDS = ["vectree.cli.collection", "vectree.cli.lifecycle", "vectree.cli.serve"]
 _SUBAPPS = {"keys": ("vectree.cli.serve", "keys_app", "API keys of a service root: create, list, revoke.")}
 
 
