@@ -137,6 +137,8 @@ class Collection:
         exact: bool = False,
         include_metadata: bool = False,
         method: str = "auto",
+        where: dict[str, Any] | None = None,
+        exclude_ids: Any = None,
     ) -> SearchResult:
         """The k nearest rows of each query, visiting the ``probes`` nearest buckets (all with ``exact=True``).
 
@@ -144,10 +146,24 @@ class Collection:
         ``method`` forces how the buckets are scanned (``"compiled"``, ``"matrix"``, ``"streamed"``;
         the default ``"auto"`` picks, see :mod:`vectree.collection.plan`): the answer is the same.
         Safe to call from any number of threads at once, also while others write.
+
+        ``where`` (a filter, see :mod:`vectree.collection.filters`) and ``exclude_ids`` restrict the
+        rows returned, before the scan (pre-filtering, see :mod:`vectree.collection.filtered`):
+        ``probes`` then counts buckets that hold matches, and k rows come back whenever k rows match.
         """
         k = check_k(k, len(self))
         probes = check_probes(probes)
         q = as_vectors(queries, self.dim, self.metric, what="queries", allow_1d=True)
+        if where is not None or exclude_ids is not None:
+            from vectree.collection.filtered import search_filtered
+            from vectree.collection.filters import parse_filter
+
+            flt = None if where is None else parse_filter(where)
+            excl = None
+            if exclude_ids is not None and len(np.atleast_1d(np.asarray(exclude_ids, dtype=object))):
+                excl, _ = as_ids(exclude_ids, len(exclude_ids) if hasattr(exclude_ids, "__len__") else 1,
+                                 self.manifest.settings.get("id_type"))
+            return search_filtered(self._snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
         return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata, method)
 
     def get(self, ids: Any) -> Rows:

@@ -14,6 +14,7 @@ many buckets are probed: visiting every bucket returns exactly the brute-force a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,15 +31,21 @@ from vectree.pools import one_blas_thread, pool, scan_threads
 
 __all__ = ["SearchResult", "search_snapshot"]
 
+Skip = Callable[[Block], "np.ndarray | None"]  # rows of a block the scan must pass over (True = skip)
+
 
 def search_snapshot(
     snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool = False,
-    method: str = "auto", tuning: SearchTuning = TUNING,
+    method: str = "auto", tuning: SearchTuning = TUNING, skip: Skip | None = None, allowed: np.ndarray | None = None,
 ) -> SearchResult:
     """Search prepared queries (float32, normalised for cosine); ``probes=None`` scans every bucket.
 
     ``method`` forces a scan method (``compiled``, ``matrix``, ``streamed``; see :mod:`vectree.collection.plan`).
+    ``skip`` (default: the deleted rows) gives each block's rows the kernel passes over, as it passes
+    over deleted ones: a filter's pre-filtering mask (:mod:`vectree.collection.filtered`). ``allowed``
+    (one bool per bucket) restricts routing to buckets that can hold matches: ``probes`` counts those.
     """
+    skip = skip or snap.dead_mask
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
     index = snap.index
@@ -49,8 +56,10 @@ def search_snapshot(
     top = empty_topk(nq, k)
     n_buckets = index.n_buckets if index is not None else 0
     if n_buckets:
-        order = None if probes is None or probes >= n_buckets else index.probe(queries, probes)
+        order = _route(index, queries, probes, allowed)
         leaves = _probed_leaves(snap, order, nq)
+        if allowed is not None:
+            leaves = [leaf for leaf in leaves if allowed[leaf]]
         if method == "auto":
             capacity = snap.cache.lru.capacity_bytes
             # (one query's bound, without summing its buckets: every probed bucket as large as the largest)
@@ -60,16 +69,16 @@ def search_snapshot(
         if method == "matrix":
             workers = scan_threads()
             if workers > 1 and nq >= tuning.split_min_queries * workers:
-                return _split(snap, queries, k, probes, include_metadata, workers, tuning)
-            _scan_matrix(snap, queries, order, leaves, top, slots, stats, tuning)
+                return _split(snap, queries, k, probes, include_metadata, workers, tuning, skip, allowed)
+            _scan_matrix(snap, queries, order, leaves, top, slots, stats, tuning, skip)
         elif method == "streamed" and nq == 1:
-            _scan_streamed(snap, queries, order, leaves, top, slots, stats, tuning)
+            _scan_streamed(snap, queries, order, leaves, top, slots, stats, tuning, skip)
         else:  # compiled (and "streamed" for a batch, which streams only one query at a time)
-            _scan_compiled(snap, queries, order, leaves, top, slots, stats, tuning)
+            _scan_compiled(snap, queries, order, leaves, top, slots, stats, tuning, skip)
         stats["method"] = method
     else:
         stats["method"] = "tail"
-    _scan_tail(snap, queries, top, slots, stats, tuning)
+    _scan_tail(snap, queries, top, slots, stats, tuning, skip)
     metric = snap.manifest.settings["metric"]
     # the per-query constant left out of the scan: |q|^2 for l2, 1 for cosine and dot
     offset = np.einsum("ij,ij->i", queries, queries) if metric == "l2" else np.ones(nq, np.float32)
@@ -77,14 +86,14 @@ def search_snapshot(
 
 
 def _split(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool,
-           workers: int, tuning: SearchTuning) -> SearchResult:
+           workers: int, tuning: SearchTuning, skip: Skip, allowed: np.ndarray | None) -> SearchResult:
     """A large matrix batch in ``workers`` slices on the ``batch`` pool, each with a one-thread BLAS
     (a product per bucket is too small to split well)."""
     cuts = np.linspace(0, len(queries), workers + 1).astype(int)
     with one_blas_thread():
         parts = list(pool("batch", workers).map(
             lambda a, b: search_snapshot(snap, queries[a:b], k, probes, include_metadata, "matrix",
-                                         _no_split(tuning)), cuts[:-1], cuts[1:]))
+                                         _no_split(tuning), skip, allowed), cuts[:-1], cuts[1:]))
     out = concat(parts)
     out.stats["threads"] = workers
     return out
@@ -94,6 +103,19 @@ def _no_split(tuning: SearchTuning) -> SearchTuning:
     from dataclasses import replace
 
     return replace(tuning, split_min_queries=1 << 62)
+
+
+def _route(index: Any, queries: np.ndarray, probes: int | None, allowed: np.ndarray | None) -> np.ndarray | None:
+    """Each query's ``probes`` nearest buckets (None: every bucket); among the ``allowed`` ones if given."""
+    n_buckets = index.n_buckets
+    if allowed is None:
+        return None if probes is None or probes >= n_buckets else index.probe(queries, probes)
+    if probes is None or probes >= int(allowed.sum()):
+        return None
+    full = index.probe(queries, n_buckets)
+    ok = allowed[full]
+    keep = ok & (np.cumsum(ok, axis=1) <= probes)
+    return full[keep].reshape(len(queries), probes)
 
 
 def _probed_leaves(snap: Snapshot, order: np.ndarray | None, nq: int) -> list[int]:
@@ -130,14 +152,14 @@ def _fetch(snap: Snapshot, leaves: list[int], tuning: SearchTuning) -> list[Bloc
 
 
 def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                   slots: dict, stats: dict, tuning: SearchTuning) -> None:
+                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
     """Every probed bucket held; each query's buckets in one kernel call."""
     nq = len(queries)
     blocks = _fetch(snap, leaves, tuning)
     slots.update(zip(leaves, blocks))
     l2 = snap.manifest.settings["metric"] == "l2"
     scan = [b.scan or b.scan_block(l2) for b in blocks]
-    dead = [snap.dead_mask(b) for b in blocks] if snap.tombstones else [None] * len(blocks)
+    dead = [skip(b) for b in blocks] if snap.tombstones or skip != snap.dead_mask else [None] * len(blocks)
     slot_arr = np.array(leaves, np.int64)
     if nq == 1:  # in probe order, which the scan follows
         plan = np.arange(len(leaves), dtype=np.int64)[None, :]
@@ -158,7 +180,7 @@ def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
 
 
 def _scan_matrix(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                 slots: dict, stats: dict, tuning: SearchTuning) -> None:
+                 slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
     """Per bucket, one matrix product for every query that visits it; buckets a group at a time."""
     nq = len(queries)
     if order is None:
@@ -176,27 +198,28 @@ def _scan_matrix(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, 
         part = leaves[g : g + tuning.fetch_group]
         blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
         for leaf, block in zip(part, blocks):
-            _offer_block(snap, queries, block, visitors[leaf], leaf, top, slots, stats, tuning)
+            _offer_block(snap, queries, block, visitors[leaf], leaf, top, slots, stats, tuning, skip)
         stats["buckets_scanned"] += len(part)
 
 
-def _scan_tail(snap: Snapshot, queries: np.ndarray, top: TopK, slots: dict, stats: dict, tuning: SearchTuning) -> None:
+def _scan_tail(snap: Snapshot, queries: np.ndarray, top: TopK, slots: dict, stats: dict, tuning: SearchTuning,
+               skip: Skip) -> None:
     """The unindexed tail segments, for every query; slots from ``n_buckets`` on."""
     segs = [("segments", s.fingerprint) for s in snap.manifest.segments]
     first = snap.index.n_buckets if snap.index is not None else 0
     every = np.arange(len(queries))
     for g in range(0, len(segs), tuning.fetch_group):
         for i, block in enumerate(snap.cache.blocks(segs[g : g + tuning.fetch_group])):
-            _offer_block(snap, queries, block, every, first + g + i, top, slots, stats, tuning)
+            _offer_block(snap, queries, block, every, first + g + i, top, slots, stats, tuning, skip)
             stats["segments_scanned"] += 1
 
 
 def _offer_block(snap: Snapshot, queries: np.ndarray, block: Block, qidx: np.ndarray, slot: int, top: TopK,
-                 slots: dict, stats: dict, tuning: SearchTuning) -> None:
+                 slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
     """One matrix product for every query in ``qidx`` against ``block``, folded into their running top k."""
     metric = snap.manifest.settings["metric"]
     slots[slot] = block
-    dead = snap.dead_mask(block)
+    dead = skip(block)
     dead_bytes = b"" if dead is None else dead.view(np.uint8)
     vectors = as_float32(block.rows.vectors)  # float16 buckets: widened once per batch
     scale = np.float32(-2.0 if metric == "l2" else -1.0)  # -2q (l2) or -q: distance up to a per-query constant
@@ -229,7 +252,7 @@ def _kept(block: Block, rows: list[int]) -> SimpleNamespace:
 
 
 def _scan_streamed(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                   slots: dict, stats: dict, tuning: SearchTuning) -> None:
+                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
     """One query whose buckets do not fit the cache: a few buckets at a time, nearest first.
 
     Each group is let go before the next is read (keeping only the ids, labels and metadata of the
@@ -246,7 +269,7 @@ def _scan_streamed(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
         blocks = snap.cache.blocks([("buckets", snap.index.bucket_fingerprints[leaf]) for leaf in part])
         plan = np.arange(len(part), dtype=np.int64)[None, :]
         stats["rows_scanned"] += scan_queries(queries, metric, [b.scan_block(l2) for b in blocks],
-                                              [snap.dead_mask(b) for b in blocks], np.array(part, np.int64), plan, top, tuning)
+                                              [skip(b) for b in blocks], np.array(part, np.int64), plan, top, tuning)
         held = top[1][0, : int(top[2][0])]
         for leaf, block in zip(part, blocks):
             slots[leaf] = _kept(block, [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == leaf])
