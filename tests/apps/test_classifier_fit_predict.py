@@ -71,3 +71,13 @@ def test_bad_inputs_are_refused(newsgroups):
         DocumentClassifier(StaticEmbedder()).predict(["a"])
     with pytest.raises(InvalidInputError, match="must not be None"):
         DocumentClassifier(StaticEmbedder()).fit(["a", "b"], ["x", None])
+
+
+def test_where_restricts_the_voting_neighbours(fitted, newsgroups):
+    texts = [r["text"] for r in newsgroups["test"][:40]]
+    two = list(fitted.classes_[:2])
+    proba = fitted.predict_proba(texts, where={"label": {"$in": two}})
+    assert np.all(proba[:, 2:] == 0)  # only neighbours labelled with the two classes voted
+    assert set(fitted.predict(texts, where={"label": two[0]})) == {two[0]}
+    with pytest.raises(InvalidInputError, match="unknown operator"):
+        fitted.predict(texts[:1], where={"label": {"$regex": "x"}})

@@ -121,3 +121,23 @@ def test_unfitted_and_bad_users_are_refused(setup):
         RankingFunnel().recommend(np.array([0]))
     with pytest.raises(InvalidInputError, match="user indices"):
         setup[3].recommend(np.array([10_000]))
+
+
+def test_item_index_excludes_seen_items_inside_the_search(arxiv_sample):
+    """The ANN path excludes a user's seen items in the scan: n unseen items come back even when the
+    nearest hundreds are all seen (no over-fetching), and none of them is seen."""
+    import numpy as np
+
+    from vectree.apps.recommend_index import ItemIndex
+
+    items = arxiv_sample["vectors"][:1500]
+    index = ItemIndex(items, metric="cosine", bucket_size=100, probes=4)
+    user = items[:1]
+    nearest = index.search(user, 400, exact=True)[0][0]
+    seen = [nearest[:300]]  # the 300 nearest items were all seen
+    got, scores = index.search(user, 10, seen)
+    assert (got[0] >= 0).all() and not set(got[0]) & set(seen[0].tolist())
+    assert np.isfinite(scores).all()
+    exact, _ = index.search(user, 10, seen, exact=True)
+    everywhere, _ = index.search(user, 10, seen, probes=10_000)  # probing every bucket: the exact unseen top 10
+    np.testing.assert_array_equal(everywhere, exact)

@@ -199,18 +199,20 @@ class DocumentClassifier:
         if not hasattr(self, "collection_"):
             raise InvalidInputError("this DocumentClassifier is not fitted: call fit(texts, labels) or DocumentClassifier.open(url)")
 
-    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
-        """(n, n_classes) class probabilities (weighted neighbour votes), columns in ``classes_`` order."""
+    def predict_proba(self, texts: Iterable[str], where: dict | None = None) -> np.ndarray:
+        """(n, n_classes) class probabilities (weighted neighbour votes), columns in ``classes_`` order.
+
+        ``where``: vote only among stored documents that match this filter (see ``Collection.search``)."""
         self._check_fitted()
         texts = as_texts(texts)
         t0 = time.perf_counter()
         vectors = self.embedder.encode(texts, show_progress=self.show_progress)
         embed_s = time.perf_counter() - t0
-        proba = self.predict_proba_embeddings(vectors)
+        proba = self.predict_proba_embeddings(vectors, where=where)
         self.timings_["embed_s"] = embed_s
         return proba
 
-    def predict_proba_embeddings(self, vectors: Any) -> np.ndarray:
+    def predict_proba_embeddings(self, vectors: Any, where: dict | None = None) -> np.ndarray:
         """Like :meth:`predict_proba`, for query vectors already embedded by ``self.embedder``."""
         self._check_fitted()
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -221,7 +223,7 @@ class DocumentClassifier:
         exact = self.probes in (None, "exact")
         for s in range(0, len(vectors), self.batch_size):
             res = self.collection_.search(vectors[s : s + self.batch_size], k=int(self.n_neighbors),
-                                          probes=1 if exact else int(self.probes), exact=exact)
+                                          probes=1 if exact else int(self.probes), exact=exact, where=where)
             out[s : s + len(res)] = self._vote(res.labels, res.distances)
         self.timings_ = {"embed_s": 0.0, "search_s": time.perf_counter() - t0, "n": len(vectors)}
         return out
@@ -248,14 +250,14 @@ class DocumentClassifier:
         votes[empty] = 1.0  # no labelled neighbour found: uniform
         return votes / np.where(empty[:, None], len(self.classes_), total)
 
-    def predict(self, texts: Iterable[str]) -> np.ndarray:
-        """The most voted class of each text (ties go to the class listed first in ``classes_``)."""
-        proba = self.predict_proba(texts)
+    def predict(self, texts: Iterable[str], where: dict | None = None) -> np.ndarray:
+        """The most voted class of each text (ties go to the class listed first in ``classes_``); ``where`` as in predict_proba."""
+        proba = self.predict_proba(texts, where=where)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def predict_embeddings(self, vectors: Any) -> np.ndarray:
+    def predict_embeddings(self, vectors: Any, where: dict | None = None) -> np.ndarray:
         """Like :meth:`predict`, for query vectors already embedded by ``self.embedder``."""
-        proba = self.predict_proba_embeddings(vectors)
+        proba = self.predict_proba_embeddings(vectors, where=where)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:

@@ -1,7 +1,8 @@
 """Item vectors in a vectree collection, searched by user vectors with the user's seen items excluded.
 
-The collection's row ids are the dense item indices. Because the core search has no filter, a query asks
-for ``n + len(seen)`` neighbours and drops the seen ones afterwards (capped at the catalogue size).
+The collection's row ids are the dense item indices. A user's seen items are excluded inside the search
+(``exclude_ids``: the scan skips them, as it skips deleted rows), so every query gets ``n`` unseen items
+whenever the catalogue has that many, with no over-fetching.
 """
 
 from __future__ import annotations
@@ -88,16 +89,13 @@ class ItemIndex:
             scores[~np.isfinite(scores)] = -np.inf
             items[~np.isfinite(scores)] = -1
             return items, scores
-        # ANN: group queries by how many extra neighbours they need, so one search call serves many.
-        extra = np.array([len(e) for e in seen], dtype=np.int64)
-        ks = np.minimum(-(-(n + extra) // 64) * 64, n_items)  # rounded up: fewer, larger search calls
-        for kq in np.unique(ks):
-            rows = np.flatnonzero(ks == kq)
-            res = self.collection.search(q[rows], k=int(kq), probes=probes or self.probes)
-            for r, ids, dist in zip(rows, res.ids, res.distances):
-                ids = np.asarray(ids, dtype=np.int64)
-                keep = (ids >= 0) & ~np.isin(ids, seen[r])
-                got = ids[keep][:n]
-                items[r, : got.size] = got
-                scores[r, : got.size] = 1.0 - np.asarray(dist, dtype=np.float32)[keep][:n]
+        # ANN: users who have seen nothing share one batch; each other user's seen items are excluded in the scan
+        k = min(n, n_items)
+        fresh = np.flatnonzero([len(e) == 0 for e in seen])
+        groups = ([(fresh, None)] if len(fresh) else []) + [(np.array([r]), seen[r]) for r in range(len(q)) if len(seen[r])]
+        for rows, excl in groups:
+            res = self.collection.search(q[rows], k=k, probes=probes or self.probes, exclude_ids=excl)
+            found = np.isfinite(res.distances)
+            items[rows, :k] = np.where(found, np.asarray(res.ids, dtype=np.int64), -1)
+            scores[rows, :k] = np.where(found, 1.0 - res.distances, -np.inf)
         return items, scores

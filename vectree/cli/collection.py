@@ -104,11 +104,16 @@ def search(
     exact: bool = typer.Option(False, help="Scan every bucket (brute force)."),
     output: str = typer.Option(None, help="Write results as JSON lines to this file instead of a table."),
     tag: str = typer.Option(None, help="Search the version this tag names (see `vectree tag`)."),
+    where: str = typer.Option(None, help='Only rows matching this JSON filter, e.g. \'{"label": "cs.CL", "year": {"$gte": 2020}}\'.'),
 ) -> None:
     """Find the k nearest rows of each query."""
     try:
+        try:
+            flt = None if where is None else json.loads(where)
+        except json.JSONDecodeError as exc:
+            raise vectree.InvalidInputError(f"--where is not valid JSON ({exc}): {where!r}") from None
         col = vectree.open_collection(url, tag=tag)
-        res = col.search(read_queries(queries), k=k, probes=probes, exact=exact)
+        res = col.search(read_queries(queries), k=k, probes=probes, exact=exact, where=flt)
     except VectreeError as exc:
         _fail(exc)
     if output:
