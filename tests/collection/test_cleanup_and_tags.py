@@ -14,7 +14,7 @@ from vectree.collection.rows import write_segments
 
 
 def _data_objects(store):
-    return [k for k in store.list("") if not k.startswith(("manifests/", "tags/", "_latest"))]
+    return [k for k in store.list("") if not k.startswith(("manifests/", "tags/", "_latest", "_expired"))]
 
 
 def _age_everything(root, seconds):
