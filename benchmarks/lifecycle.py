@@ -128,6 +128,8 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     name = "lifecycle-quick" if args.quick else "lifecycle"
     command = "python benchmarks/lifecycle.py" + (" --quick" if args.quick else "")
+    if args.adds or args.every:
+        command += (f" --adds {args.adds}" if args.adds else "") + (f" --every {args.every}" if args.every else "")
     base = rows[0]["metrics"]
     summary = {r["setting"]: {"objects_vs_none": round(r["metrics"]["objects"] / base["objects"], 4),
                               "bytes_vs_none": round(r["metrics"]["bytes"] / base["bytes"], 4)} for r in rows}
