@@ -141,7 +141,7 @@ def vectree_rows(rows: list[dict], vectors: np.ndarray, queries: list[str], trut
         res = search_text(col, queries, k=10, mode=mode, vectors=qv, **kw)
         qs = time.perf_counter() - t
         name = mode + "".join(f" {k}={v}" for k, v in kw.items())
-        out.append({"system": f"vectree search_text", "setting": name, "dataset": "arxiv-title-to-abstract",
+        out.append({"system": "vectree search_text", "setting": name, "dataset": "arxiv-title-to-abstract",
                     "metrics": {**quality(res.ids.tolist(), truth), "qps": round(len(queries) / qs, 1)}})
         print(f"{name:>40}: {out[-1]['metrics']}", file=sys.stderr, flush=True)
     return out, info
