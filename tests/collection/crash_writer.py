@@ -13,6 +13,7 @@ def main(path: str, seed: int) -> None:
     data = np.load(sys.argv[3])["vectors"].astype(np.float32)
     rng = np.random.default_rng(seed)
     col = vectree.open_collection(path)
+    print("ready", flush=True)  # the test's random kill moment counts from here, not from interpreter start-up
     while True:
         have = sorted(i for b in col.iter_batches() for i in b["ids"].tolist())
         start = (max(have) + 1) if have else 0

@@ -26,14 +26,16 @@ def test_sigkill_at_random_moments_never_breaks_the_collection(tmp_path, arxiv_s
     for kill in range(KILLS):
         proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("crash_writer.py")), str(path), str(kill), str(REPO / "demo" / "arxiv-minilm-4k.npz")],
-            env=env, stderr=subprocess.PIPE,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        time.sleep(float(rng.uniform(0.7, 1.8)))  # python + numpy start-up takes ~0.5 s
-        if proc.poll() is not None:
+        ready = proc.stdout.readline()  # past the imports and the open, however slow the machine is
+        time.sleep(float(rng.uniform(0.05, 1.2)))
+        if not ready or proc.poll() is not None:
             raise AssertionError(f"writer died on its own: {proc.stderr.read().decode()[-2000:]}")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stderr.close()
+        proc.stdout.close()
 
         now = vectree.open_collection(path)
         report = now.verify()
