@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from vectree.experiments import backtest, sample_size_means, sample_size_proportions  # noqa: E402
 from vectree.experiments.analysis import srm_check  # noqa: E402
 from vectree.experiments.bayes import bayes_normal, chance_beta_beats_beta  # noqa: E402
-from vectree.experiments.cuped import compare_cuped  # noqa: E402
+from vectree.experiments.cuped import compare_cuped, cuped_fit  # noqa: E402
 from vectree.experiments.hybrid import simulate_hybrid  # noqa: E402
 from vectree.experiments.ratio import compare_ratios  # noqa: E402
 from vectree.experiments.scorecard import scorecard  # noqa: E402
@@ -205,15 +205,13 @@ def srm_rows(n_sims: int, n_tables: int) -> list[dict]:
 
 
 def movielens_ab(quick: bool) -> tuple[list[dict], dict, object]:
-    """Two funnel settings, A/B on half the users (forward), reverse on the other half (backtest)."""
+    """Two funnel settings: the A/B (forward run) and its backtest (reverse run, roles swapped)."""
     import pandas as pd
     import torch
 
     from vectree.apps.recommend_data import load_movielens_100k, time_split
     from vectree.apps.recommend_features import Catalog
     from vectree.apps.recommend_funnel import RankingFunnel
-    from vectree.experiments.assignment import Assigner
-
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     ml = load_movielens_100k()
@@ -224,7 +222,7 @@ def movielens_ab(quick: bool) -> tuple[list[dict], dict, object]:
     catalog = Catalog.from_movielens(ml, "hash")
     # quick: one two-tower epoch, settings differ by probes; full: the same funnel with and without the re-ranker
     funnel = RankingFunnel(n_candidates=100 if quick else 200, probes=8, explore_share=0.2, rerank=not quick,
-                           two_tower={"epochs": 1 if quick else 8}).fit(train, catalog)
+                           two_tower={"epochs": 1 if quick else 5}).fit(train, catalog)
     fit_s = time.perf_counter() - t0
     _progress(f"MovieLens funnel fitted in {fit_s:.0f} s")
     if quick:
@@ -242,7 +240,7 @@ def movielens_ab(quick: bool) -> tuple[list[dict], dict, object]:
     users = np.unique(test.user)
     relevant_all = test.by_user()
     days = pd.Series(test.timestamp // 86400).groupby(test.user).nunique()
-    visits = np.minimum(3, days.reindex(users).fillna(1).to_numpy(int))
+    visits = np.minimum(5, days.reindex(users).fillna(1).to_numpy(int))
     train_days = pd.Series(train.timestamp // 86400).groupby(train.user).nunique()
     occupation = np.array(ml.occupation_names, dtype=object)[ml.user_occupation]
     info = pd.DataFrame({"unit": users, "pre_activity": np.bincount(train.user, minlength=inter.n_users)[users],
@@ -250,19 +248,26 @@ def movielens_ab(quick: bool) -> tuple[list[dict], dict, object]:
                          "gender": np.where(ml.user_gender[users] == 1, "M", "F"),
                          "age_band": pd.cut(ml.user_age[users], [0, 24, 34, 49, 200], labels=["<25", "25-34", "35-49", "50+"]).astype(str),
                          "occupation": occupation[users]})
-    phase = Assigner("movielens-backtest-phase", ["forward", "reverse"]).assign(np.array([f"user{u}" for u in users], dtype=object))
+    # forward and reverse both run on every user, re-randomised with another salt: independent assignments make
+    # the two estimates' noise independent, as the backtest's asymmetry test assumes
     logs, tables = {}, {}
     for ph in ("forward", "reverse"):
-        sel = phase == ph
         pol = policies if ph == "forward" else {"B": policies["B"], "A": policies["A"]}
-        log = simulate_slate_ab(users[sel], [relevant_all[u] for u in users[sel]], pol, visits=visits[sel],
+        log = simulate_slate_ab(users, [relevant_all[u] for u in users], pol, visits=visits,
                                 experiment=f"movielens-funnel-{ph}", seed=41 if ph == "forward" else 42)
         logs[ph], tables[ph] = log, unit_metrics(log, info)
     card = scorecard(tables["forward"], ["clicks~pre_activity+pre_days", "clicks", "clicked", "ctr=clicks/impressions",
                                          "explore_ctr=explore_clicks/explore_impressions"],
                      control="A", dimensions=["gender", "age_band", "occupation"])
-    bt = backtest(tables["forward"][["unit", "variant", "clicks"]], tables["reverse"][["unit", "variant", "clicks"]],
-                  new="B", old="A", outcome_col="clicks", metric="mean")
+    for t in tables.values():  # the backtest of the CUPED metric: adjusted clicks, theta fitted within each run
+        arm = t["variant"] == t["variant"].iloc[0]
+        cov = ["pre_activity", "pre_days"]
+        fit = cuped_fit(t.loc[arm, "clicks"], t.loc[~arm, "clicks"], t.loc[arm, cov].to_numpy(float), t.loc[~arm, cov].to_numpy(float))
+        t["clicks_cuped"] = fit.adjust(t["clicks"].to_numpy(float), t[cov].to_numpy(float))
+    bts = {m: backtest(tables["forward"][["unit", "variant", m]], tables["reverse"][["unit", "variant", m]],
+                       new="B", old="A", outcome_col=m, metric="proportion" if m == "clicked" else "mean")
+           for m in ("clicks_cuped", "clicked", "clicks")}
+    bt = bts["clicks_cuped"]
     fwd_log = logs["forward"]
     expl = fwd_log[fwd_log["source"] == "explore"]
     ds = f"movielens-100k{'-300users' if quick else ''}, held-out 20% per user"
@@ -274,16 +279,18 @@ def movielens_ab(quick: bool) -> tuple[list[dict], dict, object]:
                          ci_low=f.abs_ci[0], ci_high=f.abs_ci[1], p_value=f.p_value, p_holm=r.p_holm, p_bh=r.p_bh,
                          chance_to_win=b.chance_to_win, expected_loss=b.expected_loss,
                          variance_reduction=r.variance_reduction if r.variance_reduction is not None else "-"))
-    rows.append(_row("funnel backtest: clicks per user, forward (A control) on one half of the users, reverse (B control) on the other", ds,
-                     gain=bt.gain, loss=bt.loss, asymmetry=bt.asymmetry, asymmetry_p_value=bt.asymmetry_p_value,
-                     forward_p_value=bt.forward.p_value, reverse_p_value=bt.reverse.p_value, verdict=bt.verdict))
+    names = {"clicks_cuped": "clicks per user (CUPED)", "clicked": "users with a click", "clicks": "clicks per user (plain)"}
+    for m, b in bts.items():
+        rows.append(_row(f"funnel backtest: {names[m]}, forward (A control) then reverse (B control), every user re-randomised", ds,
+                         gain=b.gain, loss=b.loss, asymmetry=b.asymmetry, asymmetry_p_value=b.asymmetry_p_value,
+                         forward_p_value=b.forward.p_value, reverse_p_value=b.reverse.p_value, verdict=b.verdict))
     extra = {"settings": {k: v[0] for k, v in settings.items()}, "fit_s": round(fit_s, 1),
              "units": card.n_units, "srm": card.srm.message,
              "impressions_forward": int(len(fwd_log)), "explored_share": float((fwd_log["source"] == "explore").mean()),
              "explore_propensity_median": float(expl["propensity"].median()) if len(expl) else None,
              "model_propensity": float(fwd_log.loc[fwd_log["source"] != "explore", "propensity"].median()),
              "scorecard_md": scorecard_markdown(card, title="MovieLens funnel A/B (forward run)"),
-             "backtest": {"verdict": bt.verdict, "gain": bt.gain, "loss": bt.loss}}
+             "backtest": {m: {"verdict": b.verdict, "gain": b.gain, "loss": b.loss} for m, b in bts.items()}}
     _progress(f"MovieLens A/B analysed: {bt.verdict}")
     return rows, extra, card
 
@@ -424,14 +431,97 @@ def plot(rows_peek: list[dict], lc, cuped_rows: list[dict], curves: dict, fdr_ro
     plt.close(fig)
 
 
+def readme_block(result: dict) -> str:
+    """The README's experiments summary, from a results file (no number typed by hand)."""
+    rows = {r["setting"]: r["metrics"] for r in result["rows"]}
+
+    def pick(prefix: str) -> list[tuple[str, dict]]:
+        return [(s, m) for s, m in rows.items() if s.startswith(prefix)]
+
+    out = [f"From `{result['command']}` ({result['date']}, {result['machine']['cpus']} cores; every rate over simulated runs "
+           "with a known truth, the same functions an analysis calls):", "",
+           "| check | goal | measured |", "|---|---|---|"]
+    for s, m in pick("CUPED"):
+        out.append(f"| CUPED, rho = {m['rho']}: variance of the adjusted outcome | 1 - rho^2 = {m['theoretical_variance_ratio']:.2f} "
+                   f"| {m['measured_variance_ratio']:.3f} |")
+        out.append(f"| CUPED, rho = {m['rho']}: A/A false positives; power at the CUPED plan ({m['n_per_arm']} instead of "
+                   f"{m['n_per_arm_without_cuped']} units/arm) | 0.05 +- 0.01; 0.80 | {m['false_positive_rate']:.4f}; {m['simulated_power']:.4f} |")
+    for s, m in pick("ratio"):
+        what = "delta method" if "delta" in s else "sessions as independent (wrong)"
+        out.append(f"| ratio metric clicks/sessions, 95% interval coverage, {what} | 0.95 +- 0.01 | {m['coverage']:.4f} |")
+    for s, m in pick("20 metrics"):
+        name = s.split(", ")[-2] if "Benjamini" not in s else "Benjamini-Hochberg"
+        if "Holm" in s:
+            out.append(f"| 20 metrics, 5 true effects: Holm family-wise error; power | <= 0.05 | {m['family_wise_error_rate']:.4f}; {m['power']:.3f} |")
+        elif "Benjamini" in s:
+            out.append(f"| 20 metrics, 5 true effects: BH false discovery rate; power | <= q = 0.05 | {m['false_discovery_rate']:.4f}; {m['power']:.3f} |")
+        else:
+            out.append(f"| 20 metrics, 5 true effects: uncorrected false discovery rate; family-wise error | (for contrast) "
+                       f"| {m['false_discovery_rate']:.4f}; {m['family_wise_error_rate']:.4f} |")
+    for s, m in pick("chance to win"):
+        label = s[len("chance to win, "):].rsplit(",", 1)[0]
+        out.append(f"| chance to win, {label}: of {m['runs_reporting_90_95']} runs reporting 90-95% (mean {m['mean_reported']:.3f}), "
+                   f"share that truly win | 0.90-0.95 | {m['truly_win']:.4f} |")
+    for s, m in pick("sequential hybrid"):
+        out.append(f"| sequential hybrid (mSPRT looks at alpha/2, final test at {m['alpha_final']:.4f}): A/A false positives; power "
+                   f"| 0.05; plan 0.80 | {m['false_positive_rate']:.4f}; {m['simulated_power']:.4f} (stopped early in {m['stopped_early']:.1%}, "
+                   f"{m['traffic_saved']:.1%} less traffic) |")
+    for s, m in pick("SRM"):
+        if "false_alarm_rate" in m:
+            out.append(f"| SRM at p < 0.001, A/A false alarms | 0.001 | {m['false_alarm_rate']:.4f} |")
+        else:
+            out.append(f"| SRM, treatment loses 25% of one browser's units: flagged; explained by that browser | 1; 1 "
+                       f"| {m['detection_rate']:.2f}; {m['explained_by_browser_safari']:.2f} |")
+    ml = result.get("movielens_ab")
+    if ml:
+        fun = pick("funnel A/B")
+        bts = [(s[len("funnel backtest: "):].split(", forward")[0], m) for s, m in rows.items() if s.startswith("funnel backtest")]
+        out += ["", f"MovieLens 100k, replayed: each user's held-out 20% of ratings are the items they would click; "
+                f"B = {ml['settings']['B']} against A = {ml['settings']['A']}, 20% of the slots explored with logged propensities, "
+                f"{ml['units']} users in the forward run:", "",
+                "| metric | A | B | relative lift | p | BH p | chance to win | CUPED variance reduction |", "|---|---|---|---|---|---|---|---|"]
+        for s, m in fun:
+            name = s[len("funnel A/B: "):].split(", B = ")[0]
+            vr = m["variance_reduction"]
+            out.append(f"| {name} | {m['control']:.4g} | {m['variant']:.4g} | {m['rel_lift']:+.1%} | {m['p_value']:.3g} | {m['p_bh']:.3g} "
+                       f"| {m['chance_to_win']:.1%} | {vr if isinstance(vr, str) else f'{vr:.1%}'} |")
+        out += ["", "Backtest (a reverse run, B the control, every user re-randomised):", "",
+                "| metric | gain (forward, B - A) | p | loss in reverse (A - B) | p | gain + loss [p] | verdict |", "|---|---|---|---|---|---|---|"]
+        out += [f"| {name} | {m['gain']:+.4g} | {m['forward_p_value']:.3g} | {m['loss']:+.4g} | {m['reverse_p_value']:.3g} "
+                f"| {m['asymmetry']:+.4g} [{m['asymmetry_p_value']:.3g}] | {m['verdict']} |" for name, m in bts]
+        out += ["", f"{ml['srm'][0].upper() + ml['srm'][1:]}."]
+    return "\n".join(out)
+
+
+def write_readme(result: dict, readme: Path) -> None:
+    text = readme.read_text()
+    begin, end = "<!-- experiments:begin -->", "<!-- experiments:end -->"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{readme} has no {begin} .. {end} block")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + begin + "\n" + readme_block(result) + "\n" + end + tail)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a small run in under a minute")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("VECTREE_SHARED_DATA", REPO.parent / "shared" / "data")))
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--readme", action="store_true", help="only rewrite README.md's experiments block from the results file")
     args = ap.parse_args()
+    if args.readme:
+        write_readme(json.loads((args.out / "experiments.json").read_text()), REPO / "README.md")
+        return
     q = args.quick
     started = time.perf_counter()
+    extra: dict = {}
+    card, ml_rows = None, []
+    try:  # first: the longest part, and the one that needs a registry
+        ml_rows, ml_extra, card = movielens_ab(q)
+        extra["movielens_ab"] = ml_extra
+    except VectreeError as exc:  # no registry to fetch MovieLens from: say so, keep the rest
+        extra["movielens_skipped"] = str(exc)
     rows = calibration(n_sims=500 if q else 2000, seeds=1 if q else 5)
     peek = peeking(500 if q else 2000)
     rows += peek
@@ -439,16 +529,10 @@ def main() -> None:
     sims = 100 if q else 2000
     cuped_rows = cuped(sims)
     fdr_rows = fdr(sims)
-    bayes_rows, curves = bayes_calibration(300 if q else 10000)
-    rows += cuped_rows + ratio_coverage(sims) + fdr_rows + bayes_rows + hybrid(1000 if q else 10000) + srm_rows(sims, 3 if q else 100)
-    extra: dict = {"bayes_calibration": curves}
-    card = None
-    try:
-        ml_rows, ml_extra, card = movielens_ab(q)
-        rows += ml_rows
-        extra["movielens_ab"] = ml_extra
-    except VectreeError as exc:  # no registry to fetch MovieLens from: say so, keep the rest
-        extra["movielens_skipped"] = str(exc)
+    bayes_rows, curves = bayes_calibration(300 if q else 5000)
+    rows += cuped_rows + ratio_coverage(sims) + fdr_rows + bayes_rows + hybrid(1000 if q else 10000) + srm_rows(sims, 3 if q else 40)
+    rows += ml_rows
+    extra["bayes_calibration"] = curves
     lc = None
     if (args.data / "arxiv-abstracts-minilm.npy").is_file():
         n = 4000 if q else 20000
@@ -497,7 +581,8 @@ def main() -> None:
         ml = extra["movielens_ab"]
         lines += ["", f"MovieLens funnel A/B: settings {ml['settings']}, {ml['impressions_forward']:,} impressions in the forward run, "
                   f"{ml['explored_share']:.1%} of them explored (logged propensity, median {ml['explore_propensity_median']:.3g}; "
-                  f"model slots {ml['model_propensity']:.3g}); funnel fitted in {ml['fit_s']} s. Backtest: {ml['backtest']['verdict']}.", "",
+                  f"model slots {ml['model_propensity']:.3g}); funnel fitted in {ml['fit_s']} s. Backtest of CUPED clicks per user: "
+                  f"{ml['backtest']['clicks_cuped']['verdict']}.", "",
                   ml["scorecard_md"].replace("# MovieLens", "## MovieLens", 1)]
         if card is not None:
             plot_scorecard(card, args.out / f"{name}-movielens.png", title="MovieLens funnel A/B: relative lift (B vs A)")

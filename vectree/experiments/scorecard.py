@@ -33,7 +33,7 @@ from vectree.experiments.analysis import Comparison, compare_means, compare_prop
 from vectree.experiments.bayes import BayesResult, bayes_normal, bayes_proportions
 from vectree.experiments.cuped import compare_cuped, cuped_fit
 from vectree.experiments.hybrid import HybridResult, hybrid_test
-from vectree.experiments.ratio import compare_ratios
+from vectree.experiments.ratio import compare_ratios, ratio_estimate
 from vectree.experiments.srm import SRMReport, srm_by_dimension
 
 __all__ = ["MetricSpec", "ScorecardRow", "Scorecard", "scorecard", "per_unit"]
@@ -175,8 +175,6 @@ def _one(units: pd.DataFrame, spec: MetricSpec, variant_col: str, control: str, 
         nc, nt = _arms(units, variant_col, control, variant, spec.numerator)
         dc, dt = _arms(units, variant_col, control, variant, spec.denominator)
         comp = compare_ratios(nc, dc, nt, dt, alpha=alpha, names=names)
-        from vectree.experiments.ratio import ratio_estimate
-
         rc = ratio_estimate(nc, dc)
         bayes = bayes_normal(rc.ratio, rc.se, comp.abs_lift, comp.se, prior_sd=prior_sd, credible=credible,
                              higher_is_better=hib, seed=seed, names=names)
