@@ -1,6 +1,7 @@
 """The experiments benchmark runs end to end in its quick mode and writes JSON, markdown and PNG."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ def test_quick_benchmark_writes_results(tmp_path):
     for row in result["rows"]:
         assert {"system", "setting", "dataset", "metrics"} <= set(row)
     rows = {r["setting"]: r["metrics"] for r in result["rows"]}
-    peek = [m for s, m in rows.items() if "looks" in s]
+    peek = [m for s, m in rows.items() if re.match(r"\d+ looks, ", s)]
+    assert len(peek) == 4
     assert peek[-1]["naive_false_positive_rate"] > peek[-1]["msprt_false_positive_rate"]
     cuped = [m for s, m in rows.items() if s.startswith("CUPED")]
     assert [m["rho"] for m in cuped] == [0.3, 0.5, 0.7]
