@@ -478,7 +478,8 @@ def readme_block(result: dict) -> str:
         bts = [(s[len("funnel backtest: "):].split(", forward")[0], m) for s, m in rows.items() if s.startswith("funnel backtest")]
         out += ["", f"MovieLens 100k, replayed: each user's held-out 20% of ratings are the items they would click; "
                 f"B = {ml['settings']['B']} against A = {ml['settings']['A']}, 20% of the slots explored with logged propensities, "
-                f"{ml['units']} users in the forward run:", "",
+                f"{sum(ml['units'].values())} users in the forward run ("
+                + ", ".join(f"{k} {v}" for k, v in ml["units"].items()) + "):", "",
                 "| metric | A | B | relative lift | p | BH p | chance to win | CUPED variance reduction |", "|---|---|---|---|---|---|---|---|"]
         for s, m in fun:
             name = s[len("funnel A/B: "):].split(", B = ")[0]
@@ -489,7 +490,9 @@ def readme_block(result: dict) -> str:
                 "| metric | gain (forward, B - A) | p | loss in reverse (A - B) | p | gain + loss [p] | verdict |", "|---|---|---|---|---|---|---|"]
         out += [f"| {name} | {m['gain']:+.4g} | {m['forward_p_value']:.3g} | {m['loss']:+.4g} | {m['reverse_p_value']:.3g} "
                 f"| {m['asymmetry']:+.4g} [{m['asymmetry_p_value']:.3g}] | {m['verdict']} |" for name, m in bts]
-        out += ["", f"{ml['srm'][0].upper() + ml['srm'][1:]}."]
+        out += ["", f"{ml['srm'][0].upper() + ml['srm'][1:]}. The explored slots draw items the same way in both arms, yet their "
+                "click rate is no A/A guardrail: next to a better ranking, users have already clicked the items they wanted "
+                "(each at most once), so the random slots click less (tested in `tests/experiments/test_slate_ab_replay.py`)."]
     return "\n".join(out)
 
 
