@@ -20,10 +20,10 @@ _SUBCOMMANDS = {
     "classify": ("vectree.cli.classify", "Document classification: fit, predict, evaluate."),
     "recommend": ("vectree.cli.recommend", "Recommendations: fit, evaluate, for-user."),
     "experiment": ("vectree.cli.experiment", "A/B tests: plan, analyze, backtest."),
+    "keys": ("vectree.cli.keys", "API keys of a service root: create, list, revoke."),
 }
-# Top-level command modules (they register on ``app``), and sub-apps defined inside them.
+# Top-level command modules (they register on ``app``).
 _COMMANDS = ["vectree.cli.collection", "vectree.cli.lifecycle", "vectree.cli.serve"]
-_SUBAPPS = {"keys": ("vectree.cli.serve", "keys_app", "API keys of a service root: create, list, revoke.")}
 
 
 @app.callback()
@@ -34,8 +34,6 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 def _register() -> None:
     for module in _COMMANDS:
         importlib.import_module(module)
-    for name, (module, attr, help_text) in _SUBAPPS.items():
-        app.add_typer(getattr(importlib.import_module(module), attr), name=name, help=help_text)
     for name, (module, help_text) in _SUBCOMMANDS.items():
         try:
             sub = importlib.import_module(module)

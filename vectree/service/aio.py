@@ -1,9 +1,9 @@
-"""The asyncio client: ``await vectree.service.connect_async(url, api_key=...)``, the same methods as :mod:`client`, awaited.
+"""The asyncio client: ``vectree.service.connect_async(url, api_key=...)``, the same methods as :mod:`client`, awaited::
 
-    >>> async def main():                                            # doctest: +SKIP
-    ...     async with connect_async("http://127.0.0.1:8080", api_key=KEY) as db:
-    ...         col = await db.open_collection("papers")
-    ...         return (await col.search(queries, k=10)).ids
+    async def main():
+        async with connect_async("http://127.0.0.1:8080", api_key=KEY) as db:
+            col = await db.open_collection("papers")
+            return (await col.search(queries, k=10)).ids
 """
 
 from __future__ import annotations
