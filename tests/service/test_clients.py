@@ -37,6 +37,11 @@ def test_remote_answers_equal_local_answers_over_arrow_and_json(service_server, 
                 np.testing.assert_array_equal(b.ids, a.ids)
                 np.testing.assert_array_equal(b.labels, a.labels)
                 np.testing.assert_allclose(b.distances, a.distances, rtol=1e-6, atol=1e-6)
+        where = {"label": {"$eq": s["categories"][5]}}  # filters travel too, with the library's meaning
+        fa = local.search(s["vectors"][:5], k=5, probes=4, where=where, exclude_ids=[s["ids"][5]])
+        fb = remote.search(s["vectors"][:5], k=5, probes=4, where=where, exclude_ids=[s["ids"][5]])
+        np.testing.assert_array_equal(fb.ids, fa.ids)
+        assert s["ids"][5] not in fb.ids.ravel().tolist()
         one = remote.search(s["vectors"][5], k=3, probes=2, include_metadata=True)
         assert one.ids[0, 0] == s["ids"][5] and one.metadata[0][0] == {"title": s["titles"][5]}
         rows = remote.get([s["ids"][9], s["ids"][2]])

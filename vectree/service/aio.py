@@ -102,8 +102,8 @@ class AsyncRemoteCollection(CollectionCalls):
         return await self._client._run(self._refresh())
 
     async def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False,
-                     method: str = "auto") -> SearchResult:
-        return await self._client._run(self._search(queries, k, probes, exact, include_metadata, method))
+                     method: str = "auto", where: dict[str, Any] | None = None, exclude_ids: Any = None) -> SearchResult:
+        return await self._client._run(self._search(queries, k, probes, exact, include_metadata, method, where, exclude_ids))
 
     async def get(self, ids: Any) -> Rows:
         return await self._client._run(self._get(ids))

@@ -145,9 +145,12 @@ def rows_call(path: str, vectors: Any, ids: Any, labels: Any, metadata: Any) -> 
 
 
 def search_call(path: str, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, version: int | None,
-                method: str = "auto") -> Call:
+                method: str = "auto", where: Any = None, exclude_ids: Any = None) -> Call:
     settings = {"k": k, "probes": probes, "exact": bool(exact), "include_metadata": bool(include_metadata), "version": version,
                 "method": method}
+    if where is not None or exclude_ids is not None:  # filters travel in JSON bodies
+        return Call("POST", path, json={"vectors": _vectors(queries), "where": where, "exclude_ids": _listify(exclude_ids),
+                                        **{k_: (v.item() if isinstance(v, np.generic) else v) for k_, v in settings.items()}})
     try:
         arr = np.asarray(queries)
         big = arr.ndim == 2 and len(arr) >= ARROW_ROWS and arr.dtype.kind == "f" and bool(np.isfinite(arr).all())

@@ -68,8 +68,10 @@ class CollectionCalls:
 
         return Call("GET", q(self.name)), done
 
-    def _search(self, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, method: str = "auto") -> tuple[Call, Callable]:
-        return search_call(q(self.name) + "/search", queries, k, probes, exact, include_metadata, self.version, method), json_to_result
+    def _search(self, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, method: str = "auto",
+                where: Any = None, exclude_ids: Any = None) -> tuple[Call, Callable]:
+        call = search_call(q(self.name) + "/search", queries, k, probes, exact, include_metadata, self.version, method, where, exclude_ids)
+        return call, json_to_result
 
     def _get(self, ids: Any) -> tuple[Call, Callable]:
         from vectree.service.calls import _listify
@@ -176,9 +178,9 @@ class RemoteCollection(CollectionCalls):
         return self._client._run(self._refresh())
 
     def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False,
-               method: str = "auto") -> SearchResult:
-        """The k nearest rows of each query (see :meth:`vectree.Collection.search`)."""
-        return self._client._run(self._search(queries, k, probes, exact, include_metadata, method))
+               method: str = "auto", where: dict[str, Any] | None = None, exclude_ids: Any = None) -> SearchResult:
+        """The k nearest rows of each query (see :meth:`vectree.Collection.search`, filters included)."""
+        return self._client._run(self._search(queries, k, probes, exact, include_metadata, method, where, exclude_ids))
 
     def get(self, ids: Any) -> Rows:
         """The stored rows with these ids, in that order."""

@@ -23,7 +23,7 @@ def _query_settings(request: Request) -> dict[str, Any]:
     """k, probes, exact, version, include_metadata from the query string (for Arrow bodies)."""
     q = request.query_params
     out: dict[str, Any] = {"k": 10, "probes": 8, "exact": False, "version": None, "include_metadata": False,
-                           "method": q.get("method", "auto")}
+                           "method": q.get("method", "auto"), "where": None, "exclude_ids": None}
     try:
         for key in ("k", "probes", "version"):
             if key in q:
@@ -49,7 +49,7 @@ async def search(name: str, request: Request, svc: Service = Depends(service), w
     def go() -> dict[str, Any]:
         col = svc.registry.collection(record, body["version"])
         res = col.search(body["vectors"], k=body["k"], probes=body["probes"], exact=body["exact"], include_metadata=body["include_metadata"],
-                         method=body["method"])
+                         method=body["method"], where=body["where"], exclude_ids=body["exclude_ids"])
         return result_to_json(res, col.settings.get("id_type"))
 
     return await run_in_threadpool(go)
