@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 import vectree
-from vectree.cli.collection import _fail, console
+from vectree.cli import collection as _collection  # its attributes are read at call time: no import cycle
 from vectree.cli.main import app
 from vectree.errors import VectreeError
 
@@ -24,9 +24,9 @@ def cleanup(
         report = vectree.open_collection(url).cleanup(older_than=older_than, keep_versions=keep_versions,
                                                       grace=grace, dry_run=dry_run)
     except VectreeError as exc:
-        _fail(exc)
+        _collection._fail(exc)
     verb = "would delete" if dry_run else "deleted"
-    console.print(f"{verb} {len(report.versions_deleted)} version(s) and {report.objects_deleted} object(s) "
+    _collection.console.print(f"{verb} {len(report.versions_deleted)} version(s) and {report.objects_deleted} object(s) "
                   f"({report.bytes_deleted:,} bytes); kept {len(report.versions_kept)} version(s), "
                   f"{report.objects_kept} object(s) ({report.bytes_kept:,} bytes)"
                   + (f", {report.young_unreferenced} unreferenced but younger than the grace period" if report.young_unreferenced else ""))
@@ -38,8 +38,8 @@ def tag(url: str, name: str, version: int = typer.Argument(None, help="The versi
     try:
         v = vectree.open_collection(url).tag(name, version)
     except VectreeError as exc:
-        _fail(exc)
-    console.print(f"tag {name} -> version {v}")
+        _collection._fail(exc)
+    _collection.console.print(f"tag {name} -> version {v}")
 
 
 @app.command()
@@ -48,8 +48,8 @@ def untag(url: str, name: str) -> None:
     try:
         vectree.open_collection(url).untag(name)
     except VectreeError as exc:
-        _fail(exc)
-    console.print(f"removed tag {name}")
+        _collection._fail(exc)
+    _collection.console.print(f"removed tag {name}")
 
 
 @app.command()
@@ -58,8 +58,8 @@ def tags(url: str) -> None:
     try:
         found = vectree.open_collection(url).tags()
     except VectreeError as exc:
-        _fail(exc)
+        _collection._fail(exc)
     table = Table("tag", "version")
     for name, v in sorted(found.items()):
         table.add_row(name, str(v))
-    console.print(table)
+    _collection.console.print(table)
