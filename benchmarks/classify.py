@@ -31,8 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, markdown_table, peak_rss_mb, write_results  # noqa: E402
-from vectree.apps.classifier import DocumentClassifier  # noqa: E402
-from vectree.apps.classifier_eval import evaluate_probes, macro_f1  # noqa: E402
+from vectree.apps.classify.classifier import DocumentClassifier  # noqa: E402
+from vectree.apps.classify.evaluate import evaluate_probes, macro_f1  # noqa: E402
 from vectree.embed import ConcatEmbedder, SentenceEncoder, StaticEmbedder, Word2VecEmbedder, tokenize  # noqa: E402
 
 DATA = Path(os.environ.get("VECTREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -204,7 +204,7 @@ ARXIV_NAMES = {  # arXiv's own category names (its public taxonomy), used as cla
 def run_zeroshot(ds: dict[str, Any], quick: bool) -> list[dict]:
     """Accuracy on the test month against the fraction of training rows labelled (MiniLM vectors)."""
     import vectree
-    from vectree.apps.zeroshot import ZeroShotClassifier, propagate_labels
+    from vectree.apps.classify.zeroshot import ZeroShotClassifier, propagate_labels
 
     print(f"[classify] zero-shot on arxiv: {len(ds['train_labels'])} train rows, {len(ds['test_labels'])} test rows", flush=True)
     x = np.concatenate([ds["minilm_train"], ds["minilm_test"]])

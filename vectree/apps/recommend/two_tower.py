@@ -17,8 +17,10 @@ vector queries it.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -244,40 +246,61 @@ class TwoTowerModel:
         return (u * v).sum(1)
 
     # ------------------------------------------------------------------ persistence
-    def to_bytes(self) -> bytes:
-        """Serialise parameters, weights and the fitted side data (torch.save of plain tensors/lists)."""
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """``(header, arrays)``: parameters and sizes as JSON-able values, the weights and fitted side data
+        as numpy arrays (no pickle anywhere: see ``vectree.apps.recommend.state``)."""
         self._check()
         lengths = np.array([len(h) for h in self.history_], dtype=np.int64)
-        blob = {
-            "params": self.get_params(),
-            "state": self.net_.state_dict(),
-            "n_users": self.n_users_, "n_items": self.n_items_,
-            "user_features": torch.from_numpy(self.user_features_),
-            "item_features": torch.from_numpy(self.item_features_),
-            "history_lengths": torch.from_numpy(lengths),
-            "history_items": torch.from_numpy(np.concatenate(self.history_) if lengths.sum() else np.zeros(0, np.int64)),
-            "loss_history": list(self.loss_history_),
-        }
+        arrays = {f"state.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        arrays.update({
+            "user_features": self.user_features_, "item_features": self.item_features_, "history_lengths": lengths,
+            "history_items": np.concatenate(self.history_) if lengths.sum() else np.zeros(0, np.int64),
+        })
+        header = {"format": 1, "params": self.get_params(), "n_users": self.n_users_, "n_items": self.n_items_,
+                  "loss_history": [float(x) for x in self.loss_history_]}
+        return header, arrays
+
+    @classmethod
+    def from_state(cls, header: dict, arrays: dict[str, np.ndarray]) -> "TwoTowerModel":
+        """Inverse of ``to_state``."""
+        if header.get("format") != 1:
+            raise InvalidInputError(f"two-tower model state has format {header.get('format')!r}, this vectree reads 1")
+        model = cls(**header["params"])
+        model.n_users_, model.n_items_ = int(header["n_users"]), int(header["n_items"])
+        model.user_features_ = np.asarray(arrays["user_features"], dtype=np.float32)
+        model.item_features_ = np.asarray(arrays["item_features"], dtype=np.float32)
+        lengths = arrays["history_lengths"]
+        model.history_ = np.split(arrays["history_items"], np.cumsum(lengths)[:-1]) if lengths.size else []
+        model.net_ = _TwoTowerNet(model.n_users_, model.n_items_, model.user_features_.shape[1], model.item_features_.shape[1],
+                                  model.id_dim, model.hidden, model.dim, model.use_history, model.dropout)
+        state = {k[len("state."):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("state.")}
+        model.net_.load_state_dict(state)
+        model.net_.eval()
+        model.loss_history_ = list(header["loss_history"])
+        return model
+
+    def to_bytes(self) -> bytes:
+        """One zip archive: ``model.json`` (``to_state``'s header) and ``arrays.npz``."""
+        from vectree.apps.recommend.state import to_npz
+
+        header, arrays = self.to_state()
         buf = io.BytesIO()
-        torch.save(blob, buf)
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("model.json", json.dumps(header))
+            z.writestr("arrays.npz", to_npz(arrays))
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "TwoTowerModel":
-        """Inverse of ``to_bytes``."""
-        blob = torch.load(io.BytesIO(data), weights_only=True)
-        model = cls(**blob["params"])
-        model.n_users_, model.n_items_ = int(blob["n_users"]), int(blob["n_items"])
-        model.user_features_ = blob["user_features"].numpy()
-        model.item_features_ = blob["item_features"].numpy()
-        lengths = blob["history_lengths"].numpy()
-        model.history_ = np.split(blob["history_items"].numpy(), np.cumsum(lengths)[:-1]) if lengths.size else []
-        model.net_ = _TwoTowerNet(model.n_users_, model.n_items_, model.user_features_.shape[1], model.item_features_.shape[1],
-                                  model.id_dim, model.hidden, model.dim, model.use_history, model.dropout)
-        model.net_.load_state_dict(blob["state"])
-        model.net_.eval()
-        model.loss_history_ = list(blob["loss_history"])
-        return model
+        """Inverse of ``to_bytes`` (reads JSON and a pickle-free npz)."""
+        from vectree.apps.recommend.state import from_npz
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                header, npz = json.loads(z.read("model.json")), z.read("arrays.npz")
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            raise InvalidInputError(f"not a saved two-tower model ({exc})") from exc
+        return cls.from_state(header, from_npz(npz))
 
     def save(self, path: str | Path) -> None:
         """Write the model to a file (see ``to_bytes``)."""

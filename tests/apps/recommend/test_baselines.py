@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_baselines import ItemKNNRecommender, PopularityRecommender
-from vectree.apps.recommend_data import time_split
-from vectree.apps.recommend_eval import evaluate
+from vectree.apps.recommend.baselines import ItemKNNRecommender, PopularityRecommender
+from vectree.apps.recommend.data import time_split
+from vectree.apps.recommend.metrics import evaluate
 from vectree.errors import InvalidInputError
 
 

@@ -7,19 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from vectree.apps.recommend_data import fetch_movielens_100k
-from vectree.errors import StorageError
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
-def test_quick_benchmark_writes_json_md_png(tmp_path):
-    try:
-        fetch_movielens_100k()
-    except StorageError as exc:
-        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+def test_quick_benchmark_writes_json_md_png(tmp_path, movielens_dir):
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "recommend.py"), "--quick", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

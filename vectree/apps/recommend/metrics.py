@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vectree.apps.recommend_data import Interactions
+from vectree.apps.recommend.data import Interactions
 from vectree.errors import InvalidInputError
 
 

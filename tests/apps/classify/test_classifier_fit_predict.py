@@ -9,7 +9,6 @@ import vectree
 from vectree.apps import DocumentClassifier
 from vectree.embed import StaticEmbedder
 from vectree.errors import InvalidInputError
-from tests.apps.classify_data import newsgroups  # noqa: F401  (fixtures)
 
 
 

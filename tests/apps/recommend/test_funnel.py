@@ -4,14 +4,19 @@ and save/load as one collection."""
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_data import time_split
-from vectree.apps.recommend_eval import evaluate
-from vectree.apps.recommend_features import Catalog
-from vectree.apps.recommend_funnel import STAGES, RankingFunnel
-from vectree.apps.recommend_store import load_funnel, save_funnel
+import vectree
+
+from vectree.apps.recommend.data import time_split
+from vectree.apps.recommend.metrics import evaluate
+from vectree.apps.recommend.features import Catalog
+from vectree.apps.recommend.funnel import STAGES, RankingFunnel
+from vectree.apps.recommend.store import load_funnel, save_funnel
 from vectree.errors import InvalidInputError, NotFoundError
 
 N_USERS = 150
@@ -112,8 +117,27 @@ def test_save_and_load_as_one_collection(setup, tmp_path):
     again = load_funnel(url)
     users = np.arange(12)
     assert np.array_equal(again.recommend(users, 10), funnel.recommend(users, 10))
+    detailed, back = funnel.recommend_detailed(users, 10), again.recommend_detailed(users, 10)
+    assert np.allclose(back.scores, detailed.scores, equal_nan=True)  # the re-ranker's trees came back exactly
     with pytest.raises(NotFoundError):
         load_funnel(str(tmp_path / "nothing-here"))
+
+
+def test_saved_funnel_is_json_and_npz_and_loading_builds_only_known_classes(setup, tmp_path):
+    _, _, _, funnel = setup
+    url = str(tmp_path / "rec")
+    save_funnel(funnel, url)
+    col = vectree.open_collection(url)
+    head = json.loads(col.get_attachment("recommend.funnel.json"))
+    assert head["format"] == 2 and head["funnel"]["$object"] == "RankingFunnel"
+    for name in ("recommend.funnel.npz", "recommend.two_tower.npz"):
+        with np.load(io.BytesIO(col.get_attachment(name)), allow_pickle=False) as z:
+            assert z.files and not any(z[k].dtype.hasobject for k in z.files)
+    # a stored state naming any other class is refused instead of being built
+    head["funnel"]["state"]["catalog_"]["$object"] = "Popen"
+    col.put_attachment("recommend.funnel.json", json.dumps(head).encode())
+    with pytest.raises(InvalidInputError, match="'Popen', which is not a known recommender class"):
+        load_funnel(url)
 
 
 def test_unfitted_and_bad_users_are_refused(setup):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vectree.apps.recommend_data import Interactions
-from vectree.apps.recommend_index import ItemIndex
+from vectree.apps.recommend.data import Interactions
+from vectree.apps.recommend.index import ItemIndex
 from vectree.errors import InvalidInputError
 
 

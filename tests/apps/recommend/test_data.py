@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_data import time_split
+from vectree.apps.recommend.data import time_split
 from vectree.errors import InvalidInputError
 
 

@@ -7,32 +7,26 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from vectree.apps.recommend_data import fetch_movielens_100k
 from vectree.cli.recommend import app
-from vectree.errors import StorageError
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    try:
-        fetch_movielens_100k()
-    except StorageError as exc:
-        pytest.skip(f"MovieLens 100k could not be fetched from the recbole==1.2.1 wheel: {exc}")
+def fitted(tmp_path_factory, movielens_dir):
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     url = str(tmp_path_factory.mktemp("rec") / "movies")
     res = CliRunner().invoke(app, ["fit", "--url", url, "--epochs", "1", "--title-encoder", "hash", "--users", "100",
-                                   "--n-candidates", "100"])
+                                   "--n-candidates", "100", "--data", str(movielens_dir)])
     torch.set_num_threads(before)
     assert res.exit_code == 0, res.output
     assert "epochs" in res.output and "loss" in res.output and "saved recommender" in res.output
     return url
 
 
-def test_evaluate_prints_metrics_for_the_funnel_and_baselines(fitted):
-    res = CliRunner().invoke(app, ["evaluate", "--url", fitted, "--json"])
+def test_evaluate_prints_metrics_for_the_funnel_and_baselines(fitted, movielens_dir):
+    res = CliRunner().invoke(app, ["evaluate", "--url", fitted, "--json", "--data", str(movielens_dir)])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert {"popularity", "item-knn"} <= set(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_eval import coverage, ndcg_at_k, recall_at_k, top_k_unseen
+from vectree.apps.recommend.metrics import coverage, ndcg_at_k, recall_at_k, top_k_unseen
 from vectree.errors import InvalidInputError
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from vectree.apps import DocumentClassifier
 from vectree.embed import SentenceEncoder
-from tests.apps.classify_data import arxiv_vectors  # noqa: F401  (fixtures)
 
 
 

@@ -9,7 +9,6 @@ import vectree
 from vectree.apps import ZeroShotClassifier, propagate_labels
 from vectree.embed import SentenceEncoder
 from vectree.errors import InvalidInputError
-from tests.apps.classify_data import arxiv_vectors  # noqa: F401  (fixtures)
 
 
 

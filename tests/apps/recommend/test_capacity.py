@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vectree.apps.recommend_capacity import per_item_cost_ms, shards_needed
+from vectree.apps.recommend.capacity import per_item_cost_ms, shards_needed
 from vectree.errors import InvalidInputError
 
 

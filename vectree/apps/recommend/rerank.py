@@ -10,12 +10,13 @@ candidate in a later time window.
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 
-from vectree.apps.recommend_baselines import ItemKNNRecommender
-from vectree.apps.recommend_content import profile_vectors
-from vectree.apps.recommend_data import Interactions
+from vectree.apps.recommend.baselines import ItemKNNRecommender
+from vectree.apps.recommend.content import profile_vectors
+from vectree.apps.recommend.data import Interactions
 from vectree.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,8 @@ class ReRanker:
     (passed to ``HistGradientBoostingClassifier``); ``predict_threads`` OpenMP threads used to score (default 1:
     a request's few hundred candidates do not gain from threads, and on a busy machine spinning threads
     cost far more than they save; parallelism comes from shards and concurrent requests).
-    Fitted: ``model_``, ``n_train_pairs_``, ``positive_rate_``.
+    Fitted: ``trees_`` (each tree's node records, a plain structured array), ``baseline_``, ``n_features_``,
+    ``n_train_pairs_``, ``positive_rate_``.
     """
 
     def __init__(self, *, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 31,
@@ -137,10 +139,14 @@ class ReRanker:
             raise InvalidInputError("re-ranker labels are all one class; use more users or a larger candidate pool")
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        self.model_ = HistGradientBoostingClassifier(
+        model = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             l2_regularization=self.l2_regularization, early_stopping=False, random_state=self.seed,
         ).fit(features, labels)
+        # Keep the trees as plain arrays (sklearn's node records), so a saved funnel is JSON + npz, not a pickle.
+        self.trees_ = [p.nodes for trees in model._predictors for p in trees]
+        self.baseline_ = float(np.asarray(model._baseline_prediction).ravel()[0])
+        self.n_features_ = int(features.shape[1])
         self.n_train_pairs_ = int(labels.size)
         self.positive_rate_ = float(labels.mean())
         log.info("re-ranker fitted on %d pairs (%.2f%% positive)", labels.size, 100 * labels.mean())
@@ -148,7 +154,18 @@ class ReRanker:
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Engagement probability per pair (float32)."""
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "trees_"):
             raise InvalidInputError("ReRanker is not fitted; call fit(features, labels) first")
+        x = np.ascontiguousarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features_:
+            raise InvalidInputError(f"features must have shape (n, {self.n_features_}), got {x.shape}")
+        from scipy.special import expit
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+        no_cats = np.zeros((0, 8), dtype=np.uint32)
+        f_idx_map = np.zeros(self.n_features_, dtype=np.uint32)
+        raw = np.full(x.shape[0], self.baseline_, dtype=np.float64)
         with _controller().limit(limits=self.predict_threads, user_api="openmp"):
-            return self.model_.predict_proba(features)[:, 1].astype(np.float32)
+            for nodes in self.trees_:
+                raw += TreePredictor(nodes, no_cats, no_cats).predict(x, no_cats, f_idx_map, self.predict_threads or (os.cpu_count() or 1))
+        return expit(raw).astype(np.float32)

@@ -13,7 +13,6 @@ import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-from tests.apps.classify_data import newsgroups  # noqa: F401  (fixtures)
 
 
 

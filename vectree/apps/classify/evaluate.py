@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.apps.classifier import DocumentClassifier
+from vectree.apps.classify.classifier import DocumentClassifier
 
 DEFAULT_PROBES: tuple[int | str, ...] = (1, 3, 5, 10, 20, "exact")
 

@@ -1,4 +1,4 @@
-"""Fixtures (imported by the classifier tests): small real labelled text: 20 Newsgroups (4 groups) and precomputed arXiv vectors."""
+"""Fixtures of the classifier tests: small real labelled text: 20 Newsgroups (4 groups) and precomputed arXiv vectors."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vectree.apps.recommend_content import ContentProfileRecommender, profile_vectors
-from vectree.apps.recommend_data import Interactions
+from vectree.apps.recommend.content import ContentProfileRecommender, profile_vectors
+from vectree.apps.recommend.data import Interactions
 
 
 def test_mean_and_recency_weighted_profiles():

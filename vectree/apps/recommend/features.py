@@ -14,10 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vectree.apps.recommend_data import MovieLens, default_cache_dir
+from vectree.apps.recommend.data import MovieLens
 from vectree.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$VECTREE_CACHE`` or ``~/.cache/vectree``: where computed title embeddings are cached (never inside the repo)."""
+    return Path(os.environ.get("VECTREE_CACHE", Path.home() / ".cache" / "vectree"))
 
 
 def hashed_title_embeddings(titles: list[str], dim: int = 64) -> np.ndarray:
