@@ -131,7 +131,7 @@ def fit(
     except VectreeError as exc:
         _fail(exc)
     console.print(f"fitted {len(clf.collection_)} documents, {len(clf.classes_)} classes, into {clf.collection_.url} "
-                  f"in {time.perf_counter() - t0:.1f}s (embedder {clf.embedder.name})")
+                  f"in {time.perf_counter() - t0:.1f}s (embedder {clf.embedder_.name})")
 
 
 @app.command()
@@ -220,7 +220,7 @@ def evaluate(
             rows = evaluate_probes(clf, vectors, labels, settings, embed_s=embed_s)
     except VectreeError as exc:
         _fail(exc)
-    table = Table(title=f"{clf.embedder.name}, k={n_neighbors}: {len(clf.collection_)} train, {len(labels)} test documents, "
+    table = Table(title=f"{clf.embedder_.name}, k={n_neighbors}: {len(clf.collection_)} train, {len(labels)} test documents, "
                         f"{rows[0].buckets} buckets (fit {fit_s:.1f}s)")
     for col in ("probes", "accuracy", "macro-F1", "embed ms/doc", "search ms/doc", "total ms/doc"):
         table.add_column(col, justify="right")
@@ -229,5 +229,5 @@ def evaluate(
                       f"{r.search_ms_per_doc:.3f}", f"{r.total_ms_per_doc:.2f}")
     console.print(table)
     if json_out:
-        json_out.write_text(json.dumps({"embedder": clf.embedder.name, "n_neighbors": n_neighbors, "fit_s": fit_s,
+        json_out.write_text(json.dumps({"embedder": clf.embedder_.name, "n_neighbors": n_neighbors, "fit_s": fit_s,
                                         "rows": [r.to_dict() for r in rows]}, indent=1))

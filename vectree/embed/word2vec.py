@@ -92,8 +92,9 @@ class Word2VecEmbedder:
     def dim(self) -> int:
         return int(self.vector_size)
 
-    def get_params(self) -> dict[str, Any]:
-        """The training and encoding parameters (what ``__init__`` takes)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The training and encoding parameters (what ``__init__`` takes; ``deep`` is accepted for
+        scikit-learn, which asks nested objects for theirs)."""
         return {k: getattr(self, k) for k in ("vector_size", "window", "min_count", "sg", "epochs", "negative",
                                                "sample", "weighting", "seed", "workers")}
 

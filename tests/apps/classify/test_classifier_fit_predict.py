@@ -22,7 +22,7 @@ def fitted(newsgroups, tmp_path_factory):
 
 
 def test_fit_streams_every_row_into_an_indexed_collection(fitted, newsgroups):
-    col = vectree.open_collection(fitted.collection)
+    col = vectree.open_collection(fitted.collection_.url)
     assert len(col) == 600
     assert col.stats()["buckets"] >= 8 and col.stats()["tail_rows"] == 0
     assert list(fitted.classes_) == sorted({r["label"] for r in newsgroups["train"]})

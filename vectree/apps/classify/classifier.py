@@ -8,10 +8,17 @@ is reopened from its URL alone and always embeds queries with the model that bui
     clf = DocumentClassifier(SentenceEncoder(), collection="runs/arxiv").fit(texts, labels)
     clf = DocumentClassifier.open("runs/arxiv")          # later, elsewhere
     clf.predict(["A new transformer for image segmentation"])
+
+It is a scikit-learn estimator (``BaseEstimator`` + ``ClassifierMixin``): ``get_params``/``set_params``,
+``clone``, pipelines and grid search work, and ``fit`` leaves the constructor arguments as given (an
+unfitted word2vec embedder is copied, then trained: the fitted one is ``embedder_``). With
+``embedder=None`` the inputs are vectors, a 2-d numeric array, and sklearn's estimator checks pass.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import itertools
 import json
 import logging
@@ -21,6 +28,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
+
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import validate_data
 
 import vectree
 from vectree.embed import Embedder, Word2VecEmbedder, attach_embedder, check_embedder, load_embedder
@@ -43,13 +54,59 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-class DocumentClassifier:
-    """k-nearest-neighbour text classifier over a vectree collection (scikit-learn conventions).
+def _is_vectors(x: Any) -> bool:
+    """A 2-d numeric array (vectors), as opposed to a sequence of texts."""
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], str):
+        return False
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return len(x.shape) != 1 or x.dtype.kind in "biufc"
+    return False
+
+
+class NotFittedClassifierError(InvalidInputError, NotFittedError):
+    """predict before fit (also sklearn's ``NotFittedError``)."""
+
+
+class BadVectorsTypeError(InvalidInputError, TypeError):
+    """Vectors that are not numbers at all (also a ``TypeError``, as numpy and sklearn raise)."""
+
+
+@contextlib.contextmanager
+def _as_invalid_input() -> Iterator[None]:
+    """sklearn's input validation, its messages kept, raised as vectree's ``InvalidInputError``."""
+    try:
+        yield
+    except InvalidInputError:
+        raise
+    except TypeError as exc:
+        raise BadVectorsTypeError(str(exc)) from exc
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+
+
+class Timings:
+    """The cost of the last predict call: ``embed_s``, ``search_s``, ``n`` (one live record per classifier)."""
+
+    def __init__(self) -> None:
+        self.embed_s, self.search_s, self.n = 0.0, 0.0, 0
+
+    def __getitem__(self, key: str) -> float:
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: float) -> None:
+        setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        return f"Timings(embed_s={self.embed_s:.4f}, search_s={self.search_s:.4f}, n={self.n})"
+
+
+class DocumentClassifier(ClassifierMixin, BaseEstimator):
+    """k-nearest-neighbour text classifier over a vectree collection (a scikit-learn estimator).
 
     Parameters
     ----------
     embedder: any :class:`~vectree.embed.Embedder`; a :class:`~vectree.embed.Word2VecEmbedder` that is not
-        fitted yet is trained on the training texts first. None only when reopening (see :meth:`open`).
+        fitted yet is copied and the copy trained on the training texts. None: ``X`` is already vectors.
     collection: URL of the collection to create (path, ``file://``, ``memory://``, ``s3://``); a fresh
         ``memory://`` collection when None.
     n_neighbors: neighbours that vote.
@@ -60,8 +117,15 @@ class DocumentClassifier:
     bucket_size, metric: passed to :func:`vectree.create_collection`.
     show_progress: progress bars while embedding.
 
-    Attributes (after fit): ``classes_``, ``collection_`` (the :class:`vectree.Collection`),
-    ``timings_`` (``embed_s``, ``search_s``, ``n`` of the last predict call).
+    Attributes (after fit): ``classes_``, ``collection_`` (the :class:`vectree.Collection`), ``embedder_``
+    (the embedder used), ``n_features_in_`` (the vector dimension), ``timings_`` (``embed_s``, ``search_s``,
+    ``n`` of the last predict call).
+
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])
+    >>> clf = DocumentClassifier(n_neighbors=1).fit(X, ["up", "up", "right", "right"])
+    >>> clf.predict(np.array([[0.2, 0.9]])).tolist(), clf.get_params()["n_neighbors"]
+    (['up'], 1)
     """
 
     def __init__(
@@ -105,40 +169,53 @@ class DocumentClassifier:
         return vectree.create_collection(url, dim=dim, metric=self.metric, bucket_size=self.bucket_size,
                                          storage_options=self.storage_options)
 
-    def fit(self, texts: Iterable[str], labels: Iterable[Any]) -> DocumentClassifier:
-        """Embed ``texts`` batch by batch into a new collection with their ``labels``, build its index, return self.
+    def fit(self, X: Any, y: Any) -> DocumentClassifier:
+        """Embed the texts ``X`` batch by batch into a new collection with their labels ``y``, build its
+        index, return self. ``X`` may be a 2-d array of vectors instead (see ``fit_embeddings``).
 
-        ``texts`` and ``labels`` may be lazy iterables of the same length (a corpus larger than memory
-        streams through in ``batch_size`` pieces); a word2vec embedder that still needs fitting needs
-        ``texts`` to be re-iterable (e.g. a list).
+        ``X`` and ``y`` may be lazy iterables of the same length (a corpus larger than memory streams
+        through in ``batch_size`` pieces); a word2vec embedder that still needs fitting needs ``X`` to be
+        re-iterable (e.g. a list).
         """
+        if self.embedder is None or _is_vectors(X):
+            return self.fit_embeddings(X, y)
         self._check_params()
-        if self.embedder is None:
-            raise InvalidInputError("fit needs an embedder: DocumentClassifier(embedder=...)")
-        if isinstance(self.embedder, Word2VecEmbedder) and not hasattr(self.embedder, "vectors_"):
+        texts, labels = X, y
+        embedder = self.embedder
+        if isinstance(embedder, Word2VecEmbedder) and not hasattr(embedder, "vectors_"):
             if iter(texts) is texts:  # type: ignore[comparison-overlap]
                 raise InvalidInputError("an unfitted Word2VecEmbedder needs re-iterable texts (a list), or fit it first")
-            self.embedder.fit(texts)
+            embedder = copy.deepcopy(embedder).fit(texts)
+        self.embedder_ = embedder
 
         def batches() -> Iterator[tuple[np.ndarray, Any, list[Any], Any]]:
             pairs = itertools.zip_longest(texts, labels, fillvalue=_MISSING)
             for chunk in _batched(pairs, self.batch_size):
                 if any(t is _MISSING or y is _MISSING for t, y in chunk):
                     raise InvalidInputError("texts and labels have different lengths; give one label per text")
-                t, y = zip(*chunk)
-                yield self.embedder.encode(as_texts(t), show_progress=self.show_progress), None, list(y), None
+                t, y_ = zip(*chunk)
+                yield embedder.encode(as_texts(t), show_progress=self.show_progress), None, list(y_), None
 
-        return self._fit_batches(batches(), self.embedder.dim)
+        return self._fit_batches(batches(), embedder.dim)
 
     def fit_embeddings(self, vectors: Any, labels: Any) -> DocumentClassifier:
         """Fit on vectors already computed by ``self.embedder`` (e.g. a cached .npy), in ``batch_size`` pieces."""
         self._check_params()
-        vectors = np.asarray(vectors) if not hasattr(vectors, "shape") else vectors
-        labels = list(labels)
-        if len(vectors) != len(labels):
-            raise InvalidInputError(f"got {len(vectors)} vectors and {len(labels)} labels; give one label per row")
+        if labels is None:
+            raise InvalidInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        from sklearn.utils.multiclass import check_classification_targets
+
+        with _as_invalid_input():
+            vectors, labels = validate_data(self, vectors, labels, dtype=np.float32, y_numeric=False)
+            check_classification_targets(labels)
+        labels = [_plain(v) for v in labels.tolist()]
+        if labels and all(isinstance(v, float) and v.is_integer() for v in labels):
+            labels = [int(v) for v in labels]  # integral float labels are classes
+        self.embedder_ = self.embedder
         dim = self.embedder.dim if self.embedder is not None else int(vectors.shape[1])
-        rows = ((np.asarray(vectors[s : s + self.batch_size], np.float32), None, labels[s : s + self.batch_size], None)
+        if vectors.shape[1] != dim:
+            raise InvalidInputError(f"vectors have {vectors.shape[1]} columns but the embedder makes {dim}-d vectors")
+        rows = ((vectors[s : s + self.batch_size], None, labels[s : s + self.batch_size], None)
                 for s in range(0, len(labels), self.batch_size))
         return self._fit_batches(rows, dim)
 
@@ -157,15 +234,16 @@ class DocumentClassifier:
         col.add_batches(track(batches))
         col.build()
         log.info("fitted %d rows into %s in %.1fs", len(col), col.url, time.perf_counter() - t0)
-        if self.embedder is not None:
-            attach_embedder(col, self.embedder)
+        if self.embedder_ is not None:
+            attach_embedder(col, self.embedder_)
         self.classes_ = np.array(sorted(seen), dtype=object if any(isinstance(c, str) for c in seen) else np.int64)
         config = {"n_neighbors": int(self.n_neighbors), "probes": self.probes, "metric": self.metric,
                   "weights": self.weights if isinstance(self.weights, str) else "uniform",
                   "classes": [_plain(c) for c in self.classes_]}
         col.put_attachment(CONFIG_ATTACHMENT, json.dumps(config).encode())
         self.collection_ = col
-        self.collection = col.url
+        self.n_features_in_ = int(dim)
+        self.timings_ = Timings()
         return self
 
     @classmethod
@@ -192,21 +270,27 @@ class DocumentClassifier:
         classes = config["classes"]
         clf.classes_ = np.array(classes, dtype=object if any(isinstance(c, str) for c in classes) else np.int64)
         clf.collection_ = col
+        clf.embedder_ = embedder
+        clf.n_features_in_ = int(col.dim)
+        clf.timings_ = Timings()
         return clf
 
     # ------------------------------------------------------------------ predicting
     def _check_fitted(self) -> None:
         if not hasattr(self, "collection_"):
-            raise InvalidInputError("this DocumentClassifier is not fitted: call fit(texts, labels) or DocumentClassifier.open(url)")
+            raise NotFittedClassifierError("this DocumentClassifier is not fitted: call fit(texts, labels) or DocumentClassifier.open(url)")
 
-    def predict_proba(self, texts: Iterable[str], where: dict | None = None) -> np.ndarray:
+    def predict_proba(self, X: Any, where: dict | None = None) -> np.ndarray:
         """(n, n_classes) class probabilities (weighted neighbour votes), columns in ``classes_`` order.
+        ``X``: texts, or a 2-d array of vectors.
 
         ``where``: vote only among stored documents that match this filter (see ``Collection.search``)."""
         self._check_fitted()
-        texts = as_texts(texts)
+        if self.embedder_ is None or _is_vectors(X):
+            return self.predict_proba_embeddings(X, where=where)
+        texts = as_texts(X)
         t0 = time.perf_counter()
-        vectors = self.embedder.encode(texts, show_progress=self.show_progress)
+        vectors = self.embedder_.encode(texts, show_progress=self.show_progress)
         embed_s = time.perf_counter() - t0
         proba = self.predict_proba_embeddings(vectors, where=where)
         self.timings_["embed_s"] = embed_s
@@ -215,9 +299,8 @@ class DocumentClassifier:
     def predict_proba_embeddings(self, vectors: Any, where: dict | None = None) -> np.ndarray:
         """Like :meth:`predict_proba`, for query vectors already embedded by ``self.embedder``."""
         self._check_fitted()
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim == 1:
-            vectors = vectors[None, :]
+        with _as_invalid_input():
+            vectors = validate_data(self, vectors, dtype=np.float32, reset=False)
         out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
         t0 = time.perf_counter()
         exact = self.probes in (None, "exact")
@@ -225,7 +308,7 @@ class DocumentClassifier:
             res = self.collection_.search(vectors[s : s + self.batch_size], k=int(self.n_neighbors),
                                           probes=1 if exact else int(self.probes), exact=exact, where=where)
             out[s : s + len(res)] = self._vote(res.labels, res.distances)
-        self.timings_ = {"embed_s": 0.0, "search_s": time.perf_counter() - t0, "n": len(vectors)}
+        self.timings_.embed_s, self.timings_.search_s, self.timings_.n = 0.0, time.perf_counter() - t0, len(vectors)
         return out
 
     def _vote(self, labels: np.ndarray | None, distances: np.ndarray) -> np.ndarray:
@@ -250,9 +333,9 @@ class DocumentClassifier:
         votes[empty] = 1.0  # no labelled neighbour found: uniform
         return votes / np.where(empty[:, None], len(self.classes_), total)
 
-    def predict(self, texts: Iterable[str], where: dict | None = None) -> np.ndarray:
+    def predict(self, X: Any, where: dict | None = None) -> np.ndarray:
         """The most voted class of each text (ties go to the class listed first in ``classes_``); ``where`` as in predict_proba."""
-        proba = self.predict_proba(texts, where=where)
+        proba = self.predict_proba(X, where=where)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_embeddings(self, vectors: Any, where: dict | None = None) -> np.ndarray:
@@ -260,17 +343,33 @@ class DocumentClassifier:
         proba = self.predict_proba_embeddings(vectors, where=where)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
-        """Accuracy of :meth:`predict` against ``labels``."""
-        y = np.asarray([_plain(v) for v in labels], dtype=object)
-        pred = self.predict(texts)
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy of :meth:`predict` against the labels ``y``."""
+        y = np.asarray([_plain(v) for v in y], dtype=object)
+        pred = self.predict(X)
         if len(pred) != len(y):
             raise InvalidInputError(f"got {len(pred)} texts and {len(y)} labels")
-        return float(np.mean(pred.astype(object) == y))
+        return float(np.average(pred.astype(object) == y, weights=sample_weight))
 
-    def __repr__(self) -> str:
-        return (f"DocumentClassifier({self.embedder!r}, collection={self.collection!r}, n_neighbors={self.n_neighbors}, "
-                f"probes={self.probes!r}, weights={self.weights!r})")
+    def __sklearn_tags__(self):  # noqa: ANN204
+        tags = super().__sklearn_tags__()
+        if self.embedder is not None:
+            tags.input_tags.string = True
+        return tags
+
+    def __getstate__(self) -> dict:
+        """Pickling keeps the collection's URL and reopens it on load (the collection itself is storage)."""
+        state = dict(self.__dict__)
+        col = state.pop("collection_", None)
+        if col is not None:
+            state["_collection_url"] = col.url
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        url = state.pop("_collection_url", None)
+        self.__dict__.update(state)
+        if url is not None:
+            self.collection_ = vectree.open_collection(url, storage_options=self.storage_options)
 
 
 _MISSING = object()

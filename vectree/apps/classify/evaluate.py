@@ -81,5 +81,5 @@ def evaluate_probes(
 def embed_timed(clf: DocumentClassifier, texts: Sequence[str]) -> tuple[np.ndarray, float]:
     """Embed ``texts`` with the classifier's embedder; returns (vectors, seconds)."""
     t0 = time.perf_counter()
-    vectors = clf.embedder.encode(list(texts), show_progress=clf.show_progress)
+    vectors = clf.embedder_.encode(list(texts), show_progress=clf.show_progress)
     return vectors, time.perf_counter() - t0

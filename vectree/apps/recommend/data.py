@@ -178,3 +178,26 @@ def time_split(inter: Interactions, test_fraction: float = 0.2, per_user: bool =
     rank = np.arange(len(order)) - bounds[users]  # position within the user's timeline
     is_test = rank >= (counts - n_test)[users]
     return inter.subset(order[~is_test]), inter.subset(order[is_test])
+
+
+def stratified_split(inter: Interactions, ratio: float = 0.75, seed: int = 42) -> tuple[Interactions, Interactions]:
+    """The recommenders-team split (``python_stratified_split``): each user's events are shuffled and the
+    first ``round(ratio * n)`` go to train, the rest to test. Returns ``(train, test)``.
+
+    >>> import numpy as np
+    >>> log = Interactions(np.repeat([0, 1], 8), np.tile(np.arange(8), 2), np.ones(16, np.float32), np.arange(16), 2, 8)
+    >>> train, test = stratified_split(log, 0.75)
+    >>> np.bincount(train.user).tolist(), np.bincount(test.user).tolist()
+    ([6, 6], [2, 2])
+    """
+    if not 0.0 < ratio < 1.0:
+        raise InvalidInputError(f"ratio must be in (0, 1), got {ratio!r}")
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(inter)), inter.user))  # users together, shuffled within each
+    users = inter.user[order]
+    bounds = np.searchsorted(users, np.arange(inter.n_users + 1))
+    counts = np.diff(bounds)
+    n_train = np.round(counts * ratio).astype(np.int64)
+    rank = np.arange(len(order)) - bounds[users]
+    is_train = rank < n_train[users]
+    return inter.subset(np.sort(order[is_train])), inter.subset(np.sort(order[~is_train]))

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vectree.apps.recommend.content import profile_vectors
-from vectree.apps.recommend.data import Interactions, time_split
+from vectree.apps.recommend.data import Interactions, stratified_split, time_split
 from vectree.apps.recommend.features import Catalog
 from vectree.apps.recommend.index import ItemIndex
 from vectree.apps.recommend.rerank import PairFeatures, ReRanker
+from vectree.apps.recommend.sources import ExtraSources, check_sources, merge, ranks
 from vectree.errors import InvalidInputError
 
 if TYPE_CHECKING:  # torch is imported only when a model is trained or loaded
@@ -37,6 +38,13 @@ ProgressFn = Callable[[int, int, float], None]  # (epoch, epochs, mean loss)
 log = logging.getLogger(__name__)
 
 STAGES = ("retrieval", "rerank", "rules")
+
+
+def _zscore(scores: np.ndarray) -> np.ndarray:
+    """Each row's scores minus its mean, over its standard deviation."""
+    mu = scores.mean(axis=1, keepdims=True)
+    sd = scores.std(axis=1, keepdims=True)
+    return (scores - mu) / np.maximum(sd, 1e-9)
 
 
 @dataclass
@@ -68,6 +76,11 @@ class RankingFunnel:
     new_item_boost : added to a new item's score times its content similarity to the user.
     two_tower : keyword parameters for ``TwoTowerModel``; ``reranker`` for ``ReRanker``.
     metric, url, bucket_size : the item collection (``url`` None: a fresh ``memory://`` collection).
+    sources : candidate sources before the re-ranker: ``("two_tower",)`` or with ``"ease"`` and/or
+        ``"item_knn"`` (``vectree.apps.recommend.sources``); each proposes ``n_candidates`` unseen items.
+    ease_l2 : EASE's regularisation when ``"ease"`` is a source.
+    label_split : how the re-ranker's labels are held out of the training log: ``"time"`` (each user's
+        latest ``label_fraction``) or ``"random"`` (a random ``label_fraction`` per user, for random splits).
     seed : for exploration draws.
     """
 
@@ -75,13 +88,15 @@ class RankingFunnel:
                  label_fraction: float = 0.2, max_per_genre: int | None = None, explore_share: float = 0.0,
                  new_item_max_count: int = 5, new_item_candidates: int = 0, new_item_boost: float = 0.0,
                  two_tower: dict | None = None, reranker: dict | None = None, metric: str = "cosine",
-                 url: str | None = None, bucket_size: int = 100, seed: int = 0) -> None:
+                 url: str | None = None, bucket_size: int = 100, sources: tuple[str, ...] = ("two_tower",),
+                 ease_l2: float = 500.0, label_split: str = "time", seed: int = 0) -> None:
         self.n_candidates, self.probes, self.exact, self.rerank = n_candidates, probes, exact, rerank
         self.label_fraction, self.max_per_genre, self.explore_share = label_fraction, max_per_genre, explore_share
         self.new_item_max_count, self.new_item_candidates = new_item_max_count, new_item_candidates
         self.new_item_boost = new_item_boost
         self.two_tower, self.reranker = two_tower, reranker
         self.metric, self.url, self.bucket_size, self.seed = metric, url, bucket_size, seed
+        self.sources, self.ease_l2, self.label_split = tuple(sources), ease_l2, label_split
 
     # ------------------------------------------------------------------ fitting
     def _fit_two_tower(self, log_: Interactions, catalog: Catalog, progress: ProgressFn | None) -> TwoTowerModel:
@@ -102,22 +117,33 @@ class RankingFunnel:
             raise InvalidInputError(f"catalog has {catalog.n_items} items but the log has n_items={train.n_items}")
         self.catalog_ = catalog
         t0 = time.perf_counter()
+        sources = check_sources(self.sources)
+        if self.label_split not in ("time", "random"):
+            raise InvalidInputError(f"label_split must be 'time' or 'random', got {self.label_split!r}")
         if self.rerank:
-            early, late = time_split(train, self.label_fraction)
+            if self.label_split == "time":
+                early, late = time_split(train, self.label_fraction)
+            else:
+                early, late = stratified_split(train, 1.0 - self.label_fraction, seed=self.seed)
             log.info("funnel: fitting stage models on %d early events, labels from %d later ones", len(early), len(late))
             tt = self._fit_two_tower(early, catalog, progress)
             feats = self._features(early, catalog)
+            extra = ExtraSources(sources, ease_l2=self.ease_l2).fit(early)
             users = np.unique(late.user)
             seen = early.by_user()
-            items, scores = self._retrieve_exact(tt, users, [seen[u] for u in users])
+            seen_u = [seen[u] for u in users]
+            tt_items, _ = self._retrieve_exact(tt, users, seen_u)
+            items, lists, dense = self._merge(extra, users, seen_u, tt_items)
+            x = self._pair_matrix(items, users, tt_items, lists, dense, tt.user_vectors(users), tt.item_vectors(), feats)
             truth = np.zeros((train.n_users, train.n_items), dtype=bool)
             truth[late.user, late.item] = True
-            pu, pi, ps, pr = self._pairs(users, items, scores)
+            pu, pi, _, _ = self._pairs(users, items, np.zeros(items.shape, np.float32))
             labels = truth[pu, pi]
-            self.ranker_ = ReRanker(**(self.reranker or {})).fit(feats.transform(pu, pi, ps, pr), labels)
+            self.ranker_ = ReRanker(**(self.reranker or {})).fit(x, labels)
             self.label_recall_ = float(labels.sum() / max(1, truth[users].sum()))
         self.two_tower_ = self._fit_two_tower(train, catalog, progress)
         self.features_ = self._features(train, catalog)
+        self.sources_ = ExtraSources(sources, ease_l2=self.ease_l2).fit(train)
         self.seen_ = train.by_user()
         counts = np.bincount(train.item, minlength=train.n_items)
         self.new_items_ = np.flatnonzero(counts < self.new_item_max_count)
@@ -134,6 +160,42 @@ class RankingFunnel:
         ok = items >= 0
         ranks = np.broadcast_to(np.arange(items.shape[1]), items.shape)
         return np.repeat(users, ok.sum(1)), items[ok], scores[ok], ranks[ok]
+
+    def _merge(self, extra: ExtraSources, users: np.ndarray, seen: list[np.ndarray],
+               tt_items: np.ndarray) -> tuple[np.ndarray, dict, dict]:
+        """The two-tower candidates merged with the other sources' (``items``), and each other source's
+        lists and dense score rows."""
+        lists, dense = extra.retrieve(users, seen, self.n_candidates)
+        return (merge([tt_items, *lists.values()]) if lists else tt_items), lists, dense
+
+    def _pair_matrix(self, items: np.ndarray, users: np.ndarray, tt_items: np.ndarray, lists: dict, dense: dict,
+                     uv: np.ndarray, item_vecs: np.ndarray, feats: PairFeatures) -> np.ndarray:
+        """The re-ranker's features of the (user, item) pairs ``items >= 0``, row-major: the pair features
+        with the two-tower score and rank, then each other source's score and rank."""
+        n = self.n_candidates
+        ok = items >= 0
+        rows, _ = np.nonzero(ok)
+        pi = items[ok]
+        n_items = item_vecs.shape[0]
+        tt_score = (uv[rows] * item_vecs[pi]).sum(1)
+        cols = [feats.transform(users[rows], pi, tt_score, ranks(tt_items, n_items, n)[rows, pi])]
+        if lists:  # several sources: each score also as a z-score within the user's row (stable across refits)
+            cols.append(_zscore(uv @ item_vecs.T)[rows, pi][:, None])
+        for name in lists:
+            cols.append(np.column_stack([dense[name][rows, pi], ranks(lists[name], n_items, n)[rows, pi],
+                                         _zscore(dense[name])[rows, pi]]))
+        return np.column_stack(cols).astype(np.float32)
+
+    def source_candidates(self, users: np.ndarray, *, exact: bool | None = None) -> dict[str, np.ndarray]:
+        """Each source's ``n_candidates`` unseen items for ``users`` (to measure a source's recall)."""
+        self._check()
+        users = np.asarray(users, dtype=np.int64).ravel()
+        seen = [self.seen_[u] for u in users]
+        exact = self.exact if exact is None else exact
+        out = {"two_tower": self.index_.search(self.two_tower_.user_vectors(users), self.n_candidates, seen,
+                                               exact=exact, probes=self.probes)[0]}
+        out.update(self.sources_.retrieve(users, seen, self.n_candidates)[0])
+        return out
 
     # ------------------------------------------------------------------ serving
     def _check(self) -> None:
@@ -184,16 +246,21 @@ class RankingFunnel:
         lat = {}
         t = time.perf_counter()
         seen = [self.seen_[u] for u in users]
-        items, scores = self.index_.search(self.two_tower_.user_vectors(users), self.n_candidates, seen,
-                                           exact=exact, probes=probes or self.probes)
+        uv = self.two_tower_.user_vectors(users)
+        tt_items, scores = self.index_.search(uv, self.n_candidates, seen, exact=exact, probes=probes or self.probes)
+        items, lists, dense = tt_items, {}, {}
+        if rerank and self.sources_.names:
+            items, lists, dense = self._merge(self.sources_, users, seen, tt_items)
+            scores = np.full(items.shape, -np.inf, dtype=np.float32)
+            ok = items >= 0
+            scores[ok] = (uv[np.nonzero(ok)[0]] * self.index_.vectors[items[ok]]).sum(1)
         items, scores, new_sim = self._add_new_items(users, items, scores)
         lat["retrieval"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         final = scores.astype(np.float32).copy()
-        if rerank:
-            pu, pi, ps, pr = self._pairs(users, items, scores)
-            if pu.size:
-                final[items >= 0] = self.ranker_.predict(self.features_.transform(pu, pi, ps, pr))
+        if rerank and (items >= 0).any():
+            x = self._pair_matrix(items, users, tt_items, lists, dense, uv, self.index_.vectors, self.features_)
+            final[items >= 0] = self.ranker_.predict(x)
         final = final + self.new_item_boost * new_sim
         final[items < 0] = -np.inf
         lat["rerank"] = (time.perf_counter() - t) * 1000

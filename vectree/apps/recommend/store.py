@@ -16,18 +16,20 @@ import json
 
 import vectree
 from vectree.apps.recommend import state
-from vectree.apps.recommend.baselines import ItemKNNRecommender, PopularityRecommender
+from vectree.apps.recommend.baselines import EASERecommender, ItemKNNRecommender, PopularityRecommender
 from vectree.apps.recommend.features import Catalog
 from vectree.apps.recommend.funnel import RankingFunnel
 from vectree.apps.recommend.index import ItemIndex
 from vectree.apps.recommend.rerank import PairFeatures, ReRanker
+from vectree.apps.recommend.sources import ExtraSources
 from vectree.errors import InvalidInputError, NotFoundError
 
 TWO_TOWER_ATTACHMENT = "recommend.two_tower"
 FUNNEL_ATTACHMENT = "recommend.funnel"
 _FORMAT = 2
 
-for _cls in (RankingFunnel, Catalog, PairFeatures, ReRanker, ItemKNNRecommender, PopularityRecommender):
+for _cls in (RankingFunnel, Catalog, PairFeatures, ReRanker, ItemKNNRecommender, PopularityRecommender, EASERecommender,
+             ExtraSources):
     state.register(_cls)
 
 
