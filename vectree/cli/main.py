@@ -21,6 +21,7 @@ _SUBCOMMANDS = {
     "recommend": ("vectree.cli.recommend", "Recommendations: fit, evaluate, for-user."),
     "experiment": ("vectree.cli.experiment", "A/B tests: plan, analyze, backtest."),
     "keys": ("vectree.cli.keys", "API keys of a service root: create, list, revoke."),
+    "embed": ("vectree.cli.embed", "Embeddings: images (convolutional autoencoder, supervised CNN)."),
 }
 # Top-level command modules (they register on ``app``).
 _COMMANDS = ["vectree.cli.collection", "vectree.cli.lifecycle", "vectree.cli.serve"]

@@ -152,6 +152,7 @@ def as_texts(texts: Any) -> list[str]:
 
 def _import_builtin_kinds() -> None:
     import vectree.embed.concat  # noqa: F401
+    import vectree.embed.images  # noqa: F401
     import vectree.embed.sentence  # noqa: F401
     import vectree.embed.static  # noqa: F401
     import vectree.embed.word2vec  # noqa: F401

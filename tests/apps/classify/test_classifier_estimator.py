@@ -51,3 +51,19 @@ def test_errors_are_invalid_input_with_sklearn_types(arxiv_vectors):
         clf.predict(x[:, :10])
     with pytest.raises(InvalidInputError, match="requires y"):
         DocumentClassifier().fit(x, None)
+
+
+def test_linear_head_mixed_with_the_vote_is_chosen_on_held_out_rows_and_reopens(arxiv_vectors, tmp_path):
+    x, y = arxiv_vectors["vectors"], np.array(arxiv_vectors["labels"], dtype=object)
+    url = str(tmp_path / "clf")
+    clf = DocumentClassifier(n_neighbors=10, probes="exact", head="logistic", collection=url).fit(x[:2400], y[:2400])
+    assert 0.0 <= clf.blend_ <= 1.0 and len(clf.blend_scores_) == 21
+    # the chosen weight is the best on the held-out rows, so it is never worse there than the vote alone
+    assert clf.blend_scores_[clf.blend_] >= clf.blend_scores_[0.0]
+    proba = clf.predict_proba(x[2400:])
+    assert np.allclose(proba.sum(1), 1.0) and (proba >= 0).all()
+    acc = float(np.mean(clf.predict(x[2400:]) == y[2400:]))
+    knn_only = DocumentClassifier(n_neighbors=10, probes="exact").fit(x[:2400], y[:2400])
+    assert acc >= float(np.mean(knn_only.predict(x[2400:]) == y[2400:])) - 0.01 and acc > 0.9
+    again = DocumentClassifier.open(url)
+    assert again.blend_ == clf.blend_ and np.allclose(again.predict_proba(x[2400:]), proba)

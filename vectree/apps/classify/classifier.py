@@ -41,6 +41,7 @@ from vectree.errors import InvalidInputError, NotFoundError
 log = logging.getLogger(__name__)
 
 CONFIG_ATTACHMENT = "classifier"
+HEAD_ATTACHMENT = "classifier.head.npz"
 WEIGHTS = ("uniform", "distance")
 
 
@@ -116,6 +117,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     batch_size: texts embedded and written per batch in :meth:`fit` (memory use is bounded by it).
     bucket_size, metric: passed to :func:`vectree.create_collection`.
     show_progress: progress bars while embedding.
+    head: ``"logistic"`` adds a linear head (softmax regression on the same vectors) whose probabilities
+        are mixed with the vote's (:mod:`vectree.apps.classify.head`); None: the vote alone.
+    blend: the head's weight in that mixture, or ``"auto"``: chosen on 10% of the training rows held out.
+    head_C: the head's inverse L2 regularisation.
 
     Attributes (after fit): ``classes_``, ``collection_`` (the :class:`vectree.Collection`), ``embedder_``
     (the embedder used), ``n_features_in_`` (the vector dimension), ``timings_`` (``embed_s``, ``search_s``,
@@ -141,6 +146,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         metric: str = "cosine",
         show_progress: bool = False,
         storage_options: dict[str, Any] | None = None,
+        head: str | None = None,
+        blend: float | str = "auto",
+        head_C: float = 10.0,  # noqa: N803
     ) -> None:
         self.embedder = embedder
         self.collection = collection
@@ -152,6 +160,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         self.metric = metric
         self.show_progress = show_progress
         self.storage_options = storage_options
+        self.head = head
+        self.blend = blend
+        self.head_C = head_C
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
@@ -161,6 +172,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(f"weights must be one of {WEIGHTS} or a function, got {self.weights!r}")
         if self.probes not in (None, "exact") and (not isinstance(self.probes, (int, np.integer)) or self.probes < 1):
             raise InvalidInputError(f"probes must be a positive integer or 'exact', got {self.probes!r}")
+        if self.head not in (None, "logistic"):
+            raise InvalidInputError(f"head must be None or 'logistic', got {self.head!r}")
+        if self.blend != "auto" and not (isinstance(self.blend, (int, float)) and 0 <= self.blend <= 1):
+            raise InvalidInputError(f"blend must be 'auto' or a weight in [0, 1], got {self.blend!r}")
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be positive, got {self.batch_size!r}")
 
@@ -223,12 +238,19 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         col = self._create(dim)
         seen: set[Any] = set()
 
+        kept: list[tuple[np.ndarray, list[Any]]] = []  # the rows, for the linear head
+        offset = [0]
+
         def track(stream: Iterable[tuple]) -> Iterator[tuple]:
             for b in stream:
                 if any(y is None for y in b[2]):
                     raise InvalidInputError("labels must not be None: every training text needs a label")
                 seen.update(_plain(y) for y in b[2])
-                yield b
+                n = len(b[2])
+                if self.head is not None:
+                    kept.append((np.asarray(b[0], np.float32), [_plain(y) for y in b[2]]))
+                yield (b[0], np.arange(offset[0], offset[0] + n, dtype=np.int64), b[2], b[3])
+                offset[0] += n
 
         t0 = time.perf_counter()
         col.add_batches(track(batches))
@@ -240,11 +262,44 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         config = {"n_neighbors": int(self.n_neighbors), "probes": self.probes, "metric": self.metric,
                   "weights": self.weights if isinstance(self.weights, str) else "uniform",
                   "classes": [_plain(c) for c in self.classes_]}
-        col.put_attachment(CONFIG_ATTACHMENT, json.dumps(config).encode())
         self.collection_ = col
         self.n_features_in_ = int(dim)
         self.timings_ = Timings()
+        self.head_, self.blend_ = None, 0.0
+        if self.head is not None:
+            self._fit_head(np.concatenate([k[0] for k in kept]), [y for k in kept for y in k[1]])
+            col.put_attachment(HEAD_ATTACHMENT, self.head_.to_npz())
+            config["blend"] = self.blend_
+        col.put_attachment(CONFIG_ATTACHMENT, json.dumps(config).encode())
         return self
+
+    def _fit_head(self, x: np.ndarray, labels: list[Any]) -> None:
+        """Fit the linear head and choose its weight (``blend="auto"``) on held-out training rows."""
+        from vectree.apps.classify.head import LinearHead, choose_blend
+
+        index = {c: i for i, c in enumerate(_plain(c) for c in self.classes_)}
+        y = np.array([index[v] for v in labels], dtype=np.int64)
+        n_cls = len(self.classes_)
+        if self.blend == "auto" and len(y) >= 20:
+            held = np.random.default_rng(0).permutation(len(y))[: max(2, min(5000, len(y) // 10))]
+            rest = np.setdiff1d(np.arange(len(y)), held)
+            head = LinearHead(C=self.head_C).fit(x[rest], y[rest], n_cls)
+            vote = self._vote_without_self(x[held], held)
+            self.blend_, self.blend_scores_ = choose_blend(vote, head.predict_proba(x[held]), y[held])
+            log.info("linear head: blend %.2f chosen on %d held-out rows (%s)", self.blend_, held.size, self.blend_scores_)
+        else:
+            self.blend_ = 0.5 if self.blend == "auto" else float(self.blend)
+        self.head_ = LinearHead(C=self.head_C).fit(x, y, n_cls)
+
+    def _vote_without_self(self, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """The vote for rows already in the collection, each row's own entry left out."""
+        exact = self.probes in (None, "exact")
+        res = self.collection_.search(x, k=int(self.n_neighbors) + 1, probes=1 if exact else int(self.probes), exact=exact)
+        got = np.asarray(res.ids)
+        dist = np.where(got == ids[:, None], np.inf, np.asarray(res.distances, dtype=np.float64))
+        order = np.argsort(dist, axis=1, kind="stable")[:, : int(self.n_neighbors)]
+        labels = np.take_along_axis(np.asarray(res.labels, dtype=object), order, axis=1)
+        return self._vote(labels, np.take_along_axis(dist, order, axis=1))
 
     @classmethod
     def open(cls, url: str, embedder: Embedder | None = None, *, storage_options: dict[str, Any] | None = None,
@@ -260,7 +315,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         except NotFoundError as exc:
             raise NotFoundError(f"{url} is a collection but not a fitted DocumentClassifier (no {CONFIG_ATTACHMENT!r} attachment)") from exc
         if embedder is None:
-            embedder = load_embedder(col)
+            try:
+                embedder = load_embedder(col)
+            except NotFoundError:
+                embedder = None  # fitted on vectors: it takes vectors
         else:
             check_embedder(col, embedder)
         settings = {k: config[k] for k in ("n_neighbors", "probes", "weights", "metric")}
@@ -273,6 +331,12 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         clf.embedder_ = embedder
         clf.n_features_in_ = int(col.dim)
         clf.timings_ = Timings()
+        clf.head_, clf.blend_ = None, float(config.get("blend", 0.0))
+        if "blend" in config:
+            from vectree.apps.classify.head import LinearHead
+
+            clf.head = clf.head or "logistic"
+            clf.head_ = LinearHead.from_npz(col.get_attachment(HEAD_ATTACHMENT))
         return clf
 
     # ------------------------------------------------------------------ predicting
@@ -308,6 +372,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             res = self.collection_.search(vectors[s : s + self.batch_size], k=int(self.n_neighbors),
                                           probes=1 if exact else int(self.probes), exact=exact, where=where)
             out[s : s + len(res)] = self._vote(res.labels, res.distances)
+        if getattr(self, "head_", None) is not None and self.blend_ > 0:
+            out = (1 - self.blend_) * out + self.blend_ * self.head_.predict_proba(vectors)
         self.timings_.embed_s, self.timings_.search_s, self.timings_.n = 0.0, time.perf_counter() - t0, len(vectors)
         return out
 
