@@ -248,6 +248,78 @@ def run_zeroshot(ds: dict[str, Any], quick: bool) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------------------------------------- variants
+MOVIE_NAMES = {"0": ["a negative movie review", "the film was bad, boring and disappointing"],
+               "1": ["a positive movie review", "the film was good, moving and enjoyable"]}
+
+
+def _variant(ds: dict, system: str, setting: str, clf: DocumentClassifier, train: np.ndarray, test: np.ndarray,
+             fit_extra_s: float = 0.0) -> list[dict]:
+    """Fit ``clf`` on vectors and score it (with its linear head, if any, at its chosen weight and at 0 and 1)."""
+    t0 = time.perf_counter()
+    clf.fit(train, ds["train_labels"])
+    train_s = time.perf_counter() - t0 + fit_extra_s
+    blends = [clf.blend_] if clf.head is None else sorted({0.0, clf.blend_, 1.0})
+    rows = []
+    chosen = clf.blend_
+    for b in blends:
+        clf.blend_ = b
+        pred = clf.predict(test)
+        tag = "" if clf.head is None else (f", head weight {b:.2f}" + (" (chosen on held-out rows)" if b == chosen else ""))
+        rows.append(_row(system, setting + tag, ds, list(pred), search_ms_per_doc=1000 * clf.timings_.search_s / len(test),
+                         train_s=train_s))
+        print(f"   {system} {setting}{tag}: acc={rows[-1]['metrics']['accuracy']:.4f}", flush=True)
+    clf.blend_ = chosen
+    return rows
+
+
+def run_variants(ds: dict[str, Any], quick: bool) -> list[dict]:
+    """Issue 20's variants around the kNN: TF-IDF (LSA) document vectors, combined encoders, a linear head
+    mixed with the vote; zero-shot from class names. Vectors only (the embedding costs are in the main rows)."""
+    from vectree.embed import TfidfEmbedder
+
+    rows: list[dict] = []
+    k, probes = 20, 10
+    if "minilm_train" in ds:  # the headline first: MiniLM with the linear head
+        rows += _variant(ds, "vectree[minilm]", f"k={k}, probes={probes} + linear head", DocumentClassifier(
+            n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"), ds["minilm_train"], ds["minilm_test"])
+        if not quick:  # TF-IDF + SVD over 65k abstracts does not fit the shared CPU budget of this run
+            return rows
+    t0 = time.perf_counter()
+    tfidf = TfidfEmbedder(dim=64 if quick else 256).fit(ds["train_texts"])
+    tf_train, tf_test = tfidf.encode(ds["train_texts"]), tfidf.encode(ds["test_texts"])
+    tf_s = time.perf_counter() - t0
+    print(f"   TF-IDF-LSA fitted and encoded in {tf_s:.0f}s", flush=True)
+    name = f"vectree[tfidf-lsa-{tfidf.dim}]"
+    rows += _variant(ds, name, f"k={k}, probes={probes}", DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000),
+                     tf_train, tf_test, tf_s)
+    rows += _variant(ds, name, f"k={k}, probes={probes} + linear head", DocumentClassifier(
+        n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"), tf_train, tf_test, tf_s)
+    if "minilm_train" in ds:
+        m_train, m_test = ds["minilm_train"], ds["minilm_test"]
+        both_train = np.hstack([m_train, tf_train]) / np.sqrt(2)
+        both_test = np.hstack([m_test, tf_test]) / np.sqrt(2)
+        rows += _variant(ds, f"vectree[minilm+tfidf-lsa-{tfidf.dim}]", f"k={k}, probes={probes} + linear head",
+                         DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"),
+                         both_train, both_test, tf_s)
+    return rows
+
+
+def run_zeroshot_names(ds: dict[str, Any], names: dict[str, Any], template: str, encoder: Any, enc_name: str,
+                       test_vectors: np.ndarray | None = None) -> dict:
+    """Zero-shot accuracy from class names/descriptions alone on a dataset's test split."""
+    from vectree.apps.classify.zeroshot import ZeroShotClassifier
+
+    t0 = time.perf_counter()
+    zs = ZeroShotClassifier(encoder, names, template=template).fit()
+    vecs = encoder.encode(ds["test_texts"]) if test_vectors is None else test_vectors
+    pred = zs.predict_embeddings(vecs)
+    row = _row(f"vectree zero-shot [{enc_name}]", f"class descriptions, template {template!r}, no labels", ds, list(pred),
+               seconds=time.perf_counter() - t0)
+    print(f"   zero-shot {enc_name} {ds['name']}: acc={row['metrics']['accuracy']:.4f}", flush=True)
+    return row
+
+
 # ---------------------------------------------------------------------------------------------- runs
 def run_dataset(ds: dict[str, Any], quick: bool, workdir: str, save: Any = lambda rows: None) -> list[dict]:
     """Every system on one dataset; ``save(rows)`` is called after each system so partial runs leave results."""
@@ -333,7 +405,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small slices, under a minute")
     parser.add_argument("--datasets", default="arxiv,20ng,movies,zeroshot")
+    parser.add_argument("--variants", action="store_true",
+                        help="only the issue-20 variants (TF-IDF-LSA, combined encoders, linear head, zero-shot on all "
+                             "three) into classify-variants.{json,md}")
     args = parser.parse_args()
+    if args.variants:
+        return main_variants(args.quick, args.datasets)
     command = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + \
         (f" --datasets {args.datasets}" if args.datasets != "arxiv,20ng,movies,zeroshot" else "")
     if not DATA.is_dir():
@@ -374,6 +451,47 @@ def main() -> None:
     if saved:
         plot(saved, RESULTS / f"classify{tag}.png")
     print(f"[classify] wrote {RESULTS}/classify-*.json/.md", flush=True)
+
+
+def main_variants(quick: bool, datasets: str) -> None:
+    """The variants run: each dataset's rows are saved as soon as they are measured."""
+    from vectree.embed import SentenceEncoder as _ST
+    from vectree.embed import StaticEmbedder as _SE
+
+    command = "python benchmarks/classify.py --variants" + (" --quick" if quick else "")
+    tag = "-quick" if quick else ""
+    rows: list[dict] = []
+    loaders = {"arxiv": lambda: load_arxiv(quick),
+               "20ng": lambda: load_split_file("20ng", "20newsgroups-bydate.jsonl.gz", quick),
+               "movies": lambda: load_split_file("movies", "movie-review-polarity.jsonl.gz", quick)}
+
+    def save() -> None:
+        write_results(f"classify-variants{tag}", command, 2, rows)
+        cols = ["accuracy", "macro_f1", "search_ms_per_doc", "train_s"]
+        (RESULTS / f"classify-variants{tag}.md").write_text(
+            f"# classify-variants{tag}\n\n`{command}`\n\nThe issue-20 variants around the kNN vote on the same splits "
+            "as classify-{arxiv,20ng,movies}.md (whose fastText and TF-IDF + logistic regression rows are the peers). "
+            "'linear head' mixes the vote with softmax regression on the same vectors; its weight is chosen on 10% of "
+            "the training rows held out (weights 0 and 1 shown for reference: 0 is the vote alone).\n\n"
+            + markdown_table(rows, cols) + "\n")
+
+    wanted = [d for d in datasets.split(",") if d in loaders]
+    for name in wanted:
+        ds = loaders[name]()
+        print(f"[classify variants] {name}: {len(ds['train_texts'])} train, {len(ds['test_texts'])} test", flush=True)
+        rows += run_variants(ds, quick)
+        save()
+        if name == "movies":
+            enc = _ST()
+            rows.append(run_zeroshot_names(ds, MOVIE_NAMES, "{}", enc, "minilm"))
+            save()
+        if name == "20ng":
+            groups = {g: g.replace(".", " ").replace("misc", "miscellaneous").replace("comp", "computers")
+                      .replace("rec", "recreation").replace("sci", "science").replace("soc", "society")
+                      .replace("talk", "discussion").replace("os ms-windows", "windows operating system")
+                      .replace("sys", "hardware").replace("ibm pc", "PC") for g in sorted(set(ds["train_labels"]))}
+            rows.append(run_zeroshot_names(ds, groups, "A newsgroup post about {}.", _SE(), "static-64d"))
+            save()
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--title-encoder", default=None, choices=["hash", "static", "minilm"])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--protocols-only", action="store_true",
+                    help="only the two-split comparison (baselines vs multi-source funnel) into recommend-protocols.{json,md}")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
@@ -82,6 +84,22 @@ def main() -> None:
     catalog = Catalog.from_movielens(ml, encoder)
     dataset = "movielens-100k" + ("-300users" if args.quick else "")
     rows: list[dict] = []
+    if args.protocols_only:
+        protocols = run_protocols(ml, inter, catalog, epochs, n_candidates, args.quick)
+        name = "recommend-protocols" + ("-quick" if args.quick else "")
+        cmd = "python benchmarks/recommend.py --protocols-only" + (" --quick" if args.quick else "") + \
+            (f" --epochs {args.epochs}" if args.epochs else "") + (f" --title-encoder {args.title_encoder}" if args.title_encoder else "")
+        rep = {"benchmark": name, "command": cmd, "date": dt.date.today().isoformat(),
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+                           "torch": torch.__version__, "threads": args.threads, "load_avg_1m": os.getloadavg()[0]},
+               "settings": {"epochs": epochs, "title_encoder": encoder, "n_candidates": n_candidates}, "protocols": protocols}
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.json").write_text(json.dumps(rep, indent=2, default=float))
+        (out / f"{name}.md").write_text("\n".join([f"# {name}", "", f"Command: `{cmd}`  ", f"Date: {rep['date']}  ",
+                                                   f"Machine: {rep['machine']}  ", f"Settings: {rep['settings']}", "",
+                                                   *_protocols_markdown(protocols)]))
+        return
 
     def add(system: str, setting: str, model, extra: dict | None = None) -> dict:
         t = time.perf_counter()

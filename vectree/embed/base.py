@@ -155,4 +155,5 @@ def _import_builtin_kinds() -> None:
     import vectree.embed.images  # noqa: F401
     import vectree.embed.sentence  # noqa: F401
     import vectree.embed.static  # noqa: F401
+    import vectree.embed.tfidf  # noqa: F401
     import vectree.embed.word2vec  # noqa: F401
