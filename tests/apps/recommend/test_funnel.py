@@ -152,7 +152,7 @@ def test_item_index_excludes_seen_items_inside_the_search(arxiv_sample):
     nearest hundreds are all seen (no over-fetching), and none of them is seen."""
     import numpy as np
 
-    from vectree.apps.recommend_index import ItemIndex
+    from vectree.apps.recommend.index import ItemIndex
 
     items = arxiv_sample["vectors"][:1500]
     index = ItemIndex(items, metric="cosine", bucket_size=100, probes=4)
@@ -165,3 +165,26 @@ def test_item_index_excludes_seen_items_inside_the_search(arxiv_sample):
     exact, _ = index.search(user, 10, seen, exact=True)
     everywhere, _ = index.search(user, 10, seen, probes=10_000)  # probing every bucket: the exact unseen top 10
     np.testing.assert_array_equal(everywhere, exact)
+
+
+def test_candidates_from_several_sources_reach_the_reranker_and_survive_save(setup, tmp_path):
+    ml, train, test, _ = setup
+    funnel = RankingFunnel(n_candidates=50, probes=8, bucket_size=100, sources=("two_tower", "ease", "item_knn"),
+                           label_split="random", two_tower={"epochs": 1, "dim": 16}, reranker={"max_iter": 30})
+    funnel.fit(train, Catalog.from_movielens(ml, "hash", 16))
+    users = np.arange(0, N_USERS, 5)
+    cands = funnel.source_candidates(users)
+    assert set(cands) == {"two_tower", "ease", "item_knn"} and all(c.shape == (users.size, 50) for c in cands.values())
+    res = funnel.recommend_detailed(users, k=10)
+    # the re-ranker saw the union: more candidates than one source gives, and the top-10 draws on the others
+    assert res.n_candidates > 50
+    from_others = np.isin(res.items, np.concatenate([cands["ease"], cands["item_knn"]], axis=1)) & \
+        ~np.stack([np.isin(r, c) for r, c in zip(res.items, cands["two_tower"])])
+    assert from_others.any()
+    assert evaluate(funnel, test).recall_at_10 > 0
+    url = str(tmp_path / "multi")
+    save_funnel(funnel, url)
+    again = load_funnel(url)
+    assert np.array_equal(again.recommend(users, 10), funnel.recommend(users, 10))
+    with pytest.raises(InvalidInputError, match="sources must start with 'two_tower'"):
+        RankingFunnel(sources=("ease",)).fit(train, funnel.catalog_)

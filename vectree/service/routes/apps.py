@@ -87,7 +87,7 @@ async def classify(name: str, request: Request, svc: Service = Depends(service),
 
     def go() -> dict[str, Any]:
         from vectree.apps import DocumentClassifier
-        from vectree.apps.classifier import CONFIG_ATTACHMENT
+        from vectree.apps.classify.classifier import CONFIG_ATTACHMENT
 
         opts = {"storage_options": svc.registry.storage_options} if svc.registry.storage_options else {}
         clf = _cached("classifier", svc, record, CONFIG_ATTACHMENT, lambda col: DocumentClassifier.open(col.url, **opts))

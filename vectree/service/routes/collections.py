@@ -20,7 +20,7 @@ router = APIRouter(tags=["collections"], responses=ERROR_RESPONSES)
 
 def apps_of(col: Collection) -> list[str]:
     """The applications a collection carries, from its attachments."""
-    from vectree.apps.classifier import CONFIG_ATTACHMENT
+    from vectree.apps.classify.classifier import CONFIG_ATTACHMENT
     from vectree.apps.recommend_store import FUNNEL_ATTACHMENT
     from vectree.embed.attach import ATTACHMENT
 
