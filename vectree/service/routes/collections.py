@@ -21,7 +21,7 @@ router = APIRouter(tags=["collections"], responses=ERROR_RESPONSES)
 def apps_of(col: Collection) -> list[str]:
     """The applications a collection carries, from its attachments."""
     from vectree.apps.classify.classifier import CONFIG_ATTACHMENT
-    from vectree.apps.recommend_store import FUNNEL_ATTACHMENT
+    from vectree.apps.recommend.store import FUNNEL_ATTACHMENT
     from vectree.embed.attach import ATTACHMENT
 
     att = col.manifest.attachments
