@@ -99,6 +99,27 @@ def fmt(x: Any, spec: str = ".0f") -> str:
 
 
 # ------------------------------------------------------------------ reports
+def bytes_section(mem: list[dict], mach: dict) -> list[str]:
+    """Per system (1 thread), at the first setting reaching recall 0.95: the bytes of vectors or codes
+    one query reads and what that makes per second one query at a time, against the copy bandwidth."""
+    bw = mach.get("copy_bandwidth_gbps")
+    lines = ["", "## Bytes touched per query (1 thread, first setting at recall >= 0.95)", "",
+             f"This machine's STREAM-style copy (one thread, 256 MB, read + write): {fmt(bw, '.1f')} GB/s. Bytes: vectors or "
+             "codes scanned plus rows re-ranked in full, from each index's own counts (vectree: its search stats; faiss IVF: "
+             "the probed lists' sizes x code size, plus k_factor x 10 refined rows; faiss HNSW: distance computations x row "
+             "size); routing to buckets or lists is left out; n/a where a library does not say.", "",
+             "| system | setting | recall@10 | bytes/query | single q/s | GB/s one at a time | x copy bandwidth |", "|---|---|---|---|---|---|---|"]
+    for system in dict.fromkeys(r["system"] for r in mem):
+        hit = [r for r in mem if r["system"] == system and r["threads"] == 1 and r["metrics"]["recall_at_10"] >= TARGET_RECALL]
+        if not hit:
+            continue
+        m = hit[0]["metrics"]
+        b, g = m.get("bytes_touched_per_query"), m.get("gbps_single")
+        lines.append(f"| {system} | {hit[0]['setting']} | {m['recall_at_10']:.4f} | {fmt(b)} | {fmt(m.get('qps_single'))} | "
+                     f"{fmt(g, '.2f')} | {fmt(g / bw if g and bw else None, '.2f')} |")
+    return lines
+
+
 def write_markdown(body: dict, path: Path) -> None:
     d, mach, s = body["dataset"], body["machine"], body["summary"]
     lines = [f"# {body['benchmark']}: vectree against faiss, hnswlib, annoy and lancedb", "",
@@ -137,9 +158,11 @@ def write_markdown(body: dict, path: Path) -> None:
                                         "peak_rss_fraction_of_raw", "peak_rss_over_baseline_fraction_of_raw",
                                         "library_code_added_mb", "peak_data_rss_fraction_of_raw"])]
     mem = [r for r in body["rows"] if r["regime"] == "memory"]
+    lines += bytes_section(mem, mach)
     lines += ["", "## Every setting (in memory)", "", markdown_table(
         [{**r, "system": f"{r['system']} ({r['threads']}t)"} for r in mem],
-        ["recall_at_10", "qps_batch", "qps_single", "ms_single_p50", "build_s", "index_mb", "peak_rss_mb", "n_batch_queries"])]
+        ["recall_at_10", "qps_batch", "qps_single", "ms_single_p50", "bytes_touched_per_query", "gbps_single", "build_s",
+         "index_mb", "peak_rss_mb", "n_batch_queries"])]
     p = body["params"]
     lines += ["", "## Settings and caveats", "",
               f"- faiss IVF-Flat: nlist = 4 sqrt(n), trained on 50 x nlist sampled rows; lancedb: num_partitions = sqrt(n), "

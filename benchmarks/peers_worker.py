@@ -149,6 +149,11 @@ def sweep(a: dict) -> dict:
         if lat:
             m.update({"qps_single": max(per_round), "qps_single_rounds": per_round, "ms_single_p50": 1000 * float(np.median(lat)),
                       "ms_single_p99": 1000 * float(np.percentile(lat, 99))})
+        touched = sys_.bytes_per_query(q_all, s)
+        if touched is not None:
+            m["bytes_touched_per_query"] = touched
+            if "qps_single" in m:  # what one query at a time streams, against the machine's copy bandwidth
+                m["gbps_single"] = touched * m["qps_single"] / 1e9
         m["peak_rss_mb"] = peak_rss_mb()
         rows.append({"setting": s, "metrics": m})
         log(f"   [{a['system']}] {a['threads']}t {setting_name(a['system'], s):<22} recall@10={r:.4f} "
