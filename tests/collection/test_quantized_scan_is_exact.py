@@ -78,3 +78,20 @@ def test_a_collection_without_codes_refuses_the_quantized_method(arxiv_root, arx
     assert col.search(arxiv_sample["vectors"][0], k=5).stats["method"] == "compiled"
     with pytest.raises(InvalidInputError, match="codes must be one of"):
         vectree.create_collection("memory://bad-codes", dim=4, codes="int3")
+
+
+def test_on_s3_the_quantized_scan_answers_as_the_full_width_scan(s3_server, arxiv_sample):
+    url, opts = s3_server.new_url(), s3_server.storage_options()
+    x = arxiv_sample["vectors"]
+    col = vectree.create_collection(url, dim=384, metric="cosine", bucket_size=100, vector_dtype="float16",
+                                    codes="int8", storage_options=opts)
+    col.add(x[:1500], ids=np.arange(1500))
+    col.build()
+    reader = vectree.open_collection(url, storage_options=opts, cache_bytes=150_000)  # fresh, a small cache
+    queries = x[2000:2010]
+    for q in queries:  # one at a time, cold buckets fetched from the server
+        got = reader.search(q, k=10, probes=4)
+        want = reader.search(q, k=10, probes=4, method="compiled")
+        assert got.stats["method"] in ("quantized", "streamed")
+        np.testing.assert_array_equal(got.ids, want.ids)
+        np.testing.assert_array_equal(got.distances, want.distances)
