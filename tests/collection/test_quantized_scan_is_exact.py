@@ -95,3 +95,18 @@ def test_on_s3_the_quantized_scan_answers_as_the_full_width_scan(s3_server, arxi
         assert got.stats["method"] in ("quantized", "streamed")
         np.testing.assert_array_equal(got.ids, want.ids)
         np.testing.assert_array_equal(got.distances, want.distances)
+
+
+def test_filtered_searches_through_codes_answer_as_the_full_width_scan(arxiv_sample):
+    x = arxiv_sample["vectors"]
+    col = _build("memory://quantized-filtered", x, "cosine", "float32")
+    queries = x[2000:2020]
+    kw = {"exclude_ids": np.arange(0, 6000, 2)}  # every even id: a filter mask beside the dead mask
+    want = col.search(queries, k=10, probes=6, method="compiled", **kw)
+    got = col.search(queries, k=10, probes=6, method="quantized", **kw)
+    np.testing.assert_array_equal(got.ids, want.ids)
+    np.testing.assert_array_equal(got.distances, want.distances)
+    one = col.search(queries[3], k=10, probes=6, **kw)
+    assert one.stats["method"] == "quantized"
+    np.testing.assert_array_equal(one.ids[0], want.ids[3])
+    assert not np.isin(got.ids, kw["exclude_ids"]).any()
