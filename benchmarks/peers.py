@@ -35,9 +35,9 @@ from benchmarks.peers_report import DISK_CACHE_FRACTION, TARGET_RECALL, plot, su
 from benchmarks.peers_systems import setting_name  # noqa: E402
 
 DATASETS = ["fashion-mnist", "glove", "arxiv"]
-SYSTEMS = ["faiss-flat", "faiss-ivf-flat", "vectree[kmeans]", "vectree[seed]", "faiss-hnsw", "hnswlib", "annoy",
-           "lancedb-ivf-pq", "lancedb-ivf-flat"]
-DISK_SYSTEMS = ["vectree[kmeans]", "vectree[seed]", "lancedb-ivf-pq", "lancedb-ivf-flat", "annoy"]
+SYSTEMS = ["faiss-flat", "faiss-ivf-flat", "vectree[kmeans]", "vectree[kmeans+int8]", "vectree[seed]",
+           "faiss-ivf-rabitq-fs", "faiss-ivfpq-fs", "faiss-hnsw", "hnswlib", "annoy", "lancedb-ivf-pq", "lancedb-ivf-flat"]
+DISK_SYSTEMS = ["vectree[kmeans]", "vectree[kmeans+int8]", "vectree[seed]", "lancedb-ivf-pq", "lancedb-ivf-flat", "annoy"]
 QUICK_SKIP = {"lancedb-ivf-pq", "vectree[seed]/disk"}  # --quick: lancedb's PQ training alone takes ~25 s
 
 SETTINGS = {
@@ -48,6 +48,9 @@ SETTINGS = {
     "lancedb-ivf-pq": [[p, 10] for p in (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)] + [[128, 40], [256, 40]],
     "lancedb-ivf-flat": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256],
     "faiss-flat": ["exact"],
+    # compact codes with an exact refine of k_factor x 10 candidates
+    "faiss-ivf-rabitq-fs": [[p, 10] for p in (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)],
+    "faiss-ivfpq-fs": [[p, 10] for p in (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)],
 }
 
 
@@ -77,10 +80,24 @@ def run_worker(args: dict, threads: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def copy_bandwidth_gbps(quick: bool = False) -> float:
+    """STREAM-style copy on one thread: bytes read plus bytes written per second, best of several
+    copies of an array far larger than the caches (256 MB; 32 MB with --quick)."""
+    n = (32 if quick else 256) << 20
+    src, dst = np.ones(n // 8), np.empty(n // 8)
+    best = float("inf")
+    for _ in range(3 if quick else 6):
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n / best / 1e9
+
+
 # ------------------------------------------------------------------ one dataset
 def run_dataset(name: str, quick: bool, thread_modes: list[int], out_dir: Path, command: str, merge: bool = False) -> Path:
     t_start = time.time()
     mach = machine("1 and all" if len(thread_modes) > 1 else thread_modes[0])
+    mach["copy_bandwidth_gbps"] = copy_bandwidth_gbps(quick)
     ds = load(name, quick)
     n, dim = np.load(ds.base_path, mmap_mode="r").shape
     raw_mb = n * dim * 4 / 2**20

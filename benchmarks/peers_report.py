@@ -51,7 +51,45 @@ def summarise(rows: list[dict], raw_mb: float) -> dict:
         for k in ("qps_batch", "qps_single"):
             e[f"{k}_vs_ivf"] = e[k] / ref[k] if e[k] and ref.get(k) else None
         e["build_vs_ivf"] = e["build_s"] / table.get(f"{REFERENCE}/1", {}).get("build_s", float("nan")) if e.get("build_s") else None
-    return {"at_recall_0.95": table, "targets": targets(table, rows, raw_mb)}
+    return {"at_recall_0.95": table, "targets": targets(table, rows, raw_mb), "targets_issue_19": targets_codes(table, rows)}
+
+
+CODED = "vectree[kmeans+int8]"
+
+
+def targets_codes(table: dict, rows: list[dict]) -> list[dict]:
+    """Issue 19's goals for vectree with int8 codes (1 thread, recall 0.95); n/a where a peer did not run."""
+    v, ivf, hnsw = table.get(f"{CODED}/1"), table.get(f"{REFERENCE}/1", {}), table.get("hnswlib/1", {})
+    if not v:
+        return []
+    out = []
+
+    def check(name: str, a: float | None, b: float | None, ok: Any, detail: str) -> None:
+        out.append({"target": name, "met": None if a is None or b is None else bool(ok(a, b)), "detail": detail})
+
+    vs, hs = v.get("qps_single"), hnsw.get("qps_single")
+    check("one at a time >= hnswlib", vs, hs, lambda a, b: a >= b,
+          f"{CODED} {fmt(vs)} q/s vs hnswlib {fmt(hs)} q/s (ratio {fmt(vs / hs if vs and hs else None, '.2f')})")
+    vb, rb = v.get("qps_batch"), ivf.get("qps_batch")
+    check("batch >= 2x faiss IVF-Flat", vb, rb, lambda a, b: a >= 2 * b,
+          f"{CODED} {fmt(vb)} q/s vs faiss IVF-Flat {fmt(rb)} q/s (ratio {fmt(vb / rb if vb and rb else None, '.2f')}, needs 2)")
+    for peer in ("faiss-ivf-rabitq-fs", "faiss-ivfpq-fs"):
+        pb = table.get(f"{peer}/1", {}).get("qps_batch")
+        check(f"batch ahead of {peer} (exact refine)", vb, pb, lambda a, b: a > b,
+              f"{CODED} {fmt(vb)} q/s vs {peer} {fmt(pb)} q/s (ratio {fmt(vb / pb if vb and pb else None, '.2f')})")
+    vr, hr = v.get("peak_rss_mb"), hnsw.get("peak_rss_mb")
+    check("in-memory peak RSS <= hnswlib's", vr, hr, lambda a, b: a <= b,
+          f"{CODED} {fmt(vr)} MB vs hnswlib {fmt(hr)} MB (process high-water mark, build included)")
+    disk = {r["system"]: r["metrics"] for r in rows if r["regime"] == "disk"}
+    dc, dp = disk.get(CODED, {}).get("peak_rss_single_mb"), disk.get("vectree[kmeans]", {}).get("peak_rss_single_mb")
+    check("on disk: peak RSS below vectree without codes", dc, dp, lambda a, b: a < b,
+          f"{CODED} {fmt(dc)} MB vs vectree[kmeans] {fmt(dp)} MB")
+    bc = disk.get(CODED, {}).get("storage_bytes_per_query")
+    bp = disk.get("vectree[kmeans]", {}).get("storage_bytes_per_query")
+    check("on disk: bytes read from storage per cold query below vectree without codes", bc, bp, lambda a, b: a < b,
+          f"{CODED} {fmt(bc)} vs vectree[kmeans] {fmt(bp)} bytes (/proc/self/io read_bytes; the codes sit in the "
+          "bucket file, which a cold read maps and hashes whole)")
+    return out
 
 
 def targets(table: dict, rows: list[dict], raw_mb: float) -> list[dict]:
@@ -99,6 +137,27 @@ def fmt(x: Any, spec: str = ".0f") -> str:
 
 
 # ------------------------------------------------------------------ reports
+def bytes_section(mem: list[dict], mach: dict) -> list[str]:
+    """Per system (1 thread), at the first setting reaching recall 0.95: the bytes of vectors or codes
+    one query reads and what that makes per second one query at a time, against the copy bandwidth."""
+    bw = mach.get("copy_bandwidth_gbps")
+    lines = ["", "## Bytes touched per query (1 thread, first setting at recall >= 0.95)", "",
+             f"This machine's STREAM-style copy (one thread, 256 MB, read + write): {fmt(bw, '.1f')} GB/s. Bytes: vectors or "
+             "codes scanned plus rows re-ranked in full, from each index's own counts (vectree: its search stats; faiss IVF: "
+             "the probed lists' sizes x code size, plus k_factor x 10 refined rows; faiss HNSW: distance computations x row "
+             "size); routing to buckets or lists is left out; n/a where a library does not say.", "",
+             "| system | setting | recall@10 | bytes/query | single q/s | GB/s one at a time | x copy bandwidth |", "|---|---|---|---|---|---|---|"]
+    for system in dict.fromkeys(r["system"] for r in mem):
+        hit = [r for r in mem if r["system"] == system and r["threads"] == 1 and r["metrics"]["recall_at_10"] >= TARGET_RECALL]
+        if not hit:
+            continue
+        m = hit[0]["metrics"]
+        b, g = m.get("bytes_touched_per_query"), m.get("gbps_single")
+        lines.append(f"| {system} | {hit[0]['setting']} | {m['recall_at_10']:.4f} | {fmt(b)} | {fmt(m.get('qps_single'))} | "
+                     f"{fmt(g, '.2f')} | {fmt(g / bw if g and bw else None, '.2f')} |")
+    return lines
+
+
 def write_markdown(body: dict, path: Path) -> None:
     d, mach, s = body["dataset"], body["machine"], body["summary"]
     lines = [f"# {body['benchmark']}: vectree against faiss, hnswlib, annoy and lancedb", "",
@@ -127,6 +186,11 @@ def write_markdown(body: dict, path: Path) -> None:
     for t in s["targets"]:
         verdict = {True: "**met**", False: "**not met**", None: "n/a"}[t["met"]]
         lines.append(f"- {t['target']}: {verdict}: {t['detail']}")
+    if s.get("targets_issue_19"):
+        lines += ["", f"## Targets (issue 19; {CODED}, 1 thread, recall 0.95)", ""]
+        for t in s["targets_issue_19"]:
+            verdict = {True: "**met**", False: "**not met**", None: "n/a"}[t["met"]]
+            lines.append(f"- {t['target']}: {verdict}: {t['detail']}")
     disk = [r for r in body["rows"] if r["regime"] == "disk"]
     if disk:
         lines += ["", "## On disk: fresh process, files evicted from the page cache, one thread", "",
@@ -135,11 +199,14 @@ def write_markdown(body: dict, path: Path) -> None:
                   markdown_table(disk, ["first_query_ms", "ms_single_mean", "ms_single_p99", "qps_single", "recall_at_10_single",
                                         "qps_batch", "rss_baseline_mb", "peak_rss_single_mb", "peak_rss_mb",
                                         "peak_rss_fraction_of_raw", "peak_rss_over_baseline_fraction_of_raw",
-                                        "library_code_added_mb", "peak_data_rss_fraction_of_raw"])]
+                                        "library_code_added_mb", "peak_data_rss_fraction_of_raw", "storage_bytes_per_query"])]
     mem = [r for r in body["rows"] if r["regime"] == "memory"]
+    runs = [mach] + [mr["machine"] for mr in body.get("merged_runs", [])]  # (a merged run measured it, if any)
+    lines += bytes_section(mem, next((m for m in reversed(runs) if m.get("copy_bandwidth_gbps")), mach))
     lines += ["", "## Every setting (in memory)", "", markdown_table(
         [{**r, "system": f"{r['system']} ({r['threads']}t)"} for r in mem],
-        ["recall_at_10", "qps_batch", "qps_single", "ms_single_p50", "build_s", "index_mb", "peak_rss_mb", "n_batch_queries"])]
+        ["recall_at_10", "qps_batch", "qps_single", "ms_single_p50", "bytes_touched_per_query", "gbps_single", "build_s",
+         "index_mb", "peak_rss_mb", "n_batch_queries"])]
     p = body["params"]
     lines += ["", "## Settings and caveats", "",
               f"- faiss IVF-Flat: nlist = 4 sqrt(n), trained on 50 x nlist sampled rows; lancedb: num_partitions = sqrt(n), "

@@ -94,11 +94,17 @@ class System:
     def valid(self, s: Any) -> bool:
         return True
 
+    def bytes_per_query(self, q: np.ndarray, s: Any) -> float | None:
+        """Bytes of vectors (or codes) one query reads at setting ``s``, from the index's own counts;
+        None where the library does not say (routing to buckets or lists is left out everywhere)."""
+        return None
+
 
 class Vectree(System):
     def __init__(self, a: dict) -> None:
         super().__init__(a)
-        self.rule = a["system"].split("[")[1].rstrip("]")
+        rule = a["system"].split("[")[1].rstrip("]").split("+")
+        self.rule, self.codes = rule[0], (rule[1] if len(rule) > 1 else None)
 
     def build(self) -> dict:
         import vectree
@@ -110,7 +116,8 @@ class Vectree(System):
         self.vector_dtype = "float16" if np.array_equal(sample.astype(np.float16).astype(np.float32), sample) else "float32"
         t0 = time.perf_counter()
         col = vectree.create_collection(str(self.dir / "c"), dim=self.dim, metric=self.metric,
-                                        bucket_size=self.a["bucket_size"], tree_rule=self.rule, vector_dtype=self.vector_dtype)
+                                        bucket_size=self.a["bucket_size"], tree_rule=self.rule, vector_dtype=self.vector_dtype,
+                                        codes=self.codes)
         col.add_batches(c for _, c in iter_chunks(self.a["base_path"], False))
         t1 = time.perf_counter()
         ingest_mb = dir_mb(self.dir)
@@ -142,7 +149,17 @@ class Vectree(System):
 
     def info(self) -> dict:
         st = self.col.stats()
-        return {"buckets": st["buckets"], "cache": st.get("cache"), "vector_dtype": self.col.index_config.vector_dtype}
+        return {"buckets": st["buckets"], "cache": st.get("cache"), "vector_dtype": self.col.index_config.vector_dtype,
+                "codes": self.col.index_config.codes}
+
+    def bytes_per_query(self, q: np.ndarray, s: int) -> float:
+        width = 2 if self.col.index_config.vector_dtype == "float16" else 4
+        total = 0.0
+        for v in q[:20]:
+            st = self.col.search(v, k=K, probes=s).stats
+            scanned = st["rows_scanned"] * self.dim * (1 if st["method"] == "quantized" else width)
+            total += scanned + st.get("rows_reranked", 0) * self.dim * width
+        return total / min(20, len(q))
 
 
 class Faiss(System):
@@ -193,6 +210,69 @@ class Faiss(System):
         elif self.kind == "hnsw":
             self.index.hnsw.efSearch = int(s)
         return self.index.search(q, K)[1]
+
+    def bytes_per_query(self, q: np.ndarray, s: Any) -> float | None:
+        import faiss
+
+        if self.kind == "hnsw":
+            faiss.cvar.hnsw_stats.reset()
+            self.batch(q[:20], s)
+            return faiss.cvar.hnsw_stats.ndis * self.dim * 4 / min(20, len(q))
+        if self.kind == "flat":
+            return float(self.n * self.dim * 4)
+        return _ivf_bytes(self.index, q[:20], s, self.dim)
+
+
+def _ivf_bytes(index: Any, q: np.ndarray, s: Any, dim: int) -> float:
+    """Codes of the probed lists (per vector: ``code_size``), plus the rows an exact refine reads."""
+    import faiss
+
+    nprobe, k_factor = (s if isinstance(s, (list, tuple)) else (s, None))
+    ivf = faiss.extract_index_ivf(index)
+    _, lists = ivf.quantizer.search(np.ascontiguousarray(q, np.float32), int(nprobe))
+    rows = sum(ivf.invlists.list_size(int(x)) for x in lists.ravel() if x >= 0)
+    refine = len(q) * K * k_factor * dim * 4 if k_factor else 0
+    return (rows * ivf.code_size + refine) / len(q)
+
+
+class FaissCoded(Faiss):
+    """faiss IVF with compact codes and an exact refine (IndexRefineFlat over the raw vectors):
+    IVF-RaBitQ-FastScan (1 bit a dimension) or IVF-PQ-FastScan (4-bit codes, 2 dimensions each)."""
+
+    def build(self) -> dict:
+        import faiss
+
+        faiss.omp_set_num_threads(self.threads)
+        norm = self.metric == "cosine"
+        self.nlist = int(4 * math.sqrt(self.n))
+        if self.a["system"].endswith("rabitq-fs"):
+            codes = "RaBitQfs"
+        else:
+            m = self.dim // 2 if self.dim % 2 == 0 else self.dim
+            codes = f"PQ{m}x4fs"
+        index = faiss.index_factory(self.dim, f"IVF{self.nlist},{codes},RFlat", self._metric())
+        train = sample_rows(self.a["base_path"], 50 * self.nlist, norm)
+        t0 = time.perf_counter()
+        index.train(train)
+        del train
+        t1 = time.perf_counter()
+        for _, c in iter_chunks(self.a["base_path"], norm):
+            index.add(c)
+        t2 = time.perf_counter()
+        self.index = index
+        faiss.write_index(index, str(self.dir / "index.faiss"))
+        return {"build_s": t2 - t0, "train_s": t1 - t0, "add_s": t2 - t1, "index_mb": dir_mb(self.dir), "factory": codes}
+
+    def batch(self, q: np.ndarray, s: Any) -> np.ndarray:
+        import faiss
+
+        nprobe, k_factor = s
+        faiss.extract_index_ivf(self.index).nprobe = int(nprobe)
+        self.index.k_factor = float(k_factor)
+        return self.index.search(q, K)[1]
+
+    def bytes_per_query(self, q: np.ndarray, s: Any) -> float | None:
+        return _ivf_bytes(self.index, q[:20], s, self.dim)
 
 
 class FaissHNSW(Faiss):
@@ -326,7 +406,8 @@ def pq_sub_vectors(dim: int, dims_per_sub: int = 8) -> int:
     return max(m for m in range(1, max(1, dim // max(1, dims_per_sub // 2)) + 1) if dim % m == 0)
 
 
-SYSTEMS = {"vectree[kmeans]": Vectree, "vectree[seed]": Vectree, "faiss-ivf-flat": Faiss, "faiss-hnsw": FaissHNSW,
+SYSTEMS = {"vectree[kmeans]": Vectree, "vectree[kmeans+int8]": Vectree, "vectree[seed]": Vectree,
+           "faiss-ivf-rabitq-fs": FaissCoded, "faiss-ivfpq-fs": FaissCoded, "faiss-ivf-flat": Faiss, "faiss-hnsw": FaissHNSW,
            "faiss-flat": FaissFlat, "hnswlib": Hnswlib, "annoy": Annoy, "lancedb-ivf-pq": Lance, "lancedb-ivf-flat": Lance}
 
 
@@ -336,6 +417,8 @@ def setting_name(system: str, s: Any) -> str:
         return f"probes={s}"
     if system == "faiss-ivf-flat":
         return f"nprobe={s}"
+    if system in ("faiss-ivf-rabitq-fs", "faiss-ivfpq-fs"):
+        return f"nprobe={s[0]},k_factor={s[1]}"
     if system in ("faiss-hnsw", "hnswlib"):
         return f"ef={s}"
     if system == "annoy":

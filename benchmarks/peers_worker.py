@@ -50,6 +50,16 @@ def library_code_mb() -> float:
     return total / 1024
 
 
+def storage_read_bytes() -> int | None:
+    """Bytes this process has made the kernel read from storage (``read_bytes`` of /proc/self/io: file
+    reads and page faults of mapped files that missed the page cache), or None where it is not readable."""
+    try:
+        with open("/proc/self/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("read_bytes:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
 def drop_page_cache(path: str | Path) -> int:
     """Ask the kernel to evict a directory's files from the page cache (best effort, no root needed)."""
     dropped = 0
@@ -149,6 +159,11 @@ def sweep(a: dict) -> dict:
         if lat:
             m.update({"qps_single": max(per_round), "qps_single_rounds": per_round, "ms_single_p50": 1000 * float(np.median(lat)),
                       "ms_single_p99": 1000 * float(np.percentile(lat, 99))})
+        touched = sys_.bytes_per_query(q_all, s)
+        if touched is not None:
+            m["bytes_touched_per_query"] = touched
+            if "qps_single" in m:  # what one query at a time streams, against the machine's copy bandwidth
+                m["gbps_single"] = touched * m["qps_single"] / 1e9
         m["peak_rss_mb"] = peak_rss_mb()
         rows.append({"setting": s, "metrics": m})
         log(f"   [{a['system']}] {a['threads']}t {setting_name(a['system'], s):<22} recall@10={r:.4f} "
@@ -181,7 +196,9 @@ def disk(a: dict) -> dict:
     first = sys_.single(q_all[0], s)
     first_ms = 1000 * (time.perf_counter() - t)
     rss_first = rss_mb()  # after the first query: lazy imports and index headers are in
+    read_before = storage_read_bytes()
     lat, ids = distinct_singles(sys_, q_all[1:], s, a["n_single"], a["single_budget_s"])
+    read_after = storage_read_bytes()
     peak_single = peak_rss_mb()
     rss_single = rss_mb()
     code_added = library_code_mb() - code_before
@@ -192,7 +209,9 @@ def disk(a: dict) -> dict:
          "qps_batch": len(bids) / spent, "recall_at_10": recall(bids, truth[: len(bids)]),
          "rss_baseline_mb": baseline, "rss_after_first_query_mb": rss_first, "library_code_added_mb": code_added, "peak_rss_single_mb": peak_single, "rss_after_single_mb": rss_single,
          "peak_rss_mb": peak_rss_mb(), "n_single_queries": len(lat) + 1, "n_batch_queries": len(bids),
-         "files_evicted": dropped}
+         "files_evicted": dropped,
+         # what each cold one-at-a-time query made the kernel read from storage (distinct queries, cache small)
+         "storage_bytes_per_query": (read_after - read_before) / len(lat) if read_before is not None and read_after is not None else None}
     log(f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query {first_ms:.1f} ms, "
         f"steady {m['ms_single_mean']:.2f} ms/q, batch {m['qps_batch']:.0f} q/s, peak RSS {m['peak_rss_mb']:.0f} MB "
         f"(baseline {baseline:.0f} MB)")

@@ -66,7 +66,8 @@ def peers() -> str:
         if not path.exists():
             continue
         summary = json.loads(path.read_text())["summary"]["at_recall_0.95"]
-        for key in ("vectree[kmeans]/1", "faiss-ivf-flat/1", "faiss-hnsw/1", "hnswlib/1", "annoy/1", "lancedb-ivf-flat/1"):
+        for key in ("vectree[kmeans]/1", "vectree[kmeans+int8]/1", "faiss-ivf-flat/1", "faiss-ivf-rabitq-fs/1",
+                    "faiss-ivfpq-fs/1", "faiss-hnsw/1", "hnswlib/1", "annoy/1", "lancedb-ivf-flat/1"):
             m = summary.get(key)
             if not m or not m.get("qps_batch"):
                 continue
@@ -82,7 +83,7 @@ def peers() -> str:
         if not path.exists():
             continue
         for r in json.loads(path.read_text())["rows"]:
-            if r.get("regime") != "disk" or r["system"] not in ("vectree[kmeans]", "lancedb-ivf-flat", "annoy"):
+            if r.get("regime") != "disk" or r["system"] not in ("vectree[kmeans]", "vectree[kmeans+int8]", "lancedb-ivf-flat", "annoy"):
                 continue
             m = r["metrics"]
             over = m["peak_rss_single_mb"] - m["rss_baseline_mb"]

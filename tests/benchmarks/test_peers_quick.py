@@ -30,7 +30,14 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     memory = [r for r in body["rows"] if r["regime"] == "memory"]
     systems = {r["system"] for r in memory}
     assert {"vectree[kmeans]", "vectree[seed]", "faiss-ivf-flat", "faiss-hnsw", "faiss-flat", "hnswlib", "annoy",
-            "lancedb-ivf-flat"} <= systems
+            "lancedb-ivf-flat", "vectree[kmeans+int8]", "faiss-ivf-rabitq-fs", "faiss-ivfpq-fs"} <= systems
+    assert body["machine"]["copy_bandwidth_gbps"] > 0
+    # int8 codes: the same probes read fewer bytes (codes, plus the few rows re-ranked in full)
+    plain = {r["setting"]: r["metrics"] for r in memory if r["system"] == "vectree[kmeans]"}
+    coded = {r["setting"]: r["metrics"] for r in memory if r["system"] == "vectree[kmeans+int8]"}
+    for setting in set(plain) & set(coded):
+        assert coded[setting]["bytes_touched_per_query"] < plain[setting]["bytes_touched_per_query"], setting
+    assert all(t["met"] in (True, False, None) for t in body["summary"]["targets_issue_19"])
     for r in memory:
         assert {"system", "setting", "dataset", "metrics"} <= set(r)
         m = r["metrics"]
@@ -59,5 +66,5 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     assert verdict["one-at-a-time"] == (v["qps_single"] >= 0.5 * ivf["qps_single"])
     assert verdict["build"] == (v["build_s"] <= ivf["build_s"])
     md = (tmp_path / "peers-fashion-mnist-quick.md").read_text()
-    assert "At recall@10 = 0.95" in md and "## Targets" in md and "peers-fashion-mnist-quick.png" in md
+    assert "At recall@10 = 0.95" in md and "## Targets" in md and "Bytes touched per query" in md and "peers-fashion-mnist-quick.png" in md
     assert (tmp_path / "peers-fashion-mnist-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,8 +2,10 @@
 thread adds, deletes, upserts and compacts on the same object and CPU hogs run beside them: no
 exception, no crash, and every answer equals the single-threaded answer of the version it read.
 
-``VECTREE_STRESS_SECONDS`` sets how long the load runs (default 20; the sanitizer run and the
-200-run loop in the closing note use shorter runs).
+``VECTREE_STRESS_SECONDS`` sets how long the load runs (default 20, split between the two
+collections below; the sanitizer run and the 200-run loop in the closing note use shorter runs).
+It runs on a plain collection (the compiled, streamed and matrix scans) and on one with int8 codes
+(the quantized scan, and streamed through codes).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections import defaultdict
 
 import numpy as np
+import pytest
 
 import vectree
 
@@ -74,9 +77,9 @@ def _hog(stop: threading.Event) -> None:
         sum(i * i for i in range(20_000))
 
 
-def build_stress_collection(path, vectors: np.ndarray) -> None:  # noqa: ANN001
+def build_stress_collection(path, vectors: np.ndarray, codes: str | None = None) -> None:  # noqa: ANN001
     """3,000 real arXiv rows in 40 cosine buckets of 100, a third of them deleted (every bucket has a dead mask)."""
-    col = vectree.create_collection(path, dim=384, metric="cosine", bucket_size=100)
+    col = vectree.create_collection(path, dim=384, metric="cosine", bucket_size=100, codes=codes)
     col.add(vectors[:3000], ids=np.arange(3000))
     col.build()
     col.delete(np.arange(0, 3000, 3))
@@ -129,9 +132,12 @@ def run_stress(path, vectors: np.ndarray, seconds: float) -> dict:  # noqa: ANN0
     stats = shared.stats()["cache"]
     assert stats["evictions"] > 20, "the cache must be far smaller than the buckets the searches read"
     assert len(by_version) >= 3, "searches must have read several versions"
-    return {"answers": len(answers), "versions": len(by_version), "writes": len(ops), "evictions": stats["evictions"]}
+    return {"answers": len(answers), "versions": len(by_version), "writes": len(ops), "evictions": stats["evictions"],
+            "methods": sorted({a[3] for a in answers})}
 
 
-def test_searches_during_writes_and_evictions_answer_as_one_thread(tmp_path, arxiv_sample):
-    build_stress_collection(tmp_path / "c", arxiv_sample["vectors"])
-    run_stress(tmp_path / "c", arxiv_sample["vectors"], SECONDS)
+@pytest.mark.parametrize("codes", [None, "int8"])
+def test_searches_during_writes_and_evictions_answer_as_one_thread(tmp_path, arxiv_sample, codes):
+    build_stress_collection(tmp_path / "c", arxiv_sample["vectors"], codes)
+    done = run_stress(tmp_path / "c", arxiv_sample["vectors"], SECONDS / 2)
+    assert ("quantized" in done["methods"]) == (codes is not None), done

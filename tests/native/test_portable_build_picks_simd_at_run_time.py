@@ -1,5 +1,5 @@
 """A kernel built without -march=native (VECTREE_NO_NATIVE=1, as for a wheel) picks its AVX2/F16C loops
-at run time, and its plain loops give the same answers."""
+at run time, and its plain loops give the same answers (the int8 code scan's too)."""
 
 import json
 import os
@@ -17,7 +17,7 @@ from vectree._native import _scan
 col = vectree.open_collection(sys.argv[1])
 q = np.load(sys.argv[2])
 out = {"file": _scan.__file__, "simd": _scan.simd(), "ids": [], "d": []}
-for method in ("compiled", "matrix"):
+for method in ("compiled", "matrix", "quantized"):
     r = col.search(q, k=10, probes=5, method=method)
     out["ids"].append(r.ids.tolist()); out["d"].append(r.distances.tolist())
 print(json.dumps(out))
@@ -34,7 +34,8 @@ def _cpu_flags() -> set[str]:
 
 def test_a_portable_build_answers_as_the_native_one(tmp_path, arxiv_sample):
     for dtype in ("float16", "float32"):
-        col = vectree.create_collection(tmp_path / dtype, dim=384, metric="l2", bucket_size=100, vector_dtype=dtype)
+        col = vectree.create_collection(tmp_path / dtype, dim=384, metric="l2", bucket_size=100, vector_dtype=dtype,
+                                        codes="int8")
         col.add(arxiv_sample["vectors"][:2000])
         col.build()
     q = arxiv_sample["vectors"][3000:3020]
@@ -42,7 +43,7 @@ def test_a_portable_build_answers_as_the_native_one(tmp_path, arxiv_sample):
     portable = build_variant(tmp_path / "portable", VECTREE_NO_NATIVE="1")
     for dtype in ("float16", "float32"):
         col = vectree.open_collection(tmp_path / dtype)
-        want = [col.search(q, k=10, probes=5, method=m) for m in ("compiled", "matrix")]
+        want = [col.search(q, k=10, probes=5, method=m) for m in ("compiled", "matrix", "quantized")]
         for simd in ("auto", "generic"):
             env = {**os.environ, "PYTHONPATH": str(portable), "VECTREE_SIMD": simd}
             done = subprocess.run([sys.executable, "-c", SNIPPET, str(tmp_path / dtype), str(tmp_path / "q.npy")],

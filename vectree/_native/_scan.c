@@ -81,9 +81,30 @@ typedef struct {
     const void *vectors;   /* (n, dim) float32 or float16 */
     const float *sqnorms;  /* (n,) or NULL (l2 only) */
     const char *dead;      /* (n,) or NULL */
+    const uint8_t *codes;  /* (n, dim) int8 scalar codes, or NULL */
+    const float *code_lo, *code_scale; /* (dim,) each: a value is lo + scale * code (within scale / 2) */
     int64_t n, slot;
     int width;             /* bytes per value: 4 or 2 */
 } BlockView;
+
+/* A row the codes could not rule out: its lower bound, block (index into the call's blocks) and row. */
+typedef struct {
+    float low;
+    int32_t block, row;
+} Cand;
+
+static int cand_low_order(const void *x, const void *y) {
+    float a = ((const Cand *)x)->low, b = ((const Cand *)y)->low;
+    return (a > b) - (a < b);
+}
+
+/* Per-call working memory of the code scan (one per thread of a call: a call is one thread). */
+typedef struct {
+    float *qs, *ud;
+    int64_t *ur;
+    Cand *cand;
+    Py_ssize_t cap;
+} Scratch;
 
 #if HAVE_WIDE_VARIANT
 #define KERNEL_ATTR __attribute__((target("avx2,fma,f16c")))
@@ -103,9 +124,11 @@ typedef struct {
 #undef KERNEL_WIDE
 
 typedef int64_t (*scan_fn)(const float *, Py_ssize_t, int, const BlockView *, const int64_t *, Py_ssize_t, TopK *);
+typedef int (*codes_fn)(const float *, Py_ssize_t, int, const BlockView *, const int64_t *, Py_ssize_t, TopK *, Scratch *, int64_t *);
 typedef float (*dot_fn_t)(const float *, const float *, Py_ssize_t);
 typedef void (*widen_fn_t)(const uint16_t *, float *, Py_ssize_t);
 static scan_fn scan_one = scan_one_generic;
+static codes_fn scan_codes = scan_codes_generic;
 static dot_fn_t dot = dot_out_generic;
 static widen_fn_t widen_values = widen_generic;
 static const char *simd_name = "generic";
@@ -117,6 +140,7 @@ static void pick_variant(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
         scan_one = scan_one_wide;
+        scan_codes = scan_codes_wide;
         dot = dot_out_wide;
         widen_values = widen_wide;
         simd_name = "avx2+fma+f16c";
@@ -131,6 +155,7 @@ typedef struct {
     PyObject_HEAD
     Py_buffer vectors;
     Py_buffer sqnorms; /* .obj == NULL when absent */
+    Py_buffer codes, code_lo, code_scale; /* .obj == NULL when the bucket has no codes */
     Py_ssize_t n, dim;
     int width;
 } ScanBlock;
@@ -138,6 +163,9 @@ typedef struct {
 static void ScanBlock_dealloc(ScanBlock *self) {
     if (self->vectors.obj) PyBuffer_Release(&self->vectors);
     if (self->sqnorms.obj) PyBuffer_Release(&self->sqnorms);
+    if (self->codes.obj) PyBuffer_Release(&self->codes);
+    if (self->code_lo.obj) PyBuffer_Release(&self->code_lo);
+    if (self->code_scale.obj) PyBuffer_Release(&self->code_scale);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -148,9 +176,9 @@ static int format_is(const Py_buffer *b, char code) {
 }
 
 static PyObject *ScanBlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"vectors", "sqnorms", NULL};
-    PyObject *vobj, *sobj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O", kwlist, &vobj, &sobj)) return NULL;
+    static char *kwlist[] = {"vectors", "sqnorms", "codes", "code_lo", "code_scale", NULL};
+    PyObject *vobj, *sobj = Py_None, *cobj = Py_None, *lobj = Py_None, *scobj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO", kwlist, &vobj, &sobj, &cobj, &lobj, &scobj)) return NULL;
     ScanBlock *self = (ScanBlock *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     if (PyObject_GetBuffer(vobj, &self->vectors, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
@@ -170,6 +198,22 @@ static PyObject *ScanBlock_new(PyTypeObject *type, PyObject *args, PyObject *kwd
             goto fail;
         }
     }
+    if (cobj != Py_None) {
+        if (lobj == Py_None || scobj == Py_None) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: codes need code_lo and code_scale");
+            goto fail;
+        }
+        if (PyObject_GetBuffer(cobj, &self->codes, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        if (PyObject_GetBuffer(lobj, &self->code_lo, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        if (PyObject_GetBuffer(scobj, &self->code_scale, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        if (self->codes.ndim != 2 || self->codes.itemsize != 1 || !format_is(&self->codes, 'B') ||
+            self->codes.shape[0] != self->n || self->codes.shape[1] != self->dim ||
+            self->code_lo.itemsize != 4 || !format_is(&self->code_lo, 'f') || self->code_lo.len != 4 * self->dim ||
+            self->code_scale.itemsize != 4 || !format_is(&self->code_scale, 'f') || self->code_scale.len != 4 * self->dim) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: codes must be uint8 (n, dim), code_lo and code_scale float32 (dim,)");
+            goto fail;
+        }
+    }
     return (PyObject *)self;
 fail:
     Py_DECREF(self);
@@ -179,11 +223,13 @@ fail:
 static PyObject *ScanBlock_get_n(ScanBlock *self, void *c) { return PyLong_FromSsize_t(self->n); }
 static PyObject *ScanBlock_get_dim(ScanBlock *self, void *c) { return PyLong_FromSsize_t(self->dim); }
 static PyObject *ScanBlock_get_l2(ScanBlock *self, void *c) { return PyBool_FromLong(self->sqnorms.obj != NULL); }
+static PyObject *ScanBlock_get_codes(ScanBlock *self, void *c) { return PyBool_FromLong(self->codes.obj != NULL); }
 
 static PyGetSetDef ScanBlock_getset[] = {
     {"n", (getter)ScanBlock_get_n, NULL, "rows", NULL},
     {"dim", (getter)ScanBlock_get_dim, NULL, "dimensions", NULL},
     {"has_sqnorms", (getter)ScanBlock_get_l2, NULL, "whether squared norms are held (l2 scans need them)", NULL},
+    {"has_codes", (getter)ScanBlock_get_codes, NULL, "whether int8 codes are held (topk_codes needs them)", NULL},
     {NULL},
 };
 
@@ -192,7 +238,7 @@ static PyTypeObject ScanBlockType = {
     .tp_basicsize = sizeof(ScanBlock),
     .tp_dealloc = (destructor)ScanBlock_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "ScanBlock(vectors, sqnorms=None): a bucket's arrays, held for the scan (see the module source).",
+    .tp_doc = "ScanBlock(vectors, sqnorms=None, codes=None, code_lo=None, code_scale=None): a bucket's arrays, held for the scan (see the module source).",
     .tp_new = ScanBlock_new,
     .tp_getset = ScanBlock_getset,
 };
@@ -208,7 +254,7 @@ static PyTypeObject ScanBlockType = {
  * int64 (nq,) are read and written: query i starts from the filled[i] candidates already there (0
  * for a fresh search), so a search can run over its blocks in several calls.
  */
-static PyObject *topk(PyObject *self, PyObject *args) {
+static PyObject *topk_impl(PyObject *args, int use_codes) {
     Py_buffer bq, bs, bp, bod, bor, bf;
     PyObject *blocks_obj, *dead_obj;
     int metric;
@@ -252,6 +298,10 @@ static PyObject *topk(PyObject *self, PyObject *args) {
         ScanBlock *b = (ScanBlock *)item;
         Py_INCREF(b); /* ours until we return, whatever the caller's sequence becomes */
         held[n_held++] = b;
+        if (use_codes && b->n > 0 && !b->codes.obj) {
+            PyErr_SetString(PyExc_ValueError, "topk_codes: a block has no codes");
+            goto done;
+        }
         if (b->dim != dim || (metric == 0 && b->n > 0 && !b->sqnorms.obj) || slots[i] < 0 || slots[i] >= (1LL << 31)) {
             PyErr_SetString(PyExc_ValueError, "topk: a block's dim, squared norms (l2) or slot does not fit the query");
             goto done;
@@ -265,7 +315,9 @@ static PyObject *topk(PyObject *self, PyObject *args) {
             }
         }
         views[i] = (BlockView){b->vectors.buf, b->sqnorms.obj ? b->sqnorms.buf : NULL,
-                               dead_views[i].obj ? dead_views[i].buf : NULL, b->n, slots[i], b->width};
+                               dead_views[i].obj ? dead_views[i].buf : NULL,
+                               b->codes.obj ? b->codes.buf : NULL, b->codes.obj ? b->code_lo.buf : NULL,
+                               b->codes.obj ? b->code_scale.buf : NULL, b->n, slots[i], b->width};
     }
     const int64_t *plan = bp.buf;
     for (Py_ssize_t i = 0; i < nq * p; i++) {
@@ -274,17 +326,39 @@ static PyObject *topk(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    int64_t read = 0, *filled = bf.buf;
+    int64_t read = 0, *filled = bf.buf, counts[2] = {0, 0};
+    int failed = 0;
+    Scratch sc = {0};
+    if (use_codes) {
+        sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
+        sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
+        if (!sc.qs || !sc.ur) {
+            PyMem_RawFree(sc.qs);
+            PyMem_RawFree(sc.ur);
+            PyErr_NoMemory();
+            goto done;
+        }
+        sc.ud = sc.qs + dim;
+    }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < nq; i++) {
+    for (Py_ssize_t i = 0; i < nq && !failed; i++) {
         TopK t = {(float *)bod.buf + i * k, (int64_t *)bor.buf + i * k, k, filled[i] < 0 ? 0 : (filled[i] < k ? filled[i] : k), 0};
         for (Py_ssize_t j = 1; j < t.filled; j++)
             if (worse(t.d[j], t.ref[j], t.d[t.worst], t.ref[t.worst])) t.worst = j;
-        read += scan_one((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t);
+        if (use_codes)
+            failed = scan_codes((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t, &sc, counts);
+        else
+            read += scan_one((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t);
         filled[i] = t.filled;
     }
     Py_END_ALLOW_THREADS
-    result = PyLong_FromLongLong(read);
+    if (use_codes) {
+        PyMem_RawFree(sc.qs);
+        PyMem_RawFree(sc.ur);
+        PyMem_RawFree(sc.cand);
+    }
+    if (failed) PyErr_NoMemory();
+    else result = use_codes ? Py_BuildValue("LL", (long long)counts[0], (long long)counts[1]) : PyLong_FromLongLong(read);
 done:
     if (dead_views)
         for (Py_ssize_t i = 0; i < nb; i++)
@@ -298,6 +372,18 @@ done:
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
     return result;
 }
+
+static PyObject *topk(PyObject *self, PyObject *args) { return topk_impl(args, 0); }
+
+/* topk_codes(queries, metric, blocks, dead, slots, plan, out_d, out_ref, filled) -> (rows read, rows re-ranked)
+ *
+ * topk's answer (the same top k, distances computed the same way) from blocks that hold int8 codes:
+ * each row's distance is first bounded from its codes (a value is lo + scale * code within scale / 2,
+ * so <q, x> is known within sum |q_d| scale_d / 2); the k smallest upper bounds cap the k-th distance,
+ * and only rows whose lower bound reaches below that cap are read in full, nearest bound first,
+ * stopping once no bound left can beat the k-th exact distance. Codes are a quarter of float32 rows.
+ */
+static PyObject *topk_codes(PyObject *self, PyObject *args) { return topk_impl(args, 1); }
 
 /* offer_rows(dist, qidx, slot, dead, out_d, out_ref, filled) -> None
  *
@@ -486,6 +572,7 @@ static PyMethodDef methods[] = {
     {"simd", simd, METH_NOARGS, "The inner loops in use: 'avx2+fma+f16c' or 'generic'."},
     {"widen", widen, METH_VARARGS, "float16 values into float32 (see the module source)."},
     {"topk", topk, METH_VARARGS, "Top-k of each query over its blocks (see the module source)."},
+    {"topk_codes", topk_codes, METH_VARARGS, "topk through int8 codes, then exact distances (see the module source)."},
     {"offer_rows", offer_rows, METH_VARARGS, "Fold a block's distance matrix into running top-k lists (see the module source)."},
     {"rank_centers", rank_centers, METH_VARARGS, "The nearest centers of one query, exactly (see the module source)."},
     {NULL, NULL, 0, NULL},

@@ -50,16 +50,17 @@ def create(
     bucket_size: int = typer.Option(None, help="Most rows per bucket (default: about 160 KiB of vectors, at least 80)."),
     tree_rule: str = typer.Option("kmeans", help="kmeans (default) | variance | seed."),
     vector_dtype: str = typer.Option("float32", help="float32 | float16 (half the bytes stored, cached and scanned)."),
+    codes: str = typer.Option(None, help="int8: store a compact code per row; searches scan the codes first (same answers)."),
     private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
 ) -> None:
     """Create an empty collection."""
     try:
         col = vectree.create_collection(url, dim=dim, metric=metric, bucket_size=bucket_size, tree_rule=tree_rule,
-                                        vector_dtype=vector_dtype, private=private)
+                                        vector_dtype=vector_dtype, codes=codes, private=private)
     except VectreeError as exc:
         _fail(exc)
     console.print(f"created {col.url} (dim={dim}, metric={metric}, bucket_size={col.stats()['bucket_size']}, "
-                  f"tree_rule={tree_rule}, vector_dtype={vector_dtype})")
+                  f"tree_rule={tree_rule}, vector_dtype={vector_dtype}, codes={codes})")
 
 
 @app.command()

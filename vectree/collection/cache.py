@@ -48,7 +48,7 @@ class Block:
 
     def scan_block(self, l2: bool) -> _scan.ScanBlock:
         """What the compiled scan reads of this block: its vectors as stored (float16 stays float16),
-        and the squared norms for l2. It holds the arrays, so it stays valid after the cache lets the
+        the squared norms for l2 and the int8 codes when the bucket has them. It holds the arrays, so it stays valid after the cache lets the
         block go."""
         if self.scan is not None and self.scan.has_sqnorms == l2:
             return self.scan
@@ -57,7 +57,9 @@ class Block:
         if found is None:
             stored = self.rows.vectors
             v = np.ascontiguousarray(stored, np.float16 if stored.dtype == np.float16 else np.float32)
-            found = self._derived.setdefault(key, _scan.ScanBlock(v, self.sqnorms if l2 else None))
+            r = self.rows
+            codes = {} if r.codes is None else {"codes": r.codes, "code_lo": r.code_lo, "code_scale": r.code_scale}
+            found = self._derived.setdefault(key, _scan.ScanBlock(v, self.sqnorms if l2 else None, **codes))
         return found
 
     @property

@@ -38,7 +38,8 @@ def empty_topk(nq: int, k: int) -> TopK:
 
 def scan_queries(
     queries: np.ndarray, metric: str, blocks: Sequence[_scan.ScanBlock], dead: Sequence[np.ndarray | None],
-    slots: np.ndarray, plan: np.ndarray, top: TopK, tuning: SearchTuning = TUNING,
+    slots: np.ndarray, plan: np.ndarray, top: TopK, tuning: SearchTuning = TUNING, stats: dict | None = None,
+    codes: bool = False,
 ) -> int:
     """Fold each query's planned blocks into its running top k (``top``, updated in place); returns rows read.
 
@@ -47,6 +48,9 @@ def scan_queries(
     (``slot << 32 | row``). Partial distances follow the full scan's convention (``|x|^2 - 2<q,x>``
     for l2, ``-<q,x>`` for cosine and dot); query i's candidates are the first ``filled[i]`` entries
     of its rows, unsorted.
+
+    ``codes``: scan the blocks' int8 codes and read in full only the rows they cannot rule out
+    (``_scan.topk_codes``; the same answer); ``stats["rows_reranked"]`` then counts those rows.
     """
     q = np.ascontiguousarray(queries, np.float32)
     nq = len(q)
@@ -56,11 +60,18 @@ def scan_queries(
     code = METRIC_CODES[metric]
     blocks, dead = list(blocks), list(dead)
 
-    def part(a: int, b: int) -> int:  # rows a..b of every array: contiguous views, written in place
-        return _scan.topk(q[a:b], code, blocks, dead, slots, plan[a:b], out_d[a:b], out_ref[a:b], filled[a:b])
+    def part(a: int, b: int) -> tuple[int, int]:  # rows a..b of every array: contiguous views, written in place
+        if codes:
+            return _scan.topk_codes(q[a:b], code, blocks, dead, slots, plan[a:b], out_d[a:b], out_ref[a:b], filled[a:b])
+        return _scan.topk(q[a:b], code, blocks, dead, slots, plan[a:b], out_d[a:b], out_ref[a:b], filled[a:b]), 0
 
     workers = scan_threads() if nq >= tuning.parallel_min_queries else 1
     if workers == 1:
-        return part(0, nq)
-    cuts = np.linspace(0, nq, workers + 1).astype(int)
-    return sum(pool("scan", workers).map(part, cuts[:-1], cuts[1:]))  # the kernel releases the GIL
+        read, exact = part(0, nq)
+    else:
+        cuts = np.linspace(0, nq, workers + 1).astype(int)
+        done = list(pool("scan", workers).map(part, cuts[:-1], cuts[1:]))  # the kernel releases the GIL
+        read, exact = sum(d[0] for d in done), sum(d[1] for d in done)
+    if stats is not None and codes:
+        stats["rows_reranked"] = stats.get("rows_reranked", 0) + exact
+    return read

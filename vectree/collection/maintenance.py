@@ -115,7 +115,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
                 groups = [(leaf if j == 0 else first_new + j - 1, rows.take(sub_leaves == j)) for j in range(sub.n_leaves)]
         for target, part in groups:
             if len(part):
-                data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type)
+                data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type, codes=cfg.codes)
                 snap.store.put(f"buckets/{fp}.arrow", data)
             else:
                 fp = ""

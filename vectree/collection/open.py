@@ -31,6 +31,7 @@ def create_collection(
     n_components: int | None = None,
     max_depth: int = 32,
     vector_dtype: str = "float32",
+    codes: str | None = None,
     private: bool = False,
     exist_ok: bool = False,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
@@ -42,6 +43,8 @@ def create_collection(
 
     ``bucket_size`` bounds the rows per bucket: smaller buckets scan less per probe, larger ones
     need fewer probes; by default a bucket holds about 160 KiB of vectors, at least 80 rows (:func:`default_bucket_size`).
+    ``codes="int8"`` stores a compact code of every row next to it (a quarter of float32): searches
+    scan the codes and read in full only the rows they cannot rule out, with the same answers.
     ``private`` is recorded for the service layer (the seed's keepPrivate).
     ``cache_bytes`` bounds the in-memory read cache; ``cache_dir`` adds a local-disk cache of
     ``cache_dir_bytes`` (useful for s3:// collections). ``storage_options`` go to the store
@@ -51,7 +54,7 @@ def create_collection(
         raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
     check_metric(metric)
     config = IndexConfig(bucket_size=default_bucket_size(int(dim)) if bucket_size is None else int(bucket_size), tree_rule=tree_rule, n_components=default_n_components(int(dim)) if n_components is None else min(int(n_components), int(dim)),
-                         max_depth=int(max_depth), vector_dtype=vector_dtype)
+                         max_depth=int(max_depth), vector_dtype=vector_dtype, codes=codes)
     config.validate()
     store = open_store(url, **(storage_options or {}))
     settings = {"dim": int(dim), "metric": metric, "private": bool(private), "id_type": None,

@@ -1,6 +1,6 @@
 """How a search runs: the one place that picks a scan method, and the thresholds it picks by.
 
-Three methods, each exact over the buckets it visits (they differ in speed and memory, never in
+Four methods, each exact over the buckets it visits (they differ in speed and memory, never in
 the answer: candidates rank by (distance, reference) in all three):
 
 ``compiled``
@@ -14,7 +14,13 @@ the answer: candidates rank by (distance, reference) in all three):
     A large batch is also split over threads (each slice with a one-thread BLAS).
 ``streamed``
     one query whose probed buckets do not fit the cache: the compiled scan over a few buckets at a
-    time, nearest first, keeping only what the running top k needs of those it lets go.
+    time, nearest first, keeping only what the running top k needs of those it lets go (through the
+    codes, as ``quantized``, when the buckets have them).
+``quantized``
+    ``compiled`` through the buckets' int8 codes (a collection created with ``codes="int8"``): the
+    kernel bounds every probed row's distance from its code (a quarter of a float32 row) and reads
+    in full only the rows whose bound reaches below the k-th distance, so the answer stays exact.
+    Chosen instead of ``compiled`` when the collection has codes.
 
 ``method="auto"`` (the default everywhere) picks by :func:`choose_method`; any method can be forced,
 through ``Collection.search(..., method=...)``, which is how the tests compare them.
@@ -23,13 +29,15 @@ through ``Collection.search(..., method=...)``, which is how the tests compare t
 'compiled'
 >>> choose_method(n_queries=1000, probes=8, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20)
 'matrix'
+>>> choose_method(n_queries=1, probes=8, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20, has_codes=True)
+'quantized'
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-METHODS = ("auto", "compiled", "matrix", "streamed")
+METHODS = ("auto", "compiled", "matrix", "streamed", "quantized")
 DEFAULT_PROBES = 8  # buckets a query visits unless told otherwise: the one default, everywhere
 
 
@@ -61,9 +69,10 @@ TUNING = SearchTuning()
 
 def choose_method(
     n_queries: int, probes: int | None, n_buckets: int, probed_bytes: int, cache_bytes: int,
-    tuning: SearchTuning = TUNING,
+    tuning: SearchTuning = TUNING, has_codes: bool = False,
 ) -> str:
-    """The scan method for a batch: ``compiled``, ``matrix`` or ``streamed`` (see the module docstring).
+    """The scan method for a batch: ``compiled`` (``quantized`` when the buckets have codes),
+    ``matrix`` or ``streamed`` (see the module docstring).
 
     ``probes=None`` means every bucket; ``probed_bytes`` is what the batch's probed buckets hold
     (vectors as stored) and ``cache_bytes`` the read cache's capacity: ``compiled`` holds every probed
@@ -72,8 +81,9 @@ def choose_method(
     """
     per_query = n_buckets if probes is None else min(probes, n_buckets)
     fits = 2 * probed_bytes <= cache_bytes
+    compiled = "quantized" if has_codes else "compiled"
     if n_queries == 1 and not fits:  # (a group of a streamed query may hold stream_group buckets anyway)
-        return "streamed" if per_query > tuning.stream_group else "compiled"
+        return "streamed" if per_query > tuning.stream_group else compiled
     if fits and (n_queries <= tuning.small_batch or n_queries * per_query < tuning.shared_visits * n_buckets):
-        return "compiled"
+        return compiled
     return "matrix"

@@ -40,7 +40,8 @@ def search_snapshot(
 ) -> SearchResult:
     """Search prepared queries (float32, normalised for cosine); ``probes=None`` scans every bucket.
 
-    ``method`` forces a scan method (``compiled``, ``matrix``, ``streamed``; see :mod:`vectree.collection.plan`).
+    ``method`` forces a scan method (``compiled``, ``matrix``, ``streamed``, ``quantized``; see
+    :mod:`vectree.collection.plan`); ``quantized`` needs a collection built with codes.
     ``skip`` (default: the deleted rows) gives each block's rows the kernel passes over, as it passes
     over deleted ones: a filter's pre-filtering mask (:mod:`vectree.collection.filtered`). ``allowed``
     (one bool per bucket) restricts routing to buckets that can hold matches: ``probes`` counts those.
@@ -55,6 +56,9 @@ def search_snapshot(
     slots: dict[int, Any] = {}  # slot -> the block (or what is kept of it) its references point into
     top = empty_topk(nq, k)
     n_buckets = index.n_buckets if index is not None else 0
+    has_codes = n_buckets > 0 and index.settings.get("codes") is not None
+    if method == "quantized" and not has_codes:
+        raise InvalidInputError("method='quantized' needs bucket codes: create the collection with codes='int8' and build it")
     if n_buckets:
         order = _route(index, queries, probes, allowed)
         leaves = _probed_leaves(snap, order, nq)
@@ -65,16 +69,17 @@ def search_snapshot(
             # (one query's bound, without summing its buckets: every probed bucket as large as the largest)
             bound = len(leaves) * _largest_bucket_bytes(snap)
             probed = bound if 2 * bound <= capacity else _probed_bytes(snap, leaves)
-            method = choose_method(nq, probes, n_buckets, probed, capacity, tuning)
+            method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
         if method == "matrix":
             workers = scan_threads()
             if workers > 1 and nq >= tuning.split_min_queries * workers:
                 return _split(snap, queries, k, probes, include_metadata, workers, tuning, skip, allowed)
             _scan_matrix(snap, queries, order, leaves, top, slots, stats, tuning, skip)
         elif method == "streamed" and nq == 1:
-            _scan_streamed(snap, queries, order, leaves, top, slots, stats, tuning, skip)
-        else:  # compiled (and "streamed" for a batch, which streams only one query at a time)
-            _scan_compiled(snap, queries, order, leaves, top, slots, stats, tuning, skip)
+            _scan_streamed(snap, queries, order, leaves, top, slots, stats, tuning, skip, has_codes)
+        else:  # compiled or quantized (and "streamed" for a batch, which streams only one query at a time)
+            _scan_compiled(snap, queries, order, leaves, top, slots, stats, tuning, skip,
+                           method == "quantized" or (method == "streamed" and has_codes))
         stats["method"] = method
     else:
         stats["method"] = "tail"
@@ -152,8 +157,8 @@ def _fetch(snap: Snapshot, leaves: list[int], tuning: SearchTuning) -> list[Bloc
 
 
 def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
-    """Every probed bucket held; each query's buckets in one kernel call."""
+                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip, codes: bool = False) -> None:
+    """Every probed bucket held; each query's buckets in one kernel call (through their codes with ``codes``)."""
     nq = len(queries)
     blocks = _fetch(snap, leaves, tuning)
     slots.update(zip(leaves, blocks))
@@ -163,7 +168,7 @@ def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
     slot_arr = np.array(leaves, np.int64)
     if nq == 1:  # in probe order, which the scan follows
         plan = np.arange(len(leaves), dtype=np.int64)[None, :]
-        read = scan_queries(queries, snap.manifest.settings["metric"], scan, dead, slot_arr, plan, top, tuning)
+        read = scan_queries(queries, snap.manifest.settings["metric"], scan, dead, slot_arr, plan, top, tuning, stats, codes)
     else:
         lookup = np.full(snap.index.n_buckets, -1, np.int64)
         lookup[leaves] = np.arange(len(leaves))
@@ -171,7 +176,8 @@ def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
         # queries that start in the same bucket run one after another, so its rows are still in cache
         run = np.argsort(full[:, 0], kind="stable")
         part = empty_topk(nq, top[0].shape[1])
-        read = scan_queries(queries[run], snap.manifest.settings["metric"], scan, dead, slot_arr, lookup[full[run]], part, tuning)
+        read = scan_queries(queries[run], snap.manifest.settings["metric"], scan, dead, slot_arr, lookup[full[run]], part,
+                            tuning, stats, codes)
         back = np.argsort(run)
         for mine, theirs in zip(top, part):
             mine[...] = theirs[back]
@@ -252,7 +258,7 @@ def _kept(block: Block, rows: list[int]) -> SimpleNamespace:
 
 
 def _scan_streamed(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
+                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip, codes: bool = False) -> None:
     """One query whose buckets do not fit the cache: a few buckets at a time, nearest first.
 
     Each group is let go before the next is read (keeping only the ids, labels and metadata of the
@@ -269,7 +275,8 @@ def _scan_streamed(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
         blocks = snap.cache.blocks([("buckets", snap.index.bucket_fingerprints[leaf]) for leaf in part])
         plan = np.arange(len(part), dtype=np.int64)[None, :]
         stats["rows_scanned"] += scan_queries(queries, metric, [b.scan_block(l2) for b in blocks],
-                                              [skip(b) for b in blocks], np.array(part, np.int64), plan, top, tuning)
+                                              [skip(b) for b in blocks], np.array(part, np.int64), plan, top, tuning,
+                                              stats, codes)
         held = top[1][0, : int(top[2][0])]
         for leaf, block in zip(part, blocks):
             slots[leaf] = _kept(block, [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == leaf])

@@ -7,6 +7,7 @@ Arrow IPC is read zero-copy, so a decoded bucket's vectors are a view on the fet
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +28,18 @@ class Rows:
     ``ids`` is int64 or an object array of str; ``labels`` is None, int64 or object (None = unlabelled);
     ``metadata`` is None or a list of JSON strings (None entries for rows without metadata);
     ``keys`` are the int64 keys of the ids (see :func:`vectree.format.keys.id_keys`).
+    ``codes`` (uint8 (n, dim)) with ``code_lo`` and ``code_scale`` (float32 (dim,)): the rows' int8
+    codes (:mod:`vectree.format.codes`), when the bucket file holds them; they are made again
+    whenever rows are written, so :meth:`take` and :meth:`concat` drop them.
     """
 
     ids: np.ndarray
     vectors: np.ndarray
     labels: np.ndarray | None = None
     metadata: list[str | None] | None = None
+    codes: np.ndarray | None = None
+    code_lo: np.ndarray | None = None
+    code_scale: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -44,6 +51,8 @@ class Rows:
             size += self.labels.nbytes
         if self.metadata is not None:
             size += sum(len(m) for m in self.metadata if m)
+        if self.codes is not None:
+            size += self.codes.nbytes
         return size
 
     def take(self, index: np.ndarray) -> Rows:
@@ -117,8 +126,10 @@ def rows_to_table(
     with_metadata: bool | None = None,
     extra: dict[str, pa.Array] | None = None,
     write_id: str | None = None,
+    codes: str | None = None,
 ) -> pa.Table:
-    """Rows as an Arrow table with a fixed column set (``label``/``metadata`` present even if all null).
+    """Rows as an Arrow table with a fixed column set (``label``/``metadata`` present even if all null);
+    ``codes="int8"`` adds a ``code`` column of the stored values' int8 codes.
 
     ``write_id`` (recorded in the schema metadata) makes the file, and so its fingerprint, unique to one
     write even when another write stores the very same rows: see :func:`encode_rows`."""
@@ -140,11 +151,25 @@ def rows_to_table(
     if with_metadata:
         columns["metadata"] = pa.array(rows.metadata if rows.metadata is not None else [None] * n, type=pa.string())
     columns.update(extra or {})
-    table = pa.table(columns)
     meta = {"vectree.format": str(FORMAT_VERSION), "vectree.dim": str(dim)}
+    if codes is not None:
+        from vectree.format.codes import CODES, int8_codes
+
+        if codes not in CODES:
+            raise ValueError(f"unknown codes {codes!r}: choose one of {CODES}")
+        c, lo, scale = int8_codes(vec)
+        columns["code"] = pa.FixedSizeListArray.from_arrays(pa.array(c.reshape(-1), type=pa.uint8()), dim)
+        meta.update({"vectree.codes": codes, "vectree.code_lo": base64.b64encode(lo.tobytes()).decode(),
+                     "vectree.code_scale": base64.b64encode(scale.tobytes()).decode()})
+    table = pa.table(columns)
     if write_id:
         meta["vectree.write"] = write_id
     return table.replace_schema_metadata(meta)
+
+
+def _code_params(meta: dict) -> tuple[np.ndarray, np.ndarray]:
+    return (np.frombuffer(base64.b64decode(meta[b"vectree.code_lo"]), np.float32),
+            np.frombuffer(base64.b64decode(meta[b"vectree.code_scale"]), np.float32))
 
 
 def _array(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
@@ -179,7 +204,14 @@ def table_to_rows(table: pa.Table | pa.RecordBatch, as_stored: bool = False) -> 
     metadata = table.column("metadata").to_pylist() if "metadata" in table.column_names else None
     if metadata is not None and all(m is None for m in metadata):
         metadata = None
-    return Rows(ids=ids, vectors=vectors, labels=labels, metadata=metadata)
+    codes = lo = scale = None
+    if "code" in table.column_names:
+        col = _array(table, "code")
+        flat_codes = col.values
+        codes = np.frombuffer(flat_codes.buffers()[1], dtype=np.uint8, count=len(col) * dim,
+                              offset=flat_codes.offset + col.offset * dim).reshape(-1, dim)
+        lo, scale = _code_params(table.schema.metadata)
+    return Rows(ids=ids, vectors=vectors, labels=labels, metadata=metadata, codes=codes, code_lo=lo, code_scale=scale)
 
 
 def _int_values(arr: pa.Array) -> np.ndarray:
@@ -189,8 +221,9 @@ def _int_values(arr: pa.Array) -> np.ndarray:
 
 
 def encode_rows(rows: Rows, dtype: str = "float32", label_type: str | None = None,
-                write_id: str | None = None) -> tuple[bytes, str]:
-    """Serialize ``rows`` to bucket-file bytes and return ``(data, fingerprint)``.
+                write_id: str | None = None, codes: str | None = None) -> tuple[bytes, str]:
+    """Serialize ``rows`` to bucket-file bytes and return ``(data, fingerprint)``; ``codes="int8"``
+    stores the rows' int8 codes too (:mod:`vectree.format.codes`).
 
     Tail segments pass a ``write_id`` unique to the write that made them: tombstones name the file
     they apply to by its fingerprint, so two writes of equal rows must never share a file.
@@ -201,7 +234,7 @@ def encode_rows(rows: Rows, dtype: str = "float32", label_type: str | None = Non
     >>> encode_rows(Rows(ids=np.array([7]), vectors=np.ones((1, 3), np.float32)), write_id="w2")[1] != fp
     True
     """
-    table = rows_to_table(rows, dtype=dtype, label_type=label_type, write_id=write_id)
+    table = rows_to_table(rows, dtype=dtype, label_type=label_type, write_id=write_id, codes=codes)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=max(len(rows), 1))
@@ -235,6 +268,9 @@ class Layout:
     vector_dtype: str
     id_offset: int
     id_dtype: str
+    code_offset: int = -1  # where the int8 codes sit, or -1 (none)
+    code_lo: np.ndarray | None = None
+    code_scale: np.ndarray | None = None
 
 
 def _address(data: bytes | memoryview) -> int:
@@ -252,15 +288,25 @@ def decode_rows_with_layout(data: bytes | memoryview, expected_fingerprint: str 
     vec = rows.vectors
     if vec.base is None or not (base <= vec.ctypes.data < base + len(data)):  # not a view of the file
         return rows, None
+    code_offset = -1
+    if rows.codes is not None:
+        if not base <= rows.codes.ctypes.data < base + len(data):
+            return rows, None
+        code_offset = rows.codes.ctypes.data - base
     return rows, Layout(len(rows), vec.shape[1], vec.ctypes.data - base, vec.dtype.str,
-                        rows.ids.ctypes.data - base, rows.ids.dtype.str)
+                        rows.ids.ctypes.data - base, rows.ids.dtype.str, code_offset, rows.code_lo, rows.code_scale)
 
 
 def rows_from_layout(data: bytes | memoryview, layout: Layout) -> Rows:
     """The rows of a file decoded before (same fingerprint, same file), read at the recorded offsets."""
     vectors = np.frombuffer(data, dtype=layout.vector_dtype, count=layout.n * layout.dim, offset=layout.vector_offset)
     ids = np.frombuffer(data, dtype=layout.id_dtype, count=layout.n, offset=layout.id_offset)
-    return Rows(ids=ids, vectors=vectors.reshape(layout.n, layout.dim))
+    codes = None
+    if layout.code_offset >= 0:
+        codes = np.frombuffer(data, dtype=np.uint8, count=layout.n * layout.dim, offset=layout.code_offset)
+        codes = codes.reshape(layout.n, layout.dim)
+    return Rows(ids=ids, vectors=vectors.reshape(layout.n, layout.dim), codes=codes,
+                code_lo=layout.code_lo, code_scale=layout.code_scale)
 
 
 def metadata_to_json(metadata: list[Any] | None, n: int) -> list[str | None] | None:

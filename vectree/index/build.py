@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from vectree.errors import CorruptionError, InvalidInputError
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
+from vectree.format.codes import CODES
 from vectree.format.keys import id_keys
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeySpill, shard_bits_for
@@ -74,6 +75,9 @@ class IndexConfig:
     sample_size / sample_bytes: the projection and tree are fitted on at most this many rows.
     partition_bytes: rows sorted into buckets at a time during the build.
     vector_dtype: "float32", or "float16" to halve bucket bytes at a small precision cost.
+    codes: None, or "int8" to store each row's int8 code next to its vector
+        (:mod:`vectree.format.codes`): searches then scan the codes and read in full only the rows
+        the codes cannot rule out (the ``quantized`` method; answers stay exact over the probed buckets).
     """
 
     bucket_size: int = 1000
@@ -86,6 +90,7 @@ class IndexConfig:
     partition_bytes: int = 128 << 20
     vector_dtype: str = "float32"
     seed: int = 0
+    codes: str | None = None
 
     def validate(self) -> None:
         if self.bucket_size < 1:
@@ -100,6 +105,8 @@ class IndexConfig:
             raise InvalidInputError(f"refine_iterations must be in 0..100, got {self.refine_iterations}")
         if self.vector_dtype not in ("float32", "float16"):
             raise InvalidInputError(f"vector_dtype must be 'float32' or 'float16', got {self.vector_dtype!r}")
+        if self.codes not in CODES:
+            raise InvalidInputError(f"codes must be one of {CODES}, got {self.codes!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -229,7 +236,7 @@ def build_index(
             for start, end in zip(bounds[:-1], bounds[1:]):
                 leaf = int(sorted_leaves[start])
                 rows = table_to_rows(table.slice(start, end - start))
-                data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type)
+                data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type, codes=config.codes)
                 pending.append((f"buckets/{fp}.arrow", data))
                 fingerprints[leaf], counts[leaf] = fp, len(rows)
                 if means is not None:
