@@ -2,7 +2,6 @@
 same rows keeps them, in search, get, len, compact and verify (issue 14's data loss)."""
 
 import numpy as np
-import pytest
 
 import vectree
 from vectree.cli.main import app

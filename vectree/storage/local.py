@@ -17,6 +17,7 @@ from vectree.errors import NotFoundError, StorageError
 from vectree.storage.base import ObjectInfo, ObjectStore
 
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux only
+SCRATCH = "_tmp"  # the folder of scratch_dir(), skipped by list()
 
 
 class LocalStore(ObjectStore):
@@ -42,6 +43,12 @@ class LocalStore(ObjectStore):
         if not key or key.startswith("/") or ".." in key.split("/"):
             raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..'")
         return self.root / key
+
+    def scratch_dir(self) -> str:
+        """``<root>/_tmp``: temporary files of builds (spills), on the collection's own disk; never an object."""
+        path = self.root / SCRATCH
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
 
     def get(self, key: str) -> bytes:
         try:
@@ -146,7 +153,9 @@ class LocalStore(ObjectStore):
         start = base / head if head else base
         if not start.exists():
             return out
-        for dirpath, _dirs, files in os.walk(start):
+        for dirpath, dirs, files in os.walk(start):
+            if dirpath == str(base) and SCRATCH in dirs:
+                dirs.remove(SCRATCH)
             for name in files:
                 if name.startswith(".tmp-"):
                     continue
