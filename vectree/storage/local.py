@@ -17,7 +17,8 @@ from vectree.errors import NotFoundError, StorageError
 from vectree.storage.base import ObjectInfo, ObjectStore
 
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux only
-SCRATCH = "_tmp"  # the folder of scratch_dir(), skipped by list()
+SCRATCH = "_tmp"
+COPY_BELOW = 64 << 20  # see LocalStore.read_many  # the folder of scratch_dir(), skipped by list()
 
 
 class LocalStore(ObjectStore):
@@ -28,8 +29,9 @@ class LocalStore(ObjectStore):
     (True, False, b'x')
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], copy_below: int = COPY_BELOW) -> None:
         self.root = Path(root).absolute()
+        self.copy_below = int(copy_below)  # read_many copies files up to this size, maps larger ones
         self.url = self.root.as_uri()
         self._prefix = str(self.root) + os.sep
 
@@ -59,9 +61,11 @@ class LocalStore(ObjectStore):
             raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
 
     def read_many(self, keys: Sequence[str]) -> list[bytes | memoryview]:
-        """Memory-mapped, read-only views of the files: no copy, and the pages go back to the page cache
-        (not to a fragmented heap) when the last array using them is freed. Safe because objects are
-        never rewritten in place: a new version is a new file, renamed over nothing."""
+        """Read-only views of the files. A file of up to ``copy_below`` bytes (every bucket, by default) is
+        read into anonymous memory of its own (``mmap(-1)``): its pages go back to the system, not to a
+        fragmented heap, when the last array using them is freed, and a file truncated or damaged later
+        by someone else cannot touch it (a shared mapping of a file that shrinks kills its reader with
+        SIGBUS). Larger files are memory-mapped: no copy, but not proof against that."""
         return [self._map(k) for k in keys]
 
     def identity(self, key: str) -> Hashable | None:
@@ -75,11 +79,23 @@ class LocalStore(ObjectStore):
     def _map(self, key: str) -> bytes | memoryview:
         path = self._file(key)
         try:
-            with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_size == 0:
+            with open(path, "rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
                     return b""
-                # the whole file is read right away: mapping its pages in one call beats a fault per page
-                return memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ))
+                if size > self.copy_below:
+                    # the whole file is read right away: mapping its pages in one call beats a fault per page
+                    return memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ))
+                buf = mmap.mmap(-1, size)
+                view = memoryview(buf)
+                done = 0
+                while done < size:
+                    got = f.readinto(view[done:])
+                    if not got:
+                        raise StorageError(f"cannot read {key!r} in {self.url}: the file shrank from {size} to {done} "
+                                           "bytes while it was read (it was changed after it was written)")
+                    done += got
+                return view.toreadonly()
         except FileNotFoundError:
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
         except (OSError, ValueError) as exc:
