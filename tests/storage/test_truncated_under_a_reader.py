@@ -58,3 +58,21 @@ def test_small_files_are_private_copies_large_ones_mapped(tmp_path):
     with open(tmp_path / "small", "r+b") as f:
         f.truncate(10)
     assert bytes(small) == b"s" * 4096  # a private copy: the truncation does not reach it
+
+
+def test_a_write_cut_short_leaves_its_temporary_file_in_tmp_only(tmp_path, monkeypatch):
+    """Killed between writing and renaming, a put leaves a stray file in ``_tmp/``, never among the objects."""
+    store = LocalStore(tmp_path)
+    store.put("buckets/a", b"a")
+
+    def killed(*args):
+        raise OSError("killed before the rename")
+
+    monkeypatch.setattr(os, "replace", killed)
+    try:
+        store.put("buckets/b", b"b")
+    except Exception:
+        pass
+    stray = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob(".tmp-*")]
+    assert len(stray) == 1 and stray[0].startswith("_tmp/")
+    assert store.list("") == ["buckets/a"]

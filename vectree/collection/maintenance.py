@@ -56,7 +56,12 @@ def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdi
 def scratch_dir(store: ObjectStore, workdir: str | None) -> str | None:
     """Where a build spills: ``workdir``, else ``$VECTREE_TMPDIR``, else the collection's own ``_tmp/``
     (local stores: on the same disk, and found by cleanup after a crash), else the system's temp dir.
-    The build removes its spill directory however it ends."""
+    The build removes its spill directory however it ends.
+
+    >>> from vectree.storage.local import LocalStore
+    >>> scratch_dir(LocalStore("c"), None).endswith("/c/_tmp"), scratch_dir(LocalStore("c"), "spill")
+    (True, 'spill')
+    """
     chosen = workdir or os.environ.get(SCRATCH_ENV)
     if chosen:
         os.makedirs(chosen, exist_ok=True)

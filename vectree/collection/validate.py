@@ -189,7 +189,14 @@ def check_probes(probes: int) -> int:
 
 def prepare_rows(vectors: Any, ids: Any, labels: Any, metadata: Any, base: Any) -> tuple[Rows, dict]:
     """Validate one batch of a write against the settings of manifest ``base``: the rows to store, and
-    the settings they imply (id, label types, metadata). Raises before anything is written."""
+    the settings they imply (id, label types, metadata). Raises before anything is written.
+
+    >>> from vectree.collection.manifest import Manifest
+    >>> base = Manifest(version=0, settings={"dim": 2, "metric": "l2"})
+    >>> rows, settings = prepare_rows([[1, 2]], ["a"], None, [{"k": 1}], base)
+    >>> rows.ids.tolist(), rows.metadata, settings["id_type"], settings["has_metadata"]
+    (['a'], ['{"k":1}'], 'str', True)
+    """
     s = base.settings
     vec = as_vectors(vectors, int(s["dim"]), s["metric"])
     n = len(vec)

@@ -1,8 +1,9 @@
 """A directory on local disk as an object store.
 
-Writes go to a temporary file that is fsynced and then renamed (``put``) or hard-linked
-(``put_if_absent``, which fails atomically if the target exists), so a crash at any moment
-leaves either the old state or the new object, never a partial one.
+Writes go to a temporary file in ``<root>/_tmp/`` that is fsynced and then renamed (``put``) or
+hard-linked (``put_if_absent``, which fails atomically if the target exists), so a crash at any
+moment leaves either the old state or the new object, never a partial one (and at most a stray
+temporary file in ``_tmp/``, which ``list`` never shows).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class LocalStore(ObjectStore):
     def __init__(self, root: str | os.PathLike[str], copy_below: int = COPY_BELOW) -> None:
         self.root = Path(root).absolute()
         self.copy_below = int(copy_below)  # read_many copies files up to this size, maps larger ones
+        self._scratch_made = False
         self.url = self.root.as_uri()
         self._prefix = str(self.root) + os.sep
 
@@ -49,7 +51,9 @@ class LocalStore(ObjectStore):
     def scratch_dir(self) -> str:
         """``<root>/_tmp``: temporary files of builds (spills), on the collection's own disk; never an object."""
         path = self.root / SCRATCH
-        path.mkdir(parents=True, exist_ok=True)
+        if not self._scratch_made:
+            path.mkdir(parents=True, exist_ok=True)
+            self._scratch_made = True
         return str(path)
 
     def get(self, key: str) -> bytes:
@@ -110,8 +114,10 @@ class LocalStore(ObjectStore):
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
 
     def _write_temp(self, path: Path, data: bytes) -> str:
+        """Write ``data`` to a new file in ``_tmp/`` (same disk: the rename or link that follows is atomic).
+        A writer killed here leaves its file there only, never among the objects (cleanup empties it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=self.scratch_dir(), prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

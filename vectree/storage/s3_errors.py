@@ -40,7 +40,11 @@ _XML = re.compile(r"<(Code|Message|BucketName)>([^<]{1,300})</\1>")
 
 
 def s3_code(exc: BaseException) -> str | None:
-    """The S3 error code in the server's answer (``NoSuchBucket``, ``AccessDenied``...), if any."""
+    """The S3 error code in the server's answer (``NoSuchBucket``, ``AccessDenied``...), if any.
+
+    >>> s3_code(OSError("404: <Error><Code>NoSuchBucket</Code></Error>")), s3_code(OSError("reset"))
+    ('NoSuchBucket', None)
+    """
     codes = [v for k, v in _XML.findall(str(exc)) if k == "Code"]
     return codes[0] if codes else None
 
