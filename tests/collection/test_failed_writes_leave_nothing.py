@@ -117,3 +117,17 @@ def test_a_spill_that_cannot_be_written_is_a_clear_error_and_is_removed(tmp_path
     assert "File too large" in out.stdout
     assert not os.listdir(root / "_tmp")
     assert vectree.open_collection(root).version == 1
+
+
+def test_cleanup_removes_what_killed_writers_left_in_tmp(col, tmp_path):
+    scratch = tmp_path / "c" / "_tmp"
+    (scratch / "vectree-build-dead").mkdir(parents=True)
+    (scratch / "vectree-build-dead" / "part-0.arrow").write_bytes(b"x" * 100)
+    (scratch / ".tmp-abandoned").write_bytes(b"y")
+    old = os.path.getmtime(scratch / ".tmp-abandoned") - 3600
+    for p in (scratch / "vectree-build-dead", scratch / ".tmp-abandoned"):
+        os.utime(p, (old, old))
+    (scratch / ".tmp-in-flight").write_bytes(b"z")  # a write under way: younger than the grace period
+    col.cleanup(grace="10m")
+    assert sorted(os.listdir(scratch)) == [".tmp-in-flight"]
+    assert len(vectree.open_collection(col.url)) == 300

@@ -1,4 +1,4 @@
-"""Random sequences of add / upsert / delete / compact / build / reopen, checked against a plain dict.
+"""Random sequences of add / upsert / delete / compact / build / cleanup / reopen, checked against a plain dict.
 
 A Hypothesis state machine (as Chroma's chromadb/test/property/ tests its collections): ids come
 from a small pool and vectors from a few values, so the same rows are written, deleted and written
@@ -104,6 +104,11 @@ class Writes(RuleBasedStateMachine):
     def compact(self):
         if self.model:
             self.col.compact()
+
+    @rule()
+    def cleanup(self):
+        """Delete every older version and unreferenced object at once (no grace): nothing live may go."""
+        self.col.cleanup(older_than=0, grace=0)
 
     @rule()
     def reopen(self):
