@@ -2,7 +2,6 @@
 same rows keeps them, in search, get, len, compact and verify (issue 14's data loss)."""
 
 import numpy as np
-import pytest
 
 import vectree
 from vectree.cli.main import app
@@ -88,3 +87,18 @@ def test_manifests_without_write_ids_still_open(tmp_path):
     again = vectree.open_collection(col.url)
     assert len(again) == 4 and again.manifest.segments[0].write == ""
     assert again.search(np.eye(4, dtype=np.float32)[:1], k=1).ids.tolist() == [[1]]
+
+
+def test_cleanup_keeps_the_key_lists_of_live_segments(tmp_path):
+    """Segments record their write, and their key lists are .npz objects: cleanup must count them as used."""
+    col = _col(tmp_path)
+    v = np.ones((1, 4), np.float32)
+    col.add(v, ids=[1])
+    col.delete([1])
+    col.add(v, ids=[1])
+    col.add(2 * v, ids=[2])
+    col.cleanup(older_than=0, grace=0)
+    again = vectree.open_collection(col.url)
+    assert len(again) == 2 and again.verify().ok
+    assert sorted(again.get([1, 2]).ids.tolist()) == [1, 2]
+    assert sorted(again.search(v, k=2, exact=True).ids[0].tolist()) == [1, 2]

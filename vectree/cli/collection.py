@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -16,7 +18,7 @@ import vectree
 from vectree.cli.main import app
 from vectree.cli.readers import read_batches, read_queries
 from vectree.collection.plan import DEFAULT_PROBES
-from vectree.errors import VectreeError
+from vectree.errors import InvalidInputError, VectreeError
 
 console = Console()
 err = Console(stderr=True)
@@ -38,7 +40,9 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
+    """One line on stderr (never wrapped, never read as markup) and exit code 2."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -74,11 +78,21 @@ def add(
     batch_size: int = typer.Option(50_000, help="Rows read at a time."),
 ) -> None:
     """Add rows from a file, streamed in batches, in one commit."""
+    rows = [0, 0]  # the records of the batch being added (0-based, inclusive)
+
+    def tracked() -> Iterator[dict]:
+        for batch in read_batches(path, batch_size, vector_field, id_field, label_field, metadata_fields):
+            rows[:] = [rows[1], rows[1] + len(batch["vectors"])]
+            yield batch
+
     try:
         col = vectree.open_collection(url)
         with _progress() as update:
-            version = col.add_batches(read_batches(path, batch_size, vector_field, id_field, label_field, metadata_fields), progress=update)
-    except VectreeError as exc:
+            version = col.add_batches(tracked(), progress=update)
+    except InvalidInputError as exc:
+        _fail(exc if path in str(exc) or rows == [0, 0] else
+              InvalidInputError(f"{path}: records {rows[0]}-{rows[1] - 1}: {exc}"))
+    except (VectreeError, OSError) as exc:
         _fail(exc)
     console.print(f"version {version}: {len(col)} rows ({col.manifest.tail_rows} not yet indexed; run build or compact)")
 
@@ -109,6 +123,8 @@ def search(
 ) -> None:
     """Find the k nearest rows of each query."""
     try:
+        if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+            raise InvalidInputError(f"--output {output}: the directory {os.path.dirname(os.path.abspath(output))} does not exist")
         try:
             flt = None if where is None else json.loads(where)
         except json.JSONDecodeError as exc:
@@ -118,19 +134,26 @@ def search(
     except VectreeError as exc:
         _fail(exc)
     if output:
-        with open(output, "w") as f:
-            for i in range(len(res)):
-                f.write(json.dumps({"query": i, "ids": [_plain(x) for x in res.ids[i]],
-                                    "distances": [float(x) for x in res.distances[i]],
-                                    "labels": None if res.labels is None else [_plain(x) for x in res.labels[i]]}) + "\n")
+        try:
+            _write_results(output, res)
+        except OSError as exc:
+            _fail(InvalidInputError(f"--output {output}: cannot write it: {exc.strerror or exc}"))
         console.print(f"wrote {len(res)} results to {output}")
         return
     table = Table("query", "rank", "id", "distance", "label")
     for i in range(min(len(res), 20)):
-        for r in range(k):
+        for r in range(res.ids.shape[1]):  # k is capped at the collection's row count
             table.add_row(str(i), str(r + 1), str(res.ids[i, r]), f"{res.distances[i, r]:.4f}",
                           "" if res.labels is None else str(res.labels[i, r]))
     console.print(table)
+
+
+def _write_results(output: str, res: vectree.SearchResult) -> None:
+    with open(output, "w") as f:
+        for i in range(len(res)):
+            f.write(json.dumps({"query": i, "ids": [_plain(x) for x in res.ids[i]],
+                                "distances": [float(x) for x in res.distances[i]],
+                                "labels": None if res.labels is None else [_plain(x) for x in res.labels[i]]}) + "\n")
 
 
 def _plain(x: object) -> object:

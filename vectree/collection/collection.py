@@ -19,17 +19,18 @@ import numpy as np
 
 from vectree._native import as_float32
 from vectree.collection import lifecycle, maintenance
-from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
-from vectree.collection.rows import iter_live_rows, write_segments
+from vectree.collection.manifest import Manifest, SegmentRef, latest_version, list_versions, read_manifest, try_commit
+from vectree.collection.rows import (add_tombstones, iter_live_rows, new_write_id, refuse_existing, remove_uncommitted,
+                                     write_segments)
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.collection.results import SearchResult
 from vectree.collection.search import search_snapshot
 from vectree.collection.cache import ObjectCache
 from vectree.collection.snapshot import Snapshot
 from vectree.format.tombstones import encode_tombstones
-from vectree.collection.validate import as_ids, as_labels, as_metadata, as_vectors, check_k, check_probes
+from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes, prepare_rows, unpack_batch
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
-from vectree.format.bucket import Rows, metadata_to_json
+from vectree.format.bucket import Rows
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.format.keys import id_keys
 from vectree.index.build import IndexConfig
@@ -294,22 +295,6 @@ class Collection:
             base = read_manifest(self.store, latest_version(self.store))
         raise ConflictError(f"{operation} could not commit after {_COMMIT_ATTEMPTS} attempts: too many concurrent writers")
 
-    def _prepare_rows(self, vectors: Any, ids: Any, labels: Any, metadata: Any, base: Manifest) -> tuple[Rows, dict]:
-        s = base.settings
-        vec = as_vectors(vectors, int(s["dim"]), s["metric"])
-        n = len(vec)
-        if ids is None:
-            if s.get("id_type") == "str":
-                raise InvalidInputError("this collection has str ids: pass ids=")
-            id_arr, id_type = np.arange(base.next_auto_id, base.next_auto_id + n, dtype=np.int64), "int"
-        else:
-            id_arr, id_type = as_ids(ids, n, s.get("id_type"))
-        lab, label_type = as_labels(labels, n, s.get("label_type"))
-        meta = metadata_to_json(as_metadata(metadata, n), n)
-        settings = {**s, "id_type": id_type, "label_type": label_type}
-        settings["has_metadata"] = bool(s.get("has_metadata")) or meta is not None
-        return Rows(ids=id_arr, vectors=vec, labels=lab, metadata=meta), settings
-
     def _next_auto(self, base: Manifest, rows: Rows) -> int:
         if rows.ids.dtype == object or not len(rows):
             return base.next_auto_id
@@ -325,66 +310,86 @@ class Collection:
     def add_batches(self, batches: Iterable[Any], progress: Progress | None = None) -> int:
         """Add a stream of ``(vectors, ids, labels, metadata)`` batches in one commit (for inputs larger than RAM).
 
-        Each batch is validated and written as tail segments as it arrives; the commit checks every
-        id against the stored ones, so either all batches land or none does.
+        Each batch is validated (also against the stored ids and the earlier batches) before it is written
+        as tail segments; the commit checks every id against the stored ones again, so either all batches
+        land or none does. A call that fails removes the segments it wrote.
         """
         base = self.refresh().manifest if not self._pinned else self.manifest
-        segments, seen, total, settings = [], [], 0, dict(base.settings)
+        base_snap = Snapshot(self.store, base, self._cache)
+        segments: list[SegmentRef] = []
+        written: list[str] = []
+        seen = np.empty(0, np.int64)  # sorted keys of the batches so far
+        total, settings = 0, dict(base.settings)
         auto_ids = False
         next_auto = base.next_auto_id
-        for batch in batches:
-            vectors, ids, labels, metadata = _unpack(batch)
-            auto_ids = auto_ids or ids is None
-            proto = base.next("add", settings=settings, next_auto_id=next_auto)
-            rows, settings = self._prepare_rows(vectors, ids, labels, metadata, proto)
-            keys = id_keys(rows.ids)
-            seen.append(keys)
-            segments += write_segments(self.store, rows, settings["label_type"])
-            next_auto = self._next_auto(proto, rows)
-            total += len(rows)
-            if progress:
-                progress("add", total, 0)
-        if not segments:
-            raise InvalidInputError("nothing to add: the input holds no rows")
-        all_keys = np.concatenate(seen)
-        if len(np.unique(all_keys)) != len(all_keys):
-            raise InvalidInputError("duplicate ids across the added batches; each id may appear once")
+        write_id = new_write_id()
+        try:
+            for batch in batches:
+                vectors, ids, labels, metadata = unpack_batch(batch)
+                auto_ids = auto_ids or ids is None
+                proto = base.next("add", settings=settings, next_auto_id=next_auto)
+                rows, settings = prepare_rows(vectors, ids, labels, metadata, proto)
+                keys = id_keys(rows.ids)
+                pos = np.searchsorted(seen, keys)
+                again = (pos < len(seen)) & (seen[np.minimum(pos, len(seen) - 1)] == keys) if len(seen) else np.zeros(len(keys), bool)
+                if again.any():
+                    raise InvalidInputError(f"duplicate ids across the added batches (ids {rows.ids[again][:5].tolist()} "
+                                            f"in batch rows {np.flatnonzero(again)[:5].tolist()}); each id may appear once")
+                refuse_existing(base_snap, keys, rows.ids)
+                segments += write_segments(self.store, rows, settings["label_type"], f"{write_id}-{len(segments)}", written)
+                seen = np.sort(np.concatenate([seen, keys]), kind="stable")
+                next_auto = self._next_auto(proto, rows)
+                total += len(rows)
+                if progress:
+                    progress("add", total, 0)
+            if not segments:
+                raise InvalidInputError("nothing to add: the input holds no rows")
 
-        def make(b: Manifest) -> dict[str, Any]:
-            if auto_ids and b.next_auto_id > base.next_auto_id:
-                raise ConflictError("another writer assigned automatic ids at the same time; add again or pass ids=")
-            _refuse_existing(Snapshot(self.store, b, self._cache), all_keys)
-            return {
-                "segments": b.segments + tuple(segments),
-                "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
-                "next_auto_id": max(b.next_auto_id, next_auto),
-            }
+            def make(b: Manifest) -> dict[str, Any]:
+                if auto_ids and b.next_auto_id > base.next_auto_id:
+                    raise ConflictError("another writer assigned automatic ids at the same time; add again or pass ids=")
+                if b.version != base.version:
+                    refuse_existing(Snapshot(self.store, b, self._cache), seen)
+                return {
+                    "segments": b.segments + tuple(segments),
+                    "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
+                    "next_auto_id": max(b.next_auto_id, next_auto),
+                }
 
-        return self._commit("add", make)
+            return self._commit("add", make)
+        except BaseException:
+            remove_uncommitted(self.store, segments, written)
+            raise
 
     def upsert(self, vectors: Any, ids: Any, labels: Any = None, metadata: Any = None) -> int:
         """Insert rows, replacing stored rows that have the same ids. Returns the new version."""
         if ids is None:
             raise InvalidInputError("upsert needs ids= (it replaces rows by id)")
         base = self.refresh().manifest
-        rows, settings = self._prepare_rows(vectors, ids, labels, metadata, base)
+        rows, settings = prepare_rows(vectors, ids, labels, metadata, base)
         keys = id_keys(rows.ids)
-        segments = write_segments(self.store, rows, settings["label_type"])
+        written: list[str] = []
+        segments: list[SegmentRef] = []
+        try:
+            segments = write_segments(self.store, rows, settings["label_type"], written=written)
 
-        def make(b: Manifest) -> dict[str, Any]:
-            snap = Snapshot(self.store, b, self._cache)
-            where = snap.locate(keys)
-            tomb, changed = _add_tombstones(snap, keys, where)
-            changes = {
-                "segments": b.segments + tuple(segments),
-                "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
-                "next_auto_id": max(b.next_auto_id, self._next_auto(b, rows)),
-            }
-            if changed:
-                changes.update(self._tombstone_changes(tomb))
-            return changes
+            def make(b: Manifest) -> dict[str, Any]:
+                snap = Snapshot(self.store, b, self._cache)
+                where = snap.locate(keys)
+                tomb, changed = add_tombstones(snap, keys, where)
+                changes = {
+                    "segments": b.segments + tuple(segments),
+                    "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
+                    "next_auto_id": max(b.next_auto_id, self._next_auto(b, rows)),
+                }
+                if changed:
+                    changes.update(self._tombstone_changes(tomb))
+                return changes
 
-        return self._commit("upsert", make)
+            return self._commit("upsert", make)
+        except BaseException:
+            remove_uncommitted(self.store, segments, written)
+            raise
 
     def delete(self, ids: Any, missing_ok: bool = False) -> int:
         """Hide rows by id from every search at once (tombstones, dropped by :meth:`compact`)."""
@@ -399,7 +404,7 @@ class Collection:
             where = snap.locate(keys)
             if (where == "").any() and not missing_ok:
                 raise NotFoundError(f"cannot delete ids that are not in the collection: {arr[where == ''][:5].tolist()}")
-            tomb, _ = _add_tombstones(snap, keys, where)
+            tomb, _ = add_tombstones(snap, keys, where)
             return self._tombstone_changes(tomb)
 
         return self._commit("delete", make)
@@ -444,34 +449,5 @@ def _only_on(b: Manifest, base: Manifest, changes: dict[str, Any]) -> dict[str, 
     return changes
 
 
-def _unpack(batch: Any) -> tuple[Any, Any, Any, Any]:
-    if isinstance(batch, dict):
-        return batch.get("vectors"), batch.get("ids"), batch.get("labels"), batch.get("metadata")
-    if isinstance(batch, np.ndarray):
-        return batch, None, None, None
-    items = tuple(batch) + (None,) * (4 - len(batch))
-    return items[0], items[1], items[2], items[3]
-
-
 def _as_dict(rows: Rows) -> dict[str, Any]:
     return {"ids": rows.ids, "vectors": rows.vectors, "labels": rows.labels, "metadata": rows.metadata}
-
-
-def _refuse_existing(snap: Snapshot, keys: np.ndarray) -> None:
-    where = snap.locate(keys)
-    if (where != "").any():
-        raise InvalidInputError(
-            f"{int((where != '').sum())} id(s) are already stored (keys {keys[where != ''][:5].tolist()}); "
-            "use upsert to replace rows"
-        )
-
-
-def _add_tombstones(snap: Snapshot, keys: np.ndarray, where: np.ndarray) -> tuple[dict[str, np.ndarray], bool]:
-    tomb = dict(snap.tombstones)
-    changed = False
-    for fp in np.unique(where[where != ""]):
-        fp = str(fp)
-        new = keys[where == fp]
-        tomb[fp] = np.union1d(tomb.get(fp, np.empty(0, np.int64)), new)
-        changed = True
-    return tomb, changed

@@ -180,10 +180,33 @@ def cleanup(
             report.bytes_kept += o.size
     if not dry_run:
         _delete_all(store, [o.key for o in to_delete])
+        _clean_scratch(store, now, grace_s)
     report.objects_deleted, report.bytes_deleted = len(to_delete), sum(o.size for o in to_delete)
     log.info("cleanup of %s: %d versions and %d objects (%d bytes) deleted, %d versions kept",
              store.url, len(doomed), report.objects_deleted, report.bytes_deleted, len(report.versions_kept))
     return report
+
+
+def _clean_scratch(store: ObjectStore, now: float, grace_s: float) -> None:
+    """Remove what killed writers and builds left in a local store's ``_tmp/`` (temporary files of puts,
+    build spill directories) once older than ``grace``: a live write or build finishes within it."""
+    import os
+    import shutil
+
+    scratch = getattr(store, "scratch_dir", None)
+    if not callable(scratch):
+        return
+    root = scratch()
+    for entry in os.scandir(root):
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime <= grace_s:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # its writer finished (or another cleanup removed it) meanwhile
+            continue
 
 
 def _age(store: ObjectStore, version: int, info: ObjectInfo, now: float) -> float:
@@ -228,7 +251,7 @@ def manifest_keys(m: Manifest) -> list[str]:
     keys = [f"index/{m.index}.npz"] if m.index else []
     keys += [f"idmap/{fp}.npz" for fp in m.idmap]
     for seg in m.segments:
-        keys += [f"segments/{seg.fingerprint}.arrow", f"keys/{seg.keys}.npy"]
+        keys += list(seg.objects)  # the segment and its key list (.npz since writes are recorded)
     if m.tombstones:
         keys.append(f"tombstones/{m.tombstones}.npz")
     keys += [f"attachments/{fp}.bin" for fp in m.attachments.values()]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +14,9 @@ import numpy as np
 from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-exported: maintenance.verify)
 from vectree.collection.rows import iter_live_rows
 from vectree.collection.snapshot import Snapshot
+from vectree.errors import StorageError
 from vectree.format.bucket import Rows, encode_rows
+from vectree.storage.base import ObjectStore
 from vectree.format.keys import id_keys
 from vectree.index.build import IndexConfig, build_index
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
@@ -22,14 +26,54 @@ from vectree.index.tree import fit_tree
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 _SPLIT_FACTOR = 1.0  # a bucket is split once it holds more than bucket_size * this
-_REBUILD_FACTOR = 2.0  # an index routed by centers is rebuilt once a bucket would pass bucket_size * this
+_REBUILD_FACTOR = 2.0
+SCRATCH_ENV = "VECTREE_TMPDIR"  # an index routed by centers is rebuilt once a bucket would pass bucket_size * this
 
 
 def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdir: str | None) -> dict[str, Any]:
     """A full, streaming rebuild over the live rows of ``snap``; returns the manifest changes."""
     m = snap.manifest
     s = m.settings
-    result = build_index(
+    workdir = scratch_dir(snap.store, workdir)
+    try:
+        result = _build_index(snap, config, progress, workdir)
+    except OSError as exc:  # the spill files of the build (the store's own failures are StorageErrors)
+        where = workdir or tempfile.gettempdir()
+        raise StorageError(f"building the index needs temporary space in {where}: {exc.strerror or exc}; free space "
+                           f"there, or pass workdir= (or set {SCRATCH_ENV}) to use another directory") from exc
+    return {
+        "index": result.index_fingerprint,
+        "idmap_bits": result.idmap_bits,
+        "idmap": tuple(result.idmap_shards),
+        "indexed_rows": result.rows,
+        "segments": (),
+        "tombstones": None,
+        "tombstone_count": 0,
+        "settings": {**s, "index": config.to_dict()},
+    }
+
+
+def scratch_dir(store: ObjectStore, workdir: str | None) -> str | None:
+    """Where a build spills: ``workdir``, else ``$VECTREE_TMPDIR``, else the collection's own ``_tmp/``
+    (local stores: on the same disk, and found by cleanup after a crash), else the system's temp dir.
+    The build removes its spill directory however it ends.
+
+    >>> from vectree.storage.local import LocalStore
+    >>> scratch_dir(LocalStore("c"), None).endswith("/c/_tmp"), scratch_dir(LocalStore("c"), "spill")
+    (True, 'spill')
+    """
+    chosen = workdir or os.environ.get(SCRATCH_ENV)
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+        return chosen
+    own = getattr(store, "scratch_dir", None)
+    return own() if callable(own) else None
+
+
+def _build_index(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdir: str | None) -> Any:
+    m = snap.manifest
+    s = m.settings
+    return build_index(
         snap.store,
         lambda: iter_live_rows(snap),
         m.rows,
@@ -41,16 +85,6 @@ def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdi
         progress=progress,
         workdir=workdir,
     )
-    return {
-        "index": result.index_fingerprint,
-        "idmap_bits": result.idmap_bits,
-        "idmap": tuple(result.idmap_shards),
-        "indexed_rows": result.rows,
-        "segments": (),
-        "tombstones": None,
-        "tombstone_count": 0,
-        "settings": {**s, "index": config.to_dict()},
-    }
 
 
 def needs_rebuild(snap: Snapshot) -> bool:

@@ -54,6 +54,16 @@ class SegmentRef:
     keys: str  # fingerprint of the sorted id keys of the segment
     write: str = ""
 
+    @property
+    def keys_object(self) -> str:
+        """The store key of the segment's id key list (``.npz`` naming its write; before writes were recorded, ``.npy``)."""
+        return f"keys/{self.keys}.{'npz' if self.write else 'npy'}"
+
+    @property
+    def objects(self) -> tuple[str, str]:
+        """The store keys of the segment's two files."""
+        return f"segments/{self.fingerprint}.arrow", self.keys_object
+
 
 @dataclass(frozen=True)
 class Manifest:

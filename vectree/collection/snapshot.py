@@ -43,7 +43,7 @@ class Snapshot:
         return self.cache.small(f"tombstones/{fp}.npz", fp, lambda data: decode_tombstones(data, fp))
 
     def segment_keys(self, seg: SegmentRef) -> np.ndarray:
-        return self.cache.small(f"keys/{seg.keys}.npy", seg.keys, lambda data: decode_keys(data, seg.keys))
+        return self.cache.small(seg.keys_object, seg.keys, lambda data: decode_keys(data, seg.keys))
 
     def shard(self, i: int) -> KeyShard:
         fp = self.manifest.idmap[i]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from vectree.errors import InvalidInputError
+from vectree.format.bucket import Rows, metadata_to_json
 
 METRICS = ("l2", "cosine", "dot")
 
@@ -184,3 +185,39 @@ def check_probes(probes: int) -> int:
     if not isinstance(probes, (int, np.integer)) or isinstance(probes, bool) or probes <= 0:
         raise InvalidInputError(f"probes must be a positive integer, got {probes!r}")
     return int(probes)
+
+
+def prepare_rows(vectors: Any, ids: Any, labels: Any, metadata: Any, base: Any) -> tuple[Rows, dict]:
+    """Validate one batch of a write against the settings of manifest ``base``: the rows to store, and
+    the settings they imply (id, label types, metadata). Raises before anything is written.
+
+    >>> from vectree.collection.manifest import Manifest
+    >>> base = Manifest(version=0, settings={"dim": 2, "metric": "l2"})
+    >>> rows, settings = prepare_rows([[1, 2]], ["a"], None, [{"k": 1}], base)
+    >>> rows.ids.tolist(), rows.metadata, settings["id_type"], settings["has_metadata"]
+    (['a'], ['{"k":1}'], 'str', True)
+    """
+    s = base.settings
+    vec = as_vectors(vectors, int(s["dim"]), s["metric"])
+    n = len(vec)
+    if ids is None:
+        if s.get("id_type") == "str":
+            raise InvalidInputError("this collection has str ids: pass ids=")
+        id_arr, id_type = np.arange(base.next_auto_id, base.next_auto_id + n, dtype=np.int64), "int"
+    else:
+        id_arr, id_type = as_ids(ids, n, s.get("id_type"))
+    lab, label_type = as_labels(labels, n, s.get("label_type"))
+    meta = metadata_to_json(as_metadata(metadata, n), n)
+    settings = {**s, "id_type": id_type, "label_type": label_type}
+    settings["has_metadata"] = bool(s.get("has_metadata")) or meta is not None
+    return Rows(ids=id_arr, vectors=vec, labels=lab, metadata=meta), settings
+
+
+def unpack_batch(batch: Any) -> tuple[Any, Any, Any, Any]:
+    """``(vectors, ids, labels, metadata)`` of one batch given as a dict, an array or a tuple."""
+    if isinstance(batch, dict):
+        return batch.get("vectors"), batch.get("ids"), batch.get("labels"), batch.get("metadata")
+    if isinstance(batch, np.ndarray):
+        return batch, None, None, None
+    items = tuple(batch) + (None,) * (4 - len(batch))
+    return items[0], items[1], items[2], items[3]

@@ -102,7 +102,7 @@ class _Checker:
             bad.append(f"version {v}: the id map holds {mapped} ids, the manifest says {m.indexed_rows} indexed rows")
         for seg in m.segments:
             keys = self.rows_file(v, "segments", seg.fingerprint, dim)
-            listed = self.get(v, f"keys/{seg.keys}.npy", lambda d, fp=seg.keys: decode_keys(d, fp))
+            listed = self.get(v, seg.keys_object, lambda d, fp=seg.keys: decode_keys(d, fp))
             if keys is not None and len(keys) != seg.rows:
                 bad.append(f"version {v}: segments/{seg.fingerprint}.arrow holds {len(keys)} rows, the manifest says {seg.rows}")
             if keys is not None and listed is not None and not np.array_equal(keys, listed):

@@ -28,23 +28,32 @@ def id_keys(ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def encode_keys(keys: np.ndarray) -> tuple[bytes, str]:
-    """A segment's sorted id keys as an .npy object, and its fingerprint.
+def encode_keys(keys: np.ndarray, write_id: str | None = None) -> tuple[bytes, str]:
+    """A segment's sorted id keys as an .npy object (or, with ``write_id``, an .npz that also records
+    the write, so the object is unique to it and can be removed if the write fails), and its fingerprint.
 
     >>> data, fp = encode_keys(np.array([5, 3]))
     >>> decode_keys(data, fp).tolist()
     [3, 5]
+    >>> data, fp = encode_keys(np.array([5, 3]), write_id="w1")
+    >>> decode_keys(data, fp).tolist()
+    [3, 5]
     """
     buf = io.BytesIO()
-    np.save(buf, np.sort(keys).astype(np.int64), allow_pickle=False)
+    sorted_keys = np.sort(keys).astype(np.int64)
+    if write_id:
+        np.savez(buf, keys=sorted_keys, write=np.array(write_id))
+    else:
+        np.save(buf, sorted_keys, allow_pickle=False)
     data = buf.getvalue()
     return data, fingerprint(data)
 
 
 def decode_keys(data: bytes, fp: str) -> np.ndarray:
-    """The key list object named ``fp``, checked against its fingerprint."""
+    """The key list object named ``fp`` (either form), checked against its fingerprint."""
     check_fingerprint(data, fp, f"key list {fp}")
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as exc:
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+        return loaded["keys"] if isinstance(loaded, np.lib.npyio.NpzFile) else loaded
+    except (ValueError, KeyError, OSError) as exc:
         raise CorruptionError(f"key list {fp} cannot be decoded: {exc}") from exc

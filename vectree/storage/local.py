@@ -1,8 +1,9 @@
 """A directory on local disk as an object store.
 
-Writes go to a temporary file that is fsynced and then renamed (``put``) or hard-linked
-(``put_if_absent``, which fails atomically if the target exists), so a crash at any moment
-leaves either the old state or the new object, never a partial one.
+Writes go to a temporary file in ``<root>/_tmp/`` that is fsynced and then renamed (``put``) or
+hard-linked (``put_if_absent``, which fails atomically if the target exists), so a crash at any
+moment leaves either the old state or the new object, never a partial one (and at most a stray
+temporary file in ``_tmp/``, which ``list`` never shows).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from vectree.errors import NotFoundError, StorageError
 from vectree.storage.base import ObjectInfo, ObjectStore
 
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux only
+SCRATCH = "_tmp"
+COPY_BELOW = 64 << 20  # see LocalStore.read_many  # the folder of scratch_dir(), skipped by list()
 
 
 class LocalStore(ObjectStore):
@@ -27,8 +30,10 @@ class LocalStore(ObjectStore):
     (True, False, b'x')
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], copy_below: int = COPY_BELOW) -> None:
         self.root = Path(root).absolute()
+        self.copy_below = int(copy_below)  # read_many copies files up to this size, maps larger ones
+        self._scratch_made = False
         self.url = self.root.as_uri()
         self._prefix = str(self.root) + os.sep
 
@@ -43,6 +48,14 @@ class LocalStore(ObjectStore):
             raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..'")
         return self.root / key
 
+    def scratch_dir(self) -> str:
+        """``<root>/_tmp``: temporary files of builds (spills), on the collection's own disk; never an object."""
+        path = self.root / SCRATCH
+        if not self._scratch_made:
+            path.mkdir(parents=True, exist_ok=True)
+            self._scratch_made = True
+        return str(path)
+
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
@@ -52,9 +65,11 @@ class LocalStore(ObjectStore):
             raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
 
     def read_many(self, keys: Sequence[str]) -> list[bytes | memoryview]:
-        """Memory-mapped, read-only views of the files: no copy, and the pages go back to the page cache
-        (not to a fragmented heap) when the last array using them is freed. Safe because objects are
-        never rewritten in place: a new version is a new file, renamed over nothing."""
+        """Read-only views of the files. A file of up to ``copy_below`` bytes (every bucket, by default) is
+        read into anonymous memory of its own (``mmap(-1)``): its pages go back to the system, not to a
+        fragmented heap, when the last array using them is freed, and a file truncated or damaged later
+        by someone else cannot touch it (a shared mapping of a file that shrinks kills its reader with
+        SIGBUS). Larger files are memory-mapped: no copy, but not proof against that."""
         return [self._map(k) for k in keys]
 
     def identity(self, key: str) -> Hashable | None:
@@ -68,11 +83,23 @@ class LocalStore(ObjectStore):
     def _map(self, key: str) -> bytes | memoryview:
         path = self._file(key)
         try:
-            with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_size == 0:
+            with open(path, "rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
                     return b""
-                # the whole file is read right away: mapping its pages in one call beats a fault per page
-                return memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ))
+                if size > self.copy_below:
+                    # the whole file is read right away: mapping its pages in one call beats a fault per page
+                    return memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ))
+                buf = mmap.mmap(-1, size)
+                view = memoryview(buf)
+                done = 0
+                while done < size:
+                    got = f.readinto(view[done:])
+                    if not got:
+                        raise StorageError(f"cannot read {key!r} in {self.url}: the file shrank from {size} to {done} "
+                                           "bytes while it was read (it was changed after it was written)")
+                    done += got
+                return view.toreadonly()
         except FileNotFoundError:
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
         except (OSError, ValueError) as exc:
@@ -87,8 +114,10 @@ class LocalStore(ObjectStore):
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
 
     def _write_temp(self, path: Path, data: bytes) -> str:
+        """Write ``data`` to a new file in ``_tmp/`` (same disk: the rename or link that follows is atomic).
+        A writer killed here leaves its file there only, never among the objects (cleanup empties it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=self.scratch_dir(), prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -146,7 +175,9 @@ class LocalStore(ObjectStore):
         start = base / head if head else base
         if not start.exists():
             return out
-        for dirpath, _dirs, files in os.walk(start):
+        for dirpath, dirs, files in os.walk(start):
+            if dirpath == str(base) and SCRATCH in dirs:
+                dirs.remove(SCRATCH)
             for name in files:
                 if name.startswith(".tmp-"):
                     continue

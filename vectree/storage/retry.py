@@ -8,6 +8,7 @@ precondition) is returned to the caller at once.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from vectree.errors import InvalidInputError
 
 T = TypeVar("T")
+RETRY_ENV = "VECTREE_S3_RETRY_S"
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,11 @@ class RetryPolicy:
     Attempt ``i`` (0-based) that fails transiently is followed by a pause drawn uniformly from
     ``[d/2, d]`` with ``d = min(max_delay_s, base_delay_s * 2**i)`` ("equal jitter": writers that
     failed together spread out, yet every pause has a lower bound, so the window in which a
-    restarted server is found again is predictable). With the defaults the pauses add up to 4.5-9 s.
+    restarted server is found again is predictable). With the defaults the pauses add up to 9.2-18.3 s:
+    enough to ride out a server restart (about 5 s for SeaweedFS) with room to spare, yet a server that
+    stays down is reported within 20 s. ``$VECTREE_S3_RETRY_S`` (seconds) sets the default budget to ride
+    out a longer outage, for callers that cannot pass ``retry=`` (the command line);
+    :meth:`RetryPolicy.riding_out` builds such a policy.
 
     Parameters
     ----------
@@ -39,9 +45,9 @@ class RetryPolicy:
         Give up once this many seconds have passed since the first try (None: no deadline).
     """
 
-    attempts: int = 8
+    attempts: int = 10
     base_delay_s: float = 0.1
-    max_delay_s: float = 3.0
+    max_delay_s: float = 4.0
     deadline_s: float | None = 60.0
 
     def __post_init__(self) -> None:
@@ -52,10 +58,36 @@ class RetryPolicy:
                 f"RetryPolicy delays must be >= 0, got base={self.base_delay_s} max={self.max_delay_s}"
             )
 
+    @property
+    def min_total_s(self) -> float:
+        """The least time the pauses add up to before giving up (the outage it surely rides out)."""
+        return sum(min(self.max_delay_s, self.base_delay_s * 2.0**i) / 2 for i in range(self.attempts - 1))
+
+    @classmethod
+    def riding_out(cls, seconds: float) -> RetryPolicy:
+        """The default pauses, with enough attempts that they add up to at least ``seconds``.
+
+        >>> RetryPolicy().min_total_s >= 9, RetryPolicy.riding_out(60).min_total_s >= 60
+        (True, True)
+        """
+        if not seconds >= 0:
+            raise InvalidInputError(f"the retry budget must be a number of seconds >= 0, got {seconds!r}")
+        policy = cls(attempts=1, deadline_s=None)
+        while policy.min_total_s < seconds:
+            policy = cls(attempts=policy.attempts + 1, deadline_s=None)
+        return cls(attempts=max(policy.attempts, 2), deadline_s=2.5 * seconds + 10)
+
     @classmethod
     def coerce(cls, value: RetryPolicy | dict[str, Any] | int | None) -> RetryPolicy:
-        """Accept a policy, a dict of its fields, a number of attempts, or None (the default)."""
+        """Accept a policy, a dict of its fields, a number of attempts, or None (the default, or
+        ``$VECTREE_S3_RETRY_S`` seconds of outage to ride out when set)."""
         if value is None:
+            budget = os.environ.get(RETRY_ENV)
+            if budget:
+                try:
+                    return cls.riding_out(float(budget))
+                except ValueError:
+                    raise InvalidInputError(f"${RETRY_ENV} must be a number of seconds, got {budget!r}") from None
             return cls()
         if isinstance(value, RetryPolicy):
             return value

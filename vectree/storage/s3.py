@@ -34,7 +34,7 @@ from vectree.errors import InvalidInputError, NotFoundError, StorageError
 from vectree.pools import io_pool
 from vectree.storage.base import ObjectInfo, ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
-from vectree.storage.s3_errors import is_transient, short_message
+from vectree.storage.s3_errors import is_transient, s3_code, short_message
 
 T = TypeVar("T")
 
@@ -206,7 +206,10 @@ class S3Store(ObjectStore):
                 f"{exc.attempts} attempt(s) over {exc.elapsed_s:.1f} s: {short_message(exc.last)}. "
                 "Check that the server is up and reachable, or raise the retry budget (retry=...)."
             ) from exc.last
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
+            if s3_code(exc) == "NoSuchBucket" or "NoSuchBucket" in str(exc):
+                raise StorageError(f"{what} {key!r} in {self.url} failed: the bucket does not exist "
+                                   f"(endpoint {self.endpoint_url or 'AWS'}): {short_message(exc)}") from None
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
         except (obx.PermissionDeniedError, obx.UnauthenticatedError) as exc:
             raise StorageError(

@@ -36,7 +36,36 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+_XML = re.compile(r"<(Code|Message|BucketName)>([^<]{1,300})</\1>")
+
+
+def s3_code(exc: BaseException) -> str | None:
+    """The S3 error code in the server's answer (``NoSuchBucket``, ``AccessDenied``...), if any.
+
+    >>> s3_code(OSError("404: <Error><Code>NoSuchBucket</Code></Error>")), s3_code(OSError("reset"))
+    ('NoSuchBucket', None)
+    """
+    codes = [v for k, v in _XML.findall(str(exc)) if k == "Code"]
+    return codes[0] if codes else None
+
+
 def short_message(exc: BaseException) -> str:
-    """The first line of an obstore error (the rest is a Rust debug dump)."""
+    r"""The first line of an obstore error (the rest is a Rust debug dump), plus the S3 error the server
+    answered with (its code, message and bucket), which the first line cuts off.
+
+    >>> short_message(OSError('404 Not Found: <?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchBucket</Code>'
+    ...                       '<Message>The specified bucket does not exist</Message><BucketName>b</BucketName></Error>'))
+    "404 Not Found: S3 error NoSuchBucket: The specified bucket does not exist (bucket 'b')"
+    """
     text = str(exc).strip().splitlines()
-    return text[0][:400] if text else type(exc).__name__
+    first = text[0][:400] if text else type(exc).__name__
+    fields = dict((k, v.strip()) for k, v in reversed(_XML.findall(str(exc))))
+    if "Code" in fields and fields["Code"] not in first:
+        first = first.removesuffix('<?xml version="1.0" encoding="UTF-8"?>').rstrip(": ")
+        detail = f"S3 error {fields['Code']}"
+        if "Message" in fields:
+            detail += f": {fields['Message']}"
+        if "BucketName" in fields:
+            detail += f" (bucket {fields['BucketName']!r})"
+        first = f"{first}: {detail}"
+    return first
