@@ -56,50 +56,61 @@ def assemble(
     """
     d, ref, filled = top
     nq, k = d.shape
-    valid = np.arange(k)[None, :] < filled[:, None]
-    short = bool(filled.min() < k) if nq else False
-    if short:  # entries past filled[i] are unset: make them sort last
-        d, ref = d.copy(), ref.copy()
-        d[~valid], ref[~valid] = np.inf, np.iinfo(np.int64).max
-    order = np.lexsort((ref, d), axis=-1)
-    at = np.arange(nq)[:, None]
-    d, ref = d[at, order], ref[at, order]
-    distances = d + offset[:, None].astype(np.float32)
-    if settings["metric"] == "l2":
-        np.maximum(distances, 0.0, out=distances)
+    l2 = settings["metric"] == "l2"
     str_ids = settings.get("id_type") == "str"
     ids = np.full((nq, k), None, dtype=object) if str_ids else np.full((nq, k), -1, dtype=np.int64)
+    distances = np.full((nq, k), np.inf, dtype=np.float32)
     label_type = settings.get("label_type")
     labels = np.full((nq, k), None, dtype=object) if label_type else None
     metadata = [[None] * k for _ in range(nq)] if include_metadata else None
-    if short:
-        valid = valid[at, order]
-        distances[~valid] = np.inf
-        qi, ri = np.nonzero(valid)
-        refs = ref[qi, ri]
+    if nq * k <= _PER_CANDIDATE:  # few: a query at a time, a lookup a candidate (cheaper than numpy groups)
+        for i in range(nq):
+            n = int(filled[i])
+            order = np.lexsort((ref[i, :n], d[i, :n]))
+            dist = d[i, order] + np.float32(offset[i])
+            distances[i, :n] = np.maximum(dist, 0.0) if l2 else dist
+            for rank, r in enumerate(ref[i, order].tolist()):
+                rows, row = slots[r >> 32].rows, r & _ROW_MASK
+                ids[i, rank] = rows.ids[row]
+                if labels is not None and rows.labels is not None:
+                    labels[i, rank] = rows.labels[row]
+                if metadata is not None and rows.metadata is not None and rows.metadata[row] is not None:
+                    metadata[i][rank] = json.loads(rows.metadata[row])
     else:
-        qi, ri, refs = np.repeat(np.arange(nq), k), np.tile(np.arange(k), nq), ref.ravel()
-    if len(refs) <= _PER_CANDIDATE:  # few: a lookup each costs less than a numpy group per block
-        for q, rank, r in zip(qi.tolist(), ri.tolist(), refs.tolist()):
-            rows, row = slots[r >> 32].rows, r & _ROW_MASK
-            ids[q, rank] = rows.ids[row]
-            if labels is not None and rows.labels is not None:
-                labels[q, rank] = rows.labels[row]
-            if metadata is not None and rows.metadata is not None and rows.metadata[row] is not None:
-                metadata[q][rank] = json.loads(rows.metadata[row])
-    else:
-        slot_of, row_of = refs >> 32, refs & _ROW_MASK
-        by_slot = np.argsort(slot_of, kind="stable")
-        cuts = np.flatnonzero(np.diff(slot_of[by_slot])) + 1
-        for m in np.split(by_slot, cuts):  # one group of candidates per block
-            rows, r = slots[int(slot_of[m[0]])].rows, row_of[m]
-            ids[qi[m], ri[m]] = rows.ids[r]
-            if labels is not None and rows.labels is not None:
-                labels[qi[m], ri[m]] = rows.labels[r]
-            if metadata is not None and rows.metadata is not None:
-                for q, rank, row in zip(qi[m].tolist(), ri[m].tolist(), r.tolist()):
-                    meta = rows.metadata[row]
-                    metadata[q][rank] = None if meta is None else json.loads(meta)
+        _assemble_many(top, slots, offset, l2, ids, distances, labels, metadata)
     if labels is not None and label_type == "int" and not any(v is None for v in labels.ravel()):
         labels = labels.astype(np.int64)
     return SearchResult(ids=ids, distances=distances, labels=labels, metadata=metadata, stats=stats)
+
+
+def _assemble_many(top: tuple[np.ndarray, np.ndarray, np.ndarray], slots: dict[int, Any], offset: np.ndarray,
+                   l2: bool, ids: np.ndarray, distances: np.ndarray, labels: np.ndarray | None,
+                   metadata: list | None) -> None:
+    """:func:`assemble` for many candidates: one sort for the batch, one numpy group per block."""
+    d, ref, filled = top
+    nq, k = d.shape
+    valid = np.arange(k)[None, :] < filled[:, None]
+    d, ref = np.where(valid, d, np.float32(np.inf)), np.where(valid, ref, np.iinfo(np.int64).max)
+    order = np.lexsort((ref, d), axis=-1)
+    at = np.arange(nq)[:, None]
+    d, ref, valid = d[at, order], ref[at, order], valid[at, order]
+    dist = d + offset[:, None].astype(np.float32)
+    if l2:
+        np.maximum(dist, 0.0, out=dist)
+    distances[valid] = dist[valid]
+    qi, ri = np.nonzero(valid)
+    refs = ref[qi, ri]
+    slot_of, row_of = refs >> 32, refs & _ROW_MASK
+    by_slot = np.argsort(slot_of, kind="stable")
+    cuts = np.flatnonzero(np.diff(slot_of[by_slot])) + 1
+    for m in np.split(by_slot, cuts):  # one group of candidates per block
+        if not len(m):
+            continue
+        rows, r = slots[int(slot_of[m[0]])].rows, row_of[m]
+        ids[qi[m], ri[m]] = rows.ids[r]
+        if labels is not None and rows.labels is not None:
+            labels[qi[m], ri[m]] = rows.labels[r]
+        if metadata is not None and rows.metadata is not None:
+            for q, rank, row in zip(qi[m].tolist(), ri[m].tolist(), r.tolist()):
+                meta = rows.metadata[row]
+                metadata[q][rank] = None if meta is None else json.loads(meta)

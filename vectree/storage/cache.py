@@ -61,17 +61,19 @@ class ByteLRU(Generic[V]):
     def get_many(self, keys: list[str]) -> list[V | None]:
         """``get`` for several keys under one lock (a query's probed buckets, say)."""
         out: list[V | None] = []
+        misses = 0
         with self._lock:
+            items = self._items
             for key in keys:
-                item = self._items.get(key)
+                item = items.get(key)
                 if item is None:
                     out.append(None)
+                    misses += 1
                 else:
-                    self._items.move_to_end(key)
+                    items.move_to_end(key)
                     out.append(item[0])
-            hits = sum(v is not None for v in out)
-            self.stats.hits += hits
-            self.stats.misses += len(keys) - hits
+            self.stats.hits += len(keys) - misses
+            self.stats.misses += misses
         return out
 
     def put(self, key: str, value: V, nbytes: int) -> None:
