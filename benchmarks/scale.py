@@ -4,7 +4,7 @@ side by side with faiss IVF-Flat (in memory), faiss IVF with on-disk inverted li
     python benchmarks/scale.py --n 1m                 # one size (results merged into the file by dataset)
     python benchmarks/scale.py --n 1m --n 3m --ingest # sizes in order; ingest-while-serving on the largest
     python benchmarks/scale.py --dataset glove,arxiv  # the real sets
-    python benchmarks/scale.py --quick                # 50k synthetic rows, under a minute
+    python benchmarks/scale.py --quick                # 20k synthetic rows, about a minute
 
 Synthetic sets come from ``benchmarks/datasets.py``'s clustered generator (a 96-d Gaussian mixture of
 4096 anisotropic clusters with Zipf weights, written to a memory-mapped .npy in chunks; 1,000 held-out
@@ -261,13 +261,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", action="append", default=[], help="synthetic size: 1m, 3m, 10m (repeatable)")
     parser.add_argument("--dataset", action="append", default=[], help="glove, arxiv (comma list)")
-    parser.add_argument("--quick", action="store_true", help="50k synthetic rows into a scratch results folder")
+    parser.add_argument("--quick", action="store_true", help="20k synthetic rows (pass --out to keep the results elsewhere)")
     parser.add_argument("--ingest", action="store_true", help="ingest-while-serving on the largest synthetic size")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     specs = [n for item in args.n for n in item.split(",") if n] + [d for item in args.dataset for d in item.split(",") if d]
     if args.quick and not specs:
-        specs = ["50k"]
+        specs = ["20k"]
     if not specs:
         parser.error("give --n and/or --dataset (or --quick)")
     command = "python benchmarks/scale.py " + " ".join(sys.argv[1:])

@@ -1,7 +1,7 @@
 """Ingest while serving: add 10% more rows in batches of 10k into a built collection while one thread queries.
 
     python benchmarks/scale_ingest.py --n 1m            # builds the 1M collection first (or --collection DIR)
-    python benchmarks/scale_ingest.py --quick           # 50k rows + 5k added, under a minute
+    python benchmarks/scale_ingest.py --quick           # 20k rows + 10k added, under a minute
 
 The writer adds batches of 10,000 rows (the generator's rows n, n+1, ...: the same mixture) and compacts
 whenever the unindexed tail reaches TAIL_BOUND rows, so the tail (scanned exhaustively by every query)
@@ -182,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     from benchmarks.scale import parse_n
 
-    n = 50_000 if args.quick else parse_n(args.n)
+    n = 20_000 if args.quick else parse_n(args.n)
     command = "python benchmarks/scale_ingest.py " + " ".join(sys.argv[1:])
     scale_json = RESULTS / "scale-peers.json"
     body = json.loads(scale_json.read_text()) if scale_json.exists() else None

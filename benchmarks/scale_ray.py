@@ -1,7 +1,7 @@
 """Build time on Ray with 1 and 2 workers against the local build, at 1M clustered rows.
 
     python benchmarks/scale_ray.py --n 1m
-    python benchmarks/scale_ray.py --quick    # 50k rows
+    python benchmarks/scale_ray.py --quick    # 20k rows
 
 Each build reads the same .npy (benchmarks/datasets.py's clustered generator) into a fresh local
 collection folder: "local" is ``create_collection`` + ``add_batches`` + ``build`` in one process;
@@ -42,7 +42,7 @@ def main() -> None:
     from benchmarks.peers_systems import iter_chunks
     from benchmarks.scale import parse_n
 
-    n = 50_000 if args.quick else parse_n(args.n)
+    n = 20_000 if args.quick else parse_n(args.n)
     ds = datasets.synth(n)
     work = Path(tempfile.mkdtemp(prefix="scale-ray-"))
     rows = []
