@@ -71,7 +71,7 @@ def first_reaching(rows: list[dict], target: float) -> dict | None:
     return hit[0] if hit else None
 
 
-def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print) -> tuple[list[dict], dict]:
+def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print, systems: list[str] | None = None) -> tuple[list[dict], dict]:
     t_start = time.time()
     ds, queries, truth = load_dataset(spec, quick, log)
     n, dim = np.load(ds.base_path, mmap_mode="r").shape
@@ -89,7 +89,7 @@ def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print) ->
     rows, errors = [], {}
     ivf_settings = None
     try:
-        for system in SYSTEMS:
+        for system in systems or SYSTEMS:
             index_dir = work / system.replace("[", "-").replace("]", "")
             index_dir.mkdir()
             settings = settings_for(system if system != "faiss-ivf-ondisk" else "faiss-ivf-flat")
@@ -112,7 +112,7 @@ def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print) ->
             if system == "faiss-ivf-flat":
                 mine = [r for r in rows if r["system"] == system]
                 ivf_settings = sorted({(first_reaching(mine, t) or mine[-1])["knob"] for t in TARGETS})
-        for system in DISK_SYSTEMS:
+        for system in [s for s in DISK_SYSTEMS if s in (systems or SYSTEMS)]:
             mine = [r for r in rows if r["system"] == system and r["regime"] == "memory"]
             for target in TARGETS:
                 chosen = first_reaching(mine, target)
@@ -131,7 +131,7 @@ def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print) ->
                      "cache_mb": common["cache_bytes"] / 2**20 if system.startswith("vectree") else None}
                 rows.append({"system": system, "setting": chosen["setting"], "knob": chosen["knob"], "dataset": ds.name,
                              "n": int(n), "threads": 1, "regime": "disk", "metrics": m, "info": out.get("info", {})})
-        if keep_vectree is not None:
+        if keep_vectree is not None and (work / "vectree-kmeans" / "c").exists():
             if keep_vectree.exists():
                 shutil.rmtree(keep_vectree)
             shutil.move(str(work / "vectree-kmeans" / "c"), str(keep_vectree))
@@ -263,8 +263,16 @@ def main() -> None:
     parser.add_argument("--dataset", action="append", default=[], help="glove, arxiv (comma list)")
     parser.add_argument("--quick", action="store_true", help="20k synthetic rows (pass --out to keep the results elsewhere)")
     parser.add_argument("--ingest", action="store_true", help="ingest-while-serving on the largest synthetic size")
+    parser.add_argument("--systems", help=f"comma list of a subset of {','.join(SYSTEMS)}: only their rows are replaced")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    only = set(args.systems.split(",")) if args.systems else None
+    if only:
+        if only - set(SYSTEMS):
+            parser.error(f"unknown systems {sorted(only - set(SYSTEMS))}")
+        SYSTEMS_RUN = [s for s in SYSTEMS if s in only]
+    else:
+        SYSTEMS_RUN = list(SYSTEMS)
     specs = [n for item in args.n for n in item.split(",") if n] + [d for item in args.dataset for d in item.split(",") if d]
     if args.quick and not specs:
         specs = ["20k"]
@@ -278,8 +286,14 @@ def main() -> None:
     largest = max(synth_specs, key=parse_n) if (args.ingest and synth_specs) else None
     keep = Path(os.environ.get("VECTREE_SCALE_WORK", tempfile.gettempdir())) / "scale-ingest-collection"
     for spec in specs:
-        rows, meta = run_dataset(spec, args.quick, keep if spec == largest else None)
-        body["rows"] = [r for r in body["rows"] if r["dataset"] != meta["name"]] + rows
+        rows, meta = run_dataset(spec, args.quick, keep if spec == largest else None, systems=SYSTEMS_RUN)
+        ran = {r["system"] for r in rows} | set(SYSTEMS_RUN)
+        body["rows"] = [r for r in body["rows"] if r["dataset"] != meta["name"] or (only and r["system"] not in ran)] + rows
+        old = next((d for d in body["datasets"] if d["name"] == meta["name"]), None)
+        if only and old:
+            meta = {**old, "errors": {**{k: v for k, v in old.get("errors", {}).items() if k.split("/")[0] not in ran}, **meta["errors"]},
+                    "reruns": old.get("reruns", []) + [{"systems": sorted(ran), "wall_s": meta["wall_s"],
+                                                         "load_average_at_end": meta["load_average_at_end"]}]}
         body["datasets"] = [d for d in body["datasets"] if d["name"] != meta["name"]] + [meta]
         body["commands"] = sorted(set(body["commands"]) | {command})
         body.update({"machine": machine(1), "date": datetime.date.today().isoformat(),
