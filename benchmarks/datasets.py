@@ -147,6 +147,135 @@ def recall(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
     return float(np.mean([len(set(a[:k].tolist()) & set(b.tolist())) / k for a, b in zip(found, t)]))
 
 
+# ------------------------------------------------------------------ the clustered generator (scale benchmark)
+SYNTH_DIM = 96
+SYNTH_CLUSTERS = 4096
+SYNTH_GROUPS = 64  # clusters share one of 64 random rotations (each has its own axis scales)
+SYNTH_CHUNK = 100_000  # rows generated per chunk; chunk c draws from its own seeded stream
+SYNTH_QUERIES = 1000
+
+
+@dataclass
+class Mixture:
+    """A fixed 96-d Gaussian mixture: 4096 anisotropic clusters with Zipf-distributed weights.
+
+    Cluster means sit around 64 super-centers (so neighbouring clusters overlap, as topics do in text
+    embeddings); each cluster's covariance is R diag(s)^2 R^T with one of 64 random rotations R and its
+    own power-law axis scales s (a few long axes, many short ones). Weights follow Zipf (1/rank^1.1), so
+    the largest cluster holds ~9,400x the rows of the smallest (of 1M rows: ~160,000 in the largest, ~17 in the smallest).
+    """
+
+    means: np.ndarray  # (C, d)
+    scales: np.ndarray  # (C, d)
+    group: np.ndarray  # (C,) rotation index
+    rotations: np.ndarray  # (G, d, d)
+    weights: np.ndarray  # (C,)
+
+    @classmethod
+    def make(cls, seed: int = 0, dim: int = SYNTH_DIM, clusters: int = SYNTH_CLUSTERS) -> "Mixture":
+        rng = np.random.default_rng(seed)
+        supers = rng.standard_normal((64, dim)) * 1.0
+        means = supers[rng.integers(0, 64, clusters)] + rng.standard_normal((clusters, dim)) * 0.45
+        spectrum = (np.arange(1, dim + 1) ** -0.6)[None, :]
+        scales = spectrum * rng.uniform(0.15, 0.35, (clusters, 1)) * rng.uniform(0.7, 1.3, (clusters, dim))
+        rotations = np.stack([np.linalg.qr(rng.standard_normal((dim, dim)))[0] for _ in range(SYNTH_GROUPS)])
+        w = np.arange(1, clusters + 1, dtype=np.float64) ** -1.1
+        w = w[rng.permutation(clusters)]
+        return cls(means, scales, rng.integers(0, SYNTH_GROUPS, clusters), rotations, w / w.sum())
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        label = rng.choice(len(self.weights), size=n, p=self.weights)
+        z = rng.standard_normal((n, self.means.shape[1])) * self.scales[label]
+        out = np.empty_like(z)
+        g = self.group[label]
+        for r in np.unique(g):
+            sel = g == r
+            out[sel] = z[sel] @ self.rotations[r]
+        return (out + self.means[label]).astype(np.float32)
+
+
+def synth_rows(start: int, stop: int, seed: int = 0) -> np.ndarray:
+    """Rows ``start:stop`` of the generator's infinite sequence (the same rows whatever the n asked for).
+
+    >>> a = synth_rows(99_990, 100_010); b = synth_rows(100_000, 100_005)
+    >>> a.shape, bool(np.array_equal(a[10:15], b))
+    ((20, 96), True)
+    """
+    mix = _mixture(seed)
+    parts = []
+    for c in range(start // SYNTH_CHUNK, (stop - 1) // SYNTH_CHUNK + 1):
+        rows = mix.sample(SYNTH_CHUNK, np.random.default_rng([seed, c]))
+        lo, hi = max(start, c * SYNTH_CHUNK) - c * SYNTH_CHUNK, min(stop, (c + 1) * SYNTH_CHUNK) - c * SYNTH_CHUNK
+        parts.append(rows[lo:hi])
+    return np.concatenate(parts)
+
+
+_MIXTURES: dict[int, Mixture] = {}
+
+
+def _mixture(seed: int) -> Mixture:
+    if seed not in _MIXTURES:
+        _MIXTURES[seed] = Mixture.make(seed)
+    return _MIXTURES[seed]
+
+
+def synth_queries(seed: int = 0) -> np.ndarray:
+    """1,000 held-out queries: drawn from the same mixture on a stream no base row uses."""
+    return _mixture(seed).sample(SYNTH_QUERIES, np.random.default_rng([seed, 2**31]))
+
+
+def exact_knn_chunked(path: Path, queries: np.ndarray, k: int = 100, chunk: int = 500_000,
+                      start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact l2 k nearest neighbours of ``queries`` over rows ``start:stop`` of a .npy, chunk by chunk
+    (faiss IndexFlatL2 per chunk, results merged): never more than one chunk of the base in memory."""
+    import faiss
+
+    base = np.load(path, mmap_mode="r")
+    stop = len(base) if stop is None else stop
+    best_d = np.full((len(queries), k), np.inf, np.float32)
+    best_i = np.full((len(queries), k), -1, np.int64)
+    for s in range(start, stop, chunk):
+        block = np.ascontiguousarray(base[s : min(stop, s + chunk)], dtype=np.float32)
+        flat = faiss.IndexFlatL2(block.shape[1])
+        flat.add(block)
+        d, i = flat.search(queries, min(k, len(block)))
+        d_all = np.concatenate([best_d, d], 1)
+        i_all = np.concatenate([best_i, i + s], 1)
+        order = np.argsort(d_all, axis=1, kind="stable")[:, :k]
+        best_d, best_i = np.take_along_axis(d_all, order, 1), np.take_along_axis(i_all, order, 1)
+    return best_i, best_d
+
+
+def synth(n: int, seed: int = 0, log=print) -> Dataset:
+    """The clustered set of n rows: written once to a memory-mapped .npy in chunks (never whole in
+    memory), 1,000 held-out queries, exact top-100 by chunked faiss Flat search. Cached by n."""
+    import time
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    name = f"synth-{n // 1_000_000}m" if n % 1_000_000 == 0 else f"synth-{n // 1000}k"
+    base_path, truth_path = CACHE / f"{name}-s{seed}-base.npy", CACHE / f"{name}-s{seed}-truth.npz"
+    queries = synth_queries(seed)
+    if not base_path.exists():
+        t = time.time()
+        tmp = base_path.with_suffix(".partial.npy")
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, SYNTH_DIM))
+        for s in range(0, n, SYNTH_CHUNK):
+            out[s : min(n, s + SYNTH_CHUNK)] = synth_rows(s, min(n, s + SYNTH_CHUNK), seed)
+            if (s // SYNTH_CHUNK) % 10 == 0:
+                out.flush()
+                log(f"[datasets] {name}: {min(n, s + SYNTH_CHUNK):,} / {n:,} rows written ({time.time() - t:.0f} s)")
+        out.flush()
+        del out
+        os.replace(tmp, base_path)
+    if not truth_path.exists():
+        t = time.time()
+        ids, dists = exact_knn_chunked(base_path, queries)
+        np.savez(truth_path, ids=ids, dists=dists)
+        log(f"[datasets] {name}: ground truth in {time.time() - t:.0f} s")
+    z = np.load(truth_path)
+    return Dataset(name, "l2", base_path, queries, z["ids"])
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["movielens"]:
         sys.exit("usage: python benchmarks/datasets.py movielens   (fetches MovieLens 100k and prints its folder)")

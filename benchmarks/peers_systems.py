@@ -117,7 +117,8 @@ class Vectree(System):
         t0 = time.perf_counter()
         col = vectree.create_collection(str(self.dir / "c"), dim=self.dim, metric=self.metric,
                                         bucket_size=self.a["bucket_size"], tree_rule=self.rule, vector_dtype=self.vector_dtype,
-                                        codes=self.codes)
+                                        codes=self.codes,
+                                        **({"cache_bytes": int(self.a["memory_cache_bytes"])} if self.a.get("memory_cache_bytes") else {}))
         col.add_batches(c for _, c in iter_chunks(self.a["base_path"], False))
         t1 = time.perf_counter()
         ingest_mb = dir_mb(self.dir)
@@ -130,7 +131,8 @@ class Vectree(System):
     def load(self, disk: bool = False) -> None:
         import vectree
 
-        kw = {"cache_bytes": int(self.a["cache_bytes"])} if disk else {}
+        kw = {"cache_bytes": int(self.a["cache_bytes"])} if disk else (
+            {"cache_bytes": int(self.a["memory_cache_bytes"])} if self.a.get("memory_cache_bytes") else {})
         self.col = vectree.open_collection(str(self.dir / "c"), **kw)
 
     def warm(self, q: np.ndarray) -> None:
@@ -275,6 +277,55 @@ class FaissCoded(Faiss):
         return _ivf_bytes(self.index, q[:20], s, self.dim)
 
 
+class FaissOnDisk(Faiss):
+    """faiss IVF-Flat with its inverted lists in one file on disk (OnDiskInvertedLists via merge_ondisk),
+    built the way faiss's own on-disk demo does: train once, add blocks of rows to copies of the empty
+    trained index, write each block, merge the blocks into one memory-mapped ``.ivfdata`` file."""
+
+    def build(self) -> dict:
+        import faiss
+        from faiss.contrib.ondisk import merge_ondisk
+
+        faiss.omp_set_num_threads(self.threads)
+        self.nlist = int(4 * math.sqrt(self.n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, self.nlist, self._metric())
+        norm = self.metric == "cosine"
+        train = sample_rows(self.a["base_path"], 50 * self.nlist, norm)
+        t0 = time.perf_counter()
+        index.train(train)
+        del train
+        faiss.write_index(index, str(self.dir / "trained.index"))
+        t1 = time.perf_counter()
+        blocks, block, rows = [], None, 0
+        for start, c in iter_chunks(self.a["base_path"], norm):
+            if block is None:
+                block = faiss.read_index(str(self.dir / "trained.index"))
+            block.add_with_ids(c, np.arange(start, start + len(c), dtype=np.int64))
+            rows += len(c)
+            if rows >= 500_000:
+                blocks.append(str(self.dir / f"block{len(blocks)}.index"))
+                faiss.write_index(block, blocks[-1])
+                block, rows = None, 0
+        if block is not None:
+            blocks.append(str(self.dir / f"block{len(blocks)}.index"))
+            faiss.write_index(block, blocks[-1])
+        del block
+        index = faiss.read_index(str(self.dir / "trained.index"))
+        merge_ondisk(index, blocks, str(self.dir / "lists.ivfdata"))
+        faiss.write_index(index, str(self.dir / "index.faiss"))
+        for b in blocks + [str(self.dir / "trained.index")]:
+            os.remove(b)
+        t2 = time.perf_counter()
+        self.index = index
+        return {"build_s": t2 - t0, "train_s": t1 - t0, "add_s": t2 - t1, "index_mb": dir_mb(self.dir)}
+
+    def load(self, disk: bool = False) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(self.threads)
+        self.index = faiss.read_index(str(self.dir / "index.faiss"))  # the lists stay in lists.ivfdata (mmap)
+
+
 class FaissHNSW(Faiss):
     kind = "hnsw"
 
@@ -407,7 +458,8 @@ def pq_sub_vectors(dim: int, dims_per_sub: int = 8) -> int:
 
 
 SYSTEMS = {"vectree[kmeans]": Vectree, "vectree[kmeans+int8]": Vectree, "vectree[seed]": Vectree,
-           "faiss-ivf-rabitq-fs": FaissCoded, "faiss-ivfpq-fs": FaissCoded, "faiss-ivf-flat": Faiss, "faiss-hnsw": FaissHNSW,
+           "faiss-ivf-rabitq-fs": FaissCoded, "faiss-ivfpq-fs": FaissCoded, "faiss-ivf-flat": Faiss,
+           "faiss-ivf-ondisk": FaissOnDisk, "faiss-hnsw": FaissHNSW,
            "faiss-flat": FaissFlat, "hnswlib": Hnswlib, "annoy": Annoy, "lancedb-ivf-pq": Lance, "lancedb-ivf-flat": Lance}
 
 
@@ -415,7 +467,7 @@ SYSTEMS = {"vectree[kmeans]": Vectree, "vectree[kmeans+int8]": Vectree, "vectree
 def setting_name(system: str, s: Any) -> str:
     if system.startswith("vectree"):
         return f"probes={s}"
-    if system == "faiss-ivf-flat":
+    if system in ("faiss-ivf-flat", "faiss-ivf-ondisk"):
         return f"nprobe={s}"
     if system in ("faiss-ivf-rabitq-fs", "faiss-ivfpq-fs"):
         return f"nprobe={s[0]},k_factor={s[1]}"

@@ -78,6 +78,14 @@ def drop_page_cache(path: str | Path) -> int:
 
 
 
+def meminfo_mb(field: str) -> float:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a[:K].tolist()) & set(b[:K].tolist())) / K for a, b in zip(found, truth)]))
 
@@ -140,6 +148,7 @@ def sweep(a: dict) -> dict:
     if a["build"]:
         log(f"   [{a['system']}] building ({a['threads']} thread(s)) ...")
         build = sys_.build()
+        build["build_peak_rss_mb"] = peak_rss_mb()  # before any query: what building (streaming from the file) held
         log(f"   [{a['system']}] built in {build['build_s']:.1f} s, index {build['index_mb']:.1f} MB")
     else:
         t = time.perf_counter()
@@ -185,7 +194,9 @@ def disk(a: dict) -> dict:
         import lancedb  # noqa: F401
     elif isinstance(sys_, Annoy):
         import annoy  # noqa: F401
+    cached_before = meminfo_mb("Cached")
     dropped = drop_page_cache(sys_.dir)
+    cache_drop_mb = cached_before - meminfo_mb("Cached")  # how much the page cache shrank: evidence the drop worked
     baseline = rss_mb()
     code_before = library_code_mb()
     s = a["setting"]
@@ -209,7 +220,7 @@ def disk(a: dict) -> dict:
          "qps_batch": len(bids) / spent, "recall_at_10": recall(bids, truth[: len(bids)]),
          "rss_baseline_mb": baseline, "rss_after_first_query_mb": rss_first, "library_code_added_mb": code_added, "peak_rss_single_mb": peak_single, "rss_after_single_mb": rss_single,
          "peak_rss_mb": peak_rss_mb(), "n_single_queries": len(lat) + 1, "n_batch_queries": len(bids),
-         "files_evicted": dropped,
+         "files_evicted": dropped, "page_cache_shrank_mb": cache_drop_mb,
          # what each cold one-at-a-time query made the kernel read from storage (distinct queries, cache small)
          "storage_bytes_per_query": (read_after - read_before) / len(lat) if read_before is not None and read_after is not None else None}
     log(f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query {first_ms:.1f} ms, "

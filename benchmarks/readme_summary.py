@@ -58,6 +58,46 @@ def objectstore() -> str:
             f"against lancedb's {best['cold_p50_ms']:.0f} ms and {best['cold_kb_per_query'] / 1024:.1f} MB.")
 
 
+def scale() -> str:
+    body = json.loads((RESULTS / "scale-peers.json").read_text())
+    ran = ", ".join(f"{d['name']} ({d['rows']:,} rows)" for d in body["datasets"])
+    lines = [f"From `benchmarks/results/scale-peers.json` ({body['date']}; ran: {ran}; 1 thread per system on a 2-core machine "
+             "shared with other jobs). Data: " + body["data_note"], "",
+             "| dataset | system | build s | peak RSS building MB (x raw) | index MB | buckets | setting at 0.95 | memory p50 / p99 ms | batch q/s | disk p50 / p99 ms (page cache dropped) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f(v, spec=".3g"):
+        return "n/a" if v is None else format(v, spec)
+
+    for x in body["summary"]:
+        lines.append(f"| {x['dataset']} | {x['system']} | {f(x['build_s'], '.0f')} | {f(x['build_peak_rss_mb'], '.0f')} "
+                     f"({x['build_peak_rss_fraction_of_raw']:.2f}) | {f(x['index_mb'], '.0f')} | {x['buckets'] or 'n/a'} | "
+                     f"{x.get('setting_95', 'not reached')} | {f(x.get('ms_single_p50_95'))} / {f(x.get('ms_single_p99_95'))} | "
+                     f"{f(x.get('qps_batch_95'), '.0f')} | {f(x.get('disk_ms_single_p50_95'))} / {f(x.get('disk_ms_single_p99_95'))} |")
+    growth = body.get("growth_exponents", {})
+    if any(growth.values()):
+        lines += ["", "Fitted growth exponents (value ~ n^b): " + "; ".join(
+            f"{key}: " + ", ".join(f"{k} {v:.2f}" for k, v in g.items()) for key, g in growth.items() if g) + "."]
+    ingest = RESULTS / "scale-ingest.json"
+    if ingest.exists():
+        b = json.loads(ingest.read_text())
+        q, w = b["rows"][0]["metrics"], b["rows"][1]["metrics"]
+        g = b["goals"]
+        lines += ["", f"Ingest while serving (`{b['command']}`): {b['added_rows']:,} rows in batches of {b['batch_rows']:,} into "
+                  f"{b['base_rows']:,} while one thread queries: p99 {w['ms_single_p99']:.2f} ms against {q['ms_single_p99']:.2f} ms "
+                  f"quiet (x{g['p99_ratio']:.2f}, goal <= 2), recall@10 {w['recall_at_10']:.3f} against {q['recall_at_10']:.3f}; "
+                  f"tail at most {g['tail_rows_max']:,} rows (bound {g['tail_bound_rows']:,}); {len(b['compactions'])} compactions, "
+                  f"{g['rebuilds']} full rebuilds."]
+    ray = RESULTS / "scale-ray.json"
+    if ray.exists():
+        b = json.loads(ray.read_text())
+        lines += ["", f"Build on Ray (`{b['command']}`, {b['n']:,} rows): " + ", ".join(
+            f"{r['system']} {r['setting']} {r['metrics']['build_s']:.0f} s" + (
+                f" (index equals local: {r['metrics']['index_equals_local']})" if "index_equals_local" in r["metrics"] else "")
+            for r in b["rows"]) + "."]
+    return "\n".join(lines)
+
+
 def peers() -> str:
     lines = ["| dataset | system | batch q/s (x IVF-Flat) | one-at-a-time q/s (x IVF-Flat) | build s | peak RSS MB |",
              "|---|---|---|---|---|---|"]
@@ -128,7 +168,7 @@ if __name__ == "__main__":
 
     readme = RESULTS.parents[1] / "README.md"
     text = readme.read_text()
-    for name, fn in (("ann", ann), ("objectstore", objectstore), ("peers", peers), ("service", service)):
+    for name, fn in (("ann", ann), ("objectstore", objectstore), ("peers", peers), ("service", service), ("scale", scale)):
         try:
             block = fn()
         except (OSError, KeyError, StopIteration, ValueError) as exc:

@@ -62,7 +62,7 @@ def test_compact_folds_tail_drops_tombstones_and_keeps_answers(tmp_path, arxiv_s
     col.compact()
     s = col.stats()
     assert s["tail_rows"] == 0 and s["deleted_rows"] == 0 and s["rows"] == 3200
-    # tree routing splits oversized buckets; routing by centers lets them grow to twice, then rebuilds
+    # tree routing splits oversized buckets; routing by centers lets them grow to twice, then splits them
     assert s["bucket_rows_max"] <= (200 if tree_rule == "variance" else 400)
     after = col.search(arxiv_sample["vectors"][3500:3600], k=10, exact=True)
     np.testing.assert_array_equal(after.ids, before.ids)

@@ -60,23 +60,32 @@ def test_rows_added_later_go_to_their_nearest_center(tmp_path, arxiv_sample):
     assert (res.distances[:, 0] < 1e-5).mean() > 0.99
 
 
-def test_buckets_grown_past_twice_their_size_trigger_a_rebuild(tmp_path, arxiv_sample, caplog):
+def test_buckets_grown_past_twice_their_size_are_split_in_place(tmp_path, arxiv_sample, caplog):
     x = arxiv_sample["vectors"]
     col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=100)
     col.add(x[:1800])
     col.build()
-    buckets = col.stats()["buckets"]
-    col.add(x[1800:3500])  # fewer rows than are indexed: only a grown bucket calls for the rebuild
+    before = col._snap.index
+    col.add(x[1800:3500])  # fewer rows than are indexed: only grown buckets call for splits
     with caplog.at_level(logging.INFO, logger="vectree.collection.maintenance"):
         col.compact()
-    assert "rebuilding the index" in caplog.text
-    assert col.stats()["buckets"] > 1.5 * buckets
+    assert "split bucket" in caplog.text and "rebuilding" not in caplog.text
+    after = col._snap.index
+    assert col.manifest.operation == "compact" and after.projection is not None
+    # no rebuild: the old centers of buckets that were neither split nor a neighbour are kept as they were
+    kept = np.flatnonzero(np.all(after.centers[: before.n_buckets] == before.centers, axis=1))
+    assert len(kept) > 0.5 * before.n_buckets
+    assert after.n_buckets > before.n_buckets and after.bucket_rows.max() <= 3 * 100
+    assert after.tree.n_leaves == after.n_buckets
+    # every row still lives in (almost always) its nearest center, so it is found in its first probed bucket
     res = col.search(x[:3500:5], k=1, probes=1)
-    assert (res.distances[:, 0] < 1e-5).mean() > 0.99
+    assert (res.distances[:, 0] < 1e-5).mean() > 0.97
     exact = col.search(x[3600:3700], k=10, exact=True)
     approx = col.search(x[3600:3700], k=10, probes=12)
     overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx.ids.tolist(), exact.ids.tolist())])
     assert overlap > 0.8
+    assert col.verify().ok and len(col) == 3500 and col.stats()["tail_rows"] == 0
+    assert sorted(col.get(list(range(0, 3500, 97))).ids.tolist()) == list(range(0, 3500, 97))
 
 
 def test_refinement_can_be_turned_off(tmp_path, arxiv_sample):

@@ -98,12 +98,28 @@ def add(
 
 
 @app.command()
-def build(url: str) -> None:
-    """Fit the projection and tree and write the buckets (a full rebuild)."""
+def build(
+    url: str,
+    ray: str = typer.Option(None, "--ray", help="Build on Ray: a cluster ADDRESS ('auto': the running one), or 'local' / 'local:N' to start one here. Needs --source."),
+    source: list[str] = typer.Option(None, "--source", help="With --ray: .npy / .parquet input files, local or s3:// (repeatable), read by the workers."),
+    dim: int = typer.Option(None, help="With --ray, for a new collection: vector dimension (default: from the source)."),
+    metric: str = typer.Option("l2", help="With --ray, for a new collection: l2 | cosine | dot."),
+    bucket_size: int = typer.Option(None, help="With --ray, for a new collection: most rows per bucket."),
+) -> None:
+    """Fit the projection and tree and write the buckets (a full rebuild); with --ray, build from --source on Ray."""
     try:
-        col = vectree.open_collection(url)
-        with _progress() as update:
-            version = col.build(progress=update)
+        if ray is not None:
+            if not source:
+                raise vectree.InvalidInputError("--ray builds from input files: give --source PATH (repeatable)")
+            from vectree.distributed import build as ray_build
+
+            with console.status("building on Ray ..."):
+                col = ray_build(url, list(source), dim=dim, metric=metric, bucket_size=bucket_size, address=ray)
+            version = col.version
+        else:
+            col = vectree.open_collection(url)
+            with _progress() as update:
+                version = col.build(progress=update)
     except VectreeError as exc:
         _fail(exc)
     s = col.stats()

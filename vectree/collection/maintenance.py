@@ -19,6 +19,7 @@ from vectree.format.bucket import Rows, encode_rows
 from vectree.storage.base import ObjectStore
 from vectree.format.keys import id_keys
 from vectree.index.build import IndexConfig, build_index
+from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
 from vectree.index.index import Index
 from vectree.index.tree import fit_tree
@@ -26,8 +27,9 @@ from vectree.index.tree import fit_tree
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 _SPLIT_FACTOR = 1.0  # a bucket is split once it holds more than bucket_size * this
-_REBUILD_FACTOR = 2.0
-SCRATCH_ENV = "VECTREE_TMPDIR"  # an index routed by centers is rebuilt once a bucket would pass bucket_size * this
+SCRATCH_ENV = "VECTREE_TMPDIR"  # where builds spill when no workdir is given (else the collection's _tmp/)
+_CENTER_SPLIT_FACTOR = 2.0  # a bucket of an index routed by centers is split once it passes bucket_size * this
+_NEIGHBOURS = 8  # buckets whose boundary rows are reconsidered when a center-routed bucket splits (SPFresh)
 
 
 def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdir: str | None) -> dict[str, Any]:
@@ -92,16 +94,19 @@ def needs_rebuild(snap: Snapshot) -> bool:
     m = snap.manifest
     cfg = IndexConfig(**m.settings["index"])
     tail_bytes = m.tail_rows * (int(m.settings["dim"]) * 4 + 64)
-    return tail_bytes > cfg.partition_bytes or shard_bits_for(m.rows) != m.idmap_bits or m.tail_rows > m.indexed_rows
+    # the id map's shards may grow to 4x their planned size before a rebuild re-plans them (amortised)
+    bits_off = abs(shard_bits_for(m.rows) - m.idmap_bits) > 1
+    return tail_bytes > cfg.partition_bytes or bits_off or m.tail_rows > m.indexed_rows
 
 
 def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = None) -> dict[str, Any]:
     """Rewrite only the buckets that gain tail rows or lose tombstoned ones; split those grown too big.
 
-    An index whose rows live in their nearest full-width center is not split: a new center would be
-    nearer than their own to some rows of the neighbouring buckets, which would then sit in the wrong
-    cell. Its buckets grow instead, and once one would pass twice ``bucket_size`` the whole index is
-    rebuilt: the cost of rebuilds stays proportional to the rows added, as a growing array's does.
+    An index whose rows live in their nearest full-width center lets its buckets grow to twice
+    ``bucket_size``; past that a bucket is split as SPFresh does, with no rebuild: its rows get new
+    centers (tree + Lloyd steps, as the build fits them), then the rows of the split bucket and of its
+    nearest neighbouring buckets go to the nearest of those centers. Only neighbours that lose or gain
+    rows are rewritten, so each row stays in (almost always) its nearest cell.
     """
     m = snap.manifest
     index = snap.index
@@ -120,21 +125,19 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
         leaves = index.assign(rows.vectors)
         for leaf in np.unique(leaves):
             incoming.setdefault(int(leaf), []).append(rows.take(leaves == leaf))
-    if by_centers:
-        grown = counts.copy()
-        for leaf, parts in incoming.items():
-            grown[leaf] += sum(len(p) for p in parts)
-        if grown.max() > _REBUILD_FACTOR * cfg.bucket_size:
-            log.info("a bucket would hold %d rows (bucket_size %d): rebuilding the index", grown.max(), cfg.bucket_size)
-            return build(snap, cfg, progress, workdir)
     leaf_of = {fp: i for i, fp in enumerate(fps) if fp}
     touched = sorted(set(incoming) | {leaf_of[fp] for fp in snap.tombstones if fp in leaf_of})
     replaced: dict[int, np.ndarray] = {}  # leaf -> keys now in it (for the id map)
     dim = int(m.settings["dim"])
+    changed = set(touched)
     for done, leaf in enumerate(touched):
         parts = list(iter_live_rows(snap, [("buckets", fps[leaf])])) if fps[leaf] else []
         rows = Rows.concat(parts + incoming.get(leaf, []), dim)
         groups = [(leaf, rows)]
+        if by_centers and len(rows) > cfg.bucket_size * _CENTER_SPLIT_FACTOR:
+            groups, tree, centers = _split_by_centers(snap, leaf, rows, index, tree, centers, fps, cfg, dim)
+            counts = np.concatenate([counts, np.zeros(len(fps) - len(counts), np.int64)])
+            changed |= {g for g, _ in groups}
         if not by_centers and len(rows) > cfg.bucket_size * _SPLIT_FACTOR:
             sub = fit_tree(index.projection.project(rows.vectors), cfg.bucket_size, rule=cfg.tree_rule,
                            max_depth=max(1, cfg.max_depth), seed=cfg.seed + leaf)
@@ -160,13 +163,64 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
         if progress:
             progress("compact", done + 1, len(touched))
 
-    shard_fps = _update_idmap(snap, set(touched), replaced)
+    shard_fps = _update_idmap(snap, changed, replaced)
     new_index = Index(projection=index.projection, tree=tree, bucket_fingerprints=fps, bucket_rows=counts,
                       settings=index.settings, centers=centers)
     data, index_fp = new_index.to_bytes()
     snap.store.put(f"index/{index_fp}.npz", data)
     return {"index": index_fp, "idmap": tuple(shard_fps), "indexed_rows": int(counts.sum()), "segments": (),
             "tombstones": None, "tombstone_count": 0}
+
+
+def _split_by_centers(snap: Snapshot, leaf: int, rows: Rows, index: Index, tree: Any, centers: np.ndarray,
+                      fps: list[str], cfg: IndexConfig, dim: int) -> tuple[list[tuple[int, Rows]], Any, np.ndarray]:
+    """Split an oversized center-routed bucket in place and reassign only the boundary rows (SPFresh).
+
+    The bucket's rows get ``ceil(rows / bucket_size)``-ish new cells (a subtree fitted on them, then
+    Lloyd steps at full width); leaf ``leaf`` keeps the first, the others are appended. Then the rows
+    of the split bucket and of its ``_NEIGHBOURS`` nearest buckets each go to the nearest of the new and
+    neighbouring centers. Returns the (leaf, rows) groups to write (new cells and neighbours whose rows
+    changed), the grown tree and the grown centers; ``fps`` grows in place.
+    """
+    points = index.projection.project(rows.vectors)
+    sub = fit_tree(points, cfg.bucket_size, rule=cfg.tree_rule, max_depth=max(1, cfg.max_depth), seed=cfg.seed + leaf)
+    if sub.n_leaves < 2:
+        return [(leaf, rows)], tree, centers
+    new_centers, _ = refine_centers(rows.vectors, sub.route(points), sub.n_leaves, max(1, cfg.refine_iterations))
+    first_new = len(fps)
+    tree.replace_leaf(leaf, sub, first_new)
+    fps += [""] * (sub.n_leaves - 1)
+    old_center = centers[leaf].copy()
+    centers = np.concatenate([centers, new_centers[1:]])
+    centers[leaf] = new_centers[0]
+    new_leaves = [leaf] + list(range(first_new, len(fps)))
+    # the nearest non-empty old buckets to where the split bucket's center was
+    d = center_norms(centers[:first_new]) - 2.0 * centers[:first_new] @ old_center
+    d[leaf] = np.inf
+    d[[i for i in range(first_new) if not fps[i]]] = np.inf
+    neighbours = [int(i) for i in np.argsort(d)[:_NEIGHBOURS] if np.isfinite(d[i])]
+    nb_rows = [Rows.concat(list(iter_live_rows(snap, [("buckets", fps[nb])])), dim) for nb in neighbours]
+    candidates = np.array(new_leaves + neighbours)
+    cand_centers = centers[candidates]
+    norms = center_norms(cand_centers)
+    groups: dict[int, list[Rows]] = {c: [] for c in new_leaves}
+    own = candidates[nearest_center(rows.vectors, cand_centers, norms)]
+    for c in np.unique(own):
+        groups.setdefault(int(c), []).append(rows.take(own == c))
+    moved = 0
+    for nb, nr in zip(neighbours, nb_rows):
+        if not len(nr):
+            continue
+        go = candidates[nearest_center(nr.vectors, cand_centers, norms)]
+        leave = go != nb
+        if leave.any() or nb in groups:
+            groups.setdefault(nb, []).append(nr.take(~leave))
+            for c in np.unique(go[leave]):
+                groups.setdefault(int(c), []).append(nr.take(go == c))
+            moved += int(leave.sum())
+    log.info("split bucket %d (%d rows) into %d; %d boundary rows of %d neighbouring buckets moved",
+             leaf, len(rows), len(new_leaves), moved, len(neighbours))
+    return [(c, Rows.concat(parts, dim)) for c, parts in groups.items()], tree, centers
 
 
 def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndarray]) -> list[str]:

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -126,10 +127,89 @@ class BuildResult:
     rows: int
 
 
-def _sample(chunks: Iterator[Rows], total: int, size: int, seed: int) -> np.ndarray:
+def sample_positions(total: int, size: int, seed: int) -> np.ndarray:
+    """The sorted row positions (in input order) the projection and tree are fitted on.
+
+    >>> sample_positions(5, 10, 0).tolist()
+    [0, 1, 2, 3, 4]
+    """
     rng = np.random.default_rng(seed)
     size = min(size, total)
-    wanted = np.sort(rng.choice(total, size=size, replace=False)) if size < total else np.arange(total)
+    return np.sort(rng.choice(total, size=size, replace=False)) if size < total else np.arange(total)
+
+
+def sample_rows_for(total_rows: int, dim: int, config: IndexConfig) -> int:
+    """How many rows the fit uses: ``sample_size``, capped by ``sample_bytes``.
+
+    >>> sample_rows_for(10**6, 96, IndexConfig())
+    100000
+    """
+    return max(1, min(config.sample_size, config.sample_bytes // (dim * 4)))
+
+
+@dataclass
+class Routing:
+    """What the build fits on the sample: projection, tree, and (when rows go by center) refined centers."""
+
+    projection: Any
+    tree: Any
+    centers: np.ndarray | None
+    estimate: np.ndarray  # expected rows per leaf over the whole input
+
+    @property
+    def n_leaves(self) -> int:
+        return self.tree.n_leaves
+
+    def route(self, vectors: np.ndarray) -> np.ndarray:
+        """The leaf each row goes to."""
+        if self.centers is not None:
+            return nearest_center(vectors, self.centers, self._norms)
+        return self.tree.route(self.projection.project(vectors))
+
+    def __post_init__(self) -> None:
+        self._norms = center_norms(self.centers) if self.centers is not None else None
+
+
+def fit_routing(sample: np.ndarray, total_rows: int, config: IndexConfig, settings: dict,
+                progress: Progress | None = None) -> Routing:
+    """Fit projection, tree and centers on ``sample`` (rows drawn by :func:`sample_positions`)."""
+    report = progress or (lambda stage, done, total: None)
+    projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
+    projected = projection.project(sample)
+    leaf_size = config.bucket_size * len(sample) / total_rows
+    tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
+    sample_leaves = tree.route(projected)
+    centers = None
+    if uses_centers(config, settings):
+        report("refine", 0, config.refine_iterations)
+        centers, sample_leaves = refine_centers(sample, sample_leaves, tree.n_leaves, config.refine_iterations)
+    estimate = np.bincount(sample_leaves, minlength=tree.n_leaves) * (total_rows / len(sample))
+    return Routing(projection, tree, centers, estimate)
+
+
+def finish_index(store: ObjectStore, routing: Routing, fingerprints: list[str], counts: np.ndarray,
+                 means: np.ndarray | None, settings: dict, config: IndexConfig) -> tuple[Index, str]:
+    """The index over written buckets, stored under ``index/``; returns it and its fingerprint."""
+    index = Index(
+        projection=routing.projection,
+        tree=routing.tree,
+        bucket_fingerprints=fingerprints,
+        bucket_rows=counts,
+        settings={**settings, **config.to_dict(), **({"routing": "centers"} if routing.centers is not None else {})},
+        centers=routing.centers if routing.centers is not None else means,
+    )
+    data, index_fp = index.to_bytes()
+    store.put(f"index/{index_fp}.npz", data)
+    return index, index_fp
+
+
+def wants_means(routing: Routing, settings: dict) -> bool:
+    """Without centers, each bucket's mean ranks it for queries (the tree's own centroids are projected)."""
+    return routing.centers is None and settings.get("metric") in ("l2", "cosine")
+
+
+def _sample(chunks: Iterator[Rows], total: int, size: int, seed: int) -> np.ndarray:
+    wanted = sample_positions(total, size, seed)
     parts, offset = [], 0
     for rows in chunks:
         lo, hi = np.searchsorted(wanted, [offset, offset + len(rows)])
@@ -163,31 +243,13 @@ def build_index(
         raise InvalidInputError("cannot build an empty collection: add vectors first")
     report = progress or (lambda stage, done, total: None)
     row_bytes = dim * 4 + 64
-    sample_rows = max(1, min(config.sample_size, config.sample_bytes // (dim * 4)))
+    sample_rows = sample_rows_for(total_rows, dim, config)
 
     report("sample", 0, total_rows)
     sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
-    projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
-    projected = projection.project(sample)
-    leaf_size = config.bucket_size * len(sample) / total_rows
-    tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
-    n_leaves = tree.n_leaves
-    sample_leaves = tree.route(projected)
-    centers = None
-    if uses_centers(config, settings):
-        report("refine", 0, config.refine_iterations)
-        centers, sample_leaves = refine_centers(sample, sample_leaves, n_leaves, config.refine_iterations)
-        norms = center_norms(centers)
-
-        def route(vectors: np.ndarray) -> np.ndarray:
-            return nearest_center(vectors, centers, norms)
-    else:
-
-        def route(vectors: np.ndarray) -> np.ndarray:
-            return tree.route(projection.project(vectors))
-
-    estimate = np.bincount(sample_leaves, minlength=n_leaves) * (total_rows / len(sample))
-    del sample, projected, sample_leaves
+    routing = fit_routing(sample, total_rows, config, settings, progress)
+    del sample
+    n_leaves, route, estimate = routing.n_leaves, routing.route, routing.estimate
     rows_per_partition = max(config.bucket_size, config.partition_bytes // row_bytes)
     partition_of_leaf = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
     partition_of_leaf = partition_of_leaf.astype(np.int64)
@@ -221,8 +283,7 @@ def build_index(
 
         fingerprints = [""] * n_leaves
         counts = np.zeros(n_leaves, dtype=np.int64)
-        # without centers, each bucket's mean ranks it for queries (the tree's own centroids are projected)
-        means = np.zeros((n_leaves, dim), np.float32) if centers is None and settings.get("metric") in ("l2", "cosine") else None
+        means = np.zeros((n_leaves, dim), np.float32) if wants_means(routing, settings) else None
         written = 0
         for p in sorted(writers):
             with pa.memory_map(os.path.join(tmp, f"part-{p}.arrows")) as source:
@@ -257,14 +318,5 @@ def build_index(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    index = Index(
-        projection=projection,
-        tree=tree,
-        bucket_fingerprints=fingerprints,
-        bucket_rows=counts,
-        settings={**settings, **config.to_dict(), **({"routing": "centers"} if centers is not None else {})},
-        centers=centers if centers is not None else means,
-    )
-    data, index_fp = index.to_bytes()
-    store.put(f"index/{index_fp}.npz", data)
+    index, index_fp = finish_index(store, routing, fingerprints, counts, means, settings, config)
     return BuildResult(index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written)

@@ -1,0 +1,195 @@
+"""Ingest while serving: add 10% more rows in batches of 10k into a built collection while one thread queries.
+
+    python benchmarks/scale_ingest.py --n 1m            # builds the 1M collection first (or --collection DIR)
+    python benchmarks/scale_ingest.py --quick           # 20k rows + 10k added, under a minute
+
+The writer adds batches of 10,000 rows (the generator's rows n, n+1, ...: the same mixture) and compacts
+whenever the unindexed tail reaches TAIL_BOUND rows, so the tail (scanned exhaustively by every query)
+never holds more. Compaction folds the tail into the buckets it lands in and splits buckets past twice
+bucket_size in place (SPFresh-style), never rebuilding the index. The reader thread (its own Collection
+object, refreshed every 20 queries) queries one at a time at the probes setting that reached recall 0.95
+quietly. Recall of each query is scored against the exact top 10 of the rows that query's version held
+(the base's exact top 100 merged with an exact scan of the rows added so far). Writes
+benchmarks/results/scale-ingest.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import RESULTS, machine  # noqa: E402
+
+TAIL_BOUND = 20_000
+BATCH = 10_000
+REFRESH_EVERY = 20
+
+
+def _truth_at(base_ids: np.ndarray, base_d: np.ndarray, q: np.ndarray, added: np.ndarray, n: int, k: int = 10) -> np.ndarray:
+    """Exact top k of one query over the base (its exact top 100 and their squared distances) plus ``added``."""
+    if len(added):
+        d_add = ((added - q) ** 2).sum(1)
+        ids = np.concatenate([base_ids, n + np.arange(len(added))])
+        d = np.concatenate([base_d, d_add])
+    else:
+        ids, d = base_ids, base_d
+    return ids[np.argsort(d, kind="stable")[:k]]
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return len(set(found.tolist()) & set(truth.tolist())) / len(truth)
+
+
+def build_collection(n: int, where: Path, log=print) -> Path:
+    import vectree
+    from benchmarks import datasets
+    from benchmarks.peers_systems import iter_chunks
+
+    ds = datasets.synth(n, log=log)
+    col = vectree.create_collection(str(where), dim=datasets.SYNTH_DIM, metric="l2")
+    t = time.time()
+    col.add_batches((c, np.arange(s, s + len(c))) for s, c in iter_chunks(str(ds.base_path), False))
+    col.build()
+    log(f"[ingest] built the {n:,}-row collection in {time.time() - t:.0f} s")
+    return where
+
+
+def run_ingest(col_dir: Path, n: int, scale_body: dict | None, out: Path, command: str, quick: bool,
+               probes: int | None = None, log=print) -> Path:
+    import vectree
+    from benchmarks import datasets
+
+    ds = datasets.synth(n, log=log)
+    z = np.load(str(ds.base_path).replace("-base.npy", "-truth.npz"))
+    base_ids, base_d = z["ids"], z["dists"]
+    queries = ds.queries
+    if probes is None and scale_body:
+        line = next((s for s in scale_body.get("summary", []) if s["dataset"] == ds.name and s["system"] == "vectree[kmeans]"
+                     and "setting_95" in s), None)
+        probes = int(line["setting_95"].split("=")[1]) if line else None
+    probes = probes or 12
+    add = max(BATCH, n // 10)
+    added = datasets.synth_rows(n, n + add)
+    cache = int(1.5 * (n + add) * datasets.SYNTH_DIM * 4) + (64 << 20)
+    writer = vectree.open_collection(str(col_dir), cache_bytes=64 << 20)
+    reader = vectree.open_collection(str(col_dir), cache_bytes=cache)
+    reader.search(queries[:50], k=10, probes=reader.stats()["buckets"])  # every bucket cached: the in-memory regime
+    records: list[tuple[int, int, float, np.ndarray, int]] = []  # (query, rows visible, seconds, ids, phase)
+    stop = threading.Event()
+    phase = [0]
+
+    def serve(limit: int | None = None) -> None:
+        i = 0
+        rng = np.random.default_rng(1)
+        while not stop.is_set() and (limit is None or i < limit):
+            if i % REFRESH_EVERY == 0:
+                reader.refresh()
+            qi = int(rng.integers(len(queries)))
+            t = time.perf_counter()
+            ids = reader.search(queries[qi], k=10, probes=probes).ids[0]
+            records.append((qi, len(reader), time.perf_counter() - t, ids, phase[0]))
+            i += 1
+
+    log(f"[ingest] quiet: {n:,} rows, probes={probes}")
+    serve(200 if quick else 1000)
+    phase[0] = 1
+    thread = threading.Thread(target=serve)
+    thread.start()
+    compactions, tail_max, t0 = [], 0, time.time()
+    try:
+        for s in range(0, add, BATCH):
+            batch = added[s : s + BATCH]
+            writer.add(batch, ids=np.arange(n + s, n + s + len(batch)))
+            tail_max = max(tail_max, writer.stats()["tail_rows"])
+            if writer.stats()["tail_rows"] >= TAIL_BOUND or s + BATCH >= add:
+                old = set(writer._snap.index.bucket_fingerprints) - {""}
+                tc = time.perf_counter()
+                writer.compact()
+                new = set(writer._snap.index.bucket_fingerprints) - {""}
+                c = {"after_rows": len(writer), "seconds": time.perf_counter() - tc, "buckets_before": len(old),
+                     "buckets_after": len(new), "buckets_rewritten_or_new": len(new - old), "buckets_kept": len(new & old),
+                     "operation": writer.manifest.operation}
+                compactions.append(c)
+                log(f"[ingest] {len(writer):,} rows: compaction {c['seconds']:.1f} s, {c['buckets_rewritten_or_new']} of "
+                    f"{c['buckets_after']} buckets written, {c['buckets_kept']} kept")
+    finally:
+        stop.set()
+        thread.join()
+    ingest_s = time.time() - t0
+    phase[0] = 2
+    stop.clear()
+    serve(200 if quick else 1000)  # quiet again, after ingest
+    log(f"[ingest] scoring {len(records)} queries")
+    out_rows = []
+    for p, label in ((0, "quiet before"), (1, "while ingesting"), (2, "quiet after")):
+        mine = [r for r in records if r[4] == p]
+        lat = np.array([r[2] for r in mine]) * 1000
+        rec = [_recall(ids, _truth_at(base_ids[qi], base_d[qi], queries[qi], added[: vis - n], n)) for qi, vis, _, ids, _ in mine]
+        out_rows.append({"system": "vectree[kmeans]", "setting": f"probes={probes}", "dataset": ds.name, "phase": label,
+                         "metrics": {"queries": len(mine), "recall_at_10": float(np.mean(rec)), "ms_single_p50": float(np.median(lat)),
+                                     "ms_single_p99": float(np.percentile(lat, 99)), "rows_visible_min": min(r[1] for r in mine),
+                                     "rows_visible_max": max(r[1] for r in mine)}})
+    quiet, busy = out_rows[0]["metrics"], out_rows[1]["metrics"]
+    goals = {"p99_within_2x_of_quiet": busy["ms_single_p99"] <= 2 * quiet["ms_single_p99"],
+             "p99_ratio": busy["ms_single_p99"] / quiet["ms_single_p99"],
+             "recall_loss_within_2x_of_quiet": (1 - busy["recall_at_10"]) <= 2 * max(1e-9, 1 - quiet["recall_at_10"]),
+             "recall_ratio": busy["recall_at_10"] / quiet["recall_at_10"],
+             "tail_rows_max": tail_max, "tail_bound_rows": TAIL_BOUND,
+             "rebuilds": sum(1 for c in compactions if c["operation"] != "compact")}
+    body = {"benchmark": "scale-ingest", "command": command, "machine": machine(1), "date": datetime.date.today().isoformat(),
+            "rows": out_rows, "compactions": compactions, "goals": goals, "added_rows": add, "batch_rows": BATCH,
+            "ingest_s": ingest_s, "rows_per_s": add / ingest_s, "base_rows": n}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "scale-ingest.json"
+    path.write_text(json.dumps(body, indent=1, default=float))
+    lines = [f"# scale-ingest: {add:,} rows added in batches of {BATCH:,} into {ds.name} while one thread queries", "",
+             f"Command: `{command}` ({body['date']}). Tail bound {TAIL_BOUND:,} rows (compact when reached); "
+             f"ingest {ingest_s:.0f} s ({add / ingest_s:.0f} rows/s, compactions included).", "",
+             "| phase | queries | recall@10 | single p50 ms | p99 ms | rows visible |", "|---|---|---|---|---|---|"]
+    for r in out_rows:
+        m = r["metrics"]
+        lines.append(f"| {r['phase']} | {m['queries']} | {m['recall_at_10']:.4f} | {m['ms_single_p50']:.3f} | {m['ms_single_p99']:.3f} | "
+                     f"{m['rows_visible_min']:,}..{m['rows_visible_max']:,} |")
+    lines += ["", f"- p99 while ingesting / quiet: {goals['p99_ratio']:.2f} (goal <= 2: {'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
+              f"- recall while ingesting / quiet: {goals['recall_ratio']:.3f} (missed fraction within 2x of quiet: "
+              f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
+              f"- largest unindexed tail: {tail_max:,} rows (bound {TAIL_BOUND:,}); full rebuilds: {goals['rebuilds']}", "",
+              "| compaction | rows after | seconds | buckets written | buckets kept | buckets after |", "|---|---|---|---|---|---|"]
+    for i, c in enumerate(compactions):
+        lines.append(f"| {i + 1} | {c['after_rows']:,} | {c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | {c['buckets_kept']} | {c['buckets_after']} |")
+    (out / "scale-ingest.md").write_text("\n".join(lines) + "\n")
+    log(f"[ingest] wrote {path}")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", default="1m")
+    parser.add_argument("--collection", type=Path, help="a collection built over the first n synthetic rows")
+    parser.add_argument("--probes", type=int)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    from benchmarks.scale import parse_n
+
+    n = 20_000 if args.quick else parse_n(args.n)
+    command = "python benchmarks/scale_ingest.py " + " ".join(sys.argv[1:])
+    scale_json = RESULTS / "scale-peers.json"
+    body = json.loads(scale_json.read_text()) if scale_json.exists() else None
+    with tempfile.TemporaryDirectory(prefix="scale-ingest-") as tmp:
+        col_dir = args.collection or build_collection(n, Path(tmp) / "c")
+        run_ingest(col_dir, n, body, args.out, command.strip(), args.quick, args.probes)
+
+
+if __name__ == "__main__":
+    main()
