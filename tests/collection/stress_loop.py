@@ -1,6 +1,6 @@
 """The concurrency stress test in a loop (issue 13: 200 runs before calling the scan safe).
 
-    python -m tests.collection.stress_loop --runs 200 --seconds 3 --log /tmp/stress.jsonl
+    python -m tests.collection.stress_loop --runs 200 --seconds 3 --log /tmp/stress.jsonl [--codes int8]
 
 Each run copies one prebuilt collection and puts it under the load of
 ``test_search_under_concurrent_writes.run_stress``; a line of JSON per run goes to the log. Runs
@@ -25,11 +25,11 @@ from tests.collection.test_search_under_concurrent_writes import build_stress_co
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _child(log: Path, runs: int, seconds: float) -> None:
+def _child(log: Path, runs: int, seconds: float, codes: str | None) -> None:
     done = sum(1 for _ in log.open()) if log.exists() else 0
     x = np.load(REPO / "demo" / "arxiv-minilm-4k.npz")["vectors"].astype(np.float32)
     base = Path(tempfile.mkdtemp()) / "base"
-    build_stress_collection(base, x)
+    build_stress_collection(base, x, codes)
     for i in range(done + 1, runs + 1):
         run = base.parent / f"run{i}"
         shutil.copytree(base, run)
@@ -49,13 +49,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--log", type=Path, default=Path("stress.jsonl"))
+    parser.add_argument("--codes", default=None, help="e.g. int8: the collection has codes (the quantized scan)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.child:
-        return _child(a.log, a.runs, a.seconds)
+        return _child(a.log, a.runs, a.seconds, a.codes)
     while (sum(1 for _ in a.log.open()) if a.log.exists() else 0) < a.runs:
         rc = subprocess.run([sys.executable, "-m", "tests.collection.stress_loop", "--child", "--runs", str(a.runs),
-                             "--seconds", str(a.seconds), "--log", str(a.log)], cwd=REPO).returncode
+                             "--seconds", str(a.seconds), "--log", str(a.log)] + (["--codes", a.codes] if a.codes else []), cwd=REPO).returncode
         if rc != 0:  # the child died mid-run: that run is a crash
             n = (sum(1 for _ in a.log.open()) if a.log.exists() else 0) + 1
             with a.log.open("a") as f:
