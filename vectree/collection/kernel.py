@@ -52,8 +52,10 @@ def scan_queries(
     ``codes``: scan the blocks' int8 codes and read in full only the rows they cannot rule out
     (``_scan.topk_codes``; the same answer); ``stats["rows_reranked"]`` then counts those rows.
     """
+    nq = len(queries)
+    if nq == 1 and not codes and queries.dtype == np.float32 and queries.flags.c_contiguous:  # straight to C
+        return _scan.topk(queries, METRIC_CODES[metric], blocks, dead, slots, plan, *top)
     q = np.ascontiguousarray(queries, np.float32)
-    nq = len(q)
     plan = np.ascontiguousarray(plan, np.int64)
     slots = np.ascontiguousarray(slots, np.int64)
     out_d, out_ref, filled = top

@@ -66,10 +66,11 @@ def assemble(
     if nq * k <= _PER_CANDIDATE:  # few: a query at a time, a lookup a candidate (cheaper than numpy groups)
         for i in range(nq):
             n = int(filled[i])
-            order = np.lexsort((ref[i, :n], d[i, :n]))
-            dist = d[i, order] + np.float32(offset[i])
+            # (distance, reference) pairs sorted in Python: for ten candidates cheaper than numpy's sort
+            pairs = sorted(zip(d[i, :n].tolist(), ref[i, :n].tolist()))
+            dist = np.array([p[0] for p in pairs], np.float32) + np.float32(offset[i])
             distances[i, :n] = np.maximum(dist, 0.0) if l2 else dist
-            for rank, r in enumerate(ref[i, order].tolist()):
+            for rank, (_, r) in enumerate(pairs):
                 rows, row = slots[r >> 32].rows, r & _ROW_MASK
                 ids[i, rank] = rows.ids[row]
                 if labels is not None and rows.labels is not None:

@@ -211,6 +211,8 @@ def _scan_matrix(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, 
 def _scan_tail(snap: Snapshot, queries: np.ndarray, top: TopK, slots: dict, stats: dict, tuning: SearchTuning,
                skip: Skip) -> None:
     """The unindexed tail segments, for every query; slots from ``n_buckets`` on."""
+    if not snap.manifest.segments:
+        return
     segs = [("segments", s.fingerprint) for s in snap.manifest.segments]
     first = snap.index.n_buckets if snap.index is not None else 0
     every = np.arange(len(queries))
