@@ -62,6 +62,9 @@ def test_cleanup_running_repeatedly_beside_a_committing_writer(s3_server):
     time.sleep(GRACE_S + 1.5)
     final = col.cleanup(older_than=0, keep_versions=1, grace=GRACE_S)
     assert final.young_unreferenced == 0
+    # (a fast writer may finish inside the grace period of the rounds beside it: count the last one too)
+    deleted_versions += len(final.versions_deleted)
+    deleted_objects += final.objects_deleted
 
     assert rounds >= 3 and deleted_versions > 0 and deleted_objects > 0
     assert not store.exists("segments/" + "0" * 64 + ".arrow")
@@ -71,6 +74,8 @@ def test_cleanup_running_repeatedly_beside_a_committing_writer(s3_server):
     assert latest.verify(all_versions=True).ok
     expected = sorted(set(range(10_000, 10_040)) | set(range(2 * ADDS)) - {2 * i + 1 for i in range(9, ADDS, 10)})
     ids = np.sort(np.concatenate([b["ids"] for b in latest.iter_batches(1000)]))
+    missing = sorted(set(expected) - set(ids.tolist()))
+    assert not missing, f"{len(missing)} rows lost: {missing[:40]}"
     np.testing.assert_array_equal(ids, expected)
     rows = latest.get(np.arange(0, 2 * ADDS, 2))
     np.testing.assert_array_equal(rows.vectors[:, 0], np.arange(ADDS, dtype=np.float32))

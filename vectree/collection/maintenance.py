@@ -203,24 +203,30 @@ def _split_by_centers(snap: Snapshot, leaf: int, rows: Rows, index: Index, tree:
     candidates = np.array(new_leaves + neighbours)
     cand_centers = centers[candidates]
     norms = center_norms(cand_centers)
-    groups: dict[int, list[Rows]] = {c: [] for c in new_leaves}
+    # every row of the split bucket and of the neighbours goes to its nearest candidate; a bucket is
+    # rewritten whole (its kept rows with what it receives) whenever its rows change
+    pieces: dict[int, list[Rows]] = {int(c): [] for c in candidates}
+    changed = set(new_leaves)
     own = candidates[nearest_center(rows.vectors, cand_centers, norms)]
-    for c in np.unique(own):
-        groups.setdefault(int(c), []).append(rows.take(own == c))
+    for c in np.unique(own).tolist():
+        pieces[c].append(rows.take(own == c))
+        changed.add(c)
     moved = 0
     for nb, nr in zip(neighbours, nb_rows):
         if not len(nr):
             continue
         go = candidates[nearest_center(nr.vectors, cand_centers, norms)]
+        for c in np.unique(go).tolist():
+            pieces[c].append(nr.take(go == c))
         leave = go != nb
-        if leave.any() or nb in groups:
-            groups.setdefault(nb, []).append(nr.take(~leave))
-            for c in np.unique(go[leave]):
-                groups.setdefault(int(c), []).append(nr.take(go == c))
+        if leave.any():
+            changed.add(nb)
+            changed.update(np.unique(go[leave]).tolist())
             moved += int(leave.sum())
+    groups = {c: pieces[c] for c in candidates.tolist() if c in changed}
     log.info("split bucket %d (%d rows) into %d; %d boundary rows of %d neighbouring buckets moved",
              leaf, len(rows), len(new_leaves), moved, len(neighbours))
-    return [(c, Rows.concat(parts, dim)) for c, parts in groups.items()], tree, centers
+    return [(c, Rows.concat(parts, dim) if parts else rows.take(np.zeros(0, np.int64))) for c, parts in groups.items()], tree, centers
 
 
 def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndarray]) -> list[str]:
