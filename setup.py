@@ -22,5 +22,14 @@ if os.environ.get("VECTREE_SANITIZE") == "1":
     FLAGS += ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O1"]
     LINK += ["-fsanitize=address"]
 
-setup(ext_modules=[Extension("vectree._native._scan", ["vectree/_native/_scan.c"], depends=["vectree/_native/_kernels.h"],
-                             extra_compile_args=FLAGS, extra_link_args=LINK)])
+setup(
+    ext_modules=[
+        Extension(
+            "vectree._native._scan",
+            ["vectree/_native/_scan.c"],
+            depends=["vectree/_native/_kernels.h"],
+            extra_compile_args=FLAGS,
+            extra_link_args=LINK,
+        )
+    ]
+)

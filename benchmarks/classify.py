@@ -37,8 +37,13 @@ from vectree.embed import ConcatEmbedder, SentenceEncoder, StaticEmbedder, Word2
 
 DATA = Path(os.environ.get("VECTREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PROBES: list[int | str] = [1, 3, 5, 10, 20, "exact"]
-SEED_TABLE = [("seed (Algorithmia), k=10 buckets", 0.8242, 97.8), ("seed, k=5", 0.7927, 57.92),
-              ("seed, k=3", 0.7671, 42.69), ("seed, k=1", 0.6279, 34.99), ("seed: fastText", 0.7836, None)]
+SEED_TABLE = [
+    ("seed (Algorithmia), k=10 buckets", 0.8242, 97.8),
+    ("seed, k=5", 0.7927, 57.92),
+    ("seed, k=3", 0.7671, 42.69),
+    ("seed, k=1", 0.6279, 34.99),
+    ("seed: fastText", 0.7836, None),
+]
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -53,10 +58,16 @@ def load_arxiv(quick: bool) -> dict[str, Any]:
     texts = [r["title"] + ". " + r["abstract"] for r in recs]
     labels = [r["primary_category"] for r in recs]
     minilm = np.load(DATA / "arxiv-abstracts-minilm.npy", mmap_mode="r")
-    return {"name": "arxiv", "train_texts": [texts[i] for i in idx_tr], "train_labels": [labels[i] for i in idx_tr],
-            "test_texts": [texts[i] for i in idx_te], "test_labels": [labels[i] for i in idx_te],
-            "minilm_train": np.asarray(minilm[idx_tr], np.float32), "minilm_test": np.asarray(minilm[idx_te], np.float32),
-            "split": f"train {recs[idx_tr[0]]['date']}..{recs[idx_tr[-1]]['date']}, test {test_month}"}
+    return {
+        "name": "arxiv",
+        "train_texts": [texts[i] for i in idx_tr],
+        "train_labels": [labels[i] for i in idx_tr],
+        "test_texts": [texts[i] for i in idx_te],
+        "test_labels": [labels[i] for i in idx_te],
+        "minilm_train": np.asarray(minilm[idx_tr], np.float32),
+        "minilm_test": np.asarray(minilm[idx_te], np.float32),
+        "split": f"train {recs[idx_tr[0]]['date']}..{recs[idx_tr[-1]]['date']}, test {test_month}",
+    }
 
 
 def load_split_file(name: str, file: str, quick: bool) -> dict[str, Any]:
@@ -68,8 +79,14 @@ def load_split_file(name: str, file: str, quick: bool) -> dict[str, Any]:
         rng = np.random.default_rng(0)
         tr = [tr[i] for i in rng.choice(len(tr), min(len(tr), 1000), replace=False)]
         te = [te[i] for i in rng.choice(len(te), min(len(te), 300), replace=False)]
-    return {"name": name, "train_texts": [r["text"] for r in tr], "train_labels": [str(r["label"]) for r in tr],
-            "test_texts": [r["text"] for r in te], "test_labels": [str(r["label"]) for r in te], "split": "standard"}
+    return {
+        "name": name,
+        "train_texts": [r["text"] for r in tr],
+        "train_labels": [str(r["label"]) for r in tr],
+        "test_texts": [r["text"] for r in te],
+        "test_labels": [str(r["label"]) for r in te],
+        "split": "standard",
+    }
 
 
 # ---------------------------------------------------------------------------------------------- baselines
@@ -88,7 +105,7 @@ def fasttext_rows(ds: dict[str, Any], configs: list[tuple[str, dict[str, Any]]],
         model = fasttext.train_supervised(str(path), thread=2, verbose=0, seed=1, **params)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        pred = [labs[0][len("__label__"):] for labs in model.predict(test)[0]]
+        pred = [labs[0][len("__label__") :] for labs in model.predict(test)[0]]
         ms = 1000 * (time.perf_counter() - t0) / len(test)
         rows.append(_row("fastText", setting, ds, pred, ms_per_doc=ms, train_s=train_s))
         print(f"   fastText {setting}: acc={rows[-1]['metrics']['accuracy']:.4f} train={train_s:.0f}s", flush=True)
@@ -100,8 +117,15 @@ def tfidf_lr_row(ds: dict[str, Any]) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     t0 = time.perf_counter()
-    vec = TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2), min_df=3,
-                          sublinear_tf=True, max_features=200_000)
+    vec = TfidfVectorizer(
+        tokenizer=tokenize,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=(1, 2),
+        min_df=3,
+        sublinear_tf=True,
+        max_features=200_000,
+    )
     x = vec.fit_transform(ds["train_texts"])
     model = LogisticRegression(C=10.0, max_iter=100).fit(x, ds["train_labels"])
     train_s = time.perf_counter() - t0
@@ -116,14 +140,27 @@ def tfidf_lr_row(ds: dict[str, Any]) -> dict:
 def _row(system: str, setting: str, ds: dict, pred: list, **metrics: float) -> dict:
     y = np.asarray(ds["test_labels"], dtype=object)
     p = np.asarray(pred, dtype=object)
-    return {"system": system, "setting": setting, "dataset": ds["name"],
-            "metrics": {"accuracy": float(np.mean(p == y)), "macro_f1": macro_f1(y, p), **metrics}}
+    return {
+        "system": system,
+        "setting": setting,
+        "dataset": ds["name"],
+        "metrics": {"accuracy": float(np.mean(p == y)), "macro_f1": macro_f1(y, p), **metrics},
+    }
 
 
 # ---------------------------------------------------------------------------------------------- vectree
-def vectree_rows(ds: dict[str, Any], embedder: Any, label: str, workdir: str, *, n_neighbors: int,
-                 train_vectors: np.ndarray | None = None, test_vectors: np.ndarray | None = None,
-                 embed_s: float | None = None, fit_s: float = 0.0) -> list[dict]:
+def vectree_rows(
+    ds: dict[str, Any],
+    embedder: Any,
+    label: str,
+    workdir: str,
+    *,
+    n_neighbors: int,
+    train_vectors: np.ndarray | None = None,
+    test_vectors: np.ndarray | None = None,
+    embed_s: float | None = None,
+    fit_s: float = 0.0,
+) -> list[dict]:
     """Fit a classifier (on texts, or on precomputed vectors) and score it at every probe setting."""
     url = str(Path(workdir) / f"{ds['name']}-{label}")
     clf = DocumentClassifier(embedder, collection=url, n_neighbors=n_neighbors, batch_size=2048, bucket_size=1000)
@@ -141,12 +178,28 @@ def vectree_rows(ds: dict[str, Any], embedder: Any, label: str, workdir: str, *,
     evals = evaluate_probes(clf, test_vectors, ds["test_labels"], PROBES, embed_s=embed_s or 0.0)
     rows = []
     for e in evals:
-        rows.append({"system": f"vectree[{label}]", "setting": f"k={n_neighbors}, probes={e.probes}", "dataset": ds["name"],
-                     "metrics": {"accuracy": e.accuracy, "macro_f1": e.macro_f1, "embed_ms_per_doc": e.embed_ms_per_doc,
-                                 "search_ms_per_doc": e.search_ms_per_doc, "ms_per_doc": e.total_ms_per_doc,
-                                 "buckets": e.buckets, "train_s": train_s, "peak_rss_mb": peak_rss_mb()}})
-        print(f"   vectree[{label}] probes={e.probes:>5}: acc={e.accuracy:.4f} f1={e.macro_f1:.4f} "
-              f"embed={e.embed_ms_per_doc:.2f} search={e.search_ms_per_doc:.3f} ms/doc", flush=True)
+        rows.append(
+            {
+                "system": f"vectree[{label}]",
+                "setting": f"k={n_neighbors}, probes={e.probes}",
+                "dataset": ds["name"],
+                "metrics": {
+                    "accuracy": e.accuracy,
+                    "macro_f1": e.macro_f1,
+                    "embed_ms_per_doc": e.embed_ms_per_doc,
+                    "search_ms_per_doc": e.search_ms_per_doc,
+                    "ms_per_doc": e.total_ms_per_doc,
+                    "buckets": e.buckets,
+                    "train_s": train_s,
+                    "peak_rss_mb": peak_rss_mb(),
+                },
+            }
+        )
+        print(
+            f"   vectree[{label}] probes={e.probes:>5}: acc={e.accuracy:.4f} f1={e.macro_f1:.4f} "
+            f"embed={e.embed_ms_per_doc:.2f} search={e.search_ms_per_doc:.3f} ms/doc",
+            flush=True,
+        )
     return rows
 
 
@@ -160,13 +213,23 @@ def arxiv_minilm_rows(ds: dict[str, Any], quick: bool, workdir: str, k: int) -> 
     ds["minilm_embed_s"] = (time.perf_counter() - t0) * len(ds["test_texts"]) / len(sample)
     agree = float(np.mean(np.sum(live * ds["minilm_test"][: len(sample)], axis=1)))
     print(f"   live MiniLM vs precomputed vectors: mean cosine {agree:.4f} on {len(sample)} test texts", flush=True)
-    return vectree_rows(ds, minilm, "minilm", workdir, n_neighbors=k, train_vectors=ds["minilm_train"],
-                        test_vectors=ds["minilm_test"], embed_s=ds["minilm_embed_s"])
+    return vectree_rows(
+        ds,
+        minilm,
+        "minilm",
+        workdir,
+        n_neighbors=k,
+        train_vectors=ds["minilm_train"],
+        test_vectors=ds["minilm_test"],
+        embed_s=ds["minilm_embed_s"],
+    )
 
 
 def arxiv_word2vec_rows(ds: dict[str, Any], quick: bool, workdir: str, k: int) -> list[dict]:
     """Skip-gram word2vec trained on the training months, alone and concatenated with MiniLM."""
-    w2v = Word2VecEmbedder(vector_size=50, sg=1, epochs=2) if quick else Word2VecEmbedder(vector_size=200, sg=1, epochs=5)
+    w2v = (
+        Word2VecEmbedder(vector_size=50, sg=1, epochs=2) if quick else Word2VecEmbedder(vector_size=200, sg=1, epochs=5)
+    )
     t0 = time.perf_counter()
     w2v.fit(ds["train_texts"])
     w2v_fit_s = time.perf_counter() - t0
@@ -175,28 +238,58 @@ def arxiv_word2vec_rows(ds: dict[str, Any], quick: bool, workdir: str, k: int) -
     t0 = time.perf_counter()
     w_test = w2v.encode(ds["test_texts"])
     w2v_s = time.perf_counter() - t0
-    rows = vectree_rows(ds, w2v, "word2vec-sg", workdir, n_neighbors=k, train_vectors=w_train, test_vectors=w_test,
-                        embed_s=w2v_s, fit_s=w2v_fit_s)
+    rows = vectree_rows(
+        ds,
+        w2v,
+        "word2vec-sg",
+        workdir,
+        n_neighbors=k,
+        train_vectors=w_train,
+        test_vectors=w_test,
+        embed_s=w2v_s,
+        fit_s=w2v_fit_s,
+    )
     both = ConcatEmbedder([SentenceEncoder(), w2v])
-    rows += vectree_rows(ds, both, "minilm+word2vec-sg", workdir, n_neighbors=k,
-                         train_vectors=both.combine([ds["minilm_train"], w_train]),
-                         test_vectors=both.combine([ds["minilm_test"], w_test]),
-                         embed_s=ds["minilm_embed_s"] + w2v_s, fit_s=w2v_fit_s)
+    rows += vectree_rows(
+        ds,
+        both,
+        "minilm+word2vec-sg",
+        workdir,
+        n_neighbors=k,
+        train_vectors=both.combine([ds["minilm_train"], w_train]),
+        test_vectors=both.combine([ds["minilm_test"], w_test]),
+        embed_s=ds["minilm_embed_s"] + w2v_s,
+        fit_s=w2v_fit_s,
+    )
     return rows
 
 
 # ---------------------------------------------------------------------------------------------- zero-shot
 ARXIV_NAMES = {  # arXiv's own category names (its public taxonomy), used as class descriptions
-    "cs.CV": "Computer Vision and Pattern Recognition", "cs.CL": "Computation and Language (natural language processing)",
-    "cs.AI": "Artificial Intelligence", "cs.LG": "Machine Learning", "cs.GR": "Computer Graphics",
-    "cs.IT": "Information Theory", "cs.RO": "Robotics", "cs.GT": "Computer Science and Game Theory",
-    "cs.CE": "Computational Engineering, Finance, and Science", "cs.HC": "Human-Computer Interaction",
-    "cs.IR": "Information Retrieval", "cs.SD": "Sound and audio processing", "cs.CR": "Cryptography and Security",
-    "cs.CY": "Computers and Society", "eess.IV": "Image and Video Processing", "eess.SY": "Systems and Control",
-    "astro-ph.GA": "Astrophysics of Galaxies", "astro-ph.CO": "Cosmology and Nongalactic Astrophysics",
-    "astro-ph.IM": "Instrumentation and Methods for Astrophysics", "astro-ph.HE": "High Energy Astrophysical Phenomena",
-    "astro-ph.SR": "Solar and Stellar Astrophysics", "astro-ph.EP": "Earth and Planetary Astrophysics",
-    "gr-qc": "General Relativity and Quantum Cosmology", "hep-ph": "High Energy Physics - Phenomenology",
+    "cs.CV": "Computer Vision and Pattern Recognition",
+    "cs.CL": "Computation and Language (natural language processing)",
+    "cs.AI": "Artificial Intelligence",
+    "cs.LG": "Machine Learning",
+    "cs.GR": "Computer Graphics",
+    "cs.IT": "Information Theory",
+    "cs.RO": "Robotics",
+    "cs.GT": "Computer Science and Game Theory",
+    "cs.CE": "Computational Engineering, Finance, and Science",
+    "cs.HC": "Human-Computer Interaction",
+    "cs.IR": "Information Retrieval",
+    "cs.SD": "Sound and audio processing",
+    "cs.CR": "Cryptography and Security",
+    "cs.CY": "Computers and Society",
+    "eess.IV": "Image and Video Processing",
+    "eess.SY": "Systems and Control",
+    "astro-ph.GA": "Astrophysics of Galaxies",
+    "astro-ph.CO": "Cosmology and Nongalactic Astrophysics",
+    "astro-ph.IM": "Instrumentation and Methods for Astrophysics",
+    "astro-ph.HE": "High Energy Astrophysical Phenomena",
+    "astro-ph.SR": "Solar and Stellar Astrophysics",
+    "astro-ph.EP": "Earth and Planetary Astrophysics",
+    "gr-qc": "General Relativity and Quantum Cosmology",
+    "hep-ph": "High Energy Physics - Phenomenology",
     "hep-th": "High Energy Physics - Theory",
 }
 
@@ -206,7 +299,10 @@ def run_zeroshot(ds: dict[str, Any], quick: bool) -> list[dict]:
     import vectree
     from vectree.apps.classify.zeroshot import ZeroShotClassifier, propagate_labels
 
-    print(f"[classify] zero-shot on arxiv: {len(ds['train_labels'])} train rows, {len(ds['test_labels'])} test rows", flush=True)
+    print(
+        f"[classify] zero-shot on arxiv: {len(ds['train_labels'])} train rows, {len(ds['test_labels'])} test rows",
+        flush=True,
+    )
     x = np.concatenate([ds["minilm_train"], ds["minilm_test"]])
     n_train = len(ds["train_labels"])
     y_test = np.asarray(ds["test_labels"], dtype=object)
@@ -224,37 +320,78 @@ def run_zeroshot(ds: dict[str, Any], quick: bool) -> list[dict]:
         res = propagate_labels(col, n_neighbors=20, probes=10)
         pred = res.labels[np.argsort(res.ids)][n_train:]
         secs = time.perf_counter() - t0
-        rows.append({"system": "vectree label propagation", "setting": f"{frac:.0%} labelled, k=20, probes=10",
-                     "dataset": "arxiv", "metrics": {"fraction_labelled": frac, "labelled_rows": int(len(known)),
-                     "accuracy": float(np.mean(pred == y_test)), "macro_f1": macro_f1(y_test, pred), "seconds": secs}})
+        rows.append(
+            {
+                "system": "vectree label propagation",
+                "setting": f"{frac:.0%} labelled, k=20, probes=10",
+                "dataset": "arxiv",
+                "metrics": {
+                    "fraction_labelled": frac,
+                    "labelled_rows": int(len(known)),
+                    "accuracy": float(np.mean(pred == y_test)),
+                    "macro_f1": macro_f1(y_test, pred),
+                    "seconds": secs,
+                },
+            }
+        )
         t0 = time.perf_counter()
         clf = DocumentClassifier(None, n_neighbors=10, probes=10).fit_embeddings(x[known], [labels[i] for i in known])
         pred = clf.predict_embeddings(ds["minilm_test"])
-        rows.append({"system": "vectree kNN on labelled rows", "setting": f"{frac:.0%} labelled, k=10, probes=10",
-                     "dataset": "arxiv", "metrics": {"fraction_labelled": frac, "labelled_rows": int(len(known)),
-                     "accuracy": float(np.mean(pred.astype(object) == y_test)), "macro_f1": macro_f1(y_test, pred),
-                     "seconds": time.perf_counter() - t0}})
+        rows.append(
+            {
+                "system": "vectree kNN on labelled rows",
+                "setting": f"{frac:.0%} labelled, k=10, probes=10",
+                "dataset": "arxiv",
+                "metrics": {
+                    "fraction_labelled": frac,
+                    "labelled_rows": int(len(known)),
+                    "accuracy": float(np.mean(pred.astype(object) == y_test)),
+                    "macro_f1": macro_f1(y_test, pred),
+                    "seconds": time.perf_counter() - t0,
+                },
+            }
+        )
         for r in rows[-2:]:
             print(f"   {r['system']} {r['setting']}: acc={r['metrics']['accuracy']:.4f}", flush=True)
     t0 = time.perf_counter()
     zs = ZeroShotClassifier(SentenceEncoder(), ARXIV_NAMES, template="An arXiv paper in {}.").fit()
     pred = zs.predict_embeddings(ds["minilm_test"])
     covered = float(np.mean([y in ARXIV_NAMES for y in y_test]))
-    rows.append({"system": "vectree zero-shot (class names)", "setting": f"{len(ARXIV_NAMES)} arXiv category names, no labels",
-                 "dataset": "arxiv", "metrics": {"fraction_labelled": 0.0, "labelled_rows": 0,
-                 "accuracy": float(np.mean(pred == y_test)), "macro_f1": macro_f1(y_test, pred),
-                 "test_rows_in_named_classes": covered, "seconds": time.perf_counter() - t0}})
+    rows.append(
+        {
+            "system": "vectree zero-shot (class names)",
+            "setting": f"{len(ARXIV_NAMES)} arXiv category names, no labels",
+            "dataset": "arxiv",
+            "metrics": {
+                "fraction_labelled": 0.0,
+                "labelled_rows": 0,
+                "accuracy": float(np.mean(pred == y_test)),
+                "macro_f1": macro_f1(y_test, pred),
+                "test_rows_in_named_classes": covered,
+                "seconds": time.perf_counter() - t0,
+            },
+        }
+    )
     print(f"   zero-shot class names: acc={rows[-1]['metrics']['accuracy']:.4f}", flush=True)
     return rows
 
 
 # ---------------------------------------------------------------------------------------------- variants
-MOVIE_NAMES = {"0": ["a negative movie review", "the film was bad, boring and disappointing"],
-               "1": ["a positive movie review", "the film was good, moving and enjoyable"]}
+MOVIE_NAMES = {
+    "0": ["a negative movie review", "the film was bad, boring and disappointing"],
+    "1": ["a positive movie review", "the film was good, moving and enjoyable"],
+}
 
 
-def _variant(ds: dict, system: str, setting: str, clf: DocumentClassifier, train: np.ndarray, test: np.ndarray,
-             fit_extra_s: float = 0.0) -> list[dict]:
+def _variant(
+    ds: dict,
+    system: str,
+    setting: str,
+    clf: DocumentClassifier,
+    train: np.ndarray,
+    test: np.ndarray,
+    fit_extra_s: float = 0.0,
+) -> list[dict]:
     """Fit ``clf`` on vectors and score it (with its linear head, if any, at its chosen weight and at 0 and 1)."""
     t0 = time.perf_counter()
     clf.fit(train, ds["train_labels"])
@@ -265,9 +402,21 @@ def _variant(ds: dict, system: str, setting: str, clf: DocumentClassifier, train
     for b in blends:
         clf.blend_ = b
         pred = clf.predict(test)
-        tag = "" if clf.head is None else (f", head weight {b:.2f}" + (" (chosen on held-out rows)" if b == chosen else ""))
-        rows.append(_row(system, setting + tag, ds, list(pred), search_ms_per_doc=1000 * clf.timings_.search_s / len(test),
-                         train_s=train_s))
+        tag = (
+            ""
+            if clf.head is None
+            else (f", head weight {b:.2f}" + (" (chosen on held-out rows)" if b == chosen else ""))
+        )
+        rows.append(
+            _row(
+                system,
+                setting + tag,
+                ds,
+                list(pred),
+                search_ms_per_doc=1000 * clf.timings_.search_s / len(test),
+                train_s=train_s,
+            )
+        )
         print(f"   {system} {setting}{tag}: acc={rows[-1]['metrics']['accuracy']:.4f}", flush=True)
     clf.blend_ = chosen
     return rows
@@ -281,8 +430,14 @@ def run_variants(ds: dict[str, Any], quick: bool) -> list[dict]:
     rows: list[dict] = []
     k, probes = 20, 10
     if "minilm_train" in ds:  # the headline first: MiniLM with the linear head
-        rows += _variant(ds, "vectree[minilm]", f"k={k}, probes={probes} + linear head", DocumentClassifier(
-            n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"), ds["minilm_train"], ds["minilm_test"])
+        rows += _variant(
+            ds,
+            "vectree[minilm]",
+            f"k={k}, probes={probes} + linear head",
+            DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"),
+            ds["minilm_train"],
+            ds["minilm_test"],
+        )
         if not quick:  # TF-IDF + SVD over 65k abstracts does not fit the shared CPU budget of this run
             return rows
     t0 = time.perf_counter()
@@ -291,22 +446,48 @@ def run_variants(ds: dict[str, Any], quick: bool) -> list[dict]:
     tf_s = time.perf_counter() - t0
     print(f"   TF-IDF-LSA fitted and encoded in {tf_s:.0f}s", flush=True)
     name = f"vectree[tfidf-lsa-{tfidf.dim}]"
-    rows += _variant(ds, name, f"k={k}, probes={probes}", DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000),
-                     tf_train, tf_test, tf_s)
-    rows += _variant(ds, name, f"k={k}, probes={probes} + linear head", DocumentClassifier(
-        n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"), tf_train, tf_test, tf_s)
+    rows += _variant(
+        ds,
+        name,
+        f"k={k}, probes={probes}",
+        DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000),
+        tf_train,
+        tf_test,
+        tf_s,
+    )
+    rows += _variant(
+        ds,
+        name,
+        f"k={k}, probes={probes} + linear head",
+        DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"),
+        tf_train,
+        tf_test,
+        tf_s,
+    )
     if "minilm_train" in ds:
         m_train, m_test = ds["minilm_train"], ds["minilm_test"]
         both_train = np.hstack([m_train, tf_train]) / np.sqrt(2)
         both_test = np.hstack([m_test, tf_test]) / np.sqrt(2)
-        rows += _variant(ds, f"vectree[minilm+tfidf-lsa-{tfidf.dim}]", f"k={k}, probes={probes} + linear head",
-                         DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"),
-                         both_train, both_test, tf_s)
+        rows += _variant(
+            ds,
+            f"vectree[minilm+tfidf-lsa-{tfidf.dim}]",
+            f"k={k}, probes={probes} + linear head",
+            DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000, head="logistic"),
+            both_train,
+            both_test,
+            tf_s,
+        )
     return rows
 
 
-def run_zeroshot_names(ds: dict[str, Any], names: dict[str, Any], template: str, encoder: Any, enc_name: str,
-                       test_vectors: np.ndarray | None = None) -> dict:
+def run_zeroshot_names(
+    ds: dict[str, Any],
+    names: dict[str, Any],
+    template: str,
+    encoder: Any,
+    enc_name: str,
+    test_vectors: np.ndarray | None = None,
+) -> dict:
     """Zero-shot accuracy from class names/descriptions alone on a dataset's test split."""
     from vectree.apps.classify.zeroshot import ZeroShotClassifier
 
@@ -314,8 +495,13 @@ def run_zeroshot_names(ds: dict[str, Any], names: dict[str, Any], template: str,
     zs = ZeroShotClassifier(encoder, names, template=template).fit()
     vecs = encoder.encode(ds["test_texts"]) if test_vectors is None else test_vectors
     pred = zs.predict_embeddings(vecs)
-    row = _row(f"vectree zero-shot [{enc_name}]", f"class descriptions, template {template!r}, no labels", ds, list(pred),
-               seconds=time.perf_counter() - t0)
+    row = _row(
+        f"vectree zero-shot [{enc_name}]",
+        f"class descriptions, template {template!r}, no labels",
+        ds,
+        list(pred),
+        seconds=time.perf_counter() - t0,
+    )
     print(f"   zero-shot {enc_name} {ds['name']}: acc={row['metrics']['accuracy']:.4f}", flush=True)
     return row
 
@@ -323,7 +509,10 @@ def run_zeroshot_names(ds: dict[str, Any], names: dict[str, Any], template: str,
 # ---------------------------------------------------------------------------------------------- runs
 def run_dataset(ds: dict[str, Any], quick: bool, workdir: str, save: Any = lambda rows: None) -> list[dict]:
     """Every system on one dataset; ``save(rows)`` is called after each system so partial runs leave results."""
-    print(f"[classify] {ds['name']}: {len(ds['train_texts'])} train, {len(ds['test_texts'])} test ({ds['split']})", flush=True)
+    print(
+        f"[classify] {ds['name']}: {len(ds['train_texts'])} train, {len(ds['test_texts'])} test ({ds['split']})",
+        flush=True,
+    )
     rows: list[dict] = []
     k = 20
     if ds["name"] == "arxiv":  # the precomputed MiniLM rows first: the headline numbers
@@ -365,14 +554,19 @@ def arxiv_note(rows: list[dict]) -> str:
     ft = max(fts, key=lambda r: r["metrics"]["accuracy"])
     ok = [r for r in rows if r["system"].startswith("vectree") and r["metrics"]["search_ms_per_doc"] <= 5.0]
     best = max(ok, key=lambda r: r["metrics"]["accuracy"]) if ok else None
-    lines = ["Seed (100k arXiv abstracts, its own split): " + "; ".join(
-        f"{n} {100 * a:.2f}%" + (f" at {ms} ms/doc" if ms else "") for n, a, ms in SEED_TABLE) + "."]
+    lines = [
+        "Seed (100k arXiv abstracts, its own split): "
+        + "; ".join(f"{n} {100 * a:.2f}%" + (f" at {ms} ms/doc" if ms else "") for n, a, ms in SEED_TABLE)
+        + "."
+    ]
     if best:
         m = best["metrics"]
-        lines.append(f"Best vectree setting with search <= 5 ms/doc: {best['system']} {best['setting']}: "
-                     f"{100 * m['accuracy']:.2f}% (search {m['search_ms_per_doc']:.2f} ms/doc, embedding "
-                     f"{m['embed_ms_per_doc']:.1f} ms/doc) against the best fastText ({ft['setting']}) "
-                     f"{100 * ft['metrics']['accuracy']:.2f}%: {'at least as accurate' if m['accuracy'] >= ft['metrics']['accuracy'] else 'LESS accurate'}.")
+        lines.append(
+            f"Best vectree setting with search <= 5 ms/doc: {best['system']} {best['setting']}: "
+            f"{100 * m['accuracy']:.2f}% (search {m['search_ms_per_doc']:.2f} ms/doc, embedding "
+            f"{m['embed_ms_per_doc']:.1f} ms/doc) against the best fastText ({ft['setting']}) "
+            f"{100 * ft['metrics']['accuracy']:.2f}%: {'at least as accurate' if m['accuracy'] >= ft['metrics']['accuracy'] else 'LESS accurate'}."
+        )
     return "\n\n".join(lines)
 
 
@@ -405,14 +599,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small slices, under a minute")
     parser.add_argument("--datasets", default="arxiv,20ng,movies,zeroshot")
-    parser.add_argument("--variants", action="store_true",
-                        help="only the issue-20 variants (TF-IDF-LSA, combined encoders, linear head, zero-shot on all "
-                             "three) into classify-variants.{json,md}")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="only the issue-20 variants (TF-IDF-LSA, combined encoders, linear head, zero-shot on all "
+        "three) into classify-variants.{json,md}",
+    )
     args = parser.parse_args()
     if args.variants:
         return main_variants(args.quick, args.datasets)
-    command = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + \
-        (f" --datasets {args.datasets}" if args.datasets != "arxiv,20ng,movies,zeroshot" else "")
+    command = (
+        "python benchmarks/classify.py"
+        + (" --quick" if args.quick else "")
+        + (f" --datasets {args.datasets}" if args.datasets != "arxiv,20ng,movies,zeroshot" else "")
+    )
     if not DATA.is_dir():
         sys.exit(f"shared data not found at {DATA}: set VECTREE_SHARED_DATA")
     wanted = args.datasets.split(",")
@@ -421,9 +621,11 @@ def main() -> None:
     tag = "-quick" if args.quick else ""  # quick runs never overwrite the full results
     all_rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="vectree-classify-bench-") as workdir:
-        loaders = {"arxiv": lambda: load_arxiv(args.quick),
-                   "20ng": lambda: load_split_file("20ng", "20newsgroups-bydate.jsonl.gz", args.quick),
-                   "movies": lambda: load_split_file("movies", "movie-review-polarity.jsonl.gz", args.quick)}
+        loaders = {
+            "arxiv": lambda: load_arxiv(args.quick),
+            "20ng": lambda: load_split_file("20ng", "20newsgroups-bydate.jsonl.gz", args.quick),
+            "movies": lambda: load_split_file("movies", "movie-review-polarity.jsonl.gz", args.quick),
+        }
         for name in [n for n in ("arxiv", "20ng", "movies") if n in wanted]:
             ds = loaders[name]()
 
@@ -445,9 +647,14 @@ def main() -> None:
             (RESULTS / f"classify-zeroshot{tag}.md").write_text(
                 f"# classify-zeroshot{tag}\n\n`{command}`\n\nArXiv, MiniLM vectors; accuracy on the test month, whose "
                 "rows carry no label. Label propagation runs over the kNN graph of train + test rows built with the "
-                "collection's search; kNN uses only the labelled rows.\n\n" + markdown_table(rows, cols) + "\n")
-    saved = [row for n in ("arxiv", "20ng", "movies") if (RESULTS / f"classify-{n}{tag}.json").exists()
-             for row in json.loads((RESULTS / f"classify-{n}{tag}.json").read_text())["rows"]]
+                "collection's search; kNN uses only the labelled rows.\n\n" + markdown_table(rows, cols) + "\n"
+            )
+    saved = [
+        row
+        for n in ("arxiv", "20ng", "movies")
+        if (RESULTS / f"classify-{n}{tag}.json").exists()
+        for row in json.loads((RESULTS / f"classify-{n}{tag}.json").read_text())["rows"]
+    ]
     if saved:
         plot(saved, RESULTS / f"classify{tag}.png")
     print(f"[classify] wrote {RESULTS}/classify-*.json/.md", flush=True)
@@ -461,9 +668,11 @@ def main_variants(quick: bool, datasets: str) -> None:
     command = "python benchmarks/classify.py --variants" + (" --quick" if quick else "")
     tag = "-quick" if quick else ""
     rows: list[dict] = []
-    loaders = {"arxiv": lambda: load_arxiv(quick),
-               "20ng": lambda: load_split_file("20ng", "20newsgroups-bydate.jsonl.gz", quick),
-               "movies": lambda: load_split_file("movies", "movie-review-polarity.jsonl.gz", quick)}
+    loaders = {
+        "arxiv": lambda: load_arxiv(quick),
+        "20ng": lambda: load_split_file("20ng", "20newsgroups-bydate.jsonl.gz", quick),
+        "movies": lambda: load_split_file("movies", "movie-review-polarity.jsonl.gz", quick),
+    }
 
     def save() -> None:
         write_results(f"classify-variants{tag}", command, 2, rows)
@@ -473,7 +682,9 @@ def main_variants(quick: bool, datasets: str) -> None:
             "as classify-{arxiv,20ng,movies}.md (whose fastText and TF-IDF + logistic regression rows are the peers). "
             "'linear head' mixes the vote with softmax regression on the same vectors; its weight is chosen on 10% of "
             "the training rows held out (weights 0 and 1 shown for reference: 0 is the vote alone).\n\n"
-            + markdown_table(rows, cols) + "\n")
+            + markdown_table(rows, cols)
+            + "\n"
+        )
 
     wanted = [d for d in datasets.split(",") if d in loaders]
     for name in wanted:
@@ -486,10 +697,19 @@ def main_variants(quick: bool, datasets: str) -> None:
             rows.append(run_zeroshot_names(ds, MOVIE_NAMES, "{}", enc, "minilm"))
             save()
         if name == "20ng":
-            groups = {g: g.replace(".", " ").replace("misc", "miscellaneous").replace("comp", "computers")
-                      .replace("rec", "recreation").replace("sci", "science").replace("soc", "society")
-                      .replace("talk", "discussion").replace("os ms-windows", "windows operating system")
-                      .replace("sys", "hardware").replace("ibm pc", "PC") for g in sorted(set(ds["train_labels"]))}
+            groups = {
+                g: g.replace(".", " ")
+                .replace("misc", "miscellaneous")
+                .replace("comp", "computers")
+                .replace("rec", "recreation")
+                .replace("sci", "science")
+                .replace("soc", "society")
+                .replace("talk", "discussion")
+                .replace("os ms-windows", "windows operating system")
+                .replace("sys", "hardware")
+                .replace("ibm pc", "PC")
+                for g in sorted(set(ds["train_labels"]))
+            }
             rows.append(run_zeroshot_names(ds, groups, "A newsgroup post about {}.", _SE(), "static-64d"))
             save()
 

@@ -25,9 +25,15 @@ def machine(threads: int | str) -> dict[str, Any]:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "numpy": np.__version__, "threads": threads,
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "threads": threads,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def peak_rss_mb() -> float:
@@ -42,7 +48,9 @@ def run_child(module: str, args: dict[str, Any], threads: int | None = 1) -> dic
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
             env[var] = str(threads)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    proc = subprocess.run([sys.executable, "-m", module], input=json.dumps(args), capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", module], input=json.dumps(args), capture_output=True, text=True, env=env
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{module} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -50,8 +58,14 @@ def run_child(module: str, args: dict[str, Any], threads: int | None = 1) -> dic
 
 def write_results(name: str, command: str, threads: int | str, rows: list[dict], extra: dict | None = None) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    body = {"benchmark": name, "command": command, "machine": machine(threads),
-            "date": datetime.date.today().isoformat(), "rows": rows, **(extra or {})}
+    body = {
+        "benchmark": name,
+        "command": command,
+        "machine": machine(threads),
+        "date": datetime.date.today().isoformat(),
+        "rows": rows,
+        **(extra or {}),
+    }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(body, indent=1))
     return path

@@ -48,12 +48,24 @@ def fetch_movielens_100k(cache_dir: str | Path | None = None) -> Path:
     wheels = sorted(wheel_dir.glob(f"recbole-{RECBOLE_VERSION}-*.whl"))
     if not wheels:
         log.info("downloading recbole==%s into %s", RECBOLE_VERSION, wheel_dir)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"recbole=={RECBOLE_VERSION}", "-d", str(wheel_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            f"recbole=={RECBOLE_VERSION}",
+            "-d",
+            str(wheel_dir),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheels = sorted(wheel_dir.glob(f"recbole-{RECBOLE_VERSION}-*.whl"))
         if proc.returncode != 0 or not wheels:
-            raise FetchError(f"could not download recbole=={RECBOLE_VERSION} with pip ({proc.stderr.strip()[-300:]}); "
-                             f"check registry access or place the wheel in {wheel_dir}")
+            raise FetchError(
+                f"could not download recbole=={RECBOLE_VERSION} with pip ({proc.stderr.strip()[-300:]}); "
+                f"check registry access or place the wheel in {wheel_dir}"
+            )
     out.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheels[0]) as zf:
         for name in _ML_FILES:
@@ -172,7 +184,7 @@ class Mixture:
     weights: np.ndarray  # (C,)
 
     @classmethod
-    def make(cls, seed: int = 0, dim: int = SYNTH_DIM, clusters: int = SYNTH_CLUSTERS) -> "Mixture":
+    def make(cls, seed: int = 0, dim: int = SYNTH_DIM, clusters: int = SYNTH_CLUSTERS) -> Mixture:
         rng = np.random.default_rng(seed)
         supers = rng.standard_normal((64, dim)) * 1.0
         means = supers[rng.integers(0, 64, clusters)] + rng.standard_normal((clusters, dim)) * 0.45
@@ -224,8 +236,9 @@ def synth_queries(seed: int = 0) -> np.ndarray:
     return _mixture(seed).sample(SYNTH_QUERIES, np.random.default_rng([seed, 2**31]))
 
 
-def exact_knn_chunked(path: Path, queries: np.ndarray, k: int = 100, chunk: int = 500_000,
-                      start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def exact_knn_chunked(
+    path: Path, queries: np.ndarray, k: int = 100, chunk: int = 500_000, start: int = 0, stop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact l2 k nearest neighbours of ``queries`` over rows ``start:stop`` of a .npy, chunk by chunk
     (faiss IndexFlatL2 per chunk, results merged): never more than one chunk of the base in memory."""
     import faiss

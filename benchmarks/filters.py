@@ -42,7 +42,11 @@ from benchmarks.datasets import SHARED  # noqa: E402
 
 K = 10
 TARGET = 0.95
-SWEEP = {"vectree": [2, 4, 8, 16, 32, 64, 128], "lancedb": [2, 4, 8, 16, 32, 64, 128], "faiss": [2, 4, 8, 16, 32, 64, 128]}
+SWEEP = {
+    "vectree": [2, 4, 8, 16, 32, 64, 128],
+    "lancedb": [2, 4, 8, 16, 32, 64, 128],
+    "faiss": [2, 4, 8, 16, 32, 64, 128],
+}
 
 
 def load(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,7 +67,7 @@ def make_filters(cats: np.ndarray, dates: np.ndarray, quick: bool) -> list[dict]
     out = []
     names, counts = np.unique(cats, return_counts=True)
     order = np.argsort(-counts)
-    for target in ([0.1, 0.01] if quick else [0.5, 0.1, 0.01, 0.001]):
+    for target in [0.1, 0.01] if quick else [0.5, 0.1, 0.01, 0.001]:
         if target >= 0.3:  # the largest categories together
             chosen, total = [], 0
             for i in order:
@@ -79,13 +83,19 @@ def make_filters(cats: np.ndarray, dates: np.ndarray, quick: bool) -> list[dict]
         where = {"label": chosen[0]} if len(chosen) == 1 else {"label": {"$in": chosen}}
         out.append({"name": f"category~{target:g}", "where": where, "sql": sql, "mask": mask})
     sorted_dates = np.sort(dates)
-    for target in ([0.1, 0.01] if quick else [0.5, 0.1, 0.01, 0.001]):
+    for target in [0.1, 0.01] if quick else [0.5, 0.1, 0.01, 0.001]:
         start = sorted_dates[n // 3]
         later = sorted_dates[sorted_dates > start]
         end = later[min(len(later) - 1, max(0, int(target * n) - 1))] if len(later) else start
         mask = (dates >= start) & (dates <= end)
-        out.append({"name": f"date~{target:g}", "where": {"date": {"$gte": str(start), "$lte": str(end)}},
-                    "sql": f"date >= '{start}' AND date <= '{end}'", "mask": mask})
+        out.append(
+            {
+                "name": f"date~{target:g}",
+                "where": {"date": {"$gte": str(start), "$lte": str(end)}},
+                "sql": f"date >= '{start}' AND date <= '{end}'",
+                "mask": mask,
+            }
+        )
     for f in out:
         f["selectivity"] = round(float(f["mask"].mean()), 5)
     return out
@@ -116,9 +126,20 @@ def run_vectree(x, cats, dates, queries, filters, truths, root: Path) -> tuple[l
             t = time.perf_counter()
             res = col.search(queries, k=K, probes=p, where=f["where"])
             qs = time.perf_counter() - t
-            rows.append(_row("vectree", f, p, recall(res.ids, truth), len(queries) / qs,
-                             {"rows_scanned_per_query": round(res.stats["rows_scanned"] / len(queries), 1),
-                              "exact_fallback": res.stats.get("exact_again", 0), "all_matches_scanned": p >= 10**6 or res.stats.get("matching_rows", 10**9) <= 4096}))
+            rows.append(
+                _row(
+                    "vectree",
+                    f,
+                    p,
+                    recall(res.ids, truth),
+                    len(queries) / qs,
+                    {
+                        "rows_scanned_per_query": round(res.stats["rows_scanned"] / len(queries), 1),
+                        "exact_fallback": res.stats.get("exact_again", 0),
+                        "all_matches_scanned": p >= 10**6 or res.stats.get("matching_rows", 10**9) <= 4096,
+                    },
+                )
+            )
             if rows[-1]["metrics"]["recall_at_10"] >= 0.999:
                 break
     return rows, {"vectree_build_s": round(build, 1), "buckets": col.stats()["buckets"]}
@@ -130,13 +151,23 @@ def run_lancedb(x, cats, dates, queries, filters, truths, root: Path) -> tuple[l
 
     t = time.perf_counter()
     db = lancedb.connect(str(root / "lance"))
-    table = pa.table({"id": pa.array(np.arange(len(x))), "label": pa.array(list(cats)), "date": pa.array(list(dates)),
-                      "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])})
+    table = pa.table(
+        {
+            "id": pa.array(np.arange(len(x))),
+            "label": pa.array(list(cats)),
+            "date": pa.array(list(dates)),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1]),
+        }
+    )
     tbl = db.create_table("v", data=table)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tbl.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_FLAT",
-                         num_partitions=max(1, int(math.sqrt(len(x)))))
+        tbl.create_index(
+            metric="cosine",
+            vector_column_name="vector",
+            index_type="IVF_FLAT",
+            num_partitions=max(1, int(math.sqrt(len(x)))),
+        )
         tbl.create_scalar_index("label", index_type="BITMAP")
         tbl.create_scalar_index("date", index_type="BTREE")
     build = time.perf_counter() - t
@@ -146,9 +177,17 @@ def run_lancedb(x, cats, dates, queries, filters, truths, root: Path) -> tuple[l
             t = time.perf_counter()
             found = np.full((len(queries), K), -1, np.int64)
             for i, q in enumerate(queries):
-                ids = (tbl.search(q).distance_type("cosine").where(f["sql"], prefilter=True).nprobes(p).limit(K)
-                       .select(["id"]).to_arrow()["id"].to_numpy())
-                found[i, :len(ids)] = ids
+                ids = (
+                    tbl.search(q)
+                    .distance_type("cosine")
+                    .where(f["sql"], prefilter=True)
+                    .nprobes(p)
+                    .limit(K)
+                    .select(["id"])
+                    .to_arrow()["id"]
+                    .to_numpy()
+                )
+                found[i, : len(ids)] = ids
             qs = time.perf_counter() - t
             rows.append(_row("lancedb", f, p, recall(found, truth), len(queries) / qs, {}))
             if rows[-1]["metrics"]["recall_at_10"] >= 0.999:
@@ -181,10 +220,19 @@ def run_faiss(x, queries, filters, truths) -> tuple[list[dict], dict]:
 
 
 def _row(system: str, f: dict, p: int, rec: float, qps: float, extra: dict) -> dict:
-    print(f"{system:>26} {f['name']:>14} ({f['selectivity']:.4f}) probes={p:<4} recall@10={rec:.4f} qps={qps:8.1f}",
-          file=sys.stderr, flush=True)
-    return {"system": system, "setting": f"probes={p}", "dataset": "arxiv-minilm", "filter": f["name"],
-            "selectivity": f["selectivity"], "metrics": {"recall_at_10": rec, "qps": round(qps, 1), **extra}}
+    print(
+        f"{system:>26} {f['name']:>14} ({f['selectivity']:.4f}) probes={p:<4} recall@10={rec:.4f} qps={qps:8.1f}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "system": system,
+        "setting": f"probes={p}",
+        "dataset": "arxiv-minilm",
+        "filter": f["name"],
+        "selectivity": f["selectivity"],
+        "metrics": {"recall_at_10": rec, "qps": round(qps, 1), **extra},
+    }
 
 
 def summarise(rows: list[dict], filters: list[dict]) -> dict:
@@ -195,8 +243,15 @@ def summarise(rows: list[dict], filters: list[dict]) -> dict:
             mine = [r for r in rows if r["system"] == system and r["filter"] == f["name"]]
             good = [r for r in mine if r["metrics"]["recall_at_10"] >= TARGET]
             best = max(r["metrics"]["recall_at_10"] for r in mine)
-            entry[system] = ({"setting": good[0]["setting"], "recall_at_10": good[0]["metrics"]["recall_at_10"],
-                              "qps": good[0]["metrics"]["qps"]} if good else {"setting": None, "best_recall_at_10": best})
+            entry[system] = (
+                {
+                    "setting": good[0]["setting"],
+                    "recall_at_10": good[0]["metrics"]["recall_at_10"],
+                    "qps": good[0]["metrics"]["qps"],
+                }
+                if good
+                else {"setting": None, "best_recall_at_10": best}
+            )
         vt = entry.get("vectree", {}).get("qps")
         for system in entry:
             if isinstance(entry[system], dict) and entry[system].get("qps") and vt:
@@ -207,17 +262,28 @@ def summarise(rows: list[dict], filters: list[dict]) -> dict:
 
 def write_markdown(path: Path, command: str, summary: dict, info: dict) -> None:
     systems = ["vectree", "lancedb", "faiss-ivf-flat+IDSelector"]
-    lines = [f"# Filtered search on arXiv MiniLM ({info['rows']:,} rows, {info['queries']} queries per filter)", "",
-             f"`{command}`", "", f"QPS at the first setting with recall@10 >= {TARGET} against exact filtered search "
-             "(vectree and faiss: one batch call; lancedb: one query at a time).", "",
-             "| filter | selectivity | " + " | ".join(f"{s} (setting, recall, QPS)" for s in systems) + " | goal met (vectree) |",
-             "|---|---|" + "---|" * len(systems) + "---|"]
+    lines = [
+        f"# Filtered search on arXiv MiniLM ({info['rows']:,} rows, {info['queries']} queries per filter)",
+        "",
+        f"`{command}`",
+        "",
+        f"QPS at the first setting with recall@10 >= {TARGET} against exact filtered search "
+        "(vectree and faiss: one batch call; lancedb: one query at a time).",
+        "",
+        "| filter | selectivity | "
+        + " | ".join(f"{s} (setting, recall, QPS)" for s in systems)
+        + " | goal met (vectree) |",
+        "|---|---|" + "---|" * len(systems) + "---|",
+    ]
     for name, e in summary.items():
         cells = []
         for s in systems:
             v = e.get(s, {})
-            cells.append(f"{v['setting']}, {v['recall_at_10']:.3f}, {v['qps']:.0f}" if v.get("setting") else
-                         f"not reached (best {v.get('best_recall_at_10', 0):.3f})")
+            cells.append(
+                f"{v['setting']}, {v['recall_at_10']:.3f}, {v['qps']:.0f}"
+                if v.get("setting")
+                else f"not reached (best {v.get('best_recall_at_10', 0):.3f})"
+            )
         ok = bool(e.get("vectree", {}).get("setting"))
         lines.append(f"| {name} | {e['selectivity']:.4f} | " + " | ".join(cells) + f" | {'yes' if ok else 'NO'} |")
     lines += ["", "Build: " + ", ".join(f"{k} {v}" for k, v in info.items() if k.endswith("_s")) + ".", ""]
@@ -253,8 +319,13 @@ def main() -> None:
     import benchmarks.common as common
 
     common.RESULTS = args.out
-    write_results(name, command, int(os.environ["OMP_NUM_THREADS"]), rows, {"summary": summary, "info": info,
-                                                "filters": [{k: v for k, v in f.items() if k != "mask"} for f in filters]})
+    write_results(
+        name,
+        command,
+        int(os.environ["OMP_NUM_THREADS"]),
+        rows,
+        {"summary": summary, "info": info, "filters": [{k: v for k, v in f.items() if k != "mask"} for f in filters]},
+    )
     write_markdown(args.out / f"{name}.md", command, summary, info)
     print(f"wrote {args.out / name}.{{json,md}}", file=sys.stderr)
 

@@ -69,11 +69,18 @@ def bm25s_row(docs: list[str], queries: list[str], truth: np.ndarray) -> dict:
     index.index(bm25s.tokenize(docs, stopwords="en", stemmer=stem, show_progress=False), show_progress=False)
     build = time.perf_counter() - t
     t = time.perf_counter()
-    found, _ = index.retrieve(bm25s.tokenize(queries, stopwords="en", stemmer=stem, show_progress=False), k=10,
-                              show_progress=False, n_threads=1)
+    found, _ = index.retrieve(
+        bm25s.tokenize(queries, stopwords="en", stemmer=stem, show_progress=False),
+        k=10,
+        show_progress=False,
+        n_threads=1,
+    )
     qs = time.perf_counter() - t
-    return {"system": "bm25s", "setting": "BM25, en stopwords + Snowball stemmer", "metrics": {
-        **quality(found.tolist(), truth), "build_s": round(build, 2), "qps": round(len(queries) / qs, 1)}}
+    return {
+        "system": "bm25s",
+        "setting": "BM25, en stopwords + Snowball stemmer",
+        "metrics": {**quality(found.tolist(), truth), "build_s": round(build, 2), "qps": round(len(queries) / qs, 1)},
+    }
 
 
 def tantivy_row(docs: list[str], queries: list[str], truth: np.ndarray) -> dict:
@@ -104,15 +111,24 @@ def tantivy_row(docs: list[str], queries: list[str], truth: np.ndarray) -> dict:
         qs = time.perf_counter() - t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"system": "tantivy", "setting": "BM25, en_stem tokenizer", "metrics": {
-        **quality(found, truth), "build_s": round(build, 2), "qps": round(len(queries) / qs, 1)}}
+    return {
+        "system": "tantivy",
+        "setting": "BM25, en_stem tokenizer",
+        "metrics": {**quality(found, truth), "build_s": round(build, 2), "qps": round(len(queries) / qs, 1)},
+    }
 
 
-def vectree_rows(rows: list[dict], vectors: np.ndarray, queries: list[str], truth: np.ndarray, root: Path) -> tuple[list[dict], dict]:
+def vectree_rows(
+    rows: list[dict], vectors: np.ndarray, queries: list[str], truth: np.ndarray, root: Path
+) -> tuple[list[dict], dict]:
     t = time.perf_counter()
     col = vectree.create_collection(root / "c", dim=vectors.shape[1], metric="cosine")
-    col.add(vectors, ids=np.arange(len(rows)), labels=[r["primary_category"] for r in rows],
-            metadata=[{"abstract": r["abstract"]} for r in rows])
+    col.add(
+        vectors,
+        ids=np.arange(len(rows)),
+        labels=[r["primary_category"] for r in rows],
+        metadata=[{"abstract": r["abstract"]} for r in rows],
+    )
     col.build()
     build_vec = time.perf_counter() - t
     encoder = SentenceEncoder()
@@ -123,17 +139,29 @@ def vectree_rows(rows: list[dict], vectors: np.ndarray, queries: list[str], trut
     t = time.perf_counter()
     qv = encoder.encode(queries)
     embed_s = time.perf_counter() - t
-    info = {"rows": len(rows), "queries": len(queries), "vector_build_s": round(build_vec, 1),
-            "keyword_build_s": round(build_kw, 1), "query_embed_ms_per_query": round(1000 * embed_s / len(queries), 2),
-            "keyword_index_mib": round(len(col.get_attachment("keyword_index")) / 2**20, 1)}
+    info = {
+        "rows": len(rows),
+        "queries": len(queries),
+        "vector_build_s": round(build_vec, 1),
+        "keyword_build_s": round(build_kw, 1),
+        "query_embed_ms_per_query": round(1000 * embed_s / len(queries), 2),
+        "keyword_index_mib": round(len(col.get_attachment("keyword_index")) / 2**20, 1),
+    }
     # the stored-embedder path gives the same answers as passing the embedded queries
     few = search_text(col, queries[:20], k=10, mode="vector")
     same = search_text(col, queries[:20], k=10, mode="vector", vectors=qv[:20])
     info["stored_embedder_matches"] = bool((few.ids == same.ids).all())
-    settings = [("keyword", {}), ("vector", {"probes": 8}), ("vector", {"probes": 32}),
-                ("hybrid", {"fusion": "rrf", "probes": 8}), ("hybrid", {"fusion": "rrf", "probes": 32}),
-                ("hybrid", {"fusion": "rrf", "weight": 0.3, "probes": 32}), ("hybrid", {"fusion": "rrf", "weight": 0.7, "probes": 32}),
-                ("hybrid", {"fusion": "linear", "weight": 0.5, "probes": 32}), ("hybrid", {"fusion": "linear", "weight": 0.7, "probes": 32})]
+    settings = [
+        ("keyword", {}),
+        ("vector", {"probes": 8}),
+        ("vector", {"probes": 32}),
+        ("hybrid", {"fusion": "rrf", "probes": 8}),
+        ("hybrid", {"fusion": "rrf", "probes": 32}),
+        ("hybrid", {"fusion": "rrf", "weight": 0.3, "probes": 32}),
+        ("hybrid", {"fusion": "rrf", "weight": 0.7, "probes": 32}),
+        ("hybrid", {"fusion": "linear", "weight": 0.5, "probes": 32}),
+        ("hybrid", {"fusion": "linear", "weight": 0.7, "probes": 32}),
+    ]
     out = []
     for mode, kw in settings:
         search_text(col, queries[:10], k=10, mode=mode, vectors=qv[:10], **kw)  # warm the cache
@@ -141,35 +169,64 @@ def vectree_rows(rows: list[dict], vectors: np.ndarray, queries: list[str], trut
         res = search_text(col, queries, k=10, mode=mode, vectors=qv, **kw)
         qs = time.perf_counter() - t
         name = mode + "".join(f" {k}={v}" for k, v in kw.items())
-        out.append({"system": "vectree search_text", "setting": name, "dataset": "arxiv-title-to-abstract",
-                    "metrics": {**quality(res.ids.tolist(), truth), "qps": round(len(queries) / qs, 1)}})
+        out.append(
+            {
+                "system": "vectree search_text",
+                "setting": name,
+                "dataset": "arxiv-title-to-abstract",
+                "metrics": {**quality(res.ids.tolist(), truth), "qps": round(len(queries) / qs, 1)},
+            }
+        )
         print(f"{name:>40}: {out[-1]['metrics']}", file=sys.stderr, flush=True)
     return out, info
 
 
 def write_markdown(path: Path, command: str, libs: list[dict], rows: list[dict], info: dict) -> None:
-    lines = [f"# Hybrid search: arXiv title -> its own abstract ({info['rows']:,} abstracts, {info['queries']:,} sampled titles)",
-             "", f"`{command}`", "",
-             "One relevant row per query (the paper itself). The keyword index holds the abstract only; the vectors are the",
-             "shared all-MiniLM-L6-v2 embeddings of title + abstract, so the vector side has seen the title (it is favoured).",
-             f"Queries embedded here with the same model: {info['query_embed_ms_per_query']} ms per title (not in the QPS below).",
-             "", "## BM25 libraries, same documents and queries, one thread", "",
-             "| library | MRR@10 | recall@10 | build s | QPS |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Hybrid search: arXiv title -> its own abstract ({info['rows']:,} abstracts, {info['queries']:,} sampled titles)",
+        "",
+        f"`{command}`",
+        "",
+        "One relevant row per query (the paper itself). The keyword index holds the abstract only; the vectors are the",
+        "shared all-MiniLM-L6-v2 embeddings of title + abstract, so the vector side has seen the title (it is favoured).",
+        f"Queries embedded here with the same model: {info['query_embed_ms_per_query']} ms per title (not in the QPS below).",
+        "",
+        "## BM25 libraries, same documents and queries, one thread",
+        "",
+        "| library | MRR@10 | recall@10 | build s | QPS |",
+        "|---|---|---|---|---|",
+    ]
     for r in libs:
         m = r["metrics"]
-        lines.append(f"| {r['system']} ({r['setting']}) | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['build_s']} | {m['qps']} |")
+        lines.append(
+            f"| {r['system']} ({r['setting']}) | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['build_s']} | {m['qps']} |"
+        )
     if len(libs) == 2:
         a, b = libs[1]["metrics"], libs[0]["metrics"]
-        lines += ["", f"tantivy / bm25s: build {b['build_s'] / a['build_s']:.2f}x faster, QPS {a['qps'] / b['qps']:.2f}x, "
-                      f"MRR@10 {a['mrr_at_10'] - b['mrr_at_10']:+.4f}."]
-    lines += ["", "## vectree search_text (keyword index: tantivy, stored with the collection)", "",
-              "| mode | MRR@10 | recall@10 | QPS | MRR vs keyword |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"tantivy / bm25s: build {b['build_s'] / a['build_s']:.2f}x faster, QPS {a['qps'] / b['qps']:.2f}x, "
+            f"MRR@10 {a['mrr_at_10'] - b['mrr_at_10']:+.4f}.",
+        ]
+    lines += [
+        "",
+        "## vectree search_text (keyword index: tantivy, stored with the collection)",
+        "",
+        "| mode | MRR@10 | recall@10 | QPS | MRR vs keyword |",
+        "|---|---|---|---|---|",
+    ]
     kw = next(r["metrics"]["mrr_at_10"] for r in rows if r["setting"] == "keyword")
     for r in rows:
         m = r["metrics"]
-        lines.append(f"| {r['setting']} | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['qps']} | {m['mrr_at_10'] / kw:.3f} |")
-    lines += ["", f"Collection build {info['vector_build_s']} s, keyword index build {info['keyword_build_s']} s "
-                  f"({info['keyword_index_mib']} MiB attachment). Stored-embedder path matches: {info['stored_embedder_matches']}.", ""]
+        lines.append(
+            f"| {r['setting']} | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['qps']} | {m['mrr_at_10'] / kw:.3f} |"
+        )
+    lines += [
+        "",
+        f"Collection build {info['vector_build_s']} s, keyword index build {info['keyword_build_s']} s "
+        f"({info['keyword_index_mib']} MiB attachment). Stored-embedder path matches: {info['stored_embedder_matches']}.",
+        "",
+    ]
     path.write_text("\n".join(lines))
 
 

@@ -47,8 +47,16 @@ def load(quick: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x, y, xt, yt
 
 
-def knn(name: str, setting: str, train: np.ndarray, y: np.ndarray, test: np.ndarray, yt: np.ndarray,
-        dataset: str, extra: dict) -> list[dict]:
+def knn(
+    name: str,
+    setting: str,
+    train: np.ndarray,
+    y: np.ndarray,
+    test: np.ndarray,
+    yt: np.ndarray,
+    dataset: str,
+    extra: dict,
+) -> list[dict]:
     rows = []
     t = time.perf_counter()
     clf = DocumentClassifier(n_neighbors=10, probes=8).fit(train, y)
@@ -58,9 +66,20 @@ def knn(name: str, setting: str, train: np.ndarray, y: np.ndarray, test: np.ndar
         pred = clf.predict(test)
         acc = float((pred == yt).mean())
         ms = 1000 * clf.timings_.search_s / len(test)
-        rows.append({"system": name, "setting": f"{setting}, probes={probes}", "dataset": dataset,
-                     "metrics": {"accuracy": acc, "dim": int(train.shape[1]), "search_ms_per_image": ms,
-                                 "collection_build_s": build_s, **extra}})
+        rows.append(
+            {
+                "system": name,
+                "setting": f"{setting}, probes={probes}",
+                "dataset": dataset,
+                "metrics": {
+                    "accuracy": acc,
+                    "dim": int(train.shape[1]),
+                    "search_ms_per_image": ms,
+                    "collection_build_s": build_s,
+                    **extra,
+                },
+            }
+        )
         log.info("%-14s %-36s acc %.4f (%.3f ms/image)", name, rows[-1]["setting"], acc, ms)
     clf.probes = 8
     return rows, clf
@@ -94,20 +113,38 @@ def main() -> None:
     t = time.perf_counter()
     pca = PCA(args.dim, random_state=0).fit(flat)
     fit_s = time.perf_counter() - t
-    r, clf = knn("PCA", f"{args.dim} components", pca.transform(flat), y, pca.transform(flat_t), yt, dataset, {"fit_s": fit_s})
+    r, clf = knn(
+        "PCA", f"{args.dim} components", pca.transform(flat), y, pca.transform(flat_t), yt, dataset, {"fit_s": fit_s}
+    )
     rows += r
     found["PCA"] = np.asarray(clf.collection_.search(pca.transform(flat_t[:6]).astype(np.float32), k=8, probes=8).ids)
 
     n_ae = min(args.ae_train, len(x))
     ae = ConvAutoencoderEmbedder(dim=args.dim, epochs=epochs, seed=0).fit(x[:n_ae])
-    r, clf = knn("autoencoder", f"conv AE, {args.dim}-d code, {n_ae} train images, {epochs} epochs", ae.encode(x), y,
-                 ae.encode(xt), yt, dataset, {"fit_s": ae.fit_seconds_, "final_loss": ae.loss_history_[-1]})
+    r, clf = knn(
+        "autoencoder",
+        f"conv AE, {args.dim}-d code, {n_ae} train images, {epochs} epochs",
+        ae.encode(x),
+        y,
+        ae.encode(xt),
+        yt,
+        dataset,
+        {"fit_s": ae.fit_seconds_, "final_loss": ae.loss_history_[-1]},
+    )
     rows += r
     found["autoencoder"] = np.asarray(clf.collection_.search(ae.encode(xt[:6]), k=8, probes=8).ids)
 
     cnn = CNNEmbedder(dim=args.dim, epochs=epochs, seed=0).fit(x, y)
-    r, clf = knn("CNN", f"supervised CNN penultimate layer, {args.dim}-d, {epochs} epochs", cnn.encode(x), y,
-                 cnn.encode(xt), yt, dataset, {"fit_s": cnn.fit_seconds_, "final_loss": cnn.loss_history_[-1]})
+    r, clf = knn(
+        "CNN",
+        f"supervised CNN penultimate layer, {args.dim}-d, {epochs} epochs",
+        cnn.encode(x),
+        y,
+        cnn.encode(xt),
+        yt,
+        dataset,
+        {"fit_s": cnn.fit_seconds_, "final_loss": cnn.loss_history_[-1]},
+    )
     rows += r
     found["CNN"] = np.asarray(clf.collection_.search(cnn.encode(xt[:6]), k=8, probes=8).ids)
 
@@ -116,24 +153,49 @@ def main() -> None:
     name = "images-quick" if args.quick else "images"
     command = "python benchmarks/images.py" + (" --quick" if args.quick else "")
     best = max(rows, key=lambda r: r["metrics"]["accuracy"])
-    extra = {"settings": {"dim": args.dim, "epochs": epochs, "ae_train_images": n_ae, "n_train": len(x), "n_test": len(xt),
-                          "k": 10, "weights": "distance", "metric": "cosine"},
-             "best": {"system": best["system"], "setting": best["setting"], "accuracy": best["metrics"]["accuracy"]}}
+    extra = {
+        "settings": {
+            "dim": args.dim,
+            "epochs": epochs,
+            "ae_train_images": n_ae,
+            "n_train": len(x),
+            "n_test": len(xt),
+            "k": 10,
+            "weights": "distance",
+            "metric": "cosine",
+        },
+        "best": {"system": best["system"], "setting": best["setting"], "accuracy": best["metrics"]["accuracy"]},
+    }
     path = write_results(name, command, 1, rows, extra) if out == RESULTS else None
     if path is None:
         import json
 
-        (out / f"{name}.json").write_text(json.dumps({"benchmark": name, "command": command, "rows": rows, **extra}, indent=1))
+        (out / f"{name}.json").write_text(
+            json.dumps({"benchmark": name, "command": command, "rows": rows, **extra}, indent=1)
+        )
     cols = ["accuracy", "dim", "search_ms_per_image", "fit_s"]
-    md = [f"# {name}", "", f"Command: `{command}`", "",
-          f"kNN (10 neighbours, distance-weighted, cosine) through a vectree collection; {len(x)} training and "
-          f"{len(xt)} test images; embeddings fitted on the training split only.", "", markdown_table(rows, cols), "",
-          "![similar images](images-similar.png)", "", "![reconstructions](images-reconstruction.png)", ""]
+    md = [
+        f"# {name}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"kNN (10 neighbours, distance-weighted, cosine) through a vectree collection; {len(x)} training and "
+        f"{len(xt)} test images; embeddings fitted on the training split only.",
+        "",
+        markdown_table(rows, cols),
+        "",
+        "![similar images](images-similar.png)",
+        "",
+        "![reconstructions](images-reconstruction.png)",
+        "",
+    ]
     (out / f"{name}.md").write_text("\n".join(md))
     _plots(out, name, rows, x, xt, found, ae)
 
 
-def _plots(out: Path, name: str, rows: list[dict], x: np.ndarray, xt: np.ndarray, found: dict, ae: ConvAutoencoderEmbedder) -> None:
+def _plots(
+    out: Path, name: str, rows: list[dict], x: np.ndarray, xt: np.ndarray, found: dict, ae: ConvAutoencoderEmbedder
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

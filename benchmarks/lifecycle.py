@@ -52,7 +52,7 @@ def run_policy(policy: str, x: np.ndarray, every: int, sample: int, root: Path) 
     curve, t_adds, t_maint = [], 0.0, 0.0
     for i in range(len(x)):
         t = time.perf_counter()
-        col.add(x[i:i + 1], ids=[i])
+        col.add(x[i : i + 1], ids=[i])
         t_adds += time.perf_counter() - t
         if policy != "none" and (i + 1) % every == 0:
             t = time.perf_counter()
@@ -62,32 +62,59 @@ def run_policy(policy: str, x: np.ndarray, every: int, sample: int, root: Path) 
             t_maint += time.perf_counter() - t
         if (i + 1) % sample == 0 or i + 1 == len(x):
             objects, nbytes = footprint(col.store)
-            curve.append({"adds": i + 1, "objects": objects, "bytes": nbytes, "versions": len(col.store.list("manifests/"))})
-            print(f"{policy:>16}: {i + 1:5d} adds, {objects:6d} objects, {nbytes / 2**20:7.2f} MiB, "
-                  f"{1000 * t_adds / (i + 1):6.2f} ms/add", file=sys.stderr, flush=True)
+            curve.append(
+                {"adds": i + 1, "objects": objects, "bytes": nbytes, "versions": len(col.store.list("manifests/"))}
+            )
+            print(
+                f"{policy:>16}: {i + 1:5d} adds, {objects:6d} objects, {nbytes / 2**20:7.2f} MiB, "
+                f"{1000 * t_adds / (i + 1):6.2f} ms/add",
+                file=sys.stderr,
+                flush=True,
+            )
     latest = vectree.open_collection(col.url)
     found = latest.search(x[-1], k=1, probes=8).ids[0, 0] == len(x) - 1
     ok = latest.verify().ok
     end = curve[-1]
-    return {"system": "vectree", "setting": policy, "dataset": "arxiv-minilm",
-            "metrics": {"adds": len(x), "objects": end["objects"], "bytes": end["bytes"], "mib": round(end["bytes"] / 2**20, 3),
-                        "versions_stored": end["versions"], "version": latest.version, "rows": len(latest),
-                        "ms_per_add": round(1000 * t_adds / len(x), 3), "maintenance_s": round(t_maint, 2),
-                        "last_row_found": bool(found), "verify_ok": bool(ok)},
-            "curve": curve}
+    return {
+        "system": "vectree",
+        "setting": policy,
+        "dataset": "arxiv-minilm",
+        "metrics": {
+            "adds": len(x),
+            "objects": end["objects"],
+            "bytes": end["bytes"],
+            "mib": round(end["bytes"] / 2**20, 3),
+            "versions_stored": end["versions"],
+            "version": latest.version,
+            "rows": len(latest),
+            "ms_per_add": round(1000 * t_adds / len(x), 3),
+            "maintenance_s": round(t_maint, 2),
+            "last_row_found": bool(found),
+            "verify_ok": bool(ok),
+        },
+        "curve": curve,
+    }
 
 
 def write_markdown(path: Path, command: str, rows: list[dict], raw_mib: float) -> None:
     base = rows[0]["metrics"]
-    lines = [f"# Storage growth over {base['adds']:,} single-row adds", "", f"`{command}`", "",
-             f"Raw vectors: {raw_mib:.2f} MiB (float32). Local disk; sizes are the stored objects' bytes.", "",
-             "| policy | objects | MiB | versions stored | objects vs none | bytes vs none | ms/add | maintenance s | verify |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Storage growth over {base['adds']:,} single-row adds",
+        "",
+        f"`{command}`",
+        "",
+        f"Raw vectors: {raw_mib:.2f} MiB (float32). Local disk; sizes are the stored objects' bytes.",
+        "",
+        "| policy | objects | MiB | versions stored | objects vs none | bytes vs none | ms/add | maintenance s | verify |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         m = r["metrics"]
-        lines.append(f"| {r['setting']} | {m['objects']:,} | {m['mib']:.2f} | {m['versions_stored']:,} | "
-                     f"{m['objects'] / base['objects']:.3f} | {m['bytes'] / base['bytes']:.3f} | {m['ms_per_add']:.2f} | "
-                     f"{m['maintenance_s']:.1f} | {'ok' if m['verify_ok'] and m['last_row_found'] else 'FAILED'} |")
+        lines.append(
+            f"| {r['setting']} | {m['objects']:,} | {m['mib']:.2f} | {m['versions_stored']:,} | "
+            f"{m['objects'] / base['objects']:.3f} | {m['bytes'] / base['bytes']:.3f} | {m['ms_per_add']:.2f} | "
+            f"{m['maintenance_s']:.1f} | {'ok' if m['verify_ok'] and m['last_row_found'] else 'FAILED'} |"
+        )
     lines += ["", f"![objects and bytes against adds]({path.stem}.png)", ""]
     path.write_text("\n".join(lines))
 
@@ -131,8 +158,13 @@ def main() -> None:
     if args.adds or args.every:
         command += (f" --adds {args.adds}" if args.adds else "") + (f" --every {args.every}" if args.every else "")
     base = rows[0]["metrics"]
-    summary = {r["setting"]: {"objects_vs_none": round(r["metrics"]["objects"] / base["objects"], 4),
-                              "bytes_vs_none": round(r["metrics"]["bytes"] / base["bytes"], 4)} for r in rows}
+    summary = {
+        r["setting"]: {
+            "objects_vs_none": round(r["metrics"]["objects"] / base["objects"], 4),
+            "bytes_vs_none": round(r["metrics"]["bytes"] / base["bytes"], 4),
+        }
+        for r in rows
+    }
     import benchmarks.common as common
 
     common.RESULTS = args.out

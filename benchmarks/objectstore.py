@@ -261,7 +261,9 @@ def write_markdown(path: Path, result: dict) -> None:
              "| system | storage | setting | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 3)]  # fmt: skip
     for r in result["rows"]:
         m = r["metrics"]
-        lines.append(f"| {r['system']} | {r['storage']} | {r['setting']} | " + " | ".join(str(m.get(c, "")) for c in cols) + " |")
+        lines.append(
+            f"| {r['system']} | {r['storage']} | {r['setting']} | " + " | ".join(str(m.get(c, "")) for c in cols) + " |"
+        )
     if result["equal_recall"]:
         lines += ["", "## At equal recall (cheapest lancedb setting with at least vectree's recall@10, same storage)", "",
                   "| storage | vectree | lancedb | recall vectree | recall lancedb | lancedb/vectree cold p50 | lancedb/vectree warm p50 |",

@@ -58,7 +58,6 @@ def dir_mb(path: str | Path) -> float:
     return total / 2**20
 
 
-
 # ------------------------------------------------------------------ systems
 class System:
     """Adapter: build/load an index, run a batch or a single query at one setting."""
@@ -113,26 +112,42 @@ class Vectree(System):
         # fashion-mnist is 0..255 pixels), as a user who knows their data would choose; GloVe stays float32.
         # (Checked before the clock starts: a user knows this, vectree's build does not look.)
         sample = sample_rows(self.a["base_path"], 5000, False)
-        self.vector_dtype = "float16" if np.array_equal(sample.astype(np.float16).astype(np.float32), sample) else "float32"
+        self.vector_dtype = (
+            "float16" if np.array_equal(sample.astype(np.float16).astype(np.float32), sample) else "float32"
+        )
         t0 = time.perf_counter()
-        col = vectree.create_collection(str(self.dir / "c"), dim=self.dim, metric=self.metric,
-                                        bucket_size=self.a["bucket_size"], tree_rule=self.rule, vector_dtype=self.vector_dtype,
-                                        codes=self.codes,
-                                        **({"cache_bytes": int(self.a["memory_cache_bytes"])} if self.a.get("memory_cache_bytes") else {}))
+        col = vectree.create_collection(
+            str(self.dir / "c"),
+            dim=self.dim,
+            metric=self.metric,
+            bucket_size=self.a["bucket_size"],
+            tree_rule=self.rule,
+            vector_dtype=self.vector_dtype,
+            codes=self.codes,
+            **({"cache_bytes": int(self.a["memory_cache_bytes"])} if self.a.get("memory_cache_bytes") else {}),
+        )
         col.add_batches(c for _, c in iter_chunks(self.a["base_path"], False))
         t1 = time.perf_counter()
         ingest_mb = dir_mb(self.dir)
         col.build()
         t2 = time.perf_counter()
         self.col = col
-        return {"build_s": t2 - t0, "ingest_s": t1 - t0, "index_build_s": t2 - t1,
-                "index_mb": dir_mb(self.dir) - ingest_mb, "disk_mb": dir_mb(self.dir)}
+        return {
+            "build_s": t2 - t0,
+            "ingest_s": t1 - t0,
+            "index_build_s": t2 - t1,
+            "index_mb": dir_mb(self.dir) - ingest_mb,
+            "disk_mb": dir_mb(self.dir),
+        }
 
     def load(self, disk: bool = False) -> None:
         import vectree
 
-        kw = {"cache_bytes": int(self.a["cache_bytes"])} if disk else (
-            {"cache_bytes": int(self.a["memory_cache_bytes"])} if self.a.get("memory_cache_bytes") else {})
+        kw = (
+            {"cache_bytes": int(self.a["cache_bytes"])}
+            if disk
+            else ({"cache_bytes": int(self.a["memory_cache_bytes"])} if self.a.get("memory_cache_bytes") else {})
+        )
         self.col = vectree.open_collection(str(self.dir / "c"), **kw)
 
     def warm(self, q: np.ndarray) -> None:
@@ -151,8 +166,12 @@ class Vectree(System):
 
     def info(self) -> dict:
         st = self.col.stats()
-        return {"buckets": st["buckets"], "cache": st.get("cache"), "vector_dtype": self.col.index_config.vector_dtype,
-                "codes": self.col.index_config.codes}
+        return {
+            "buckets": st["buckets"],
+            "cache": st.get("cache"),
+            "vector_dtype": self.col.index_config.vector_dtype,
+            "codes": self.col.index_config.codes,
+        }
 
     def bytes_per_query(self, q: np.ndarray, s: int) -> float:
         width = 2 if self.col.index_config.vector_dtype == "float16" else 4
@@ -229,7 +248,7 @@ def _ivf_bytes(index: Any, q: np.ndarray, s: Any, dim: int) -> float:
     """Codes of the probed lists (per vector: ``code_size``), plus the rows an exact refine reads."""
     import faiss
 
-    nprobe, k_factor = (s if isinstance(s, (list, tuple)) else (s, None))
+    nprobe, k_factor = s if isinstance(s, (list, tuple)) else (s, None)
     ivf = faiss.extract_index_ivf(index)
     _, lists = ivf.quantizer.search(np.ascontiguousarray(q, np.float32), int(nprobe))
     rows = sum(ivf.invlists.list_size(int(x)) for x in lists.ravel() if x >= 0)
@@ -263,7 +282,13 @@ class FaissCoded(Faiss):
         t2 = time.perf_counter()
         self.index = index
         faiss.write_index(index, str(self.dir / "index.faiss"))
-        return {"build_s": t2 - t0, "train_s": t1 - t0, "add_s": t2 - t1, "index_mb": dir_mb(self.dir), "factory": codes}
+        return {
+            "build_s": t2 - t0,
+            "train_s": t1 - t0,
+            "add_s": t2 - t1,
+            "index_mb": dir_mb(self.dir),
+            "factory": codes,
+        }
 
     def batch(self, q: np.ndarray, s: Any) -> np.ndarray:
         import faiss
@@ -342,7 +367,9 @@ class Hnswlib(System):
 
         index = hnswlib.Index(space="ip" if self.metric == "cosine" else "l2", dim=self.dim)
         t0 = time.perf_counter()
-        index.init_index(max_elements=self.n, ef_construction=self.a["ef_construction"], M=self.a["hnsw_m"], random_seed=0)
+        index.init_index(
+            max_elements=self.n, ef_construction=self.a["ef_construction"], M=self.a["hnsw_m"], random_seed=0
+        )
         index.set_num_threads(self.threads)
         for start, c in iter_chunks(self.a["base_path"], self.metric == "cosine"):
             index.add_items(c, np.arange(start, start + len(c)), num_threads=self.threads)
@@ -409,8 +436,12 @@ class Lance(System):
         def batches():
             for start, c in iter_chunks(self.a["base_path"], False):
                 yield pa.RecordBatch.from_arrays(
-                    [pa.array(np.arange(start, start + len(c))), pa.FixedSizeListArray.from_arrays(pa.array(c.ravel()), self.dim)],
-                    schema=schema)
+                    [
+                        pa.array(np.arange(start, start + len(c))),
+                        pa.FixedSizeListArray.from_arrays(pa.array(c.ravel()), self.dim),
+                    ],
+                    schema=schema,
+                )
 
         t0 = time.perf_counter()
         db = lancedb.connect(str(self.dir))
@@ -432,7 +463,7 @@ class Lance(System):
         self.tbl = lancedb.connect(str(self.dir)).open_table("v")
 
     def _query(self, q: Any, s: Any):
-        nprobes, refine = (s if isinstance(s, (list, tuple)) else (s, None))
+        nprobes, refine = s if isinstance(s, (list, tuple)) else (s, None)
         b = self.tbl.search(q).distance_type(self.metric).limit(K).nprobes(int(nprobes)).select(["id", "_distance"])
         return b.refine_factor(int(refine)) if refine else b
 
@@ -457,10 +488,21 @@ def pq_sub_vectors(dim: int, dims_per_sub: int = 8) -> int:
     return max(m for m in range(1, max(1, dim // max(1, dims_per_sub // 2)) + 1) if dim % m == 0)
 
 
-SYSTEMS = {"vectree[kmeans]": Vectree, "vectree[kmeans+int8]": Vectree, "vectree[seed]": Vectree,
-           "faiss-ivf-rabitq-fs": FaissCoded, "faiss-ivfpq-fs": FaissCoded, "faiss-ivf-flat": Faiss,
-           "faiss-ivf-ondisk": FaissOnDisk, "faiss-hnsw": FaissHNSW,
-           "faiss-flat": FaissFlat, "hnswlib": Hnswlib, "annoy": Annoy, "lancedb-ivf-pq": Lance, "lancedb-ivf-flat": Lance}
+SYSTEMS = {
+    "vectree[kmeans]": Vectree,
+    "vectree[kmeans+int8]": Vectree,
+    "vectree[seed]": Vectree,
+    "faiss-ivf-rabitq-fs": FaissCoded,
+    "faiss-ivfpq-fs": FaissCoded,
+    "faiss-ivf-flat": Faiss,
+    "faiss-ivf-ondisk": FaissOnDisk,
+    "faiss-hnsw": FaissHNSW,
+    "faiss-flat": FaissFlat,
+    "hnswlib": Hnswlib,
+    "annoy": Annoy,
+    "lancedb-ivf-pq": Lance,
+    "lancedb-ivf-flat": Lance,
+}
 
 
 # ------------------------------------------------------------------ measurements

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.peers_systems import K, SYSTEMS, Annoy, Lance, System, Vectree, setting_name
+from benchmarks.peers_systems import SYSTEMS, Annoy, K, Lance, System, Vectree, setting_name
 
 
 def rss_mb() -> float:
@@ -77,7 +77,6 @@ def drop_page_cache(path: str | Path) -> int:
     return dropped
 
 
-
 def meminfo_mb(field: str) -> float:
     with open("/proc/meminfo") as f:
         for line in f:
@@ -118,7 +117,9 @@ def distinct_singles(sys_: System, q: np.ndarray, s: Any, n: int, budget_s: floa
     return lat, np.array(ids)
 
 
-def timed_singles(sys_: System, q: np.ndarray, s: Any, n: int, rounds: int, budget_s: float) -> tuple[list[float], list[float]]:
+def timed_singles(
+    sys_: System, q: np.ndarray, s: Any, n: int, rounds: int, budget_s: float
+) -> tuple[list[float], list[float]]:
     """One query at a time: ``rounds`` rounds over the same ``n // rounds`` queries (fewer once the
     budget is spent, at least one). Returns every latency and each round's q/s.
 
@@ -163,11 +164,26 @@ def sweep(a: dict) -> dict:
             continue
         ids, spent = timed_batches(sys_, q_all, s, a["batch_chunk"], a["batch_budget_s"])
         r = recall(ids, truth[: len(ids)])
-        lat, per_round = timed_singles(sys_, q_all, s, a["n_single"], a["single_rounds"], a["single_budget_s"]) if a["n_single"] else ([], [])
-        m = {"recall_at_10": r, "qps_batch": len(ids) / spent, "n_batch_queries": len(ids), "n_single_queries": len(lat)}
+        lat, per_round = (
+            timed_singles(sys_, q_all, s, a["n_single"], a["single_rounds"], a["single_budget_s"])
+            if a["n_single"]
+            else ([], [])
+        )
+        m = {
+            "recall_at_10": r,
+            "qps_batch": len(ids) / spent,
+            "n_batch_queries": len(ids),
+            "n_single_queries": len(lat),
+        }
         if lat:
-            m.update({"qps_single": max(per_round), "qps_single_rounds": per_round, "ms_single_p50": 1000 * float(np.median(lat)),
-                      "ms_single_p99": 1000 * float(np.percentile(lat, 99))})
+            m.update(
+                {
+                    "qps_single": max(per_round),
+                    "qps_single_rounds": per_round,
+                    "ms_single_p50": 1000 * float(np.median(lat)),
+                    "ms_single_p99": 1000 * float(np.percentile(lat, 99)),
+                }
+            )
         touched = sys_.bytes_per_query(q_all, s)
         if touched is not None:
             m["bytes_touched_per_query"] = touched
@@ -175,12 +191,20 @@ def sweep(a: dict) -> dict:
                 m["gbps_single"] = touched * m["qps_single"] / 1e9
         m["peak_rss_mb"] = peak_rss_mb()
         rows.append({"setting": s, "metrics": m})
-        log(f"   [{a['system']}] {a['threads']}t {setting_name(a['system'], s):<22} recall@10={r:.4f} "
-            f"batch {m['qps_batch']:9.0f} q/s  single {m.get('qps_single', 0):8.0f} q/s  peak {m['peak_rss_mb']:.0f} MB")
+        log(
+            f"   [{a['system']}] {a['threads']}t {setting_name(a['system'], s):<22} recall@10={r:.4f} "
+            f"batch {m['qps_batch']:9.0f} q/s  single {m.get('qps_single', 0):8.0f} q/s  peak {m['peak_rss_mb']:.0f} MB"
+        )
         if r >= a["stop_recall"] or m["qps_batch"] < a.get("min_qps", 100):  # higher settings: slower still
             break
-    return {"rows": rows, "build": build, "info": sys_.info(), "rss_baseline_mb": baseline,
-            "rss_after_build_mb": after_build, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "rows": rows,
+        "build": build,
+        "info": sys_.info(),
+        "rss_baseline_mb": baseline,
+        "rss_after_build_mb": after_build,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def disk(a: dict) -> dict:
@@ -214,18 +238,36 @@ def disk(a: dict) -> dict:
     rss_single = rss_mb()
     code_added = library_code_mb() - code_before
     bids, spent = timed_batches(sys_, q_all, s, a["batch_chunk"], a["batch_budget_s"])
-    m = {"open_s": open_s, "first_query_ms": first_ms, "ms_single_mean": 1000 * float(np.mean(lat)),
-         "ms_single_p50": 1000 * float(np.median(lat)), "ms_single_p99": 1000 * float(np.percentile(lat, 99)),
-         "qps_single": len(lat) / sum(lat), "recall_at_10_single": recall(np.vstack([first, *ids]), truth[: len(ids) + 1]),
-         "qps_batch": len(bids) / spent, "recall_at_10": recall(bids, truth[: len(bids)]),
-         "rss_baseline_mb": baseline, "rss_after_first_query_mb": rss_first, "library_code_added_mb": code_added, "peak_rss_single_mb": peak_single, "rss_after_single_mb": rss_single,
-         "peak_rss_mb": peak_rss_mb(), "n_single_queries": len(lat) + 1, "n_batch_queries": len(bids),
-         "files_evicted": dropped, "page_cache_shrank_mb": cache_drop_mb,
-         # what each cold one-at-a-time query made the kernel read from storage (distinct queries, cache small)
-         "storage_bytes_per_query": (read_after - read_before) / len(lat) if read_before is not None and read_after is not None else None}
-    log(f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query {first_ms:.1f} ms, "
+    m = {
+        "open_s": open_s,
+        "first_query_ms": first_ms,
+        "ms_single_mean": 1000 * float(np.mean(lat)),
+        "ms_single_p50": 1000 * float(np.median(lat)),
+        "ms_single_p99": 1000 * float(np.percentile(lat, 99)),
+        "qps_single": len(lat) / sum(lat),
+        "recall_at_10_single": recall(np.vstack([first, *ids]), truth[: len(ids) + 1]),
+        "qps_batch": len(bids) / spent,
+        "recall_at_10": recall(bids, truth[: len(bids)]),
+        "rss_baseline_mb": baseline,
+        "rss_after_first_query_mb": rss_first,
+        "library_code_added_mb": code_added,
+        "peak_rss_single_mb": peak_single,
+        "rss_after_single_mb": rss_single,
+        "peak_rss_mb": peak_rss_mb(),
+        "n_single_queries": len(lat) + 1,
+        "n_batch_queries": len(bids),
+        "files_evicted": dropped,
+        "page_cache_shrank_mb": cache_drop_mb,
+        # what each cold one-at-a-time query made the kernel read from storage (distinct queries, cache small)
+        "storage_bytes_per_query": (read_after - read_before) / len(lat)
+        if read_before is not None and read_after is not None
+        else None,
+    }
+    log(
+        f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query {first_ms:.1f} ms, "
         f"steady {m['ms_single_mean']:.2f} ms/q, batch {m['qps_batch']:.0f} q/s, peak RSS {m['peak_rss_mb']:.0f} MB "
-        f"(baseline {baseline:.0f} MB)")
+        f"(baseline {baseline:.0f} MB)"
+    )
     return {"metrics": m, "info": sys_.info()}
 
 

@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.datasets import movielens_100k  # noqa: E402
 from vectree.apps.recommend.baselines import (  # noqa: E402
     BPRRecommender,
     EASERecommender,
@@ -39,11 +40,10 @@ from vectree.apps.recommend.baselines import (  # noqa: E402
 )
 from vectree.apps.recommend.capacity import per_item_cost_ms, shards_needed  # noqa: E402
 from vectree.apps.recommend.content import ContentProfileRecommender  # noqa: E402
-from benchmarks.datasets import movielens_100k  # noqa: E402
 from vectree.apps.recommend.data import stratified_split, time_split  # noqa: E402
 from vectree.apps.recommend.features import Catalog  # noqa: E402
-from vectree.apps.recommend.metrics import evaluate, test_sets, top_k_unseen  # noqa: E402
 from vectree.apps.recommend.funnel import STAGES, RankingFunnel  # noqa: E402
+from vectree.apps.recommend.metrics import evaluate, test_sets, top_k_unseen  # noqa: E402
 from vectree.apps.recommend.two_tower import TwoTowerModel  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -67,8 +67,11 @@ def main() -> None:
     ap.add_argument("--title-encoder", default=None, choices=["hash", "static", "minilm"])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--protocols-only", action="store_true",
-                    help="only the two-split comparison (baselines vs multi-source funnel) into recommend-protocols.{json,md}")
+    ap.add_argument(
+        "--protocols-only",
+        action="store_true",
+        help="only the two-split comparison (baselines vs multi-source funnel) into recommend-protocols.{json,md}",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
@@ -87,18 +90,44 @@ def main() -> None:
     if args.protocols_only:
         protocols = run_protocols(ml, inter, catalog, epochs, n_candidates, args.quick)
         name = "recommend-protocols" + ("-quick" if args.quick else "")
-        cmd = "python benchmarks/recommend.py --protocols-only" + (" --quick" if args.quick else "") + \
-            (f" --epochs {args.epochs}" if args.epochs else "") + (f" --title-encoder {args.title_encoder}" if args.title_encoder else "")
-        rep = {"benchmark": name, "command": cmd, "date": dt.date.today().isoformat(),
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-                           "torch": torch.__version__, "threads": args.threads, "load_avg_1m": os.getloadavg()[0]},
-               "settings": {"epochs": epochs, "title_encoder": encoder, "n_candidates": n_candidates}, "protocols": protocols}
+        cmd = (
+            "python benchmarks/recommend.py --protocols-only"
+            + (" --quick" if args.quick else "")
+            + (f" --epochs {args.epochs}" if args.epochs else "")
+            + (f" --title-encoder {args.title_encoder}" if args.title_encoder else "")
+        )
+        rep = {
+            "benchmark": name,
+            "command": cmd,
+            "date": dt.date.today().isoformat(),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "torch": torch.__version__,
+                "threads": args.threads,
+                "load_avg_1m": os.getloadavg()[0],
+            },
+            "settings": {"epochs": epochs, "title_encoder": encoder, "n_candidates": n_candidates},
+            "protocols": protocols,
+        }
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{name}.json").write_text(json.dumps(rep, indent=2, default=float))
-        (out / f"{name}.md").write_text("\n".join([f"# {name}", "", f"Command: `{cmd}`  ", f"Date: {rep['date']}  ",
-                                                   f"Machine: {rep['machine']}  ", f"Settings: {rep['settings']}", "",
-                                                   *_protocols_markdown(protocols)]))
+        (out / f"{name}.md").write_text(
+            "\n".join(
+                [
+                    f"# {name}",
+                    "",
+                    f"Command: `{cmd}`  ",
+                    f"Date: {rep['date']}  ",
+                    f"Machine: {rep['machine']}  ",
+                    f"Settings: {rep['settings']}",
+                    "",
+                    *_protocols_markdown(protocols),
+                ]
+            )
+        )
         return
 
     def add(system: str, setting: str, model, extra: dict | None = None) -> dict:
@@ -108,44 +137,89 @@ def main() -> None:
         metrics["eval_s"] = round(time.perf_counter() - t, 3)
         metrics.update(extra or {})
         rows.append({"system": system, "setting": setting, "dataset": dataset, "metrics": metrics})
-        log.info("%-22s %-28s R@10=%.4f NDCG@10=%.4f cov=%.3f", system, setting, res.recall_at_10, res.ndcg_at_10, res.coverage_at_10)
+        log.info(
+            "%-22s %-28s R@10=%.4f NDCG@10=%.4f cov=%.3f",
+            system,
+            setting,
+            res.recall_at_10,
+            res.ndcg_at_10,
+            res.coverage_at_10,
+        )
         return metrics
 
     t = time.perf_counter()
-    add("popularity", "all-time counts", PopularityRecommender().fit(train), {"fit_s": round(time.perf_counter() - t, 3)})
+    add(
+        "popularity",
+        "all-time counts",
+        PopularityRecommender().fit(train),
+        {"fit_s": round(time.perf_counter() - t, 3)},
+    )
     t = time.perf_counter()
-    add("item-knn", "cosine, 50 neighbours", ItemKNNRecommender(neighbors=50).fit(train), {"fit_s": round(time.perf_counter() - t, 3)})
+    add(
+        "item-knn",
+        "cosine, 50 neighbours",
+        ItemKNNRecommender(neighbors=50).fit(train),
+        {"fit_s": round(time.perf_counter() - t, 3)},
+    )
     for half_life, exact in [(None, True), (None, False), (10.0, False)]:
-        cp = ContentProfileRecommender(half_life=half_life, exact=exact, probes=probes_default).fit(train, catalog.content)
-        add("content-profile", f"{encoder} titles+genres, {'mean' if half_life is None else f'half-life {half_life:g}'}, "
-            f"{'exact' if exact else f'ANN probes={probes_default}'}", cp)
+        cp = ContentProfileRecommender(half_life=half_life, exact=exact, probes=probes_default).fit(
+            train, catalog.content
+        )
+        add(
+            "content-profile",
+            f"{encoder} titles+genres, {'mean' if half_life is None else f'half-life {half_life:g}'}, "
+            f"{'exact' if exact else f'ANN probes={probes_default}'}",
+            cp,
+        )
 
     seen = train.by_user()
     if not args.quick:
         order = np.lexsort((train.item, train.timestamp, train.user))
         t = time.perf_counter()
         tt_rand = TwoTowerModel(loss="random", epochs=epochs, n_negatives=8).fit(
-            train.user[order], train.item[order], n_users=train.n_users, n_items=train.n_items,
-            user_features=catalog.user_features, item_features=catalog.item_features, history=seen)
-        add("two-tower", "random-negative inner-product loss, exact", _TwoTowerExact(tt_rand, seen),
-            {"fit_s": round(time.perf_counter() - t, 1), "final_loss": round(tt_rand.loss_history_[-1], 4)})
+            train.user[order],
+            train.item[order],
+            n_users=train.n_users,
+            n_items=train.n_items,
+            user_features=catalog.user_features,
+            item_features=catalog.item_features,
+            history=seen,
+        )
+        add(
+            "two-tower",
+            "random-negative inner-product loss, exact",
+            _TwoTowerExact(tt_rand, seen),
+            {"fit_s": round(time.perf_counter() - t, 1), "final_loss": round(tt_rand.loss_history_[-1], 4)},
+        )
 
     funnel = RankingFunnel(n_candidates=n_candidates, probes=probes_default, two_tower={"epochs": epochs})
     funnel.fit(train, catalog)
     fit_extra = {"fit_s": round(funnel.fit_seconds_, 1), "final_loss": round(funnel.two_tower_.loss_history_[-1], 4)}
     exact_tt = add("two-tower", "in-batch softmax, exact", _set(funnel, exact=True, rerank=False), fit_extra)
     ann_tt = add("two-tower", f"in-batch softmax, ANN probes={probes_default}", _set(funnel, exact=False, rerank=False))
-    exact_rr = add("two-tower + re-rank", f"N={n_candidates}, exact retrieval", _set(funnel, exact=True, rerank=True), fit_extra)
+    exact_rr = add(
+        "two-tower + re-rank", f"N={n_candidates}, exact retrieval", _set(funnel, exact=True, rerank=True), fit_extra
+    )
     sweep = []
     for probes in [1, 2, 4, 8, 16]:
         funnel.probes = probes
         m = add("two-tower + re-rank", f"N={n_candidates}, ANN probes={probes}", _set(funnel, exact=False, rerank=True))
-        sweep.append({"probes": probes, "recall_at_10": m["recall_at_10"], "ndcg_at_10": m["ndcg_at_10"],
-                      "recall_loss_vs_exact": 1 - m["recall_at_10"] / exact_rr["recall_at_10"]})
+        sweep.append(
+            {
+                "probes": probes,
+                "recall_at_10": m["recall_at_10"],
+                "ndcg_at_10": m["ndcg_at_10"],
+                "recall_loss_vs_exact": 1 - m["recall_at_10"] / exact_rr["recall_at_10"],
+            }
+        )
     funnel.probes = probes_default
     ann_rr = next(r for r in rows if r["setting"] == f"N={n_candidates}, ANN probes={probes_default}")["metrics"]
     funnel.explore_share, funnel.new_item_candidates, funnel.new_item_boost = 0.1, 10, 0.05
-    add("two-tower + re-rank", f"+ 10% exploration, new-item boost, ANN probes={probes_default}", _set(funnel, exact=False, rerank=True))
+    add(
+        "two-tower + re-rank",
+        f"+ 10% exploration, new-item boost, ANN probes={probes_default}",
+        _set(funnel, exact=False, rerank=True),
+    )
     funnel.explore_share, funnel.new_item_candidates, funnel.new_item_boost = 0.0, 0, 0.0
 
     # latency per stage, one user per call (as served)
@@ -159,13 +233,20 @@ def main() -> None:
             per_stage[s].append(r.latency_ms[s])
         n_cands.append(r.n_candidates)
     wall = time.perf_counter() - t
-    latency = {s: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
-                   "mean_ms": float(np.mean(v))} for s, v in per_stage.items()}
+    latency = {
+        s: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)), "mean_ms": float(np.mean(v))}
+        for s, v in per_stage.items()
+    }
     latency["total"] = {"qps_one_user_per_call": len(users) / wall}
     item_ms = per_item_cost_ms(per_stage["rerank"], n_cands, 0.99)
     fixed = float(np.percentile(per_stage["retrieval"], 99) + np.percentile(per_stage["rules"], 99))
     capacity = []
-    for n_items, budget, qps in [(n_candidates, 100.0, 10.0), (2000, 100.0, 10.0), (2000, 200.0, 20.0), (20000, 200.0, 5.0)]:
+    for n_items, budget, qps in [
+        (n_candidates, 100.0, 10.0),
+        (2000, 100.0, 10.0),
+        (2000, 200.0, 20.0),
+        (20000, 200.0, 5.0),
+    ]:
         try:
             plan = shards_needed(n_items, item_ms, budget, qps=qps, fixed_ms=fixed).as_dict()
         except Exception as exc:  # report, do not stop the benchmark
@@ -185,14 +266,30 @@ def main() -> None:
     report = {
         "benchmark": "recommend-movielens-100k",
         "command": "python benchmarks/recommend.py" + (" --quick" if args.quick else ""),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-                    "torch": torch.__version__, "threads": args.threads, "load_avg_1m": os.getloadavg()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+            "threads": args.threads,
+            "load_avg_1m": os.getloadavg()[0],
+        },
         "date": dt.date.today().isoformat(),
         "split": "per user: latest 20% of each user's interactions (by timestamp) are the test set",
-        "settings": {"epochs": epochs, "title_encoder": encoder, "n_candidates": n_candidates, "probes": probes_default,
-                     "label_recall_of_candidates": funnel.label_recall_},
-        "rows": rows, "probes_sweep": sweep, "latency": latency, "per_item_rerank_ms_p99": item_ms,
-        "capacity": capacity, "checks": checks, "protocols": protocols,
+        "settings": {
+            "epochs": epochs,
+            "title_encoder": encoder,
+            "n_candidates": n_candidates,
+            "probes": probes_default,
+            "label_recall_of_candidates": funnel.label_recall_,
+        },
+        "rows": rows,
+        "probes_sweep": sweep,
+        "latency": latency,
+        "per_item_rerank_ms_p99": item_ms,
+        "capacity": capacity,
+        "checks": checks,
+        "protocols": protocols,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -204,14 +301,18 @@ def main() -> None:
 
 
 PUBLISHED_75_25 = {  # recommenders-team, ML-100k, 75/25 stratified split, k=10 (Recall@10, NDCG@10)
-    "BiVAE": (0.219, 0.475), "BPR (cornac)": (0.213, 0.442), "LightGCN": (0.144, 0.420), "SAR": (0.176, 0.382)}
+    "BiVAE": (0.219, 0.475),
+    "BPR (cornac)": (0.213, 0.442),
+    "LightGCN": (0.144, 0.420),
+    "SAR": (0.176, 0.382),
+}
 SOURCES = ("two_tower", "ease", "item_knn")
 
 
 def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, quick: bool) -> dict:  # noqa: ANN001
     """Both splits: the strong simple baselines against the multi-source funnel, with per-source recall."""
     out = {}
-    for split in (("stratified",) if quick else ("time", "stratified")):  # quick: the detailed rows cover the time split
+    for split in ("stratified",) if quick else ("time", "stratified"):  # quick: the detailed rows cover the time split
         train, test = time_split(inter, 0.2) if split == "time" else stratified_split(inter, 0.75, seed=42)
         rows = []
 
@@ -219,7 +320,9 @@ def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, q
             m = evaluate(model, test, k=10).as_dict()
             m["fit_s"] = round(fit_s, 2)
             rows.append({"system": system, "setting": setting, "metrics": m})
-            log.info("[%s] %-10s %-40s R@10=%.4f NDCG@10=%.4f", split, system, setting, m["recall_at_10"], m["ndcg_at_10"])
+            log.info(
+                "[%s] %-10s %-40s R@10=%.4f NDCG@10=%.4f", split, system, setting, m["recall_at_10"], m["ndcg_at_10"]
+            )
             return m
 
         for system, setting, make in [
@@ -231,10 +334,17 @@ def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, q
             t = time.perf_counter()
             model = make().fit(train)
             add(system, setting, model, time.perf_counter() - t)
-        funnel = RankingFunnel(n_candidates=n_candidates, probes=8, sources=SOURCES,
-                               label_split="time" if split == "time" else "random", two_tower={"epochs": epochs})
+        funnel = RankingFunnel(
+            n_candidates=n_candidates,
+            probes=8,
+            sources=SOURCES,
+            label_split="time" if split == "time" else "random",
+            two_tower={"epochs": epochs},
+        )
         funnel.fit(train, catalog)
-        fm = add("funnel", f"two-tower ANN + EASE + item-kNN, N={n_candidates} each, re-rank", funnel, funnel.fit_seconds_)
+        fm = add(
+            "funnel", f"two-tower ANN + EASE + item-kNN, N={n_candidates} each, re-rank", funnel, funnel.fit_seconds_
+        )
         # each source's recall of the held-out items among its candidates, and each stage's cost
         truth = test_sets(test)
         users = np.array(sorted(truth), dtype=np.int64)
@@ -245,26 +355,52 @@ def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, q
         recall = {}
         for name, parts in cands.items():
             items = np.concatenate(parts)
-            recall[name] = float(np.mean([len(set(items[j][items[j] >= 0].tolist()) & truth[int(u)]) / len(truth[int(u)])
-                                          for j, u in enumerate(users)]))
+            recall[name] = float(
+                np.mean(
+                    [
+                        len(set(items[j][items[j] >= 0].tolist()) & truth[int(u)]) / len(truth[int(u)])
+                        for j, u in enumerate(users)
+                    ]
+                )
+            )
         union = np.concatenate([np.concatenate(cands[n]) for n in cands], axis=1)
-        recall["union"] = float(np.mean([len(set(union[j][union[j] >= 0].tolist()) & truth[int(u)]) / len(truth[int(u)])
-                                         for j, u in enumerate(users)]))
+        recall["union"] = float(
+            np.mean(
+                [
+                    len(set(union[j][union[j] >= 0].tolist()) & truth[int(u)]) / len(truth[int(u)])
+                    for j, u in enumerate(users)
+                ]
+            )
+        )
         stage = {st: [] for st in STAGES}
         for u in users[: (50 if quick else 200)]:
             r = funnel.recommend_detailed(np.array([u]), 10)
             for st in STAGES:
                 stage[st].append(r.latency_ms[st])
-        cost = {st: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99))} for st, v in stage.items()}
+        cost = {
+            st: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99))}
+            for st, v in stage.items()
+        }
         base = [r for r in rows if r["system"] != "funnel"]
-        beats = all(fm["recall_at_10"] > r["metrics"]["recall_at_10"] and fm["ndcg_at_10"] > r["metrics"]["ndcg_at_10"] for r in base)
-        out[split] = {"split": "per user: latest 20% by time" if split == "time" else
-                      "recommenders-team python_stratified_split: 75/25 per user, random, seed 42",
-                      "rows": rows, "source_recall_at_n": recall, "n_candidates_per_source": n_candidates,
-                      "stage_cost_one_user": cost, "funnel_beats_every_baseline": beats,
-                      "label_recall_of_candidates": funnel.label_recall_}
+        beats = all(
+            fm["recall_at_10"] > r["metrics"]["recall_at_10"] and fm["ndcg_at_10"] > r["metrics"]["ndcg_at_10"]
+            for r in base
+        )
+        out[split] = {
+            "split": "per user: latest 20% by time"
+            if split == "time"
+            else "recommenders-team python_stratified_split: 75/25 per user, random, seed 42",
+            "rows": rows,
+            "source_recall_at_n": recall,
+            "n_candidates_per_source": n_candidates,
+            "stage_cost_one_user": cost,
+            "funnel_beats_every_baseline": beats,
+            "label_recall_of_candidates": funnel.label_recall_,
+        }
         if split == "stratified":
-            out[split]["published"] = {k: {"recall_at_10": v[0], "ndcg_at_10": v[1]} for k, v in PUBLISHED_75_25.items()}
+            out[split]["published"] = {
+                k: {"recall_at_10": v[0], "ndcg_at_10": v[1]} for k, v in PUBLISHED_75_25.items()
+            }
             out[split]["reaches_bivae"] = fm["recall_at_10"] >= 0.219 and fm["ndcg_at_10"] >= 0.475
     return out
 
@@ -272,18 +408,35 @@ def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, q
 def _protocols_markdown(protocols: dict) -> list[str]:
     lines = []
     for split, p in protocols.items():
-        lines += [f"## Protocol: {p['split']}", "", "| system | setting | Recall@10 | NDCG@10 | coverage@10 | fit s |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"## Protocol: {p['split']}",
+            "",
+            "| system | setting | Recall@10 | NDCG@10 | coverage@10 | fit s |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in p["rows"]:
             m = r["metrics"]
-            lines.append(f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | {m['coverage_at_10']:.3f} | {m['fit_s']} |")
+            lines.append(
+                f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | {m['coverage_at_10']:.3f} | {m['fit_s']} |"
+            )
         for name, v in p.get("published", {}).items():
-            lines.append(f"| {name} (published, recommenders-team) | their run | {v['recall_at_10']:.3f} | {v['ndcg_at_10']:.3f} | | |")
-        lines += ["", f"Recall of the held-out items among each source's {p['n_candidates_per_source']} candidates: " +
-                  ", ".join(f"{k} {v:.3f}" for k, v in p["source_recall_at_n"].items()), "",
-                  "Stage cost, one user per call: " + ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms"
-                                                              for k, v in p["stage_cost_one_user"].items()), "",
-                  f"Funnel beats every baseline (Recall@10 and NDCG@10): {p['funnel_beats_every_baseline']}"
-                  + (f"; reaches BiVAE's published 0.219 / 0.475: {p['reaches_bivae']}" if "reaches_bivae" in p else ""), ""]
+            lines.append(
+                f"| {name} (published, recommenders-team) | their run | {v['recall_at_10']:.3f} | {v['ndcg_at_10']:.3f} | | |"
+            )
+        lines += [
+            "",
+            f"Recall of the held-out items among each source's {p['n_candidates_per_source']} candidates: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in p["source_recall_at_n"].items()),
+            "",
+            "Stage cost, one user per call: "
+            + ", ".join(
+                f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms" for k, v in p["stage_cost_one_user"].items()
+            ),
+            "",
+            f"Funnel beats every baseline (Recall@10 and NDCG@10): {p['funnel_beats_every_baseline']}"
+            + (f"; reaches BiVAE's published 0.219 / 0.475: {p['reaches_bivae']}" if "reaches_bivae" in p else ""),
+            "",
+        ]
     return lines
 
 
@@ -299,27 +452,61 @@ def _beats(rows: list[dict], m: dict, system: str) -> bool:
 
 
 def _markdown(rep: dict) -> str:
-    lines = [f"# {rep['benchmark']}", "", f"Command: `{rep['command']}`  ", f"Date: {rep['date']}  ",
-             f"Machine: {rep['machine']}  ", f"Split: {rep['split']}  ", f"Settings: {rep['settings']}", "",
-             "| system | setting | Recall@10 | NDCG@10 | coverage@10 | fit s |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# {rep['benchmark']}",
+        "",
+        f"Command: `{rep['command']}`  ",
+        f"Date: {rep['date']}  ",
+        f"Machine: {rep['machine']}  ",
+        f"Split: {rep['split']}  ",
+        f"Settings: {rep['settings']}",
+        "",
+        "| system | setting | Recall@10 | NDCG@10 | coverage@10 | fit s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rep["rows"]:
         m = r["metrics"]
-        lines.append(f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | "
-                     f"{m['coverage_at_10']:.3f} | {m.get('fit_s', '')} |")
-    lines += ["", "## Exact vs ANN (two-tower + re-rank)", "", "| probes | Recall@10 | NDCG@10 | recall lost vs exact |", "|---|---|---|---|"]
+        lines.append(
+            f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | "
+            f"{m['coverage_at_10']:.3f} | {m.get('fit_s', '')} |"
+        )
+    lines += [
+        "",
+        "## Exact vs ANN (two-tower + re-rank)",
+        "",
+        "| probes | Recall@10 | NDCG@10 | recall lost vs exact |",
+        "|---|---|---|---|",
+    ]
     for s in rep["probes_sweep"]:
-        lines.append(f"| {s['probes']} | {s['recall_at_10']:.4f} | {s['ndcg_at_10']:.4f} | {100 * s['recall_loss_vs_exact']:.2f}% |")
-    lines += ["", "## Latency per stage (one user per call)", "", "| stage | p50 ms | p99 ms | mean ms |", "|---|---|---|---|"]
+        lines.append(
+            f"| {s['probes']} | {s['recall_at_10']:.4f} | {s['ndcg_at_10']:.4f} | {100 * s['recall_loss_vs_exact']:.2f}% |"
+        )
+    lines += [
+        "",
+        "## Latency per stage (one user per call)",
+        "",
+        "| stage | p50 ms | p99 ms | mean ms |",
+        "|---|---|---|---|",
+    ]
     for s in STAGES:
         v = rep["latency"][s]
         lines.append(f"| {s} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['mean_ms']:.2f} |")
-    lines += ["", f"Per-item re-rank cost (p99): {rep['per_item_rerank_ms_p99']:.4f} ms", "",
-              "## Capacity: shards to meet a p99 budget", "", "| items re-scored | budget ms | qps | shards | est. p99 ms | utilisation |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Per-item re-rank cost (p99): {rep['per_item_rerank_ms_p99']:.4f} ms",
+        "",
+        "## Capacity: shards to meet a p99 budget",
+        "",
+        "| items re-scored | budget ms | qps | shards | est. p99 ms | utilisation |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in rep["capacity"]:
         if "error" in c:
             lines.append(f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | none fits | | |")
         else:
-            lines.append(f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | {c['shards']} | {c['p99_ms']:.1f} | {c['utilization']:.2f} |")
+            lines.append(
+                f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | {c['shards']} | {c['p99_ms']:.1f} | {c['utilization']:.2f} |"
+            )
     lines += ["", "## Checks", "", *[f"- {k}: {v}" for k, v in rep["checks"].items()], ""]
     lines += _protocols_markdown(rep.get("protocols", {}))
     return "\n".join(lines)

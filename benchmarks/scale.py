@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import os
 import shutil
 import sys
@@ -71,21 +70,41 @@ def first_reaching(rows: list[dict], target: float) -> dict | None:
     return hit[0] if hit else None
 
 
-def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print, systems: list[str] | None = None) -> tuple[list[dict], dict]:
+def run_dataset(
+    spec: str, quick: bool, keep_vectree: Path | None, log=print, systems: list[str] | None = None
+) -> tuple[list[dict], dict]:
     t_start = time.time()
     ds, queries, truth = load_dataset(spec, quick, log)
     n, dim = np.load(ds.base_path, mmap_mode="r").shape
     raw = n * dim * 4
     work = Path(tempfile.mkdtemp(prefix=f"scale-{ds.name}-", dir=os.environ.get("VECTREE_SCALE_WORK")))
-    log(f"[scale] {ds.name}: {n:,} x {dim} ({ds.metric}), {len(queries)} queries, raw {raw / 2**20:.0f} MB, work {work}")
+    log(
+        f"[scale] {ds.name}: {n:,} x {dim} ({ds.metric}), {len(queries)} queries, raw {raw / 2**20:.0f} MB, work {work}"
+    )
     np.save(work / "queries.npy", queries.astype(np.float32))
     np.save(work / "truth.npy", truth)
-    common = {"base_path": str(ds.base_path), "queries_path": str(work / "queries.npy"), "truth_path": str(work / "truth.npy"),
-              "metric": ds.metric, "n": int(n), "dim": int(dim), "quick": quick, "bucket_size": None, "hnsw_m": 16,
-              "ef_construction": 100, "n_trees": 10, "batch_chunk": 250, "batch_budget_s": 1.0 if quick else 3.0,
-              "single_budget_s": 0.3 if quick else 3.0, "n_single": 50 if quick else 300, "single_rounds": 1,
-              "stop_recall": 0.96, "min_qps": 5, "cache_bytes": max(1 << 20, int(CACHE_FRACTION * raw)),
-              "memory_cache_bytes": int(1.5 * raw) + (64 << 20)}
+    common = {
+        "base_path": str(ds.base_path),
+        "queries_path": str(work / "queries.npy"),
+        "truth_path": str(work / "truth.npy"),
+        "metric": ds.metric,
+        "n": int(n),
+        "dim": int(dim),
+        "quick": quick,
+        "bucket_size": None,
+        "hnsw_m": 16,
+        "ef_construction": 100,
+        "n_trees": 10,
+        "batch_chunk": 250,
+        "batch_budget_s": 1.0 if quick else 3.0,
+        "single_budget_s": 0.3 if quick else 3.0,
+        "n_single": 50 if quick else 300,
+        "single_rounds": 1,
+        "stop_recall": 0.96,
+        "min_qps": 5,
+        "cache_bytes": max(1 << 20, int(CACHE_FRACTION * raw)),
+        "memory_cache_bytes": int(1.5 * raw) + (64 << 20),
+    }
     rows, errors = [], {}
     ivf_settings = None
     try:
@@ -97,18 +116,40 @@ def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print, sy
                 settings = ivf_settings  # the same trained quantizer as faiss-ivf-flat: its settings for 0.90 / 0.95
             log(f"[scale] {ds.name} {system}: build + sweep")
             try:
-                out = run_worker({**common, "mode": "sweep", "system": system, "index_dir": str(index_dir), "build": True,
-                                  "settings": settings}, 1)
+                out = run_worker(
+                    {
+                        **common,
+                        "mode": "sweep",
+                        "system": system,
+                        "index_dir": str(index_dir),
+                        "build": True,
+                        "settings": settings,
+                    },
+                    1,
+                )
             except RuntimeError as e:
                 errors[system] = str(e)
                 log(f"[scale] {e}")
                 continue
             for r in out["rows"]:
-                m = {**r["metrics"], **{k: v for k, v in out["build"].items() if isinstance(v, (int, float))},
-                     "raw_vector_mb": raw / 2**20}
-                rows.append({"system": system, "setting": setting_name(system, r["setting"]), "knob": r["setting"],
-                             "dataset": ds.name, "n": int(n), "threads": 1, "regime": "memory", "metrics": m,
-                             "info": out.get("info", {})})
+                m = {
+                    **r["metrics"],
+                    **{k: v for k, v in out["build"].items() if isinstance(v, (int, float))},
+                    "raw_vector_mb": raw / 2**20,
+                }
+                rows.append(
+                    {
+                        "system": system,
+                        "setting": setting_name(system, r["setting"]),
+                        "knob": r["setting"],
+                        "dataset": ds.name,
+                        "n": int(n),
+                        "threads": 1,
+                        "regime": "memory",
+                        "metrics": m,
+                        "info": out.get("info", {}),
+                    }
+                )
             if system == "faiss-ivf-flat":
                 mine = [r for r in rows if r["system"] == system]
                 ivf_settings = sorted({(first_reaching(mine, t) or mine[-1])["knob"] for t in TARGETS})
@@ -122,25 +163,57 @@ def run_dataset(spec: str, quick: bool, keep_vectree: Path | None, log=print, sy
                     continue
                 log(f"[scale] {ds.name} {system} from disk at {chosen['setting']} (page cache dropped)")
                 try:
-                    out = run_worker({**common, "mode": "disk", "system": system, "setting": chosen["knob"],
-                                      "index_dir": str(work / system.replace("[", "-").replace("]", ""))}, 1)
+                    out = run_worker(
+                        {
+                            **common,
+                            "mode": "disk",
+                            "system": system,
+                            "setting": chosen["knob"],
+                            "index_dir": str(work / system.replace("[", "-").replace("]", "")),
+                        },
+                        1,
+                    )
                 except RuntimeError as e:
                     errors[f"{system}/disk"] = str(e)
                     continue
-                m = {**out["metrics"], "raw_vector_mb": raw / 2**20,
-                     "cache_mb": common["cache_bytes"] / 2**20 if system.startswith("vectree") else None}
-                rows.append({"system": system, "setting": chosen["setting"], "knob": chosen["knob"], "dataset": ds.name,
-                             "n": int(n), "threads": 1, "regime": "disk", "metrics": m, "info": out.get("info", {})})
+                m = {
+                    **out["metrics"],
+                    "raw_vector_mb": raw / 2**20,
+                    "cache_mb": common["cache_bytes"] / 2**20 if system.startswith("vectree") else None,
+                }
+                rows.append(
+                    {
+                        "system": system,
+                        "setting": chosen["setting"],
+                        "knob": chosen["knob"],
+                        "dataset": ds.name,
+                        "n": int(n),
+                        "threads": 1,
+                        "regime": "disk",
+                        "metrics": m,
+                        "info": out.get("info", {}),
+                    }
+                )
         if keep_vectree is not None and (work / "vectree-kmeans" / "c").exists():
             if keep_vectree.exists():
                 shutil.rmtree(keep_vectree)
             shutil.move(str(work / "vectree-kmeans" / "c"), str(keep_vectree))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    meta = {"name": ds.name, "rows": int(n), "dim": int(dim), "metric": ds.metric, "queries": len(queries),
-            "raw_vector_mb": raw / 2**20, "wall_s": time.time() - t_start, "errors": errors,
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "made_by": "benchmarks/datasets.py synth() (Gaussian mixture, see its Mixture docstring)" if ds.name.startswith("synth") else "benchmarks/datasets.py load()"}
+    meta = {
+        "name": ds.name,
+        "rows": int(n),
+        "dim": int(dim),
+        "metric": ds.metric,
+        "queries": len(queries),
+        "raw_vector_mb": raw / 2**20,
+        "wall_s": time.time() - t_start,
+        "errors": errors,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "made_by": "benchmarks/datasets.py synth() (Gaussian mixture, see its Mixture docstring)"
+        if ds.name.startswith("synth")
+        else "benchmarks/datasets.py load()",
+    }
     return rows, meta
 
 
@@ -154,27 +227,53 @@ def summary(rows: list[dict]) -> list[dict]:
             if not mem:
                 continue
             m0 = mem[0]["metrics"]
-            line = {"dataset": ds, "n": mem[0]["n"], "system": system, "build_s": m0.get("build_s"),
-                    "build_peak_rss_mb": m0.get("build_peak_rss_mb"), "raw_vector_mb": m0["raw_vector_mb"],
-                    "build_peak_rss_fraction_of_raw": (m0.get("build_peak_rss_mb") or 0) / m0["raw_vector_mb"],
-                    "index_mb": m0.get("index_mb"), "buckets": (mem[0].get("info") or {}).get("buckets"),
-                    "max_recall": max(r["metrics"]["recall_at_10"] for r in mem)}
+            line = {
+                "dataset": ds,
+                "n": mem[0]["n"],
+                "system": system,
+                "build_s": m0.get("build_s"),
+                "build_peak_rss_mb": m0.get("build_peak_rss_mb"),
+                "raw_vector_mb": m0["raw_vector_mb"],
+                "build_peak_rss_fraction_of_raw": (m0.get("build_peak_rss_mb") or 0) / m0["raw_vector_mb"],
+                "index_mb": m0.get("index_mb"),
+                "buckets": (mem[0].get("info") or {}).get("buckets"),
+                "max_recall": max(r["metrics"]["recall_at_10"] for r in mem),
+            }
             for t in TARGETS:
                 key = f"{int(round(t * 100))}"
                 hit = first_reaching(mem, t)
                 if hit:
                     hm = hit["metrics"]
-                    line.update({f"setting_{key}": hit["setting"], f"recall_{key}": hm["recall_at_10"],
-                                 f"ms_single_p50_{key}": hm.get("ms_single_p50"), f"ms_single_p99_{key}": hm.get("ms_single_p99"),
-                                 f"qps_batch_{key}": hm.get("qps_batch")})
-                    disk = [r for r in rows if r["dataset"] == ds and r["system"] == system and r["regime"] == "disk"
-                            and r["knob"] == hit["knob"]]
+                    line.update(
+                        {
+                            f"setting_{key}": hit["setting"],
+                            f"recall_{key}": hm["recall_at_10"],
+                            f"ms_single_p50_{key}": hm.get("ms_single_p50"),
+                            f"ms_single_p99_{key}": hm.get("ms_single_p99"),
+                            f"qps_batch_{key}": hm.get("qps_batch"),
+                        }
+                    )
+                    disk = [
+                        r
+                        for r in rows
+                        if r["dataset"] == ds
+                        and r["system"] == system
+                        and r["regime"] == "disk"
+                        and r["knob"] == hit["knob"]
+                    ]
                     if disk:
                         dm = disk[0]["metrics"]
-                        line.update({f"disk_first_query_ms_{key}": dm["first_query_ms"], f"disk_ms_single_p50_{key}": dm["ms_single_p50"],
-                                     f"disk_ms_single_p99_{key}": dm["ms_single_p99"], f"disk_qps_batch_{key}": dm["qps_batch"],
-                                     f"disk_recall_{key}": dm["recall_at_10"], f"disk_peak_rss_mb_{key}": dm["peak_rss_mb"],
-                                     f"disk_page_cache_shrank_mb_{key}": dm.get("page_cache_shrank_mb")})
+                        line.update(
+                            {
+                                f"disk_first_query_ms_{key}": dm["first_query_ms"],
+                                f"disk_ms_single_p50_{key}": dm["ms_single_p50"],
+                                f"disk_ms_single_p99_{key}": dm["ms_single_p99"],
+                                f"disk_qps_batch_{key}": dm["qps_batch"],
+                                f"disk_recall_{key}": dm["recall_at_10"],
+                                f"disk_peak_rss_mb_{key}": dm["peak_rss_mb"],
+                                f"disk_page_cache_shrank_mb_{key}": dm.get("page_cache_shrank_mb"),
+                            }
+                        )
             out.append(line)
     return out
 
@@ -183,17 +282,23 @@ def growth(summary_rows: list[dict], key: str) -> dict[str, float]:
     """Fitted exponent b of value ~ a * n^b over the synthetic sizes, per system (needs two sizes)."""
     out = {}
     for system in SYSTEMS:
-        pts = [(s["n"], s.get(key)) for s in summary_rows if s["system"] == system and s["dataset"].startswith("synth")
-               and s.get(key)]
+        pts = [
+            (s["n"], s.get(key))
+            for s in summary_rows
+            if s["system"] == system and s["dataset"].startswith("synth") and s.get(key)
+        ]
         if len({n for n, _ in pts}) >= 2:
             x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
             out[system] = float(np.polyfit(x, y, 1)[0])
     return out
 
 
-PLOTTED = [("build_s", "build time (s)"), ("build_peak_rss_mb", "peak RSS while building (MB)"),
-           ("ms_single_p50_95", "single query p50 at recall 0.95, in memory (ms)"),
-           ("disk_ms_single_p50_95", "single query p50 at recall 0.95, page cache dropped (ms)")]
+PLOTTED = [
+    ("build_s", "build time (s)"),
+    ("build_peak_rss_mb", "peak RSS while building (MB)"),
+    ("ms_single_p50_95", "single query p50 at recall 0.95, in memory (ms)"),
+    ("disk_ms_single_p50_95", "single query p50 at recall 0.95, page cache dropped (ms)"),
+]
 
 
 def plot(body: dict, path: Path) -> None:
@@ -209,7 +314,12 @@ def plot(body: dict, path: Path) -> None:
             pts = sorted((s["n"], s[key]) for s in synth if s["system"] == system and s.get(key))
             if pts:
                 b = body["growth_exponents"].get(key, {}).get(system)
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=system + (f" (n^{b:.2f})" if b is not None else ""))
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    "o-",
+                    label=system + (f" (n^{b:.2f})" if b is not None else ""),
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("rows n (clustered 96-d)")
@@ -225,31 +335,67 @@ def fmt(v, spec=".3g") -> str:
 
 
 def write_markdown(body: dict, path: Path) -> None:
-    lines = [f"# {body['benchmark']}: vectree at 1M-10M rows against faiss and lancedb", "",
-             f"Commands: {'; '.join(f'`{c}`' for c in body['commands'])}. Machine: {body['machine']['cpus']} cpus "
-             f"({body['machine'].get('cpu', '')}), {body['machine'].get('memory_gb')} GiB, 1 thread per system, shared with other jobs "
-             "(compare within a dataset, read the ratios).", "",
-             "Data: " + body["data_note"], "",
-             "Ran: " + ", ".join(f"{d['name']} ({d['rows']:,} rows, {d['wall_s'] / 60:.0f} min)" for d in body["datasets"])
-             + ". " + body.get("not_run", ""), ""]
-    lines += ["## Build and memory", "",
-              "| dataset | system | build s | peak RSS building MB | / raw | index MB | buckets |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {body['benchmark']}: vectree at 1M-10M rows against faiss and lancedb",
+        "",
+        f"Commands: {'; '.join(f'`{c}`' for c in body['commands'])}. Machine: {body['machine']['cpus']} cpus "
+        f"({body['machine'].get('cpu', '')}), {body['machine'].get('memory_gb')} GiB, 1 thread per system, shared with other jobs "
+        "(compare within a dataset, read the ratios).",
+        "",
+        "Data: " + body["data_note"],
+        "",
+        "Ran: "
+        + ", ".join(f"{d['name']} ({d['rows']:,} rows, {d['wall_s'] / 60:.0f} min)" for d in body["datasets"])
+        + ". "
+        + body.get("not_run", ""),
+        "",
+    ]
+    lines += [
+        "## Build and memory",
+        "",
+        "| dataset | system | build s | peak RSS building MB | / raw | index MB | buckets |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in body["summary"]:
-        lines.append(f"| {s['dataset']} | {s['system']} | {fmt(s['build_s'], '.1f')} | {fmt(s['build_peak_rss_mb'], '.0f')} | "
-                     f"{s['build_peak_rss_fraction_of_raw']:.2f} | {fmt(s['index_mb'], '.0f')} | {fmt(s['buckets'])} |")
+        lines.append(
+            f"| {s['dataset']} | {s['system']} | {fmt(s['build_s'], '.1f')} | {fmt(s['build_peak_rss_mb'], '.0f')} | "
+            f"{s['build_peak_rss_fraction_of_raw']:.2f} | {fmt(s['index_mb'], '.0f')} | {fmt(s['buckets'])} |"
+        )
     for key in ("90", "95"):
-        lines += ["", f"## First setting reaching recall@10 0.{key}", "",
-                  "| dataset | system | setting | recall | memory: single p50 ms | p99 ms | batch q/s | disk: first query ms | single p50 ms | p99 ms | batch q/s | peak RSS MB | page cache shrank MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## First setting reaching recall@10 0.{key}",
+            "",
+            "| dataset | system | setting | recall | memory: single p50 ms | p99 ms | batch q/s | disk: first query ms | single p50 ms | p99 ms | batch q/s | peak RSS MB | page cache shrank MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for s in body["summary"]:
             if f"setting_{key}" not in s:
-                lines.append(f"| {s['dataset']} | {s['system']} | not reached (max recall {s['max_recall']:.3f}) |||||||||||")
+                lines.append(
+                    f"| {s['dataset']} | {s['system']} | not reached (max recall {s['max_recall']:.3f}) |||||||||||"
+                )
                 continue
-            lines.append(" | ".join(["", s["dataset"], s["system"], s[f"setting_{key}"], fmt(s[f"recall_{key}"], ".3f"),
-                                     fmt(s.get(f"ms_single_p50_{key}")), fmt(s.get(f"ms_single_p99_{key}")), fmt(s.get(f"qps_batch_{key}"), ".0f"),
-                                     fmt(s.get(f"disk_first_query_ms_{key}")), fmt(s.get(f"disk_ms_single_p50_{key}")),
-                                     fmt(s.get(f"disk_ms_single_p99_{key}")), fmt(s.get(f"disk_qps_batch_{key}"), ".0f"),
-                                     fmt(s.get(f"disk_peak_rss_mb_{key}"), ".0f"), fmt(s.get(f"disk_page_cache_shrank_mb_{key}"), ".0f"), ""]).strip())
+            lines.append(
+                " | ".join(
+                    [
+                        "",
+                        s["dataset"],
+                        s["system"],
+                        s[f"setting_{key}"],
+                        fmt(s[f"recall_{key}"], ".3f"),
+                        fmt(s.get(f"ms_single_p50_{key}")),
+                        fmt(s.get(f"ms_single_p99_{key}")),
+                        fmt(s.get(f"qps_batch_{key}"), ".0f"),
+                        fmt(s.get(f"disk_first_query_ms_{key}")),
+                        fmt(s.get(f"disk_ms_single_p50_{key}")),
+                        fmt(s.get(f"disk_ms_single_p99_{key}")),
+                        fmt(s.get(f"disk_qps_batch_{key}"), ".0f"),
+                        fmt(s.get(f"disk_peak_rss_mb_{key}"), ".0f"),
+                        fmt(s.get(f"disk_page_cache_shrank_mb_{key}"), ".0f"),
+                        "",
+                    ]
+                ).strip()
+            )
     lines += ["", "## Growth exponents (value ~ n^b over the synthetic sizes)", ""]
     for key, title in PLOTTED:
         g = body["growth_exponents"].get(key, {})
@@ -261,9 +407,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", action="append", default=[], help="synthetic size: 1m, 3m, 10m (repeatable)")
     parser.add_argument("--dataset", action="append", default=[], help="glove, arxiv (comma list)")
-    parser.add_argument("--quick", action="store_true", help="20k synthetic rows (pass --out to keep the results elsewhere)")
+    parser.add_argument(
+        "--quick", action="store_true", help="20k synthetic rows (pass --out to keep the results elsewhere)"
+    )
     parser.add_argument("--ingest", action="store_true", help="ingest-while-serving on the largest synthetic size")
-    parser.add_argument("--systems", help=f"comma list of a subset of {','.join(SYSTEMS)}: only their rows are replaced")
+    parser.add_argument(
+        "--systems", help=f"comma list of a subset of {','.join(SYSTEMS)}: only their rows are replaced"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     only = set(args.systems.split(",")) if args.systems else None
@@ -273,7 +423,9 @@ def main() -> None:
         SYSTEMS_RUN = [s for s in SYSTEMS if s in only]
     else:
         SYSTEMS_RUN = list(SYSTEMS)
-    specs = [n for item in args.n for n in item.split(",") if n] + [d for item in args.dataset for d in item.split(",") if d]
+    specs = [n for item in args.n for n in item.split(",") if n] + [
+        d for item in args.dataset for d in item.split(",") if d
+    ]
     if args.quick and not specs:
         specs = ["20k"]
     if not specs:
@@ -281,27 +433,50 @@ def main() -> None:
     command = "python benchmarks/scale.py " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{NAME}.json"
-    body = json.loads(path.read_text()) if path.exists() else {"benchmark": NAME, "rows": [], "datasets": [], "commands": []}
+    body = (
+        json.loads(path.read_text())
+        if path.exists()
+        else {"benchmark": NAME, "rows": [], "datasets": [], "commands": []}
+    )
     synth_specs = [s for s in specs if s not in ("glove", "arxiv")]
     largest = max(synth_specs, key=parse_n) if (args.ingest and synth_specs) else None
     keep = Path(os.environ.get("VECTREE_SCALE_WORK", tempfile.gettempdir())) / "scale-ingest-collection"
     for spec in specs:
         rows, meta = run_dataset(spec, args.quick, keep if spec == largest else None, systems=SYSTEMS_RUN)
         ran = {r["system"] for r in rows} | set(SYSTEMS_RUN)
-        body["rows"] = [r for r in body["rows"] if r["dataset"] != meta["name"] or (only and r["system"] not in ran)] + rows
+        body["rows"] = [
+            r for r in body["rows"] if r["dataset"] != meta["name"] or (only and r["system"] not in ran)
+        ] + rows
         old = next((d for d in body["datasets"] if d["name"] == meta["name"]), None)
         if only and old:
-            meta = {**old, "errors": {**{k: v for k, v in old.get("errors", {}).items() if k.split("/")[0] not in ran}, **meta["errors"]},
-                    "reruns": old.get("reruns", []) + [{"systems": sorted(ran), "wall_s": meta["wall_s"],
-                                                         "load_average_at_end": meta["load_average_at_end"]}]}
+            meta = {
+                **old,
+                "errors": {
+                    **{k: v for k, v in old.get("errors", {}).items() if k.split("/")[0] not in ran},
+                    **meta["errors"],
+                },
+                "reruns": old.get("reruns", [])
+                + [
+                    {
+                        "systems": sorted(ran),
+                        "wall_s": meta["wall_s"],
+                        "load_average_at_end": meta["load_average_at_end"],
+                    }
+                ],
+            }
         body["datasets"] = [d for d in body["datasets"] if d["name"] != meta["name"]] + [meta]
         body["commands"] = sorted(set(body["commands"]) | {command})
-        body.update({"machine": machine(1), "date": datetime.date.today().isoformat(),
-                     "data_note": "synth-N: benchmarks/datasets.py's clustered generator, a 96-d Gaussian mixture of 4096 "
-                                  "anisotropic clusters (Zipf 1/rank^1.1 weights, means around 64 super-centers, per-cluster "
-                                  "rotation and power-law axis scales), rows generated in seeded 100k chunks into a memory-mapped "
-                                  ".npy (synth-1m is the first 1M rows of synth-3m); 1,000 held-out queries from the same mixture; "
-                                  "truth: exact top-100 by chunked faiss IndexFlatL2. glove / arxiv: benchmarks/datasets.py load()."})
+        body.update(
+            {
+                "machine": machine(1),
+                "date": datetime.date.today().isoformat(),
+                "data_note": "synth-N: benchmarks/datasets.py's clustered generator, a 96-d Gaussian mixture of 4096 "
+                "anisotropic clusters (Zipf 1/rank^1.1 weights, means around 64 super-centers, per-cluster "
+                "rotation and power-law axis scales), rows generated in seeded 100k chunks into a memory-mapped "
+                ".npy (synth-1m is the first 1M rows of synth-3m); 1,000 held-out queries from the same mixture; "
+                "truth: exact top-100 by chunked faiss IndexFlatL2. glove / arxiv: benchmarks/datasets.py load().",
+            }
+        )
         body["summary"] = summary(body["rows"])
         body["growth_exponents"] = {key: growth(body["summary"], key) for key, _ in PLOTTED}
         path.write_text(json.dumps(body, indent=1, default=float))

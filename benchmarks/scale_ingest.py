@@ -35,7 +35,9 @@ BATCH = 10_000
 REFRESH_EVERY = 20
 
 
-def _truth_at(base_ids: np.ndarray, base_d: np.ndarray, q: np.ndarray, added: np.ndarray, n: int, k: int = 10) -> np.ndarray:
+def _truth_at(
+    base_ids: np.ndarray, base_d: np.ndarray, q: np.ndarray, added: np.ndarray, n: int, k: int = 10
+) -> np.ndarray:
     """Exact top k of one query over the base (its exact top 100 and their squared distances) plus ``added``."""
     if len(added):
         d_add = ((added - q) ** 2).sum(1)
@@ -64,8 +66,16 @@ def build_collection(n: int, where: Path, log=print) -> Path:
     return where
 
 
-def run_ingest(col_dir: Path, n: int, scale_body: dict | None, out: Path, command: str, quick: bool,
-               probes: int | None = None, log=print) -> Path:
+def run_ingest(
+    col_dir: Path,
+    n: int,
+    scale_body: dict | None,
+    out: Path,
+    command: str,
+    quick: bool,
+    probes: int | None = None,
+    log=print,
+) -> Path:
     import vectree
     from benchmarks import datasets
 
@@ -74,8 +84,14 @@ def run_ingest(col_dir: Path, n: int, scale_body: dict | None, out: Path, comman
     base_ids, base_d = z["ids"], z["dists"]
     queries = ds.queries
     if probes is None and scale_body:
-        line = next((s for s in scale_body.get("summary", []) if s["dataset"] == ds.name and s["system"] == "vectree[kmeans]"
-                     and "setting_95" in s), None)
+        line = next(
+            (
+                s
+                for s in scale_body.get("summary", [])
+                if s["dataset"] == ds.name and s["system"] == "vectree[kmeans]" and "setting_95" in s
+            ),
+            None,
+        )
         probes = int(line["setting_95"].split("=")[1]) if line else None
     probes = probes or 12
     add = max(BATCH, n // 10)
@@ -116,12 +132,20 @@ def run_ingest(col_dir: Path, n: int, scale_body: dict | None, out: Path, comman
                 tc = time.perf_counter()
                 writer.compact()
                 new = set(writer._snap.index.bucket_fingerprints) - {""}
-                c = {"after_rows": len(writer), "seconds": time.perf_counter() - tc, "buckets_before": len(old),
-                     "buckets_after": len(new), "buckets_rewritten_or_new": len(new - old), "buckets_kept": len(new & old),
-                     "operation": writer.manifest.operation}
+                c = {
+                    "after_rows": len(writer),
+                    "seconds": time.perf_counter() - tc,
+                    "buckets_before": len(old),
+                    "buckets_after": len(new),
+                    "buckets_rewritten_or_new": len(new - old),
+                    "buckets_kept": len(new & old),
+                    "operation": writer.manifest.operation,
+                }
                 compactions.append(c)
-                log(f"[ingest] {len(writer):,} rows: compaction {c['seconds']:.1f} s, {c['buckets_rewritten_or_new']} of "
-                    f"{c['buckets_after']} buckets written, {c['buckets_kept']} kept")
+                log(
+                    f"[ingest] {len(writer):,} rows: compaction {c['seconds']:.1f} s, {c['buckets_rewritten_or_new']} of "
+                    f"{c['buckets_after']} buckets written, {c['buckets_kept']} kept"
+                )
     finally:
         stop.set()
         thread.join()
@@ -134,39 +158,82 @@ def run_ingest(col_dir: Path, n: int, scale_body: dict | None, out: Path, comman
     for p, label in ((0, "quiet before"), (1, "while ingesting"), (2, "quiet after")):
         mine = [r for r in records if r[4] == p]
         lat = np.array([r[2] for r in mine]) * 1000
-        rec = [_recall(ids, _truth_at(base_ids[qi], base_d[qi], queries[qi], added[: vis - n], n)) for qi, vis, _, ids, _ in mine]
-        out_rows.append({"system": "vectree[kmeans]", "setting": f"probes={probes}", "dataset": ds.name, "phase": label,
-                         "metrics": {"queries": len(mine), "recall_at_10": float(np.mean(rec)), "ms_single_p50": float(np.median(lat)),
-                                     "ms_single_p99": float(np.percentile(lat, 99)), "rows_visible_min": min(r[1] for r in mine),
-                                     "rows_visible_max": max(r[1] for r in mine)}})
+        rec = [
+            _recall(ids, _truth_at(base_ids[qi], base_d[qi], queries[qi], added[: vis - n], n))
+            for qi, vis, _, ids, _ in mine
+        ]
+        out_rows.append(
+            {
+                "system": "vectree[kmeans]",
+                "setting": f"probes={probes}",
+                "dataset": ds.name,
+                "phase": label,
+                "metrics": {
+                    "queries": len(mine),
+                    "recall_at_10": float(np.mean(rec)),
+                    "ms_single_p50": float(np.median(lat)),
+                    "ms_single_p99": float(np.percentile(lat, 99)),
+                    "rows_visible_min": min(r[1] for r in mine),
+                    "rows_visible_max": max(r[1] for r in mine),
+                },
+            }
+        )
     quiet, busy = out_rows[0]["metrics"], out_rows[1]["metrics"]
-    goals = {"p99_within_2x_of_quiet": busy["ms_single_p99"] <= 2 * quiet["ms_single_p99"],
-             "p99_ratio": busy["ms_single_p99"] / quiet["ms_single_p99"],
-             "recall_loss_within_2x_of_quiet": (1 - busy["recall_at_10"]) <= 2 * max(1e-9, 1 - quiet["recall_at_10"]),
-             "recall_ratio": busy["recall_at_10"] / quiet["recall_at_10"],
-             "tail_rows_max": tail_max, "tail_bound_rows": TAIL_BOUND,
-             "rebuilds": sum(1 for c in compactions if c["operation"] != "compact")}
-    body = {"benchmark": "scale-ingest", "command": command, "machine": machine(1), "date": datetime.date.today().isoformat(),
-            "rows": out_rows, "compactions": compactions, "goals": goals, "added_rows": add, "batch_rows": BATCH,
-            "ingest_s": ingest_s, "rows_per_s": add / ingest_s, "base_rows": n}
+    goals = {
+        "p99_within_2x_of_quiet": busy["ms_single_p99"] <= 2 * quiet["ms_single_p99"],
+        "p99_ratio": busy["ms_single_p99"] / quiet["ms_single_p99"],
+        "recall_loss_within_2x_of_quiet": (1 - busy["recall_at_10"]) <= 2 * max(1e-9, 1 - quiet["recall_at_10"]),
+        "recall_ratio": busy["recall_at_10"] / quiet["recall_at_10"],
+        "tail_rows_max": tail_max,
+        "tail_bound_rows": TAIL_BOUND,
+        "rebuilds": sum(1 for c in compactions if c["operation"] != "compact"),
+    }
+    body = {
+        "benchmark": "scale-ingest",
+        "command": command,
+        "machine": machine(1),
+        "date": datetime.date.today().isoformat(),
+        "rows": out_rows,
+        "compactions": compactions,
+        "goals": goals,
+        "added_rows": add,
+        "batch_rows": BATCH,
+        "ingest_s": ingest_s,
+        "rows_per_s": add / ingest_s,
+        "base_rows": n,
+    }
     out.mkdir(parents=True, exist_ok=True)
     path = out / "scale-ingest.json"
     path.write_text(json.dumps(body, indent=1, default=float))
-    lines = [f"# scale-ingest: {add:,} rows added in batches of {BATCH:,} into {ds.name} while one thread queries", "",
-             f"Command: `{command}` ({body['date']}). Tail bound {TAIL_BOUND:,} rows (compact when reached); "
-             f"ingest {ingest_s:.0f} s ({add / ingest_s:.0f} rows/s, compactions included).", "",
-             "| phase | queries | recall@10 | single p50 ms | p99 ms | rows visible |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# scale-ingest: {add:,} rows added in batches of {BATCH:,} into {ds.name} while one thread queries",
+        "",
+        f"Command: `{command}` ({body['date']}). Tail bound {TAIL_BOUND:,} rows (compact when reached); "
+        f"ingest {ingest_s:.0f} s ({add / ingest_s:.0f} rows/s, compactions included).",
+        "",
+        "| phase | queries | recall@10 | single p50 ms | p99 ms | rows visible |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in out_rows:
         m = r["metrics"]
-        lines.append(f"| {r['phase']} | {m['queries']} | {m['recall_at_10']:.4f} | {m['ms_single_p50']:.3f} | {m['ms_single_p99']:.3f} | "
-                     f"{m['rows_visible_min']:,}..{m['rows_visible_max']:,} |")
-    lines += ["", f"- p99 while ingesting / quiet: {goals['p99_ratio']:.2f} (goal <= 2: {'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
-              f"- recall while ingesting / quiet: {goals['recall_ratio']:.3f} (missed fraction within 2x of quiet: "
-              f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
-              f"- largest unindexed tail: {tail_max:,} rows (bound {TAIL_BOUND:,}); full rebuilds: {goals['rebuilds']}", "",
-              "| compaction | rows after | seconds | buckets written | buckets kept | buckets after |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['phase']} | {m['queries']} | {m['recall_at_10']:.4f} | {m['ms_single_p50']:.3f} | {m['ms_single_p99']:.3f} | "
+            f"{m['rows_visible_min']:,}..{m['rows_visible_max']:,} |"
+        )
+    lines += [
+        "",
+        f"- p99 while ingesting / quiet: {goals['p99_ratio']:.2f} (goal <= 2: {'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
+        f"- recall while ingesting / quiet: {goals['recall_ratio']:.3f} (missed fraction within 2x of quiet: "
+        f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
+        f"- largest unindexed tail: {tail_max:,} rows (bound {TAIL_BOUND:,}); full rebuilds: {goals['rebuilds']}",
+        "",
+        "| compaction | rows after | seconds | buckets written | buckets kept | buckets after |",
+        "|---|---|---|---|---|---|",
+    ]
     for i, c in enumerate(compactions):
-        lines.append(f"| {i + 1} | {c['after_rows']:,} | {c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | {c['buckets_kept']} | {c['buckets_after']} |")
+        lines.append(
+            f"| {i + 1} | {c['after_rows']:,} | {c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | {c['buckets_kept']} | {c['buckets_after']} |"
+        )
     (out / "scale-ingest.md").write_text("\n".join(lines) + "\n")
     log(f"[ingest] wrote {path}")
     return path

@@ -53,7 +53,9 @@ def main() -> None:
         local.build()
         local_s = time.perf_counter() - t
         print(f"[scale-ray] local build of {n:,} rows: {local_s:.1f} s", flush=True)
-        rows.append({"system": "vectree local", "setting": "1 process", "dataset": ds.name, "metrics": {"build_s": local_s}})
+        rows.append(
+            {"system": "vectree local", "setting": "1 process", "dataset": ds.name, "metrics": {"build_s": local_s}}
+        )
         for w in [int(x) for x in args.workers.split(",")]:
             t = time.perf_counter()
             ray.init(address="local", num_cpus=w, include_dashboard=False, log_to_driver=False)
@@ -63,10 +65,23 @@ def main() -> None:
             build_s = time.perf_counter() - t
             ray.shutdown()
             same = col.manifest.index == local.manifest.index and col.manifest.idmap == local.manifest.idmap
-            print(f"[scale-ray] ray, {w} worker(s): start {start_s:.1f} s, build {build_s:.1f} s, equals local: {same}", flush=True)
-            rows.append({"system": "vectree.distributed", "setting": f"{w} worker(s)", "dataset": ds.name,
-                         "metrics": {"build_s": build_s, "ray_start_s": start_s, "speedup_vs_local": local_s / build_s,
-                                     "index_equals_local": same}})
+            print(
+                f"[scale-ray] ray, {w} worker(s): start {start_s:.1f} s, build {build_s:.1f} s, equals local: {same}",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "system": "vectree.distributed",
+                    "setting": f"{w} worker(s)",
+                    "dataset": ds.name,
+                    "metrics": {
+                        "build_s": build_s,
+                        "ray_start_s": start_s,
+                        "speedup_vs_local": local_s / build_s,
+                        "index_equals_local": same,
+                    },
+                }
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     one = next((r for r in rows if r["setting"] == "1 worker(s)"), None)
@@ -74,18 +89,31 @@ def main() -> None:
         if one and r["system"] == "vectree.distributed":
             r["metrics"]["speedup_vs_1_worker"] = one["metrics"]["build_s"] / r["metrics"]["build_s"]
     command = "python benchmarks/scale_ray.py " + " ".join(sys.argv[1:])
-    body = {"benchmark": "scale-ray", "command": command.strip(), "machine": machine("1 per worker"),
-            "date": datetime.date.today().isoformat(), "rows": rows, "n": n}
+    body = {
+        "benchmark": "scale-ray",
+        "command": command.strip(),
+        "machine": machine("1 per worker"),
+        "date": datetime.date.today().isoformat(),
+        "rows": rows,
+        "n": n,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale-ray.json").write_text(json.dumps(body, indent=1))
-    lines = [f"# scale-ray: building {n:,} clustered 96-d rows locally and on Ray", "",
-             f"Command: `{body['command']}` ({body['date']}); machine: {body['machine']['cpus']} cpus shared with other jobs, "
-             f"load average at start {body['machine']['load_average_at_start']}. Ray: a fresh local instance per run.", "",
-             "| system | setting | build s | x local | x 1 worker | Ray start s | index equals local |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# scale-ray: building {n:,} clustered 96-d rows locally and on Ray",
+        "",
+        f"Command: `{body['command']}` ({body['date']}); machine: {body['machine']['cpus']} cpus shared with other jobs, "
+        f"load average at start {body['machine']['load_average_at_start']}. Ray: a fresh local instance per run.",
+        "",
+        "| system | setting | build s | x local | x 1 worker | Ray start s | index equals local |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         m = r["metrics"]
-        lines.append(f"| {r['system']} | {r['setting']} | {m['build_s']:.1f} | {m.get('speedup_vs_local', 1.0):.2f} | "
-                     f"{m.get('speedup_vs_1_worker', float('nan')):.2f} | {m.get('ray_start_s', float('nan')):.1f} | {m.get('index_equals_local', '')} |")
+        lines.append(
+            f"| {r['system']} | {r['setting']} | {m['build_s']:.1f} | {m.get('speedup_vs_local', 1.0):.2f} | "
+            f"{m.get('speedup_vs_1_worker', float('nan')):.2f} | {m.get('ray_start_s', float('nan')):.1f} | {m.get('index_equals_local', '')} |"
+        )
     (args.out / "scale-ray.md").write_text("\n".join(lines) + "\n")
     print(f"[scale-ray] wrote {args.out / 'scale-ray.json'}", flush=True)
 

@@ -32,8 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, markdown_table, write_results  # noqa: E402
-
 from benchmarks.datasets import SHARED as DATA  # noqa: E402
+
 CHROMA_API = "/api/v2/tenants/default_tenant/databases/default_database/collections"
 
 
@@ -68,7 +68,9 @@ def rss_mb(pid: int, workers: int) -> list[float]:
     import psutil
 
     root = psutil.Process(pid)
-    procs = [c for c in root.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())] if workers > 1 else [root]
+    procs = (
+        [c for c in root.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())] if workers > 1 else [root]
+    )
     return [round(p.memory_info().rss / 2**20, 1) for p in procs]
 
 
@@ -87,7 +89,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # ------------------------------------------------------------------------------------------- load
-async def run_load(base_url: str, headers: dict[str, str], search, add, clients: int, duration_s: float, seed: int) -> dict[str, Any]:  # noqa: ANN001
+async def run_load(
+    base_url: str, headers: dict[str, str], search, add, clients: int, duration_s: float, seed: int
+) -> dict[str, Any]:  # noqa: ANN001
     """``clients`` coroutines, each sending one request at a time until the deadline."""
     import httpx
 
@@ -121,9 +125,18 @@ async def run_load(base_url: str, headers: dict[str, str], search, add, clients:
         elapsed = time.monotonic() - start
     s, a = np.array(lat["search"]) * 1000, np.array(lat["add"]) * 1000
     pct = lambda x, q: round(float(np.percentile(x, q)), 2) if len(x) else None  # noqa: E731
-    return {"throughput_ops_s": round((len(s) + len(a)) / elapsed, 1), "searches": len(s), "adds": len(a),
-            "search_p50_ms": pct(s, 50), "search_p99_ms": pct(s, 99), "add_p50_ms": pct(a, 50), "add_p99_ms": pct(a, 99),
-            "errors": len(errors), "error_examples": errors[:3], "duration_s": round(elapsed, 1)}
+    return {
+        "throughput_ops_s": round((len(s) + len(a)) / elapsed, 1),
+        "searches": len(s),
+        "adds": len(a),
+        "search_p50_ms": pct(s, 50),
+        "search_p99_ms": pct(s, 99),
+        "add_p50_ms": pct(a, 50),
+        "add_p99_ms": pct(a, 99),
+        "errors": len(errors),
+        "error_examples": errors[:3],
+        "duration_s": round(elapsed, 1),
+    }
 
 
 def encoders(queries: np.ndarray, pool: np.ndarray, system: str, probes: int):  # noqa: ANN201
@@ -133,24 +146,35 @@ def encoders(queries: np.ndarray, pool: np.ndarray, system: str, probes: int):  
 
     def batch(rng: np.random.Generator) -> tuple[list[int], str]:
         start = int(rng.integers(0, len(pool) - 100))
-        return list(range(start, start + 100)), "[" + ",".join(pjson[start:start + 100]) + "]"
+        return list(range(start, start + 100)), "[" + ",".join(pjson[start : start + 100]) + "]"
 
     if system == "vectree":
+
         def search(rng):  # noqa: ANN001, ANN202
-            return "POST", "/collections/{name}/search", f'{{"vectors":[{qjson[int(rng.integers(len(qjson)))]}],"k":10,"probes":{probes}}}'.encode()
+            return (
+                "POST",
+                "/collections/{name}/search",
+                f'{{"vectors":[{qjson[int(rng.integers(len(qjson)))]}],"k":10,"probes":{probes}}}'.encode(),
+            )
 
         def add(rng, tag):  # noqa: ANN001, ANN202
             idx, vec = batch(rng)
             ids = json.dumps([f"n{tag}-{j}" for j in range(100)])
             return "POST", "/collections/{name}/add", f'{{"vectors":{vec},"ids":{ids}}}'.encode()
     else:
+
         def search(rng):  # noqa: ANN001, ANN202
-            return "POST", CHROMA_API + "/{name}/query", f'{{"query_embeddings":[{qjson[int(rng.integers(len(qjson)))]}],"n_results":10,"include":["distances"]}}'.encode()
+            return (
+                "POST",
+                CHROMA_API + "/{name}/query",
+                f'{{"query_embeddings":[{qjson[int(rng.integers(len(qjson)))]}],"n_results":10,"include":["distances"]}}'.encode(),
+            )
 
         def add(rng, tag):  # noqa: ANN001, ANN202
             idx, vec = batch(rng)
             ids = json.dumps([f"n{tag}-{j}" for j in range(100)])
             return "POST", CHROMA_API + "/{name}/add", f'{{"ids":{ids},"embeddings":{vec}}}'.encode()
+
     return search, add
 
 
@@ -158,6 +182,7 @@ def bind(maker, name: str):  # noqa: ANN001, ANN201
     def call(*args):  # noqa: ANN002, ANN202
         method, path, body = maker(*args)
         return method, path.format(name=name), body
+
     return call
 
 
@@ -166,16 +191,31 @@ def recall(found: list[list[Any]], truth: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------------------------- chroma
-def chroma(args: argparse.Namespace, base: np.ndarray, ids: list[str], queries: np.ndarray, truth_ids: np.ndarray,
-           pool: np.ndarray, work: Path) -> tuple[list[dict[str, Any]], float | None, str]:
+def chroma(
+    args: argparse.Namespace,
+    base: np.ndarray,
+    ids: list[str],
+    queries: np.ndarray,
+    truth_ids: np.ndarray,
+    pool: np.ndarray,
+    work: Path,
+) -> tuple[list[dict[str, Any]], float | None, str]:
     import httpx
 
     binary = args.chroma_bin or shutil.which("chroma")
     if not binary or not Path(binary).exists():
-        return [], None, f"chroma not run: no `chroma` executable (pip install chromadb==1.5.9 in a venv of its own, pass --chroma-bin)"
+        return (
+            [],
+            None,
+            "chroma not run: no `chroma` executable (pip install chromadb==1.5.9 in a venv of its own, pass --chroma-bin)",
+        )
     port = free_port()
-    proc = subprocess.Popen([binary, "run", "--path", str(work / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=open(work / "chroma.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [binary, "run", "--path", str(work / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=open(work / "chroma.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     rows: list[dict[str, Any]] = []
     try:
@@ -185,13 +225,18 @@ def chroma(args: argparse.Namespace, base: np.ndarray, ids: list[str], queries: 
         cid = col["id"]
         t0 = time.perf_counter()
         for s in range(0, len(base), 1000):
-            r = http.post(f"{CHROMA_API}/{cid}/add", json={"ids": ids[s:s + 1000], "embeddings": base[s:s + 1000].tolist()})
+            r = http.post(
+                f"{CHROMA_API}/{cid}/add", json={"ids": ids[s : s + 1000], "embeddings": base[s : s + 1000].tolist()}
+            )
             r.raise_for_status()
         load_s = time.perf_counter() - t0
         log(f"chroma: {len(base)} rows added in {load_s:.1f} s")
         found = []
         for s in range(0, len(queries), 50):
-            r = http.post(f"{CHROMA_API}/{cid}/query", json={"query_embeddings": queries[s:s + 50].tolist(), "n_results": 10, "include": ["distances"]})
+            r = http.post(
+                f"{CHROMA_API}/{cid}/query",
+                json={"query_embeddings": queries[s : s + 50].tolist(), "n_results": 10, "include": ["distances"]},
+            )
             found += r.json()["ids"]
         rec = recall(found, truth_ids)
         log(f"chroma: recall@10 {rec:.3f} (default HNSW settings)")
@@ -200,18 +245,40 @@ def chroma(args: argparse.Namespace, base: np.ndarray, ids: list[str], queries: 
             log(f"chroma: {n} client(s) for {args.duration:g} s")
             m = asyncio.run(run_load(url, {}, bind(search, cid), bind(add, cid), n, args.duration, seed=n))
             rss = rss_mb(proc.pid, 1)
-            rows.append({"system": "chroma", "setting": f"workers=1 clients={n}", "dataset": "arxiv-minilm",
-                         "metrics": m | {"clients": n, "workers": 1, "recall_at_10": round(rec, 4), "rss_mb_per_worker": rss,
-                                         "load_s": round(load_s, 1)}})
-            log(f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} ms, errors {m['errors']}")
+            rows.append(
+                {
+                    "system": "chroma",
+                    "setting": f"workers=1 clients={n}",
+                    "dataset": "arxiv-minilm",
+                    "metrics": m
+                    | {
+                        "clients": n,
+                        "workers": 1,
+                        "recall_at_10": round(rec, 4),
+                        "rss_mb_per_worker": rss,
+                        "load_s": round(load_s, 1),
+                    },
+                }
+            )
+            log(
+                f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} ms, errors {m['errors']}"
+            )
         return rows, rec, "chroma run (chromadb 1.5.9, its own virtualenv), REST API v2, HNSW defaults, space=cosine"
     finally:
         stop(proc)
 
 
 # -------------------------------------------------------------------------------------------- vectree
-def vectree_rows(args: argparse.Namespace, base: np.ndarray, ids: list[str], queries: np.ndarray, truth_ids: np.ndarray,
-                 pool: np.ndarray, target: float, work: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def vectree_rows(
+    args: argparse.Namespace,
+    base: np.ndarray,
+    ids: list[str],
+    queries: np.ndarray,
+    truth_ids: np.ndarray,
+    pool: np.ndarray,
+    target: float,
+    work: Path,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     import vectree
     from vectree.service.registry import Registry
     from vectree.service.tenants import create_key
@@ -238,9 +305,27 @@ def vectree_rows(args: argparse.Namespace, base: np.ndarray, ids: list[str], que
     for workers in args.workers:
         port = free_port()
         env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-        proc = subprocess.Popen([sys.executable, "-m", "vectree", "serve", str(root), "--port", str(port), "--workers", str(workers),
-                                 "--rate", "0", "--max-batch", "100000"], env=env, stdout=open(work / f"serve-{workers}.log", "wb"),
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vectree",
+                "serve",
+                str(root),
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--rate",
+                "0",
+                "--max-batch",
+                "100000",
+            ],
+            env=env,
+            stdout=open(work / f"serve-{workers}.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             wait_http(url + "/health", proc)
@@ -256,12 +341,37 @@ def vectree_rows(args: argparse.Namespace, base: np.ndarray, ids: list[str], que
                         method, path, body = warm(rng)
                         http.request(method, path, content=body).raise_for_status()
                 log(f"vectree: {workers} worker(s), {n} client(s) for {args.duration:g} s")
-                m = asyncio.run(run_load(url, {"authorization": f"Bearer {key}"}, bind(search, name), bind(add, name), n, args.duration, seed=n))
+                m = asyncio.run(
+                    run_load(
+                        url,
+                        {"authorization": f"Bearer {key}"},
+                        bind(search, name),
+                        bind(add, name),
+                        n,
+                        args.duration,
+                        seed=n,
+                    )
+                )
                 rss = rss_mb(proc.pid, workers)
-                rows.append({"system": "vectree", "setting": f"workers={workers} clients={n} probes={probes}", "dataset": "arxiv-minilm",
-                             "metrics": m | {"clients": n, "workers": workers, "probes": probes, "recall_at_10": round(sweep[probes], 4),
-                                             "rss_mb_per_worker": rss, "build_s": round(build_s, 1)}})
-                log(f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} ms, errors {m['errors']}")
+                rows.append(
+                    {
+                        "system": "vectree",
+                        "setting": f"workers={workers} clients={n} probes={probes}",
+                        "dataset": "arxiv-minilm",
+                        "metrics": m
+                        | {
+                            "clients": n,
+                            "workers": workers,
+                            "probes": probes,
+                            "recall_at_10": round(sweep[probes], 4),
+                            "rss_mb_per_worker": rss,
+                            "build_s": round(build_s, 1),
+                        },
+                    }
+                )
+                log(
+                    f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} ms, errors {m['errors']}"
+                )
                 registry.drop(registry.record(name))
         finally:
             stop(proc)
@@ -277,7 +387,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     series: dict[str, list[dict]] = {}
     for r in rows:
-        series.setdefault(f"{r['system']} ({r['metrics']['workers']} worker{'s' if r['metrics']['workers'] > 1 else ''})", []).append(r["metrics"])
+        series.setdefault(
+            f"{r['system']} ({r['metrics']['workers']} worker{'s' if r['metrics']['workers'] > 1 else ''})", []
+        ).append(r["metrics"])
     for (label, ms), color in zip(series.items(), ["tab:blue", "tab:green", "tab:red", "tab:purple"]):
         ms = sorted(ms, key=lambda m: m["clients"])
         c = [m["clients"] for m in ms]
@@ -321,7 +433,7 @@ def main() -> None:
     n_q = 200
     base = np.asarray(vectors[:n_rows], dtype=np.float32)
     queries = np.asarray(vectors[-n_q:], dtype=np.float32)
-    pool = np.asarray(vectors[n_rows:n_rows + 5000], dtype=np.float32)
+    pool = np.asarray(vectors[n_rows : n_rows + 5000], dtype=np.float32)
     ids = all_ids[:n_rows]
     b = base / np.linalg.norm(base, axis=1, keepdims=True)
     qn = queries / np.linalg.norm(queries, axis=1, keepdims=True)
@@ -330,7 +442,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="vectree-bench-service-"))
     notes = []
     try:
-        crows, crec, note = ([], None, "chroma skipped (--no-chroma)") if args.no_chroma else chroma(args, base, ids, queries, truth_ids, pool, work)
+        crows, crec, note = (
+            ([], None, "chroma skipped (--no-chroma)")
+            if args.no_chroma
+            else chroma(args, base, ids, queries, truth_ids, pool, work)
+        )
         notes.append(note)
         target = crec if crec is not None else 0.95
         vrows, extra = vectree_rows(args, base, ids, queries, truth_ids, pool, target, work)
@@ -339,26 +455,63 @@ def main() -> None:
     rows = vrows + crows
     name = "service-quick" if args.quick else "service"
     out = Path(args.out)
-    command = "python benchmarks/service.py" + (" --quick" if args.quick else "") + (f" --duration {args.duration:g}" if args.duration != (2.0 if args.quick else 60.0) else "") + \
-        (f" --rows {n_rows}" if args.rows else "")
+    command = (
+        "python benchmarks/service.py"
+        + (" --quick" if args.quick else "")
+        + (f" --duration {args.duration:g}" if args.duration != (2.0 if args.quick else 60.0) else "")
+        + (f" --rows {n_rows}" if args.rows else "")
+    )
     import benchmarks.common as common
 
     common.RESULTS = out
-    path = write_results(name, command, "OMP_NUM_THREADS=1 per server process", rows,
-                         {"rows_in_collection": n_rows, "queries": n_q, "duration_s_per_point": args.duration, "notes": notes, **extra})
+    path = write_results(
+        name,
+        command,
+        "OMP_NUM_THREADS=1 per server process",
+        rows,
+        {"rows_in_collection": n_rows, "queries": n_q, "duration_s_per_point": args.duration, "notes": notes, **extra},
+    )
     ratio_lines = []
     for r in vrows:
         peer = next((c for c in crows if c["metrics"]["clients"] == r["metrics"]["clients"]), None)
         if peer:
-            ratio_lines.append(f"| {r['setting']} | {r['metrics']['throughput_ops_s'] / peer['metrics']['throughput_ops_s']:.2f}x | "
-                               f"{peer['metrics']['search_p50_ms'] / r['metrics']['search_p50_ms']:.2f}x | {peer['metrics']['search_p99_ms'] / r['metrics']['search_p99_ms']:.2f}x |")
-    md = [f"# {name}", "", f"`{command}` on {json.loads(path.read_text())['date']}: {n_rows} arXiv MiniLM rows (384-d, cosine), "
-          f"{args.duration:g} s per point, 90% batch-1 searches (k=10) / 10% adds of 100 rows, loopback, one asyncio load generator on the same machine.",
-          "", "Notes: " + "; ".join(notes) + f". vectree probes={extra['probes']} chosen for the recall@10 of the peer (sweep {extra['recall_sweep']}).", "",
-          markdown_table(rows, ["throughput_ops_s", "search_p50_ms", "search_p99_ms", "add_p50_ms", "add_p99_ms", "errors", "recall_at_10", "rss_mb_per_worker"])]
+            ratio_lines.append(
+                f"| {r['setting']} | {r['metrics']['throughput_ops_s'] / peer['metrics']['throughput_ops_s']:.2f}x | "
+                f"{peer['metrics']['search_p50_ms'] / r['metrics']['search_p50_ms']:.2f}x | {peer['metrics']['search_p99_ms'] / r['metrics']['search_p99_ms']:.2f}x |"
+            )
+    md = [
+        f"# {name}",
+        "",
+        f"`{command}` on {json.loads(path.read_text())['date']}: {n_rows} arXiv MiniLM rows (384-d, cosine), "
+        f"{args.duration:g} s per point, 90% batch-1 searches (k=10) / 10% adds of 100 rows, loopback, one asyncio load generator on the same machine.",
+        "",
+        "Notes: "
+        + "; ".join(notes)
+        + f". vectree probes={extra['probes']} chosen for the recall@10 of the peer (sweep {extra['recall_sweep']}).",
+        "",
+        markdown_table(
+            rows,
+            [
+                "throughput_ops_s",
+                "search_p50_ms",
+                "search_p99_ms",
+                "add_p50_ms",
+                "add_p99_ms",
+                "errors",
+                "recall_at_10",
+                "rss_mb_per_worker",
+            ],
+        ),
+    ]
     if ratio_lines:
-        md += ["", "vectree / chroma at the same number of clients (above 1 is vectree better):", "",
-               "| vectree setting | throughput | search p50 | search p99 |", "|---|---|---|---|", *ratio_lines]
+        md += [
+            "",
+            "vectree / chroma at the same number of clients (above 1 is vectree better):",
+            "",
+            "| vectree setting | throughput | search p50 | search p99 |",
+            "|---|---|---|---|",
+            *ratio_lines,
+        ]
     (out / f"{name}.md").write_text("\n".join(md) + "\n")
     plot(rows, out / f"{name}.png")
     log(f"wrote {path}, {name}.md, {name}.png")

@@ -24,16 +24,25 @@ def main(path: str = "demo-collection") -> None:
     console = Console()
     data = np.load(HERE / "arxiv-minilm-4k.npz")
     vectors, titles, cats = data["vectors"].astype(np.float32), data["titles"], data["categories"]
-    queries, base = np.arange(0, len(vectors), 20), np.setdiff1d(np.arange(len(vectors)), np.arange(0, len(vectors), 20))
+    queries, base = (
+        np.arange(0, len(vectors), 20),
+        np.setdiff1d(np.arange(len(vectors)), np.arange(0, len(vectors), 20)),
+    )
     shutil.rmtree(path, ignore_errors=True)
     col = vectree.create_collection(path, dim=vectors.shape[1], metric="cosine", bucket_size=200)
-    col.add(vectors[base], ids=[str(i) for i in data["ids"][base]], labels=cats[base].tolist(),
-            metadata=[{"title": str(t)} for t in titles[base]])
+    col.add(
+        vectors[base],
+        ids=[str(i) for i in data["ids"][base]],
+        labels=cats[base].tolist(),
+        metadata=[{"title": str(t)} for t in titles[base]],
+    )
     t0 = time.perf_counter()
     col.build()
     s = col.stats()
-    console.print(f"[bold]collection[/bold] {col.url}: {s['rows']} papers in {s['buckets']} buckets "
-                  f"(built in {time.perf_counter() - t0:.2f} s)")
+    console.print(
+        f"[bold]collection[/bold] {col.url}: {s['rows']} papers in {s['buckets']} buckets "
+        f"(built in {time.perf_counter() - t0:.2f} s)"
+    )
 
     q = vectors[queries]
     res = col.search(q[:3], k=5, probes=4, include_metadata=True)
@@ -41,7 +50,9 @@ def main(path: str = "demo-collection") -> None:
         table = Table(title=f"query: {titles[queries[i]]} [{cats[queries[i]]}]", title_justify="left")
         table.add_column("rank"), table.add_column("distance"), table.add_column("category"), table.add_column("title")
         for r in range(5):
-            table.add_row(str(r + 1), f"{res.distances[i, r]:.3f}", str(res.labels[i, r]), res.metadata[i][r]["title"][:90])
+            table.add_row(
+                str(r + 1), f"{res.distances[i, r]:.3f}", str(res.labels[i, r]), res.metadata[i][r]["title"][:90]
+            )
         console.print(table)
 
     exact = col.search(q, k=10, exact=True)

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.s3server", "tests.serviceserver"]  # SeaweedFS (s3_server, s3_fault_server); vectree serve (service_server)
+pytest_plugins = [
+    "tests.s3server",
+    "tests.serviceserver",
+]  # SeaweedFS (s3_server, s3_fault_server); vectree serve (service_server)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VECTREE_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -78,8 +81,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN0
     """Fail the run when a core test was skipped (a fresh clone must run every one of them)."""
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if _is_core(r.nodeid)]
     if skipped:
-        terminalreporter.write_line(f"FAILED: {len(skipped)} core test(s) skipped: " +
-                                    ", ".join(r.nodeid for r in skipped[:10]), red=True)
+        terminalreporter.write_line(
+            f"FAILED: {len(skipped)} core test(s) skipped: " + ", ".join(r.nodeid for r in skipped[:10]), red=True
+        )
         config._vectree_core_skips = len(skipped)
 
 

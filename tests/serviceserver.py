@@ -34,8 +34,16 @@ def free_port() -> int:
 class ServiceServer:
     """``vectree serve ROOT`` in a subprocess; :meth:`stop` / :meth:`start` keep the root and the port."""
 
-    def __init__(self, root: str | Path, *, workers: int = 1, env: dict[str, str] | None = None, args: list[str] | None = None,
-                 log: Path | None = None, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        log: Path | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
         self.root, self.workers, self.env, self.args = str(root), workers, env or {}, list(args or [])
         self.storage_options = dict(storage_options or {})
         if self.storage_options:
@@ -55,8 +63,23 @@ class ServiceServer:
         return key
 
     def start(self, timeout_s: float = 60.0) -> None:
-        env = os.environ | {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"} | self.env
-        cmd = [sys.executable, "-m", "vectree", "serve", self.root, "--port", str(self.port), "--workers", str(self.workers), *self.args]
+        env = (
+            os.environ
+            | {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
+            | self.env
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "vectree",
+            "serve",
+            self.root,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            *self.args,
+        ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout_s

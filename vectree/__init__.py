@@ -19,7 +19,19 @@ def connect(url: str, api_key: str | None = None, **options):  # noqa: ANN003, A
 
     return _connect(url, api_key, **options)
 
+
 __all__ = [
-    "Collection", "SearchResult", "VerifyReport", "create_collection", "open_collection", "IndexConfig", "connect",
-    "VectreeError", "InvalidInputError", "NotFoundError", "CorruptionError", "ConflictError", "StorageError",
+    "Collection",
+    "SearchResult",
+    "VerifyReport",
+    "create_collection",
+    "open_collection",
+    "IndexConfig",
+    "connect",
+    "VectreeError",
+    "InvalidInputError",
+    "NotFoundError",
+    "CorruptionError",
+    "ConflictError",
+    "StorageError",
 ]

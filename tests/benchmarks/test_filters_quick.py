@@ -13,8 +13,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_filters_quick_writes_json_md(tmp_path: Path, shared_data: Path) -> None:
     env = {**os.environ, "VECTREE_SHARED_DATA": str(shared_data), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "benchmarks/filters.py", "--quick", "--out", str(tmp_path)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/filters.py", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     body = json.loads((tmp_path / "filters-quick.json").read_text())
     assert body["benchmark"] == "filters-quick" and body["machine"]["threads"] == 1

@@ -12,8 +12,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_lifecycle_quick_writes_json_md_png(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "benchmarks/lifecycle.py", "--quick", "--out", str(tmp_path)], cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/lifecycle.py", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     body = json.loads((tmp_path / "lifecycle-quick.json").read_text())
     assert body["benchmark"] == "lifecycle-quick" and body["command"] == "python benchmarks/lifecycle.py --quick"

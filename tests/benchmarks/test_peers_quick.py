@@ -19,8 +19,14 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     pytest.importorskip("annoy")
     pytest.importorskip("lancedb")
     env = {**os.environ, "VECTREE_SHARED_DATA": str(shared_data)}
-    proc = subprocess.run([sys.executable, "benchmarks/peers.py", "--quick", "--out", str(tmp_path)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/peers.py", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     body = json.loads((tmp_path / "peers-fashion-mnist-quick.json").read_text())
     assert body["benchmark"] == "peers-fashion-mnist-quick"
@@ -29,8 +35,19 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     assert body["date"] and not body["errors"]
     memory = [r for r in body["rows"] if r["regime"] == "memory"]
     systems = {r["system"] for r in memory}
-    assert {"vectree[kmeans]", "vectree[seed]", "faiss-ivf-flat", "faiss-hnsw", "faiss-flat", "hnswlib", "annoy",
-            "lancedb-ivf-flat", "vectree[kmeans+int8]", "faiss-ivf-rabitq-fs", "faiss-ivfpq-fs"} <= systems
+    assert {
+        "vectree[kmeans]",
+        "vectree[seed]",
+        "faiss-ivf-flat",
+        "faiss-hnsw",
+        "faiss-flat",
+        "hnswlib",
+        "annoy",
+        "lancedb-ivf-flat",
+        "vectree[kmeans+int8]",
+        "faiss-ivf-rabitq-fs",
+        "faiss-ivfpq-fs",
+    } <= systems
     assert body["machine"]["copy_bandwidth_gbps"] > 0
     # int8 codes: the same probes read fewer bytes (codes, plus the few rows re-ranked in full)
     plain = {r["setting"]: r["metrics"] for r in memory if r["system"] == "vectree[kmeans]"}
@@ -53,7 +70,11 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     vd = disk["vectree[kmeans]"]
     assert vd["first_query_ms"] > 0 and vd["peak_rss_fraction_of_raw"] > 0
     assert vd["library_code_added_mb"] >= 0  # shared-library pages the queries faulted in, reported apart
-    assert vd["peak_data_rss_fraction_of_raw"] <= vd["peak_rss_over_baseline_fraction_of_raw"] < vd["peak_rss_fraction_of_raw"]
+    assert (
+        vd["peak_data_rss_fraction_of_raw"]
+        <= vd["peak_rss_over_baseline_fraction_of_raw"]
+        < vd["peak_rss_fraction_of_raw"]
+    )
     singles = [r["metrics"] for r in memory if "qps_single" in r["metrics"]]
     assert singles and all(m["qps_single"] == max(m["qps_single_rounds"]) for m in singles)  # the fastest round
     table = body["summary"]["at_recall_0.95"]
@@ -66,5 +87,10 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     assert verdict["one-at-a-time"] == (v["qps_single"] >= 0.5 * ivf["qps_single"])
     assert verdict["build"] == (v["build_s"] <= ivf["build_s"])
     md = (tmp_path / "peers-fashion-mnist-quick.md").read_text()
-    assert "At recall@10 = 0.95" in md and "## Targets" in md and "Bytes touched per query" in md and "peers-fashion-mnist-quick.png" in md
+    assert (
+        "At recall@10 = 0.95" in md
+        and "## Targets" in md
+        and "Bytes touched per query" in md
+        and "peers-fashion-mnist-quick.png" in md
+    )
     assert (tmp_path / "peers-fashion-mnist-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

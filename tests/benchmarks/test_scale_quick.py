@@ -16,8 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _run(script: str, tmp_path: Path, *extra: str) -> None:
     env = {**os.environ, "VECTREE_BENCH_CACHE": str(tmp_path / "cache"), "VECTREE_SCALE_WORK": str(tmp_path)}
-    proc = subprocess.run([sys.executable, f"benchmarks/{script}", "--quick", "--out", str(tmp_path / "out"), *extra], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, f"benchmarks/{script}", "--quick", "--out", str(tmp_path / "out"), *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -46,8 +52,12 @@ def test_scale_quick_writes_every_system_and_the_disk_regime(tmp_path):
     body = json.loads((tmp_path / "out" / "scale-peers.json").read_text())
     assert body["benchmark"] == "scale-peers" and {"cpus", "threads"} <= set(body["machine"])
     systems = {(r["system"], r["regime"]) for r in body["rows"]}
-    assert {("vectree[kmeans]", "memory"), ("faiss-ivf-flat", "memory"), ("vectree[kmeans]", "disk"),
-            ("faiss-ivf-ondisk", "disk")} <= systems
+    assert {
+        ("vectree[kmeans]", "memory"),
+        ("faiss-ivf-flat", "memory"),
+        ("vectree[kmeans]", "disk"),
+        ("faiss-ivf-ondisk", "disk"),
+    } <= systems
     v = next(s for s in body["summary"] if s["system"] == "vectree[kmeans]")
     assert v["max_recall"] >= 0.95 and v["buckets"] > 20 and v["build_peak_rss_mb"] > 0 and "disk_ms_single_p50_95" in v
     assert (tmp_path / "out" / "scale-peers.md").read_text().startswith("# scale-peers")

@@ -14,8 +14,14 @@ REPO = Path(__file__).resolve().parents[2]
 def test_service_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> None:
     env = {**os.environ, "VECTREE_SHARED_DATA": str(shared_data), "PYTHONPATH": str(REPO)}
     # --no-chroma: Chroma lives in a virtualenv of its own (benchmarks/service.py --chroma-bin), not in the test extra
-    proc = subprocess.run([sys.executable, "benchmarks/service.py", "--quick", "--no-chroma", "--out", str(tmp_path)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/service.py", "--quick", "--no-chroma", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     body = json.loads((tmp_path / "service-quick.json").read_text())
     assert body["benchmark"] == "service-quick" and body["command"].startswith("python benchmarks/service.py --quick")

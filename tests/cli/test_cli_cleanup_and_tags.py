@@ -12,15 +12,17 @@ def test_tag_then_cleanup_from_the_command_line(tmp_path, arxiv_sample):
     x, ids = arxiv_sample["vectors"][:300], arxiv_sample["ids"][:300]
     col = vectree.create_collection(tmp_path / "col", dim=384, metric="cosine", bucket_size=50)
     col.add(x[:200], ids=ids[:200], labels=arxiv_sample["categories"][:200])
-    col.build()                                  # version 2
+    col.build()  # version 2
     col.add(x[200:], ids=ids[200:], labels=arxiv_sample["categories"][200:300])  # version 3
-    col.delete(ids[:5])                          # version 4
+    col.delete(ids[:5])  # version 4
     np.save(tmp_path / "q.npy", x[:2])
     assert "tag prod -> version 2" in vt("tag", tmp_path / "col", "prod", 2).stdout
     assert "prod" in vt("tags", tmp_path / "col").stdout
     out = tmp_path / "r.jsonl"
     vt("search", tmp_path / "col", tmp_path / "q.npy", "--k", 1, "--tag", "prod", "--output", out)
-    assert [json.loads(line)["ids"][0] for line in out.read_text().splitlines()] == ids[:2]  # deleted later, there in v2
+    assert [json.loads(line)["ids"][0] for line in out.read_text().splitlines()] == ids[
+        :2
+    ]  # deleted later, there in v2
     dry = vt("cleanup", tmp_path / "col", "--older-than", "0", "--grace", "0", "--dry-run").stdout
     assert "would delete 3 version(s)" in dry
     assert [v["version"] for v in col.versions()] == [0, 1, 2, 3, 4]
@@ -32,7 +34,17 @@ def test_tag_then_cleanup_from_the_command_line(tmp_path, arxiv_sample):
     assert bad.returncode == 2 and "older_than must be a duration" in bad.stderr
     # --where: only rows whose label matches
     label = arxiv_sample["categories"][100]
-    vt("search", tmp_path / "col", tmp_path / "q.npy", "--k", 5, "--where", json.dumps({"label": label}), "--output", out)
+    vt(
+        "search",
+        tmp_path / "col",
+        tmp_path / "q.npy",
+        "--k",
+        5,
+        "--where",
+        json.dumps({"label": label}),
+        "--output",
+        out,
+    )
     got = [json.loads(line)["labels"] for line in out.read_text().splitlines()]
     assert all(lab == label for row in got for lab in row)
     bad_where = vt("search", tmp_path / "col", tmp_path / "q.npy", "--where", "{label: 1}", check=False)

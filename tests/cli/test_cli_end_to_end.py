@@ -18,7 +18,9 @@ def vt(*args, check=True):
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     proc = subprocess.run([sys.executable, "-m", "vectree", *map(str, args)], capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
-        raise AssertionError(f"vectree {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"vectree {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -31,7 +33,10 @@ def inputs(tmp_path_factory, arxiv_sample):
     with open(d / "rows.jsonl", "w") as f:
         for i in range(500):
             f.write(json.dumps({"id": ids[i], "vector": x[i].tolist(), "category": cats[i], "title": titles[i]}) + "\n")
-    pq.write_table(pa.table({"id": ids[500:1000], "vector": [v.tolist() for v in x[500:1000]], "category": cats[500:1000]}), d / "rows.parquet")
+    pq.write_table(
+        pa.table({"id": ids[500:1000], "vector": [v.tolist() for v in x[500:1000]], "category": cats[500:1000]}),
+        d / "rows.parquet",
+    )
     with open(d / "rows.csv", "w") as f:
         f.write("id,vector,category\n")
         for i in range(1000, 1500):

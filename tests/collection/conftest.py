@@ -39,7 +39,9 @@ class _RemoteDB:
         self.client, self.prefix = client, prefix
 
     def create_collection(self, name, dim, metric="l2", bucket_size=None, **kw):  # noqa: ANN001, ANN003, ANN201
-        return self.client.create_collection(f"{self.prefix}-{name}", dim=dim, metric=metric, bucket_size=bucket_size, **kw)
+        return self.client.create_collection(
+            f"{self.prefix}-{name}", dim=dim, metric=metric, bucket_size=bucket_size, **kw
+        )
 
     def open_collection(self, url, version=None):  # noqa: ANN001, ANN201
         return self.client.open_collection(url, version=version)

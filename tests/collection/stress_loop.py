@@ -55,15 +55,37 @@ def main() -> None:
     if a.child:
         return _child(a.log, a.runs, a.seconds, a.codes)
     while (sum(1 for _ in a.log.open()) if a.log.exists() else 0) < a.runs:
-        rc = subprocess.run([sys.executable, "-m", "tests.collection.stress_loop", "--child", "--runs", str(a.runs),
-                             "--seconds", str(a.seconds), "--log", str(a.log)] + (["--codes", a.codes] if a.codes else []), cwd=REPO).returncode
+        rc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.collection.stress_loop",
+                "--child",
+                "--runs",
+                str(a.runs),
+                "--seconds",
+                str(a.seconds),
+                "--log",
+                str(a.log),
+            ]
+            + (["--codes", a.codes] if a.codes else []),
+            cwd=REPO,
+        ).returncode
         if rc != 0:  # the child died mid-run: that run is a crash
             n = (sum(1 for _ in a.log.open()) if a.log.exists() else 0) + 1
             with a.log.open("a") as f:
                 f.write(json.dumps({"run": n, "ok": False, "crash": rc}) + "\n")
     rows = [json.loads(line) for line in a.log.open()]
-    print(json.dumps({"runs": len(rows), "ok": sum(r["ok"] for r in rows), "crashes": sum("crash" in r for r in rows),
-                      "wrong": sum("differ" in r.get("error", "") for r in rows)}))
+    print(
+        json.dumps(
+            {
+                "runs": len(rows),
+                "ok": sum(r["ok"] for r in rows),
+                "crashes": sum("crash" in r for r in rows),
+                "wrong": sum("differ" in r.get("error", "") for r in rows),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,11 @@ BAD_ADDS = [
     ("too few ids", lambda v: {"vectors": v[:3], "ids": ["a"]}, "1 ids for 3 vectors"),
     ("too few labels", lambda v: {"vectors": v[:2], "ids": ["a", "b"], "labels": ["x"]}, "1 labels for 2"),
     ("mixed label types", lambda v: {"vectors": v[:2], "ids": ["a", "b"], "labels": ["x", 3]}, "labels must all be"),
-    ("int labels into str labels", lambda v: {"vectors": v[:2], "ids": ["a", "b"], "labels": [1, 2]}, "labels are strs"),
+    (
+        "int labels into str labels",
+        lambda v: {"vectors": v[:2], "ids": ["a", "b"], "labels": [1, 2]},
+        "labels are strs",
+    ),
     ("unserialisable metadata", lambda v: {"vectors": v[:1], "ids": ["a"], "metadata": [{"f": object()}]}, "not JSON"),
     ("zero vector under cosine", lambda v: {"vectors": np.zeros((1, 384)), "ids": ["a"]}, "all zeros"),
     ("text instead of numbers", lambda v: {"vectors": [["a"] * 384], "ids": ["a"]}, "numeric"),
@@ -55,12 +59,15 @@ def test_duplicate_against_stored_ids_is_refused(col, arxiv_sample):
     assert len(vectree.open_collection(col.url)) == 600
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"k": 0}, "k must be a positive integer"),
-    ({"k": -3}, "k must be a positive integer"),
-    ({"k": 2.5}, "k must be a positive integer"),
-    ({"probes": 0}, "probes must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"k": 0}, "k must be a positive integer"),
+        ({"k": -3}, "k must be a positive integer"),
+        ({"k": 2.5}, "k must be a positive integer"),
+        ({"probes": 0}, "probes must be a positive integer"),
+    ],
+)
 def test_bad_search_parameters_are_refused(col, arxiv_sample, kwargs, message):
     with pytest.raises(InvalidInputError, match=message):
         col.search(arxiv_sample["vectors"][:2], **kwargs)

@@ -8,9 +8,9 @@ import pytest
 
 import vectree
 from vectree.collection.manifest import list_versions
+from vectree.collection.rows import write_segments
 from vectree.errors import InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows
-from vectree.collection.rows import write_segments
 
 
 def _data_objects(store):
@@ -27,12 +27,12 @@ def _age_everything(root, seconds):
 
 def _history(tmp_path, x, ids):
     col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=100)
-    col.add(x[:600], ids=ids[:600])              # 1
-    col.build()                                   # 2
-    col.add(x[600:700], ids=ids[600:700])         # 3
-    col.delete(ids[:50])                          # 4
-    col.compact()                                 # 5: rewrites the touched buckets
-    col.add(x[700:800], ids=ids[700:800])         # 6
+    col.add(x[:600], ids=ids[:600])  # 1
+    col.build()  # 2
+    col.add(x[600:700], ids=ids[600:700])  # 3
+    col.delete(ids[:50])  # 4
+    col.compact()  # 5: rewrites the touched buckets
+    col.add(x[700:800], ids=ids[700:800])  # 6
     return col
 
 
@@ -109,7 +109,9 @@ def test_a_store_that_cannot_tell_ages_deletes_nothing(arxiv_sample):
     report = col.cleanup(older_than=0, grace=0)  # memory:// knows its write times
     assert report.versions_deleted == [0, 1]
     col.add(arxiv_sample["vectors"][10:15], ids=np.arange(10, 15))
-    col.store.list_info = lambda prefix="": [type(i)(i.key, i.size, None) for i in type(col.store).list_info(col.store, prefix)]
+    col.store.list_info = lambda prefix="": [
+        type(i)(i.key, i.size, None) for i in type(col.store).list_info(col.store, prefix)
+    ]
     assert col.cleanup(older_than=0, grace=0).versions_deleted == []
 
 
@@ -139,10 +141,15 @@ def test_tags(tmp_path, arxiv_sample):
         vectree.open_collection(col.url, version=1, tag="prod")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"keep_versions": 0}, "keep_versions"), ({"older_than": "soon"}, "older_than"),
-    ({"grace": -1}, "grace"), ({"older_than": True}, "older_than"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"keep_versions": 0}, "keep_versions"),
+        ({"older_than": "soon"}, "older_than"),
+        ({"grace": -1}, "grace"),
+        ({"older_than": True}, "older_than"),
+    ],
+)
 def test_bad_cleanup_arguments_are_refused_before_anything_is_deleted(tmp_path, arxiv_sample, kwargs, message):
     col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine")
     col.add(arxiv_sample["vectors"][:5], ids=np.arange(5))

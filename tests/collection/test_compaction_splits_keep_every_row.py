@@ -23,7 +23,9 @@ def test_every_row_survives_repeated_splits(tmp_path):
             col.compact()
             splits += col.stats()["buckets"] > before
             ids = np.concatenate([b["ids"] for b in col.iter_batches(1000)]).tolist()
-            assert sorted(ids) == sorted(expected), f"after the compaction at step {i}: {sorted(expected - set(ids))[:10]} lost"
+            assert sorted(ids) == sorted(expected), (
+                f"after the compaction at step {i}: {sorted(expected - set(ids))[:10]} lost"
+            )
             assert len(col) == len(expected)
     assert splits >= 2, "the sequence must split buckets (else it does not test the split)"
     got = col.search(np.full((1, 8), 70.0, np.float32), k=1, exact=True)

@@ -25,8 +25,16 @@ def test_sigkill_at_random_moments_never_breaks_the_collection(tmp_path, arxiv_s
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for kill in range(KILLS):
         proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("crash_writer.py")), str(path), str(kill), str(REPO / "demo" / "arxiv-minilm-4k.npz")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                str(Path(__file__).with_name("crash_writer.py")),
+                str(path),
+                str(kill),
+                str(REPO / "demo" / "arxiv-minilm-4k.npz"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         ready = proc.stdout.readline()  # past the imports and the open, however slow the machine is
         time.sleep(float(rng.uniform(0.05, 1.2)))

@@ -15,8 +15,7 @@ from vectree.errors import InvalidInputError, StorageError
 
 
 def _files(root):
-    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
-                  if f != "_latest")
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs if f != "_latest")
 
 
 @pytest.fixture()
@@ -49,12 +48,20 @@ def test_a_failed_add_batches_removes_the_segments_it_wrote(col, tmp_path, arxiv
     if case == "bad batch":
         stream, expect = _batches(v, bad_at=4), pytest.raises(InvalidInputError, match="dimension")
     elif case == "input fails":
-        stream, expect = _batches(v, bad_at=4, error=OSError("disk read error")), pytest.raises(OSError, match="disk read")
+        stream, expect = (
+            _batches(v, bad_at=4, error=OSError("disk read error")),
+            pytest.raises(OSError, match="disk read"),
+        )
     elif case == "duplicate across batches":
-        stream, expect = [(v[:2], [5000, 5001]), (v[2:4], [7000, 7001]), (v[4:6], [7001, 7002])], pytest.raises(
-            InvalidInputError, match=r"across the added batches \(ids \[7001\]")
+        stream, expect = (
+            [(v[:2], [5000, 5001]), (v[2:4], [7000, 7001]), (v[4:6], [7001, 7002])],
+            pytest.raises(InvalidInputError, match=r"across the added batches \(ids \[7001\]"),
+        )
     else:
-        stream, expect = [(v[:2], [5000, 5001]), (v[2:4], [7000, 7])], pytest.raises(InvalidInputError, match="already stored")
+        stream, expect = (
+            [(v[:2], [5000, 5001]), (v[2:4], [7000, 7])],
+            pytest.raises(InvalidInputError, match="already stored"),
+        )
     with expect:
         col.add_batches(stream)
     assert _files(tmp_path / "c") == before
@@ -110,8 +117,13 @@ def test_a_spill_that_cannot_be_written_is_a_clear_error_and_is_removed(tmp_path
             print("StorageError:", exc)
             sys.exit(3)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.returncode == 3, out.stdout + out.stderr
     assert "building the index needs temporary space in" in out.stdout and "_tmp" in out.stdout
     assert "File too large" in out.stdout

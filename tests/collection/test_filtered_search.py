@@ -19,7 +19,10 @@ def papers(tmp_path_factory, arxiv_sample):
     x = arxiv_sample["vectors"][:N]
     cats = np.array(arxiv_sample["categories"][:N], dtype=object)
     dates = np.load(Path(__file__).resolve().parents[2] / "demo" / "arxiv-minilm-4k.npz")["dates"][:N]
-    meta = [{"date": str(d), "n": i, "even": i % 2 == 0, **({"venue": "conf"} if i % 3 == 0 else {})} for i, d in enumerate(dates)]
+    meta = [
+        {"date": str(d), "n": i, "even": i % 2 == 0, **({"venue": "conf"} if i % 3 == 0 else {})}
+        for i, d in enumerate(dates)
+    ]
     root = tmp_path_factory.mktemp("filtered") / "c"
     col = vectree.create_collection(root, dim=384, metric="cosine", bucket_size=100)
     col.add(x, ids=np.arange(N), labels=list(cats), metadata=meta)
@@ -39,8 +42,14 @@ def _brute(p, queries, match, k):
 
 FILTERS = [
     ({"label": "cs.CL"}, lambda p: p["cats"] == "cs.CL"),
-    ({"label": {"$in": ["cs.LG", "cs.AI"]}, "even": True}, lambda p: np.isin(p["cats"], ["cs.LG", "cs.AI"]) & (p["n"] % 2 == 0)),
-    ({"date": {"$gte": "2025-04-01", "$lt": "2025-05-01"}}, lambda p: (p["dates"] >= "2025-04-01") & (p["dates"] < "2025-05-01")),
+    (
+        {"label": {"$in": ["cs.LG", "cs.AI"]}, "even": True},
+        lambda p: np.isin(p["cats"], ["cs.LG", "cs.AI"]) & (p["n"] % 2 == 0),
+    ),
+    (
+        {"date": {"$gte": "2025-04-01", "$lt": "2025-05-01"}},
+        lambda p: (p["dates"] >= "2025-04-01") & (p["dates"] < "2025-05-01"),
+    ),
     ({"$or": [{"n": {"$lt": 40}}, {"label": "cs.RO"}]}, lambda p: (p["n"] < 40) | (p["cats"] == "cs.RO")),
     ({"$not": {"label": {"$nin": ["cs.CV"]}}}, lambda p: p["cats"] == "cs.CV"),
     ({"venue": {"$ne": "conf"}, "n": {"$gte": 2900}}, lambda p: (p["n"] % 3 != 0) & (p["n"] >= 2900)),
@@ -97,21 +106,33 @@ def test_excluded_deleted_and_tail_rows(papers, tmp_path, arxiv_sample):
     assert not set(first[:, 0]) & set(res.ids.ravel()) and (res.ids >= 0).all()
     np.testing.assert_array_equal(col.search(q, k=5, probes=2, exclude_ids=[]).ids, col.search(q, k=5, probes=2).ids)
     col.delete([int(i) for i in first[:, 0]])
-    col.add(arxiv_sample["vectors"][N:N + 50], ids=np.arange(N, N + 50), labels=arxiv_sample["categories"][N:N + 50],
-            metadata=[{"n": i, "fresh": True} for i in range(N, N + 50)])
+    col.add(
+        arxiv_sample["vectors"][N : N + 50],
+        ids=np.arange(N, N + 50),
+        labels=arxiv_sample["categories"][N : N + 50],
+        metadata=[{"n": i, "fresh": True} for i in range(N, N + 50)],
+    )
     fresh = col.search(q, k=10, probes=2, where={"fresh": True})
     assert ((fresh.ids >= N) & (fresh.ids < N + 50)).all()
     mixed = col.search(q, k=10, probes=2, where={"label": str(papers["cats"][first[0, 0]])})
     assert not set(first[:, 0]) & set(mixed.ids.ravel())  # deleted rows never come back through a filter
 
 
-@pytest.mark.parametrize("where, message", [
-    ([{"label": "x"}], "non-empty dict"), ({}, "non-empty dict"), ({"$xor": []}, "unknown operator '\\$xor'"),
-    ({"label": {"$like": "cs"}}, "unknown operator '\\$like'"), ({"label": {"$in": "cs.CL"}}, "takes a list"),
-    ({"$and": {"label": "x"}}, "takes a non-empty list"), ({"n": {"$gt": [1]}}, "takes a string, number"),
-    ({"nope": 1}, "unknown filter field"), ({"n": {"$gt": "abc"}}, "cannot compare field 'n'"),
-    ({"even": {"$eq": 1}}, "cannot compare field 'even'"),
-])
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ([{"label": "x"}], "non-empty dict"),
+        ({}, "non-empty dict"),
+        ({"$xor": []}, "unknown operator '\\$xor'"),
+        ({"label": {"$like": "cs"}}, "unknown operator '\\$like'"),
+        ({"label": {"$in": "cs.CL"}}, "takes a list"),
+        ({"$and": {"label": "x"}}, "takes a non-empty list"),
+        ({"n": {"$gt": [1]}}, "takes a string, number"),
+        ({"nope": 1}, "unknown filter field"),
+        ({"n": {"$gt": "abc"}}, "cannot compare field 'n'"),
+        ({"even": {"$eq": 1}}, "cannot compare field 'even'"),
+    ],
+)
 def test_malformed_filters_are_refused_clearly(papers, where, message):
     col = vectree.open_collection(papers["root"])
     with pytest.raises(InvalidInputError, match=message):

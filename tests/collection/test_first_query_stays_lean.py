@@ -26,6 +26,10 @@ def test_searching_a_collection_loads_no_heavy_module(tmp_path, fashion_mnist):
     col.add(fashion_mnist["train"][:3000], labels=np.arange(3000) % 10)
     col.build()
     np.save(tmp_path / "q.npy", fashion_mnist["queries"][:10])
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "c"), str(tmp_path / "q.npy")],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "c"), str(tmp_path / "q.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -26,7 +26,9 @@ def test_float16_buckets_give_the_exact_answer_over_the_stored_values(tmp_path, 
         x, q = arxiv_sample["vectors"][:3000], arxiv_sample["vectors"][3000:3040]
         stored = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float16)
         q = q / np.linalg.norm(q, axis=1, keepdims=True)
-    col = vectree.create_collection(tmp_path / metric, dim=x.shape[1], metric=metric, bucket_size=150, vector_dtype="float16")
+    col = vectree.create_collection(
+        tmp_path / metric, dim=x.shape[1], metric=metric, bucket_size=150, vector_dtype="float16"
+    )
     col.add(x)
     col.build()
     want_ids, want_d = _exact(stored, q, metric, 10)

@@ -11,7 +11,9 @@ from vectree.errors import InvalidInputError
 
 
 def _build(url, x, metric, dtype, codes="int8"):
-    col = vectree.create_collection(url, dim=x.shape[1], metric=metric, bucket_size=100, vector_dtype=dtype, codes=codes)
+    col = vectree.create_collection(
+        url, dim=x.shape[1], metric=metric, bucket_size=100, vector_dtype=dtype, codes=codes
+    )
     col.add(x[:2000], ids=np.arange(2000) * 3)
     col.build()
     return col
@@ -83,8 +85,9 @@ def test_a_collection_without_codes_refuses_the_quantized_method(arxiv_root, arx
 def test_on_s3_the_quantized_scan_answers_as_the_full_width_scan(s3_server, arxiv_sample):
     url, opts = s3_server.new_url(), s3_server.storage_options()
     x = arxiv_sample["vectors"]
-    col = vectree.create_collection(url, dim=384, metric="cosine", bucket_size=100, vector_dtype="float16",
-                                    codes="int8", storage_options=opts)
+    col = vectree.create_collection(
+        url, dim=384, metric="cosine", bucket_size=100, vector_dtype="float16", codes="int8", storage_options=opts
+    )
     col.add(x[:1500], ids=np.arange(1500))
     col.build()
     reader = vectree.open_collection(url, storage_options=opts, cache_bytes=150_000)  # fresh, a small cache

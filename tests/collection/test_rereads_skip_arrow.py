@@ -22,4 +22,3 @@ def test_rereads_give_the_same_answer_without_decoding(arxiv_root, arxiv_sample,
     again = col.search(q, k=10, probes=6)
     np.testing.assert_array_equal(again.ids, first.ids)
     np.testing.assert_array_equal(again.distances, first.distances)
-

@@ -46,8 +46,9 @@ def test_cleanup_running_repeatedly_beside_a_committing_writer(s3_server):
     store = col.store
     store.put("segments/" + "0" * 64 + ".arrow", b"orphan of a writer that crashed")  # never referenced
     env = os.environ | {"S3_OPTS": json.dumps(opts), "PYTHONPATH": str(REPO)}
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER, url, str(ADDS)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, url, str(ADDS)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     rounds, deleted_versions, deleted_objects = 0, 0, 0
     while writer.poll() is None or rounds < 3:
         report = col.cleanup(older_than=0, keep_versions=2, grace=GRACE_S)

@@ -46,7 +46,9 @@ def test_two_processes_adding_100_batches_each(s3_server, tmp_path):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _WRITER, url, str(go), str(w), str(BATCHES_PER_WRITER), str(ROWS_PER_BATCH)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )  # fmt: skip
         for w in (0, 1)
     ]
@@ -79,5 +81,7 @@ def test_two_processes_adding_100_batches_each(s3_server, tmp_path):
     for v in range(1, n_batches + 1):
         m = read_manifest(store, v)
         assert m.parent == v - 1 and m.operation == "add"
-        assert m.segments[: len(previous.segments)] == previous.segments and len(m.segments) == len(previous.segments) + 1
+        assert (
+            m.segments[: len(previous.segments)] == previous.segments and len(m.segments) == len(previous.segments) + 1
+        )
         previous = m

@@ -70,7 +70,16 @@ def test_every_operation_agrees_between_local_disk_and_s3(s3_server, tmp_path):
     assert remote["verify_ok"] and remote["private"] is True
     assert remote["len"] == 1200 - 4
     assert remote["attachment"] == b"\x00weights\xff"
-    assert [op for _, op, _ in remote["versions"]] == ["create", "add", "build", "add", "delete", "upsert", "attach", "compact"]
+    assert [op for _, op, _ in remote["versions"]] == [
+        "create",
+        "add",
+        "build",
+        "add",
+        "delete",
+        "upsert",
+        "attach",
+        "compact",
+    ]
     np.testing.assert_array_equal(remote["batches_ids"], np.setdiff1d(np.arange(1200), [0, 1, 2, 1100]))
     assert remote["old_len"] == 1000
     np.testing.assert_array_equal(remote["old_search"], remote["built"])

@@ -91,8 +91,11 @@ def test_k_is_capped_at_the_row_count_and_missing_rows_pad_with_minus_one_and_in
 
 def test_metadata_is_returned_on_request(tmp_path, arxiv_sample):
     col = vectree.create_collection(tmp_path / "meta", dim=384, metric="cosine", bucket_size=500)
-    col.add(arxiv_sample["vectors"][:1000], ids=arxiv_sample["ids"][:1000],
-            metadata=[{"title": t} for t in arxiv_sample["titles"][:1000]])
+    col.add(
+        arxiv_sample["vectors"][:1000],
+        ids=arxiv_sample["ids"][:1000],
+        metadata=[{"title": t} for t in arxiv_sample["titles"][:1000]],
+    )
     col.build()
     res = col.search(arxiv_sample["vectors"][:3], k=1, include_metadata=True)
     assert [m[0]["title"] for m in res.metadata] == arxiv_sample["titles"][:3]

@@ -33,7 +33,11 @@ def _writer(col: vectree.Collection, pool: np.ndarray, stop: threading.Event, er
     try:
         first = ["add", "delete", "upsert", "compact"]  # every kind early, however slow the machine
         while not stop.is_set():
-            op = first.pop(0) if first else str(rng.choice(["add", "delete", "upsert", "compact"], p=[0.35, 0.3, 0.27, 0.08]))
+            op = (
+                first.pop(0)
+                if first
+                else str(rng.choice(["add", "delete", "upsert", "compact"], p=[0.35, 0.3, 0.27, 0.08]))
+            )
             if op == "add":
                 ids = list(range(next_id, next_id + 5))
                 next_id += 5
@@ -56,8 +60,9 @@ def _writer(col: vectree.Collection, pool: np.ndarray, stop: threading.Event, er
         errors.append(("writer", repr(exc)))
 
 
-def _searcher(col: vectree.Collection, queries: np.ndarray, seed: int, stop: threading.Event, errors: list,
-              answers: list) -> None:
+def _searcher(
+    col: vectree.Collection, queries: np.ndarray, seed: int, stop: threading.Event, errors: list, answers: list
+) -> None:
     rng = np.random.default_rng(seed)
     try:
         while not stop.is_set():
@@ -97,13 +102,17 @@ def run_stress(path, vectors: np.ndarray, seconds: float) -> dict:  # noqa: ANN0
     before = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)  # switch threads 50x more often than by default
     threads = [threading.Thread(target=_searcher, args=(shared, queries, s, stop, errors, answers)) for s in range(8)]
-    threads += [threading.Thread(target=_writer, args=(shared, vectors[3400:], stop, errors, ops)),
-                threading.Thread(target=_hog, args=(stop,))]
+    threads += [
+        threading.Thread(target=_writer, args=(shared, vectors[3400:], stop, errors, ops)),
+        threading.Thread(target=_hog, args=(stop,)),
+    ]
     try:
         for t in threads:
             t.start()
         time.sleep(seconds)
-        deadline = time.time() + 60  # and until every kind of write has committed (compaction is slow on a busy machine)
+        deadline = (
+            time.time() + 60
+        )  # and until every kind of write has committed (compaction is slow on a busy machine)
         while len(ops) < 4 and not errors and time.time() < deadline:
             time.sleep(0.1)
     finally:
@@ -122,7 +131,9 @@ def run_stress(path, vectors: np.ndarray, seconds: float) -> dict:  # noqa: ANN0
     for version, group in sorted(by_version.items()):
         alone = vectree.open_collection(path, version=version)  # one thread, everything cached
         for _, qi, probes, method, ids, distances in group:  # the same method: the same arithmetic
-            want = alone.search(queries[list(qi)] if len(qi) > 1 else queries[qi[0]], k=10, probes=probes, method=method)
+            want = alone.search(
+                queries[list(qi)] if len(qi) > 1 else queries[qi[0]], k=10, probes=probes, method=method
+            )
             if not (np.array_equal(want.ids, ids) and np.array_equal(want.distances, distances)):
                 wrong.append((version, qi, probes))
     assert not wrong, f"{len(wrong)} of {len(answers)} answers differ from one thread's: {wrong[:5]}"
@@ -132,8 +143,13 @@ def run_stress(path, vectors: np.ndarray, seconds: float) -> dict:  # noqa: ANN0
     stats = shared.stats()["cache"]
     assert stats["evictions"] > 20, "the cache must be far smaller than the buckets the searches read"
     assert len(by_version) >= 3, "searches must have read several versions"
-    return {"answers": len(answers), "versions": len(by_version), "writes": len(ops), "evictions": stats["evictions"],
-            "methods": sorted({a[3] for a in answers})}
+    return {
+        "answers": len(answers),
+        "versions": len(by_version),
+        "writes": len(ops),
+        "evictions": stats["evictions"],
+        "methods": sorted({a[3] for a in answers}),
+    }
 
 
 @pytest.mark.parametrize("codes", [None, "int8"])

@@ -53,7 +53,9 @@ def test_upsert_replaces_vector_label_and_keeps_one_copy(col, arxiv_sample):
 
 @pytest.mark.parametrize("tree_rule", ["kmeans", "variance"])
 def test_compact_folds_tail_drops_tombstones_and_keeps_answers(tmp_path, arxiv_sample, tree_rule):
-    col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=200, tree_rule=tree_rule)  # tree_rule: local only
+    col = vectree.create_collection(
+        tmp_path / "c", dim=384, metric="cosine", bucket_size=200, tree_rule=tree_rule
+    )  # tree_rule: local only
     col.add(arxiv_sample["vectors"][:2000], ids=arxiv_sample["ids"][:2000])
     col.build()
     col.add(arxiv_sample["vectors"][2000:3500], ids=arxiv_sample["ids"][2000:3500])

@@ -15,7 +15,8 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import vectree
@@ -46,7 +47,9 @@ class Writes(RuleBasedStateMachine):
 
     @initialize(bucket_size=st.sampled_from([1, 2, 4, 50]), tree_rule=st.sampled_from(["kmeans", "variance"]))
     def create(self, bucket_size, tree_rule):
-        self.col = vectree.create_collection(os.path.join(self.dir, "c"), dim=DIM, bucket_size=bucket_size, tree_rule=tree_rule)
+        self.col = vectree.create_collection(
+            os.path.join(self.dir, "c"), dim=DIM, bucket_size=bucket_size, tree_rule=tree_rule
+        )
 
     def _write_args(self, batch):
         ids = sorted(batch)

@@ -44,8 +44,13 @@ def ray_cluster():
 
 def _s3_source_options(server) -> dict:
     host = server.endpoint.split("://", 1)[1]
-    return {"endpoint_override": host, "scheme": "http", "access_key": server.access_key,
-            "secret_key": server.secret_key, "region": server.region}
+    return {
+        "endpoint_override": host,
+        "scheme": "http",
+        "access_key": server.access_key,
+        "secret_key": server.secret_key,
+        "region": server.region,
+    }
 
 
 def _same_build(local: vectree.Collection, dist: vectree.Collection) -> None:
@@ -65,7 +70,7 @@ def test_ray_build_from_s3_equals_the_local_build(ray_cluster, s3_server):
     opts = s3_server.storage_options()
     src_url = s3_server.new_url("src") + "/x.npy"
     s3 = fs.S3FileSystem(**_s3_source_options(s3_server))
-    with s3.open_output_stream(src_url[len("s3://"):]) as f:
+    with s3.open_output_stream(src_url[len("s3://") :]) as f:
         buf = pa.BufferOutputStream()
         np.save(buf, x)
         f.write(buf.getvalue())
@@ -74,13 +79,20 @@ def test_ray_build_from_s3_equals_the_local_build(ray_cluster, s3_server):
     local.add_batches(x[s : s + 10_000] for s in range(0, len(x), 10_000))
     local.build()
     assert len(ray.nodes()) == 3 and ray.cluster_resources()["CPU"] == 2
-    dist = vd.build(s3_server.new_url("dist"), src_url, storage_options=opts, source_options=_s3_source_options(s3_server),
-                    shard_rows=7_000)
+    dist = vd.build(
+        s3_server.new_url("dist"),
+        src_url,
+        storage_options=opts,
+        source_options=_s3_source_options(s3_server),
+        shard_rows=7_000,
+    )
     _same_build(local, dist)
     q = _clustered(200, seed=1)
     reopened = vectree.open_collection(dist.url, storage_options=opts)
     for probes in (1, 8):
-        np.testing.assert_array_equal(local.search(q, k=10, probes=probes).ids, reopened.search(q, k=10, probes=probes).ids)
+        np.testing.assert_array_equal(
+            local.search(q, k=10, probes=probes).ids, reopened.search(q, k=10, probes=probes).ids
+        )
     assert reopened.verify().ok
     np.testing.assert_array_equal(reopened.get([0, 49_999]).vectors, x[[0, 49_999]])
 
@@ -88,12 +100,18 @@ def test_ray_build_from_s3_equals_the_local_build(ray_cluster, s3_server):
 def test_parquet_row_groups_with_str_ids_and_cosine_equal_the_local_build(ray_cluster, tmp_path):
     x = _clustered(6_000, seed=2)
     ids = np.array([f"doc-{i}" for i in range(len(x))], dtype=object)
-    table = pa.table({"id": pa.array(ids.tolist()), "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM)})
+    table = pa.table(
+        {"id": pa.array(ids.tolist()), "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM)}
+    )
     pq.write_table(table, tmp_path / "x.parquet", row_group_size=1_500)
-    local = vectree.create_collection(tmp_path / "local", dim=DIM, metric="cosine", bucket_size=60, vector_dtype="float16")
+    local = vectree.create_collection(
+        tmp_path / "local", dim=DIM, metric="cosine", bucket_size=60, vector_dtype="float16"
+    )
     local.add(x, ids=ids)
     local.build()
-    dist = vd.build(str(tmp_path / "dist"), str(tmp_path / "x.parquet"), metric="cosine", bucket_size=60, vector_dtype="float16")
+    dist = vd.build(
+        str(tmp_path / "dist"), str(tmp_path / "x.parquet"), metric="cosine", bucket_size=60, vector_dtype="float16"
+    )
     _same_build(local, dist)
     assert dist.manifest.settings["id_type"] == "str"
     q = _clustered(50, seed=3)
@@ -113,8 +131,16 @@ def test_a_collection_that_holds_rows_is_refused_and_kept(ray_cluster, tmp_path)
 
 def test_duplicate_ids_in_the_source_are_refused_and_nothing_is_committed(ray_cluster, tmp_path):
     x = _clustered(1_000, seed=5)
-    pq.write_table(pa.table({"id": pa.array(np.arange(1000) % 500), "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM)}),
-                   tmp_path / "x.parquet", row_group_size=500)  # each row group alone is fine; together they repeat ids
+    pq.write_table(
+        pa.table(
+            {
+                "id": pa.array(np.arange(1000) % 500),
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM),
+            }
+        ),
+        tmp_path / "x.parquet",
+        row_group_size=500,
+    )  # each row group alone is fine; together they repeat ids
     with pytest.raises(InvalidInputError, match="id twice"):
         vd.build(str(tmp_path / "c"), str(tmp_path / "x.parquet"), bucket_size=50)
     assert len(vectree.open_collection(tmp_path / "c")) == 0
@@ -123,10 +149,15 @@ def test_duplicate_ids_in_the_source_are_refused_and_nothing_is_committed(ray_cl
 def test_embedding_through_ray_data_matches_the_embedder(ray_cluster, tmp_path):
     from vectree.embed import StaticEmbedder
 
-    texts = [f"paper {i} about {'graphs' if i % 2 else 'proteins'} and {'learning' if i % 3 else 'physics'}" for i in range(120)]
+    texts = [
+        f"paper {i} about {'graphs' if i % 2 else 'proteins'} and {'learning' if i % 3 else 'physics'}"
+        for i in range(120)
+    ]
     pq.write_table(pa.table({"id": pa.array(np.arange(120)), "text": pa.array(texts)}), tmp_path / "texts.parquet")
     emb = StaticEmbedder()
-    vd.embed(str(tmp_path / "texts.parquet"), str(tmp_path / "vectors"), emb, batch_size=60, concurrency=2, num_cpus=0.5)
+    vd.embed(
+        str(tmp_path / "texts.parquet"), str(tmp_path / "vectors"), emb, batch_size=60, concurrency=2, num_cpus=0.5
+    )
     files = sorted(str(p) for p in (tmp_path / "vectors").glob("*.parquet"))
     got = pa.concat_tables([pq.read_table(f) for f in files])
     order = np.argsort(got["id"].to_numpy())
@@ -146,7 +177,10 @@ def test_cli_build_on_ray_fills_a_new_collection(ray_cluster, tmp_path):
     runner = CliRunner()
     missing = runner.invoke(app, ["build", str(tmp_path / "c"), "--ray", "auto"])
     assert missing.exit_code != 0 and "--source" in missing.output
-    out = runner.invoke(app, ["build", str(tmp_path / "c"), "--ray", "auto", "--source", str(tmp_path / "x.npy"), "--bucket-size", "100"])
+    out = runner.invoke(
+        app,
+        ["build", str(tmp_path / "c"), "--ray", "auto", "--source", str(tmp_path / "x.npy"), "--bucket-size", "100"],
+    )
     assert out.exit_code == 0, out.output
     assert "3000 rows" in out.output
     col = vectree.open_collection(tmp_path / "c")

@@ -7,7 +7,15 @@ import json
 import pytest
 
 import vectree
-from vectree.embed import EmbedderMismatchError, StaticEmbedder, Word2VecEmbedder, attach_embedder, check_embedder, from_bytes, load_embedder
+from vectree.embed import (
+    EmbedderMismatchError,
+    StaticEmbedder,
+    Word2VecEmbedder,
+    attach_embedder,
+    check_embedder,
+    from_bytes,
+    load_embedder,
+)
 from vectree.embed.base import pack, read_header
 from vectree.errors import CorruptionError, InvalidInputError, NotFoundError
 

@@ -22,8 +22,12 @@ def titled(tmp_path_factory, arxiv_sample):
     emb = StaticEmbedder()
     root = tmp_path_factory.mktemp("hybrid") / "c"
     col = vectree.create_collection(root, dim=emb.dim, metric="cosine", bucket_size=100)
-    col.add(emb.encode(titles), ids=np.arange(N), labels=arxiv_sample["categories"][:N],
-            metadata=[{"title": t} for t in titles])
+    col.add(
+        emb.encode(titles),
+        ids=np.arange(N),
+        labels=arxiv_sample["categories"][:N],
+        metadata=[{"title": t} for t in titles],
+    )
     col.build()
     attach_embedder(col, emb)
     build_keyword_index(col, "title")
@@ -48,7 +52,11 @@ def test_each_mode_finds_a_row_by_its_own_title(titled):
 
 def test_hybrid_weights_reduce_to_either_ranking(titled):
     col = vectree.open_collection(titled["root"])
-    texts = ["graph neural networks for molecules", "large language model reasoning benchmark", "quantum error correction"]
+    texts = [
+        "graph neural networks for molecules",
+        "large language model reasoning benchmark",
+        "quantum error correction",
+    ]
     vec = search_text(col, texts, k=10, mode="vector", probes=200)
     kw = search_text(col, texts, k=10, mode="keyword")
     only_vec = search_text(col, texts, k=10, mode="hybrid", weight=1.0, probes=200)
@@ -60,7 +68,8 @@ def test_hybrid_weights_reduce_to_either_ranking(titled):
         if vec.ids[q, 0] == kw.ids[q, 0]:
             assert both.ids[q, 0] == vec.ids[q, 0]
         assert set(both.ids[q]) <= set(search_text(col, texts[q], k=50, mode="vector", probes=200).ids[0]) | set(
-            keyword_search(col, texts[q], k=50)[0][0])
+            keyword_search(col, texts[q], k=50)[0][0]
+        )
     linear = search_text(col, texts, k=10, mode="hybrid", fusion="linear", weight=0.3, probes=200)
     assert linear.ids.shape == (3, 10) and np.all(linear.scores[:, 0] <= 1.0 + 1e-6)
 
@@ -92,8 +101,13 @@ def test_keyword_index_is_a_versioned_attachment_that_skips_deleted_rows(titled,
 
 def test_bad_text_search_input_is_refused(titled, arxiv_sample):
     col = vectree.open_collection(titled["root"])
-    for kwargs, message in [({"mode": "fuzzy"}, "mode must be one of"), ({"fusion": "max"}, "fusion must be"),
-                            ({"weight": 2}, "weight must be"), ({"k": 0}, "k must be"), ({"depth": 3}, "depth must be")]:
+    for kwargs, message in [
+        ({"mode": "fuzzy"}, "mode must be one of"),
+        ({"fusion": "max"}, "fusion must be"),
+        ({"weight": 2}, "weight must be"),
+        ({"k": 0}, "k must be"),
+        ({"depth": 3}, "depth must be"),
+    ]:
         with pytest.raises(InvalidInputError, match=message):
             search_text(col, "x", **kwargs)
     with pytest.raises(InvalidInputError, match="vectors must be"):

@@ -94,8 +94,23 @@ def test_cli_embeds_a_png_folder_and_an_npz(data, tmp_path):
     imgs, labels, names = read_images(folder, grey=True)
     assert imgs.shape == (40, 16, 16) and labels is None and names[0] == "img000.png"
     url = str(tmp_path / "col")
-    res = CliRunner().invoke(app, ["embed", "images", str(folder), "--out", str(tmp_path / "v.npy"), "--grey",
-                                   "--dim", "8", "--epochs", "1", "--url", url])
+    res = CliRunner().invoke(
+        app,
+        [
+            "embed",
+            "images",
+            str(folder),
+            "--out",
+            str(tmp_path / "v.npy"),
+            "--grey",
+            "--dim",
+            "8",
+            "--epochs",
+            "1",
+            "--url",
+            url,
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "training autoencoder" in res.output and "embedding" in res.output
     v = np.load(tmp_path / "v.npy")
@@ -103,8 +118,22 @@ def test_cli_embeds_a_png_folder_and_an_npz(data, tmp_path):
     col = vectree.open_collection(url)
     assert len(col) == 40 and np.allclose(load_embedder(col).encode(imgs), v, atol=1e-6)
     np.savez(tmp_path / "d.npz", images=x[:60], labels=y[:60])
-    res = CliRunner().invoke(app, ["embed", "images", str(tmp_path / "d.npz"), "--out", str(tmp_path / "c.npy"),
-                                   "--model", "cnn", "--dim", "8", "--epochs", "1"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "embed",
+            "images",
+            str(tmp_path / "d.npz"),
+            "--out",
+            str(tmp_path / "c.npy"),
+            "--model",
+            "cnn",
+            "--dim",
+            "8",
+            "--epochs",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert np.load(tmp_path / "c.npy").shape == (60, 8)
     res = CliRunner().invoke(app, ["embed", "images", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.npy")])

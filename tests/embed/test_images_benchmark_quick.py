@@ -13,8 +13,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_quick_images_benchmark_writes_results_and_pictures(tmp_path, shared_data):
     env = dict(os.environ, VECTREE_SHARED_DATA=str(shared_data))
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "images.py"), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "images.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads((tmp_path / "images-quick.json").read_text())
     systems = {r["system"] for r in rep["rows"]}

@@ -12,11 +12,13 @@ from vectree.experiments.simulate import simulate_exposures
 
 def test_rows_per_exposure_are_aggregated_per_unit():
     # unit u1 saw 3 impressions and clicked once: it counts as one converted unit
-    df = pd.DataFrame({
-        "unit": ["u1", "u1", "u1", "u2", "u3", "u4", "u4"],
-        "variant": ["control", "control", "control", "control", "treatment", "treatment", "treatment"],
-        "outcome": [0, 1, 0, 0, 1, 0, 0],
-    })
+    df = pd.DataFrame(
+        {
+            "unit": ["u1", "u1", "u1", "u2", "u3", "u4", "u4"],
+            "variant": ["control", "control", "control", "control", "treatment", "treatment", "treatment"],
+            "outcome": [0, 1, 0, 0, 1, 0, 0],
+        }
+    )
     r = analyze(df)
     assert r.summary == [
         {"variant": "control", "units": 2, "value": 0.5, "sd": pytest.approx(np.std([1, 0], ddof=1))},
@@ -28,7 +30,9 @@ def test_rows_per_exposure_are_aggregated_per_unit():
 
 
 def test_unit_in_two_variants_raises():
-    df = pd.DataFrame({"unit": ["u1", "u1", "u2"], "variant": ["control", "treatment", "control"], "outcome": [0, 1, 0]})
+    df = pd.DataFrame(
+        {"unit": ["u1", "u1", "u2"], "variant": ["control", "treatment", "control"], "outcome": [0, 1, 0]}
+    )
     with pytest.raises(InvalidInputError, match="more than one variant"):
         analyze(df)
 
@@ -38,15 +42,21 @@ def test_launch_decision_follows_the_p_value():
     r = analyze(df)
     c = r.comparisons[0]
     x = df.groupby("variant")["outcome"].agg(["sum", "size"])
-    ref = compare_proportions(int(x.loc["control", "sum"]), int(x.loc["control", "size"]),
-                              int(x.loc["treatment", "sum"]), int(x.loc["treatment", "size"]))
+    ref = compare_proportions(
+        int(x.loc["control", "sum"]),
+        int(x.loc["control", "size"]),
+        int(x.loc["treatment", "sum"]),
+        int(x.loc["treatment", "size"]),
+    )
     assert c.p_value == pytest.approx(ref.p_value)
     assert c.reject and c.decision.startswith("launch") and r.decision.startswith("launch treatment")
     flat = analyze(simulate_exposures(4000, rates=(0.10, 0.10), seed=2))
     assert not flat.comparisons[0].reject and flat.decision.startswith("do not launch")
     worse = analyze(simulate_exposures(30000, rates=(0.10, 0.085), seed=3))
     assert worse.comparisons[0].decision == "do not launch: reject H0, the variant is worse"
-    assert analyze(simulate_exposures(30000, rates=(0.10, 0.085), seed=3), higher_is_better=False).decision.startswith("launch")
+    assert analyze(simulate_exposures(30000, rates=(0.10, 0.085), seed=3), higher_is_better=False).decision.startswith(
+        "launch"
+    )
 
 
 def test_sample_ratio_mismatch_blocks_the_launch():

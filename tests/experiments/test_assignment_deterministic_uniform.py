@@ -37,7 +37,9 @@ def test_unequal_shares_and_partial_enrollment():
 def test_experiments_split_independently():
     a = assign(USERS, "exp-one")
     b = assign(USERS, "exp-two")
-    table = np.array([[np.sum((a == x) & (b == y)) for y in ("control", "treatment")] for x in ("control", "treatment")])
+    table = np.array(
+        [[np.sum((a == x) & (b == y)) for y in ("control", "treatment")] for x in ("control", "treatment")]
+    )
     assert stats.chi2_contingency(table).pvalue > 0.001
     assert 0.4 < (a == b).mean() < 0.6
 
@@ -50,13 +52,16 @@ def test_salt_reshuffles():
     assert 0.4 < (a == b).mean() < 0.6
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"variants": ["only"]},
-    {"variants": ["a", "a"]},
-    {"variants": ["a", "b"], "shares": [0.7, 0.7]},
-    {"variants": ["a", "b"], "shares": [0.5]},
-    {"variants": ["a", "b"], "shares": [-0.1, 0.5]},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"variants": ["only"]},
+        {"variants": ["a", "a"]},
+        {"variants": ["a", "b"], "shares": [0.7, 0.7]},
+        {"variants": ["a", "b"], "shares": [0.5]},
+        {"variants": ["a", "b"], "shares": [-0.1, 0.5]},
+    ],
+)
 def test_bad_configuration_raises(kwargs):
     with pytest.raises(InvalidInputError):
         Assigner("e", **kwargs)

@@ -51,8 +51,15 @@ def test_phases_in_one_table():
 
 
 def test_holdout_shows_a_fading_lift(tmp_path):
-    df = simulate_exposures(80000, rates=(0.10, 0.10), variants=("holdout", "launched"), novelty=0.04,
-                            novelty_half_life_days=7, days=56, seed=21)
+    df = simulate_exposures(
+        80000,
+        rates=(0.10, 0.10),
+        variants=("holdout", "launched"),
+        novelty=0.04,
+        novelty_half_life_days=7,
+        days=56,
+        seed=21,
+    )
     h = holdout_report(df, control="holdout", variant="launched", window="7D")
     assert len(h.rows) == 8
     assert h.rows[0].abs_lift > h.rows[-1].abs_lift

@@ -15,7 +15,9 @@ def _closed_form(a_t, b_t, a_c, b_c):
     return float(np.exp(terms).sum())
 
 
-@pytest.mark.parametrize("xc,nc,xt,nt", [(30, 300, 45, 310), (120, 1000, 100, 1000), (3, 40, 9, 41), (1000, 10000, 1050, 10000)])
+@pytest.mark.parametrize(
+    "xc,nc,xt,nt", [(30, 300, 45, 310), (120, 1000, 100, 1000), (3, 40, 9, 41), (1000, 10000, 1050, 10000)]
+)
 def test_chance_to_win_matches_the_closed_form(xc, nc, xt, nt):
     got = chance_beta_beats_beta(1 + xt, 1 + nt - xt, 1 + xc, 1 + nc - xc)
     assert got == pytest.approx(_closed_form(1 + xt, 1 + nt - xt, 1 + xc, 1 + nc - xc), abs=1e-8)
@@ -57,7 +59,12 @@ def test_chance_to_win_is_calibrated_when_the_prior_is_right():
     runs, prior_sd, se = 3000, 0.2, 0.15
     truth = rng.normal(0, prior_sd, runs)
     estimate = truth + rng.normal(0, se, runs)
-    ctw = np.array([bayes_normal(10.0, 0.05, e, se, prior_sd=prior_sd, draws=500, seed=i).chance_to_win for i, e in enumerate(estimate)])
+    ctw = np.array(
+        [
+            bayes_normal(10.0, 0.05, e, se, prior_sd=prior_sd, draws=500, seed=i).chance_to_win
+            for i, e in enumerate(estimate)
+        ]
+    )
     for lo, hi in [(0.5, 0.7), (0.7, 0.9), (0.9, 0.99)]:
         sel = (ctw >= lo) & (ctw < hi)
         assert sel.sum() > 100

@@ -45,9 +45,13 @@ def test_simulate_then_analyze(tmp_path):
 def test_backtest_with_holdout(tmp_path):
     fwd, rev = tmp_path / "fwd.csv", tmp_path / "rev.csv"
     _run("simulate", fwd, "--units", "30000", "--rates", "0.10,0.115", "--variants", "A,B", "--seed", "1")
-    _run("simulate", rev, "--units", "30000", "--rates", "0.115,0.10", "--variants", "B,A", "--days", "28", "--seed", "2")
+    _run(
+        "simulate", rev, "--units", "30000", "--rates", "0.115,0.10", "--variants", "B,A", "--days", "28", "--seed", "2"
+    )
     report, plot = tmp_path / "bt.md", tmp_path / "holdout.png"
-    out = _run("backtest", fwd, rev, "--new", "B", "--old", "A", "--holdout-window", "7D", "--report", report, "--plot", plot)
+    out = _run(
+        "backtest", fwd, rev, "--new", "B", "--old", "A", "--holdout-window", "7D", "--report", report, "--plot", plot
+    )
     assert "confirmed" in out
     text = report.read_text()
     assert "Verdict: confirmed" in text and "Long-running holdout" in text and "2026-01-22" in text

@@ -12,8 +12,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_quick_benchmark_writes_results(tmp_path):
-    subprocess.run([sys.executable, str(REPO / "benchmarks" / "experiments.py"), "--quick", "--out", str(tmp_path)],
-                   check=True, capture_output=True, text=True, timeout=600)
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "experiments.py"), "--quick", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     result = json.loads((tmp_path / "experiments-quick.json").read_text())
     assert result["benchmark"] == "experiments" and result["rows"]
     for row in result["rows"]:

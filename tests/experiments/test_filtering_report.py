@@ -15,14 +15,31 @@ def _search_log():
     for s in range(200):  # people: ~10 impressions over minutes, some clicks
         n = int(rng.integers(3, 15))
         for i in range(n):
-            rows.append({"session": f"p{s}", "query": f"q{s}", "doc": int(rng.integers(0, 500)),
-                         "click": int(rng.random() < 0.2), "time": t0 + pd.Timedelta(seconds=30 * i + s)})
+            rows.append(
+                {
+                    "session": f"p{s}",
+                    "query": f"q{s}",
+                    "doc": int(rng.integers(0, 500)),
+                    "click": int(rng.random() < 0.2),
+                    "time": t0 + pd.Timedelta(seconds=30 * i + s),
+                }
+            )
     for s in range(5):  # crawlers: 200 impressions, never a click, over 10 minutes
         for i in range(200):
-            rows.append({"session": f"crawler{s}", "query": "q", "doc": i, "click": 0, "time": t0 + pd.Timedelta(seconds=3 * i)})
+            rows.append(
+                {"session": f"crawler{s}", "query": "q", "doc": i, "click": 0, "time": t0 + pd.Timedelta(seconds=3 * i)}
+            )
     for s in range(3):  # scripted clicks: 30 impressions in 5 seconds, some clicks
         for i in range(30):
-            rows.append({"session": f"fast{s}", "query": "q", "doc": i, "click": int(i % 3 == 0), "time": t0 + pd.Timedelta(milliseconds=150 * i)})
+            rows.append(
+                {
+                    "session": f"fast{s}",
+                    "query": "q",
+                    "doc": i,
+                    "click": int(i % 3 == 0),
+                    "time": t0 + pd.Timedelta(milliseconds=150 * i),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -35,7 +52,10 @@ def test_bot_sessions_removed_with_reasons():
     assert len(kept) == len(log) - 5 * 200 - 3 * 30
     assert not kept["session"].str.startswith(("crawler", "fast")).any()
     steps = {s.reason: s for s in report.steps}
-    assert steps["20+ impressions and no click"].rows_removed == 1000 and steps["20+ impressions and no click"].units_removed == 5
+    assert (
+        steps["20+ impressions and no click"].rows_removed == 1000
+        and steps["20+ impressions and no click"].units_removed == 5
+    )
     assert steps["more than 20 impressions per minute"].units_removed == 3
     text = report.to_markdown()
     assert f"Kept {len(kept):,} of {len(log):,} rows" in text and "crawler0" in text

@@ -1,6 +1,5 @@
 """Learning curves: quality against training-set size, as a table and a PNG, with a "more data?" verdict."""
 
-import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.dummy import DummyClassifier
@@ -24,12 +23,24 @@ def test_cv_curve_on_digits(tmp_path):
 
 def test_holdout_curve_and_flat_verdict():
     X, y = load_digits(return_X_y=True)
-    lc = learning_curve(DummyClassifier(strategy="prior"), X[:1200], y[:1200], validation=(X[1200:], y[1200:]),
-                        train_sizes=(100, 400, 1200), repeats=2)
+    lc = learning_curve(
+        DummyClassifier(strategy="prior"),
+        X[:1200],
+        y[:1200],
+        validation=(X[1200:], y[1200:]),
+        train_sizes=(100, 400, 1200),
+        repeats=2,
+    )
     assert lc.method == "holdout" and lc.sizes == [100, 400, 1200]
     assert not lc.more_data_helps and "flattened" in lc.verdict
-    growing = learning_curve(LogisticRegression(max_iter=300), X[:1200] / 16.0, y[:1200], validation=(X[1200:] / 16.0, y[1200:]),
-                             train_sizes=(30, 60), repeats=2)
+    growing = learning_curve(
+        LogisticRegression(max_iter=300),
+        X[:1200] / 16.0,
+        y[:1200],
+        validation=(X[1200:] / 16.0, y[1200:]),
+        train_sizes=(30, 60),
+        repeats=2,
+    )
     assert growing.more_data_helps and growing.verdict.startswith("more data still helps")
     assert growing.as_dict()["more_data_helps"] is True
 

@@ -63,10 +63,17 @@ def test_markdown_lists_the_sample_size():
     assert "3,835" in text and "| power | 0.8 |" in text
 
 
-@pytest.mark.parametrize("args,kwargs", [
-    ((0.0, 0.01), {}), ((0.1, 0.0), {}), ((0.1, 0.01), {"alpha": 1.5}), ((0.1, 0.01), {"power": 0}),
-    ((0.95, 0.1), {}), ((0.1, 0.01), {"n_variants": 1}),
-])
+@pytest.mark.parametrize(
+    "args,kwargs",
+    [
+        ((0.0, 0.01), {}),
+        ((0.1, 0.0), {}),
+        ((0.1, 0.01), {"alpha": 1.5}),
+        ((0.1, 0.01), {"power": 0}),
+        ((0.95, 0.1), {}),
+        ((0.1, 0.01), {"n_variants": 1}),
+    ],
+)
 def test_bad_plans_raise(args, kwargs):
     with pytest.raises(InvalidInputError):
         sample_size_proportions(*args, **kwargs)

@@ -18,7 +18,21 @@ def _run(*args):
 
 
 def test_plan_shrinks_with_the_cuped_correlation(tmp_path):
-    out = _run("plan", "--baseline", "10", "--mde", "1", "--metric", "mean", "--sd", "5", "--cuped-rho", "0.7", "--json", tmp_path / "p.json")
+    out = _run(
+        "plan",
+        "--baseline",
+        "10",
+        "--mde",
+        "1",
+        "--metric",
+        "mean",
+        "--sd",
+        "5",
+        "--cuped-rho",
+        "0.7",
+        "--json",
+        tmp_path / "p.json",
+    )
     plan = json.loads((tmp_path / "p.json").read_text())
     assert plan["n_control"] == 202 and plan["n_control_without_cuped"] == 394 and "202" in out
     out = _run("plan", "--baseline", "0.1", "--mde", "0.02", "--cuped-rho", "0.5")
@@ -31,11 +45,29 @@ def test_analyze_scorecard_end_to_end(tmp_path):
     csv = tmp_path / "units.csv"
     simulate_units(16000, revenue_lift=0.6, lost_share=0.25, seed=5).to_csv(csv, index=False)
     report, png, js = tmp_path / "r.md", tmp_path / "lift.png", tmp_path / "r.json"
-    _run("analyze", csv, "--metrics", "revenue~pre_revenue,revenue,converted,ctr=clicks/sessions", "--dimensions", "country,browser",
-         "--planned-n", "7000", "--report", report, "--lift-plot", png, "--json", js)
+    _run(
+        "analyze",
+        csv,
+        "--metrics",
+        "revenue~pre_revenue,revenue,converted,ctr=clicks/sessions",
+        "--dimensions",
+        "country,browser",
+        "--planned-n",
+        "7000",
+        "--report",
+        report,
+        "--lift-plot",
+        png,
+        "--json",
+        js,
+    )
     text = report.read_text()
     assert "CUPED on pre_revenue" in text and "delta-method" in text and "chance to win" in text and "BH p" in text
-    assert "explained by browser = safari" in text and "Sequential hybrid" in text and "![lift per metric](lift.png)" in text
+    assert (
+        "explained by browser = safari" in text
+        and "Sequential hybrid" in text
+        and "![lift per metric](lift.png)" in text
+    )
     assert png.read_bytes()[:4] == b"\x89PNG"
     card = json.loads(js.read_text())["scorecard"]
     assert card["srm"]["explained_by"] == "browser"

@@ -22,6 +22,7 @@ def _policy(good: bool, relevant):
         sources[:, -2:] = "explore"
         props = np.where(sources == "explore", 0.2 / (N_ITEMS - K), 0.8)
         return items, props, sources
+
     return run
 
 
@@ -30,7 +31,9 @@ def test_better_policy_wins_and_clicks_follow_the_held_out_items():
     users = np.arange(3000)
     relevant = [rng.choice(N_ITEMS, 6, replace=False) for _ in users]
     visits = rng.integers(1, 4, len(users))
-    log = simulate_slate_ab(users, relevant, {"A": _policy(False, relevant), "B": _policy(True, relevant)}, visits=visits, seed=1)
+    log = simulate_slate_ab(
+        users, relevant, {"A": _policy(False, relevant), "B": _policy(True, relevant)}, visits=visits, seed=1
+    )
     assert set(log.groupby("unit")["variant"].nunique()) == {1}  # one variant per user
     clicked = log[log["click"] == 1]
     assert not clicked.duplicated(["unit", "item"]).any()
@@ -38,8 +41,12 @@ def test_better_policy_wins_and_clicks_follow_the_held_out_items():
     top = clicked[clicked["variant"] == "B"]["slot"].value_counts(normalize=True)
     assert top.get(0, 0) > top.get(3, 0)  # position bias: the first slot is examined most
     units = unit_metrics(log)
-    assert (units["impressions"] == K * units["visits"]).all() and (units["explore_impressions"] == 2 * units["visits"]).all()
-    card = scorecard(units, ["clicks", "ctr=clicks/impressions", "explore_ctr=explore_clicks/explore_impressions"], control="A")
+    assert (units["impressions"] == K * units["visits"]).all() and (
+        units["explore_impressions"] == 2 * units["visits"]
+    ).all()
+    card = scorecard(
+        units, ["clicks", "ctr=clicks/impressions", "explore_ctr=explore_clicks/explore_impressions"], control="A"
+    )
     by = {r.metric: r for r in card.rows}
     assert by["clicks"].frequentist.p_value < 1e-6 and by["clicks"].bayes.chance_to_win > 0.999
     # the random slots draw the same way in both arms, yet click less next to the better policy: its users already

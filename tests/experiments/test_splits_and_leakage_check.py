@@ -17,11 +17,13 @@ from vectree.experiments.data import (
 
 RNG = np.random.default_rng(0)
 N = 2000
-TABLE = pd.DataFrame({
-    "user": RNG.integers(0, 150, N),
-    "time": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.sort(RNG.integers(0, 60 * 24 * 30, N)), unit="min"),
-    "label": RNG.choice(["a", "b", "c"], N, p=[0.7, 0.25, 0.05]),
-})
+TABLE = pd.DataFrame(
+    {
+        "user": RNG.integers(0, 150, N),
+        "time": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.sort(RNG.integers(0, 60 * 24 * 30, N)), unit="min"),
+        "label": RNG.choice(["a", "b", "c"], N, p=[0.7, 0.25, 0.05]),
+    }
+)
 
 
 def _covers_all(split):
@@ -52,7 +54,9 @@ def test_time_split_never_crosses_time():
     assert t.iloc[s.train].max() < t.iloc[s.validation].min() <= t.iloc[s.validation].max() < t.iloc[s.test].min()
     check_leakage(s, times=t)
     cut = time_split(TABLE["time"], cuts=("2026-01-20", "2026-01-25"))
-    assert (t.iloc[cut.train] < pd.Timestamp("2026-01-20")).all() and (t.iloc[cut.test] >= pd.Timestamp("2026-01-25")).all()
+    assert (t.iloc[cut.train] < pd.Timestamp("2026-01-20")).all() and (
+        t.iloc[cut.test] >= pd.Timestamp("2026-01-25")
+    ).all()
     ties = time_split(np.repeat(np.arange(10), 10))  # equal times never straddle a cut
     check_leakage(ties, times=np.repeat(np.arange(10), 10))
 

@@ -1,6 +1,5 @@
 """Best-bin-first: a query's own leaf comes first, and box distances never exceed true distances."""
 
-import numpy as np
 
 from vectree.index import box_distances, fit_pca, fit_tree, probe
 

@@ -24,8 +24,14 @@ def build_variant(dest: Path, with_tests: bool = False, **env: str) -> Path:
     shutil.copy(REPO / "setup.py", dest / "setup.py")
     shutil.copy(REPO / "pyproject.toml", dest / "pyproject.toml")
     shutil.copy(REPO / "README.md", dest / "README.md")
-    done = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=dest,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--inplace", "-q"],
+        cwd=dest,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, f"the kernel did not build with {env}:\n{done.stdout}\n{done.stderr}"
     assert list((dest / "vectree" / "_native").glob("_scan*.so")), "no extension was built"
     return dest
@@ -33,6 +39,8 @@ def build_variant(dest: Path, with_tests: bool = False, **env: str) -> Path:
 
 def asan_runtime() -> str:
     """The path of gcc's AddressSanitizer runtime (LD_PRELOADed into Python for a sanitized kernel)."""
-    path = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True).stdout.strip()
+    path = subprocess.run(
+        ["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert os.path.isabs(path) and os.path.exists(path), f"gcc has no AddressSanitizer runtime (got {path!r})"
     return os.path.realpath(path)

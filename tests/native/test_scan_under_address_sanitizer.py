@@ -26,14 +26,30 @@ def test_concurrent_searches_make_no_sanitizer_report(tmp_path):
         "ARROW_DEFAULT_MEMORY_POOL": "system",  # and Arrow's buffers
         "VECTREE_STRESS_SECONDS": os.environ.get("VECTREE_ASAN_STRESS_SECONDS", "8"),
     }
-    check = subprocess.run([sys.executable, "-c", "import vectree._native._scan as s; print(s.__file__)"],
-                           env=env, capture_output=True, text=True, timeout=120, cwd=build)
+    check = subprocess.run(
+        [sys.executable, "-c", "import vectree._native._scan as s; print(s.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=build,
+    )
     assert check.returncode == 0 and check.stdout.strip().startswith(str(build)), check.stderr
     probe = "import vectree._native._scan; print(any('libasan' in line for line in open('/proc/self/maps')))"
-    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120,
-                          cwd=build).stdout.strip() == "True", "the subprocess runs with the sanitizer loaded"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *TESTS],
-                          env=env, capture_output=True, text=True, timeout=900, cwd=build)
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, cwd=build
+        ).stdout.strip()
+        == "True"
+    ), "the subprocess runs with the sanitizer loaded"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *TESTS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=build,
+    )
     report = done.stdout[-4000:] + done.stderr[-8000:]
     assert "AddressSanitizer" not in done.stderr, report
     assert done.returncode == 0, report

@@ -24,7 +24,9 @@ def test_embed_search_text_and_classify_answer_as_the_local_library(service_serv
         out = col.classify(texts)
         assert out["labels"] == clf.predict(texts).tolist()
         np.testing.assert_allclose(out["probabilities"], clf.predict_proba(texts), atol=1e-5)
-        assert sum(lab == want for lab, want in zip(out["labels"], arxiv_sample["categories"][3000:3020])) >= 5  # it learned something
+        assert (
+            sum(lab == want for lab, want in zip(out["labels"], arxiv_sample["categories"][3000:3020])) >= 5
+        )  # it learned something
     h = {"authorization": f"Bearer {service_server.keys['bob']}"}
     r = httpx.post(f"{service_server.url}/collections/{name}/recommend", json={"users": [1]}, headers=h)
     assert r.status_code == 404 and "carries no recommender" in r.json()["error"]["message"]

@@ -24,11 +24,13 @@ def _load(col, s, n=1200):  # noqa: ANN001, ANN202
 def test_remote_answers_equal_local_answers_over_arrow_and_json(service_server, arxiv_sample, tmp_path):
     s = arxiv_sample
     local = _load(vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=100), s)
-    assert rows_call("/x", s["vectors"][:1200], s["ids"][:1200], None, None).content_type is not None  # this add goes as Arrow
+    assert (
+        rows_call("/x", s["vectors"][:1200], s["ids"][:1200], None, None).content_type is not None
+    )  # this add goes as Arrow
     with vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as db:
         remote = _load(db.create_collection(f"cl-{uuid.uuid4().hex[:8]}", dim=384, metric="cosine", bucket_size=100), s)
         assert len(remote) == len(local) == 1200
-        for queries in (s["vectors"][1200:1210], s["vectors"][1200:1200 + ARROW_ROWS + 10]):  # JSON, then Arrow
+        for queries in (s["vectors"][1200:1210], s["vectors"][1200 : 1200 + ARROW_ROWS + 10]):  # JSON, then Arrow
             as_arrow = search_call("/x", queries, 10, 4, False, False, None).content_type is not None
             assert as_arrow == (len(queries) > ARROW_ROWS)
             for kw in ({"exact": True}, {"probes": 4}):

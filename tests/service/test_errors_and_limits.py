@@ -19,7 +19,10 @@ from vectree.service.wire import ARROW, rows_to_arrow
 def tight(tmp_path_factory):
     """A server with small limits: 64 KiB bodies, 50 rows a request, k <= 20, 2 requests/s with bursts of 10 per tenant."""
     root = tmp_path_factory.mktemp("tight")
-    server = ServiceServer(root, args=["--max-body-mb", str(64 / 1024), "--max-batch", "50", "--max-k", "20", "--rate", "2", "--burst", "10"])
+    server = ServiceServer(
+        root,
+        args=["--max-body-mb", str(64 / 1024), "--max-batch", "50", "--max-k", "20", "--rate", "2", "--burst", "10"],
+    )
     server.create_key("alice", "alice")
     server.create_key("carol", "carol")  # the rate test's own tenant: rates are per tenant
     server.start()
@@ -87,7 +90,14 @@ def test_bodies_past_the_limit_get_413_and_batch_and_k_limits_400(tight):
         big = np.random.default_rng(0).normal(size=(300, 384)).astype(np.float32)  # 450 KiB as Arrow
         with pytest.raises(PayloadTooLargeError):
             col.add(big)
-        err = _shape(httpx.post(tight.url + f"/collections/{col.name}/add", content=rows_to_arrow(big), headers=h | {"content-type": ARROW}), 413)
+        err = _shape(
+            httpx.post(
+                tight.url + f"/collections/{col.name}/add",
+                content=rows_to_arrow(big),
+                headers=h | {"content-type": ARROW},
+            ),
+            413,
+        )
         assert "65536" in err["message"]
         small = db.create_collection(f"lim4-{uuid.uuid4().hex[:8]}", dim=4)
         with pytest.raises(InvalidInputError, match="at most 50"):
@@ -139,7 +149,11 @@ def test_a_build_that_loses_its_commit_race_is_409_and_changes_nothing(service_s
         i = 0
         while not done.is_set():  # other writers commit while the build runs
             i += 1
-            r = httpx.post(service_server.url + f"/collections/{name}/add", json={"vectors": [arxiv_sample["vectors"][3000 + i % 900].tolist()]}, headers=h)
+            r = httpx.post(
+                service_server.url + f"/collections/{name}/add",
+                json={"vectors": [arxiv_sample["vectors"][3000 + i % 900].tolist()]},
+                headers=h,
+            )
             assert r.status_code == 200, r.text
         if answers[-1].status_code == 409:
             break

@@ -17,7 +17,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 import vectree
 
@@ -30,11 +34,17 @@ def world(service_server, arxiv_sample):
     tag = uuid.uuid4().hex[:8]
     secret = f"zq{tag}"  # every private token of alice's contains this
     x = arxiv_sample["vectors"][:120]
-    with vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as alice, \
-         vectree.connect(service_server.url, api_key=service_server.keys["bob"]) as bob:
+    with (
+        vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as alice,
+        vectree.connect(service_server.url, api_key=service_server.keys["bob"]) as bob,
+    ):
         hidden = alice.create_collection(f"fz-{secret}", dim=384, metric="cosine", bucket_size=40, private=True)
-        hidden.add(x, ids=[f"{secret}-id-{i}" for i in range(120)], labels=[f"{secret}-label"] * 120,
-                   metadata=[{"note": f"{secret}-meta"}] * 120)
+        hidden.add(
+            x,
+            ids=[f"{secret}-id-{i}" for i in range(120)],
+            labels=[f"{secret}-label"] * 120,
+            metadata=[{"note": f"{secret}-meta"}] * 120,
+        )
         hidden.build()
         shown = alice.create_collection(f"fz-open-{tag}", dim=4)
         shown.add(np.eye(4), labels=["a", "b", "c", "d"])
@@ -52,8 +62,14 @@ def test_fuzzed_requests_never_fail_the_server_the_schema_or_privacy(service_ser
 
     for op in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
+
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=op.as_strategy(generation_mode=mode), data=st.data())
             def run(case, data) -> None:  # noqa: ANN001
                 who = data.draw(st.sampled_from(["alice", "bob"]))

@@ -40,7 +40,9 @@ def _writer(url: str, key: str, name: str, seed: int, stop: threading.Event, ack
                             acked.update(dict.fromkeys(gone, False))
                     continue
                 ids = [f"w{seed}-{n}-{j}" for j in range(20)]
-                r = http.post(f"/collections/{name}/add", json={"vectors": rng.normal(size=(20, 8)).tolist(), "ids": ids})
+                r = http.post(
+                    f"/collections/{name}/add", json={"vectors": rng.normal(size=(20, 8)).tolist(), "ids": ids}
+                )
                 if r.status_code == 200:
                     with lock:
                         acked.update(dict.fromkeys(ids, True))
@@ -50,7 +52,9 @@ def _writer(url: str, key: str, name: str, seed: int, stop: threading.Event, ack
 
 @pytest.mark.slow
 def test_every_acknowledged_write_survives_kill_9(tmp_path):
-    server = ServiceServer(tmp_path / "root", args=["--rate", "100000", "--burst", "100000"], log=tmp_path / "service.log")
+    server = ServiceServer(
+        tmp_path / "root", args=["--rate", "100000", "--burst", "100000"], log=tmp_path / "service.log"
+    )
     key = server.create_key("alice", "alice")
     server.start()
     h = {"authorization": f"Bearer {key}"}
@@ -61,7 +65,10 @@ def test_every_acknowledged_write_survives_kill_9(tmp_path):
     try:
         for trial in range(TRIALS):
             stop = threading.Event()
-            threads = [threading.Thread(target=_writer, args=(server.url, key, "c", trial * 10 + w, stop, acked, lock)) for w in range(2)]
+            threads = [
+                threading.Thread(target=_writer, args=(server.url, key, "c", trial * 10 + w, stop, acked, lock))
+                for w in range(2)
+            ]
             for t in threads:
                 t.start()
             with lock:

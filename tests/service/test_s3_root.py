@@ -19,8 +19,12 @@ QUICK_RETRY = {"attempts": 2, "base_delay_s": 0.02, "max_delay_s": 0.05}
 def s3_service(s3_fault_server, tmp_path_factory):
     root = f"s3://{s3_fault_server.bucket}/service-{uuid.uuid4().hex[:8]}"
     opts = s3_fault_server.storage_options(retry=QUICK_RETRY, timeout_s=5, connect_timeout_s=1)
-    server = ServiceServer(root, storage_options=opts, args=["--rate", "100000", "--burst", "100000"],
-                           log=tmp_path_factory.mktemp("s3svc") / "service.log")
+    server = ServiceServer(
+        root,
+        storage_options=opts,
+        args=["--rate", "100000", "--burst", "100000"],
+        log=tmp_path_factory.mktemp("s3svc") / "service.log",
+    )
     standard_keys(server)
     server.start()
     yield server, s3_fault_server
@@ -40,8 +44,12 @@ def test_an_s3_root_serves_private_collections_and_answers_503_while_the_store_i
         assert httpx.get(server.url + "/collections/papers", headers=h).status_code == 404
         s3.stop()
         try:
-            r = httpx.post(server.url + "/collections/papers/add", json={"vectors": [x[0].tolist()], "ids": ["new"]},
-                           headers={"authorization": f"Bearer {server.keys['alice']}"}, timeout=60)
+            r = httpx.post(
+                server.url + "/collections/papers/add",
+                json={"vectors": [x[0].tolist()], "ids": ["new"]},
+                headers={"authorization": f"Bearer {server.keys['alice']}"},
+                timeout=60,
+            )
             assert r.status_code == 503 and r.json()["error"]["type"] == "StorageError", r.text
             with pytest.raises(StorageError):
                 col.upsert(x[:1], ids=["new"])

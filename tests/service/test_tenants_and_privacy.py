@@ -25,17 +25,33 @@ def names(service_server, arxiv_sample):
     with vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as alice:
         for kind in ("private", "public"):
             col = alice.create_collection(f"{kind}-{tag}", dim=384, metric="cosine", private=kind == "private")
-            col.add(arxiv_sample["vectors"][:200], ids=[f"{kind}-{tag}-{i}" for i in range(200)],
-                    labels=[f"secret-label-{tag}" if kind == "private" else "open"] * 200)
+            col.add(
+                arxiv_sample["vectors"][:200],
+                ids=[f"{kind}-{tag}-{i}" for i in range(200)],
+                labels=[f"secret-label-{tag}" if kind == "private" else "open"] * 200,
+            )
     return {"private": f"private-{tag}", "public": f"public-{tag}", "tag": tag}
 
 
-ROUTES = [("GET", "{c}", None), ("GET", "{c}/versions", None), ("GET", "{c}/stats", None), ("GET", "{c}/info", None),
-          ("POST", "{c}/search", {"vectors": [[0.1] * 384]}), ("POST", "{c}/get", {"ids": ["x"]}),
-          ("POST", "{c}/verify", {}), ("POST", "{c}/add", {"vectors": [[0.1] * 384]}), ("POST", "{c}/build", None),
-          ("POST", "{c}/compact", None), ("POST", "{c}/delete", {"ids": ["x"]}), ("POST", "{c}/upsert", {"vectors": [[0.1] * 384], "ids": ["x"]}),
-          ("POST", "{c}/embed", {"texts": ["a"]}), ("POST", "{c}/search_text", {"texts": ["a"]}), ("POST", "{c}/classify", {"texts": ["a"]}),
-          ("POST", "{c}/recommend", {"users": [1]}), ("DELETE", "{c}", None)]
+ROUTES = [
+    ("GET", "{c}", None),
+    ("GET", "{c}/versions", None),
+    ("GET", "{c}/stats", None),
+    ("GET", "{c}/info", None),
+    ("POST", "{c}/search", {"vectors": [[0.1] * 384]}),
+    ("POST", "{c}/get", {"ids": ["x"]}),
+    ("POST", "{c}/verify", {}),
+    ("POST", "{c}/add", {"vectors": [[0.1] * 384]}),
+    ("POST", "{c}/build", None),
+    ("POST", "{c}/compact", None),
+    ("POST", "{c}/delete", {"ids": ["x"]}),
+    ("POST", "{c}/upsert", {"vectors": [[0.1] * 384], "ids": ["x"]}),
+    ("POST", "{c}/embed", {"texts": ["a"]}),
+    ("POST", "{c}/search_text", {"texts": ["a"]}),
+    ("POST", "{c}/classify", {"texts": ["a"]}),
+    ("POST", "{c}/recommend", {"users": [1]}),
+    ("DELETE", "{c}", None),
+]
 
 
 def test_a_private_collection_is_invisible_to_other_tenants_on_every_route(service_server, names):
@@ -44,7 +60,9 @@ def test_a_private_collection_is_invisible_to_other_tenants_on_every_route(servi
     assert names["public"] in {c["name"] for c in listed} and names["private"] not in {c["name"] for c in listed}
     for method, path, body in ROUTES:
         for target in (names["private"], f"absent-{names['tag']}"):  # hidden and absent answer alike
-            r = httpx.request(method, service_server.url + "/collections/" + path.format(c=target), json=body, headers=bob)
+            r = httpx.request(
+                method, service_server.url + "/collections/" + path.format(c=target), json=body, headers=bob
+            )
             assert r.status_code == 404, (method, path, r.text)
             assert r.json()["error"]["message"] == "no such collection (or none this key may see)"
             assert names["tag"] not in r.text
@@ -68,8 +86,13 @@ def test_a_read_only_key_reads_but_never_writes(service_server, names, arxiv_sam
     with vectree.connect(service_server.url, api_key=service_server.keys["alice_ro"]) as ro:
         col = ro.open_collection(names["private"])  # its tenant's private collection: visible
         assert col.search(arxiv_sample["vectors"][0], k=1, exact=True).ids[0, 0] == f"{names['private']}-0"
-        for write in (lambda: col.add(arxiv_sample["vectors"][:1], ids=["ro"]), col.build, lambda: col.delete([f"{names['private']}-0"]),
-                      lambda: ro.create_collection(f"ro-{names['tag']}", dim=2), lambda: ro.drop_collection(names["private"])):
+        for write in (
+            lambda: col.add(arxiv_sample["vectors"][:1], ids=["ro"]),
+            col.build,
+            lambda: col.delete([f"{names['private']}-0"]),
+            lambda: ro.create_collection(f"ro-{names['tag']}", dim=2),
+            lambda: ro.drop_collection(names["private"]),
+        ):
             with pytest.raises(ServiceError) as err:
                 write()
             assert err.value.status == 403
@@ -89,11 +112,18 @@ def test_an_admin_key_sees_and_changes_every_tenant(service_server, names, arxiv
 
 
 def test_requests_without_a_valid_key_get_401(service_server):
-    for headers in ({}, {"authorization": "Bearer nope"}, {"authorization": "Bearer vt_0123456789abcdef_" + "x" * 43},
-                    {"x-api-key": service_server.keys["alice"][:-2] + "zz"}):
+    for headers in (
+        {},
+        {"authorization": "Bearer nope"},
+        {"authorization": "Bearer vt_0123456789abcdef_" + "x" * 43},
+        {"x-api-key": service_server.keys["alice"][:-2] + "zz"},
+    ):
         r = httpx.get(service_server.url + "/collections", headers=headers)
         assert r.status_code == 401 and r.json()["error"]["type"] == "Unauthorized"
-    assert httpx.get(service_server.url + "/collections", headers={"x-api-key": service_server.keys["alice"]}).status_code == 200
+    assert (
+        httpx.get(service_server.url + "/collections", headers={"x-api-key": service_server.keys["alice"]}).status_code
+        == 200
+    )
 
 
 def test_keys_are_stored_as_salted_hashes_and_revocation_reaches_the_server(service_server, tmp_path):
@@ -134,10 +164,14 @@ def test_keys_cli_prints_a_key_once_and_lists_it_without_the_secret(tmp_path):
 
 def test_two_tenants_may_not_claim_one_name(service_server):
     name = f"shared-{uuid.uuid4().hex[:8]}"
-    with vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as alice, \
-         vectree.connect(service_server.url, api_key=service_server.keys["bob"]) as bob:
+    with (
+        vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as alice,
+        vectree.connect(service_server.url, api_key=service_server.keys["bob"]) as bob,
+    ):
         alice.create_collection(name, dim=4, private=True)
-        r = httpx.post(service_server.url + "/collections", json={"name": name, "dim": 4}, headers=_h(service_server, "bob"))
+        r = httpx.post(
+            service_server.url + "/collections", json={"name": name, "dim": 4}, headers=_h(service_server, "bob")
+        )
         assert r.status_code == 409 and r.json()["error"]["type"] == "NameTaken"
         with pytest.raises(NotFoundError):
             bob.open_collection(name)

@@ -12,7 +12,9 @@ from tests.serviceserver import ServiceServer
 
 
 def test_two_workers_see_one_store(tmp_path):
-    server = ServiceServer(tmp_path / "root", workers=2, args=["--rate", "100000", "--burst", "100000"], log=tmp_path / "service.log")
+    server = ServiceServer(
+        tmp_path / "root", workers=2, args=["--rate", "100000", "--burst", "100000"], log=tmp_path / "service.log"
+    )
     key = server.create_key("alice", "alice")
     server.start()
     try:
@@ -23,11 +25,16 @@ def test_two_workers_see_one_store(tmp_path):
 
         def writer(w: int) -> None:
             rng = np.random.default_rng(w)
-            with httpx.Client(base_url=server.url, headers=h, timeout=60) as http:  # a new connection may reach either worker
+            with httpx.Client(
+                base_url=server.url, headers=h, timeout=60
+            ) as http:  # a new connection may reach either worker
                 for i in range(15):
                     ids = [f"{w}-{i}-{j}" for j in range(5)]
-                    r = http.post("/collections/c/add", json={"vectors": rng.normal(size=(5, 4)).tolist(), "ids": ids},
-                                  headers={"connection": "close"})
+                    r = http.post(
+                        "/collections/c/add",
+                        json={"vectors": rng.normal(size=(5, 4)).tolist(), "ids": ids},
+                        headers={"connection": "close"},
+                    )
                     assert r.status_code == 200, r.text
                     with lock:
                         acked.extend(ids)
@@ -45,7 +52,12 @@ def test_two_workers_see_one_store(tmp_path):
             versions.add(httpx.get(server.url + "/collections/c", headers=h).json()["version"])
         assert versions == {60}  # 60 adds, each one commit, none lost to a race
         late = server.create_key("bob", "bob")  # made after the workers started
-        assert all(httpx.get(server.url + "/whoami", headers={"authorization": f"Bearer {late}", "connection": "close"}).status_code == 200
-                   for _ in range(8))
+        assert all(
+            httpx.get(
+                server.url + "/whoami", headers={"authorization": f"Bearer {late}", "connection": "close"}
+            ).status_code
+            == 200
+            for _ in range(8)
+        )
     finally:
         server.stop()

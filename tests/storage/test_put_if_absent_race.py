@@ -67,8 +67,12 @@ def _race(url: str, opts: dict, tmp_path: Path, n_keys: int = 25) -> tuple[list[
     go = tmp_path / "go"
     env = os.environ | {"RACE_OPTS": json.dumps(opts), "PYTHONPATH": str(REPO)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", _RACER, url, str(go), who, str(n_keys)], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, url, str(go), who, str(n_keys)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
         for who in ("a", "b")
     ]
     time.sleep(1.5)  # both interpreters up and waiting

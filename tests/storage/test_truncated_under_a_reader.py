@@ -42,8 +42,13 @@ def test_a_truncated_bucket_is_a_corruption_error_not_a_signal(tmp_path, arxiv_s
             sys.exit(0)
         sys.exit("a truncated bucket was read without an error")
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode != -signal.SIGBUS, "the reader was killed by SIGBUS"
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "refused: CorruptionError" in proc.stdout

@@ -14,7 +14,15 @@ from vectree.apps.recommend import (
 )
 
 __all__ = [
-    "DocumentClassifier", "ZeroShotClassifier", "propagate_labels",
-    "RankingFunnel", "ContentProfileRecommender", "PopularityRecommender", "ItemKNNRecommender", "ReRanker",
-    "save_funnel", "load_funnel", "shards_needed",
+    "DocumentClassifier",
+    "ZeroShotClassifier",
+    "propagate_labels",
+    "RankingFunnel",
+    "ContentProfileRecommender",
+    "PopularityRecommender",
+    "ItemKNNRecommender",
+    "ReRanker",
+    "save_funnel",
+    "load_funnel",
+    "shards_needed",
 ]

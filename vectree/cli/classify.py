@@ -17,12 +17,20 @@ from rich.table import Table
 
 from vectree.errors import InvalidInputError, VectreeError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Document classification by nearest labelled neighbours.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Document classification by nearest labelled neighbours.",
+)
 console = Console()
 
 EMBEDDERS = ("minilm", "static", "word2vec")
-TextField = typer.Option("text", "--text-field", help="Field holding the text; several comma-separated fields are joined with '. ' (e.g. title,abstract).")
+TextField = typer.Option(
+    "text",
+    "--text-field",
+    help="Field holding the text; several comma-separated fields are joined with '. ' (e.g. title,abstract).",
+)
 LabelField = typer.Option("label", "--label-field", help="Field holding the label.")
 
 
@@ -39,7 +47,9 @@ def read_records(path: Path, batch_size: int = 10_000) -> Iterator[list[dict[str
                 try:
                     yield [json.loads(ln) for ln in chunk]
                 except json.JSONDecodeError as exc:
-                    raise InvalidInputError(f"{path}: a line in records {n * batch_size}..{(n + 1) * batch_size} is not JSON: {exc}") from exc
+                    raise InvalidInputError(
+                        f"{path}: a line in records {n * batch_size}..{(n + 1) * batch_size} is not JSON: {exc}"
+                    ) from exc
     elif name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -57,11 +67,15 @@ def read_records(path: Path, batch_size: int = 10_000) -> Iterator[list[dict[str
 def _text(record: dict[str, Any], fields: list[str], path: Path) -> str:
     missing = [f for f in fields if f not in record]
     if missing:
-        raise InvalidInputError(f"{path}: a record has no field {missing[0]!r} (fields: {sorted(record)}); set --text-field")
+        raise InvalidInputError(
+            f"{path}: a record has no field {missing[0]!r} (fields: {sorted(record)}); set --text-field"
+        )
     return ". ".join(str(record[f]) for f in fields if record[f] is not None)
 
 
-def read_texts(path: Path, text_field: str, label_field: str | None = None) -> Iterator[tuple[list[str], list[Any] | None]]:
+def read_texts(
+    path: Path, text_field: str, label_field: str | None = None
+) -> Iterator[tuple[list[str], list[Any] | None]]:
     """(texts, labels) batches from a file; labels None when ``label_field`` is None."""
     fields = [f.strip() for f in text_field.split(",") if f.strip()]
     for records in read_records(path):
@@ -92,13 +106,25 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _fit(train: Path, collection: str, embedder: str, text_field: str, label_field: str, n_neighbors: int,
-         probes: int, bucket_size: int, sg: int, vector_size: int, epochs: int):  # noqa: ANN202
+def _fit(
+    train: Path,
+    collection: str,
+    embedder: str,
+    text_field: str,
+    label_field: str,
+    n_neighbors: int,
+    probes: int,
+    bucket_size: int,
+    sg: int,
+    vector_size: int,
+    epochs: int,
+):  # noqa: ANN202
     from vectree.apps.classify.classifier import DocumentClassifier
 
     emb = make_embedder(embedder, {"sg": sg, "vector_size": vector_size, "epochs": epochs})
-    clf = DocumentClassifier(emb, collection=collection, n_neighbors=n_neighbors, probes=probes,
-                             bucket_size=bucket_size, show_progress=True)
+    clf = DocumentClassifier(
+        emb, collection=collection, n_neighbors=n_neighbors, probes=probes, bucket_size=bucket_size, show_progress=True
+    )
     if embedder == "word2vec":  # needs every text twice (vocabulary, then training): hold them
         texts, labels = [], []
         for t, y in read_texts(train, text_field, label_field):
@@ -127,11 +153,25 @@ def fit(
     """Embed a labelled file into a new collection, with its embedder, ready to classify."""
     try:
         t0 = time.perf_counter()
-        clf = _fit(train, collection, embedder, text_field, label_field, n_neighbors, probes, bucket_size, sg, vector_size, epochs)
+        clf = _fit(
+            train,
+            collection,
+            embedder,
+            text_field,
+            label_field,
+            n_neighbors,
+            probes,
+            bucket_size,
+            sg,
+            vector_size,
+            epochs,
+        )
     except VectreeError as exc:
         _fail(exc)
-    console.print(f"fitted {len(clf.collection_)} documents, {len(clf.classes_)} classes, into {clf.collection_.url} "
-                  f"in {time.perf_counter() - t0:.1f}s (embedder {clf.embedder_.name})")
+    console.print(
+        f"fitted {len(clf.collection_)} documents, {len(clf.classes_)} classes, into {clf.collection_.url} "
+        f"in {time.perf_counter() - t0:.1f}s (embedder {clf.embedder_.name})"
+    )
 
 
 @app.command()
@@ -220,14 +260,31 @@ def evaluate(
             rows = evaluate_probes(clf, vectors, labels, settings, embed_s=embed_s)
     except VectreeError as exc:
         _fail(exc)
-    table = Table(title=f"{clf.embedder_.name}, k={n_neighbors}: {len(clf.collection_)} train, {len(labels)} test documents, "
-                        f"{rows[0].buckets} buckets (fit {fit_s:.1f}s)")
+    table = Table(
+        title=f"{clf.embedder_.name}, k={n_neighbors}: {len(clf.collection_)} train, {len(labels)} test documents, "
+        f"{rows[0].buckets} buckets (fit {fit_s:.1f}s)"
+    )
     for col in ("probes", "accuracy", "macro-F1", "embed ms/doc", "search ms/doc", "total ms/doc"):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(r.probes, f"{100 * r.accuracy:.2f}%", f"{100 * r.macro_f1:.2f}%", f"{r.embed_ms_per_doc:.2f}",
-                      f"{r.search_ms_per_doc:.3f}", f"{r.total_ms_per_doc:.2f}")
+        table.add_row(
+            r.probes,
+            f"{100 * r.accuracy:.2f}%",
+            f"{100 * r.macro_f1:.2f}%",
+            f"{r.embed_ms_per_doc:.2f}",
+            f"{r.search_ms_per_doc:.3f}",
+            f"{r.total_ms_per_doc:.2f}",
+        )
     console.print(table)
     if json_out:
-        json_out.write_text(json.dumps({"embedder": clf.embedder_.name, "n_neighbors": n_neighbors, "fit_s": fit_s,
-                                        "rows": [r.to_dict() for r in rows]}, indent=1))
+        json_out.write_text(
+            json.dumps(
+                {
+                    "embedder": clf.embedder_.name,
+                    "n_neighbors": n_neighbors,
+                    "fit_s": fit_s,
+                    "rows": [r.to_dict() for r in rows],
+                },
+                indent=1,
+            )
+        )

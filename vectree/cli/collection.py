@@ -27,8 +27,14 @@ err = Console(stderr=True)
 @contextmanager
 def _progress() -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar fed by vectree's ``progress(stage, done, total)`` callbacks."""
-    with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int) -> None:
@@ -51,20 +57,34 @@ def create(
     url: str = typer.Argument(..., help="Where the collection lives: a path, file://, or s3://bucket/prefix."),
     dim: int = typer.Option(..., help="Vector dimension."),
     metric: str = typer.Option("l2", help="l2 | cosine | dot."),
-    bucket_size: int = typer.Option(None, help="Most rows per bucket (default: about 160 KiB of vectors, at least 80)."),
+    bucket_size: int = typer.Option(
+        None, help="Most rows per bucket (default: about 160 KiB of vectors, at least 80)."
+    ),
     tree_rule: str = typer.Option("kmeans", help="kmeans (default) | variance | seed."),
     vector_dtype: str = typer.Option("float32", help="float32 | float16 (half the bytes stored, cached and scanned)."),
-    codes: str = typer.Option(None, help="int8: store a compact code per row; searches scan the codes first (same answers)."),
+    codes: str = typer.Option(
+        None, help="int8: store a compact code per row; searches scan the codes first (same answers)."
+    ),
     private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
 ) -> None:
     """Create an empty collection."""
     try:
-        col = vectree.create_collection(url, dim=dim, metric=metric, bucket_size=bucket_size, tree_rule=tree_rule,
-                                        vector_dtype=vector_dtype, codes=codes, private=private)
+        col = vectree.create_collection(
+            url,
+            dim=dim,
+            metric=metric,
+            bucket_size=bucket_size,
+            tree_rule=tree_rule,
+            vector_dtype=vector_dtype,
+            codes=codes,
+            private=private,
+        )
     except VectreeError as exc:
         _fail(exc)
-    console.print(f"created {col.url} (dim={dim}, metric={metric}, bucket_size={col.stats()['bucket_size']}, "
-                  f"tree_rule={tree_rule}, vector_dtype={vector_dtype}, codes={codes})")
+    console.print(
+        f"created {col.url} (dim={dim}, metric={metric}, bucket_size={col.stats()['bucket_size']}, "
+        f"tree_rule={tree_rule}, vector_dtype={vector_dtype}, codes={codes})"
+    )
 
 
 @app.command()
@@ -90,19 +110,34 @@ def add(
         with _progress() as update:
             version = col.add_batches(tracked(), progress=update)
     except InvalidInputError as exc:
-        _fail(exc if path in str(exc) or rows == [0, 0] else
-              InvalidInputError(f"{path}: records {rows[0]}-{rows[1] - 1}: {exc}"))
+        _fail(
+            exc
+            if path in str(exc) or rows == [0, 0]
+            else InvalidInputError(f"{path}: records {rows[0]}-{rows[1] - 1}: {exc}")
+        )
     except (VectreeError, OSError) as exc:
         _fail(exc)
-    console.print(f"version {version}: {len(col)} rows ({col.manifest.tail_rows} not yet indexed; run build or compact)")
+    console.print(
+        f"version {version}: {len(col)} rows ({col.manifest.tail_rows} not yet indexed; run build or compact)"
+    )
 
 
 @app.command()
 def build(
     url: str,
-    ray: str = typer.Option(None, "--ray", help="Build on Ray: a cluster ADDRESS ('auto': the running one), or 'local' / 'local:N' to start one here. Needs --source."),
-    source: list[str] = typer.Option(None, "--source", help="With --ray: .npy / .parquet input files, local or s3:// (repeatable), read by the workers."),
-    dim: int = typer.Option(None, help="With --ray, for a new collection: vector dimension (default: from the source)."),
+    ray: str = typer.Option(
+        None,
+        "--ray",
+        help="Build on Ray: a cluster ADDRESS ('auto': the running one), or 'local' / 'local:N' to start one here. Needs --source.",
+    ),
+    source: list[str] = typer.Option(
+        None,
+        "--source",
+        help="With --ray: .npy / .parquet input files, local or s3:// (repeatable), read by the workers.",
+    ),
+    dim: int = typer.Option(
+        None, help="With --ray, for a new collection: vector dimension (default: from the source)."
+    ),
     metric: str = typer.Option("l2", help="With --ray, for a new collection: l2 | cosine | dot."),
     bucket_size: int = typer.Option(None, help="With --ray, for a new collection: most rows per bucket."),
 ) -> None:
@@ -123,7 +158,9 @@ def build(
     except VectreeError as exc:
         _fail(exc)
     s = col.stats()
-    console.print(f"version {version}: {s['rows']} rows in {s['buckets']} buckets (mean {s['bucket_rows_mean']:.0f} rows)")
+    console.print(
+        f"version {version}: {s['rows']} rows in {s['buckets']} buckets (mean {s['bucket_rows_mean']:.0f} rows)"
+    )
 
 
 @app.command()
@@ -135,12 +172,16 @@ def search(
     exact: bool = typer.Option(False, help="Scan every bucket (brute force)."),
     output: str = typer.Option(None, help="Write results as JSON lines to this file instead of a table."),
     tag: str = typer.Option(None, help="Search the version this tag names (see `vectree tag`)."),
-    where: str = typer.Option(None, help='Only rows matching this JSON filter, e.g. \'{"label": "cs.CL", "year": {"$gte": 2020}}\'.'),
+    where: str = typer.Option(
+        None, help='Only rows matching this JSON filter, e.g. \'{"label": "cs.CL", "year": {"$gte": 2020}}\'.'
+    ),
 ) -> None:
     """Find the k nearest rows of each query."""
     try:
         if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
-            raise InvalidInputError(f"--output {output}: the directory {os.path.dirname(os.path.abspath(output))} does not exist")
+            raise InvalidInputError(
+                f"--output {output}: the directory {os.path.dirname(os.path.abspath(output))} does not exist"
+            )
         try:
             flt = None if where is None else json.loads(where)
         except json.JSONDecodeError as exc:
@@ -159,17 +200,30 @@ def search(
     table = Table("query", "rank", "id", "distance", "label")
     for i in range(min(len(res), 20)):
         for r in range(res.ids.shape[1]):  # k is capped at the collection's row count
-            table.add_row(str(i), str(r + 1), str(res.ids[i, r]), f"{res.distances[i, r]:.4f}",
-                          "" if res.labels is None else str(res.labels[i, r]))
+            table.add_row(
+                str(i),
+                str(r + 1),
+                str(res.ids[i, r]),
+                f"{res.distances[i, r]:.4f}",
+                "" if res.labels is None else str(res.labels[i, r]),
+            )
     console.print(table)
 
 
 def _write_results(output: str, res: vectree.SearchResult) -> None:
     with open(output, "w") as f:
         for i in range(len(res)):
-            f.write(json.dumps({"query": i, "ids": [_plain(x) for x in res.ids[i]],
-                                "distances": [float(x) for x in res.distances[i]],
-                                "labels": None if res.labels is None else [_plain(x) for x in res.labels[i]]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "query": i,
+                        "ids": [_plain(x) for x in res.ids[i]],
+                        "distances": [float(x) for x in res.distances[i]],
+                        "labels": None if res.labels is None else [_plain(x) for x in res.labels[i]],
+                    }
+                )
+                + "\n"
+            )
 
 
 def _plain(x: object) -> object:
@@ -177,8 +231,11 @@ def _plain(x: object) -> object:
 
 
 @app.command()
-def info(url: str, version: int = typer.Option(None, help="An older version."),
-         tag: str = typer.Option(None, help="The version this tag names.")) -> None:
+def info(
+    url: str,
+    version: int = typer.Option(None, help="An older version."),
+    tag: str = typer.Option(None, help="The version this tag names."),
+) -> None:
     """Settings, sizes and tree shape of a collection."""
     try:
         col = vectree.open_collection(url, version=version, tag=tag)
@@ -203,7 +260,10 @@ def compact(url: str) -> None:
 
 
 @app.command()
-def verify(url: str, all_versions: bool = typer.Option(False, "--all-versions", help="Check every version, not only the latest.")) -> None:
+def verify(
+    url: str,
+    all_versions: bool = typer.Option(False, "--all-versions", help="Check every version, not only the latest."),
+) -> None:
     """Re-read every object and check its fingerprint; exit 1 if anything is damaged or missing."""
     try:
         col = vectree.open_collection(url)
@@ -213,8 +273,10 @@ def verify(url: str, all_versions: bool = typer.Option(False, "--all-versions", 
         _fail(exc)
     for problem in report.problems:
         console.print(f"[red]BAD[/red] {problem}")
-    console.print(f"checked {report.checked} objects in version(s) {report.versions}: "
-                  + ("[green]all good[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"))
+    console.print(
+        f"checked {report.checked} objects in version(s) {report.versions}: "
+        + ("[green]all good[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]")
+    )
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -230,12 +292,19 @@ def versions(url: str) -> None:
 
     table = Table("version", "created", "operation", "rows")
     for v in col.versions():
-        table.add_row(str(v["version"]), datetime.datetime.fromtimestamp(v["created"]).isoformat(timespec="seconds"), v["operation"], str(v["rows"]))
+        table.add_row(
+            str(v["version"]),
+            datetime.datetime.fromtimestamp(v["created"]).isoformat(timespec="seconds"),
+            v["operation"],
+            str(v["rows"]),
+        )
     console.print(table)
 
 
 @app.command()
-def delete(url: str, ids: list[str] = typer.Argument(..., help="Ids to delete (ints in an int-id collection).")) -> None:
+def delete(
+    url: str, ids: list[str] = typer.Argument(..., help="Ids to delete (ints in an int-id collection).")
+) -> None:
     """Delete rows by id (hidden at once; space is reclaimed by compact)."""
     try:
         col = vectree.open_collection(url)
@@ -244,5 +313,3 @@ def delete(url: str, ids: list[str] = typer.Argument(..., help="Ids to delete (i
     except (VectreeError, ValueError) as exc:
         _fail(exc)
     console.print(f"version {version}: deleted {len(ids)} rows")
-
-

@@ -12,26 +12,44 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vectree.errors import InvalidInputError, VectreeError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Embeddings: image embedders (convolutional autoencoder, supervised CNN).")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Embeddings: image embedders (convolutional autoencoder, supervised CNN).",
+)
 console = Console()
 
 
 def _bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 @app.command()
 def images(
-    source: Path = typer.Argument(..., help="A folder of PNG/JPEG files, or an .npz (array 'images', optional 'labels')."),
-    out: Path = typer.Option(..., "--out", help="Where to write the embeddings (.npy, one row per image, in name order)."),
-    model: str = typer.Option("autoencoder", help="autoencoder (unsupervised) or cnn (penultimate layer; needs labels)."),
+    source: Path = typer.Argument(
+        ..., help="A folder of PNG/JPEG files, or an .npz (array 'images', optional 'labels')."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write the embeddings (.npy, one row per image, in name order)."
+    ),
+    model: str = typer.Option(
+        "autoencoder", help="autoencoder (unsupervised) or cnn (penultimate layer; needs labels)."
+    ),
     dim: int = typer.Option(64, help="Embedding size."),
     epochs: int = typer.Option(3, help="Training epochs."),
     size: int = typer.Option(0, help="Resize folder images to SIZE x SIZE (0: the first image's size, rounded to 4)."),
     grey: bool = typer.Option(False, help="Read folder images as grey (one channel)."),
-    url: str = typer.Option(None, "--url", help="Also create a collection here with the embeddings (ids = row numbers) and the embedder."),
+    url: str = typer.Option(
+        None, "--url", help="Also create a collection here with the embeddings (ids = row numbers) and the embedder."
+    ),
 ) -> None:
     """Train an image embedder on the images and embed them, with progress bars."""
     try:
@@ -41,8 +59,12 @@ def images(
             raise InvalidInputError(f"--model must be 'autoencoder' or 'cnn', got {model!r}")
         with _bar() as bar:
             task = bar.add_task("reading images", total=None, note="")
-            imgs, labels, names = read_images(source, size=(size, size) if size else None, grey=grey,
-                                              progress=lambda d, n: bar.update(task, completed=d, total=n))
+            imgs, labels, names = read_images(
+                source,
+                size=(size, size) if size else None,
+                grey=grey,
+                progress=lambda d, n: bar.update(task, completed=d, total=n),
+            )
             bar.update(task, completed=len(imgs), total=len(imgs), note=f"{imgs.shape[1]}x{imgs.shape[2]}")
             if model == "cnn" and labels is None:
                 raise InvalidInputError("--model cnn needs labels: an .npz with a 'labels' array")

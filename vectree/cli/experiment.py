@@ -11,8 +11,12 @@ from rich.markdown import Markdown
 
 from vectree.errors import VectreeError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="A/B tests: plan (power analysis), analyze (tests, SRM, decision), backtest (reverse run, holdout).")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="A/B tests: plan (power analysis), analyze (tests, SRM, decision), backtest (reverse run, holdout).",
+)
 console = Console()
 
 
@@ -47,8 +51,12 @@ def _write(path: Path | None, text: str, what: str) -> None:
 @app.command()
 def plan(
     baseline: float = typer.Option(..., help="Control rate (proportion) or mean (mean metric)."),
-    mde: float | None = typer.Option(None, help="Minimum detectable effect, absolute (0.01 = 1 point) unless --relative."),
-    n: int | None = typer.Option(None, help="Units in the control: report the detectable effect instead of a sample size."),
+    mde: float | None = typer.Option(
+        None, help="Minimum detectable effect, absolute (0.01 = 1 point) unless --relative."
+    ),
+    n: int | None = typer.Option(
+        None, help="Units in the control: report the detectable effect instead of a sample size."
+    ),
     metric: str = typer.Option("proportion", help="proportion or mean."),
     sd: float | None = typer.Option(None, help="Outcome standard deviation (mean metric)."),
     relative: bool = typer.Option(False, help="Read --mde as a fraction of the baseline."),
@@ -56,8 +64,11 @@ def plan(
     power: float = typer.Option(0.8, help="Probability of detecting the MDE."),
     variants: int = typer.Option(2, help="Number of variants including the control."),
     ratio: float = typer.Option(1.0, help="Units per treatment for each control unit."),
-    cuped_rho: float = typer.Option(0.0, "--cuped-rho", help="Correlation of the outcome with its pre-experiment covariate: "
-                                    "CUPED shrinks the sample by 1 - rho^2."),
+    cuped_rho: float = typer.Option(
+        0.0,
+        "--cuped-rho",
+        help="Correlation of the outcome with its pre-experiment covariate: CUPED shrinks the sample by 1 - rho^2.",
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Write the plan as JSON here."),
 ) -> None:
     """Sample size per variant for a minimum detectable effect, or the effect detectable with --n units."""
@@ -65,7 +76,9 @@ def plan(
 
     try:
         if (mde is None) == (n is None):
-            raise typer.BadParameter("give exactly one of --mde (to get a sample size) or --n (to get the detectable effect)")
+            raise typer.BadParameter(
+                "give exactly one of --mde (to get a sample size) or --n (to get the detectable effect)"
+            )
         if metric not in ("proportion", "mean"):
             raise typer.BadParameter(f"--metric must be proportion or mean, got {metric!r}")
         if metric == "mean" and sd is None:
@@ -75,21 +88,54 @@ def plan(
         if n is not None:
             if metric == "proportion":
                 # CUPED: n units with the adjustment carry the information of n / (1 - rho^2) plain ones
-                eff = pw.detectable_effect_proportions(baseline, max(2, round(n / (1 - cuped_rho**2))), alpha=alpha, power=power,
-                                                       ratio=ratio, n_variants=variants)
+                eff = pw.detectable_effect_proportions(
+                    baseline,
+                    max(2, round(n / (1 - cuped_rho**2))),
+                    alpha=alpha,
+                    power=power,
+                    ratio=ratio,
+                    n_variants=variants,
+                )
             else:
-                eff = pw.detectable_effect_means(sd * (1 - cuped_rho**2) ** 0.5, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants)
+                eff = pw.detectable_effect_means(
+                    sd * (1 - cuped_rho**2) ** 0.5, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants
+                )
             rel = f" ({eff / baseline:+.2%} relative)" if baseline else ""
-            console.print(f"With {n:,} units in the control, the detectable effect at alpha={alpha:g}, power={power:g} is "
-                          f"[bold]{eff:+.4g}[/bold]{rel}.")
-            _write(json_out, json.dumps({"n_control": n, "mde_abs": eff, "alpha": alpha, "power": power, "metric": metric}, indent=2), "JSON")
+            console.print(
+                f"With {n:,} units in the control, the detectable effect at alpha={alpha:g}, power={power:g} is "
+                f"[bold]{eff:+.4g}[/bold]{rel}."
+            )
+            _write(
+                json_out,
+                json.dumps(
+                    {"n_control": n, "mde_abs": eff, "alpha": alpha, "power": power, "metric": metric}, indent=2
+                ),
+                "JSON",
+            )
             return
         if metric == "proportion":
-            p = pw.sample_size_proportions(baseline, mde, relative=relative, alpha=alpha, power=power, ratio=ratio, n_variants=variants,
-                                           cuped_rho=cuped_rho)
+            p = pw.sample_size_proportions(
+                baseline,
+                mde,
+                relative=relative,
+                alpha=alpha,
+                power=power,
+                ratio=ratio,
+                n_variants=variants,
+                cuped_rho=cuped_rho,
+            )
         else:
-            p = pw.sample_size_means(mde, sd, baseline=baseline, relative=relative, alpha=alpha, power=power, ratio=ratio, n_variants=variants,
-                                     cuped_rho=cuped_rho)
+            p = pw.sample_size_means(
+                mde,
+                sd,
+                baseline=baseline,
+                relative=relative,
+                alpha=alpha,
+                power=power,
+                ratio=ratio,
+                n_variants=variants,
+                cuped_rho=cuped_rho,
+            )
         console.print(Markdown(p.to_markdown()))
         _write(json_out, json.dumps(p.as_dict(), indent=2), "JSON")
     except VectreeError as exc:
@@ -98,34 +144,56 @@ def plan(
 
 @app.command()
 def analyze(
-    csv: Path = typer.Argument(..., help="CSV with a variant column, an outcome column and optionally unit and time columns."),
+    csv: Path = typer.Argument(
+        ..., help="CSV with a variant column, an outcome column and optionally unit and time columns."
+    ),
     variant_col: str = typer.Option("variant", help="Column naming the variant."),
     outcome_col: str = typer.Option("outcome", help="Column with the outcome (0/1 or a number)."),
-    unit_col: str = typer.Option("unit", help="Randomisation unit column; rows of a unit are aggregated (absent: one row = one unit)."),
-    time_col: str | None = typer.Option(None, help="Time column for sequential looks and lift over time (default: 'time' if present)."),
+    unit_col: str = typer.Option(
+        "unit", help="Randomisation unit column; rows of a unit are aggregated (absent: one row = one unit)."
+    ),
+    time_col: str | None = typer.Option(
+        None, help="Time column for sequential looks and lift over time (default: 'time' if present)."
+    ),
     control: str | None = typer.Option(None, help="Control variant (default: 'control', 'A', or the first name)."),
     metric: str = typer.Option("auto", help="auto, proportion or mean."),
     alpha: float = typer.Option(0.05),
     correction: str = typer.Option("holm", help="Multiple-comparison correction: holm, bonferroni, fdr_bh or none."),
-    shares: str | None = typer.Option(None, help="Planned traffic shares for the SRM check, e.g. 'control=0.5,treatment=0.5'."),
+    shares: str | None = typer.Option(
+        None, help="Planned traffic shares for the SRM check, e.g. 'control=0.5,treatment=0.5'."
+    ),
     sequential: bool = typer.Option(False, help="Decide with the always-valid mSPRT p-value (safe under peeking)."),
     tau: float | None = typer.Option(None, help="Effect size the sequential test is tuned for (e.g. the planned MDE)."),
     lower_is_better: bool = typer.Option(False, help="The metric improves when it goes down (latency, churn)."),
-    window: str = typer.Option("1D", help="Window for lift over time (pandas frequency, or a number for numeric time)."),
-    metrics: str | None = typer.Option(None, help="Scorecard metrics, comma-separated: 'col', 'name=numerator/denominator' (ratio, "
-                                       "delta method), 'col~pre1+pre2' (CUPED/CURE); ':lower' when lower is better. Default: the outcome."),
-    covariates: str | None = typer.Option(None, help="Pre-experiment covariate column(s) for CUPED on the outcome, e.g. 'pre_outcome'."),
+    window: str = typer.Option(
+        "1D", help="Window for lift over time (pandas frequency, or a number for numeric time)."
+    ),
+    metrics: str | None = typer.Option(
+        None,
+        help="Scorecard metrics, comma-separated: 'col', 'name=numerator/denominator' (ratio, "
+        "delta method), 'col~pre1+pre2' (CUPED/CURE); ':lower' when lower is better. Default: the outcome.",
+    ),
+    covariates: str | None = typer.Option(
+        None, help="Pre-experiment covariate column(s) for CUPED on the outcome, e.g. 'pre_outcome'."
+    ),
     dimensions: str | None = typer.Option(None, help="Columns to break the SRM check down by, e.g. 'browser,country'."),
     srm_threshold: float = typer.Option(0.001, help="p-value below which the SRM check flags a mismatch."),
-    planned_n: int | None = typer.Option(None, help="Planned units per arm: run the sequential hybrid on the first metric."),
-    prior_sd: float | None = typer.Option(None, help="Bayesian prior sd of each metric's absolute effect (default: flat / Beta(1,1))."),
+    planned_n: int | None = typer.Option(
+        None, help="Planned units per arm: run the sequential hybrid on the first metric."
+    ),
+    prior_sd: float | None = typer.Option(
+        None, help="Bayesian prior sd of each metric's absolute effect (default: flat / Beta(1,1))."
+    ),
     report: Path | None = typer.Option(None, help="Write a markdown report here."),
     plot: Path | None = typer.Option(None, help="Write a PNG of the cumulative lift with its interval over time here."),
-    lift_plot: Path | None = typer.Option(None, help="Write a PNG of the lift per metric, frequentist and Bayesian intervals side by side."),
+    lift_plot: Path | None = typer.Option(
+        None, help="Write a PNG of the lift per metric, frequentist and Bayesian intervals side by side."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
 ) -> None:
     """Tests, intervals, sample-ratio check and the launch decision; a scorecard of every metric, frequentist and Bayesian."""
-    from vectree.experiments import analyze as run, lift_over_time, read_exposures
+    from vectree.experiments import analyze as run
+    from vectree.experiments import lift_over_time, read_exposures
     from vectree.experiments.report import experiment_markdown, plot_lift_over_time
     from vectree.experiments.scorecard import MetricSpec, per_unit, scorecard
     from vectree.experiments.scorecard_report import plot_scorecard, scorecard_markdown
@@ -137,14 +205,33 @@ def analyze(
         specs = [MetricSpec.parse(m) for m in _split(metrics)] if metrics else []
         if not specs:
             cov = _split(covariates)
-            specs = [MetricSpec(outcome_col, column=outcome_col, covariates=tuple(cov), higher_is_better=not lower_is_better)]
+            specs = [
+                MetricSpec(outcome_col, column=outcome_col, covariates=tuple(cov), higher_is_better=not lower_is_better)
+            ]
         dims = _split(dimensions)
         sums = list(dict.fromkeys(c for sp in specs for c in (sp.column, sp.numerator, sp.denominator) if c))
         firsts = list(dict.fromkeys([*(c for sp in specs for c in sp.covariates), *dims]))
-        units = per_unit(df, unit_col=unit, variant_col=variant_col, sum_cols=sums, first_cols=firsts + ([time_col] if time_col else []))
-        card = scorecard(units, specs, variant_col=variant_col, control=control, alpha=alpha, dimensions=dims,
-                         expected_shares=_shares(shares), srm_threshold=srm_threshold, prior_sd=prior_sd, planned_n=planned_n,
-                         time_col=time_col, tau=tau)
+        units = per_unit(
+            df,
+            unit_col=unit,
+            variant_col=variant_col,
+            sum_cols=sums,
+            first_cols=firsts + ([time_col] if time_col else []),
+        )
+        card = scorecard(
+            units,
+            specs,
+            variant_col=variant_col,
+            control=control,
+            alpha=alpha,
+            dimensions=dims,
+            expected_shares=_shares(shares),
+            srm_threshold=srm_threshold,
+            prior_sd=prior_sd,
+            planned_n=planned_n,
+            time_col=time_col,
+            tau=tau,
+        )
         lift_name = None
         if lift_plot is not None:
             plot_scorecard(card, lift_plot)
@@ -156,20 +243,47 @@ def analyze(
             _write(report, card_text, "report")
             _write(json_out, json.dumps({"scorecard": card.as_dict()}, indent=2, default=str), "JSON")
             return
-        res = run(df, variant_col=variant_col, outcome_col=outcome_col, unit_col=unit, time_col=time_col, control=control,
-                  metric=metric, alpha=alpha, correction=correction, expected_shares=_shares(shares), sequential=sequential,
-                  tau=tau, higher_is_better=not lower_is_better, srm_threshold=srm_threshold)
+        res = run(
+            df,
+            variant_col=variant_col,
+            outcome_col=outcome_col,
+            unit_col=unit,
+            time_col=time_col,
+            control=control,
+            metric=metric,
+            alpha=alpha,
+            correction=correction,
+            expected_shares=_shares(shares),
+            sequential=sequential,
+            tau=tau,
+            higher_is_better=not lower_is_better,
+            srm_threshold=srm_threshold,
+        )
         plot_name = None
         if plot is not None:
             if time_col is None:
                 raise typer.BadParameter("--plot needs a time column (--time-col)")
             best = max(res.comparisons, key=lambda c: abs(c.abs_lift))
-            rows = lift_over_time(df, control=res.control, variant=best.variant, time_col=time_col, window=window,
-                                  variant_col=variant_col, outcome_col=outcome_col, unit_col=unit, metric=res.metric, alpha=alpha)
+            rows = lift_over_time(
+                df,
+                control=res.control,
+                variant=best.variant,
+                time_col=time_col,
+                window=window,
+                variant_col=variant_col,
+                outcome_col=outcome_col,
+                unit_col=unit,
+                metric=res.metric,
+                alpha=alpha,
+            )
             plot_lift_over_time(rows, plot, title=f"{best.variant} vs {res.control}: cumulative lift")
             plot_name = str(plot.name if report is not None and plot.parent == report.parent else plot)
             console.print(f"plot written to {plot}")
-        text = experiment_markdown(res, title=f"Experiment analysis: {csv.name}", plot=plot_name) + "\n" + card_text.replace("# Scorecard", "## Scorecard", 1)
+        text = (
+            experiment_markdown(res, title=f"Experiment analysis: {csv.name}", plot=plot_name)
+            + "\n"
+            + card_text.replace("# Scorecard", "## Scorecard", 1)
+        )
         console.print(Markdown(text))
         _write(report, text, "report")
         _write(json_out, json.dumps({**res.as_dict(), "scorecard": card.as_dict()}, indent=2, default=str), "JSON")
@@ -179,7 +293,9 @@ def analyze(
 
 @app.command()
 def backtest(
-    forward: Path = typer.Argument(..., help="CSV of the forward run (old = control, new = variant), or of both runs with --phase-col."),
+    forward: Path = typer.Argument(
+        ..., help="CSV of the forward run (old = control, new = variant), or of both runs with --phase-col."
+    ),
     reverse: Path | None = typer.Argument(None, help="CSV of the reverse run (new = control, old = variant)."),
     new: str = typer.Option("B", help="Name of the new system (the variant in the forward run)."),
     old: str = typer.Option("A", help="Name of the old system (the control in the forward run)."),
@@ -190,14 +306,19 @@ def backtest(
     metric: str = typer.Option("auto"),
     alpha: float = typer.Option(0.05),
     lower_is_better: bool = typer.Option(False),
-    holdout_window: str | None = typer.Option(None, help="Also report the lift per time window of the reverse (holdout) run, e.g. '7D'."),
+    holdout_window: str | None = typer.Option(
+        None, help="Also report the lift per time window of the reverse (holdout) run, e.g. '7D'."
+    ),
     time_col: str = typer.Option("time", help="Time column for the holdout report."),
     report: Path | None = typer.Option(None, help="Write a markdown report here."),
-    plot: Path | None = typer.Option(None, help="Write a PNG of the holdout lift per window here (needs --holdout-window)."),
+    plot: Path | None = typer.Option(
+        None, help="Write a PNG of the holdout lift per window here (needs --holdout-window)."
+    ),
     json_out: Path | None = typer.Option(None, "--json"),
 ) -> None:
     """Swap control and variant: is the gain lost in reverse? Optionally a holdout report over time windows."""
-    from vectree.experiments import backtest as run, holdout_report, read_exposures, split_phases
+    from vectree.experiments import backtest as run
+    from vectree.experiments import holdout_report, read_exposures, split_phases
     from vectree.experiments.report import backtest_markdown, holdout_markdown, plot_lift_over_time
 
     try:
@@ -207,13 +328,33 @@ def backtest(
         else:
             rdf = read_exposures(reverse)
         unit = unit_col if unit_col in fdf.columns else None
-        res = run(fdf, rdf, new=new, old=old, alpha=alpha, metric=metric, higher_is_better=not lower_is_better,
-                  variant_col=variant_col, outcome_col=outcome_col, unit_col=unit)
+        res = run(
+            fdf,
+            rdf,
+            new=new,
+            old=old,
+            alpha=alpha,
+            metric=metric,
+            higher_is_better=not lower_is_better,
+            variant_col=variant_col,
+            outcome_col=outcome_col,
+            unit_col=unit,
+        )
         text = backtest_markdown(res)
         out = res.as_dict()
         if holdout_window:
-            h = holdout_report(rdf, control=old, variant=new, time_col=time_col, window=holdout_window, alpha=alpha,
-                               higher_is_better=not lower_is_better, variant_col=variant_col, outcome_col=outcome_col, unit_col=unit)
+            h = holdout_report(
+                rdf,
+                control=old,
+                variant=new,
+                time_col=time_col,
+                window=holdout_window,
+                alpha=alpha,
+                higher_is_better=not lower_is_better,
+                variant_col=variant_col,
+                outcome_col=outcome_col,
+                unit_col=unit,
+            )
             plot_name = None
             if plot is not None:
                 plot_lift_over_time(h.rows, plot, title=f"{new} vs holdout {old}: lift per window", cumulative=False)
@@ -242,8 +383,15 @@ def simulate(
     from vectree.experiments.simulate import simulate_exposures
 
     try:
-        df = simulate_exposures(units, rates=[float(r) for r in rates.split(",")], variants=variants.split(","),
-                                days=days, novelty=novelty, seed=seed, experiment=out.stem)
+        df = simulate_exposures(
+            units,
+            rates=[float(r) for r in rates.split(",")],
+            variants=variants.split(","),
+            days=days,
+            novelty=novelty,
+            seed=seed,
+            experiment=out.stem,
+        )
         df.to_csv(out, index=False)
         console.print(f"{len(df):,} rows written to {out}")
     except (VectreeError, ValueError) as exc:

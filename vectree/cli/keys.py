@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
@@ -43,26 +43,35 @@ def keys_create(
     except VectreeError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
-    err.print(f"key {rec['key_id']} for tenant {tenant!r}{' (admin)' if admin else ''}{' (read-only)' if read_only else ''}; "
-              "it is shown only now:")
+    err.print(
+        f"key {rec['key_id']} for tenant {tenant!r}{' (admin)' if admin else ''}{' (read-only)' if read_only else ''}; "
+        "it is shown only now:"
+    )
     print(key)
 
 
 @app.command("list")
-def keys_list(root: str = typer.Argument(..., help="The service root."), storage_options: str = typer.Option(None)) -> None:
+def keys_list(
+    root: str = typer.Argument(..., help="The service root."), storage_options: str = typer.Option(None)
+) -> None:
     """Every key: id, tenant, rights, created, revoked (never the key itself)."""
     from vectree.service.tenants import list_keys
 
     table = Table("key_id", "tenant", "admin", "read_only", "created", "revoked")
     for rec in list_keys(_store(root, storage_options)):
-        created = datetime.fromtimestamp(rec["created"], timezone.utc).strftime("%Y-%m-%d %H:%M")
-        table.add_row(rec["key_id"], rec["tenant"], str(rec["admin"]), str(rec["read_only"]), created, str(rec["revoked"]))
+        created = datetime.fromtimestamp(rec["created"], UTC).strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            rec["key_id"], rec["tenant"], str(rec["admin"]), str(rec["read_only"]), created, str(rec["revoked"])
+        )
     console.print(table)
 
 
 @app.command("revoke")
-def keys_revoke(root: str = typer.Argument(...), key_id: str = typer.Argument(..., help="The key's id (`keys list`)."),
-                storage_options: str = typer.Option(None)) -> None:
+def keys_revoke(
+    root: str = typer.Argument(...),
+    key_id: str = typer.Argument(..., help="The key's id (`keys list`)."),
+    storage_options: str = typer.Option(None),
+) -> None:
     """Stop a key from working (within seconds on every server process)."""
     from vectree.service.tenants import revoke_key
 

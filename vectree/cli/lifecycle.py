@@ -16,24 +16,35 @@ def cleanup(
     url: str,
     older_than: str = typer.Option("7d", help="Delete versions older than this (90s, 30m, 2h, 7d, 1w)."),
     keep_versions: int = typer.Option(1, help="Always keep this many newest versions (at least 1)."),
-    grace: str = typer.Option("6h", help="Never delete an object written more recently than this: longer than your longest write."),
+    grace: str = typer.Option(
+        "6h", help="Never delete an object written more recently than this: longer than your longest write."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be deleted; delete nothing."),
 ) -> None:
     """Delete old versions (never the newest, never a tagged one) and the files no kept version uses."""
     try:
-        report = vectree.open_collection(url).cleanup(older_than=older_than, keep_versions=keep_versions,
-                                                      grace=grace, dry_run=dry_run)
+        report = vectree.open_collection(url).cleanup(
+            older_than=older_than, keep_versions=keep_versions, grace=grace, dry_run=dry_run
+        )
     except VectreeError as exc:
         _collection._fail(exc)
     verb = "would delete" if dry_run else "deleted"
-    _collection.console.print(f"{verb} {len(report.versions_deleted)} version(s) and {report.objects_deleted} object(s) "
-                  f"({report.bytes_deleted:,} bytes); kept {len(report.versions_kept)} version(s), "
-                  f"{report.objects_kept} object(s) ({report.bytes_kept:,} bytes)"
-                  + (f", {report.young_unreferenced} unreferenced but younger than the grace period" if report.young_unreferenced else ""))
+    _collection.console.print(
+        f"{verb} {len(report.versions_deleted)} version(s) and {report.objects_deleted} object(s) "
+        f"({report.bytes_deleted:,} bytes); kept {len(report.versions_kept)} version(s), "
+        f"{report.objects_kept} object(s) ({report.bytes_kept:,} bytes)"
+        + (
+            f", {report.young_unreferenced} unreferenced but younger than the grace period"
+            if report.young_unreferenced
+            else ""
+        )
+    )
 
 
 @app.command()
-def tag(url: str, name: str, version: int = typer.Argument(None, help="The version to tag (default: the newest).")) -> None:
+def tag(
+    url: str, name: str, version: int = typer.Argument(None, help="The version to tag (default: the newest).")
+) -> None:
     """Name a version; tagged versions are never cleaned up; open one with --tag."""
     try:
         v = vectree.open_collection(url).tag(name, version)

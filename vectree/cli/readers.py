@@ -152,13 +152,15 @@ def _read_jsonl(path: Path, batch_size: int, fields: dict[str, str | None], gz: 
     where: list[str] = []
     n = 0
     try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as f:
             for n, raw in enumerate(f, 1):
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise InvalidInputError(f"{path}:{n}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
-                                            f"{exc.start + 1}); save the file as UTF-8") from None
+                    raise InvalidInputError(
+                        f"{path}:{n}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                        f"{exc.start + 1}); save the file as UTF-8"
+                    ) from None
                 if not line.strip():
                     continue
                 try:
@@ -170,7 +172,9 @@ def _read_jsonl(path: Path, batch_size: int, fields: dict[str, str | None], gz: 
                     yield _from_records(records, where, fields)
                     records, where = [], []
     except (OSError, EOFError) as exc:  # gzip: not a gzip file, or cut short
-        raise InvalidInputError(f"{path}:{n + 1}: cannot be read as {'gzip' if gz else 'text'}: {_first_line(exc)}") from exc
+        raise InvalidInputError(
+            f"{path}:{n + 1}: cannot be read as {'gzip' if gz else 'text'}: {_first_line(exc)}"
+        ) from exc
     if records:
         yield _from_records(records, where, fields)
 
@@ -185,20 +189,25 @@ def _read_csv(path: Path, fields: dict[str, str | None]) -> Iterator[Batch]:
     text = {f: pa.string() for f in (fields["id"], fields["label"]) if f}
     line = 2  # the first data line (line 1 is the header)
     try:
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 24, use_threads=False),
-                               convert_options=pcsv.ConvertOptions(column_types=text))
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(block_size=1 << 24, use_threads=False),
+            convert_options=pcsv.ConvertOptions(column_types=text),
+        )
         for rb in reader:
             records = rb.to_pylist()
             batch = _from_records(records, [f"{path}:{line + i}" for i in range(len(records))], fields)
             line += len(records)
             for key in ("ids", "labels"):
-                if batch.get(key) is not None and all(isinstance(v, str) and v.lstrip("-").isdigit() for v in batch[key]):
+                if batch.get(key) is not None and all(
+                    isinstance(v, str) and v.lstrip("-").isdigit() for v in batch[key]
+                ):
                     batch[key] = [int(v) for v in batch[key]]
             yield batch
     except pa.ArrowException as exc:
         message = _first_line(exc).replace("CSV parse error: ", "")
         if message.startswith("Row #"):
-            number, _, rest = message[len("Row #"):].partition(": ")
+            number, _, rest = message[len("Row #") :].partition(": ")
             raise InvalidInputError(f"{path}:{number}: {rest}") from exc
         raise InvalidInputError(f"{path}: {message}") from exc
 

@@ -19,13 +19,21 @@ from rich.table import Table
 
 from vectree.errors import VectreeError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Recommendations: two-tower retrieval, gradient-boosted re-rank, business rules.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Recommendations: two-tower retrieval, gradient-boosted re-rank, business rules.",
+)
 console = Console()
 
 UrlOpt = typer.Option(..., "--url", help="Collection URL holding the recommender (path, file://, memory://, s3://).")
-DataOpt = typer.Option(None, "--data", help="Folder of the MovieLens 100k files (default ~/.cache/vectree/ml-100k; "
-                       "`python benchmarks/datasets.py movielens` fetches them there).")
+DataOpt = typer.Option(
+    None,
+    "--data",
+    help="Folder of the MovieLens 100k files (default ~/.cache/vectree/ml-100k; "
+    "`python benchmarks/datasets.py movielens` fetches them there).",
+)
 
 
 def _fail(exc: Exception) -> None:
@@ -50,20 +58,23 @@ def fit(
     url: str = UrlOpt,
     epochs: int = typer.Option(8, help="Two-tower training epochs."),
     loss: str = typer.Option("inbatch", help="Two-tower loss: inbatch (sampled softmax) or random (random negatives)."),
-    title_encoder: str = typer.Option("minilm", help="Title embedding: minilm (all-MiniLM-L6-v2), static (64-d static tokens) or hash (bag of words)."),
+    title_encoder: str = typer.Option(
+        "minilm", help="Title embedding: minilm (all-MiniLM-L6-v2), static (64-d static tokens) or hash (bag of words)."
+    ),
     n_candidates: int = typer.Option(200, help="Stage-1 candidates per user."),
     probes: int = typer.Option(8, help="Buckets probed in stage 1."),
-    test_fraction: float = typer.Option(0.2, help="Hold out each user's latest share for `evaluate` (0: train on everything)."),
+    test_fraction: float = typer.Option(
+        0.2, help="Hold out each user's latest share for `evaluate` (0: train on everything)."
+    ),
     users: int = typer.Option(0, help="Use only the first N users (0: all), for a quick try."),
     data: Path = DataOpt,
 ) -> None:
     """Train the funnel (two-tower, re-ranker) on MovieLens 100k and save it as a collection at --url."""
     try:
+        import vectree
         from vectree.apps.recommend.features import Catalog
         from vectree.apps.recommend.funnel import RankingFunnel
         from vectree.apps.recommend.store import save_funnel
-
-        import vectree
         from vectree.errors import NotFoundError
 
         try:
@@ -77,8 +88,14 @@ def fit(
             train = train.subset(train.user < users)
         catalog = Catalog.from_movielens(ml, title_encoder)
         funnel = RankingFunnel(n_candidates=n_candidates, probes=probes, two_tower={"epochs": epochs, "loss": loss})
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-                      TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} epochs"),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
             tasks: list = []
 
             def progress(epoch: int, total: int, value: float) -> None:
@@ -90,8 +107,10 @@ def fit(
             funnel.fit(train, catalog, progress=progress)
         funnel.split_ = {"test_fraction": test_fraction, "users": users}
         save_funnel(funnel, url)
-        console.print(f"saved recommender to [bold]{url}[/bold] ({len(train)} training interactions, "
-                      f"{funnel.fit_seconds_:.1f}s, final loss {funnel.two_tower_.loss_history_[-1]:.4f})")
+        console.print(
+            f"saved recommender to [bold]{url}[/bold] ({len(train)} training interactions, "
+            f"{funnel.fit_seconds_:.1f}s, final loss {funnel.two_tower_.loss_history_[-1]:.4f})"
+        )
     except VectreeError as exc:
         _fail(exc)
 
@@ -116,7 +135,9 @@ def evaluate(
         funnel = load_funnel(url, probes=probes)
         split = getattr(funnel, "split_", {"test_fraction": 0.2, "users": 0})
         if split["test_fraction"] <= 0:
-            raise VectreeError("this recommender was fitted on all interactions (--test-fraction 0); nothing is held out")
+            raise VectreeError(
+                "this recommender was fitted on all interactions (--test-fraction 0); nothing is held out"
+            )
         _, train, test = _data(data, split["test_fraction"])
         if split.get("users"):
             train, test = train.subset(train.user < split["users"]), test.subset(test.user < split["users"])
@@ -139,7 +160,9 @@ def evaluate(
             def recommend(self, u: np.ndarray, k: int = 10) -> np.ndarray:
                 return np.concatenate(recs)
 
-        name = "two-tower" + (" + re-rank" if rerank else "") + (" (exact)" if exact else f" (ANN probes={funnel.probes})")
+        name = (
+            "two-tower" + (" + re-rank" if rerank else "") + (" (exact)" if exact else f" (ANN probes={funnel.probes})")
+        )
         results[name] = run_eval(_Fixed(), test, k, users=users).as_dict()
         results[name]["ms_per_user"] = {s: v / users.size for s, v in lat.items()}
         results[name]["total_s"] = time.perf_counter() - t
@@ -151,8 +174,13 @@ def evaluate(
             table.add_column(col)
         for sys_name, m in results.items():
             ms = m.get("ms_per_user")
-            table.add_row(sys_name, f"{m[f'recall_at_{k}']:.4f}", f"{m[f'ndcg_at_{k}']:.4f}", f"{m[f'coverage_at_{k}']:.3f}",
-                          " / ".join(f"{ms[s]:.2f}" for s in ("retrieval", "rerank", "rules")) if ms else "")
+            table.add_row(
+                sys_name,
+                f"{m[f'recall_at_{k}']:.4f}",
+                f"{m[f'ndcg_at_{k}']:.4f}",
+                f"{m[f'coverage_at_{k}']:.3f}",
+                " / ".join(f"{ms[s]:.2f}" for s in ("retrieval", "rerank", "rules")) if ms else "",
+            )
         console.print(table)
     except VectreeError as exc:
         _fail(exc)
@@ -164,7 +192,9 @@ def for_user(
     url: str = UrlOpt,
     k: int = typer.Option(10, "-k", "--k", help="How many items."),
     explore_share: float = typer.Option(0.0, help="Fraction of slots filled at random (propensity is shown)."),
-    new_item_boost: float = typer.Option(0.0, help="Score boost for new items similar in content to the user's history."),
+    new_item_boost: float = typer.Option(
+        0.0, help="Score boost for new items similar in content to the user's history."
+    ),
     max_per_genre: int = typer.Option(None, help="Diversity: at most this many items sharing a genre."),
     probes: int = typer.Option(None, help="Override the saved probes."),
     seed: int = typer.Option(0, help="Seed of the exploration draws."),
@@ -179,14 +209,18 @@ def for_user(
         cat = funnel.catalog_
         hit = np.flatnonzero(cat.user_ids == user_id)
         if hit.size == 0:
-            raise NotFoundError(f"user id {user_id} is not in the recommender (ids {cat.user_ids.min()}..{cat.user_ids.max()})")
+            raise NotFoundError(
+                f"user id {user_id} is not in the recommender (ids {cat.user_ids.min()}..{cat.user_ids.max()})"
+            )
         funnel.explore_share, funnel.max_per_genre = explore_share, max_per_genre
         if new_item_boost:
             funnel.new_item_boost, funnel.new_item_candidates = new_item_boost, max(funnel.new_item_candidates, 10)
         res = funnel.recommend_detailed(hit[:1], k, rng=np.random.default_rng(seed))
         if as_json:
             for entry in res.log:
-                entry = dict(entry, user=user_id, item=int(cat.item_ids[entry["item"]]), title=cat.titles[entry["item"]])
+                entry = dict(
+                    entry, user=user_id, item=int(cat.item_ids[entry["item"]]), title=cat.titles[entry["item"]]
+                )
                 print(json.dumps(entry))
             return
         table = Table(title=f"user {user_id}: " + ", ".join(f"{s} {v:.1f} ms" for s, v in res.latency_ms.items()))
@@ -197,8 +231,15 @@ def for_user(
             if it < 0:
                 continue
             score = res.scores[0, slot]
-            table.add_row(str(slot + 1), str(cat.item_ids[it]), cat.titles[it], str(cat.years[it] or ""),
-                          "" if np.isnan(score) else f"{score:.4f}", res.sources[0, slot], f"{res.propensities[0, slot]:.4g}")
+            table.add_row(
+                str(slot + 1),
+                str(cat.item_ids[it]),
+                cat.titles[it],
+                str(cat.years[it] or ""),
+                "" if np.isnan(score) else f"{score:.4f}",
+                res.sources[0, slot],
+                f"{res.propensities[0, slot]:.4g}",
+            )
         console.print(table)
     except VectreeError as exc:
         _fail(exc)

@@ -39,8 +39,16 @@ def serve(
     from vectree.service.app import serve as run
     from vectree.service.config import ServiceConfig
 
-    config = ServiceConfig(root=root, storage_options=_options(storage_options), workers=workers, rate_per_s=rate, burst=burst,
-                           max_body_bytes=int(max_body_mb * (1 << 20)), max_batch=max_batch, max_k=max_k)
+    config = ServiceConfig(
+        root=root,
+        storage_options=_options(storage_options),
+        workers=workers,
+        rate_per_s=rate,
+        burst=burst,
+        max_body_bytes=int(max_body_mb * (1 << 20)),
+        max_batch=max_batch,
+        max_k=max_k,
+    )
     err.print(f"vectree service on http://{host}:{port} ({workers} worker(s)), root {root}")
     run(config, host=host, port=port, log_level=log_level)
 

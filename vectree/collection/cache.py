@@ -77,7 +77,9 @@ class ObjectCache:
     still checked against its fingerprint when decoded.
     """
 
-    def __init__(self, store: ObjectStore, capacity_bytes: int, disk: DiskCache | None = None, l2: bool | None = None) -> None:
+    def __init__(
+        self, store: ObjectStore, capacity_bytes: int, disk: DiskCache | None = None, l2: bool | None = None
+    ) -> None:
         self.store = store
         self.l2 = l2  # the collection's metric is l2: blocks get their ScanBlock (with squared norms) at decode
         self.lru: ByteLRU[object] = ByteLRU(capacity_bytes)

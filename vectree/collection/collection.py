@@ -19,20 +19,26 @@ import numpy as np
 
 from vectree._native import as_float32
 from vectree.collection import lifecycle, maintenance
+from vectree.collection.cache import ObjectCache
 from vectree.collection.manifest import Manifest, SegmentRef, latest_version, list_versions, read_manifest, try_commit
-from vectree.collection.rows import (add_tombstones, iter_live_rows, new_write_id, refuse_existing, remove_uncommitted,
-                                     write_segments)
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.collection.results import SearchResult
+from vectree.collection.rows import (
+    add_tombstones,
+    iter_live_rows,
+    new_write_id,
+    refuse_existing,
+    remove_uncommitted,
+    write_segments,
+)
 from vectree.collection.search import search_snapshot
-from vectree.collection.cache import ObjectCache
 from vectree.collection.snapshot import Snapshot
-from vectree.format.tombstones import encode_tombstones
 from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes, prepare_rows, unpack_batch
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.format.keys import id_keys
+from vectree.format.tombstones import encode_tombstones
 from vectree.index.build import IndexConfig
 from vectree.storage.base import ObjectStore
 
@@ -162,8 +168,11 @@ class Collection:
             flt = None if where is None else parse_filter(where)
             excl = None
             if exclude_ids is not None and len(np.atleast_1d(np.asarray(exclude_ids, dtype=object))):
-                excl, _ = as_ids(exclude_ids, len(exclude_ids) if hasattr(exclude_ids, "__len__") else 1,
-                                 self.manifest.settings.get("id_type"))
+                excl, _ = as_ids(
+                    exclude_ids,
+                    len(exclude_ids) if hasattr(exclude_ids, "__len__") else 1,
+                    self.manifest.settings.get("id_type"),
+                )
             return search_filtered(self._snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
         return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata, method)
 
@@ -255,8 +264,13 @@ class Collection:
         """Every tag of the collection and the version it names."""
         return lifecycle.list_tags(self.store)
 
-    def cleanup(self, older_than: Any = lifecycle.DEFAULT_OLDER_THAN, keep_versions: int = 1,
-                grace: Any = lifecycle.DEFAULT_GRACE, dry_run: bool = False) -> lifecycle.CleanupReport:
+    def cleanup(
+        self,
+        older_than: Any = lifecycle.DEFAULT_OLDER_THAN,
+        keep_versions: int = 1,
+        grace: Any = lifecycle.DEFAULT_GRACE,
+        dry_run: bool = False,
+    ) -> lifecycle.CleanupReport:
         """Delete versions older than ``older_than`` (never the newest ``keep_versions``, never a tagged
         one) and every object no kept version references that was written more than ``grace`` ago.
 
@@ -275,7 +289,9 @@ class Collection:
     def _commit(self, operation: str, make: Callable[[Manifest], dict[str, Any]], rebase: bool = True) -> int:
         """Commit ``base.next(operation, **make(base))`` on the newest version, retrying lost races."""
         if self._pinned:
-            raise InvalidInputError(f"this collection was opened at version {self.version}; open the latest version to write")
+            raise InvalidInputError(
+                f"this collection was opened at version {self.version}; open the latest version to write"
+            )
         base = self.manifest
         latest = latest_version(self.store)
         if latest is not None and latest != base.version:
@@ -293,7 +309,9 @@ class Collection:
                 )
             time.sleep(min(0.2, 0.002 * 2**attempt) * np.random.random())
             base = read_manifest(self.store, latest_version(self.store))
-        raise ConflictError(f"{operation} could not commit after {_COMMIT_ATTEMPTS} attempts: too many concurrent writers")
+        raise ConflictError(
+            f"{operation} could not commit after {_COMMIT_ATTEMPTS} attempts: too many concurrent writers"
+        )
 
     def _next_auto(self, base: Manifest, rows: Rows) -> int:
         if rows.ids.dtype == object or not len(rows):
@@ -331,12 +349,20 @@ class Collection:
                 rows, settings = prepare_rows(vectors, ids, labels, metadata, proto)
                 keys = id_keys(rows.ids)
                 pos = np.searchsorted(seen, keys)
-                again = (pos < len(seen)) & (seen[np.minimum(pos, len(seen) - 1)] == keys) if len(seen) else np.zeros(len(keys), bool)
+                again = (
+                    (pos < len(seen)) & (seen[np.minimum(pos, len(seen) - 1)] == keys)
+                    if len(seen)
+                    else np.zeros(len(keys), bool)
+                )
                 if again.any():
-                    raise InvalidInputError(f"duplicate ids across the added batches (ids {rows.ids[again][:5].tolist()} "
-                                            f"in batch rows {np.flatnonzero(again)[:5].tolist()}); each id may appear once")
+                    raise InvalidInputError(
+                        f"duplicate ids across the added batches (ids {rows.ids[again][:5].tolist()} "
+                        f"in batch rows {np.flatnonzero(again)[:5].tolist()}); each id may appear once"
+                    )
                 refuse_existing(base_snap, keys, rows.ids)
-                segments += write_segments(self.store, rows, settings["label_type"], f"{write_id}-{len(segments)}", written)
+                segments += write_segments(
+                    self.store, rows, settings["label_type"], f"{write_id}-{len(segments)}", written
+                )
                 seen = np.sort(np.concatenate([seen, keys]), kind="stable")
                 next_auto = self._next_auto(proto, rows)
                 total += len(rows)
@@ -347,7 +373,9 @@ class Collection:
 
             def make(b: Manifest) -> dict[str, Any]:
                 if auto_ids and b.next_auto_id > base.next_auto_id:
-                    raise ConflictError("another writer assigned automatic ids at the same time; add again or pass ids=")
+                    raise ConflictError(
+                        "another writer assigned automatic ids at the same time; add again or pass ids="
+                    )
                 if b.version != base.version:
                     refuse_existing(Snapshot(self.store, b, self._cache), seen)
                 return {
@@ -403,7 +431,9 @@ class Collection:
             snap = Snapshot(self.store, b, self._cache)
             where = snap.locate(keys)
             if (where == "").any() and not missing_ok:
-                raise NotFoundError(f"cannot delete ids that are not in the collection: {arr[where == ''][:5].tolist()}")
+                raise NotFoundError(
+                    f"cannot delete ids that are not in the collection: {arr[where == ''][:5].tolist()}"
+                )
             tomb, _ = add_tombstones(snap, keys, where)
             return self._tombstone_changes(tomb)
 
@@ -419,13 +449,17 @@ class Collection:
         if not isinstance(name, str) or not name or "/" in name:
             raise InvalidInputError(f"attachment names are non-empty strings without '/', got {name!r}")
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InvalidInputError(f"attachment data must be bytes, got {type(data).__name__}"
-                                    + (" (encode text first, e.g. text.encode())" if isinstance(data, str) else ""))
+            raise InvalidInputError(
+                f"attachment data must be bytes, got {type(data).__name__}"
+                + (" (encode text first, e.g. text.encode())" if isinstance(data, str) else "")
+            )
         fp = fingerprint(data)
         self.store.put(f"attachments/{fp}.bin", bytes(data))
         return self._commit("attach", lambda b: {"attachments": {**b.attachments, name: fp}})
 
-    def build(self, config: IndexConfig | None = None, progress: Progress | None = None, workdir: str | None = None) -> int:
+    def build(
+        self, config: IndexConfig | None = None, progress: Progress | None = None, workdir: str | None = None
+    ) -> int:
         """Fit the projection and tree on every live row and write the buckets (a full rebuild)."""
         base = self.refresh().manifest
         cfg = config or self.index_config

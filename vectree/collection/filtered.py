@@ -43,14 +43,20 @@ def _matches(snap: Snapshot, flt: Filter) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     seen: set[str] = set()
     for g in range(0, len(refs), 64):
-        for block in snap.cache.blocks(refs[g:g + 64]):
+        for block in snap.cache.blocks(refs[g : g + 64]):
             columns = block_columns(block.rows, block._derived)
             out[block.fingerprint] = flt.mask(columns, len(block.rows.ids))
             seen.update(f for f in flt.fields if columns(f) is not None)
-    unknown = [f for f in flt.fields if f not in seen and not (f == "id") and not (f == "label" and snap.manifest.settings.get("label_type"))]
+    unknown = [
+        f
+        for f in flt.fields
+        if f not in seen and not (f == "id") and not (f == "label" and snap.manifest.settings.get("label_type"))
+    ]
     if unknown and refs:
-        raise InvalidInputError(f"unknown filter field(s) {unknown}: no row of the collection has them "
-                                "(fields are 'id', 'label' and metadata keys)")
+        raise InvalidInputError(
+            f"unknown filter field(s) {unknown}: no row of the collection has them "
+            "(fields are 'id', 'label' and metadata keys)"
+        )
     with _LOCK:
         kept[flt.text] = out
         while len(kept) > _KEPT_FILTERS:
@@ -59,8 +65,14 @@ def _matches(snap: Snapshot, flt: Filter) -> dict[str, np.ndarray]:
 
 
 def search_filtered(
-    snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, flt: Filter | None, exclude: np.ndarray | None,
-    include_metadata: bool = False, method: str = "auto",
+    snap: Snapshot,
+    queries: np.ndarray,
+    k: int,
+    probes: int | None,
+    flt: Filter | None,
+    exclude: np.ndarray | None,
+    include_metadata: bool = False,
+    method: str = "auto",
 ) -> SearchResult:
     """Search only rows that match ``flt`` and whose id is not in ``exclude`` (see the module docstring)."""
     matches = _matches(snap, flt) if flt is not None else None
@@ -113,6 +125,6 @@ def _live_matches(snap: Snapshot, skip: Any) -> int:
     total = 0
     refs = snap.file_refs()
     for g in range(0, len(refs), 64):
-        for block in snap.cache.blocks(refs[g:g + 64]):
+        for block in snap.cache.blocks(refs[g : g + 64]):
             total += int((~skip(block)).sum())
     return total

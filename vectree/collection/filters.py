@@ -35,8 +35,14 @@ import pyarrow.json as pj
 
 from vectree.errors import InvalidInputError
 
-COMPARISONS = {"$eq": pc.equal, "$ne": pc.not_equal, "$gt": pc.greater, "$gte": pc.greater_equal,
-               "$lt": pc.less, "$lte": pc.less_equal}
+COMPARISONS = {
+    "$eq": pc.equal,
+    "$ne": pc.not_equal,
+    "$gt": pc.greater,
+    "$gte": pc.greater_equal,
+    "$lt": pc.less,
+    "$lte": pc.less_equal,
+}
 SET_OPS = ("$in", "$nin")
 LOGICAL = ("$and", "$or", "$not")
 _SCALARS = (str, int, float, bool, datetime.date, datetime.datetime)
@@ -84,8 +90,9 @@ def _parse(node: Any, fields: list[str], where: str) -> tuple:
         elif key == "$not":
             parts.append(("$not", _parse(value, fields, f"{where}.$not")))
         elif key.startswith("$"):
-            raise InvalidInputError(f"{where}: unknown operator {key!r} at the top of a filter; "
-                                    f"use a field name, or one of {LOGICAL}")
+            raise InvalidInputError(
+                f"{where}: unknown operator {key!r} at the top of a filter; use a field name, or one of {LOGICAL}"
+            )
         else:
             fields.append(key)
             ops = value if isinstance(value, dict) else {"$eq": value}
@@ -103,7 +110,9 @@ def _operand(op: Any, operand: Any, where: str) -> Any:
         return operand
     if op in SET_OPS:
         if not isinstance(operand, (list, tuple)) or not all(isinstance(v, _SCALARS) for v in operand):
-            raise InvalidInputError(f"{where}: {op} takes a list of strings, numbers, booleans or dates, got {operand!r}")
+            raise InvalidInputError(
+                f"{where}: {op} takes a list of strings, numbers, booleans or dates, got {operand!r}"
+            )
         return list(operand)
     raise InvalidInputError(f"{where}: unknown operator {op!r}; use one of {list(COMPARISONS) + list(SET_OPS)}")
 
@@ -133,8 +142,10 @@ def _eval(node: tuple, columns: Columns, n: int) -> np.ndarray:
         else:
             hit = COMPARISONS[op](col, _like(operand, col.type))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        raise InvalidInputError(f"cannot compare field {field!r} (stored as {col.type}) with {operand!r} using {op}: "
-                                f"{str(exc).splitlines()[0]}") from None
+        raise InvalidInputError(
+            f"cannot compare field {field!r} (stored as {col.type}) with {operand!r} using {op}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
     if op == "$nin":
         return ~pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
     if op == "$ne":
@@ -168,7 +179,11 @@ def block_columns(rows: Any, derived: dict) -> Columns:
         if field == "id":
             col = pa.array(rows.ids.tolist() if rows.ids.dtype == object else rows.ids)
         elif field == "label":
-            col = None if rows.labels is None else pa.array(rows.labels.tolist() if rows.labels.dtype == object else rows.labels)
+            col = (
+                None
+                if rows.labels is None
+                else pa.array(rows.labels.tolist() if rows.labels.dtype == object else rows.labels)
+            )
         else:
             table = derived.get("filter:metadata")
             if table is None:
@@ -186,8 +201,10 @@ def _metadata_table(metadata: list[str | None] | None, n: int) -> pa.Table:
     try:
         table = pj.read_json(io.BytesIO(lines), read_options=pj.ReadOptions(block_size=max(1 << 20, 2 * len(lines))))
     except pa.ArrowInvalid as exc:
-        raise InvalidInputError(f"metadata of a bucket cannot be filtered (a field holds values of mixed types?): "
-                                f"{str(exc).splitlines()[0]}") from None
+        raise InvalidInputError(
+            f"metadata of a bucket cannot be filtered (a field holds values of mixed types?): "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
     if table.num_rows != n:
         raise InvalidInputError(f"metadata of a bucket decoded to {table.num_rows} rows, expected {n}")
     return table

@@ -37,8 +37,15 @@ def empty_topk(nq: int, k: int) -> TopK:
 
 
 def scan_queries(
-    queries: np.ndarray, metric: str, blocks: Sequence[_scan.ScanBlock], dead: Sequence[np.ndarray | None],
-    slots: np.ndarray, plan: np.ndarray, top: TopK, tuning: SearchTuning = TUNING, stats: dict | None = None,
+    queries: np.ndarray,
+    metric: str,
+    blocks: Sequence[_scan.ScanBlock],
+    dead: Sequence[np.ndarray | None],
+    slots: np.ndarray,
+    plan: np.ndarray,
+    top: TopK,
+    tuning: SearchTuning = TUNING,
+    stats: dict | None = None,
     codes: bool = False,
 ) -> int:
     """Fold each query's planned blocks into its running top k (``top``, updated in place); returns rows read.

@@ -73,7 +73,9 @@ def build_keyword_index(col: Any, fields: Sequence[str] | str = "text", *, heap_
     if not fields or not all(isinstance(f, str) and f for f in fields):
         raise InvalidInputError(f"fields must name one or more metadata fields, got {fields!r}")
     if not col.settings.get("has_metadata"):
-        raise InvalidInputError(f"the collection at {col.url} has no metadata: add rows with metadata={{{fields[0]!r}: ...}}")
+        raise InvalidInputError(
+            f"the collection at {col.url} has no metadata: add rows with metadata={{{fields[0]!r}: ...}}"
+        )
     tantivy = _tantivy()
     ids: list[np.ndarray] = []
     nonempty = 0
@@ -94,8 +96,15 @@ def build_keyword_index(col: Any, fields: Sequence[str] | str = "text", *, heap_
         writer.commit()
         writer.wait_merging_threads()
         all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
-        header = {"format": _FORMAT, "library": "tantivy", "library_version": _version(), "fields": fields,
-                  "built_on_version": col.version, "rows": int(len(all_ids)), "id_type": col.settings.get("id_type")}
+        header = {
+            "format": _FORMAT,
+            "library": "tantivy",
+            "library_version": _version(),
+            "fields": fields,
+            "built_on_version": col.version,
+            "rows": int(len(all_ids)),
+            "id_type": col.settings.get("id_type"),
+        }
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
             z.writestr("header.json", json.dumps(header))
@@ -136,7 +145,7 @@ class KeywordIndex:
                 self.ids = np.array(json.loads(z.read("ids.json")), dtype=object)
             for name in names:
                 if name.startswith("index/"):
-                    Path(self._tmp.name, name[len("index/"):]).write_bytes(z.read(name))
+                    Path(self._tmp.name, name[len("index/") :]).write_bytes(z.read(name))
         self._index = tantivy.Index.open(self._tmp.name)
         self._searcher = self._index.searcher()
 
@@ -155,8 +164,10 @@ def load_keyword_index(col: Any) -> KeywordIndex:
     """The keyword index stored with this version of ``col`` (loaded once per process)."""
     fp = col.manifest.attachments.get(ATTACHMENT)
     if fp is None:
-        raise NotFoundError(f"the collection at {col.url} (version {col.version}) has no keyword index: "
-                            "run build_keyword_index(col, fields) first")
+        raise NotFoundError(
+            f"the collection at {col.url} (version {col.version}) has no keyword index: "
+            "run build_keyword_index(col, fields) first"
+        )
     with _LOCK:
         if fp not in _LOADED:
             _LOADED[fp] = KeywordIndex(col.get_attachment(ATTACHMENT))
@@ -175,8 +186,13 @@ def keyword_search(col: Any, texts: Sequence[str] | str, k: int = 10) -> tuple[n
         raise InvalidInputError("keyword queries must be strings")
     kw = load_keyword_index(col)
     if kw.header["built_on_version"] != col.version and len(col) != kw.header["rows"]:
-        log.warning("the keyword index was built on version %d (%d rows); the collection now has %d rows: "
-                    "rows added since are not found by keyword", kw.header["built_on_version"], kw.header["rows"], len(col))
+        log.warning(
+            "the keyword index was built on version %d (%d rows); the collection now has %d rows: "
+            "rows added since are not found by keyword",
+            kw.header["built_on_version"],
+            kw.header["rows"],
+            len(col),
+        )
     str_ids = kw.ids.dtype == object
     ids = np.full((len(texts), k), None if str_ids else -1, dtype=object if str_ids else np.int64)
     scores = np.zeros((len(texts), k), np.float32)

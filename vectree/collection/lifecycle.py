@@ -53,7 +53,9 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # ---------------------------------------------------------------------------------------------- tags
 def _tag_key(name: str) -> str:
     if not isinstance(name, str) or not _TAG_NAME.match(name):
-        raise InvalidInputError(f"tag names are 1-100 letters, digits, '.', '_' or '-' (starting with a letter or digit), got {name!r}")
+        raise InvalidInputError(
+            f"tag names are 1-100 letters, digits, '.', '_' or '-' (starting with a letter or digit), got {name!r}"
+        )
     return f"tags/{name}.json"
 
 
@@ -93,7 +95,7 @@ def list_tags(store: ObjectStore) -> dict[str, int]:
     for key in store.list("tags/"):
         if key.endswith(".json"):
             try:
-                out[key[len("tags/"):-len(".json")]] = int(json.loads(store.get(key))["version"])
+                out[key[len("tags/") : -len(".json")]] = int(json.loads(store.get(key))["version"])
             except NotFoundError:
                 continue  # removed since the listing
     return out
@@ -146,17 +148,26 @@ def cleanup(
     """Delete old versions and every object no kept version references (see the module docstring)."""
     older_s, grace_s = seconds(older_than, "older_than"), seconds(grace, "grace")
     if isinstance(keep_versions, bool) or not isinstance(keep_versions, int) or keep_versions < 1:
-        raise InvalidInputError(f"keep_versions must be an int >= 1 (the newest version is always kept), got {keep_versions!r}")
+        raise InvalidInputError(
+            f"keep_versions must be an int >= 1 (the newest version is always kept), got {keep_versions!r}"
+        )
     now = time.time()
     objects = [o for o in store.list_info("") if o.key.startswith(DATA_PREFIXES)]  # before the manifests: see above
-    manifests = {int(o.key[len("manifests/"):].split(".")[0]): o for o in store.list_info("manifests/") if o.key.endswith(".json")}
+    manifests = {
+        int(o.key[len("manifests/") :].split(".")[0]): o
+        for o in store.list_info("manifests/")
+        if o.key.endswith(".json")
+    }
     newest = max([*manifests, latest_version(store) or 0])
     if not manifests:
         raise NotFoundError(f"no collection at {store.url}")
     tagged = set(list_tags(store).values())
     recent = set(sorted(manifests)[-keep_versions:]) | {newest}
-    doomed = [v for v, info in sorted(manifests.items())
-              if v not in recent and v not in tagged and _age(store, v, info, now) > max(older_s, grace_s)]
+    doomed = [
+        v
+        for v, info in sorted(manifests.items())
+        if v not in recent and v not in tagged and _age(store, v, info, now) > max(older_s, grace_s)
+    ]
     report = CleanupReport(dry_run=dry_run)
     if doomed and not dry_run:
         _advance_hint(store, newest)
@@ -182,8 +193,14 @@ def cleanup(
         _delete_all(store, [o.key for o in to_delete])
         _clean_scratch(store, now, grace_s)
     report.objects_deleted, report.bytes_deleted = len(to_delete), sum(o.size for o in to_delete)
-    log.info("cleanup of %s: %d versions and %d objects (%d bytes) deleted, %d versions kept",
-             store.url, len(doomed), report.objects_deleted, report.bytes_deleted, len(report.versions_kept))
+    log.info(
+        "cleanup of %s: %d versions and %d objects (%d bytes) deleted, %d versions kept",
+        store.url,
+        len(doomed),
+        report.objects_deleted,
+        report.bytes_deleted,
+        len(report.versions_kept),
+    )
     return report
 
 
@@ -281,4 +298,3 @@ def _delete_all(store: ObjectStore, keys: list[str]) -> None:
             store.delete(k)
         return
     list(io_pool().map(store.delete, keys))
-

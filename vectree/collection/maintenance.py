@@ -11,18 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-exported: maintenance.verify)
 from vectree.collection.rows import iter_live_rows
 from vectree.collection.snapshot import Snapshot
+from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-exported: maintenance.verify)
 from vectree.errors import StorageError
 from vectree.format.bucket import Rows, encode_rows
-from vectree.storage.base import ObjectStore
 from vectree.format.keys import id_keys
 from vectree.index.build import IndexConfig, build_index
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
 from vectree.index.index import Index
 from vectree.index.tree import fit_tree
+from vectree.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -41,8 +41,10 @@ def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdi
         result = _build_index(snap, config, progress, workdir)
     except OSError as exc:  # the spill files of the build (the store's own failures are StorageErrors)
         where = workdir or tempfile.gettempdir()
-        raise StorageError(f"building the index needs temporary space in {where}: {exc.strerror or exc}; free space "
-                           f"there, or pass workdir= (or set {SCRATCH_ENV}) to use another directory") from exc
+        raise StorageError(
+            f"building the index needs temporary space in {where}: {exc.strerror or exc}; free space "
+            f"there, or pass workdir= (or set {SCRATCH_ENV}) to use another directory"
+        ) from exc
     return {
         "index": result.index_fingerprint,
         "idmap_bits": result.idmap_bits,
@@ -139,8 +141,13 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
             counts = np.concatenate([counts, np.zeros(len(fps) - len(counts), np.int64)])
             changed |= {g for g, _ in groups}
         if not by_centers and len(rows) > cfg.bucket_size * _SPLIT_FACTOR:
-            sub = fit_tree(index.projection.project(rows.vectors), cfg.bucket_size, rule=cfg.tree_rule,
-                           max_depth=max(1, cfg.max_depth), seed=cfg.seed + leaf)
+            sub = fit_tree(
+                index.projection.project(rows.vectors),
+                cfg.bucket_size,
+                rule=cfg.tree_rule,
+                max_depth=max(1, cfg.max_depth),
+                seed=cfg.seed + leaf,
+            )
             if sub.n_leaves > 1:
                 sub_leaves = sub.route(index.projection.project(rows.vectors))
                 first_new = len(fps)
@@ -149,7 +156,9 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
                 counts = np.concatenate([counts, np.zeros(sub.n_leaves - 1, np.int64)])
                 if centers is not None:
                     centers = np.concatenate([centers, np.zeros((sub.n_leaves - 1, dim), np.float32)])
-                groups = [(leaf if j == 0 else first_new + j - 1, rows.take(sub_leaves == j)) for j in range(sub.n_leaves)]
+                groups = [
+                    (leaf if j == 0 else first_new + j - 1, rows.take(sub_leaves == j)) for j in range(sub.n_leaves)
+                ]
         for target, part in groups:
             if len(part):
                 data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type, codes=cfg.codes)
@@ -164,16 +173,37 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
             progress("compact", done + 1, len(touched))
 
     shard_fps = _update_idmap(snap, changed, replaced)
-    new_index = Index(projection=index.projection, tree=tree, bucket_fingerprints=fps, bucket_rows=counts,
-                      settings=index.settings, centers=centers)
+    new_index = Index(
+        projection=index.projection,
+        tree=tree,
+        bucket_fingerprints=fps,
+        bucket_rows=counts,
+        settings=index.settings,
+        centers=centers,
+    )
     data, index_fp = new_index.to_bytes()
     snap.store.put(f"index/{index_fp}.npz", data)
-    return {"index": index_fp, "idmap": tuple(shard_fps), "indexed_rows": int(counts.sum()), "segments": (),
-            "tombstones": None, "tombstone_count": 0}
+    return {
+        "index": index_fp,
+        "idmap": tuple(shard_fps),
+        "indexed_rows": int(counts.sum()),
+        "segments": (),
+        "tombstones": None,
+        "tombstone_count": 0,
+    }
 
 
-def _split_by_centers(snap: Snapshot, leaf: int, rows: Rows, index: Index, tree: Any, centers: np.ndarray,
-                      fps: list[str], cfg: IndexConfig, dim: int) -> tuple[list[tuple[int, Rows]], Any, np.ndarray]:
+def _split_by_centers(
+    snap: Snapshot,
+    leaf: int,
+    rows: Rows,
+    index: Index,
+    tree: Any,
+    centers: np.ndarray,
+    fps: list[str],
+    cfg: IndexConfig,
+    dim: int,
+) -> tuple[list[tuple[int, Rows]], Any, np.ndarray]:
     """Split an oversized center-routed bucket in place and reassign only the boundary rows (SPFresh).
 
     The bucket's rows get ``ceil(rows / bucket_size)``-ish new cells (a subtree fitted on them, then
@@ -224,15 +254,29 @@ def _split_by_centers(snap: Snapshot, leaf: int, rows: Rows, index: Index, tree:
             changed.update(np.unique(go[leave]).tolist())
             moved += int(leave.sum())
     groups = {c: pieces[c] for c in candidates.tolist() if c in changed}
-    log.info("split bucket %d (%d rows) into %d; %d boundary rows of %d neighbouring buckets moved",
-             leaf, len(rows), len(new_leaves), moved, len(neighbours))
-    return [(c, Rows.concat(parts, dim) if parts else rows.take(np.zeros(0, np.int64))) for c, parts in groups.items()], tree, centers
+    log.info(
+        "split bucket %d (%d rows) into %d; %d boundary rows of %d neighbouring buckets moved",
+        leaf,
+        len(rows),
+        len(new_leaves),
+        moved,
+        len(neighbours),
+    )
+    return (
+        [(c, Rows.concat(parts, dim) if parts else rows.take(np.zeros(0, np.int64))) for c, parts in groups.items()],
+        tree,
+        centers,
+    )
 
 
 def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndarray]) -> list[str]:
     bits = snap.manifest.idmap_bits
     new_keys = np.concatenate([k for k in replaced.values()]) if replaced else np.empty(0, np.int64)
-    new_leaves = np.concatenate([np.full(len(k), leaf, np.int32) for leaf, k in replaced.items()]) if replaced else np.empty(0, np.int32)
+    new_leaves = (
+        np.concatenate([np.full(len(k), leaf, np.int32) for leaf, k in replaced.items()])
+        if replaced
+        else np.empty(0, np.int32)
+    )
     shard_ids = shard_of(new_keys, bits)
     out = []
     for s in range(1 << bits):
@@ -251,26 +295,51 @@ def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndar
 def stats(snap: Snapshot) -> dict[str, Any]:
     m = snap.manifest
     out: dict[str, Any] = {
-        "url": snap.store.url, "version": m.version, "rows": m.rows, "indexed_rows": m.indexed_rows,
-        "tail_rows": m.tail_rows, "tail_segments": len(m.segments), "deleted_rows": m.tombstone_count,
-        "dim": m.settings["dim"], "metric": m.settings["metric"], "private": bool(m.settings.get("private")),
-        "bucket_size": m.settings["index"]["bucket_size"], "tree_rule": m.settings["index"]["tree_rule"],
+        "url": snap.store.url,
+        "version": m.version,
+        "rows": m.rows,
+        "indexed_rows": m.indexed_rows,
+        "tail_rows": m.tail_rows,
+        "tail_segments": len(m.segments),
+        "deleted_rows": m.tombstone_count,
+        "dim": m.settings["dim"],
+        "metric": m.settings["metric"],
+        "private": bool(m.settings.get("private")),
+        "bucket_size": m.settings["index"]["bucket_size"],
+        "tree_rule": m.settings["index"]["tree_rule"],
         "buckets": 0,
     }
     if snap.index is not None:
         rows = snap.index.bucket_rows
         nonempty = rows[rows > 0]
-        out.update({"buckets": int(len(nonempty)), "tree_nodes": snap.index.tree.n_nodes,
-                    "bucket_rows_min": int(nonempty.min()) if len(nonempty) else 0,
-                    "bucket_rows_mean": float(nonempty.mean()) if len(nonempty) else 0.0,
-                    "bucket_rows_max": int(nonempty.max()) if len(nonempty) else 0})
+        out.update(
+            {
+                "buckets": int(len(nonempty)),
+                "tree_nodes": snap.index.tree.n_nodes,
+                "bucket_rows_min": int(nonempty.min()) if len(nonempty) else 0,
+                "bucket_rows_mean": float(nonempty.mean()) if len(nonempty) else 0.0,
+                "bucket_rows_max": int(nonempty.max()) if len(nonempty) else 0,
+            }
+        )
     c = snap.cache.lru
-    out["cache"] = {"hits": c.stats.hits, "misses": c.stats.misses, "bytes_fetched": c.stats.bytes_fetched,
-                    "evictions": c.stats.evictions, "size_bytes": c.size_bytes, "capacity_bytes": c.capacity_bytes,
-                    "fetches": snap.cache.fetches, "objects": len(c)}
+    out["cache"] = {
+        "hits": c.stats.hits,
+        "misses": c.stats.misses,
+        "bytes_fetched": c.stats.bytes_fetched,
+        "evictions": c.stats.evictions,
+        "size_bytes": c.size_bytes,
+        "capacity_bytes": c.capacity_bytes,
+        "fetches": snap.cache.fetches,
+        "objects": len(c),
+    }
     if snap.cache.disk is not None:
         d = snap.cache.disk.stats
-        out["disk_cache"] = {"hits": d.hits, "misses": d.misses, "bytes_written": d.bytes_written, "evictions": d.evictions}
+        out["disk_cache"] = {
+            "hits": d.hits,
+            "misses": d.misses,
+            "bytes_written": d.bytes_written,
+            "evictions": d.evictions,
+        }
     store_stats = getattr(snap.store, "stats", None)
     if callable(store_stats):
         out["store"] = store_stats()  # requests, round trips, retries, bytes moved (S3)

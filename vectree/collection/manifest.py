@@ -93,7 +93,9 @@ class Manifest:
 
     def next(self, operation: str, **changes: Any) -> Manifest:
         """The manifest of the following version, with ``changes`` applied."""
-        return replace(self, version=self.version + 1, parent=self.version, created=time.time(), operation=operation, **changes)
+        return replace(
+            self, version=self.version + 1, parent=self.version, created=time.time(), operation=operation, **changes
+        )
 
     def to_bytes(self) -> bytes:
         body = asdict(self)
@@ -110,14 +112,17 @@ class Manifest:
                 raise ValueError("not a JSON object")
             checksum = body.pop("checksum", None)  # manifests before it was recorded have none
             if checksum is not None and checksum != _checksum(body):
-                raise CorruptionError(f"manifest of version {version} fails its checksum: it was changed or damaged "
-                                      "after it was written")
+                raise CorruptionError(
+                    f"manifest of version {version} fails its checksum: it was changed or damaged after it was written"
+                )
             if body.pop("format", None) != MANIFEST_FORMAT:
                 raise CorruptionError(f"manifest of version {version} has an unsupported format")
             algorithm = body.pop("fingerprint_algorithm", "sha256")  # manifests before it was recorded: sha256
             if algorithm != FINGERPRINT_ALGORITHM:
-                raise CorruptionError(f"manifest of version {version} names its files by {algorithm!r} fingerprints; "
-                                      f"this vectree checks {FINGERPRINT_ALGORITHM!r} only")
+                raise CorruptionError(
+                    f"manifest of version {version} names its files by {algorithm!r} fingerprints; "
+                    f"this vectree checks {FINGERPRINT_ALGORITHM!r} only"
+                )
             body["segments"] = tuple(SegmentRef(**s) for s in body["segments"])
             body["idmap"] = tuple(body["idmap"])
             m = cls(**body)
@@ -138,8 +143,11 @@ class Manifest:
             problems.append(f"unknown metric {s.get('metric')!r}")
         if not isinstance(s.get("dim"), int) or s["dim"] < 1:
             problems.append(f"dim {s.get('dim')!r} is not a positive integer")
-        counts = {"indexed_rows": self.indexed_rows, "tombstone_count": self.tombstone_count,
-                  **{f"segment {g.fingerprint[:12]} rows": g.rows for g in self.segments}}
+        counts = {
+            "indexed_rows": self.indexed_rows,
+            "tombstone_count": self.tombstone_count,
+            **{f"segment {g.fingerprint[:12]} rows": g.rows for g in self.segments},
+        }
         problems += [f"{name} is {n!r}" for name, n in counts.items() if not isinstance(n, int) or n < 0]
         if not problems and self.rows < 0:
             problems.append(f"it counts {self.rows} live rows")
@@ -171,8 +179,12 @@ def latest_version(store: ObjectStore) -> int | None:
         if not keys:
             return None
         found = max(int(k.rsplit("/", 1)[1].split(".")[0]) for k in keys)
-        log.warning("%s: _latest names version %d, which has no manifest; the newest manifest is version %d",
-                    store.url, version, found)
+        log.warning(
+            "%s: _latest names version %d, which has no manifest; the newest manifest is version %d",
+            store.url,
+            version,
+            found,
+        )
         version = found
     while store.exists(manifest_key(version + 1)):  # the hint may lag behind a crashed writer
         version += 1

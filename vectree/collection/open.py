@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from vectree.collection.collection import DEFAULT_CACHE_BYTES, Collection
-from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.cache import ObjectCache
+from vectree.collection.collection import DEFAULT_CACHE_BYTES, Collection
 from vectree.collection.lifecycle import read_tag
+from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.validate import check_metric, check_version
 from vectree.errors import ConflictError, CorruptionError, InvalidInputError, NotFoundError
 from vectree.index.build import IndexConfig, default_bucket_size, default_n_components
@@ -53,20 +53,42 @@ def create_collection(
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
         raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
     check_metric(metric)
-    config = IndexConfig(bucket_size=default_bucket_size(int(dim)) if bucket_size is None else int(bucket_size), tree_rule=tree_rule, n_components=default_n_components(int(dim)) if n_components is None else min(int(n_components), int(dim)),
-                         max_depth=int(max_depth), vector_dtype=vector_dtype, codes=codes)
+    config = IndexConfig(
+        bucket_size=default_bucket_size(int(dim)) if bucket_size is None else int(bucket_size),
+        tree_rule=tree_rule,
+        n_components=default_n_components(int(dim)) if n_components is None else min(int(n_components), int(dim)),
+        max_depth=int(max_depth),
+        vector_dtype=vector_dtype,
+        codes=codes,
+    )
     config.validate()
     store = open_store(url, **(storage_options or {}))
-    settings = {"dim": int(dim), "metric": metric, "private": bool(private), "id_type": None,
-                "label_type": None, "has_metadata": False, "index": config.to_dict()}
+    settings = {
+        "dim": int(dim),
+        "metric": metric,
+        "private": bool(private),
+        "id_type": None,
+        "label_type": None,
+        "has_metadata": False,
+        "index": config.to_dict(),
+    }
     existing = latest_version(store)
     if existing is not None:
         if not exist_ok:
-            raise InvalidInputError(f"a collection already exists at {url}; open it with open_collection, or pass exist_ok=True")
-        col = open_collection(url, cache_bytes=cache_bytes, cache_dir=cache_dir, cache_dir_bytes=cache_dir_bytes,
-                              storage_options=storage_options)
+            raise InvalidInputError(
+                f"a collection already exists at {url}; open it with open_collection, or pass exist_ok=True"
+            )
+        col = open_collection(
+            url,
+            cache_bytes=cache_bytes,
+            cache_dir=cache_dir,
+            cache_dir_bytes=cache_dir_bytes,
+            storage_options=storage_options,
+        )
         if col.dim != dim or col.metric != metric:
-            raise InvalidInputError(f"the collection at {url} has dim={col.dim}, metric={col.metric!r}, not dim={dim}, metric={metric!r}")
+            raise InvalidInputError(
+                f"the collection at {url} has dim={col.dim}, metric={col.metric!r}, not dim={dim}, metric={metric!r}"
+            )
         return col
     manifest = Manifest(version=0, settings=settings, created=time.time())
     if not try_commit(store, manifest):
@@ -74,10 +96,14 @@ def create_collection(
     return Collection(store, manifest, _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, metric))
 
 
-def _object_cache(store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int, metric: str) -> ObjectCache:
+def _object_cache(
+    store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int, metric: str
+) -> ObjectCache:
     from vectree.storage.diskcache import DiskCache
 
-    return ObjectCache(store, cache_bytes, DiskCache(cache_dir, cache_dir_bytes) if cache_dir else None, l2=metric == "l2")
+    return ObjectCache(
+        store, cache_bytes, DiskCache(cache_dir, cache_dir_bytes) if cache_dir else None, l2=metric == "l2"
+    )
 
 
 def open_collection(
@@ -136,4 +162,3 @@ def _newest_readable(store: ObjectStore, latest: int) -> tuple[Manifest, list[st
         log.warning("%s: opened version %d, the newest readable one; skipped %s", store.url, v, "; ".join(skipped))
         return manifest, skipped
     raise CorruptionError(f"no version of the collection at {store.url} can be read: {'; '.join(skipped)}")
-

@@ -68,8 +68,13 @@ TUNING = SearchTuning()
 
 
 def choose_method(
-    n_queries: int, probes: int | None, n_buckets: int, probed_bytes: int, cache_bytes: int,
-    tuning: SearchTuning = TUNING, has_codes: bool = False,
+    n_queries: int,
+    probes: int | None,
+    n_buckets: int,
+    probed_bytes: int,
+    cache_bytes: int,
+    tuning: SearchTuning = TUNING,
+    has_codes: bool = False,
 ) -> str:
     """The scan method for a batch: ``compiled`` (``quantized`` when the buckets have codes),
     ``matrix`` or ``streamed`` (see the module docstring).

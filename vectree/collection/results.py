@@ -39,13 +39,22 @@ def concat(parts: list[SearchResult]) -> SearchResult:
     stats.update(method=parts[0].stats.get("method"), version=parts[0].stats.get("version"))
     labels = None if parts[0].labels is None else np.concatenate([p.labels for p in parts])
     metadata = None if parts[0].metadata is None else [m for p in parts for m in p.metadata]
-    return SearchResult(ids=np.concatenate([p.ids for p in parts]), distances=np.concatenate([p.distances for p in parts]),
-                        labels=labels, metadata=metadata, stats=stats)
+    return SearchResult(
+        ids=np.concatenate([p.ids for p in parts]),
+        distances=np.concatenate([p.distances for p in parts]),
+        labels=labels,
+        metadata=metadata,
+        stats=stats,
+    )
 
 
 def assemble(
-    settings: dict[str, Any], top: tuple[np.ndarray, np.ndarray, np.ndarray], slots: dict[int, Any],
-    offset: np.ndarray, include_metadata: bool, stats: dict[str, Any],
+    settings: dict[str, Any],
+    top: tuple[np.ndarray, np.ndarray, np.ndarray],
+    slots: dict[int, Any],
+    offset: np.ndarray,
+    include_metadata: bool,
+    stats: dict[str, Any],
 ) -> SearchResult:
     """The result of running top-k lists ``top`` = (partial distances, refs, filled).
 
@@ -84,9 +93,16 @@ def assemble(
     return SearchResult(ids=ids, distances=distances, labels=labels, metadata=metadata, stats=stats)
 
 
-def _assemble_many(top: tuple[np.ndarray, np.ndarray, np.ndarray], slots: dict[int, Any], offset: np.ndarray,
-                   l2: bool, ids: np.ndarray, distances: np.ndarray, labels: np.ndarray | None,
-                   metadata: list | None) -> None:
+def _assemble_many(
+    top: tuple[np.ndarray, np.ndarray, np.ndarray],
+    slots: dict[int, Any],
+    offset: np.ndarray,
+    l2: bool,
+    ids: np.ndarray,
+    distances: np.ndarray,
+    labels: np.ndarray | None,
+    metadata: list | None,
+) -> None:
     """:func:`assemble` for many candidates: one sort for the batch, one numpy group per block."""
     d, ref, filled = top
     nq, k = d.shape

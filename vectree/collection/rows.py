@@ -9,11 +9,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from vectree.collection.manifest import SegmentRef, latest_version, read_manifest
-from vectree.errors import InvalidInputError
 from vectree.collection.snapshot import Snapshot
-from vectree.format.keys import encode_keys
+from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows, decode_rows, encode_rows
-from vectree.format.keys import id_keys
+from vectree.format.keys import encode_keys, id_keys
 from vectree.storage.base import ObjectStore
 
 SEGMENT_ROWS = 65_536
@@ -45,8 +44,13 @@ def new_write_id() -> str:
     return secrets.token_hex(16)
 
 
-def write_segments(store: ObjectStore, rows: Rows, label_type: str | None, write_id: str | None = None,
-                   written: list[str] | None = None) -> list[SegmentRef]:
+def write_segments(
+    store: ObjectStore,
+    rows: Rows,
+    label_type: str | None,
+    write_id: str | None = None,
+    written: list[str] | None = None,
+) -> list[SegmentRef]:
     """Write ``rows`` as tail segments of at most SEGMENT_ROWS rows (files first, then the caller commits).
 
     Every segment records ``write_id`` (a new one per call unless given) and its part number, in the

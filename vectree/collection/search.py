@@ -35,8 +35,15 @@ Skip = Callable[[Block], "np.ndarray | None"]  # rows of a block the scan must p
 
 
 def search_snapshot(
-    snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool = False,
-    method: str = "auto", tuning: SearchTuning = TUNING, skip: Skip | None = None, allowed: np.ndarray | None = None,
+    snap: Snapshot,
+    queries: np.ndarray,
+    k: int,
+    probes: int | None,
+    include_metadata: bool = False,
+    method: str = "auto",
+    tuning: SearchTuning = TUNING,
+    skip: Skip | None = None,
+    allowed: np.ndarray | None = None,
 ) -> SearchResult:
     """Search prepared queries (float32, normalised for cosine); ``probes=None`` scans every bucket.
 
@@ -51,14 +58,20 @@ def search_snapshot(
         raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
     index = snap.index
     nq = len(queries)
-    stats: dict[str, Any] = {"buckets_scanned": 0, "rows_scanned": 0, "segments_scanned": 0,
-                             "version": snap.manifest.version}
+    stats: dict[str, Any] = {
+        "buckets_scanned": 0,
+        "rows_scanned": 0,
+        "segments_scanned": 0,
+        "version": snap.manifest.version,
+    }
     slots: dict[int, Any] = {}  # slot -> the block (or what is kept of it) its references point into
     top = empty_topk(nq, k)
     n_buckets = index.n_buckets if index is not None else 0
     has_codes = n_buckets > 0 and index.settings.get("codes") is not None
     if method == "quantized" and not has_codes:
-        raise InvalidInputError("method='quantized' needs bucket codes: create the collection with codes='int8' and build it")
+        raise InvalidInputError(
+            "method='quantized' needs bucket codes: create the collection with codes='int8' and build it"
+        )
     if n_buckets:
         order = _route(index, queries, probes, allowed)
         leaves = _probed_leaves(snap, order, nq)
@@ -78,8 +91,18 @@ def search_snapshot(
         elif method == "streamed" and nq == 1:
             _scan_streamed(snap, queries, order, leaves, top, slots, stats, tuning, skip, has_codes)
         else:  # compiled or quantized (and "streamed" for a batch, which streams only one query at a time)
-            _scan_compiled(snap, queries, order, leaves, top, slots, stats, tuning, skip,
-                           method == "quantized" or (method == "streamed" and has_codes))
+            _scan_compiled(
+                snap,
+                queries,
+                order,
+                leaves,
+                top,
+                slots,
+                stats,
+                tuning,
+                skip,
+                method == "quantized" or (method == "streamed" and has_codes),
+            )
         stats["method"] = method
     else:
         stats["method"] = "tail"
@@ -90,15 +113,30 @@ def search_snapshot(
     return assemble(snap.manifest.settings, top, slots, offset, include_metadata, stats)
 
 
-def _split(snap: Snapshot, queries: np.ndarray, k: int, probes: int | None, include_metadata: bool,
-           workers: int, tuning: SearchTuning, skip: Skip, allowed: np.ndarray | None) -> SearchResult:
+def _split(
+    snap: Snapshot,
+    queries: np.ndarray,
+    k: int,
+    probes: int | None,
+    include_metadata: bool,
+    workers: int,
+    tuning: SearchTuning,
+    skip: Skip,
+    allowed: np.ndarray | None,
+) -> SearchResult:
     """A large matrix batch in ``workers`` slices on the ``batch`` pool, each with a one-thread BLAS
     (a product per bucket is too small to split well)."""
     cuts = np.linspace(0, len(queries), workers + 1).astype(int)
     with one_blas_thread():
-        parts = list(pool("batch", workers).map(
-            lambda a, b: search_snapshot(snap, queries[a:b], k, probes, include_metadata, "matrix",
-                                         _no_split(tuning), skip, allowed), cuts[:-1], cuts[1:]))
+        parts = list(
+            pool("batch", workers).map(
+                lambda a, b: search_snapshot(
+                    snap, queries[a:b], k, probes, include_metadata, "matrix", _no_split(tuning), skip, allowed
+                ),
+                cuts[:-1],
+                cuts[1:],
+            )
+        )
     out = concat(parts)
     out.stats["threads"] = workers
     return out
@@ -132,14 +170,18 @@ def _probed_leaves(snap: Snapshot, order: np.ndarray | None, nq: int) -> list[in
     if nq == 1:
         return [leaf for leaf in order[0].tolist() if fps[leaf]]
     # (np.unique would import numpy.ma on the first query)
-    return [leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]]
+    return [
+        leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]
+    ]
 
 
 def _largest_bucket_bytes(snap: Snapshot) -> int:
     found = snap.__dict__.get("_largest_bucket_bytes")
     if found is None:
         width = 2 if snap.manifest.settings["index"].get("vector_dtype") == "float16" else 4
-        found = snap.__dict__["_largest_bucket_bytes"] = int(snap.index.bucket_rows.max()) * int(snap.manifest.settings["dim"]) * width
+        found = snap.__dict__["_largest_bucket_bytes"] = (
+            int(snap.index.bucket_rows.max()) * int(snap.manifest.settings["dim"]) * width
+        )
     return found
 
 
@@ -156,8 +198,18 @@ def _fetch(snap: Snapshot, leaves: list[int], tuning: SearchTuning) -> list[Bloc
     return out
 
 
-def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip, codes: bool = False) -> None:
+def _scan_compiled(
+    snap: Snapshot,
+    queries: np.ndarray,
+    order: np.ndarray | None,
+    leaves: list[int],
+    top: TopK,
+    slots: dict,
+    stats: dict,
+    tuning: SearchTuning,
+    skip: Skip,
+    codes: bool = False,
+) -> None:
     """Every probed bucket held; each query's buckets in one kernel call (through their codes with ``codes``)."""
     nq = len(queries)
     blocks = _fetch(snap, leaves, tuning)
@@ -168,16 +220,30 @@ def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
     slot_arr = np.array(leaves, np.int64)
     if nq == 1:  # in probe order, which the scan follows
         plan = np.arange(len(leaves), dtype=np.int64)[None, :]
-        read = scan_queries(queries, snap.manifest.settings["metric"], scan, dead, slot_arr, plan, top, tuning, stats, codes)
+        read = scan_queries(
+            queries, snap.manifest.settings["metric"], scan, dead, slot_arr, plan, top, tuning, stats, codes
+        )
     else:
         lookup = np.full(snap.index.n_buckets, -1, np.int64)
         lookup[leaves] = np.arange(len(leaves))
-        full = order if order is not None else np.broadcast_to(np.arange(snap.index.n_buckets), (nq, snap.index.n_buckets))
+        full = (
+            order if order is not None else np.broadcast_to(np.arange(snap.index.n_buckets), (nq, snap.index.n_buckets))
+        )
         # queries that start in the same bucket run one after another, so its rows are still in cache
         run = np.argsort(full[:, 0], kind="stable")
         part = empty_topk(nq, top[0].shape[1])
-        read = scan_queries(queries[run], snap.manifest.settings["metric"], scan, dead, slot_arr, lookup[full[run]], part,
-                            tuning, stats, codes)
+        read = scan_queries(
+            queries[run],
+            snap.manifest.settings["metric"],
+            scan,
+            dead,
+            slot_arr,
+            lookup[full[run]],
+            part,
+            tuning,
+            stats,
+            codes,
+        )
         back = np.argsort(run)
         for mine, theirs in zip(top, part):
             mine[...] = theirs[back]
@@ -185,8 +251,17 @@ def _scan_compiled(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
     stats["rows_scanned"] += read
 
 
-def _scan_matrix(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                 slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
+def _scan_matrix(
+    snap: Snapshot,
+    queries: np.ndarray,
+    order: np.ndarray | None,
+    leaves: list[int],
+    top: TopK,
+    slots: dict,
+    stats: dict,
+    tuning: SearchTuning,
+    skip: Skip,
+) -> None:
     """Per bucket, one matrix product for every query that visits it; buckets a group at a time."""
     nq = len(queries)
     if order is None:
@@ -208,8 +283,9 @@ def _scan_matrix(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, 
         stats["buckets_scanned"] += len(part)
 
 
-def _scan_tail(snap: Snapshot, queries: np.ndarray, top: TopK, slots: dict, stats: dict, tuning: SearchTuning,
-               skip: Skip) -> None:
+def _scan_tail(
+    snap: Snapshot, queries: np.ndarray, top: TopK, slots: dict, stats: dict, tuning: SearchTuning, skip: Skip
+) -> None:
     """The unindexed tail segments, for every query; slots from ``n_buckets`` on."""
     if not snap.manifest.segments:
         return
@@ -222,8 +298,18 @@ def _scan_tail(snap: Snapshot, queries: np.ndarray, top: TopK, slots: dict, stat
             stats["segments_scanned"] += 1
 
 
-def _offer_block(snap: Snapshot, queries: np.ndarray, block: Block, qidx: np.ndarray, slot: int, top: TopK,
-                 slots: dict, stats: dict, tuning: SearchTuning, skip: Skip) -> None:
+def _offer_block(
+    snap: Snapshot,
+    queries: np.ndarray,
+    block: Block,
+    qidx: np.ndarray,
+    slot: int,
+    top: TopK,
+    slots: dict,
+    stats: dict,
+    tuning: SearchTuning,
+    skip: Skip,
+) -> None:
     """One matrix product for every query in ``qidx`` against ``block``, folded into their running top k."""
     metric = snap.manifest.settings["metric"]
     slots[slot] = block
@@ -254,13 +340,27 @@ class _Column:
 
 def _kept(block: Block, rows: list[int]) -> SimpleNamespace:
     r = block.rows
-    return SimpleNamespace(rows=SimpleNamespace(
-        ids=_Column(r.ids, rows), labels=None if r.labels is None else _Column(r.labels, rows),
-        metadata=None if r.metadata is None else _Column(r.metadata, rows)))
+    return SimpleNamespace(
+        rows=SimpleNamespace(
+            ids=_Column(r.ids, rows),
+            labels=None if r.labels is None else _Column(r.labels, rows),
+            metadata=None if r.metadata is None else _Column(r.metadata, rows),
+        )
+    )
 
 
-def _scan_streamed(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None, leaves: list[int], top: TopK,
-                   slots: dict, stats: dict, tuning: SearchTuning, skip: Skip, codes: bool = False) -> None:
+def _scan_streamed(
+    snap: Snapshot,
+    queries: np.ndarray,
+    order: np.ndarray | None,
+    leaves: list[int],
+    top: TopK,
+    slots: dict,
+    stats: dict,
+    tuning: SearchTuning,
+    skip: Skip,
+    codes: bool = False,
+) -> None:
     """One query whose buckets do not fit the cache: a few buckets at a time, nearest first.
 
     Each group is let go before the next is read (keeping only the ids, labels and metadata of the
@@ -276,9 +376,18 @@ def _scan_streamed(snap: Snapshot, queries: np.ndarray, order: np.ndarray | None
         part = leaves[g : g + group]
         blocks = snap.cache.blocks([("buckets", snap.index.bucket_fingerprints[leaf]) for leaf in part])
         plan = np.arange(len(part), dtype=np.int64)[None, :]
-        stats["rows_scanned"] += scan_queries(queries, metric, [b.scan_block(l2) for b in blocks],
-                                              [skip(b) for b in blocks], np.array(part, np.int64), plan, top, tuning,
-                                              stats, codes)
+        stats["rows_scanned"] += scan_queries(
+            queries,
+            metric,
+            [b.scan_block(l2) for b in blocks],
+            [skip(b) for b in blocks],
+            np.array(part, np.int64),
+            plan,
+            top,
+            tuning,
+            stats,
+            codes,
+        )
         held = top[1][0, : int(top[2][0])]
         for leaf, block in zip(part, blocks):
             slots[leaf] = _kept(block, [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == leaf])

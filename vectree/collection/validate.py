@@ -46,7 +46,9 @@ def as_vectors(vectors: Any, dim: int, metric: str, what: str = "vectors", allow
     if metric == "cosine":
         norms = np.sqrt(np.einsum("ij,ij->i", arr, arr))
         if (norms == 0).any():
-            raise InvalidInputError(f"{what} row {int(np.flatnonzero(norms == 0)[0])} is all zeros: it has no direction for the cosine metric")
+            raise InvalidInputError(
+                f"{what} row {int(np.flatnonzero(norms == 0)[0])} is all zeros: it has no direction for the cosine metric"
+            )
         arr = arr / norms[:, None]
     return arr
 
@@ -93,14 +95,18 @@ def as_ids(ids: Any, n: int, id_type: str | None) -> tuple[np.ndarray, str]:
             raise InvalidInputError("ids above 2**63-1 are not supported")
         arr = arr.astype(np.int64)
         if (arr == NO_RESULT_ID).any():
-            raise InvalidInputError(f"id {NO_RESULT_ID} is reserved: search returns it where fewer than k rows are found")
+            raise InvalidInputError(
+                f"id {NO_RESULT_ID} is reserved: search returns it where fewer than k rows are found"
+            )
     elif arr.dtype.kind in "UO" and all(isinstance(v, str) for v in arr.tolist()):
         kind = "str"
         arr = np.array([str(v) for v in arr.tolist()], dtype=object)
         if any(v == "" for v in arr):
             raise InvalidInputError("ids must not be empty strings")
     else:
-        raise InvalidInputError(f"ids must all be ints or all be strings, got {arr.dtype} values such as {arr[:3].tolist()}")
+        raise InvalidInputError(
+            f"ids must all be ints or all be strings, got {arr.dtype} values such as {arr[:3].tolist()}"
+        )
     if id_type is not None and kind != id_type:
         raise InvalidInputError(f"this collection's ids are {id_type}s, got {kind} ids such as {arr[:3].tolist()}")
     uniq, counts = np.unique(arr.astype(str) if kind == "str" else arr, return_counts=True)
@@ -126,7 +132,9 @@ def as_labels(labels: Any, n: int, label_type: str | None) -> tuple[np.ndarray |
     elif all(isinstance(v, str) for v in present):
         kind = "str"
     else:
-        raise InvalidInputError(f"labels must all be ints or all be strings (None for unlabelled), got e.g. {present[:3]}")
+        raise InvalidInputError(
+            f"labels must all be ints or all be strings (None for unlabelled), got e.g. {present[:3]}"
+        )
     if label_type is not None and kind != label_type:
         raise InvalidInputError(f"this collection's labels are {label_type}s, got {kind} labels such as {present[:3]}")
     out = np.array([None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in vals], dtype=object)
@@ -171,7 +179,9 @@ def as_metadata(metadata: Any, n: int) -> list[Any] | None:
     if metadata is None:
         return None
     if isinstance(metadata, (str, bytes, dict)) or not isinstance(metadata, (Sequence, np.ndarray)):
-        raise InvalidInputError(f"metadata must be a list with one dict (or None) per row, got a {type(metadata).__name__}")
+        raise InvalidInputError(
+            f"metadata must be a list with one dict (or None) per row, got a {type(metadata).__name__}"
+        )
     out = list(metadata)
     if len(out) != n:
         raise InvalidInputError(f"metadata has {len(out)} entries for {n} vectors; give one dict (or None) per row")

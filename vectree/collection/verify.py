@@ -60,11 +60,13 @@ class _Checker:
 
     def rows_file(self, v: int, folder: str, fp: str, dim: int) -> np.ndarray | None:
         """The sorted id keys of a bucket or segment (checked against its fingerprint and dim)."""
+
         def decode(data: bytes) -> np.ndarray:
             rows = decode_rows(data, fp, folder[:-1])
             if rows.vectors.shape[1] != dim:
                 raise CorruptionError(f"holds vectors of dimension {rows.vectors.shape[1]}, the manifest says {dim}")
             return np.sort(id_keys(rows.ids))
+
         return self.get(v, f"{folder}/{fp}.arrow", decode)
 
     def check_version(self, v: int, m: Manifest) -> None:
@@ -76,12 +78,18 @@ class _Checker:
             index = self.get(v, f"index/{m.index}.npz", lambda d: Index.from_bytes(d, m.index))
         if index is not None:
             if int(index.bucket_rows.sum()) != m.indexed_rows:
-                bad.append(f"version {v}: the manifest says {m.indexed_rows} indexed rows, the index's buckets hold {int(index.bucket_rows.sum())}")
+                bad.append(
+                    f"version {v}: the manifest says {m.indexed_rows} indexed rows, the index's buckets hold {int(index.bucket_rows.sum())}"
+                )
             metric = index.settings.get("metric")
             if metric is not None and metric != m.settings["metric"]:
-                bad.append(f"version {v}: the manifest's metric is {m.settings['metric']!r}, the index was built for {metric!r}")
+                bad.append(
+                    f"version {v}: the manifest's metric is {m.settings['metric']!r}, the index was built for {metric!r}"
+                )
             if len(m.idmap) != 1 << m.idmap_bits:
-                bad.append(f"version {v}: the id map has {len(m.idmap)} shards, its {m.idmap_bits} bits need {1 << m.idmap_bits}")
+                bad.append(
+                    f"version {v}: the id map has {len(m.idmap)} shards, its {m.idmap_bits} bits need {1 << m.idmap_bits}"
+                )
             fps = index.bucket_fingerprints
             for n, (fp, count) in enumerate(zip(fps, index.bucket_rows)):
                 if not fp:
@@ -104,25 +112,39 @@ class _Checker:
             keys = self.rows_file(v, "segments", seg.fingerprint, dim)
             listed = self.get(v, seg.keys_object, lambda d, fp=seg.keys: decode_keys(d, fp))
             if keys is not None and len(keys) != seg.rows:
-                bad.append(f"version {v}: segments/{seg.fingerprint}.arrow holds {len(keys)} rows, the manifest says {seg.rows}")
+                bad.append(
+                    f"version {v}: segments/{seg.fingerprint}.arrow holds {len(keys)} rows, the manifest says {seg.rows}"
+                )
             if keys is not None and listed is not None and not np.array_equal(keys, listed):
                 bad.append(f"version {v}: the key list {seg.keys} does not match the ids of segment {seg.fingerprint}")
             keys_of[seg.fingerprint] = keys
-        named = [fp for fp in (index.bucket_fingerprints if index is not None else []) if fp] + [s.fingerprint for s in m.segments]
+        named = [fp for fp in (index.bucket_fingerprints if index is not None else []) if fp] + [
+            s.fingerprint for s in m.segments
+        ]
         if len(set(named)) != len(named):
-            bad.append(f"version {v}: {len(named) - len(set(named))} file(s) are named twice (a tombstone of one would hide both)")
-        tomb = self.get(v, f"tombstones/{m.tombstones}.npz", lambda d: decode_tombstones(d, m.tombstones)) if m.tombstones else {}
+            bad.append(
+                f"version {v}: {len(named) - len(set(named))} file(s) are named twice (a tombstone of one would hide both)"
+            )
+        tomb = (
+            self.get(v, f"tombstones/{m.tombstones}.npz", lambda d: decode_tombstones(d, m.tombstones))
+            if m.tombstones
+            else {}
+        )
         if tomb is not None:
             count = sum(len(k) for k in tomb.values())
             if count != m.tombstone_count:
-                bad.append(f"version {v}: the manifest counts {m.tombstone_count} deleted rows, its tombstones hold {count}")
+                bad.append(
+                    f"version {v}: the manifest counts {m.tombstone_count} deleted rows, its tombstones hold {count}"
+                )
             for fp, dead in tomb.items():
                 if fp not in keys_of:
                     bad.append(f"version {v}: tombstones name {fp}, which is no file of this version")
                 elif keys_of[fp] is not None and not np.isin(dead, keys_of[fp]).all():
                     bad.append(f"version {v}: tombstones of {fp} name ids that file does not hold")
         for name, fp in m.attachments.items():
-            self.get(v, f"attachments/{fp}.bin", lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}"))
+            self.get(
+                v, f"attachments/{fp}.bin", lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}")
+            )
 
 
 def verify(store: ObjectStore, manifest: Manifest, all_versions: bool, progress: Progress | None) -> VerifyReport:
@@ -135,9 +157,13 @@ def verify(store: ObjectStore, manifest: Manifest, all_versions: bool, progress:
         newest = max(versions + [manifest.version])
         from vectree.collection.lifecycle import expired_versions  # (deleted by a cleanup: not missing)
 
-        missing = sorted(set(range(min(versions, default=newest), newest + 1)) - set(versions) - expired_versions(store))
+        missing = sorted(
+            set(range(min(versions, default=newest), newest + 1)) - set(versions) - expired_versions(store)
+        )
         for v in missing:
-            report.problems.append(f"version {v}: its manifest is missing (versions {v - 1} and {v + 1} exist around it)")
+            report.problems.append(
+                f"version {v}: its manifest is missing (versions {v - 1} and {v + 1} exist around it)"
+            )
     for v in versions:
         try:
             m = manifest if v == manifest.version else read_manifest(store, v)

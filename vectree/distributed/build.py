@@ -26,14 +26,24 @@ from vectree.distributed.sources import Shard, list_shards, read_shard
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError, VectreeError
 from vectree.format.bucket import Rows, encode_rows
 from vectree.format.keys import id_keys
-from vectree.index.build import IndexConfig, Routing, finish_index, fit_routing, sample_positions, sample_rows_for, wants_means
+from vectree.index.build import (
+    IndexConfig,
+    Routing,
+    finish_index,
+    fit_routing,
+    sample_positions,
+    sample_rows_for,
+    wants_means,
+)
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
 from vectree.storage.url import open_store
 
 log = logging.getLogger(__name__)
 
 
-def _shard_rows(shard: Shard, dim: int, metric: str, options: dict | None, fields: tuple[str, str | None]) -> tuple[np.ndarray, np.ndarray, str]:
+def _shard_rows(
+    shard: Shard, dim: int, metric: str, options: dict | None, fields: tuple[str, str | None]
+) -> tuple[np.ndarray, np.ndarray, str]:
     vectors, ids = read_shard(shard, options, *fields)
     vectors = as_vectors(vectors, dim, metric, what=f"vectors of {shard.path}")
     if ids is None:
@@ -46,13 +56,16 @@ def _dim_of(shard: Shard, options: dict | None, fields: tuple[str, str | None]) 
     return int(read_shard(shard, options, *fields)[0].shape[1])
 
 
-def _sample_task(shard: Shard, local: np.ndarray, dim: int, metric: str, options: dict | None, fields: tuple) -> np.ndarray:
+def _sample_task(
+    shard: Shard, local: np.ndarray, dim: int, metric: str, options: dict | None, fields: tuple
+) -> np.ndarray:
     vectors, _, _ = _shard_rows(shard, dim, metric, options, fields)
     return vectors[local]
 
 
-def _route_task(shard: Shard, routing: Routing, part_of_leaf: np.ndarray, dim: int, metric: str,
-                options: dict | None, fields: tuple) -> list[dict]:
+def _route_task(
+    shard: Shard, routing: Routing, part_of_leaf: np.ndarray, dim: int, metric: str, options: dict | None, fields: tuple
+) -> list[dict]:
     vectors, ids, id_type = _shard_rows(shard, dim, metric, options, fields)
     leaves = routing.route(vectors)
     parts = part_of_leaf[leaves]
@@ -120,10 +133,22 @@ def _partitions(routing: Routing, dim: int, config: IndexConfig, min_parts: int)
     return np.minimum(n_parts - 1, np.floor(cum / max(1.0, est.sum() / n_parts))).astype(np.int64)
 
 
-def build(url: str, source: str | list[str], *, dim: int | None = None, metric: str = "l2", bucket_size: int | None = None,
-          tree_rule: str = "kmeans", vector_dtype: str = "float32", address: str | None = None, shard_rows: int = 100_000,
-          storage_options: dict[str, Any] | None = None, source_options: dict[str, Any] | None = None,
-          vector_field: str = "vector", id_field: str | None = "id") -> Collection:
+def build(
+    url: str,
+    source: str | list[str],
+    *,
+    dim: int | None = None,
+    metric: str = "l2",
+    bucket_size: int | None = None,
+    tree_rule: str = "kmeans",
+    vector_dtype: str = "float32",
+    address: str | None = None,
+    shard_rows: int = 100_000,
+    storage_options: dict[str, Any] | None = None,
+    source_options: dict[str, Any] | None = None,
+    vector_field: str = "vector",
+    id_field: str | None = "id",
+) -> Collection:
     """Build the collection at ``url`` from ``source`` (.npy / Parquet files, local or ``s3://``) on Ray.
 
     The collection is created if absent (else it must be empty); rows get the ids in ``id_field``
@@ -146,16 +171,27 @@ def build(url: str, source: str | list[str], *, dim: int | None = None, metric: 
         start_ray(address)
         started = True
     try:
-        remote = {name: ray.remote(fn) for name, fn in
-                  (("dim", _dim_of), ("sample", _sample_task), ("route", _route_task), ("write", _write_task))}
+        remote = {
+            name: ray.remote(fn)
+            for name, fn in (("dim", _dim_of), ("sample", _sample_task), ("route", _route_task), ("write", _write_task))
+        }
         try:
             col = open_collection(url, storage_options=storage_options)
         except NotFoundError:
             d = dim or _get(remote["dim"].remote(shards[0], source_options, fields))
-            col = create_collection(url, dim=int(d), metric=metric, bucket_size=bucket_size, tree_rule=tree_rule,
-                                    vector_dtype=vector_dtype, storage_options=storage_options)
+            col = create_collection(
+                url,
+                dim=int(d),
+                metric=metric,
+                bucket_size=bucket_size,
+                tree_rule=tree_rule,
+                vector_dtype=vector_dtype,
+                storage_options=storage_options,
+            )
         if len(col) or col.manifest.index:
-            raise InvalidInputError(f"{url} already holds {len(col)} rows: a distributed build fills an empty collection")
+            raise InvalidInputError(
+                f"{url} already holds {len(col)} rows: a distributed build fills an empty collection"
+            )
         base = col.manifest
         cfg, dim, metric = col.index_config, col.dim, col.metric
         settings = {"metric": metric, "private": bool(base.settings.get("private"))}
@@ -174,11 +210,19 @@ def build(url: str, source: str | list[str], *, dim: int | None = None, metric: 
         part_of_leaf = _partitions(routing, dim, cfg, min_parts=2 * workers)
         n_parts = int(part_of_leaf.max()) + 1
         routing_ref, parts_ref = ray.put(routing), ray.put(part_of_leaf)
-        maps = [remote["route"].options(num_returns=n_parts).remote(sh, routing_ref, parts_ref, dim, metric, source_options, fields)
-                for sh in shards]
+        maps = [
+            remote["route"]
+            .options(num_returns=n_parts)
+            .remote(sh, routing_ref, parts_ref, dim, metric, source_options, fields)
+            for sh in shards
+        ]
         maps = [m if isinstance(m, list) else [m] for m in maps]
-        reduces = [remote["write"].remote(url, storage_options, cfg.vector_dtype, wants_means(routing, settings),
-                                          *[m[p] for m in maps]) for p in range(n_parts)]
+        reduces = [
+            remote["write"].remote(
+                url, storage_options, cfg.vector_dtype, wants_means(routing, settings), *[m[p] for m in maps]
+            )
+            for p in range(n_parts)
+        ]
         buckets = [b for part in _get(reduces) for b in part]
         id_type = _get(maps[0][0])["id_type"]
         t2 = time.perf_counter()
@@ -196,7 +240,9 @@ def build(url: str, source: str | list[str], *, dim: int | None = None, metric: 
         keys.append(k)
         key_leaves.append(np.full(len(k), leaf, np.int32))
     if int(counts.sum()) != total:
-        raise ConflictError(f"the workers wrote {int(counts.sum())} rows of {total}: the source changed during the build")
+        raise ConflictError(
+            f"the workers wrote {int(counts.sum())} rows of {total}: the source changed during the build"
+        )
     all_keys, all_leaves = np.concatenate(keys), np.concatenate(key_leaves)
     bits = shard_bits_for(total)
     owner = shard_of(all_keys, bits)
@@ -211,9 +257,22 @@ def build(url: str, source: str | list[str], *, dim: int | None = None, metric: 
         col.store.put(f"idmap/{fp}.npz", data)
         shard_fps.append(fp)
     _, index_fp = finish_index(col.store, routing, fps, counts, means, settings, cfg)
-    changes = {"index": index_fp, "idmap_bits": bits, "idmap": tuple(shard_fps), "indexed_rows": total, "segments": (),
-               "tombstones": None, "tombstone_count": 0,
-               "settings": {**base.settings, "id_type": id_type, "label_type": None, "has_metadata": False, "index": cfg.to_dict()}}
+    changes = {
+        "index": index_fp,
+        "idmap_bits": bits,
+        "idmap": tuple(shard_fps),
+        "indexed_rows": total,
+        "segments": (),
+        "tombstones": None,
+        "tombstone_count": 0,
+        "settings": {
+            **base.settings,
+            "id_type": id_type,
+            "label_type": None,
+            "has_metadata": False,
+            "index": cfg.to_dict(),
+        },
+    }
     if id_type == "int":
         changes["next_auto_id"] = max(base.next_auto_id, int(all_keys.max()) + 1)  # int ids are their own keys
 
@@ -223,6 +282,12 @@ def build(url: str, source: str | list[str], *, dim: int | None = None, metric: 
         return changes
 
     col._commit("build", make, rebase=False)
-    log.info("distributed build of %d rows: fit %.1f s, route+shuffle+write %.1f s, %d shards, %d partitions",
-             total, t1 - t0, t2 - t1, len(shards), n_parts)
+    log.info(
+        "distributed build of %d rows: fit %.1f s, route+shuffle+write %.1f s, %d shards, %d partitions",
+        total,
+        t1 - t0,
+        t2 - t1,
+        len(shards),
+        n_parts,
+    )
     return col

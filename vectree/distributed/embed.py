@@ -25,11 +25,23 @@ class _Encode:
         texts = batch.column(self.text_field).to_pylist()
         vectors = np.ascontiguousarray(self.embedder.encode([str(t) for t in texts]), dtype=np.float32)
         # a fixed-size list column (not Ray's tensor extension type): what the build and any Parquet reader expect
-        return batch.append_column("vector", pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1]))
+        return batch.append_column(
+            "vector", pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+        )
 
 
-def embed(source: str | list[str], out: str, embedder: Embedder, *, text_field: str = "text", address: str | None = None,
-          concurrency: int = 2, num_cpus: float = 1.0, batch_size: int = 1024, filesystem: Any = None) -> str:
+def embed(
+    source: str | list[str],
+    out: str,
+    embedder: Embedder,
+    *,
+    text_field: str = "text",
+    address: str | None = None,
+    concurrency: int = 2,
+    num_cpus: float = 1.0,
+    batch_size: int = 1024,
+    filesystem: Any = None,
+) -> str:
     """Encode ``text_field`` of the Parquet ``source`` with ``embedder`` on Ray Data; write Parquet with a
     ``vector`` column (and every input column) to the folder ``out``, in input order. Returns ``out``.
     ``concurrency`` encoder actors run, each reserving ``num_cpus`` (leave room for Ray Data's read
@@ -62,9 +74,14 @@ def embed(source: str | list[str], out: str, embedder: Embedder, *, text_field: 
             pf = pq.ParquetFile(path, filesystem=filesystem)
             tables += [pf.read_row_group(g) for g in range(pf.num_row_groups)]
         ds = ray.data.from_arrow(tables)
-        ds = ds.map_batches(_Encode, fn_constructor_kwargs={"data": embedder.to_bytes(), "text_field": text_field},
-                            batch_size=batch_size, batch_format="pyarrow",
-                            compute=ray.data.ActorPoolStrategy(size=concurrency), num_cpus=num_cpus)
+        ds = ds.map_batches(
+            _Encode,
+            fn_constructor_kwargs={"data": embedder.to_bytes(), "text_field": text_field},
+            batch_size=batch_size,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=concurrency),
+            num_cpus=num_cpus,
+        )
         ds.write_parquet(out, filesystem=filesystem)
     finally:
         if started:

@@ -38,8 +38,8 @@ def _fs(path: str, options: dict[str, Any] | None) -> tuple[Any, str]:
     from pyarrow import fs
 
     if path.startswith("s3://"):
-        return fs.S3FileSystem(**(options or {})), path[len("s3://"):]
-    return fs.LocalFileSystem(), path[len("file://"):] if path.startswith("file://") else path
+        return fs.S3FileSystem(**(options or {})), path[len("s3://") :]
+    return fs.LocalFileSystem(), path[len("file://") :] if path.startswith("file://") else path
 
 
 def _npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype, bool, int]:
@@ -56,7 +56,9 @@ def _npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype, bool, int]:
     return tuple(header["shape"]), np.dtype(header["descr"]), bool(header["fortran_order"]), start + hlen
 
 
-def list_shards(paths: str | list[str], shard_rows: int = 100_000, options: dict[str, Any] | None = None) -> list[Shard]:
+def list_shards(
+    paths: str | list[str], shard_rows: int = 100_000, options: dict[str, Any] | None = None
+) -> list[Shard]:
     """Cut the input files into shards of at most ``shard_rows`` rows (Parquet: one per row group).
 
     >>> import numpy as np, tempfile, os
@@ -95,8 +97,9 @@ def list_shards(paths: str | list[str], shard_rows: int = 100_000, options: dict
     return out
 
 
-def read_shard(shard: Shard, options: dict[str, Any] | None = None, vector_field: str = "vector",
-               id_field: str | None = "id") -> tuple[np.ndarray, np.ndarray | None]:
+def read_shard(
+    shard: Shard, options: dict[str, Any] | None = None, vector_field: str = "vector", id_field: str | None = "id"
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(vectors (n, dim) float32, ids or None) of one shard, read with ranged reads of only its rows."""
     import pyarrow.parquet as pq
 

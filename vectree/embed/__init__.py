@@ -12,7 +12,20 @@ from vectree.embed.tokenize import tokenize
 from vectree.embed.word2vec import Word2VecEmbedder
 
 __all__ = [
-    "Embedder", "EmbedderMismatchError", "Word2VecEmbedder", "SentenceEncoder", "StaticEmbedder", "TfidfEmbedder",
-    "ConcatEmbedder", "tokenize", "from_bytes", "save", "load", "attach_embedder", "check_embedder", "load_embedder",
-    "search_text", "TextSearchResult",
+    "Embedder",
+    "EmbedderMismatchError",
+    "Word2VecEmbedder",
+    "SentenceEncoder",
+    "StaticEmbedder",
+    "TfidfEmbedder",
+    "ConcatEmbedder",
+    "tokenize",
+    "from_bytes",
+    "save",
+    "load",
+    "attach_embedder",
+    "check_embedder",
+    "load_embedder",
+    "search_text",
+    "TextSearchResult",
 ]

@@ -16,7 +16,9 @@ ATTACHMENT = "embedder"
 def attach_embedder(col: Collection, embedder: Embedder) -> int:
     """Store ``embedder`` with ``col`` (refuses one whose dim differs from the collection's); returns the version."""
     if embedder.dim != col.dim:
-        raise InvalidInputError(f"the embedder {embedder.name!r} makes {embedder.dim}-d vectors but {col.url} holds {col.dim}-d ones")
+        raise InvalidInputError(
+            f"the embedder {embedder.name!r} makes {embedder.dim}-d vectors but {col.url} holds {col.dim}-d ones"
+        )
     return col.put_attachment(ATTACHMENT, embedder.to_bytes())
 
 

@@ -27,8 +27,10 @@ class ConcatEmbedder:
         self.parts = list(parts)
         self.weights = [1.0] * len(self.parts) if weights is None else [float(w) for w in weights]
         if len(self.parts) < 1 or len(self.weights) != len(self.parts) or min(self.weights) <= 0:
-            raise InvalidInputError(f"give one or more parts and one positive weight per part, got {len(self.parts)} "
-                                    f"parts and weights {self.weights}")
+            raise InvalidInputError(
+                f"give one or more parts and one positive weight per part, got {len(self.parts)} "
+                f"parts and weights {self.weights}"
+            )
 
     @property
     def name(self) -> str:
@@ -56,7 +58,9 @@ class ConcatEmbedder:
     def to_bytes(self) -> bytes:
         """The parts' own serialised forms, side by side."""
         files = {f"part-{i}.bin": p.to_bytes() for i, p in enumerate(self.parts)}
-        return pack(self.kind, {"weights": self.weights, "parts": [p.name for p in self.parts]}, self.fingerprint(), files)
+        return pack(
+            self.kind, {"weights": self.weights, "parts": [p.name for p in self.parts]}, self.fingerprint(), files
+        )
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], files: dict[str, bytes]) -> ConcatEmbedder:

@@ -90,8 +90,9 @@ def search_text(
     return _fuse(v_ids, v_scores, k_ids, k_scores, k, fusion, weight, rrf_k)
 
 
-def _vector(col: Collection, texts: list[str], depth: int, embedder: Embedder | None, vectors: Any,
-            probes: int) -> tuple[np.ndarray, np.ndarray]:
+def _vector(
+    col: Collection, texts: list[str], depth: int, embedder: Embedder | None, vectors: Any, probes: int
+) -> tuple[np.ndarray, np.ndarray]:
     if vectors is None:
         if embedder is None:
             embedder = load_embedder(col)
@@ -106,8 +107,16 @@ def _vector(col: Collection, texts: list[str], depth: int, embedder: Embedder | 
     return res.ids, scores
 
 
-def _fuse(v_ids: np.ndarray, v_scores: np.ndarray, k_ids: np.ndarray, k_scores: np.ndarray, k: int,
-          fusion: str, weight: float, rrf_k: int) -> TextSearchResult:
+def _fuse(
+    v_ids: np.ndarray,
+    v_scores: np.ndarray,
+    k_ids: np.ndarray,
+    k_scores: np.ndarray,
+    k: int,
+    fusion: str,
+    weight: float,
+    rrf_k: int,
+) -> TextSearchResult:
     str_ids = v_ids.dtype == object or k_ids.dtype == object
     missing = None if str_ids else -1
     out_ids = np.full((len(v_ids), k), missing, dtype=object if str_ids else np.int64)

@@ -43,8 +43,10 @@ def as_images(images: Any) -> np.ndarray:
     if x.ndim != 4 or x.shape[0] == 0:
         raise InvalidInputError(f"images must be a non-empty (n, height, width[, channels]) array, got shape {x.shape}")
     if x.shape[1] % 4 or x.shape[2] % 4:
-        raise InvalidInputError(f"image height and width must be multiples of 4, got {x.shape[1]}x{x.shape[2]}; "
-                                "resize them (read_images(size=...))")
+        raise InvalidInputError(
+            f"image height and width must be multiples of 4, got {x.shape[1]}x{x.shape[2]}; "
+            "resize them (read_images(size=...))"
+        )
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 255.0
     else:
@@ -54,8 +56,12 @@ def as_images(images: Any) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def read_images(path: str | Path, size: tuple[int, int] | None = None, grey: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+def read_images(
+    path: str | Path,
+    size: tuple[int, int] | None = None,
+    grey: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Images from a folder of PNG/JPEG files (sorted by name) or an ``.npz`` (its ``images`` array, or its
     first one, and ``labels`` if present). Returns ``(images uint8 (n, h, w[, c]), labels or None, names)``.
     Folder images are converted to RGB (``grey``: L) and resized to ``size`` (width, height) or to the
@@ -107,9 +113,12 @@ WIDTH = (16, 32)  # channels of the two convolutions: small, so training stays c
 def _encoder_layers(nn: Any, channels: int, height: int, width: int, dim: int) -> Any:
     a, b = WIDTH
     return nn.Sequential(
-        nn.Conv2d(channels, a, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(a, b, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(b * (height // 4) * (width // 4), dim),
+        nn.Conv2d(channels, a, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(a, b, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(b * (height // 4) * (width // 4), dim),
     )
 
 
@@ -119,10 +128,20 @@ class _ImageEmbedder:
     kind = ""
     name = ""
 
-    def __init__(self, *, dim: int = 64, epochs: int = 5, batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
-                 progress: ProgressFn | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        dim: int = 64,
+        epochs: int = 5,
+        batch_size: int = 256,
+        lr: float = 2e-3,
+        seed: int = 0,
+        progress: ProgressFn | None = None,
+    ) -> None:
         if dim < 1 or epochs < 0 or batch_size < 1:
-            raise InvalidInputError(f"dim and batch_size must be positive and epochs >= 0, got {dim}, {batch_size}, {epochs}")
+            raise InvalidInputError(
+                f"dim and batch_size must be positive and epochs >= 0, got {dim}, {batch_size}, {epochs}"
+            )
         self.dim_, self.epochs, self.batch_size, self.lr, self.seed = int(dim), int(epochs), int(batch_size), lr, seed
         self.progress = progress
 
@@ -157,7 +176,14 @@ class _ImageEmbedder:
                 opt.step()
                 total, batches = total + float(loss.detach()), batches + 1
             self.loss_history_.append(total / batches)
-            log.info("%s epoch %d/%d loss %.4f (%.1fs)", self.kind, epoch + 1, self.epochs, total / batches, time.perf_counter() - t0)
+            log.info(
+                "%s epoch %d/%d loss %.4f (%.1fs)",
+                self.kind,
+                epoch + 1,
+                self.epochs,
+                total / batches,
+                time.perf_counter() - t0,
+            )
             if self.progress is not None:
                 self.progress(epoch + 1, self.epochs, total / batches)
         self.net_.eval()
@@ -171,8 +197,10 @@ class _ImageEmbedder:
         self._check()
         x = as_images(images)
         if x.shape[1:] != tuple(self.shape_):
-            raise InvalidInputError(f"images must be {self.shape_[1]}x{self.shape_[2]} with {self.shape_[0]} channel(s) "
-                                    f"like the training images, got {x.shape[2]}x{x.shape[3]} with {x.shape[1]}")
+            raise InvalidInputError(
+                f"images must be {self.shape_[1]}x{self.shape_[2]} with {self.shape_[0]} channel(s) "
+                f"like the training images, got {x.shape[2]}x{x.shape[3]} with {x.shape[1]}"
+            )
         torch = _torch()
         out = np.empty((len(x), self.dim), dtype=np.float32)
         with torch.no_grad():
@@ -182,8 +210,15 @@ class _ImageEmbedder:
 
     # ------------------------------------------------------------------ persistence
     def _params(self) -> dict[str, Any]:
-        return {"dim": self.dim_, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed,
-                "shape": list(self.shape_), "n_classes": getattr(self, "n_classes_", 0)}
+        return {
+            "dim": self.dim_,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "seed": self.seed,
+            "shape": list(self.shape_),
+            "n_classes": getattr(self, "n_classes_", 0),
+        }
 
     def _weights(self) -> bytes:
         buf = io.BytesIO()
@@ -203,7 +238,13 @@ class _ImageEmbedder:
     @classmethod
     def _from_parts(cls, params: dict[str, Any], files: dict[str, bytes]) -> _ImageEmbedder:
         torch = _torch()
-        emb = cls(dim=params["dim"], epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"], seed=params["seed"])
+        emb = cls(
+            dim=params["dim"],
+            epochs=params["epochs"],
+            batch_size=params["batch_size"],
+            lr=params["lr"],
+            seed=params["seed"],
+        )
         emb._build(tuple(params["shape"]), int(params.get("n_classes", 0)))
         with np.load(io.BytesIO(files["weights.npz"]), allow_pickle=False) as z:
             emb.net_.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})
@@ -229,9 +270,13 @@ class ConvAutoencoderEmbedder(_ImageEmbedder):
         net = nn.Module()
         net.encoder = _encoder_layers(nn, c, h, w, self.dim_)
         net.decoder = nn.Sequential(
-            nn.Linear(self.dim_, WIDTH[1] * (h // 4) * (w // 4)), nn.ReLU(), nn.Unflatten(1, (WIDTH[1], h // 4, w // 4)),
-            nn.ConvTranspose2d(WIDTH[1], WIDTH[0], 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(WIDTH[0], c, 4, stride=2, padding=1), nn.Sigmoid(),
+            nn.Linear(self.dim_, WIDTH[1] * (h // 4) * (w // 4)),
+            nn.ReLU(),
+            nn.Unflatten(1, (WIDTH[1], h // 4, w // 4)),
+            nn.ConvTranspose2d(WIDTH[1], WIDTH[0], 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(WIDTH[0], c, 4, stride=2, padding=1),
+            nn.Sigmoid(),
         )
         self.net_ = net
 
@@ -282,8 +327,10 @@ class CNNEmbedder(_ImageEmbedder):
             raise InvalidInputError("CNNEmbedder is supervised: fit(images, labels) needs one label per image")
         self.classes_, y = np.unique(np.asarray(labels), return_inverse=True)
         if len(y) != len(x) or len(self.classes_) < 2:
-            raise InvalidInputError(f"need one label per image and at least two classes, got {len(y)} labels for "
-                                    f"{len(x)} images and {len(self.classes_)} classes")
+            raise InvalidInputError(
+                f"need one label per image and at least two classes, got {len(y)} labels for "
+                f"{len(x)} images and {len(self.classes_)} classes"
+            )
         torch.manual_seed(self.seed)
         self._build(x.shape[1:], len(self.classes_))
         ce = torch.nn.functional.cross_entropy

@@ -50,8 +50,9 @@ class SentenceEncoder:
 
     kind = "sentence-transformers"
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", *, max_seq_length: int = 256, batch_size: int = 32,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self, model: str = "all-MiniLM-L6-v2", *, max_seq_length: int = 256, batch_size: int = 32, device: str = "cpu"
+    ) -> None:
         self.model = model
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size
@@ -88,14 +89,23 @@ class SentenceEncoder:
         texts = as_texts(texts)
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        out = self._load().encode(texts, batch_size=self.batch_size, show_progress_bar=show_progress,
-                                  normalize_embeddings=True, convert_to_numpy=True)
+        out = self._load().encode(
+            texts,
+            batch_size=self.batch_size,
+            show_progress_bar=show_progress,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
         return np.asarray(out, dtype=np.float32)
 
     def _params(self) -> dict[str, Any]:
         dist = _PACKAGES[self.model][0]
-        return {"model": self.model, "package": dist, "package_version": self._version,
-                "max_seq_length": self.max_seq_length}
+        return {
+            "model": self.model,
+            "package": dist,
+            "package_version": self._version,
+            "max_seq_length": self.max_seq_length,
+        }
 
     def weights_checksum(self) -> str:
         """sha256 of the installed model's weight, tokenizer and config files."""

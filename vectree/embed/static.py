@@ -34,7 +34,9 @@ class StaticEmbedder:
             import static_model
             from static_model._static_model import encode_batch
         except ImportError as exc:
-            raise InvalidInputError(f"the static encoder needs the package {_DIST}: pip install 'vectree[embed]'") from exc
+            raise InvalidInputError(
+                f"the static encoder needs the package {_DIST}: pip install 'vectree[embed]'"
+            ) from exc
         self._encode_batch = encode_batch
         self._dir = Path(static_model.__file__).resolve().parent / "model"
         self._version = metadata.version(_DIST)

@@ -31,8 +31,16 @@ class TfidfEmbedder:
 
     kind = "tfidf-lsa"
 
-    def __init__(self, *, dim: int = 256, ngrams: int = 2, min_df: int = 2, max_features: int = 200_000, seed: int = 0) -> None:
-        self.dim_, self.ngrams, self.min_df, self.max_features, self.seed = int(dim), int(ngrams), int(min_df), int(max_features), seed
+    def __init__(
+        self, *, dim: int = 256, ngrams: int = 2, min_df: int = 2, max_features: int = 200_000, seed: int = 0
+    ) -> None:
+        self.dim_, self.ngrams, self.min_df, self.max_features, self.seed = (
+            int(dim),
+            int(ngrams),
+            int(min_df),
+            int(max_features),
+            seed,
+        )
 
     @property
     def dim(self) -> int:
@@ -44,14 +52,27 @@ class TfidfEmbedder:
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters."""
-        return {"dim": self.dim_, "ngrams": self.ngrams, "min_df": self.min_df, "max_features": self.max_features, "seed": self.seed}
+        return {
+            "dim": self.dim_,
+            "ngrams": self.ngrams,
+            "min_df": self.min_df,
+            "max_features": self.max_features,
+            "seed": self.seed,
+        }
 
     def _vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        return TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, self.ngrams),
-                               min_df=self.min_df if vocabulary is None else 1, sublinear_tf=True,
-                               max_features=self.max_features if vocabulary is None else None, vocabulary=vocabulary)
+        return TfidfVectorizer(
+            tokenizer=tokenize,
+            token_pattern=None,
+            lowercase=False,
+            ngram_range=(1, self.ngrams),
+            min_df=self.min_df if vocabulary is None else 1,
+            sublinear_tf=True,
+            max_features=self.max_features if vocabulary is None else None,
+            vocabulary=vocabulary,
+        )
 
     def fit(self, texts: Any) -> TfidfEmbedder:
         """Learn the vocabulary, IDF and projection from ``texts``. Returns self."""

@@ -95,8 +95,21 @@ class Word2VecEmbedder:
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The training and encoding parameters (what ``__init__`` takes; ``deep`` is accepted for
         scikit-learn, which asks nested objects for theirs)."""
-        return {k: getattr(self, k) for k in ("vector_size", "window", "min_count", "sg", "epochs", "negative",
-                                               "sample", "weighting", "seed", "workers")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "vector_size",
+                "window",
+                "min_count",
+                "sg",
+                "epochs",
+                "negative",
+                "sample",
+                "weighting",
+                "seed",
+                "workers",
+            )
+        }
 
     def _check_params(self) -> None:
         if self.weighting not in WEIGHTINGS:
@@ -132,8 +145,14 @@ class Word2VecEmbedder:
         if n_docs == 0:
             raise InvalidInputError("fit needs at least one text")
         model = Word2Vec(
-            vector_size=self.vector_size, window=self.window, min_count=self.min_count, sg=self.sg,
-            negative=self.negative, sample=self.sample, seed=self.seed, workers=self.workers,
+            vector_size=self.vector_size,
+            window=self.window,
+            min_count=self.min_count,
+            sg=self.sg,
+            negative=self.negative,
+            sample=self.sample,
+            seed=self.seed,
+            workers=self.workers,
         )
         model.build_vocab(corpus)
         if not len(model.wv):
@@ -153,7 +172,8 @@ class Word2VecEmbedder:
         self._index = {w: i for i, w in enumerate(self.vocab_)}
         self._fallback = normalize_rows(self.vectors_.mean(axis=0, keepdims=True))[0]
         self._fp = params_fingerprint(
-            self.kind, {**self.get_params(), "vocab_size": len(self.vocab_)},
+            self.kind,
+            {**self.get_params(), "vocab_size": len(self.vocab_)},
             [self.vectors_.tobytes(), self.idf_.tobytes(), "\n".join(self.vocab_).encode()],
         )
 
@@ -177,7 +197,9 @@ class Word2VecEmbedder:
                 cols += idx
             cols_a = np.asarray(cols, dtype=np.int64)
             vals = self.idf_[cols_a] if self.weighting == "tfidf" else np.ones(len(cols_a), np.float32)
-            w = sparse.csr_matrix((vals, (np.asarray(rows, dtype=np.int64), cols_a)), shape=(len(part), len(self.vocab_)))
+            w = sparse.csr_matrix(
+                (vals, (np.asarray(rows, dtype=np.int64), cols_a)), shape=(len(part), len(self.vocab_))
+            )
             x = normalize_rows(np.asarray(w @ self.vectors_, dtype=np.float32))
             empty = np.asarray(w.getnnz(axis=1)) == 0
             x[empty] = self._fallback

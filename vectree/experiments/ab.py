@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from vectree.errors import InvalidInputError
-from vectree.experiments.analysis import Comparison, SRMResult, compare_means, compare_proportions, correct, decide, srm_check
+from vectree.experiments.analysis import (
+    Comparison,
+    SRMResult,
+    compare_means,
+    compare_proportions,
+    correct,
+    decide,
+    srm_check,
+)
 from vectree.experiments.sequential import SequentialResult, sequential_test
 
 __all__ = ["ExperimentResult", "analyze", "read_exposures", "unit_table", "compare_groups"]
@@ -50,9 +58,16 @@ class ExperimentResult:
 
     def as_dict(self) -> dict:
         """A JSON-able dict."""
-        return {"metric": self.metric, "control": self.control, "alpha": self.alpha, "correction": self.correction,
-                "summary": self.summary, "comparisons": [c.as_dict() for c in self.comparisons],
-                "srm": self.srm.as_dict(), "decision": self.decision}
+        return {
+            "metric": self.metric,
+            "control": self.control,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "summary": self.summary,
+            "comparisons": [c.as_dict() for c in self.comparisons],
+            "srm": self.srm.as_dict(),
+            "decision": self.decision,
+        }
 
 
 def read_exposures(path: str | Path) -> pd.DataFrame:
@@ -66,7 +81,9 @@ def read_exposures(path: str | Path) -> pd.DataFrame:
 def _require(df: pd.DataFrame, *cols: str | None) -> None:
     missing = [c for c in cols if c is not None and c not in df.columns]
     if missing:
-        raise InvalidInputError(f"column(s) {missing} not in the table; it has {list(df.columns)} (rename or pass the column names)")
+        raise InvalidInputError(
+            f"column(s) {missing} not in the table; it has {list(df.columns)} (rename or pass the column names)"
+        )
 
 
 def unit_table(
@@ -87,7 +104,9 @@ def unit_table(
     _require(df, variant_col, outcome_col, time_col)
     if df.empty:
         raise InvalidInputError("the exposure table is empty")
-    out = pd.DataFrame({"variant": df[variant_col].astype(str), "outcome": pd.to_numeric(df[outcome_col], errors="coerce")})
+    out = pd.DataFrame(
+        {"variant": df[variant_col].astype(str), "outcome": pd.to_numeric(df[outcome_col], errors="coerce")}
+    )
     if out["outcome"].isna().any():
         bad = df.loc[out["outcome"].isna(), outcome_col].head(3).tolist()
         raise InvalidInputError(f"outcome column {outcome_col!r} has missing or non-numeric values, e.g. {bad}")
@@ -99,8 +118,10 @@ def unit_table(
     per_unit = out.groupby("unit")["variant"].nunique()
     if (per_unit > 1).any():
         bad = per_unit[per_unit > 1].index[:5].tolist()
-        raise InvalidInputError(f"{int((per_unit > 1).sum())} unit(s) appear in more than one variant, e.g. {bad}: "
-                                "the assignment is not deterministic per unit; fix it before analysing")
+        raise InvalidInputError(
+            f"{int((per_unit > 1).sum())} unit(s) appear in more than one variant, e.g. {bad}: "
+            "the assignment is not deterministic per unit; fix it before analysing"
+        )
     binary = bool(out["outcome"].isin([0, 1]).all())
     how = ("max" if binary else "sum") if aggregate == "auto" else aggregate
     if how not in ("max", "sum", "mean", "first"):
@@ -128,12 +149,16 @@ def _infer_metric(units: pd.DataFrame, metric: str) -> str:
     return "proportion" if units["outcome"].isin([0, 1]).all() else "mean"
 
 
-def compare_groups(units: pd.DataFrame, control: str, variant: str, metric: str, alpha: float, ci_alpha: float | None = None) -> Comparison:
+def compare_groups(
+    units: pd.DataFrame, control: str, variant: str, metric: str, alpha: float, ci_alpha: float | None = None
+) -> Comparison:
     """Compare two variants of a unit table (see :func:`unit_table`) with the test for ``metric``."""
     yc = units.loc[units["variant"] == control, "outcome"].to_numpy(np.float64)
     yt = units.loc[units["variant"] == variant, "outcome"].to_numpy(np.float64)
     if metric == "proportion":
-        return compare_proportions(int(yc.sum()), len(yc), int(yt.sum()), len(yt), alpha=alpha, ci_alpha=ci_alpha, names=(control, variant))
+        return compare_proportions(
+            int(yc.sum()), len(yc), int(yt.sum()), len(yt), alpha=alpha, ci_alpha=ci_alpha, names=(control, variant)
+        )
     return compare_means(yc, yt, alpha=alpha, ci_alpha=ci_alpha, names=(control, variant))
 
 
@@ -161,7 +186,9 @@ def analyze(
     With ``sequential=True`` the decision uses the always-valid mSPRT p-value (safe under peeking),
     computed over units in order of ``time_col`` (or row order), with ``tau`` the effect it is tuned for.
     """
-    units = unit_table(df, variant_col=variant_col, outcome_col=outcome_col, unit_col=unit_col, time_col=time_col, aggregate=aggregate)
+    units = unit_table(
+        df, variant_col=variant_col, outcome_col=outcome_col, unit_col=unit_col, time_col=time_col, aggregate=aggregate
+    )
     names = sorted(units["variant"].unique().tolist())
     if len(names) < 2:
         raise InvalidInputError(f"need at least 2 variants in column {variant_col!r}, found {names}")
@@ -176,7 +203,9 @@ def analyze(
     correct(comps, correction)
     srm = srm_check(units["variant"].value_counts().reindex(names).to_dict(), expected_shares, threshold=srm_threshold)
     if srm.mismatch:
-        log.warning("sample ratio mismatch: counts %s, expected shares %s, p=%.3g", srm.counts, srm.expected_shares, srm.p_value)
+        log.warning(
+            "sample ratio mismatch: counts %s, expected shares %s, p=%.3g", srm.counts, srm.expected_shares, srm.p_value
+        )
     seq: dict[str, SequentialResult] = {}
     if sequential:
         ordered = units.sort_values("time", kind="stable") if "time" in units.columns else units
@@ -185,8 +214,13 @@ def analyze(
             yt = ordered.loc[ordered["variant"] == c.variant, "outcome"].to_numpy(np.float64)
             res = sequential_test(yc, yt, alpha=ci_alpha, tau=tau)
             seq[c.variant] = res
-            c.sequential = {"p_value": res.final.p_value, "ci": [res.final.ci_low, res.final.ci_high], "tau": res.tau,
-                            "rejected_at_look": res.stopped_at, "looks": len(res.looks)}
+            c.sequential = {
+                "p_value": res.final.p_value,
+                "ci": [res.final.ci_low, res.final.ci_high],
+                "tau": res.tau,
+                "rejected_at_look": res.stopped_at,
+                "looks": len(res.looks),
+            }
             if m > 1:  # Bonferroni on always-valid p-values keeps the family-wise guarantee
                 c.sequential["p_value"] = min(1.0, c.sequential["p_value"] * m)
     for c in comps:
@@ -194,5 +228,12 @@ def analyze(
     summary = []
     for n in names:
         y = units.loc[units["variant"] == n, "outcome"].to_numpy(np.float64)
-        summary.append({"variant": n, "units": int(len(y)), "value": float(y.mean()), "sd": float(y.std(ddof=1)) if len(y) > 1 else 0.0})
+        summary.append(
+            {
+                "variant": n,
+                "units": int(len(y)),
+                "value": float(y.mean()),
+                "sd": float(y.std(ddof=1)) if len(y) > 1 else 0.0,
+            }
+        )
     return ExperimentResult(metric, control, alpha, correction, summary, comps, srm, seq)

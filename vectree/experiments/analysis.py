@@ -122,16 +122,37 @@ def compare_proportions(
         z, p = 0.0, 1.0
     se = math.sqrt(pc * (1 - pc) / n_control + pt * (1 - pt) / n_variant)
     if se > 0:
-        lo, hi = confint_proportions_2indep(x_variant, n_variant, x_control, n_control, method="wald", compare="diff", alpha=ci_alpha)
+        lo, hi = confint_proportions_2indep(
+            x_variant, n_variant, x_control, n_control, method="wald", compare="diff", alpha=ci_alpha
+        )
     else:
         lo = hi = pt - pc
     if x_control > 0 and x_variant > 0:
-        rlo, rhi = confint_proportions_2indep(x_variant, n_variant, x_control, n_control, method="log", compare="ratio", alpha=ci_alpha)
+        rlo, rhi = confint_proportions_2indep(
+            x_variant, n_variant, x_control, n_control, method="log", compare="ratio", alpha=ci_alpha
+        )
         rel, rel_ci = pt / pc - 1, (float(rlo) - 1, float(rhi) - 1)
     else:
         rel, rel_ci = (pt / pc - 1 if pc > 0 else float("nan")), (float("nan"), float("nan"))
-    return Comparison(names[0], names[1], "proportion", "two-proportion z-test", int(n_control), int(n_variant),
-                      pc, pt, pt - pc, (float(lo), float(hi)), rel, rel_ci, z, p, alpha, 1 - ci_alpha, se=se)
+    return Comparison(
+        names[0],
+        names[1],
+        "proportion",
+        "two-proportion z-test",
+        int(n_control),
+        int(n_variant),
+        pc,
+        pt,
+        pt - pc,
+        (float(lo), float(hi)),
+        rel,
+        rel_ci,
+        z,
+        p,
+        alpha,
+        1 - ci_alpha,
+        se=se,
+    )
 
 
 def compare_means(
@@ -148,7 +169,9 @@ def compare_means(
     yc = np.asarray(y_control, dtype=np.float64)
     yt = np.asarray(y_variant, dtype=np.float64)
     if len(yc) < 2 or len(yt) < 2:
-        raise InvalidInputError(f"Welch's t-test needs at least 2 units per arm, got control={len(yc)}, variant={len(yt)}")
+        raise InvalidInputError(
+            f"Welch's t-test needs at least 2 units per arm, got control={len(yc)}, variant={len(yt)}"
+        )
     if not (np.all(np.isfinite(yc)) and np.all(np.isfinite(yt))):
         raise InvalidInputError("outcomes contain NaN or infinity; drop or fill those rows first")
     mc, mt = float(yc.mean()), float(yt.mean())
@@ -161,8 +184,25 @@ def compare_means(
         ci_res = res.confidence_interval(confidence_level=1 - ci_alpha)
         t, p, ci = float(res.statistic), float(res.pvalue), (float(ci_res.low), float(ci_res.high))
     rel, rel_ci = _relative_ci(mc, mt, vc, vt, ci_alpha)
-    return Comparison(names[0], names[1], "mean", "Welch's t-test", len(yc), len(yt), mc, mt, mt - mc, ci,
-                      rel, rel_ci, t, p, alpha, 1 - ci_alpha, se=math.sqrt(vc + vt))
+    return Comparison(
+        names[0],
+        names[1],
+        "mean",
+        "Welch's t-test",
+        len(yc),
+        len(yt),
+        mc,
+        mt,
+        mt - mc,
+        ci,
+        rel,
+        rel_ci,
+        t,
+        p,
+        alpha,
+        1 - ci_alpha,
+        se=math.sqrt(vc + vt),
+    )
 
 
 def _relative_ci(mc: float, mt: float, vc: float, vt: float, ci_alpha: float) -> tuple[float, tuple[float, float]]:
@@ -195,7 +235,9 @@ class SRMResult:
         return asdict(self)
 
 
-def srm_check(counts: Mapping[str, int], expected_shares: Mapping[str, float] | None = None, *, threshold: float = 0.001) -> SRMResult:
+def srm_check(
+    counts: Mapping[str, int], expected_shares: Mapping[str, float] | None = None, *, threshold: float = 0.001
+) -> SRMResult:
     """Chi-square goodness-of-fit of the units per variant against the planned shares (default: equal).
 
     A p-value below ``threshold`` (0.001 by convention: SRM checks run on every experiment, so they
@@ -216,8 +258,14 @@ def srm_check(counts: Mapping[str, int], expected_shares: Mapping[str, float] | 
             raise InvalidInputError(f"expected shares must be > 0, got {dict(zip(names, shares))}")
         shares = shares / shares.sum()
     chi2, p = stats.chisquare(obs, f_exp=shares * obs.sum())
-    return SRMResult({n: int(c) for n, c in zip(names, obs)}, {n: float(s) for n, s in zip(names, shares)},
-                     float(chi2), float(p), threshold, bool(p < threshold))
+    return SRMResult(
+        {n: int(c) for n, c in zip(names, obs)},
+        {n: float(s) for n, s in zip(names, shares)},
+        float(chi2),
+        float(p),
+        threshold,
+        bool(p < threshold),
+    )
 
 
 def correct(comparisons: Sequence[Comparison], method: str = "holm") -> None:
@@ -229,6 +277,8 @@ def correct(comparisons: Sequence[Comparison], method: str = "holm") -> None:
     try:
         _, adj, _, _ = multipletests([c.p_value for c in comparisons], alpha=comparisons[0].alpha, method=method)
     except ValueError as exc:
-        raise InvalidInputError(f"unknown multiple-comparison method {method!r} ({exc}); use holm, bonferroni, fdr_bh or none") from exc
+        raise InvalidInputError(
+            f"unknown multiple-comparison method {method!r} ({exc}); use holm, bonferroni, fdr_bh or none"
+        ) from exc
     for c, p in zip(comparisons, adj):
         c.p_adjusted = float(p)

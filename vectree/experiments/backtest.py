@@ -59,12 +59,16 @@ class BacktestResult:
         if not fwd_good:
             return "nothing to confirm: the forward test found no significant gain"
         if not rev_lost:
-            return ("not confirmed: the gain is not lost in reverse; the forward result may be a false positive "
-                    "or a novelty effect: keep the holdout running")
+            return (
+                "not confirmed: the gain is not lost in reverse; the forward result may be a false positive "
+                "or a novelty effect: keep the holdout running"
+            )
         if self.asymmetry_p_value <= self.alpha:
             kind = "smaller" if abs(self.loss) < abs(self.gain) else "larger"
-            return (f"partly confirmed: the loss in reverse ({self.loss:+.4g}) is significantly {kind} than the gain "
-                    f"({self.gain:+.4g}); the forward estimate was {'overly optimistic' if kind == 'smaller' else 'conservative'}")
+            return (
+                f"partly confirmed: the loss in reverse ({self.loss:+.4g}) is significantly {kind} than the gain "
+                f"({self.gain:+.4g}); the forward estimate was {'overly optimistic' if kind == 'smaller' else 'conservative'}"
+            )
         return f"confirmed: the gain ({self.gain:+.4g}) is lost in reverse ({self.loss:+.4g})"
 
     @property
@@ -74,10 +78,20 @@ class BacktestResult:
 
     def as_dict(self) -> dict:
         """A JSON-able dict."""
-        return {"new": self.new, "old": self.old, "forward": self.forward.as_dict(), "reverse": self.reverse.as_dict(),
-                "gain": self.gain, "loss": self.loss, "asymmetry": self.asymmetry, "asymmetry_ci": list(self.asymmetry_ci),
-                "asymmetry_p_value": self.asymmetry_p_value, "alpha": self.alpha, "verdict": self.verdict,
-                "confirmed": self.confirmed}
+        return {
+            "new": self.new,
+            "old": self.old,
+            "forward": self.forward.as_dict(),
+            "reverse": self.reverse.as_dict(),
+            "gain": self.gain,
+            "loss": self.loss,
+            "asymmetry": self.asymmetry,
+            "asymmetry_ci": list(self.asymmetry_ci),
+            "asymmetry_p_value": self.asymmetry_p_value,
+            "alpha": self.alpha,
+            "verdict": self.verdict,
+            "confirmed": self.confirmed,
+        }
 
 
 def split_phases(df: pd.DataFrame, phase_col: str = "phase") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -87,7 +101,9 @@ def split_phases(df: pd.DataFrame, phase_col: str = "phase") -> tuple[pd.DataFra
     phases = df[phase_col].astype(str).str.lower()
     fwd, rev = df[phases == "forward"], df[phases == "reverse"]
     if fwd.empty or rev.empty:
-        raise InvalidInputError(f"column {phase_col!r} needs rows with 'forward' and with 'reverse', found {sorted(set(phases))}")
+        raise InvalidInputError(
+            f"column {phase_col!r} needs rows with 'forward' and with 'reverse', found {sorted(set(phases))}"
+        )
     return fwd, rev
 
 
@@ -114,7 +130,9 @@ def backtest(
     for name, units in (("forward", fu), ("reverse", ru)):
         missing = {new, old} - set(units["variant"])
         if missing:
-            raise InvalidInputError(f"the {name} run has no rows for variant(s) {sorted(missing)}; it has {sorted(set(units['variant']))}")
+            raise InvalidInputError(
+                f"the {name} run has no rows for variant(s) {sorted(missing)}; it has {sorted(set(units['variant']))}"
+            )
     metric = _infer_metric(pd.concat([fu, ru]), metric)
     fwd = compare_groups(fu, old, new, metric, alpha)
     rev = compare_groups(ru, new, old, metric, alpha)

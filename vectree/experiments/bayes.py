@@ -72,6 +72,7 @@ def chance_beta_beats_beta(a_t: float, b_t: float, a_c: float, b_c: float) -> fl
     >>> round(chance_beta_beats_beta(2, 1, 1, 1), 4)
     0.6667
     """
+
     def mean_sd(a: float, b: float) -> tuple[float, float]:
         return a / (a + b), math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
 
@@ -88,7 +89,9 @@ def chance_beta_beats_beta(a_t: float, b_t: float, a_c: float, b_c: float) -> fl
 
     pts = sorted({mt, mc} - {lo, hi})
     val, _ = integrate.quad(integrand, lo, hi, points=pts or None, limit=200, epsabs=1e-12, epsrel=1e-10)
-    val += float(special.betaincc(a_t, b_t, hi)) * float(special.betainc(a_c, b_c, hi))  # X above hi: beats Y where Y < hi
+    val += float(special.betaincc(a_t, b_t, hi)) * float(
+        special.betainc(a_c, b_c, hi)
+    )  # X above hi: beats Y where Y < hi
     return float(min(1.0, max(0.0, val)))
 
 
@@ -129,9 +132,20 @@ def bayes_proportions(
     loss_variant = float(np.mean(np.maximum(-sign * d, 0.0)))
     loss_control = float(np.mean(np.maximum(sign * d, 0.0)))
     rel = pt / pc - 1
-    return BayesResult(names[0], names[1], "beta-binomial", p_higher if higher_is_better else 1 - p_higher,
-                       loss_variant, loss_control, float(at / (at + bt) - ac / (ac + bc)), _interval(d, credible),
-                       float(np.median(rel)), _interval(rel, credible), credible, f"Beta({a0:g}, {b0:g}) on each arm's rate")
+    return BayesResult(
+        names[0],
+        names[1],
+        "beta-binomial",
+        p_higher if higher_is_better else 1 - p_higher,
+        loss_variant,
+        loss_control,
+        float(at / (at + bt) - ac / (ac + bc)),
+        _interval(d, credible),
+        float(np.median(rel)),
+        _interval(rel, credible),
+        credible,
+        f"Beta({a0:g}, {b0:g}) on each arm's rate",
+    )
 
 
 def _normal_loss(mu: float, sd: float) -> float:
@@ -193,10 +207,23 @@ def bayes_normal(
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = cd[:, 1] / cd[:, 0]
     rel_ci = _interval(rel, credible) if control_mean != 0 else (float("nan"), float("nan"))
-    prior = "flat on the effect" if prior_sd is None else f"Normal({prior_mean:g}, {prior_sd:g}^2) on the absolute effect"
-    return BayesResult(names[0], names[1], "normal", win, _normal_loss(sign * mu, sd), _normal_loss(-sign * mu, sd),
-                       mu, (mu - z * sd, mu + z * sd), float(np.median(rel)) if control_mean != 0 else float("nan"),
-                       rel_ci, credible, prior)
+    prior = (
+        "flat on the effect" if prior_sd is None else f"Normal({prior_mean:g}, {prior_sd:g}^2) on the absolute effect"
+    )
+    return BayesResult(
+        names[0],
+        names[1],
+        "normal",
+        win,
+        _normal_loss(sign * mu, sd),
+        _normal_loss(-sign * mu, sd),
+        mu,
+        (mu - z * sd, mu + z * sd),
+        float(np.median(rel)) if control_mean != 0 else float("nan"),
+        rel_ci,
+        credible,
+        prior,
+    )
 
 
 def bayes_means(
@@ -223,6 +250,15 @@ def bayes_means(
     if not (np.all(np.isfinite(yc)) and np.all(np.isfinite(yt))):
         raise InvalidInputError("outcomes contain NaN or infinity; drop or fill those rows first")
     sc, st = yc.var(ddof=1) / len(yc), yt.var(ddof=1) / len(yt)
-    return bayes_normal(float(yc.mean()), math.sqrt(sc), float(yt.mean() - yc.mean()), math.sqrt(sc + st),
-                        prior_mean=prior_mean, prior_sd=prior_sd, credible=credible, higher_is_better=higher_is_better,
-                        seed=seed, names=names)
+    return bayes_normal(
+        float(yc.mean()),
+        math.sqrt(sc),
+        float(yt.mean() - yc.mean()),
+        math.sqrt(sc + st),
+        prior_mean=prior_mean,
+        prior_sd=prior_sd,
+        credible=credible,
+        higher_is_better=higher_is_better,
+        seed=seed,
+        names=names,
+    )

@@ -50,7 +50,9 @@ def _as_matrix(x: np.ndarray, n: int, name: str) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] != n:
         raise InvalidInputError(f"{name}: covariates must have one row per unit ({n}), got shape {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise InvalidInputError(f"{name}: covariates contain NaN or infinity; fill missing pre-period values (e.g. 0) first")
+        raise InvalidInputError(
+            f"{name}: covariates contain NaN or infinity; fill missing pre-period values (e.g. 0) first"
+        )
     return x
 
 
@@ -73,7 +75,9 @@ def cuped_fit(y_control: np.ndarray, y_variant: np.ndarray, x_control: np.ndarra
     yc, yt = np.asarray(y_control, dtype=np.float64), np.asarray(y_variant, dtype=np.float64)
     xc, xt = _as_matrix(x_control, len(yc), "control"), _as_matrix(x_variant, len(yt), "variant")
     if xc.shape[1] != xt.shape[1]:
-        raise InvalidInputError(f"control has {xc.shape[1]} covariate(s), variant {xt.shape[1]}: give the same for both")
+        raise InvalidInputError(
+            f"control has {xc.shape[1]} covariate(s), variant {xt.shape[1]}: give the same for both"
+        )
     if len(yc) < 3 or len(yt) < 3:
         raise InvalidInputError(f"CUPED needs at least 3 units per arm, got control={len(yc)}, variant={len(yt)}")
     y = np.concatenate([yc, yt])
@@ -93,8 +97,14 @@ def cuped_fit(y_control: np.ndarray, y_variant: np.ndarray, x_control: np.ndarra
     raw_var, adj_var = _within_var(y, t), _within_var(adjusted, t)
     reduction = 1.0 - adj_var / raw_var if raw_var > 0 else 0.0
     r2 = reduction  # with the arm in the model, the within-arm R^2 is exactly the variance reduction
-    return CupedFit(tuple(float(v) for v in theta), tuple(float(v) for v in means), float(r2), float(reduction),
-                    float(res.params[1]), hc2)
+    return CupedFit(
+        tuple(float(v) for v in theta),
+        tuple(float(v) for v in means),
+        float(r2),
+        float(reduction),
+        float(res.params[1]),
+        hc2,
+    )
 
 
 def compare_cuped(
@@ -121,7 +131,9 @@ def compare_cuped(
     fit = cuped_fit(y_control, y_variant, x_control, x_variant)
     xc = _as_matrix(x_control, len(y_control), "control")
     xt = _as_matrix(x_variant, len(y_variant), "variant")
-    comp = compare_means(fit.adjust(y_control, xc), fit.adjust(y_variant, xt), alpha=alpha, ci_alpha=ci_alpha, names=names)
+    comp = compare_means(
+        fit.adjust(y_control, xc), fit.adjust(y_variant, xt), alpha=alpha, ci_alpha=ci_alpha, names=names
+    )
     k = len(fit.theta)
     comp.test = f"CUPED (OLS on {k} covariate{'s' if k > 1 else ''}) + Welch t-test"
     return comp, fit

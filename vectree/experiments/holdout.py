@@ -72,7 +72,9 @@ def _window_keys(time: pd.Series, window: str | float) -> pd.Series:
         try:
             return time.dt.floor(str(window))
         except ValueError as exc:
-            raise InvalidInputError(f"window {window!r} is not a fixed pandas frequency such as '1D', '7D' or '12h' ({exc})") from exc
+            raise InvalidInputError(
+                f"window {window!r} is not a fixed pandas frequency such as '1D', '7D' or '12h' ({exc})"
+            ) from exc
     width = float(window)
     if not width > 0:
         raise InvalidInputError(f"a numeric time column needs a positive numeric window, got {window!r}")
@@ -98,14 +100,37 @@ def lift_over_time(
 
     Units are placed by their first exposure. Windows with fewer than ``min_units`` units in an arm are skipped.
     """
-    return _lift_rows(df, control=control, variant=variant, time_col=time_col, window=window, cumulative=cumulative,
-                      variant_col=variant_col, outcome_col=outcome_col, unit_col=unit_col, metric=metric, alpha=alpha,
-                      min_units=min_units)[0]
+    return _lift_rows(
+        df,
+        control=control,
+        variant=variant,
+        time_col=time_col,
+        window=window,
+        cumulative=cumulative,
+        variant_col=variant_col,
+        outcome_col=outcome_col,
+        unit_col=unit_col,
+        metric=metric,
+        alpha=alpha,
+        min_units=min_units,
+    )[0]
 
 
-def _lift_rows(df: pd.DataFrame, *, control: str, variant: str, time_col: str, window: str | float, cumulative: bool,
-               variant_col: str = "variant", outcome_col: str = "outcome", unit_col: str | None = "unit",
-               metric: str = "auto", alpha: float = 0.05, min_units: int = 20) -> tuple[list[WindowRow], str]:
+def _lift_rows(
+    df: pd.DataFrame,
+    *,
+    control: str,
+    variant: str,
+    time_col: str,
+    window: str | float,
+    cumulative: bool,
+    variant_col: str = "variant",
+    outcome_col: str = "outcome",
+    unit_col: str | None = "unit",
+    metric: str = "auto",
+    alpha: float = 0.05,
+    min_units: int = 20,
+) -> tuple[list[WindowRow], str]:
     units = unit_table(df, variant_col=variant_col, outcome_col=outcome_col, unit_col=unit_col, time_col=time_col)
     for name in (control, variant):
         if name not in set(units["variant"]):
@@ -121,9 +146,21 @@ def _lift_rows(df: pd.DataFrame, *, control: str, variant: str, time_col: str, w
         if counts.get(control, 0) < min_units or counts.get(variant, 0) < min_units:
             continue
         c = compare_groups(part, control, variant, metric, alpha)
-        rows.append(WindowRow(str(pd.Timestamp(key).date()) if isinstance(key, pd.Timestamp) else f"{key:g}",
-                              c.n_control, c.n_variant, c.control_value, c.variant_value, c.abs_lift,
-                              c.abs_ci[0], c.abs_ci[1], c.rel_lift, c.p_value, c.se))
+        rows.append(
+            WindowRow(
+                str(pd.Timestamp(key).date()) if isinstance(key, pd.Timestamp) else f"{key:g}",
+                c.n_control,
+                c.n_variant,
+                c.control_value,
+                c.variant_value,
+                c.abs_lift,
+                c.abs_ci[0],
+                c.abs_ci[1],
+                c.rel_lift,
+                c.p_value,
+                c.se,
+            )
+        )
     if not rows:
         raise InvalidInputError(f"no window has {min_units} units in both arms; use a wider window than {window!r}")
     return rows, metric
@@ -141,7 +178,9 @@ def holdout_report(
     **kwargs,
 ) -> HoldoutReport:
     """Per-window lifts of a long-running holdout and a WLS trend test through them (see the module doc)."""
-    rows, metric = _lift_rows(df, control=control, variant=variant, time_col=time_col, window=window, cumulative=False, alpha=alpha, **kwargs)
+    rows, metric = _lift_rows(
+        df, control=control, variant=variant, time_col=time_col, window=window, cumulative=False, alpha=alpha, **kwargs
+    )
     y = np.array([r.abs_lift for r in rows])
     se = np.array([r.se for r in rows])
     slope, p = float("nan"), float("nan")

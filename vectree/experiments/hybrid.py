@@ -26,7 +26,13 @@ import numpy as np
 from scipy import stats
 
 from vectree.errors import InvalidInputError
-from vectree.experiments.sequential import SequentialLook, _cumulative_moments, always_valid_pvalues, confidence_sequence, naive_pvalues
+from vectree.experiments.sequential import (
+    SequentialLook,
+    _cumulative_moments,
+    always_valid_pvalues,
+    confidence_sequence,
+    naive_pvalues,
+)
 
 __all__ = ["HybridResult", "hybrid_final_alpha", "hybrid_test", "simulate_hybrid"]
 
@@ -37,8 +43,15 @@ def _fractions(planned_n: int, n_looks: int, min_per_arm: int) -> np.ndarray:
     return f / planned_n
 
 
-def hybrid_final_alpha(fractions: np.ndarray, tau2_over_var: float, alpha: float, alpha_sequential: float, *,
-                       n_paths: int = 50_000, seed: int = 0) -> float:
+def hybrid_final_alpha(
+    fractions: np.ndarray,
+    tau2_over_var: float,
+    alpha: float,
+    alpha_sequential: float,
+    *,
+    n_paths: int = 50_000,
+    seed: int = 0,
+) -> float:
     """The fixed-horizon level at the end that makes the hybrid's false-positive rate ``alpha``.
 
     ``fractions``: the looks as fractions of the planned sample (the last is 1); ``tau2_over_var``:
@@ -57,7 +70,10 @@ def hybrid_final_alpha(fractions: np.ndarray, tau2_over_var: float, alpha: float
     w = np.cumsum(steps, axis=1)  # W(f_k): variance f_k
     diff = w / f  # in units of sqrt(V_end): the difference at look k has variance V_end / f_k
     var = 1.0 / f
-    seq = (always_valid_pvalues(diff, np.broadcast_to(var, diff.shape), math.sqrt(tau2_over_var), axis=1) <= alpha_sequential).any(axis=1)
+    seq = (
+        always_valid_pvalues(diff, np.broadcast_to(var, diff.shape), math.sqrt(tau2_over_var), axis=1)
+        <= alpha_sequential
+    ).any(axis=1)
     budget = alpha * n_paths - seq.sum()
     if budget <= 0:
         raise InvalidInputError(f"the sequential part alone spends alpha ({seq.mean():.3g} >= {alpha}); lower spend")
@@ -91,7 +107,9 @@ class HybridResult:
     @property
     def reject(self) -> bool:
         """True when either stage rejected H0."""
-        return self.stopped_at is not None or (self.final_p_value is not None and self.final_p_value <= self.alpha_final)
+        return self.stopped_at is not None or (
+            self.final_p_value is not None and self.final_p_value <= self.alpha_final
+        )
 
     @property
     def decided_by(self) -> str:
@@ -99,7 +117,9 @@ class HybridResult:
         if self.stopped_at is not None:
             return f"always-valid test at look {self.stopped_at + 1} (p <= {self.alpha_sequential:.3g})"
         if not self.complete:
-            return f"running: {min(self.n_control, self.n_variant):,} of {self.planned_n:,} units per arm, no early stop"
+            return (
+                f"running: {min(self.n_control, self.n_variant):,} of {self.planned_n:,} units per arm, no early stop"
+            )
         verdict = "rejects" if self.reject else "does not reject"
         return f"fixed-horizon test at the planned end {verdict} H0 (p = {self.final_p_value:.3g}, level {self.alpha_final:.3g})"
 
@@ -151,8 +171,10 @@ def hybrid_test(
     p = always_valid_pvalues(diff, var, tau)
     lo, hi = confidence_sequence(diff, var, tau, a_seq)
     naive = naive_pvalues(diff, var)
-    looks = [SequentialLook(int(n), int(n), float(d), float(pp), float(a), float(b), float(q))
-             for n, d, pp, a, b, q in zip(taken, diff, p, lo, hi, naive)]
+    looks = [
+        SequentialLook(int(n), int(n), float(d), float(pp), float(a), float(b), float(q))
+        for n, d, pp, a, b, q in zip(taken, diff, p, lo, hi, naive)
+    ]
     hits = np.flatnonzero(p <= a_seq)
     final_p = final_ci = None
     if have >= planned_n:
@@ -160,12 +182,33 @@ def hybrid_test(
         final_p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else float(d == 0)
         z = float(stats.norm.ppf(1 - a_end / 2))
         final_ci = (d - z * se, d + z * se)
-    return HybridResult(alpha, a_seq, a_end, float(tau), int(planned_n), len(yc), len(yt), looks,
-                        int(hits[0]) if hits.size else None, final_p, final_ci)
+    return HybridResult(
+        alpha,
+        a_seq,
+        a_end,
+        float(tau),
+        int(planned_n),
+        len(yc),
+        len(yt),
+        looks,
+        int(hits[0]) if hits.size else None,
+        final_p,
+        final_ci,
+    )
 
 
-def simulate_hybrid(n_sims: int, planned_n: int, p_control: float, p_variant: float, *, tau: float, alpha: float = 0.05,
-                    spend: float = 0.5, n_looks: int = 20, seed: int = 0) -> dict[str, float]:
+def simulate_hybrid(
+    n_sims: int,
+    planned_n: int,
+    p_control: float,
+    p_variant: float,
+    *,
+    tau: float,
+    alpha: float = 0.05,
+    spend: float = 0.5,
+    n_looks: int = 20,
+    seed: int = 0,
+) -> dict[str, float]:
     """Rejection rates of the hybrid over ``n_sims`` simulated rate experiments (vectorised over runs).
 
     Returns the share rejected early (always-valid looks), at the end (fixed-horizon), in total, and the
@@ -187,5 +230,10 @@ def simulate_hybrid(n_sims: int, planned_n: int, p_control: float, p_variant: fl
     early = seq.any(axis=1)
     final = 2 * stats.norm.sf(np.abs(diff[:, -1]) / np.sqrt(var[:, -1])) <= a_end
     stop = np.where(early, sizes[np.argmax(seq, axis=1)], planned_n)
-    return {"alpha_final": a_end, "early": float(early.mean()), "final_only": float((final & ~early).mean()),
-            "reject": float((early | final).mean()), "mean_units_per_arm": float(stop.mean())}
+    return {
+        "alpha_final": a_end,
+        "early": float(early.mean()),
+        "final_only": float((final & ~early).mean()),
+        "reject": float((early | final).mean()),
+        "mean_units_per_arm": float(stop.mean()),
+    }

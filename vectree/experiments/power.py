@@ -76,7 +76,9 @@ class PowerPlan:
             ("units in total", f"{self.n_total:,}"),
         ]
         if self.cuped_rho:
-            rows.insert(-3, ("CUPED correlation (variance x 1 - rho^2)", f"{self.cuped_rho:g} (x{1 - self.cuped_rho ** 2:.3g})"))
+            rows.insert(
+                -3, ("CUPED correlation (variance x 1 - rho^2)", f"{self.cuped_rho:g} (x{1 - self.cuped_rho**2:.3g})")
+            )
             rows.append(("units in control without CUPED", f"{self.n_control_without_cuped:,}"))
         lines = ["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
         return "\n".join(lines) + "\n"
@@ -102,7 +104,9 @@ def _mde_abs(baseline: float, mde: float, relative: bool) -> float:
 
 def _check_rho(rho: float) -> float:
     if not 0 <= rho < 1:
-        raise InvalidInputError(f"cuped_rho (correlation with the pre-experiment covariate) must be in [0, 1), got {rho}")
+        raise InvalidInputError(
+            f"cuped_rho (correlation with the pre-experiment covariate) must be in [0, 1), got {rho}"
+        )
     return 1.0 - rho * rho
 
 
@@ -141,12 +145,29 @@ def sample_size_proportions(
     delta = _mde_abs(baseline, mde, relative)
     _check_rate("baseline + mde", baseline + delta)
     h = float(proportion_effectsize(baseline + delta, baseline))
-    n1 = NormalIndPower().solve_power(effect_size=abs(h), nobs1=None, alpha=a, power=power, ratio=ratio, alternative=_alt(alternative, h))
+    n1 = NormalIndPower().solve_power(
+        effect_size=abs(h), nobs1=None, alpha=a, power=power, ratio=ratio, alternative=_alt(alternative, h)
+    )
     n1 = float(np.ravel(n1)[0])
     plain = math.ceil(n1)
     n1 *= factor
-    return PowerPlan("proportion", baseline, None, delta, delta / baseline, alpha, a, power, ratio, n_variants,
-                     h, math.ceil(n1), math.ceil(n1 * ratio), cuped_rho, plain if cuped_rho else None)
+    return PowerPlan(
+        "proportion",
+        baseline,
+        None,
+        delta,
+        delta / baseline,
+        alpha,
+        a,
+        power,
+        ratio,
+        n_variants,
+        h,
+        math.ceil(n1),
+        math.ceil(n1 * ratio),
+        cuped_rho,
+        plain if cuped_rho else None,
+    )
 
 
 def sample_size_means(
@@ -176,16 +197,34 @@ def sample_size_means(
         raise InvalidInputError(f"sd must be > 0, got {sd}")
     a = _check_common(alpha, power, ratio, n_variants)
     delta = _mde_abs(baseline, mde, relative)
+
     def solve(d: float) -> float:
-        n = TTestIndPower().solve_power(effect_size=abs(d), nobs1=None, alpha=a, power=power, ratio=ratio, alternative=_alt(alternative, d))
+        n = TTestIndPower().solve_power(
+            effect_size=abs(d), nobs1=None, alpha=a, power=power, ratio=ratio, alternative=_alt(alternative, d)
+        )
         return float(np.ravel(n)[0])
 
     d = delta / (sd * math.sqrt(factor))
     n1 = solve(d)
     plain = math.ceil(solve(delta / sd)) if cuped_rho else None
     rel = delta / baseline if baseline else None
-    return PowerPlan("mean", baseline, sd, delta, rel, alpha, a, power, ratio, n_variants, d,
-                     math.ceil(n1), math.ceil(n1 * ratio), cuped_rho, plain)
+    return PowerPlan(
+        "mean",
+        baseline,
+        sd,
+        delta,
+        rel,
+        alpha,
+        a,
+        power,
+        ratio,
+        n_variants,
+        d,
+        math.ceil(n1),
+        math.ceil(n1 * ratio),
+        cuped_rho,
+        plain,
+    )
 
 
 def _alt(alternative: str, effect: float) -> str:
@@ -195,7 +234,9 @@ def _alt(alternative: str, effect: float) -> str:
     if alternative == "two-sided":
         return alternative
     if (alternative == "larger") != (effect > 0):
-        raise InvalidInputError(f"a one-sided '{alternative}' plan needs an effect in that direction, got {effect:+.4g}")
+        raise InvalidInputError(
+            f"a one-sided '{alternative}' plan needs an effect in that direction, got {effect:+.4g}"
+        )
     return "larger"
 
 
@@ -222,8 +263,9 @@ def detectable_effect_proportions(
     return math.sin(phi1 / 2) ** 2 - baseline
 
 
-def detectable_effect_means(sd: float, n_control: int, *, alpha: float = 0.05, power: float = 0.8,
-                            ratio: float = 1.0, n_variants: int = 2) -> float:
+def detectable_effect_means(
+    sd: float, n_control: int, *, alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0, n_variants: int = 2
+) -> float:
     """The smallest absolute change in a mean detectable with ``n_control`` units (Cohen's d times sd)."""
     if not sd > 0:
         raise InvalidInputError(f"sd must be > 0, got {sd}")
@@ -232,7 +274,9 @@ def detectable_effect_means(sd: float, n_control: int, *, alpha: float = 0.05, p
     return float(np.ravel(d)[0]) * sd
 
 
-def power_proportions(baseline: float, mde_abs: float, n_control: int, *, alpha: float = 0.05, ratio: float = 1.0) -> float:
+def power_proportions(
+    baseline: float, mde_abs: float, n_control: int, *, alpha: float = 0.05, ratio: float = 1.0
+) -> float:
     """The power of a two-sided two-proportion test with ``n_control`` units to detect ``mde_abs``."""
     h = float(proportion_effectsize(baseline + mde_abs, baseline))
     return float(NormalIndPower().power(effect_size=abs(h), nobs1=n_control, alpha=alpha, ratio=ratio))

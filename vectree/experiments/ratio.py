@@ -53,7 +53,9 @@ def ratio_estimate(numerator: np.ndarray, denominator: np.ndarray) -> RatioEstim
     num = np.asarray(numerator, dtype=np.float64)
     den = np.asarray(denominator, dtype=np.float64)
     if num.shape != den.shape or num.ndim != 1:
-        raise InvalidInputError(f"numerator and denominator need one value per unit each, got shapes {num.shape} and {den.shape}")
+        raise InvalidInputError(
+            f"numerator and denominator need one value per unit each, got shapes {num.shape} and {den.shape}"
+        )
     n = len(num)
     if n < 2:
         raise InvalidInputError(f"a ratio metric needs at least 2 units per arm, got {n}")
@@ -105,8 +107,28 @@ def compare_ratios(
         lr = math.log(rt.ratio / rc.ratio)
         rel, rel_ci = rt.ratio / rc.ratio - 1, (math.exp(lr - z_crit * lse) - 1, math.exp(lr + z_crit * lse) - 1)
     elif rc.ratio != 0:
-        rel, rel_ci = rt.ratio / rc.ratio - 1, (diff / rc.ratio - z_crit * se / abs(rc.ratio), diff / rc.ratio + z_crit * se / abs(rc.ratio))
+        rel, rel_ci = (
+            rt.ratio / rc.ratio - 1,
+            (diff / rc.ratio - z_crit * se / abs(rc.ratio), diff / rc.ratio + z_crit * se / abs(rc.ratio)),
+        )
     else:
         rel, rel_ci = float("nan"), (float("nan"), float("nan"))
-    return Comparison(names[0], names[1], "ratio", "delta-method z-test (ratio of sums per unit)", rc.n_units, rt.n_units,
-                      rc.ratio, rt.ratio, diff, ci, rel, rel_ci, float(z), p, alpha, 1 - ci_alpha, se=se)
+    return Comparison(
+        names[0],
+        names[1],
+        "ratio",
+        "delta-method z-test (ratio of sums per unit)",
+        rc.n_units,
+        rt.n_units,
+        rc.ratio,
+        rt.ratio,
+        diff,
+        ci,
+        rel,
+        rel_ci,
+        float(z),
+        p,
+        alpha,
+        1 - ci_alpha,
+        se=se,
+    )

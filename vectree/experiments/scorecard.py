@@ -63,7 +63,7 @@ class MetricSpec:
         return [c for c in (self.column, self.numerator, self.denominator) if c] + list(self.covariates)
 
     @classmethod
-    def parse(cls, text: str) -> "MetricSpec":
+    def parse(cls, text: str) -> MetricSpec:
         """``clicks``, ``ctr=clicks/impressions``, ``revenue~pre_revenue+pre_orders``; ``:lower`` if lower is better.
 
         >>> MetricSpec.parse("ctr=clicks/views").numerator, MetricSpec.parse("rev~pre+age:lower").covariates
@@ -81,8 +81,10 @@ class MetricSpec:
             return cls(m[1], column=m[1], covariates=tuple(c.strip() for c in m[2].split("+")), higher_is_better=higher)
         if re.fullmatch(_NAME, s):
             return cls(s, column=s, higher_is_better=higher)
-        raise InvalidInputError(f"cannot read metric {text!r}: use 'col', 'name=numerator/denominator' or 'col~covariate+covariate' "
-                                "(append ':lower' when lower is better)")
+        raise InvalidInputError(
+            f"cannot read metric {text!r}: use 'col', 'name=numerator/denominator' or 'col~covariate+covariate' "
+            "(append ':lower' when lower is better)"
+        )
 
 
 @dataclass
@@ -102,10 +104,18 @@ class ScorecardRow:
 
     def as_dict(self) -> dict:
         """A JSON-able dict."""
-        return {"metric": self.metric, "kind": self.kind, "higher_is_better": self.higher_is_better,
-                "frequentist": self.frequentist.as_dict(), "bayes": self.bayes.as_dict(),
-                "variance_reduction": self.variance_reduction, "p_holm": self.p_holm, "p_bh": self.p_bh,
-                "reject_holm": self.reject_holm, "reject_bh": self.reject_bh}
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "higher_is_better": self.higher_is_better,
+            "frequentist": self.frequentist.as_dict(),
+            "bayes": self.bayes.as_dict(),
+            "variance_reduction": self.variance_reduction,
+            "p_holm": self.p_holm,
+            "p_bh": self.p_bh,
+            "reject_holm": self.reject_holm,
+            "reject_bh": self.reject_bh,
+        }
 
 
 @dataclass
@@ -127,15 +137,36 @@ class Scorecard:
 
     def as_dict(self) -> dict:
         """A JSON-able dict."""
-        return {"control": self.control, "variants": self.variants, "alpha": self.alpha, "n_units": self.n_units,
-                "rows": [r.as_dict() for r in self.rows], "srm": self.srm.as_dict(),
-                "hybrid": {k: {"alpha_sequential": h.alpha_sequential, "alpha_final": h.alpha_final, "planned_n": h.planned_n,
-                               "complete": h.complete, "reject": h.reject, "decided_by": h.decided_by,
-                               "final_p_value": h.final_p_value} for k, h in self.hybrid.items()}}
+        return {
+            "control": self.control,
+            "variants": self.variants,
+            "alpha": self.alpha,
+            "n_units": self.n_units,
+            "rows": [r.as_dict() for r in self.rows],
+            "srm": self.srm.as_dict(),
+            "hybrid": {
+                k: {
+                    "alpha_sequential": h.alpha_sequential,
+                    "alpha_final": h.alpha_final,
+                    "planned_n": h.planned_n,
+                    "complete": h.complete,
+                    "reject": h.reject,
+                    "decided_by": h.decided_by,
+                    "final_p_value": h.final_p_value,
+                }
+                for k, h in self.hybrid.items()
+            },
+        }
 
 
-def per_unit(df: pd.DataFrame, *, unit_col: str | None, variant_col: str, sum_cols: Sequence[str] = (),
-             first_cols: Sequence[str] = ()) -> pd.DataFrame:
+def per_unit(
+    df: pd.DataFrame,
+    *,
+    unit_col: str | None,
+    variant_col: str,
+    sum_cols: Sequence[str] = (),
+    first_cols: Sequence[str] = (),
+) -> pd.DataFrame:
     """Aggregate exposure rows to one row per unit: metric columns summed, covariates and dimensions first.
 
     >>> rows = pd.DataFrame({"unit": [1, 1, 2], "variant": ["a", "a", "b"], "clicks": [1, 2, 0], "browser": ["x", "x", "y"]})
@@ -155,8 +186,14 @@ def per_unit(df: pd.DataFrame, *, unit_col: str | None, variant_col: str, sum_co
         return df[list(dict.fromkeys([variant_col, *sum_cols, *first_cols]))].reset_index(drop=True)
     per = df.groupby(unit_col)[variant_col].nunique()
     if (per > 1).any():
-        raise InvalidInputError(f"{int((per > 1).sum())} unit(s) appear in more than one variant, e.g. {per[per > 1].index[:5].tolist()}")
-    agg = {variant_col: "first", **{c: "sum" for c in sum_cols}, **{c: "first" for c in first_cols if c not in sum_cols}}
+        raise InvalidInputError(
+            f"{int((per > 1).sum())} unit(s) appear in more than one variant, e.g. {per[per > 1].index[:5].tolist()}"
+        )
+    agg = {
+        variant_col: "first",
+        **{c: "sum" for c in sum_cols},
+        **{c: "first" for c in first_cols if c not in sum_cols},
+    }
     return df.groupby(unit_col, sort=False).agg(agg).reset_index()
 
 
@@ -165,8 +202,17 @@ def _arms(units: pd.DataFrame, variant_col: str, control: str, variant: str, col
     return units.loc[v == control, col].to_numpy(np.float64), units.loc[v == variant, col].to_numpy(np.float64)
 
 
-def _one(units: pd.DataFrame, spec: MetricSpec, variant_col: str, control: str, variant: str, alpha: float,
-         prior_sd: float | None, beta_prior: tuple[float, float], seed: int) -> ScorecardRow:
+def _one(
+    units: pd.DataFrame,
+    spec: MetricSpec,
+    variant_col: str,
+    control: str,
+    variant: str,
+    alpha: float,
+    prior_sd: float | None,
+    beta_prior: tuple[float, float],
+    seed: int,
+) -> ScorecardRow:
     names = (control, variant)
     hib = spec.higher_is_better
     credible = 1 - alpha
@@ -176,8 +222,17 @@ def _one(units: pd.DataFrame, spec: MetricSpec, variant_col: str, control: str, 
         dc, dt = _arms(units, variant_col, control, variant, spec.denominator)
         comp = compare_ratios(nc, dc, nt, dt, alpha=alpha, names=names)
         rc = ratio_estimate(nc, dc)
-        bayes = bayes_normal(rc.ratio, rc.se, comp.abs_lift, comp.se, prior_sd=prior_sd, credible=credible,
-                             higher_is_better=hib, seed=seed, names=names)
+        bayes = bayes_normal(
+            rc.ratio,
+            rc.se,
+            comp.abs_lift,
+            comp.se,
+            prior_sd=prior_sd,
+            credible=credible,
+            higher_is_better=hib,
+            seed=seed,
+            names=names,
+        )
         return ScorecardRow(spec.name, "ratio (delta method)", hib, comp, bayes)
     yc, yt = _arms(units, variant_col, control, variant, spec.column)
     if spec.kind == "cuped":
@@ -187,18 +242,45 @@ def _one(units: pd.DataFrame, spec: MetricSpec, variant_col: str, control: str, 
         reduction = fit.variance_reduction
         comp.test = f"CUPED on {', '.join(spec.covariates)} (OLS) + Welch's t-test"
         se_c = float(np.sqrt(fit.adjust(yc, xc).var(ddof=1) / len(yc)))
-        bayes = bayes_normal(comp.control_value, se_c, comp.abs_lift, comp.se, prior_sd=prior_sd, credible=credible,
-                             higher_is_better=hib, seed=seed, names=names)
+        bayes = bayes_normal(
+            comp.control_value,
+            se_c,
+            comp.abs_lift,
+            comp.se,
+            prior_sd=prior_sd,
+            credible=credible,
+            higher_is_better=hib,
+            seed=seed,
+            names=names,
+        )
         kind = f"mean, CUPED on {', '.join(spec.covariates)}"
     elif np.isin(np.concatenate([yc, yt]), (0.0, 1.0)).all() and prior_sd is None:
         comp = compare_proportions(int(yc.sum()), len(yc), int(yt.sum()), len(yt), alpha=alpha, names=names)
-        bayes = bayes_proportions(int(yc.sum()), len(yc), int(yt.sum()), len(yt), prior=beta_prior, credible=credible,
-                                  higher_is_better=hib, seed=seed, names=names)
+        bayes = bayes_proportions(
+            int(yc.sum()),
+            len(yc),
+            int(yt.sum()),
+            len(yt),
+            prior=beta_prior,
+            credible=credible,
+            higher_is_better=hib,
+            seed=seed,
+            names=names,
+        )
         kind = "rate"
     else:
         comp = compare_means(yc, yt, alpha=alpha, names=names)
-        bayes = bayes_normal(comp.control_value, float(np.sqrt(yc.var(ddof=1) / len(yc))), comp.abs_lift, comp.se,
-                             prior_sd=prior_sd, credible=credible, higher_is_better=hib, seed=seed, names=names)
+        bayes = bayes_normal(
+            comp.control_value,
+            float(np.sqrt(yc.var(ddof=1) / len(yc))),
+            comp.abs_lift,
+            comp.se,
+            prior_sd=prior_sd,
+            credible=credible,
+            higher_is_better=hib,
+            seed=seed,
+            names=names,
+        )
         kind = "mean"
     return ScorecardRow(spec.name, kind, hib, comp, bayes, reduction)
 
@@ -252,13 +334,17 @@ def scorecard(
     if control not in names:
         raise InvalidInputError(f"control variant {control!r} not in the data; variants are {names}")
     treatments = [n for n in names if n != control]
-    rows = [_one(units, s, variant_col, control, t, alpha, prior_sd, beta_prior, seed) for s in specs for t in treatments]
+    rows = [
+        _one(units, s, variant_col, control, t, alpha, prior_sd, beta_prior, seed) for s in specs for t in treatments
+    ]
     p = [r.frequentist.p_value for r in rows]
     rej_h, adj_h, _, _ = multipletests(p, alpha=alpha, method="holm")
     rej_b, adj_b, _, _ = multipletests(p, alpha=alpha, method="fdr_bh")
     for r, a, b, ra, rb in zip(rows, adj_h, adj_b, rej_h, rej_b):
         r.p_holm, r.p_bh, r.reject_holm, r.reject_bh = float(a), float(b), bool(ra), bool(rb)
-    srm = srm_by_dimension(units, list(dimensions), variant_col=variant_col, expected_shares=expected_shares, threshold=srm_threshold)
+    srm = srm_by_dimension(
+        units, list(dimensions), variant_col=variant_col, expected_shares=expected_shares, threshold=srm_threshold
+    )
     hybrid: dict[str, HybridResult] = {}
     first = specs[0]
     if planned_n is not None and first.kind != "ratio":

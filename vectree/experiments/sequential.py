@@ -146,7 +146,9 @@ def sequential_test(
     p = always_valid_pvalues(diff, var, tau)
     lo, hi = confidence_sequence(diff, var, tau, alpha)
     naive = naive_pvalues(diff, var)
-    looks = [SequentialLook(int(a), int(b), float(d), float(pp), float(l), float(h), float(q))
-             for a, b, d, pp, l, h, q in zip(nc, nt, diff, p, lo, hi, naive)]
+    looks = [
+        SequentialLook(int(a), int(b), float(d), float(pp), float(l), float(h), float(q))
+        for a, b, d, pp, l, h, q in zip(nc, nt, diff, p, lo, hi, naive)
+    ]
     hits = np.flatnonzero(p <= alpha)
     return SequentialResult(alpha, float(tau), looks, bool(hits.size), int(hits[0]) if hits.size else None)

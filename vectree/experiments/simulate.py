@@ -18,7 +18,13 @@ from vectree.experiments.analysis import compare_means, compare_proportions
 from vectree.experiments.assignment import Assigner
 from vectree.experiments.sequential import always_valid_pvalues, naive_pvalues
 
-__all__ = ["simulate_exposures", "rejection_rate_proportions", "rejection_rate_means", "PeekingResult", "simulate_peeking"]
+__all__ = [
+    "simulate_exposures",
+    "rejection_rate_proportions",
+    "rejection_rate_means",
+    "PeekingResult",
+    "simulate_peeking",
+]
 
 
 def simulate_exposures(
@@ -52,11 +58,16 @@ def simulate_exposures(
     outcome = (rng.random(n_units) < np.clip(p, 0, 1)).astype(int)
     time = pd.Timestamp(start) + pd.to_timedelta(day, unit="D")
     order = np.argsort(day, kind="stable")
-    return pd.DataFrame({"unit": units, "variant": variant, "outcome": outcome, "time": time}).iloc[order].reset_index(drop=True)
+    return (
+        pd.DataFrame({"unit": units, "variant": variant, "outcome": outcome, "time": time})
+        .iloc[order]
+        .reset_index(drop=True)
+    )
 
 
-def rejection_rate_proportions(n_sims: int, n_per_variant: int, p_control: float, p_variant: float, *,
-                               alpha: float = 0.05, seed: int = 0) -> float:
+def rejection_rate_proportions(
+    n_sims: int, n_per_variant: int, p_control: float, p_variant: float, *, alpha: float = 0.05, seed: int = 0
+) -> float:
     """Share of ``n_sims`` simulated two-proportion tests that reject H0 at ``alpha``.
 
     With ``p_variant == p_control`` (A/A tests) this is the false-positive rate; otherwise the power.
@@ -64,12 +75,16 @@ def rejection_rate_proportions(n_sims: int, n_per_variant: int, p_control: float
     rng = np.random.default_rng(seed)
     xc = rng.binomial(n_per_variant, p_control, n_sims)
     xt = rng.binomial(n_per_variant, p_variant, n_sims)
-    hits = sum(compare_proportions(int(a), n_per_variant, int(b), n_per_variant, alpha=alpha).p_value <= alpha for a, b in zip(xc, xt))
+    hits = sum(
+        compare_proportions(int(a), n_per_variant, int(b), n_per_variant, alpha=alpha).p_value <= alpha
+        for a, b in zip(xc, xt)
+    )
     return hits / n_sims
 
 
-def rejection_rate_means(n_sims: int, n_per_variant: int, effect: float, sd: float, *, alpha: float = 0.05,
-                         skew: bool = False, seed: int = 0) -> float:
+def rejection_rate_means(
+    n_sims: int, n_per_variant: int, effect: float, sd: float, *, alpha: float = 0.05, skew: bool = False, seed: int = 0
+) -> float:
     """Share of simulated Welch's t-tests that reject H0; outcomes normal, or lognormal-like if ``skew``."""
     rng = np.random.default_rng(seed)
     hits = 0
@@ -121,7 +136,9 @@ def simulate_peeking(
     one inflates with the number of looks, the mSPRT's stays at or below alpha.
     """
     if n_looks < 1 or n_per_variant < n_looks:
-        raise InvalidInputError(f"need 1 <= n_looks <= n_per_variant, got n_looks={n_looks}, n_per_variant={n_per_variant}")
+        raise InvalidInputError(
+            f"need 1 <= n_looks <= n_per_variant, got n_looks={n_looks}, n_per_variant={n_per_variant}"
+        )
     p_variant = p_control if p_variant is None else p_variant
     rng = np.random.default_rng(seed)
     n = np.linspace(n_per_variant / n_looks, n_per_variant, n_looks).round().astype(int)
@@ -136,6 +153,15 @@ def simulate_peeking(
     naive = naive_pvalues(diff, var_pooled)
     tau = float(tau) if tau is not None else 0.1 * float(np.sqrt(p_control * (1 - p_control)))
     valid = always_valid_pvalues(diff, var_unpooled, tau, axis=1)
-    return PeekingResult(n_sims, n_looks, n_per_variant, p_control, p_variant, alpha, tau,
-                         float(np.mean(naive[:, -1] <= alpha)), float(np.mean((naive <= alpha).any(axis=1))),
-                         float(np.mean((valid <= alpha).any(axis=1))))
+    return PeekingResult(
+        n_sims,
+        n_looks,
+        n_per_variant,
+        p_control,
+        p_variant,
+        alpha,
+        tau,
+        float(np.mean(naive[:, -1] <= alpha)),
+        float(np.mean((naive <= alpha).any(axis=1))),
+        float(np.mean((valid <= alpha).any(axis=1))),
+    )

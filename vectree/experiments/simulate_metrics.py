@@ -17,8 +17,9 @@ from vectree.experiments.assignment import Assigner
 __all__ = ["covariate_arms", "ratio_arms", "many_metrics_pvalues", "multiple_testing_rates", "simulate_units"]
 
 
-def covariate_arms(n_per_arm: int, rho: float, effect: float, *, sd: float = 1.0, n_sims: int | None = None,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def covariate_arms(
+    n_per_arm: int, rho: float, effect: float, *, sd: float = 1.0, n_sims: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Outcomes ``y`` with correlation ``rho`` to a pre-period covariate ``x``, the variant shifted by ``effect``.
 
     Returns ``(y_control, y_variant, x_control, x_variant)``, each ``(n_per_arm,)`` or ``(n_sims, n_per_arm)``.
@@ -37,8 +38,15 @@ def covariate_arms(n_per_arm: int, rho: float, effect: float, *, sd: float = 1.0
     return y[0], y[1] + effect, 10.0 + x[0], 10.0 + x[1]
 
 
-def ratio_arms(n_per_arm: int, ctr_control: float, ctr_variant: float, *, mean_sessions: float = 3.0,
-               concentration: float = 4.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def ratio_arms(
+    n_per_arm: int,
+    ctr_control: float,
+    ctr_variant: float,
+    *,
+    mean_sessions: float = 3.0,
+    concentration: float = 4.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Clicks and sessions per user: sessions ~ 1 + Poisson, each user's own click rate ~ Beta around the arm's.
 
     Users differ (``concentration`` small: very different users), so sessions of one user are correlated
@@ -53,7 +61,9 @@ def ratio_arms(n_per_arm: int, ctr_control: float, ctr_variant: float, *, mean_s
     return out[0], out[1], out[2], out[3]
 
 
-def many_metrics_pvalues(n_sims: int, n_metrics: int, n_true: int, *, effect_z: float = 3.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def many_metrics_pvalues(
+    n_sims: int, n_metrics: int, n_true: int, *, effect_z: float = 3.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """p-values of ``n_metrics`` independent metric tests per run, ``n_true`` of them with a real effect.
 
     Each metric's test statistic is ``N(effect_z, 1)`` for a true effect (power about 85% at 0.05) and
@@ -85,11 +95,16 @@ def multiple_testing_rates(p: np.ndarray, is_true: np.ndarray, *, alpha: float =
     gc.freeze()  # multipletests(method="holm") calls gc.collect(); frozen objects make that cheap in a big process
     try:
         for method in ("holm", "fdr_bh", "none"):
-            rej = np.array([multipletests(row, alpha=alpha, method=method)[0] if method != "none" else row <= alpha for row in p])
+            rej = np.array(
+                [multipletests(row, alpha=alpha, method=method)[0] if method != "none" else row <= alpha for row in p]
+            )
             false = (rej & ~is_true).sum(axis=1)
-            out[method] = {"fdr": float(np.mean(false / np.maximum(1, rej.sum(axis=1)))), "fwer": float(np.mean(false > 0)),
-                           "power": float(rej[:, is_true].mean()) if is_true.any() else float("nan"),
-                           "discoveries_per_run": float(rej.sum(axis=1).mean())}
+            out[method] = {
+                "fdr": float(np.mean(false / np.maximum(1, rej.sum(axis=1)))),
+                "fwer": float(np.mean(false > 0)),
+                "power": float(rej[:, is_true].mean()) if is_true.any() else float("nan"),
+                "discoveries_per_run": float(rej.sum(axis=1).mean()),
+            }
     finally:
         gc.unfreeze()
     return out
@@ -131,9 +146,20 @@ def simulate_units(
     p = rng.beta(0.2 * 4 + ctr_lift * arm * 4, 0.8 * 4 - ctr_lift * arm * 4, n_units)
     clicks = rng.binomial(sessions, p)
     day = rng.uniform(0, 14, n_units)
-    df = pd.DataFrame({"unit": units, "variant": variant, "time": pd.Timestamp("2026-01-01") + pd.to_timedelta(day, unit="D"),
-                       "browser": browser, "country": country, "pre_revenue": pre.round(2), "revenue": revenue.round(2),
-                       "converted": converted, "sessions": sessions, "clicks": clicks})
+    df = pd.DataFrame(
+        {
+            "unit": units,
+            "variant": variant,
+            "time": pd.Timestamp("2026-01-01") + pd.to_timedelta(day, unit="D"),
+            "browser": browser,
+            "country": country,
+            "pre_revenue": pre.round(2),
+            "revenue": revenue.round(2),
+            "converted": converted,
+            "sessions": sessions,
+            "clicks": clicks,
+        }
+    )
     if lost_share > 0:
         col, level = lost_level
         if col not in df.columns:

@@ -48,7 +48,9 @@ def simulate_slate_ab(
     """
     users = np.asarray(users, dtype=np.int64)
     if len(relevant) != len(users):
-        raise InvalidInputError(f"give one array of relevant items per user: {len(users)} users, {len(relevant)} arrays")
+        raise InvalidInputError(
+            f"give one array of relevant items per user: {len(users)} users, {len(relevant)} arrays"
+        )
     if len(policies) < 2:
         raise InvalidInputError(f"an A/B test needs at least 2 policies, got {list(policies)}")
     visits = np.ones(len(users), dtype=np.int64) if visits is None else np.asarray(visits, dtype=np.int64)
@@ -80,10 +82,20 @@ def simulate_slate_ab(
                     if it >= 0 and examined[r, s] and it not in done and np.any(rel == it):
                         click[r, s] = 1
                         done.add(it)
-            frames.append(pd.DataFrame({"unit": np.repeat(users[active], k), "variant": name, "visit": v,
-                                        "slot": np.tile(np.arange(k), n), "item": items.ravel(),
-                                        "source": np.asarray(sources).ravel(), "propensity": props.ravel(),
-                                        "click": click.ravel()}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "unit": np.repeat(users[active], k),
+                        "variant": name,
+                        "visit": v,
+                        "slot": np.tile(np.arange(k), n),
+                        "item": items.ravel(),
+                        "source": np.asarray(sources).ravel(),
+                        "propensity": props.ravel(),
+                        "click": click.ravel(),
+                    }
+                )
+            )
     log = pd.concat(frames, ignore_index=True)
     return log[log["item"] >= 0].reset_index(drop=True)
 
@@ -103,9 +115,17 @@ def unit_metrics(log: pd.DataFrame, users: pd.DataFrame | None = None, *, unit_c
     d = log.assign(explore=(log["source"] == "explore").astype(int))
     d["explore_click"] = d["explore"] * d["click"]
     g = d.groupby(unit_col, sort=True)
-    out = pd.DataFrame({"variant": g["variant"].first(), "visits": g["visit"].nunique(), "impressions": g.size(),
-                        "clicks": g["click"].sum(), "explore_impressions": g["explore"].sum(),
-                        "explore_clicks": g["explore_click"].sum(), "mean_propensity": g["propensity"].mean()}).reset_index()
+    out = pd.DataFrame(
+        {
+            "variant": g["variant"].first(),
+            "visits": g["visit"].nunique(),
+            "impressions": g.size(),
+            "clicks": g["click"].sum(),
+            "explore_impressions": g["explore"].sum(),
+            "explore_clicks": g["explore_click"].sum(),
+            "mean_propensity": g["propensity"].mean(),
+        }
+    ).reset_index()
     out["clicked"] = (out["clicks"] > 0).astype(int)
     out["model_impressions"] = out["impressions"] - out["explore_impressions"]
     out["model_clicks"] = out["clicks"] - out["explore_clicks"]

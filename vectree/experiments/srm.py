@@ -68,22 +68,29 @@ class SRMReport:
             flagged = [d for d in self.dimensions if d.mismatched_levels]
             if flagged:
                 d = flagged[0]
-                return (f"no overall mismatch (p = {o.p_value:.3g}), but {d.dimension} = {', '.join(d.mismatched_levels)} "
-                        f"is mismatched on its own: check the logging of that segment")
+                return (
+                    f"no overall mismatch (p = {o.p_value:.3g}), but {d.dimension} = {', '.join(d.mismatched_levels)} "
+                    f"is mismatched on its own: check the logging of that segment"
+                )
             return f"no sample ratio mismatch (p = {o.p_value:.3g}, threshold {o.threshold:g})"
         d = self.explained_by
         if d is None:
             worst = min(self.dimensions, key=lambda x: x.p_value) if self.dimensions else None
             where = f"; the strongest dimension is {worst.dimension} (p = {worst.p_value:.3g})" if worst else ""
             return f"sample ratio mismatch (p = {o.p_value:.3g}) that no single dimension explains{where}"
-        return (f"sample ratio mismatch (p = {o.p_value:.3g}) explained by {d.dimension} = {', '.join(d.mismatched_levels)} "
-                f"(without it p = {d.p_value_without_mismatched:.3g})")
+        return (
+            f"sample ratio mismatch (p = {o.p_value:.3g}) explained by {d.dimension} = {', '.join(d.mismatched_levels)} "
+            f"(without it p = {d.p_value_without_mismatched:.3g})"
+        )
 
     def as_dict(self) -> dict:
         """A JSON-able dict."""
-        return {"overall": self.overall.as_dict(), "dimensions": [d.as_dict() for d in self.dimensions],
-                "explained_by": None if self.explained_by is None else self.explained_by.dimension,
-                "message": self.message}
+        return {
+            "overall": self.overall.as_dict(),
+            "dimensions": [d.as_dict() for d in self.dimensions],
+            "explained_by": None if self.explained_by is None else self.explained_by.dimension,
+            "message": self.message,
+        }
 
 
 def srm_by_dimension(
@@ -132,7 +139,16 @@ def srm_by_dimension(
             if rest.sum() > 0:
                 p_rest = srm_check(rest.to_dict(), shares, threshold=threshold).p_value
                 explains = bool(overall.mismatch and p_rest >= threshold)
-        out.append(DimensionSRM(dim, float(chi2), float(p), bad, level_p,
-                                {str(lv): {n: int(v) for n, v in row.items()} for lv, row in table.iterrows()},
-                                p_rest, explains))
+        out.append(
+            DimensionSRM(
+                dim,
+                float(chi2),
+                float(p),
+                bad,
+                level_p,
+                {str(lv): {n: int(v) for n, v in row.items()} for lv, row in table.iterrows()},
+                p_rest,
+                explains,
+            )
+        )
     return SRMReport(overall, out)

@@ -82,7 +82,11 @@ class Rows:
             for p in parts:
                 label_parts.append(p.labels if p.labels is not None else np.full(len(p), None, dtype=object))
             kinds = {lp.dtype for lp in label_parts}
-            labels = np.concatenate(label_parts) if len(kinds) == 1 else np.concatenate([lp.astype(object) for lp in label_parts])
+            labels = (
+                np.concatenate(label_parts)
+                if len(kinds) == 1
+                else np.concatenate([lp.astype(object) for lp in label_parts])
+            )
         metadata = None
         if any(p.metadata is not None for p in parts):
             metadata = []
@@ -107,7 +111,7 @@ def _label_array(labels: np.ndarray | None, n: int, label_type: str | None) -> p
 
 
 def infer_label_type(labels: np.ndarray | None) -> str | None:
-    """"int", "str" or None (no labels given)."""
+    """ "int", "str" or None (no labels given)."""
     if labels is None:
         return None
     if labels.dtype != object:
@@ -159,8 +163,13 @@ def rows_to_table(
             raise ValueError(f"unknown codes {codes!r}: choose one of {CODES}")
         c, lo, scale = int8_codes(vec)
         columns["code"] = pa.FixedSizeListArray.from_arrays(pa.array(c.reshape(-1), type=pa.uint8()), dim)
-        meta.update({"vectree.codes": codes, "vectree.code_lo": base64.b64encode(lo.tobytes()).decode(),
-                     "vectree.code_scale": base64.b64encode(scale.tobytes()).decode()})
+        meta.update(
+            {
+                "vectree.codes": codes,
+                "vectree.code_lo": base64.b64encode(lo.tobytes()).decode(),
+                "vectree.code_scale": base64.b64encode(scale.tobytes()).decode(),
+            }
+        )
     table = pa.table(columns)
     if write_id:
         meta["vectree.write"] = write_id
@@ -168,8 +177,10 @@ def rows_to_table(
 
 
 def _code_params(meta: dict) -> tuple[np.ndarray, np.ndarray]:
-    return (np.frombuffer(base64.b64decode(meta[b"vectree.code_lo"]), np.float32),
-            np.frombuffer(base64.b64decode(meta[b"vectree.code_scale"]), np.float32))
+    return (
+        np.frombuffer(base64.b64decode(meta[b"vectree.code_lo"]), np.float32),
+        np.frombuffer(base64.b64decode(meta[b"vectree.code_scale"]), np.float32),
+    )
 
 
 def _array(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
@@ -188,8 +199,9 @@ def table_to_rows(table: pa.Table | pa.RecordBatch, as_stored: bool = False) -> 
     # straight from the Arrow buffer: zero-copy, and no detour through pyarrow's pandas shim
     width = 2 if flat.type == pa.float16() else 4
     start = flat.offset + lists.offset * dim
-    vectors = np.frombuffer(flat.buffers()[1], dtype=np.float16 if width == 2 else np.float32,
-                            count=len(lists) * dim, offset=start * width).reshape(-1, dim)
+    vectors = np.frombuffer(
+        flat.buffers()[1], dtype=np.float16 if width == 2 else np.float32, count=len(lists) * dim, offset=start * width
+    ).reshape(-1, dim)
     if vectors.dtype != np.float32 and not as_stored:
         vectors = vectors.astype(np.float32)
     id_col = _array(table, "id")
@@ -208,8 +220,9 @@ def table_to_rows(table: pa.Table | pa.RecordBatch, as_stored: bool = False) -> 
     if "code" in table.column_names:
         col = _array(table, "code")
         flat_codes = col.values
-        codes = np.frombuffer(flat_codes.buffers()[1], dtype=np.uint8, count=len(col) * dim,
-                              offset=flat_codes.offset + col.offset * dim).reshape(-1, dim)
+        codes = np.frombuffer(
+            flat_codes.buffers()[1], dtype=np.uint8, count=len(col) * dim, offset=flat_codes.offset + col.offset * dim
+        ).reshape(-1, dim)
         lo, scale = _code_params(table.schema.metadata)
     return Rows(ids=ids, vectors=vectors, labels=labels, metadata=metadata, codes=codes, code_lo=lo, code_scale=scale)
 
@@ -220,8 +233,13 @@ def _int_values(arr: pa.Array) -> np.ndarray:
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
 
 
-def encode_rows(rows: Rows, dtype: str = "float32", label_type: str | None = None,
-                write_id: str | None = None, codes: str | None = None) -> tuple[bytes, str]:
+def encode_rows(
+    rows: Rows,
+    dtype: str = "float32",
+    label_type: str | None = None,
+    write_id: str | None = None,
+    codes: str | None = None,
+) -> tuple[bytes, str]:
     """Serialize ``rows`` to bucket-file bytes and return ``(data, fingerprint)``; ``codes="int8"``
     stores the rows' int8 codes too (:mod:`vectree.format.codes`).
 
@@ -277,8 +295,9 @@ def _address(data: bytes | memoryview) -> int:
     return np.frombuffer(data, dtype=np.uint8, count=1).ctypes.data
 
 
-def decode_rows_with_layout(data: bytes | memoryview, expected_fingerprint: str | None,
-                            what: str = "bucket") -> tuple[Rows, Layout | None]:
+def decode_rows_with_layout(
+    data: bytes | memoryview, expected_fingerprint: str | None, what: str = "bucket"
+) -> tuple[Rows, Layout | None]:
     """:func:`decode_rows` (vectors as stored), and the :class:`Layout` of its arrays when the rows have
     the plain shape."""
     rows = decode_rows(data, expected_fingerprint, what, as_stored=True)
@@ -293,8 +312,17 @@ def decode_rows_with_layout(data: bytes | memoryview, expected_fingerprint: str 
         if not base <= rows.codes.ctypes.data < base + len(data):
             return rows, None
         code_offset = rows.codes.ctypes.data - base
-    return rows, Layout(len(rows), vec.shape[1], vec.ctypes.data - base, vec.dtype.str,
-                        rows.ids.ctypes.data - base, rows.ids.dtype.str, code_offset, rows.code_lo, rows.code_scale)
+    return rows, Layout(
+        len(rows),
+        vec.shape[1],
+        vec.ctypes.data - base,
+        vec.dtype.str,
+        rows.ids.ctypes.data - base,
+        rows.ids.dtype.str,
+        code_offset,
+        rows.code_lo,
+        rows.code_scale,
+    )
 
 
 def rows_from_layout(data: bytes | memoryview, layout: Layout) -> Rows:
@@ -305,8 +333,13 @@ def rows_from_layout(data: bytes | memoryview, layout: Layout) -> Rows:
     if layout.code_offset >= 0:
         codes = np.frombuffer(data, dtype=np.uint8, count=layout.n * layout.dim, offset=layout.code_offset)
         codes = codes.reshape(layout.n, layout.dim)
-    return Rows(ids=ids, vectors=vectors.reshape(layout.n, layout.dim), codes=codes,
-                code_lo=layout.code_lo, code_scale=layout.code_scale)
+    return Rows(
+        ids=ids,
+        vectors=vectors.reshape(layout.n, layout.dim),
+        codes=codes,
+        code_lo=layout.code_lo,
+        code_scale=layout.code_scale,
+    )
 
 
 def metadata_to_json(metadata: list[Any] | None, n: int) -> list[str | None] | None:
@@ -316,7 +349,9 @@ def metadata_to_json(metadata: list[Any] | None, n: int) -> list[str | None] | N
     if len(metadata) != n:
         from vectree.errors import InvalidInputError
 
-        raise InvalidInputError(f"metadata has {len(metadata)} entries for {n} vectors; give one dict (or None) per row")
+        raise InvalidInputError(
+            f"metadata has {len(metadata)} entries for {n} vectors; give one dict (or None) per row"
+        )
     out: list[str | None] = []
     for i, m in enumerate(metadata):
         if m is None:

@@ -7,6 +7,16 @@ from vectree.index.projection import Projection, fit_pca
 from vectree.index.tree import TREE_RULES, Tree, fit_tree
 
 __all__ = [
-    "BuildResult", "IndexConfig", "build_index", "Index", "box_distances", "probe", "probe_centroids",
-    "Projection", "fit_pca", "TREE_RULES", "Tree", "fit_tree",
+    "BuildResult",
+    "IndexConfig",
+    "build_index",
+    "Index",
+    "box_distances",
+    "probe",
+    "probe_centroids",
+    "Projection",
+    "fit_pca",
+    "TREE_RULES",
+    "Tree",
+    "fit_tree",
 ]

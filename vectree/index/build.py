@@ -170,8 +170,9 @@ class Routing:
         self._norms = center_norms(self.centers) if self.centers is not None else None
 
 
-def fit_routing(sample: np.ndarray, total_rows: int, config: IndexConfig, settings: dict,
-                progress: Progress | None = None) -> Routing:
+def fit_routing(
+    sample: np.ndarray, total_rows: int, config: IndexConfig, settings: dict, progress: Progress | None = None
+) -> Routing:
     """Fit projection, tree and centers on ``sample`` (rows drawn by :func:`sample_positions`)."""
     report = progress or (lambda stage, done, total: None)
     projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
@@ -187,8 +188,15 @@ def fit_routing(sample: np.ndarray, total_rows: int, config: IndexConfig, settin
     return Routing(projection, tree, centers, estimate)
 
 
-def finish_index(store: ObjectStore, routing: Routing, fingerprints: list[str], counts: np.ndarray,
-                 means: np.ndarray | None, settings: dict, config: IndexConfig) -> tuple[Index, str]:
+def finish_index(
+    store: ObjectStore,
+    routing: Routing,
+    fingerprints: list[str],
+    counts: np.ndarray,
+    means: np.ndarray | None,
+    settings: dict,
+    config: IndexConfig,
+) -> tuple[Index, str]:
     """The index over written buckets, stored under ``index/``; returns it and its fingerprint."""
     index = Index(
         projection=routing.projection,
@@ -319,4 +327,6 @@ def build_index(
         shutil.rmtree(tmp, ignore_errors=True)
 
     index, index_fp = finish_index(store, routing, fingerprints, counts, means, settings, config)
-    return BuildResult(index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written)
+    return BuildResult(
+        index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written
+    )

@@ -108,6 +108,16 @@ class CenterRanker:
         empty = np.ascontiguousarray(empty, dtype=np.uint8)
         out = np.empty((len(queries), probes), dtype=np.int64)
         for i in range(len(queries)):
-            _scan.rank_centers(queries[i], self.mean, self.components, self.centers, self.norms, self.pc, self.pcsq,
-                               self.ec, empty, out[i])
+            _scan.rank_centers(
+                queries[i],
+                self.mean,
+                self.components,
+                self.centers,
+                self.norms,
+                self.pc,
+                self.pcsq,
+                self.ec,
+                empty,
+                out[i],
+            )
         return out

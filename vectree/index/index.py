@@ -85,8 +85,9 @@ class Index:
             # the ranking nearest_center makes, so a stored row's own leaf comes first
             if len(queries) <= _SHORTLIST_MAX_QUERIES and probes * 4 < self.n_buckets:
                 return self._center_ranker.rank(queries, probes, self._empty_leaves)
-            return probe_centroids(queries, self.centers, probes, empty=self._empty_leaves,
-                                   centroid_sq=self._center_norms)
+            return probe_centroids(
+                queries, self.centers, probes, empty=self._empty_leaves, centroid_sq=self._center_norms
+            )
         points = self.projection.project_queries(queries)
         if self.tree.has_planes_only:
             lo, hi = self.boxes
@@ -98,8 +99,9 @@ class Index:
         # ranked at full width, as an inverted file does: the tree's centroids live in the projected
         # space, which on high-dimensional text embeddings keeps too little of the distance
         if len(queries) > _SHORTLIST_MAX_QUERIES or probes * 4 >= self.n_buckets:
-            return probe_centroids(queries, self.centers, probes, first=first, empty=self._empty_leaves,
-                                   centroid_sq=self._center_norms)
+            return probe_centroids(
+                queries, self.centers, probes, first=first, empty=self._empty_leaves, centroid_sq=self._center_norms
+            )
         # a few queries: shortlist in the projected space, then rank the shortlist at full width (one
         # matrix-vector product over every mean would read them all for each query)
         short = probe_centroids(points, self.leaf_centroids, 2 * probes + 8, first=first)
@@ -148,9 +150,16 @@ class Index:
             if int(z["format"]) != INDEX_FORMAT:
                 raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
             return cls(
-                projection=Projection(mean=z["mean"], components=z["components"], augment_norm=float(opt("augment_norm", np.array(0.0)))),
-                tree=Tree(axis=z["axis"], threshold=z["threshold"], left=z["left"], right=z["right"],
-                          centroid=opt("centroid", empty) if opt("centroid", empty).size else None),
+                projection=Projection(
+                    mean=z["mean"], components=z["components"], augment_norm=float(opt("augment_norm", np.array(0.0)))
+                ),
+                tree=Tree(
+                    axis=z["axis"],
+                    threshold=z["threshold"],
+                    left=z["left"],
+                    right=z["right"],
+                    centroid=opt("centroid", empty) if opt("centroid", empty).size else None,
+                ),
                 bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),

@@ -43,8 +43,14 @@ def _nearest(d: np.ndarray, probes: int) -> np.ndarray:
     return part[rows, order].astype(np.int64)
 
 
-def probe_centroids(points: np.ndarray, centroids: np.ndarray, probes: int, first: np.ndarray | None = None,
-                    empty: np.ndarray | None = None, centroid_sq: np.ndarray | None = None) -> np.ndarray:
+def probe_centroids(
+    points: np.ndarray,
+    centroids: np.ndarray,
+    probes: int,
+    first: np.ndarray | None = None,
+    empty: np.ndarray | None = None,
+    centroid_sq: np.ndarray | None = None,
+) -> np.ndarray:
     """The ``probes`` leaves whose centroids are nearest each point, nearest first.
 
     Used for Voronoi (k-means) trees, whose cells are round: the nearest centres are the cells

@@ -58,7 +58,9 @@ class Tree:
         if len(points) <= 4:
             return np.array([self._route_one(p) for p in points], dtype=np.int64)
         if len(points) > _ROUTE_BLOCK:  # bound the (points x centroids) temporaries
-            return np.concatenate([self.route(points[s : s + _ROUTE_BLOCK]) for s in range(0, len(points), _ROUTE_BLOCK)])
+            return np.concatenate(
+                [self.route(points[s : s + _ROUTE_BLOCK]) for s in range(0, len(points), _ROUTE_BLOCK)]
+            )
         node = np.zeros(len(points), dtype=np.int64)
         active = np.flatnonzero(self.axis[node] != LEAF)
         while active.size:
@@ -149,7 +151,11 @@ class Tree:
         is_leaf, is_vor = s_axis == LEAF, s_axis == VORONOI
         new_left = np.where(is_leaf, np.where(s_left == 0, leaf, s_left - 1 + first_new_leaf), remap(s_left))
         new_right = np.where(is_leaf, -1, np.where(is_vor, s_right, remap(s_right)))
-        m = self.centroid.shape[1] if self.centroid is not None else (subtree.centroid.shape[1] if subtree.centroid is not None else 0)
+        m = (
+            self.centroid.shape[1]
+            if self.centroid is not None
+            else (subtree.centroid.shape[1] if subtree.centroid is not None else 0)
+        )
         if self.centroid is not None or subtree.centroid is not None:
             own = self.centroid if self.centroid is not None else np.zeros((self.n_nodes, m), np.float32)
             sub = subtree.centroid if subtree.centroid is not None else np.zeros((subtree.n_nodes, m), np.float32)

@@ -8,5 +8,13 @@ from vectree.service.aio import AsyncClient, AsyncRemoteCollection, connect_asyn
 from vectree.service.client import Client, RemoteCollection, ServiceError, connect
 from vectree.service.config import ServiceConfig
 
-__all__ = ["connect", "connect_async", "Client", "RemoteCollection", "AsyncClient", "AsyncRemoteCollection",
-           "ServiceError", "ServiceConfig"]
+__all__ = [
+    "connect",
+    "connect_async",
+    "Client",
+    "RemoteCollection",
+    "AsyncClient",
+    "AsyncRemoteCollection",
+    "ServiceError",
+    "ServiceConfig",
+]

@@ -1,9 +1,9 @@
 """The asyncio client: ``vectree.service.connect_async(url, api_key=...)``, the same methods as :mod:`client`, awaited::
 
-    async def main():
-        async with connect_async("http://127.0.0.1:8080", api_key=KEY) as db:
-            col = await db.open_collection("papers")
-            return (await col.search(queries, k=10)).ids
+async def main():
+    async with connect_async("http://127.0.0.1:8080", api_key=KEY) as db:
+        col = await db.open_collection("papers")
+        return (await col.search(queries, k=10)).ids
 """
 
 from __future__ import annotations
@@ -24,8 +24,16 @@ from vectree.service.wire import json_to_report, json_to_result
 class AsyncClient:
     """An asyncio connection to a vectree service (see :func:`connect_async`)."""
 
-    def __init__(self, url: str, api_key: str | None = None, *, timeout_s: float = 60.0, retries: int = 5,
-                 backoff_s: float = 0.1, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 60.0,
+        retries: int = 5,
+        backoff_s: float = 0.1,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.retries, self.backoff_s = int(retries), float(backoff_s)
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -53,10 +61,26 @@ class AsyncClient:
         call, decode = pair
         return decode(await self.request(call))
 
-    async def create_collection(self, name: str, dim: int, metric: str = "l2", bucket_size: int | None = None, *,
-                                vector_dtype: str = "float32", private: bool = False, exist_ok: bool = False) -> AsyncRemoteCollection:
+    async def create_collection(
+        self,
+        name: str,
+        dim: int,
+        metric: str = "l2",
+        bucket_size: int | None = None,
+        *,
+        vector_dtype: str = "float32",
+        private: bool = False,
+        exist_ok: bool = False,
+    ) -> AsyncRemoteCollection:
         """Create an empty collection owned by the key's tenant."""
-        body = {"name": name_of(name), "dim": dim, "metric": metric, "private": private, "vector_dtype": vector_dtype, "bucket_size": bucket_size}
+        body = {
+            "name": name_of(name),
+            "dim": dim,
+            "metric": metric,
+            "private": private,
+            "vector_dtype": vector_dtype,
+            "bucket_size": bucket_size,
+        }
         try:
             info = await self.request(Call("POST", "/collections", json=body))
         except NameTakenError:
@@ -68,7 +92,9 @@ class AsyncClient:
     async def open_collection(self, name: str, version: int | None = None) -> AsyncRemoteCollection:
         """The collection ``name`` at its newest version, or read-only at ``version``."""
         n = name_of(name)
-        info = await self.request(Call("GET", q(n) + "/info", params={"version": version} if version is not None else None))
+        info = await self.request(
+            Call("GET", q(n) + "/info", params={"version": version} if version is not None else None)
+        )
         latest = info if version is None else await self.request(Call("GET", q(n)))
         return AsyncRemoteCollection(self, info, pinned=version is not None and int(version) != int(latest["version"]))
 
@@ -101,9 +127,21 @@ class AsyncRemoteCollection(CollectionCalls):
     async def refresh(self) -> AsyncRemoteCollection:
         return await self._client._run(self._refresh())
 
-    async def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False,
-                     method: str = "auto", where: dict[str, Any] | None = None, exclude_ids: Any = None) -> SearchResult:
-        return await self._client._run(self._search(queries, k, probes, exact, include_metadata, method, where, exclude_ids))
+    async def search(
+        self,
+        queries: Any,
+        k: int = 10,
+        probes: int = 8,
+        *,
+        exact: bool = False,
+        include_metadata: bool = False,
+        method: str = "auto",
+        where: dict[str, Any] | None = None,
+        exclude_ids: Any = None,
+    ) -> SearchResult:
+        return await self._client._run(
+            self._search(queries, k, probes, exact, include_metadata, method, where, exclude_ids)
+        )
 
     async def get(self, ids: Any) -> Rows:
         return await self._client._run(self._get(ids))
@@ -124,7 +162,11 @@ class AsyncRemoteCollection(CollectionCalls):
         return await self._client._run(self._write(Call("POST", q(self.name) + "/compact")))
 
     async def verify(self, all_versions: bool = False) -> VerifyReport:
-        return json_to_report(await self._client.request(Call("POST", q(self.name) + "/verify", json={"all_versions": bool(all_versions)})))
+        return json_to_report(
+            await self._client.request(
+                Call("POST", q(self.name) + "/verify", json={"all_versions": bool(all_versions)})
+            )
+        )
 
     async def versions(self) -> list[dict[str, Any]]:
         return (await self._client.request(Call("GET", q(self.name) + "/versions")))["versions"]
@@ -132,8 +174,14 @@ class AsyncRemoteCollection(CollectionCalls):
     async def stats(self) -> dict[str, Any]:
         return await self._client.request(Call("GET", q(self.name) + "/stats", params={"version": self.version}))
 
-    async def search_text(self, texts: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False) -> SearchResult:
-        return json_to_result(await self._client.request(self._text("search_text", texts, k=k, probes=probes, exact=exact, include_metadata=include_metadata)))
+    async def search_text(
+        self, texts: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False
+    ) -> SearchResult:
+        return json_to_result(
+            await self._client.request(
+                self._text("search_text", texts, k=k, probes=probes, exact=exact, include_metadata=include_metadata)
+            )
+        )
 
     async def classify(self, texts: Any) -> dict[str, Any]:
         return await self._client.request(self._text("classify", texts))

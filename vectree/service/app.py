@@ -32,8 +32,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
     >>> "/collections/{name}/search" in app.openapi()["paths"]
     True
     """
-    app = FastAPI(title="vectree", version=vectree.__version__,
-                  description="Vector collections with tenants and API keys. Send `Authorization: Bearer <key>`.")
+    app = FastAPI(
+        title="vectree",
+        version=vectree.__version__,
+        description="Vector collections with tenants and API keys. Send `Authorization: Bearer <key>`.",
+    )
     app.state.service = Service.start(config)
     errors.install(app)
 
@@ -72,8 +75,14 @@ def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8080, log_
     import uvicorn
 
     os.environ["VECTREE_SERVICE_CONFIG"] = config.to_env()
-    uvicorn.run("vectree.service.app:app_from_env", factory=True, host=host, port=port, workers=max(1, config.workers),
-                log_level=log_level, access_log=False, timeout_graceful_shutdown=5,
-                timeout_worker_healthcheck=60)  # a worker busy on a starved machine is slow, not hung: do not kill it mid-request
-
-
+    uvicorn.run(
+        "vectree.service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=max(1, config.workers),
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        timeout_worker_healthcheck=60,
+    )  # a worker busy on a starved machine is slow, not hung: do not kill it mid-request

@@ -135,35 +135,84 @@ def rows_call(path: str, vectors: Any, ids: Any, labels: Any, metadata: Any) -> 
     except (ValueError, TypeError):
         big = False
     ids_l, labels_l = _listify(ids), _listify(labels)
-    if big and (ids_l is None or len({type(i) for i in ids_l}) == 1) and (labels_l is None or len({type(v) for v in labels_l if v is not None}) <= 1):
+    if (
+        big
+        and (ids_l is None or len({type(i) for i in ids_l}) == 1)
+        and (labels_l is None or len({type(v) for v in labels_l if v is not None}) <= 1)
+    ):
         try:
-            return Call("POST", path, content=rows_to_arrow(arr, ids_l, labels_l, None if metadata is None else list(metadata)), content_type=ARROW)
+            return Call(
+                "POST",
+                path,
+                content=rows_to_arrow(arr, ids_l, labels_l, None if metadata is None else list(metadata)),
+                content_type=ARROW,
+            )
         except Exception:  # noqa: BLE001 - anything Arrow cannot hold goes as JSON, and the server names the problem
             pass
-    return Call("POST", path, json={"vectors": _vectors(vectors), "ids": ids_l, "labels": labels_l,
-                                    "metadata": None if metadata is None else list(metadata)})
+    return Call(
+        "POST",
+        path,
+        json={
+            "vectors": _vectors(vectors),
+            "ids": ids_l,
+            "labels": labels_l,
+            "metadata": None if metadata is None else list(metadata),
+        },
+    )
 
 
-def search_call(path: str, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, version: int | None,
-                method: str = "auto", where: Any = None, exclude_ids: Any = None) -> Call:
-    settings = {"k": k, "probes": probes, "exact": bool(exact), "include_metadata": bool(include_metadata), "version": version,
-                "method": method}
+def search_call(
+    path: str,
+    queries: Any,
+    k: Any,
+    probes: Any,
+    exact: bool,
+    include_metadata: bool,
+    version: int | None,
+    method: str = "auto",
+    where: Any = None,
+    exclude_ids: Any = None,
+) -> Call:
+    settings = {
+        "k": k,
+        "probes": probes,
+        "exact": bool(exact),
+        "include_metadata": bool(include_metadata),
+        "version": version,
+        "method": method,
+    }
     if where is not None or exclude_ids is not None:  # filters travel in JSON bodies
-        return Call("POST", path, json={"vectors": _vectors(queries), "where": where, "exclude_ids": _listify(exclude_ids),
-                                        **{k_: (v.item() if isinstance(v, np.generic) else v) for k_, v in settings.items()}})
+        return Call(
+            "POST",
+            path,
+            json={
+                "vectors": _vectors(queries),
+                "where": where,
+                "exclude_ids": _listify(exclude_ids),
+                **{k_: (v.item() if isinstance(v, np.generic) else v) for k_, v in settings.items()},
+            },
+        )
     try:
         arr = np.asarray(queries)
         big = arr.ndim == 2 and len(arr) >= ARROW_ROWS and arr.dtype.kind == "f" and bool(np.isfinite(arr).all())
     except (ValueError, TypeError):
         big = False
     if big and all(isinstance(v, (int, np.integer)) for v in (k, probes)):
-        params = {key: (str(v).lower() if isinstance(v, bool) else v if key == "method" else int(v))
-                  for key, v in settings.items() if v is not None}
+        params = {
+            key: (str(v).lower() if isinstance(v, bool) else v if key == "method" else int(v))
+            for key, v in settings.items()
+            if v is not None
+        }
         return Call("POST", path, content=rows_to_arrow(arr), content_type=ARROW, params=params)
-    return Call("POST", path, json={"vectors": _vectors(queries), **{k_: (v.item() if isinstance(v, np.generic) else v) for k_, v in settings.items()}})
+    return Call(
+        "POST",
+        path,
+        json={
+            "vectors": _vectors(queries),
+            **{k_: (v.item() if isinstance(v, np.generic) else v) for k_, v in settings.items()},
+        },
+    )
 
 
 def q(name: str) -> str:
     return "/collections/" + quote(name, safe="")
-
-

@@ -22,7 +22,18 @@ import httpx
 from vectree.collection import SearchResult, VerifyReport
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows
-from vectree.service.calls import RETRY_STATUSES, Call, NameTakenError, ServiceError, backoff, name_of, q, raise_for, rows_call, search_call
+from vectree.service.calls import (
+    RETRY_STATUSES,
+    Call,
+    NameTakenError,
+    ServiceError,
+    backoff,
+    name_of,
+    q,
+    raise_for,
+    rows_call,
+    search_call,
+)
 from vectree.service.wire import json_to_report, json_to_result, json_to_rows
 
 
@@ -52,7 +63,9 @@ class CollectionCalls:
 
     def _write(self, call: Call) -> tuple[Call, Callable[[Any], int]]:
         if self._pinned:
-            raise InvalidInputError(f"this collection was opened at version {self.version}; open the latest version to write")
+            raise InvalidInputError(
+                f"this collection was opened at version {self.version}; open the latest version to write"
+            )
 
         def done(body: dict[str, Any]) -> int:
             self._info.update(version=body["version"], rows=body["rows"])
@@ -68,16 +81,38 @@ class CollectionCalls:
 
         return Call("GET", q(self.name)), done
 
-    def _search(self, queries: Any, k: Any, probes: Any, exact: bool, include_metadata: bool, method: str = "auto",
-                where: Any = None, exclude_ids: Any = None) -> tuple[Call, Callable]:
-        call = search_call(q(self.name) + "/search", queries, k, probes, exact, include_metadata, self.version, method, where, exclude_ids)
+    def _search(
+        self,
+        queries: Any,
+        k: Any,
+        probes: Any,
+        exact: bool,
+        include_metadata: bool,
+        method: str = "auto",
+        where: Any = None,
+        exclude_ids: Any = None,
+    ) -> tuple[Call, Callable]:
+        call = search_call(
+            q(self.name) + "/search",
+            queries,
+            k,
+            probes,
+            exact,
+            include_metadata,
+            self.version,
+            method,
+            where,
+            exclude_ids,
+        )
         return call, json_to_result
 
     def _get(self, ids: Any) -> tuple[Call, Callable]:
         from vectree.service.calls import _listify
 
         id_type = self._info.get("id_type")
-        return Call("POST", q(self.name) + "/get", json={"ids": _listify(ids), "version": self.version}), lambda b: json_to_rows(b, id_type)
+        return Call(
+            "POST", q(self.name) + "/get", json={"ids": _listify(ids), "version": self.version}
+        ), lambda b: json_to_rows(b, id_type)
 
     def _add(self, vectors: Any, ids: Any, labels: Any, metadata: Any, upsert: bool) -> tuple[Call, Callable]:
         if upsert and ids is None:
@@ -87,7 +122,9 @@ class CollectionCalls:
     def _delete(self, ids: Any, missing_ok: bool) -> tuple[Call, Callable]:
         from vectree.service.calls import _listify
 
-        return self._write(Call("POST", q(self.name) + "/delete", json={"ids": _listify(ids), "missing_ok": bool(missing_ok)}))
+        return self._write(
+            Call("POST", q(self.name) + "/delete", json={"ids": _listify(ids), "missing_ok": bool(missing_ok)})
+        )
 
     def _text(self, route: str, texts: Any, **settings: Any) -> Call:
         texts = [texts] if isinstance(texts, str) else list(texts)
@@ -97,8 +134,16 @@ class CollectionCalls:
 class Client:
     """A connection to a vectree service (see :func:`connect`)."""
 
-    def __init__(self, url: str, api_key: str | None = None, *, timeout_s: float = 60.0, retries: int = 5,
-                 backoff_s: float = 0.1, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 60.0,
+        retries: int = 5,
+        backoff_s: float = 0.1,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.retries, self.backoff_s = int(retries), float(backoff_s)
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -126,10 +171,26 @@ class Client:
         call, decode = pair
         return decode(self.request(call))
 
-    def create_collection(self, name: str, dim: int, metric: str = "l2", bucket_size: int | None = None, *,
-                          vector_dtype: str = "float32", private: bool = False, exist_ok: bool = False) -> RemoteCollection:
+    def create_collection(
+        self,
+        name: str,
+        dim: int,
+        metric: str = "l2",
+        bucket_size: int | None = None,
+        *,
+        vector_dtype: str = "float32",
+        private: bool = False,
+        exist_ok: bool = False,
+    ) -> RemoteCollection:
         """Create an empty collection owned by the key's tenant (as :func:`vectree.create_collection`)."""
-        body = {"name": name_of(name), "dim": dim, "metric": metric, "private": private, "vector_dtype": vector_dtype, "bucket_size": bucket_size}
+        body = {
+            "name": name_of(name),
+            "dim": dim,
+            "metric": metric,
+            "private": private,
+            "vector_dtype": vector_dtype,
+            "bucket_size": bucket_size,
+        }
         try:
             info = self.request(Call("POST", "/collections", json=body))
         except NameTakenError:
@@ -177,8 +238,18 @@ class RemoteCollection(CollectionCalls):
         """Move to the newest committed version."""
         return self._client._run(self._refresh())
 
-    def search(self, queries: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False,
-               method: str = "auto", where: dict[str, Any] | None = None, exclude_ids: Any = None) -> SearchResult:
+    def search(
+        self,
+        queries: Any,
+        k: int = 10,
+        probes: int = 8,
+        *,
+        exact: bool = False,
+        include_metadata: bool = False,
+        method: str = "auto",
+        where: dict[str, Any] | None = None,
+        exclude_ids: Any = None,
+    ) -> SearchResult:
         """The k nearest rows of each query (see :meth:`vectree.Collection.search`, filters included)."""
         return self._client._run(self._search(queries, k, probes, exact, include_metadata, method, where, exclude_ids))
 
@@ -208,7 +279,9 @@ class RemoteCollection(CollectionCalls):
 
     def verify(self, all_versions: bool = False) -> VerifyReport:
         """Have the server re-read every object and check its fingerprint."""
-        return json_to_report(self._client.request(Call("POST", q(self.name) + "/verify", json={"all_versions": bool(all_versions)})))
+        return json_to_report(
+            self._client.request(Call("POST", q(self.name) + "/verify", json={"all_versions": bool(all_versions)}))
+        )
 
     def versions(self) -> list[dict[str, Any]]:
         """Every committed version: number, time, operation and row count."""
@@ -224,9 +297,15 @@ class RemoteCollection(CollectionCalls):
 
         return np.asarray(self._client.request(self._text("embed", texts))["vectors"], dtype=np.float32)
 
-    def search_text(self, texts: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False) -> SearchResult:
+    def search_text(
+        self, texts: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False
+    ) -> SearchResult:
         """Search by text, embedded on the server with the collection's embedder."""
-        return json_to_result(self._client.request(self._text("search_text", texts, k=k, probes=probes, exact=exact, include_metadata=include_metadata)))
+        return json_to_result(
+            self._client.request(
+                self._text("search_text", texts, k=k, probes=probes, exact=exact, include_metadata=include_metadata)
+            )
+        )
 
     def classify(self, texts: Any) -> dict[str, Any]:
         """The fitted classifier's labels, classes and probabilities for ``texts``."""
@@ -237,7 +316,9 @@ class RemoteCollection(CollectionCalls):
         import numpy as np
 
         body = {"users": [int(u) for u in np.atleast_1d(users)], "k": k}
-        return np.asarray(self._client.request(Call("POST", q(self.name) + "/recommend", json=body))["items"], dtype=np.int64)
+        return np.asarray(
+            self._client.request(Call("POST", q(self.name) + "/recommend", json=body))["items"], dtype=np.int64
+        )
 
 
 def connect(url: str, api_key: str | None = None, **options: Any) -> Client:

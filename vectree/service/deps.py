@@ -34,8 +34,12 @@ class Service:
     def start(cls, config: ServiceConfig) -> Service:
         registry = Registry(config.root, config.storage_options, config.cache_bytes)
         rate = config.rate_per_s / max(1, config.workers)
-        return cls(config, registry, KeyChecker(registry.store, config.key_cache_s),
-                   RateLimiter(rate, max(1.0, config.burst / max(1, config.workers))))
+        return cls(
+            config,
+            registry,
+            KeyChecker(registry.store, config.key_cache_s),
+            RateLimiter(rate, max(1.0, config.burst / max(1, config.workers))),
+        )
 
 
 def service(request: Request) -> Service:
@@ -50,14 +54,21 @@ def caller(request: Request) -> Principal:
     if not key and auth.lower().startswith("bearer "):
         key = auth[7:].strip()
     if not key:
-        raise ApiError(401, "Unauthorized", "no API key: send 'Authorization: Bearer <key>' (keys come from `vectree keys create`)")
+        raise ApiError(
+            401, "Unauthorized", "no API key: send 'Authorization: Bearer <key>' (keys come from `vectree keys create`)"
+        )
     who = svc.keys.check(key)
     if who is None:
         raise ApiError(401, "Unauthorized", "the API key is not valid (unknown, malformed or revoked)")
     wait = svc.limiter.take(who.tenant)
     if wait:
-        raise ApiError(429, "RateLimited", f"tenant {who.tenant!r} is past its rate of {svc.config.rate_per_s:g} requests/s; retry in {wait:g} s",
-                       {"retry_after_s": wait}, headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+        raise ApiError(
+            429,
+            "RateLimited",
+            f"tenant {who.tenant!r} is past its rate of {svc.config.rate_per_s:g} requests/s; retry in {wait:g} s",
+            {"retry_after_s": wait},
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
     return who
 
 
@@ -77,7 +88,9 @@ def writable(svc: Service, who: Principal, name: str) -> Record:
     if who.read_only:
         raise ApiError(403, "Forbidden", "this API key is read-only")
     if not record.writable_by(who):
-        raise ApiError(403, "Forbidden", f"collection {name!r} belongs to tenant {record.owner!r}: only its owner may change it")
+        raise ApiError(
+            403, "Forbidden", f"collection {name!r} belongs to tenant {record.owner!r}: only its owner may change it"
+        )
     return record
 
 
@@ -129,7 +142,9 @@ async def rows_body(request: Request, model: type[M]) -> dict[str, Any]:
 
 def check_batch(svc: Service, n: int, what: str) -> None:
     if n > svc.config.max_batch:
-        raise InvalidInputError(f"{n} {what} in one request; this server takes at most {svc.config.max_batch} (split the batch)")
+        raise InvalidInputError(
+            f"{n} {what} in one request; this server takes at most {svc.config.max_batch} (split the batch)"
+        )
 
 
 def check_search(svc: Service, k: Any, probes: Any) -> None:
@@ -140,7 +155,9 @@ def check_search(svc: Service, k: Any, probes: Any) -> None:
 
 def openapi_body(model: type[BaseModel], arrow: bool = False) -> dict[str, Any]:
     """An OpenAPI requestBody for a route that reads its body itself (JSON, or an Arrow IPC stream)."""
-    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema(ref_template="#/components/schemas/{model}")}}
+    content: dict[str, Any] = {
+        "application/json": {"schema": model.model_json_schema(ref_template="#/components/schemas/{model}")}
+    }
     if arrow:
         content[ARROW] = {"schema": {"type": "string", "format": "binary"}}
     return {"requestBody": {"required": True, "content": content}}

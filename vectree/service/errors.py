@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error answered with ``status`` and the error shape (raised by routes and the auth layer)."""
 
-    def __init__(self, status: int, type_: str, message: str, detail: Any = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, type_: str, message: str, detail: Any = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status, self.type, self.message, self.detail, self.headers = status, type_, message, detail, headers
 
@@ -42,18 +44,29 @@ class ErrorBody(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad input (the message names the problem)", 401: "No valid API key", 403: "The key may not do this",
-    404: "No such collection (or one the caller may not see), version or row", 409: "A lost commit race",
-    413: "Body past the configured limit", 422: "The body does not match the schema", 429: "Past the tenant's rate",
+    400: "Bad input (the message names the problem)",
+    401: "No valid API key",
+    403: "The key may not do this",
+    404: "No such collection (or one the caller may not see), version or row",
+    409: "A lost commit race",
+    413: "Body past the configured limit",
+    422: "The body does not match the schema",
+    429: "Past the tenant's rate",
     503: "The store is unreachable",
 }
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody, "description": d} for s, d in _DESCRIPTIONS.items()}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorBody, "description": d} for s, d in _DESCRIPTIONS.items()
+}
 
 STATUS_OF = {InvalidInputError: 400, NotFoundError: 404, ConflictError: 409, StorageError: 503, CorruptionError: 500}
 
 
-def error_response(status: int, type_: str, message: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"type": type_, "message": message, "detail": detail}}, status_code=status, headers=headers)
+def error_response(
+    status: int, type_: str, message: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"type": type_, "message": message, "detail": detail}}, status_code=status, headers=headers
+    )
 
 
 def _library_status(exc: Exception) -> int:

@@ -48,7 +48,9 @@ class SearchBody(_Body):
     version: int | None = None
     include_metadata: bool = False
     method: Literal["auto", "compiled", "matrix", "streamed"] = "auto"
-    where: dict[str, Any] | None = Field(None, description="a filter on ids, labels and metadata, as Collection.search(where=)")
+    where: dict[str, Any] | None = Field(
+        None, description="a filter on ids, labels and metadata, as Collection.search(where=)"
+    )
     exclude_ids: list[Id] | None = None
 
 

@@ -55,7 +55,9 @@ def check_name(name: str) -> str:
     'papers-2026'
     """
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInputError(f"collection names are 1-128 letters, digits, '_', '.' or '-' starting with a letter or digit, got {name!r}")
+        raise InvalidInputError(
+            f"collection names are 1-128 letters, digits, '_', '.' or '-' starting with a letter or digit, got {name!r}"
+        )
     return name
 
 
@@ -106,13 +108,21 @@ class Registry:
     def create(self, name: str, owner: str, *, private: bool, **settings: Any) -> tuple[Record, Collection]:
         """Claim ``name`` for ``owner`` and create its empty collection (InvalidInputError if the name is taken)."""
         check_name(name)
-        record = Record(name=name, owner=owner, private=bool(private), path=f"collections/{name}-{secrets.token_hex(6)}", created=time.time())
+        record = Record(
+            name=name,
+            owner=owner,
+            private=bool(private),
+            path=f"collections/{name}-{secrets.token_hex(6)}",
+            created=time.time(),
+        )
         # validate the settings before claiming the name: a bad create leaves nothing behind
         vectree.create_collection(f"memory://_check-{secrets.token_hex(6)}", private=private, **settings)
         if not self.store.put_if_absent(f"{RECORDS}{name}.json", json.dumps(record.__dict__).encode()):
             raise NameTaken(f"a collection named {name!r} already exists")
         try:
-            col = vectree.create_collection(self.url(record), private=private, cache_bytes=self.cache_bytes, **settings, **self._open_kwargs())
+            col = vectree.create_collection(
+                self.url(record), private=private, cache_bytes=self.cache_bytes, **settings, **self._open_kwargs()
+            )
         except BaseException:
             self.store.delete(f"{RECORDS}{name}.json")
             raise
@@ -120,13 +130,21 @@ class Registry:
             self._open[record.path] = col
         return record, col
 
-    def adopt(self, name: str, owner: str, source: str, *, private: bool = False, source_options: dict[str, Any] | None = None) -> Record:
+    def adopt(
+        self, name: str, owner: str, source: str, *, private: bool = False, source_options: dict[str, Any] | None = None
+    ) -> Record:
         """Copy the collection at ``source`` (every object, e.g. a fitted classifier's) into the root as ``name``."""
         check_name(name)
         src = open_store(source, **(source_options or {}))
         if not src.list("manifests/"):
             raise NotFoundError(f"no collection at {source}")
-        record = Record(name=name, owner=owner, private=bool(private), path=f"collections/{name}-{secrets.token_hex(6)}", created=time.time())
+        record = Record(
+            name=name,
+            owner=owner,
+            private=bool(private),
+            path=f"collections/{name}-{secrets.token_hex(6)}",
+            created=time.time(),
+        )
         dst = open_store(self.url(record), **self.storage_options)
         for key in src.list(""):  # manifests last, so a half-copied collection is never readable
             if not key.startswith("manifests/"):
@@ -166,7 +184,9 @@ class Registry:
         if old is None:
             if not 0 <= int(version) < col.version:
                 raise NotFoundError(f"collection {record.name!r} has versions 0 to {col.version}, not {version}")
-            old = vectree.open_collection(self.url(record), version=int(version), cache_bytes=self.cache_bytes >> 3, **self._open_kwargs())
+            old = vectree.open_collection(
+                self.url(record), version=int(version), cache_bytes=self.cache_bytes >> 3, **self._open_kwargs()
+            )
             with self._lock:
                 stale = [k for k in self._open if "@" in k]
                 for k in stale[: max(0, len(stale) - 15)]:  # keep the 16 most recent old versions open

@@ -44,7 +44,9 @@ def check_tenant(name: str) -> str:
     'acme'
     """
     if not isinstance(name, str) or not _TENANT.match(name):
-        raise InvalidInputError(f"tenant names are 1-64 letters, digits, '_', '.' or '-' starting with a letter or digit, got {name!r}")
+        raise InvalidInputError(
+            f"tenant names are 1-64 letters, digits, '_', '.' or '-' starting with a letter or digit, got {name!r}"
+        )
     return name
 
 
@@ -52,7 +54,9 @@ def _hash(secret: str, salt: bytes) -> str:
     return hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
 
 
-def create_key(store: ObjectStore, tenant: str, *, admin: bool = False, read_only: bool = False) -> tuple[str, dict[str, Any]]:
+def create_key(
+    store: ObjectStore, tenant: str, *, admin: bool = False, read_only: bool = False
+) -> tuple[str, dict[str, Any]]:
     """Make a new key for ``tenant``; returns (the key, shown once; its stored record, without the secret).
 
     >>> from vectree.storage import MemoryStore
@@ -64,19 +68,29 @@ def create_key(store: ObjectStore, tenant: str, *, admin: bool = False, read_onl
     while True:
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
-        record = {"key_id": key_id, "tenant": tenant, "admin": bool(admin), "read_only": bool(read_only),
-                  "created": time.time(), "salt": salt.hex(), "hash": _hash(secret, salt)}
+        record = {
+            "key_id": key_id,
+            "tenant": tenant,
+            "admin": bool(admin),
+            "read_only": bool(read_only),
+            "created": time.time(),
+            "salt": salt.hex(),
+            "hash": _hash(secret, salt),
+        }
         if store.put_if_absent(f"{KEYS}{key_id}.json", json.dumps(record).encode()):
             return f"vt_{key_id}_{secret}", record
 
 
 def list_keys(store: ObjectStore) -> list[dict[str, Any]]:
     """Every key's record (tenant, flags, created, revoked), without salt or hash."""
-    revoked = {k[len(REVOKED):] for k in store.list(REVOKED)}
+    revoked = {k[len(REVOKED) :] for k in store.list(REVOKED)}
     out = []
     for key in store.list(KEYS):
         rec = json.loads(store.get(key))
-        out.append({k: rec[k] for k in ("key_id", "tenant", "admin", "read_only", "created")} | {"revoked": rec["key_id"] in revoked})
+        out.append(
+            {k: rec[k] for k in ("key_id", "tenant", "admin", "read_only", "created")}
+            | {"revoked": rec["key_id"] in revoked}
+        )
     return out
 
 

@@ -85,9 +85,12 @@ def result_to_json(res: SearchResult, id_type: str | None) -> dict[str, Any]:
     """A :class:`SearchResult` as JSON (null for infinite distances and missing ids)."""
     dist = [[None if not math.isfinite(d) else d for d in row] for row in res.distances.tolist()]
     return {
-        "ids": res.ids.tolist(), "distances": dist, "id_type": id_type or "int",
+        "ids": res.ids.tolist(),
+        "distances": dist,
+        "id_type": id_type or "int",
         "labels": None if res.labels is None else [[_plain(v) for v in row] for row in res.labels.tolist()],
-        "metadata": res.metadata, "stats": {k: _plain(v) for k, v in (res.stats or {}).items()},
+        "metadata": res.metadata,
+        "stats": {k: _plain(v) for k, v in (res.stats or {}).items()},
     }
 
 
@@ -106,17 +109,27 @@ def json_to_result(body: dict[str, Any]) -> SearchResult:
     ids = np.asarray(body["ids"], dtype=object if body.get("id_type") == "str" else np.int64)
     if n and ids.ndim == 1:
         ids = ids.reshape(n, -1)
-    dist = np.asarray([[np.inf if d is None else d for d in row] for row in body["distances"]], dtype=np.float32).reshape(ids.shape)
+    dist = np.asarray(
+        [[np.inf if d is None else d for d in row] for row in body["distances"]], dtype=np.float32
+    ).reshape(ids.shape)
     labels = _labels_array(body.get("labels"))
-    return SearchResult(ids=ids, distances=dist, labels=None if labels is None else labels.reshape(ids.shape),
-                        metadata=body.get("metadata"), stats=body.get("stats") or {})
+    return SearchResult(
+        ids=ids,
+        distances=dist,
+        labels=None if labels is None else labels.reshape(ids.shape),
+        metadata=body.get("metadata"),
+        stats=body.get("stats") or {},
+    )
 
 
 def rows_to_json(rows: Rows) -> dict[str, Any]:
     """Stored rows (from ``Collection.get``) as JSON; metadata stays JSON text, as ``Rows`` holds it."""
-    return {"ids": [_plain(i) for i in rows.ids.tolist()], "vectors": rows.vectors.tolist(),
-            "labels": None if rows.labels is None else [_plain(v) for v in rows.labels.tolist()],
-            "metadata": rows.metadata}
+    return {
+        "ids": [_plain(i) for i in rows.ids.tolist()],
+        "vectors": rows.vectors.tolist(),
+        "labels": None if rows.labels is None else [_plain(v) for v in rows.labels.tolist()],
+        "metadata": rows.metadata,
+    }
 
 
 def json_to_rows(body: dict[str, Any], id_type: str | None = None) -> Rows:

@@ -96,8 +96,10 @@ class LocalStore(ObjectStore):
                 while done < size:
                     got = f.readinto(view[done:])
                     if not got:
-                        raise StorageError(f"cannot read {key!r} in {self.url}: the file shrank from {size} to {done} "
-                                           "bytes while it was read (it was changed after it was written)")
+                        raise StorageError(
+                            f"cannot read {key!r} in {self.url}: the file shrank from {size} to {done} "
+                            "bytes while it was read (it was changed after it was written)"
+                        )
                     done += got
                 return view.toreadonly()
         except FileNotFoundError:

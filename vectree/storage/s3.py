@@ -208,8 +208,10 @@ class S3Store(ObjectStore):
             ) from exc.last
         except FileNotFoundError as exc:
             if s3_code(exc) == "NoSuchBucket" or "NoSuchBucket" in str(exc):
-                raise StorageError(f"{what} {key!r} in {self.url} failed: the bucket does not exist "
-                                   f"(endpoint {self.endpoint_url or 'AWS'}): {short_message(exc)}") from None
+                raise StorageError(
+                    f"{what} {key!r} in {self.url} failed: the bucket does not exist "
+                    f"(endpoint {self.endpoint_url or 'AWS'}): {short_message(exc)}"
+                ) from None
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
         except (obx.PermissionDeniedError, obx.UnauthenticatedError) as exc:
             raise StorageError(
@@ -341,8 +343,13 @@ class S3Store(ObjectStore):
                     self._count(requests=1, round_trips=1)
                 for meta in chunk:
                     modified = meta.get("last_modified")
-                    out.append(ObjectInfo(meta["path"], int(meta.get("size") or 0),
-                                          modified.timestamp() if modified is not None else None))
+                    out.append(
+                        ObjectInfo(
+                            meta["path"],
+                            int(meta.get("size") or 0),
+                            modified.timestamp() if modified is not None else None,
+                        )
+                    )
             return out
 
         infos = self._call("list", prefix or "/", fetch)

@@ -35,4 +35,6 @@ def open_store(url: str, **options: Any) -> ObjectStore:
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise InvalidInputError(f"s3:// needs the S3 backend: {exc}") from exc
         return S3Store.from_url(url, **options)
-    raise InvalidInputError(f"unsupported collection URL scheme {scheme!r} in {url!r}: use a path, file://, memory:// or s3://")
+    raise InvalidInputError(
+        f"unsupported collection URL scheme {scheme!r} in {url!r}: use a path, file://, memory:// or s3://"
+    )

@@ -11,7 +11,6 @@ from vectree.embed import StaticEmbedder
 from vectree.errors import InvalidInputError
 
 
-
 @pytest.fixture(scope="module")
 def fitted(newsgroups, tmp_path_factory):
     url = str(tmp_path_factory.mktemp("clf") / "news")

@@ -6,7 +6,6 @@ from vectree.apps import DocumentClassifier
 from vectree.embed import SentenceEncoder
 
 
-
 def test_precomputed_vectors_and_live_queries_agree(arxiv_vectors):
     x, y, texts = arxiv_vectors["vectors"], arxiv_vectors["labels"], arxiv_vectors["texts"]
     clf = DocumentClassifier(SentenceEncoder(), n_neighbors=10, probes=5, bucket_size=200)
@@ -14,4 +13,8 @@ def test_precomputed_vectors_and_live_queries_agree(arxiv_vectors):
     assert clf.score(texts[2800:2806], y[2800:2806]) >= 4 / 6  # live MiniLM encoding of held-out rows
     pred = clf.predict_embeddings(x[2800:])
     assert (pred == y[2800:]).mean() > 0.85
-    assert list(clf.predict(["Galaxy rotation curves in the outer halo", "A vision transformer for semantic segmentation of images"])) == ["astro-ph.GA", "cs.CV"]
+    assert list(
+        clf.predict(
+            ["Galaxy rotation curves in the outer halo", "A vision transformer for semantic segmentation of images"]
+        )
+    ) == ["astro-ph.GA", "cs.CV"]

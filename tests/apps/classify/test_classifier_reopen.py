@@ -9,7 +9,6 @@ from vectree.apps import DocumentClassifier
 from vectree.embed import EmbedderMismatchError, StaticEmbedder, Word2VecEmbedder
 
 
-
 def test_reopened_classifier_predicts_the_same(newsgroups, tmp_path):
     train, test = newsgroups["train"][:300], [r["text"] for r in newsgroups["test"][:60]]
     url = str(tmp_path / "c")
@@ -26,7 +25,9 @@ def test_other_embedder_at_query_time_is_a_clear_error(newsgroups, tmp_path):
     texts = [r["text"] for r in newsgroups["train"][:200]]
     labels = [r["label"] for r in newsgroups["train"][:200]]
     url = str(tmp_path / "w2v")
-    DocumentClassifier(Word2VecEmbedder(vector_size=64, epochs=1, min_count=2, workers=1), collection=url).fit(texts, labels)
+    DocumentClassifier(Word2VecEmbedder(vector_size=64, epochs=1, min_count=2, workers=1), collection=url).fit(
+        texts, labels
+    )
     assert isinstance(DocumentClassifier.open(url).embedder, Word2VecEmbedder)
     with pytest.raises(EmbedderMismatchError, match="fingerprint"):
         DocumentClassifier.open(url, embedder=StaticEmbedder())

@@ -15,7 +15,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-
 def vt(*args: object) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     proc = subprocess.run([sys.executable, "-m", "vectree", *map(str, args)], capture_output=True, text=True, env=env)
@@ -36,20 +35,61 @@ def files(newsgroups, tmp_path_factory):
 
 def test_fit_then_predict(files):
     url = files / "col"
-    out = vt("classify", "fit", files / "train.jsonl", "-c", url, "--embedder", "static",
-             "--text-field", "body", "--label-field", "group", "--bucket-size", "50")
+    out = vt(
+        "classify",
+        "fit",
+        files / "train.jsonl",
+        "-c",
+        url,
+        "--embedder",
+        "static",
+        "--text-field",
+        "body",
+        "--label-field",
+        "group",
+        "--bucket-size",
+        "50",
+    )
     assert "fitted 300 documents, 4 classes" in out.stdout
-    vt("classify", "predict", files / "test.parquet", "-c", url, "--text-field", "body", "--id-field", "id",
-       "-o", files / "pred.jsonl")
+    vt(
+        "classify",
+        "predict",
+        files / "test.parquet",
+        "-c",
+        url,
+        "--text-field",
+        "body",
+        "--id-field",
+        "id",
+        "-o",
+        files / "pred.jsonl",
+    )
     rows = [json.loads(line) for line in open(files / "pred.jsonl")]
     assert [r["id"] for r in rows] == list(range(40))
     assert {r["label"] for r in rows} <= {"comp.graphics", "rec.sport.hockey", "sci.space", "talk.religion.misc"}
 
 
 def test_evaluate_prints_the_probes_table(files):
-    out = vt("classify", "evaluate", "--train", files / "train.jsonl", "--test", files / "test.parquet",
-             "--embedder", "static", "--text-field", "body", "--label-field", "group", "--bucket-size", "50",
-             "--probes", "1,3,exact", "--json", files / "eval.json")
+    out = vt(
+        "classify",
+        "evaluate",
+        "--train",
+        files / "train.jsonl",
+        "--test",
+        files / "test.parquet",
+        "--embedder",
+        "static",
+        "--text-field",
+        "body",
+        "--label-field",
+        "group",
+        "--bucket-size",
+        "50",
+        "--probes",
+        "1,3,exact",
+        "--json",
+        files / "eval.json",
+    )
     for word in ("probes", "accuracy", "macro-F1", "embed ms/doc", "search ms/doc", "exact"):
         assert word in out.stdout
     rows = json.loads((files / "eval.json").read_text())["rows"]

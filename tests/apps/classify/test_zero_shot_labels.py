@@ -11,7 +11,6 @@ from vectree.embed import SentenceEncoder
 from vectree.errors import InvalidInputError
 
 
-
 def test_five_percent_labels_propagate_to_the_rest(arxiv_vectors):
     x, y = arxiv_vectors["vectors"], np.array(arxiv_vectors["labels"], dtype=object)
     rng = np.random.default_rng(0)
@@ -35,11 +34,15 @@ def test_propagation_needs_some_labels():
 
 
 def test_class_descriptions_classify_without_labels(arxiv_vectors):
-    zs = ZeroShotClassifier(SentenceEncoder(), {
-        "cs.CV": "computer vision: images, video, object detection, segmentation",
-        "cs.CL": "natural language processing: text, language models, translation",
-        "astro-ph.GA": "astrophysics of galaxies: stars, dark matter, galaxy formation",
-    }, template="A research paper about {}.").fit()
+    zs = ZeroShotClassifier(
+        SentenceEncoder(),
+        {
+            "cs.CV": "computer vision: images, video, object detection, segmentation",
+            "cs.CL": "natural language processing: text, language models, translation",
+            "astro-ph.GA": "astrophysics of galaxies: stars, dark matter, galaxy formation",
+        },
+        template="A research paper about {}.",
+    ).fit()
     y = np.array(arxiv_vectors["labels"], dtype=object)
     pred = zs.predict_embeddings(arxiv_vectors["vectors"])
     assert np.mean(pred == y) > 0.7  # chance is about 0.33

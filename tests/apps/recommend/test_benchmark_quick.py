@@ -11,8 +11,12 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_quick_benchmark_writes_json_md_png(tmp_path, movielens_dir):
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "recommend.py"), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "recommend.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads((tmp_path / "recommend-quick.json").read_text())
     assert {"benchmark", "command", "machine", "date", "rows"} <= set(rep)
@@ -23,5 +27,7 @@ def test_quick_benchmark_writes_json_md_png(tmp_path, movielens_dir):
     strat = rep["protocols"]["stratified"]
     assert {r["system"] for r in strat["rows"]} == {"popularity", "item-knn", "EASE", "BPR-MF", "funnel"}
     assert set(strat["source_recall_at_n"]) == {"two_tower", "ease", "item_knn", "union"}
-    assert strat["source_recall_at_n"]["union"] >= max(v for k, v in strat["source_recall_at_n"].items() if k != "union")
+    assert strat["source_recall_at_n"]["union"] >= max(
+        v for k, v in strat["source_recall_at_n"].items() if k != "union"
+    )
     assert (tmp_path / "recommend-quick.md").is_file() and (tmp_path / "recommend-quick.png").is_file()

@@ -17,8 +17,24 @@ def fitted(tmp_path_factory, movielens_dir):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     url = str(tmp_path_factory.mktemp("rec") / "movies")
-    res = CliRunner().invoke(app, ["fit", "--url", url, "--epochs", "1", "--title-encoder", "hash", "--users", "100",
-                                   "--n-candidates", "100", "--data", str(movielens_dir)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "fit",
+            "--url",
+            url,
+            "--epochs",
+            "1",
+            "--title-encoder",
+            "hash",
+            "--users",
+            "100",
+            "--n-candidates",
+            "100",
+            "--data",
+            str(movielens_dir),
+        ],
+    )
     torch.set_num_threads(before)
     assert res.exit_code == 0, res.output
     assert "epochs" in res.output and "loss" in res.output and "saved recommender" in res.output

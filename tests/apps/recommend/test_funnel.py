@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 import vectree
-
 from vectree.apps.recommend.data import time_split
-from vectree.apps.recommend.metrics import evaluate
 from vectree.apps.recommend.features import Catalog
 from vectree.apps.recommend.funnel import STAGES, RankingFunnel
+from vectree.apps.recommend.metrics import evaluate
 from vectree.apps.recommend.store import load_funnel, save_funnel
 from vectree.errors import InvalidInputError, NotFoundError
 
@@ -31,8 +30,9 @@ def setup(movielens):
     inter = ml.interactions.subset(ml.interactions.user < N_USERS)
     train, test = time_split(inter)
     catalog = Catalog.from_movielens(ml, "static")
-    funnel = RankingFunnel(n_candidates=100, probes=8, bucket_size=100,
-                           two_tower={"epochs": 2, "dim": 32}, reranker={"max_iter": 50})
+    funnel = RankingFunnel(
+        n_candidates=100, probes=8, bucket_size=100, two_tower={"epochs": 2, "dim": 32}, reranker={"max_iter": 50}
+    )
     funnel.fit(train, catalog)
     return ml, train, test, funnel
 
@@ -169,8 +169,15 @@ def test_item_index_excludes_seen_items_inside_the_search(arxiv_sample):
 
 def test_candidates_from_several_sources_reach_the_reranker_and_survive_save(setup, tmp_path):
     ml, train, test, _ = setup
-    funnel = RankingFunnel(n_candidates=50, probes=8, bucket_size=100, sources=("two_tower", "ease", "item_knn"),
-                           label_split="random", two_tower={"epochs": 1, "dim": 16}, reranker={"max_iter": 30})
+    funnel = RankingFunnel(
+        n_candidates=50,
+        probes=8,
+        bucket_size=100,
+        sources=("two_tower", "ease", "item_knn"),
+        label_split="random",
+        two_tower={"epochs": 1, "dim": 16},
+        reranker={"max_iter": 30},
+    )
     funnel.fit(train, Catalog.from_movielens(ml, "hash", 16))
     users = np.arange(0, N_USERS, 5)
     cands = funnel.source_candidates(users)
@@ -178,8 +185,9 @@ def test_candidates_from_several_sources_reach_the_reranker_and_survive_save(set
     res = funnel.recommend_detailed(users, k=10)
     # the re-ranker saw the union: more candidates than one source gives, and the top-10 draws on the others
     assert res.n_candidates > 50
-    from_others = np.isin(res.items, np.concatenate([cands["ease"], cands["item_knn"]], axis=1)) & \
-        ~np.stack([np.isin(r, c) for r, c in zip(res.items, cands["two_tower"])])
+    from_others = np.isin(res.items, np.concatenate([cands["ease"], cands["item_knn"]], axis=1)) & ~np.stack(
+        [np.isin(r, c) for r, c in zip(res.items, cands["two_tower"])]
+    )
     assert from_others.any()
     assert evaluate(funnel, test).recall_at_10 > 0
     url = str(tmp_path / "multi")

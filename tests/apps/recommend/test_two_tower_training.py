@@ -10,7 +10,6 @@ from vectree.apps.recommend.features import Catalog
 from vectree.apps.recommend.two_tower import TwoTowerModel
 from vectree.errors import InvalidInputError
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -27,8 +26,15 @@ def _fit(data, n_users=150, **kw):
     inter = inter.subset(inter.user < n_users)
     calls = []
     model = TwoTowerModel(epochs=2, seed=0, progress=lambda e, n, loss: calls.append((e, n, loss)), **kw)
-    model.fit(inter.user, inter.item, n_users=ml.n_users, n_items=ml.n_items,
-              user_features=cat.user_features, item_features=cat.item_features, history=inter.by_user())
+    model.fit(
+        inter.user,
+        inter.item,
+        n_users=ml.n_users,
+        n_items=ml.n_items,
+        user_features=cat.user_features,
+        item_features=cat.item_features,
+        history=inter.by_user(),
+    )
     return model, calls
 
 

@@ -11,6 +11,12 @@ from vectree.apps.classify.evaluate import EvalRow, embed_timed, evaluate_probes
 from vectree.apps.classify.zeroshot import PropagationResult, ZeroShotClassifier, propagate_labels
 
 __all__ = [
-    "DocumentClassifier", "ZeroShotClassifier", "propagate_labels", "PropagationResult",
-    "EvalRow", "evaluate_probes", "embed_timed", "macro_f1",
+    "DocumentClassifier",
+    "ZeroShotClassifier",
+    "propagate_labels",
+    "PropagationResult",
+    "EvalRow",
+    "evaluate_probes",
+    "embed_timed",
+    "macro_f1",
 ]

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
-
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import validate_data
@@ -181,8 +180,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
 
     def _create(self, dim: int) -> vectree.Collection:
         url = self.collection or f"memory://vectree-classifier-{uuid.uuid4().hex[:12]}"
-        return vectree.create_collection(url, dim=dim, metric=self.metric, bucket_size=self.bucket_size,
-                                         storage_options=self.storage_options)
+        return vectree.create_collection(
+            url, dim=dim, metric=self.metric, bucket_size=self.bucket_size, storage_options=self.storage_options
+        )
 
     def fit(self, X: Any, y: Any) -> DocumentClassifier:
         """Embed the texts ``X`` batch by batch into a new collection with their labels ``y``, build its
@@ -199,7 +199,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         embedder = self.embedder
         if isinstance(embedder, Word2VecEmbedder) and not hasattr(embedder, "vectors_"):
             if iter(texts) is texts:  # type: ignore[comparison-overlap]
-                raise InvalidInputError("an unfitted Word2VecEmbedder needs re-iterable texts (a list), or fit it first")
+                raise InvalidInputError(
+                    "an unfitted Word2VecEmbedder needs re-iterable texts (a list), or fit it first"
+                )
             embedder = copy.deepcopy(embedder).fit(texts)
         self.embedder_ = embedder
 
@@ -230,8 +232,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         dim = self.embedder.dim if self.embedder is not None else int(vectors.shape[1])
         if vectors.shape[1] != dim:
             raise InvalidInputError(f"vectors have {vectors.shape[1]} columns but the embedder makes {dim}-d vectors")
-        rows = ((vectors[s : s + self.batch_size], None, labels[s : s + self.batch_size], None)
-                for s in range(0, len(labels), self.batch_size))
+        rows = (
+            (vectors[s : s + self.batch_size], None, labels[s : s + self.batch_size], None)
+            for s in range(0, len(labels), self.batch_size)
+        )
         return self._fit_batches(rows, dim)
 
     def _fit_batches(self, batches: Iterable[tuple], dim: int) -> DocumentClassifier:
@@ -259,9 +263,13 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         if self.embedder_ is not None:
             attach_embedder(col, self.embedder_)
         self.classes_ = np.array(sorted(seen), dtype=object if any(isinstance(c, str) for c in seen) else np.int64)
-        config = {"n_neighbors": int(self.n_neighbors), "probes": self.probes, "metric": self.metric,
-                  "weights": self.weights if isinstance(self.weights, str) else "uniform",
-                  "classes": [_plain(c) for c in self.classes_]}
+        config = {
+            "n_neighbors": int(self.n_neighbors),
+            "probes": self.probes,
+            "metric": self.metric,
+            "weights": self.weights if isinstance(self.weights, str) else "uniform",
+            "classes": [_plain(c) for c in self.classes_],
+        }
         self.collection_ = col
         self.n_features_in_ = int(dim)
         self.timings_ = Timings()
@@ -286,7 +294,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             head = LinearHead(C=self.head_C).fit(x[rest], y[rest], n_cls)
             vote = self._vote_without_self(x[held], held)
             self.blend_, self.blend_scores_ = choose_blend(vote, head.predict_proba(x[held]), y[held])
-            log.info("linear head: blend %.2f chosen on %d held-out rows (%s)", self.blend_, held.size, self.blend_scores_)
+            log.info(
+                "linear head: blend %.2f chosen on %d held-out rows (%s)", self.blend_, held.size, self.blend_scores_
+            )
         else:
             self.blend_ = 0.5 if self.blend == "auto" else float(self.blend)
         self.head_ = LinearHead(C=self.head_C).fit(x, y, n_cls)
@@ -294,7 +304,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     def _vote_without_self(self, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The vote for rows already in the collection, each row's own entry left out."""
         exact = self.probes in (None, "exact")
-        res = self.collection_.search(x, k=int(self.n_neighbors) + 1, probes=1 if exact else int(self.probes), exact=exact)
+        res = self.collection_.search(
+            x, k=int(self.n_neighbors) + 1, probes=1 if exact else int(self.probes), exact=exact
+        )
         got = np.asarray(res.ids)
         dist = np.where(got == ids[:, None], np.inf, np.asarray(res.distances, dtype=np.float64))
         order = np.argsort(dist, axis=1, kind="stable")[:, : int(self.n_neighbors)]
@@ -302,8 +314,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         return self._vote(labels, np.take_along_axis(dist, order, axis=1))
 
     @classmethod
-    def open(cls, url: str, embedder: Embedder | None = None, *, storage_options: dict[str, Any] | None = None,
-             **params: Any) -> DocumentClassifier:
+    def open(
+        cls, url: str, embedder: Embedder | None = None, *, storage_options: dict[str, Any] | None = None, **params: Any
+    ) -> DocumentClassifier:
         """Reopen a fitted classifier from its collection URL, with the stored embedder.
 
         Passing ``embedder`` checks it against the stored one (EmbedderMismatchError if it differs).
@@ -313,7 +326,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         try:
             config = json.loads(col.get_attachment(CONFIG_ATTACHMENT))
         except NotFoundError as exc:
-            raise NotFoundError(f"{url} is a collection but not a fitted DocumentClassifier (no {CONFIG_ATTACHMENT!r} attachment)") from exc
+            raise NotFoundError(
+                f"{url} is a collection but not a fitted DocumentClassifier (no {CONFIG_ATTACHMENT!r} attachment)"
+            ) from exc
         if embedder is None:
             try:
                 embedder = load_embedder(col)
@@ -342,7 +357,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ predicting
     def _check_fitted(self) -> None:
         if not hasattr(self, "collection_"):
-            raise NotFittedClassifierError("this DocumentClassifier is not fitted: call fit(texts, labels) or DocumentClassifier.open(url)")
+            raise NotFittedClassifierError(
+                "this DocumentClassifier is not fitted: call fit(texts, labels) or DocumentClassifier.open(url)"
+            )
 
     def predict_proba(self, X: Any, where: dict | None = None) -> np.ndarray:
         """(n, n_classes) class probabilities (weighted neighbour votes), columns in ``classes_`` order.
@@ -369,8 +386,13 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         t0 = time.perf_counter()
         exact = self.probes in (None, "exact")
         for s in range(0, len(vectors), self.batch_size):
-            res = self.collection_.search(vectors[s : s + self.batch_size], k=int(self.n_neighbors),
-                                          probes=1 if exact else int(self.probes), exact=exact, where=where)
+            res = self.collection_.search(
+                vectors[s : s + self.batch_size],
+                k=int(self.n_neighbors),
+                probes=1 if exact else int(self.probes),
+                exact=exact,
+                where=where,
+            )
             out[s : s + len(res)] = self._vote(res.labels, res.distances)
         if getattr(self, "head_", None) is not None and self.blend_ > 0:
             out = (1 - self.blend_) * out + self.blend_ * self.head_.predict_proba(vectors)

@@ -70,9 +70,16 @@ def evaluate_probes(
             pred = clf.predict_embeddings(test_vectors)
             search_s = time.perf_counter() - t0
             pred = pred.astype(object)
-            rows.append(EvalRow(probes=str(clf.probes), accuracy=float(np.mean(pred == y)), macro_f1=macro_f1(y, pred),
-                                embed_ms_per_doc=1000 * embed_s / n, search_ms_per_doc=1000 * search_s / n,
-                                buckets=buckets))
+            rows.append(
+                EvalRow(
+                    probes=str(clf.probes),
+                    accuracy=float(np.mean(pred == y)),
+                    macro_f1=macro_f1(y, pred),
+                    embed_ms_per_doc=1000 * embed_s / n,
+                    search_ms_per_doc=1000 * search_s / n,
+                    buckets=buckets,
+                )
+            )
     finally:
         clf.probes = saved
     return rows

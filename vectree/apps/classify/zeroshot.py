@@ -84,7 +84,9 @@ def propagate_labels(
         res = collection.search(batch["vectors"], k=n_neighbors + 1, probes=probes or 1, exact=probes is None)
         ids_parts.append(np.asarray(batch["ids"]))
         labs = batch["labels"]
-        label_parts.append(np.full(len(batch["ids"]), None, dtype=object) if labs is None else np.asarray(labs, dtype=object))
+        label_parts.append(
+            np.full(len(batch["ids"]), None, dtype=object) if labs is None else np.asarray(labs, dtype=object)
+        )
         nbr_ids.append(res.ids)
         nbr_d.append(res.distances)
     if not ids_parts:
@@ -139,8 +141,14 @@ class ZeroShotClassifier:
     temperature: softmax temperature of :meth:`predict_proba` over cosine similarities.
     """
 
-    def __init__(self, embedder: Embedder, descriptions: Mapping[Any, str | Sequence[str]] | Sequence[str], *,
-                 template: str = "{}", temperature: float = 0.05) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        descriptions: Mapping[Any, str | Sequence[str]] | Sequence[str],
+        *,
+        template: str = "{}",
+        temperature: float = 0.05,
+    ) -> None:
         self.embedder = embedder
         self.descriptions = descriptions
         self.template = template

@@ -20,7 +20,7 @@ class PopularityRecommender:
     def __init__(self, *, recent_days: float | None = None) -> None:
         self.recent_days = recent_days
 
-    def fit(self, train: Interactions) -> "PopularityRecommender":
+    def fit(self, train: Interactions) -> PopularityRecommender:
         """Count interactions per item (only the last ``recent_days`` of the log if set)."""
         mask = np.ones(len(train), dtype=bool)
         if self.recent_days is not None:
@@ -46,7 +46,7 @@ class ItemKNNRecommender:
         self.neighbors = neighbors
         self.shrink = shrink
 
-    def fit(self, train: Interactions) -> "ItemKNNRecommender":
+    def fit(self, train: Interactions) -> ItemKNNRecommender:
         """Build the pruned item-item similarity matrix."""
         x = np.zeros((train.n_users, train.n_items), dtype=np.float32)
         x[train.user, train.item] = 1.0
@@ -81,7 +81,7 @@ class EASERecommender:
     def __init__(self, *, l2: float = 500.0) -> None:
         self.l2 = l2
 
-    def fit(self, train: Interactions) -> "EASERecommender":
+    def fit(self, train: Interactions) -> EASERecommender:
         """Solve for the item-item weights (one ``n_items`` x ``n_items`` inverse)."""
         if self.l2 <= 0:
             raise InvalidInputError(f"l2 must be positive, got {self.l2!r}")
@@ -116,12 +116,20 @@ class BPRRecommender:
     Parameters: ``factors``, ``epochs`` (one epoch = as many triples as training events), ``lr``, ``reg``,
     ``batch_size``, ``seed``."""
 
-    def __init__(self, *, factors: int = 64, epochs: int = 60, lr: float = 0.05, reg: float = 0.002,
-                 batch_size: int = 256, seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        factors: int = 64,
+        epochs: int = 60,
+        lr: float = 0.05,
+        reg: float = 0.002,
+        batch_size: int = 256,
+        seed: int = 0,
+    ) -> None:
         self.factors, self.epochs, self.lr, self.reg = factors, epochs, lr, reg
         self.batch_size, self.seed = batch_size, seed
 
-    def fit(self, train: Interactions) -> "BPRRecommender":
+    def fit(self, train: Interactions) -> BPRRecommender:
         """Learn user and item factors (and item biases) from the training log."""
         rng = np.random.default_rng(self.seed)
         n_u, n_i = train.n_users, train.n_items

@@ -35,7 +35,9 @@ class CapacityPlan:
         return asdict(self)
 
 
-def per_item_cost_ms(latencies_ms: list[float] | np.ndarray, n_items: int | list[int] | np.ndarray, quantile: float = 0.99) -> float:
+def per_item_cost_ms(
+    latencies_ms: list[float] | np.ndarray, n_items: int | list[int] | np.ndarray, quantile: float = 0.99
+) -> float:
     """Per-item cost from measured stage latencies: the ``quantile`` of latency / items scored."""
     lat = np.asarray(latencies_ms, dtype=np.float64)
     n = np.broadcast_to(np.asarray(n_items, dtype=np.float64), lat.shape)
@@ -44,8 +46,17 @@ def per_item_cost_ms(latencies_ms: list[float] | np.ndarray, n_items: int | list
     return float(np.quantile(lat / n, quantile))
 
 
-def shards_needed(n_items: int, per_item_ms: float, p99_budget_ms: float, *, qps: float = 0.0, fixed_ms: float = 0.0,
-                  cores_per_shard: int = 1, max_utilization: float = 0.7, max_shards: int = 10_000) -> CapacityPlan:
+def shards_needed(
+    n_items: int,
+    per_item_ms: float,
+    p99_budget_ms: float,
+    *,
+    qps: float = 0.0,
+    fixed_ms: float = 0.0,
+    cores_per_shard: int = 1,
+    max_utilization: float = 0.7,
+    max_shards: int = 10_000,
+) -> CapacityPlan:
     """Smallest number of shards whose estimated p99 latency fits ``p99_budget_ms`` at ``qps``.
 
     ``per_item_ms`` is the (p99) cost of scoring one item, ``fixed_ms`` the per-request cost that does not
@@ -58,11 +69,14 @@ def shards_needed(n_items: int, per_item_ms: float, p99_budget_ms: float, *, qps
     if n_items < 1 or per_item_ms < 0 or p99_budget_ms <= 0 or qps < 0 or fixed_ms < 0:
         raise InvalidInputError(
             f"need n_items >= 1, per_item_ms >= 0, p99_budget_ms > 0, qps >= 0, fixed_ms >= 0; got "
-            f"{n_items}, {per_item_ms}, {p99_budget_ms}, {qps}, {fixed_ms}")
+            f"{n_items}, {per_item_ms}, {p99_budget_ms}, {qps}, {fixed_ms}"
+        )
     if not 0 < max_utilization < 1:
         raise InvalidInputError(f"max_utilization must be in (0, 1), got {max_utilization}")
     if fixed_ms >= p99_budget_ms:
-        raise InvalidInputError(f"the fixed cost {fixed_ms} ms alone exceeds the budget {p99_budget_ms} ms; no sharding helps")
+        raise InvalidInputError(
+            f"the fixed cost {fixed_ms} ms alone exceeds the budget {p99_budget_ms} ms; no sharding helps"
+        )
 
     def estimate(shards: int) -> tuple[float, float, float]:
         service = fixed_ms + math.ceil(n_items / shards) * per_item_ms
@@ -80,4 +94,5 @@ def shards_needed(n_items: int, per_item_ms: float, p99_budget_ms: float, *, qps
             break
     raise InvalidInputError(
         f"no shard count up to {max_shards} keeps p99 under {p99_budget_ms} ms at {qps} qps "
-        f"({n_items} items at {per_item_ms} ms each, fixed {fixed_ms} ms); lower the load, the candidates, or the cost")
+        f"({n_items} items at {per_item_ms} ms each, fixed {fixed_ms} ms); lower the load, the candidates, or the cost"
+    )

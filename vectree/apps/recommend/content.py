@@ -10,7 +10,9 @@ from vectree.apps.recommend.index import ItemIndex
 from vectree.errors import InvalidInputError
 
 
-def profile_vectors(histories: list[np.ndarray], item_vectors: np.ndarray, half_life: float | None = None) -> np.ndarray:
+def profile_vectors(
+    histories: list[np.ndarray], item_vectors: np.ndarray, half_life: float | None = None
+) -> np.ndarray:
     """One profile per history: the mean of its items' vectors, or with ``half_life`` (in interactions) a
     recency-weighted mean where an item ``a`` engagements old weighs ``0.5 ** (a / half_life)``.
     Histories must be in time order (oldest first). Empty histories give zero vectors. float32."""
@@ -39,8 +41,16 @@ class ContentProfileRecommender:
     Fitted: ``index_`` (an ``ItemIndex`` holding the item vectors), ``seen_`` (training histories).
     """
 
-    def __init__(self, *, half_life: float | None = None, metric: str = "cosine", url: str | None = None,
-                 probes: int = 8, bucket_size: int = 100, exact: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        half_life: float | None = None,
+        metric: str = "cosine",
+        url: str | None = None,
+        probes: int = 8,
+        bucket_size: int = 100,
+        exact: bool = False,
+    ) -> None:
         self.half_life = half_life
         self.metric = metric
         self.url = url
@@ -48,12 +58,18 @@ class ContentProfileRecommender:
         self.bucket_size = bucket_size
         self.exact = exact
 
-    def fit(self, train: Interactions, item_vectors: np.ndarray) -> "ContentProfileRecommender":
+    def fit(self, train: Interactions, item_vectors: np.ndarray) -> ContentProfileRecommender:
         """Index the item content vectors and remember each user's history."""
         if item_vectors.shape[0] != train.n_items:
             raise InvalidInputError(f"item_vectors has {item_vectors.shape[0]} rows, expected n_items={train.n_items}")
-        self.index_ = ItemIndex(item_vectors, metric=self.metric, url=self.url, bucket_size=self.bucket_size,
-                                probes=self.probes, build=not self.exact)
+        self.index_ = ItemIndex(
+            item_vectors,
+            metric=self.metric,
+            url=self.url,
+            bucket_size=self.bucket_size,
+            probes=self.probes,
+            build=not self.exact,
+        )
         self.seen_ = train.by_user()
         return self
 

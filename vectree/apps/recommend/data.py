@@ -38,7 +38,7 @@ class Interactions:
     def __len__(self) -> int:
         return int(self.user.shape[0])
 
-    def subset(self, mask_or_index: np.ndarray) -> "Interactions":
+    def subset(self, mask_or_index: np.ndarray) -> Interactions:
         """The events selected by a boolean mask or an index array (same user/item spaces)."""
         s = mask_or_index
         return Interactions(self.user[s], self.item[s], self.rating[s], self.timestamp[s], self.n_users, self.n_items)
@@ -126,8 +126,10 @@ def load_movielens_100k(directory: str | Path, min_rating: float = 0.0) -> Movie
     d = Path(directory)
     missing = [f for f in FILES if not (d / f).is_file()]
     if missing:
-        raise NotFoundError(f"{d} has no MovieLens 100k files (missing {', '.join(missing)}); "
-                            "fetch them with `python benchmarks/datasets.py movielens`")
+        raise NotFoundError(
+            f"{d} has no MovieLens 100k files (missing {', '.join(missing)}); "
+            "fetch them with `python benchmarks/datasets.py movielens`"
+        )
     _, item_rows = _read_tsv(d / "ml-100k.item")
     item_ids = np.array([int(r[0]) for r in item_rows], dtype=np.int64)
     item_pos = {int(i): k for k, i in enumerate(item_ids)}
@@ -155,12 +157,18 @@ def load_movielens_100k(directory: str | Path, min_rating: float = 0.0) -> Movie
     raw = raw[raw[:, 2] >= min_rating]
     users = np.array([user_pos[int(u)] for u in raw[:, 0]], dtype=np.int64)
     items = np.array([item_pos[int(i)] for i in raw[:, 1]], dtype=np.int64)
-    inter = Interactions(users, items, raw[:, 2].astype(np.float32), raw[:, 3].astype(np.int64), len(user_ids), len(item_ids))
+    inter = Interactions(
+        users, items, raw[:, 2].astype(np.float32), raw[:, 3].astype(np.int64), len(user_ids), len(item_ids)
+    )
     log.info("MovieLens 100k: %d users, %d items, %d interactions", len(user_ids), len(item_ids), len(inter))
-    return MovieLens(inter, titles, years, genres, genre_names, item_ids, user_ids, user_age, user_gender, user_occ, occupation_names)
+    return MovieLens(
+        inter, titles, years, genres, genre_names, item_ids, user_ids, user_age, user_gender, user_occ, occupation_names
+    )
 
 
-def time_split(inter: Interactions, test_fraction: float = 0.2, per_user: bool = True) -> tuple[Interactions, Interactions]:
+def time_split(
+    inter: Interactions, test_fraction: float = 0.2, per_user: bool = True
+) -> tuple[Interactions, Interactions]:
     """Split by time: each user's latest ``test_fraction`` of events (or, with ``per_user=False``, every
     event after a global time cut at that quantile) goes to the test side. Returns ``(train, test)``.
     Users with a single event keep it in train.

@@ -104,9 +104,20 @@ def content_vectors(ml: MovieLens, titles: np.ndarray, genre_weight: float = 0.5
 class Catalog:
     """Side information the funnel needs, per item and per user (all numpy, dense indices)."""
 
-    def __init__(self, *, titles: list[str], genres: np.ndarray, genre_names: list[str], years: np.ndarray,
-                 item_features: np.ndarray, content: np.ndarray, user_features: np.ndarray, user_age: np.ndarray,
-                 item_ids: np.ndarray | None = None, user_ids: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        titles: list[str],
+        genres: np.ndarray,
+        genre_names: list[str],
+        years: np.ndarray,
+        item_features: np.ndarray,
+        content: np.ndarray,
+        user_features: np.ndarray,
+        user_age: np.ndarray,
+        item_ids: np.ndarray | None = None,
+        user_ids: np.ndarray | None = None,
+    ) -> None:
         self.titles = titles
         self.genres = np.asarray(genres, dtype=np.float32)
         self.genre_names = genre_names
@@ -123,9 +134,18 @@ class Catalog:
         return len(self.titles)
 
     @classmethod
-    def from_movielens(cls, ml: MovieLens, title_encoder: str = "hash", title_dim: int = 64) -> "Catalog":
+    def from_movielens(cls, ml: MovieLens, title_encoder: str = "hash", title_dim: int = 64) -> Catalog:
         """Build from MovieLens: title embeddings with ``title_encoder`` ("minilm", "static" or "hash")."""
         titles = title_embeddings(ml, title_encoder, title_dim)
-        return cls(titles=ml.titles, genres=ml.genres, genre_names=ml.genre_names, years=ml.years,
-                   item_features=item_side_features(ml, titles), content=content_vectors(ml, titles),
-                   user_features=ml.user_features(), user_age=ml.user_age, item_ids=ml.item_ids, user_ids=ml.user_ids)
+        return cls(
+            titles=ml.titles,
+            genres=ml.genres,
+            genre_names=ml.genre_names,
+            years=ml.years,
+            item_features=item_side_features(ml, titles),
+            content=content_vectors(ml, titles),
+            user_features=ml.user_features(),
+            user_age=ml.user_age,
+            item_ids=ml.item_ids,
+            user_ids=ml.user_ids,
+        )

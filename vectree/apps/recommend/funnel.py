@@ -84,12 +84,29 @@ class RankingFunnel:
     seed : for exploration draws.
     """
 
-    def __init__(self, *, n_candidates: int = 200, probes: int = 8, exact: bool = False, rerank: bool = True,
-                 label_fraction: float = 0.2, max_per_genre: int | None = None, explore_share: float = 0.0,
-                 new_item_max_count: int = 5, new_item_candidates: int = 0, new_item_boost: float = 0.0,
-                 two_tower: dict | None = None, reranker: dict | None = None, metric: str = "cosine",
-                 url: str | None = None, bucket_size: int = 100, sources: tuple[str, ...] = ("two_tower",),
-                 ease_l2: float = 500.0, label_split: str = "time", seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        n_candidates: int = 200,
+        probes: int = 8,
+        exact: bool = False,
+        rerank: bool = True,
+        label_fraction: float = 0.2,
+        max_per_genre: int | None = None,
+        explore_share: float = 0.0,
+        new_item_max_count: int = 5,
+        new_item_candidates: int = 0,
+        new_item_boost: float = 0.0,
+        two_tower: dict | None = None,
+        reranker: dict | None = None,
+        metric: str = "cosine",
+        url: str | None = None,
+        bucket_size: int = 100,
+        sources: tuple[str, ...] = ("two_tower",),
+        ease_l2: float = 500.0,
+        label_split: str = "time",
+        seed: int = 0,
+    ) -> None:
         self.n_candidates, self.probes, self.exact, self.rerank = n_candidates, probes, exact, rerank
         self.label_fraction, self.max_per_genre, self.explore_share = label_fraction, max_per_genre, explore_share
         self.new_item_max_count, self.new_item_candidates = new_item_max_count, new_item_candidates
@@ -104,14 +121,20 @@ class RankingFunnel:
 
         order = np.lexsort((log_.item, log_.timestamp, log_.user))
         model = TwoTowerModel(**(self.two_tower or {}), progress=progress)
-        return model.fit(log_.user[order], log_.item[order], n_users=log_.n_users, n_items=log_.n_items,
-                         user_features=catalog.user_features, item_features=catalog.item_features,
-                         history=log_.by_user())
+        return model.fit(
+            log_.user[order],
+            log_.item[order],
+            n_users=log_.n_users,
+            n_items=log_.n_items,
+            user_features=catalog.user_features,
+            item_features=catalog.item_features,
+            history=log_.by_user(),
+        )
 
     def _features(self, log_: Interactions, catalog: Catalog) -> PairFeatures:
         return PairFeatures().fit(log_, catalog.genres, catalog.years, catalog.content, catalog.user_age)
 
-    def fit(self, train: Interactions, catalog: Catalog, progress: ProgressFn | None = None) -> "RankingFunnel":
+    def fit(self, train: Interactions, catalog: Catalog, progress: ProgressFn | None = None) -> RankingFunnel:
         """Fit every stage on the training log. ``progress(epoch, epochs, loss)`` follows two-tower training."""
         if catalog.n_items != train.n_items:
             raise InvalidInputError(f"catalog has {catalog.n_items} items but the log has n_items={train.n_items}")
@@ -125,7 +148,9 @@ class RankingFunnel:
                 early, late = time_split(train, self.label_fraction)
             else:
                 early, late = stratified_split(train, 1.0 - self.label_fraction, seed=self.seed)
-            log.info("funnel: fitting stage models on %d early events, labels from %d later ones", len(early), len(late))
+            log.info(
+                "funnel: fitting stage models on %d early events, labels from %d later ones", len(early), len(late)
+            )
             tt = self._fit_two_tower(early, catalog, progress)
             feats = self._features(early, catalog)
             extra = ExtraSources(sources, ease_l2=self.ease_l2).fit(early)
@@ -134,7 +159,9 @@ class RankingFunnel:
             seen_u = [seen[u] for u in users]
             tt_items, _ = self._retrieve_exact(tt, users, seen_u)
             items, lists, dense = self._merge(extra, users, seen_u, tt_items)
-            x = self._pair_matrix(items, users, tt_items, lists, dense, tt.user_vectors(users), tt.item_vectors(), feats)
+            x = self._pair_matrix(
+                items, users, tt_items, lists, dense, tt.user_vectors(users), tt.item_vectors(), feats
+            )
             truth = np.zeros((train.n_users, train.n_items), dtype=bool)
             truth[late.user, late.item] = True
             pu, pi, _, _ = self._pairs(users, items, np.zeros(items.shape, np.float32))
@@ -147,13 +174,22 @@ class RankingFunnel:
         self.seen_ = train.by_user()
         counts = np.bincount(train.item, minlength=train.n_items)
         self.new_items_ = np.flatnonzero(counts < self.new_item_max_count)
-        self.index_ = ItemIndex(self.two_tower_.item_vectors(), metric=self.metric, url=self.url,
-                                bucket_size=self.bucket_size, probes=self.probes)
+        self.index_ = ItemIndex(
+            self.two_tower_.item_vectors(),
+            metric=self.metric,
+            url=self.url,
+            bucket_size=self.bucket_size,
+            probes=self.probes,
+        )
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def _retrieve_exact(self, tt: TwoTowerModel, users: np.ndarray, seen: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return ItemIndex(tt.item_vectors(), metric=self.metric, build=False).search(tt.user_vectors(users), self.n_candidates, seen, exact=True)
+    def _retrieve_exact(
+        self, tt: TwoTowerModel, users: np.ndarray, seen: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return ItemIndex(tt.item_vectors(), metric=self.metric, build=False).search(
+            tt.user_vectors(users), self.n_candidates, seen, exact=True
+        )
 
     @staticmethod
     def _pairs(users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -161,15 +197,25 @@ class RankingFunnel:
         ranks = np.broadcast_to(np.arange(items.shape[1]), items.shape)
         return np.repeat(users, ok.sum(1)), items[ok], scores[ok], ranks[ok]
 
-    def _merge(self, extra: ExtraSources, users: np.ndarray, seen: list[np.ndarray],
-               tt_items: np.ndarray) -> tuple[np.ndarray, dict, dict]:
+    def _merge(
+        self, extra: ExtraSources, users: np.ndarray, seen: list[np.ndarray], tt_items: np.ndarray
+    ) -> tuple[np.ndarray, dict, dict]:
         """The two-tower candidates merged with the other sources' (``items``), and each other source's
         lists and dense score rows."""
         lists, dense = extra.retrieve(users, seen, self.n_candidates)
         return (merge([tt_items, *lists.values()]) if lists else tt_items), lists, dense
 
-    def _pair_matrix(self, items: np.ndarray, users: np.ndarray, tt_items: np.ndarray, lists: dict, dense: dict,
-                     uv: np.ndarray, item_vecs: np.ndarray, feats: PairFeatures) -> np.ndarray:
+    def _pair_matrix(
+        self,
+        items: np.ndarray,
+        users: np.ndarray,
+        tt_items: np.ndarray,
+        lists: dict,
+        dense: dict,
+        uv: np.ndarray,
+        item_vecs: np.ndarray,
+        feats: PairFeatures,
+    ) -> np.ndarray:
         """The re-ranker's features of the (user, item) pairs ``items >= 0``, row-major: the pair features
         with the two-tower score and rank, then each other source's score and rank."""
         n = self.n_candidates
@@ -182,8 +228,11 @@ class RankingFunnel:
         if lists:  # several sources: each score also as a z-score within the user's row (stable across refits)
             cols.append(_zscore(uv @ item_vecs.T)[rows, pi][:, None])
         for name in lists:
-            cols.append(np.column_stack([dense[name][rows, pi], ranks(lists[name], n_items, n)[rows, pi],
-                                         _zscore(dense[name])[rows, pi]]))
+            cols.append(
+                np.column_stack(
+                    [dense[name][rows, pi], ranks(lists[name], n_items, n)[rows, pi], _zscore(dense[name])[rows, pi]]
+                )
+            )
         return np.column_stack(cols).astype(np.float32)
 
     def source_candidates(self, users: np.ndarray, *, exact: bool | None = None) -> dict[str, np.ndarray]:
@@ -192,8 +241,11 @@ class RankingFunnel:
         users = np.asarray(users, dtype=np.int64).ravel()
         seen = [self.seen_[u] for u in users]
         exact = self.exact if exact is None else exact
-        out = {"two_tower": self.index_.search(self.two_tower_.user_vectors(users), self.n_candidates, seen,
-                                               exact=exact, probes=self.probes)[0]}
+        out = {
+            "two_tower": self.index_.search(
+                self.two_tower_.user_vectors(users), self.n_candidates, seen, exact=exact, probes=self.probes
+            )[0]
+        }
         out.update(self.sources_.retrieve(users, seen, self.n_candidates)[0])
         return out
 
@@ -202,7 +254,9 @@ class RankingFunnel:
         if not hasattr(self, "two_tower_"):
             raise InvalidInputError("RankingFunnel is not fitted; call fit(train, catalog) or RankingFunnel.load(url)")
 
-    def _add_new_items(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _add_new_items(
+        self, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Append the new items most similar in content to each user's profile; returns the content
         similarity of every candidate that is a new item (0 elsewhere)."""
         cat = self.catalog_
@@ -232,8 +286,16 @@ class RankingFunnel:
             sim_all[r, c] = sims[r, pos[int(items[r, c])]]
         return items, scores, sim_all
 
-    def recommend_detailed(self, users: np.ndarray, k: int = 10, *, exact: bool | None = None,
-                           rerank: bool | None = None, probes: int | None = None, rng: np.random.Generator | None = None) -> FunnelResult:
+    def recommend_detailed(
+        self,
+        users: np.ndarray,
+        k: int = 10,
+        *,
+        exact: bool | None = None,
+        rerank: bool | None = None,
+        probes: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> FunnelResult:
         """Run the three stages for a batch of users; see ``FunnelResult``."""
         self._check()
         users = np.asarray(users, dtype=np.int64).ravel()
@@ -275,8 +337,15 @@ class RankingFunnel:
         """Top-k item indices per user (the ``Recommender`` protocol used by ``evaluate``)."""
         return self.recommend_detailed(users, k).items
 
-    def _rules(self, users: np.ndarray, items: np.ndarray, final: np.ndarray, new_sim: np.ndarray, k: int,
-               rng: np.random.Generator) -> FunnelResult:
+    def _rules(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        final: np.ndarray,
+        new_sim: np.ndarray,
+        k: int,
+        rng: np.random.Generator,
+    ) -> FunnelResult:
         n = users.size
         res_items = np.full((n, k), -1, dtype=np.int64)
         res_scores = np.full((n, k), np.nan, dtype=np.float32)
@@ -322,7 +391,14 @@ class RankingFunnel:
                     props[j, slot] = (n_explore / k) / eligible.size
             for slot in range(k):
                 if res_items[j, slot] >= 0:
-                    logs.append({"user": int(u), "item": int(res_items[j, slot]), "slot": slot,
-                                 "source": sources[j, slot], "propensity": float(props[j, slot]),
-                                 "score": None if np.isnan(res_scores[j, slot]) else float(res_scores[j, slot])})
+                    logs.append(
+                        {
+                            "user": int(u),
+                            "item": int(res_items[j, slot]),
+                            "slot": slot,
+                            "source": sources[j, slot],
+                            "propensity": float(props[j, slot]),
+                            "score": None if np.isnan(res_scores[j, slot]) else float(res_scores[j, slot]),
+                        }
+                    )
         return FunnelResult(res_items, res_scores, sources, props, {}, 0, logs)

@@ -26,8 +26,16 @@ class ItemIndex:
     ``1 - distance`` from the collection, the inner product / cosine for exact search.
     """
 
-    def __init__(self, vectors: np.ndarray, *, metric: str = "cosine", url: str | None = None, bucket_size: int = 100,
-                 probes: int = 8, build: bool = True) -> None:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        *,
+        metric: str = "cosine",
+        url: str | None = None,
+        bucket_size: int = 100,
+        probes: int = 8,
+        build: bool = True,
+    ) -> None:
         v = np.asarray(vectors, dtype=np.float32)
         if v.ndim != 2 or v.shape[0] == 0:
             raise InvalidInputError(f"item vectors must be a non-empty (n_items, dim) array, got shape {v.shape}")
@@ -39,13 +47,15 @@ class ItemIndex:
         self.url = url or _default_url()
         self.collection = None
         if build:
-            col = vectree.create_collection(self.url, dim=v.shape[1], metric=metric, bucket_size=bucket_size, exist_ok=False)
+            col = vectree.create_collection(
+                self.url, dim=v.shape[1], metric=metric, bucket_size=bucket_size, exist_ok=False
+            )
             col.add(v, ids=np.arange(v.shape[0], dtype=np.int64))
             col.build()
             self.collection = col
 
     @classmethod
-    def open(cls, url: str, probes: int = 8) -> "ItemIndex":
+    def open(cls, url: str, probes: int = 8) -> ItemIndex:
         """Wrap an existing collection of item vectors (ids = item indices)."""
         col = vectree.open_collection(url)
         vecs = np.zeros((len(col), col.dim), dtype=np.float32)
@@ -62,8 +72,15 @@ class ItemIndex:
             queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
         return queries @ v.T
 
-    def search(self, queries: np.ndarray, n: int, seen: list[np.ndarray] | None = None, *, exact: bool = False,
-               probes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self,
+        queries: np.ndarray,
+        n: int,
+        seen: list[np.ndarray] | None = None,
+        *,
+        exact: bool = False,
+        probes: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` items per query, excluding ``seen[j]`` for query ``j``.
 
         Returns ``(items, scores)``, both (len(queries), n); ``-1`` / ``-inf`` pad short rows.
@@ -92,7 +109,9 @@ class ItemIndex:
         # ANN: users who have seen nothing share one batch; each other user's seen items are excluded in the scan
         k = min(n, n_items)
         fresh = np.flatnonzero([len(e) == 0 for e in seen])
-        groups = ([(fresh, None)] if len(fresh) else []) + [(np.array([r]), seen[r]) for r in range(len(q)) if len(seen[r])]
+        groups = ([(fresh, None)] if len(fresh) else []) + [
+            (np.array([r]), seen[r]) for r in range(len(q)) if len(seen[r])
+        ]
         for rows, excl in groups:
             res = self.collection.search(q[rows], k=k, probes=probes or self.probes, exclude_ids=excl)
             found = np.isfinite(res.distances)

@@ -22,9 +22,22 @@ from vectree.errors import InvalidInputError
 log = logging.getLogger(__name__)
 
 FEATURE_NAMES = [
-    "retrieval_score", "retrieval_rank", "item_log_count", "item_log_recent_count", "item_mean_rating",
-    "item_age_days", "item_year", "knn_score", "knn_score_recent", "genre_affinity", "genre_affinity_recent",
-    "content_sim", "content_sim_recent", "user_log_count", "year_gap", "user_age",
+    "retrieval_score",
+    "retrieval_rank",
+    "item_log_count",
+    "item_log_recent_count",
+    "item_mean_rating",
+    "item_age_days",
+    "item_year",
+    "knn_score",
+    "knn_score_recent",
+    "genre_affinity",
+    "genre_affinity_recent",
+    "content_sim",
+    "content_sim_recent",
+    "user_log_count",
+    "year_gap",
+    "user_age",
 ]
 
 
@@ -40,8 +53,14 @@ class PairFeatures:
         self.recent_items = recent_items
         self.knn_neighbors = knn_neighbors
 
-    def fit(self, log_: Interactions, genres: np.ndarray, years: np.ndarray, content: np.ndarray,
-            user_age: np.ndarray | None = None) -> "PairFeatures":
+    def fit(
+        self,
+        log_: Interactions,
+        genres: np.ndarray,
+        years: np.ndarray,
+        content: np.ndarray,
+        user_age: np.ndarray | None = None,
+    ) -> PairFeatures:
         """Compute per-item and per-user statistics from the log."""
         n_items = log_.n_items
         self.counts_ = np.bincount(log_.item, minlength=n_items).astype(np.float32)
@@ -61,7 +80,9 @@ class PairFeatures:
         self.user_genre_recent_ = profile_vectors(recent_hist, self.genres_.astype(np.float32))
         self.user_content_ = profile_vectors(self.history_, self.content_)
         self.user_content_recent_ = profile_vectors(recent_hist, self.content_)
-        self.user_year_ = np.array([self.years_[h].mean() if len(h) else 1990.0 for h in self.history_], dtype=np.float32)
+        self.user_year_ = np.array(
+            [self.years_[h].mean() if len(h) else 1990.0 for h in self.history_], dtype=np.float32
+        )
         self.user_count_ = np.array([len(h) for h in self.history_], dtype=np.float32)
         self.user_age_ = np.zeros(log_.n_users, np.float32) if user_age is None else np.asarray(user_age, np.float32)
         self.knn_ = ItemKNNRecommender(neighbors=self.knn_neighbors).fit(log_)
@@ -71,8 +92,9 @@ class PairFeatures:
         self.knn_recent_ = x_recent @ self.knn_.similarity_
         return self
 
-    def transform(self, users: np.ndarray, items: np.ndarray, retrieval_score: np.ndarray,
-                  retrieval_rank: np.ndarray) -> np.ndarray:
+    def transform(
+        self, users: np.ndarray, items: np.ndarray, retrieval_score: np.ndarray, retrieval_rank: np.ndarray
+    ) -> np.ndarray:
         """Feature matrix (len(pairs), len(FEATURE_NAMES)), float32, in ``FEATURE_NAMES`` order."""
         if not hasattr(self, "counts_"):
             raise InvalidInputError("PairFeatures is not fitted; call fit(log, ...) first")
@@ -86,13 +108,22 @@ class PairFeatures:
             if len(h):
                 knn[rows] = self.knn_.similarity_[np.ix_(h, i[rows])].sum(0)
         cols = [
-            np.asarray(retrieval_score, np.float32), np.asarray(retrieval_rank, np.float32),
-            np.log1p(self.counts_[i]), np.log1p(self.recent_counts_[i]), self.mean_rating_[i],
-            self.item_age_days_[i], self.years_[i],
-            knn / np.maximum(self.user_count_[u], 1.0), self.knn_recent_[u, i],
-            (self.user_genre_[u] * self.genres_[i]).sum(1), (self.user_genre_recent_[u] * self.genres_[i]).sum(1),
-            (self.user_content_[u] * self.content_[i]).sum(1), (self.user_content_recent_[u] * self.content_[i]).sum(1),
-            np.log1p(self.user_count_[u]), np.abs(self.user_year_[u] - self.years_[i]), self.user_age_[u],
+            np.asarray(retrieval_score, np.float32),
+            np.asarray(retrieval_rank, np.float32),
+            np.log1p(self.counts_[i]),
+            np.log1p(self.recent_counts_[i]),
+            self.mean_rating_[i],
+            self.item_age_days_[i],
+            self.years_[i],
+            knn / np.maximum(self.user_count_[u], 1.0),
+            self.knn_recent_[u, i],
+            (self.user_genre_[u] * self.genres_[i]).sum(1),
+            (self.user_genre_recent_[u] * self.genres_[i]).sum(1),
+            (self.user_content_[u] * self.content_[i]).sum(1),
+            (self.user_content_recent_[u] * self.content_[i]).sum(1),
+            np.log1p(self.user_count_[u]),
+            np.abs(self.user_year_[u] - self.years_[i]),
+            self.user_age_[u],
         ]
         return np.column_stack(cols).astype(np.float32)
 
@@ -121,8 +152,16 @@ class ReRanker:
     ``n_train_pairs_``, ``positive_rate_``.
     """
 
-    def __init__(self, *, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 31,
-                 l2_regularization: float = 1.0, seed: int = 0, predict_threads: int | None = 1) -> None:
+    def __init__(
+        self,
+        *,
+        max_iter: int = 200,
+        learning_rate: float = 0.05,
+        max_leaf_nodes: int = 31,
+        l2_regularization: float = 1.0,
+        seed: int = 0,
+        predict_threads: int | None = 1,
+    ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -130,18 +169,24 @@ class ReRanker:
         self.seed = seed
         self.predict_threads = predict_threads
 
-    def fit(self, features: np.ndarray, labels: np.ndarray) -> "ReRanker":
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> ReRanker:
         """Fit on pair features and 0/1 engagement labels."""
         labels = np.asarray(labels).astype(np.int64)
         if features.shape[0] != labels.shape[0] or features.shape[0] == 0:
-            raise InvalidInputError(f"features ({features.shape[0]} rows) and labels ({labels.shape[0]}) must match and be non-empty")
+            raise InvalidInputError(
+                f"features ({features.shape[0]} rows) and labels ({labels.shape[0]}) must match and be non-empty"
+            )
         if np.unique(labels).size < 2:
             raise InvalidInputError("re-ranker labels are all one class; use more users or a larger candidate pool")
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         model = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
-            l2_regularization=self.l2_regularization, early_stopping=False, random_state=self.seed,
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            l2_regularization=self.l2_regularization,
+            early_stopping=False,
+            random_state=self.seed,
         ).fit(features, labels)
         # Keep the trees as plain arrays (sklearn's node records), so a saved funnel is JSON + npz, not a pickle.
         self.trees_ = [p.nodes for trees in model._predictors for p in trees]
@@ -167,5 +212,7 @@ class ReRanker:
         raw = np.full(x.shape[0], self.baseline_, dtype=np.float64)
         with _controller().limit(limits=self.predict_threads, user_api="openmp"):
             for nodes in self.trees_:
-                raw += TreePredictor(nodes, no_cats, no_cats).predict(x, no_cats, f_idx_map, self.predict_threads or (os.cpu_count() or 1))
+                raw += TreePredictor(nodes, no_cats, no_cats).predict(
+                    x, no_cats, f_idx_map, self.predict_threads or (os.cpu_count() or 1)
+                )
         return expit(raw).astype(np.float32)

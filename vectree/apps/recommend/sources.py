@@ -26,7 +26,9 @@ def check_sources(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     names = tuple(names)
     bad = [n for n in names if n not in SOURCES]
     if bad or not names or names[0] != "two_tower" or len(set(names)) != len(names):
-        raise InvalidInputError(f"sources must start with 'two_tower' and name each of {SOURCES} at most once, got {names}")
+        raise InvalidInputError(
+            f"sources must start with 'two_tower' and name each of {SOURCES} at most once, got {names}"
+        )
     return names
 
 
@@ -40,7 +42,7 @@ class ExtraSources:
         self.names = tuple(n for n in names if n != "two_tower")
         self.ease_l2, self.knn_neighbors = ease_l2, knn_neighbors
 
-    def fit(self, log_: Interactions) -> "ExtraSources":
+    def fit(self, log_: Interactions) -> ExtraSources:
         """Fit every source on the log."""
         self.models_ = {}
         for name in self.names:
@@ -54,7 +56,9 @@ class ExtraSources:
     def feature_names(self) -> list[str]:
         return [f"{n}_{f}" for n in self.names for f in ("score", "rank", "zscore")]
 
-    def retrieve(self, users: np.ndarray, seen: list[np.ndarray], n: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def retrieve(
+        self, users: np.ndarray, seen: list[np.ndarray], n: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per source: ``items`` (len(users), n) top unseen items and ``scores`` the dense score rows."""
         items, dense = {}, {}
         for name in self.names:

@@ -42,7 +42,9 @@ def encode(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
 
     def add(a: np.ndarray) -> str:
         if a.dtype.hasobject:
-            raise InvalidInputError(f"cannot store an object array (dtype {a.dtype}); convert it to a plain dtype first")
+            raise InvalidInputError(
+                f"cannot store an object array (dtype {a.dtype}); convert it to a plain dtype first"
+            )
         key = f"a{len(arrays)}"
         arrays[key] = np.ascontiguousarray(a)
         return key
@@ -65,7 +67,9 @@ def encode(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
             return {"$map": {k: walk(x) for k, x in v.items()}}
         name = type(v).__name__
         if KNOWN.get(name) is not type(v):
-            raise InvalidInputError(f"cannot store a {name}: not one of the recommender's known classes {sorted(KNOWN)}")
+            raise InvalidInputError(
+                f"cannot store a {name}: not one of the recommender's known classes {sorted(KNOWN)}"
+            )
         return {"$object": name, "state": {k: walk(x) for k, x in vars(v).items()}}
 
     return walk(obj), arrays
@@ -94,7 +98,9 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
         if "$object" in v:
             cls = KNOWN.get(v["$object"])
             if cls is None:
-                raise InvalidInputError(f"stored state names class {v['$object']!r}, which is not a known recommender class")
+                raise InvalidInputError(
+                    f"stored state names class {v['$object']!r}, which is not a known recommender class"
+                )
             obj = cls.__new__(cls)
             obj.__dict__.update({k: walk(x) for k, x in v["state"].items()})
             return obj

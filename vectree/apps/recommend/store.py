@@ -28,8 +28,16 @@ TWO_TOWER_ATTACHMENT = "recommend.two_tower"
 FUNNEL_ATTACHMENT = "recommend.funnel"
 _FORMAT = 2
 
-for _cls in (RankingFunnel, Catalog, PairFeatures, ReRanker, ItemKNNRecommender, PopularityRecommender, EASERecommender,
-             ExtraSources):
+for _cls in (
+    RankingFunnel,
+    Catalog,
+    PairFeatures,
+    ReRanker,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    EASERecommender,
+    ExtraSources,
+):
     state.register(_cls)
 
 
@@ -39,7 +47,9 @@ def save_funnel(funnel: RankingFunnel, url: str) -> str:
     funnel._check()
     index = funnel.index_
     if index.url != url:
-        index = ItemIndex(index.vectors, metric=funnel.metric, url=url, bucket_size=funnel.bucket_size, probes=funnel.probes)
+        index = ItemIndex(
+            index.vectors, metric=funnel.metric, url=url, bucket_size=funnel.bucket_size, probes=funnel.probes
+        )
     col = index.collection
     header, arrays = funnel.two_tower_.to_state()
     col.put_attachment(TWO_TOWER_ATTACHMENT, json.dumps(header).encode())
@@ -62,11 +72,15 @@ def load_funnel(url: str, probes: int | None = None) -> RankingFunnel:
         tt_header = json.loads(col.get_attachment(TWO_TOWER_ATTACHMENT))
         tt_arrays = state.from_npz(col.get_attachment(TWO_TOWER_ATTACHMENT + ".npz"))
     except NotFoundError as exc:
-        raise NotFoundError(f"{url} is a collection but holds no saved recommender ({exc}); run `vectree recommend fit` first") from exc
+        raise NotFoundError(
+            f"{url} is a collection but holds no saved recommender ({exc}); run `vectree recommend fit` first"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"the saved recommender at {url} is not valid JSON ({exc})") from exc
     if head.get("format") != _FORMAT:
-        raise InvalidInputError(f"saved recommender at {url} has format {head.get('format')}, this vectree reads {_FORMAT}")
+        raise InvalidInputError(
+            f"saved recommender at {url} has format {head.get('format')}, this vectree reads {_FORMAT}"
+        )
     funnel = state.decode(head["funnel"], arrays)
     if not isinstance(funnel, RankingFunnel):
         raise InvalidInputError(f"the saved recommender at {url} does not hold a RankingFunnel")

@@ -38,7 +38,9 @@ ProgressFn = Callable[[int, int, float], None]  # (epoch, epochs, mean loss)
 class _Tower(nn.Module):
     """ids (+ optional pooled history bag) + dense features -> MLP -> unit vector."""
 
-    def __init__(self, n_ids: int, n_feat: int, id_dim: int, hidden: int, dim: int, n_bag: int = 0, dropout: float = 0.1):
+    def __init__(
+        self, n_ids: int, n_feat: int, id_dim: int, hidden: int, dim: int, n_bag: int = 0, dropout: float = 0.1
+    ):
         super().__init__()
         self.ids = nn.Embedding(n_ids + 1, id_dim)  # last row: unknown / dropped id
         nn.init.normal_(self.ids.weight, std=0.05)
@@ -59,10 +61,22 @@ class _Tower(nn.Module):
 
 
 class _TwoTowerNet(nn.Module):
-    def __init__(self, n_users: int, n_items: int, user_feat: int, item_feat: int, id_dim: int, hidden: int, dim: int,
-                 use_history: bool, dropout: float):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        user_feat: int,
+        item_feat: int,
+        id_dim: int,
+        hidden: int,
+        dim: int,
+        use_history: bool,
+        dropout: float,
+    ):
         super().__init__()
-        self.user = _Tower(n_users, user_feat, id_dim, hidden, dim, n_bag=n_items if use_history else 0, dropout=dropout)
+        self.user = _Tower(
+            n_users, user_feat, id_dim, hidden, dim, n_bag=n_items if use_history else 0, dropout=dropout
+        )
         self.item = _Tower(n_items, item_feat, id_dim, hidden, dim, dropout=dropout)
 
 
@@ -91,26 +105,65 @@ class TwoTowerModel:
     ``user_features_``, ``item_features_``, ``history_``, ``fit_seconds_``.
     """
 
-    def __init__(self, *, dim: int = 64, id_dim: int = 32, hidden: int = 128, loss: str = "inbatch",
-                 temperature: float = 0.1, n_negatives: int = 8, epochs: int = 10, batch_size: int = 1024,
-                 lr: float = 3e-3, weight_decay: float = 0.0, use_history: bool = True, max_history: int = 100,
-                 id_dropout: float = 0.1, dropout: float = 0.1, seed: int = 0, progress: ProgressFn | None = None):
+    def __init__(
+        self,
+        *,
+        dim: int = 64,
+        id_dim: int = 32,
+        hidden: int = 128,
+        loss: str = "inbatch",
+        temperature: float = 0.1,
+        n_negatives: int = 8,
+        epochs: int = 10,
+        batch_size: int = 1024,
+        lr: float = 3e-3,
+        weight_decay: float = 0.0,
+        use_history: bool = True,
+        max_history: int = 100,
+        id_dropout: float = 0.1,
+        dropout: float = 0.1,
+        seed: int = 0,
+        progress: ProgressFn | None = None,
+    ):
         self.dim, self.id_dim, self.hidden, self.loss = dim, id_dim, hidden, loss
         self.temperature, self.n_negatives, self.epochs, self.batch_size = temperature, n_negatives, epochs, batch_size
         self.lr, self.weight_decay, self.use_history, self.max_history = lr, weight_decay, use_history, max_history
         self.id_dropout, self.dropout, self.seed, self.progress = id_dropout, dropout, seed, progress
 
-    _PARAMS = ("dim", "id_dim", "hidden", "loss", "temperature", "n_negatives", "epochs", "batch_size", "lr",
-               "weight_decay", "use_history", "max_history", "id_dropout", "dropout", "seed")
+    _PARAMS = (
+        "dim",
+        "id_dim",
+        "hidden",
+        "loss",
+        "temperature",
+        "n_negatives",
+        "epochs",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "use_history",
+        "max_history",
+        "id_dropout",
+        "dropout",
+        "seed",
+    )
 
     def get_params(self) -> dict:
         """The constructor parameters (without the progress callback)."""
         return {p: getattr(self, p) for p in self._PARAMS}
 
     # ------------------------------------------------------------------ training
-    def fit(self, users: np.ndarray, items: np.ndarray, *, n_users: int, n_items: int,
-            user_features: np.ndarray | None = None, item_features: np.ndarray | None = None,
-            history: list[np.ndarray] | None = None) -> "TwoTowerModel":
+    def fit(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        *,
+        n_users: int,
+        n_items: int,
+        user_features: np.ndarray | None = None,
+        item_features: np.ndarray | None = None,
+        history: list[np.ndarray] | None = None,
+    ) -> TwoTowerModel:
         """Train on interaction pairs ``(users[j], items[j])`` (dense 0-based indices).
 
         ``history[u]`` lists user ``u``'s engaged items in time order (default: built from the pairs in
@@ -121,7 +174,9 @@ class TwoTowerModel:
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         if users.shape != items.shape or users.ndim != 1 or users.size == 0:
-            raise InvalidInputError(f"users and items must be equal-length non-empty 1-d arrays, got {users.shape} and {items.shape}")
+            raise InvalidInputError(
+                f"users and items must be equal-length non-empty 1-d arrays, got {users.shape} and {items.shape}"
+            )
         if users.min() < 0 or users.max() >= n_users or items.min() < 0 or items.max() >= n_items:
             raise InvalidInputError(f"indices out of range: users must be in [0, {n_users}), items in [0, {n_items})")
         torch.manual_seed(self.seed)
@@ -134,8 +189,17 @@ class TwoTowerModel:
         self.history_ = [np.asarray(h, dtype=np.int64)[-self.max_history :] for h in history]
         if len(self.history_) != n_users:
             raise InvalidInputError(f"history must have one entry per user ({n_users}), got {len(self.history_)}")
-        self.net_ = _TwoTowerNet(n_users, n_items, self.user_features_.shape[1], self.item_features_.shape[1],
-                                 self.id_dim, self.hidden, self.dim, self.use_history, self.dropout)
+        self.net_ = _TwoTowerNet(
+            n_users,
+            n_items,
+            self.user_features_.shape[1],
+            self.item_features_.shape[1],
+            self.id_dim,
+            self.hidden,
+            self.dim,
+            self.use_history,
+            self.dropout,
+        )
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         log_q = torch.from_numpy(np.log(np.bincount(items, minlength=n_items) / items.size + 1e-9).astype(np.float32))
         uf, itf = torch.from_numpy(self.user_features_), torch.from_numpy(self.item_features_)
@@ -176,18 +240,33 @@ class TwoTowerModel:
         weights = np.ones(idx.size, dtype=np.float32)
         if exclude is not None and idx.size:
             weights[idx == np.repeat(exclude, lengths)] = 0.0
-        counts = np.bincount(np.repeat(np.arange(len(hist)), lengths), weights=weights, minlength=len(hist)).astype(np.float32)
+        counts = np.bincount(np.repeat(np.arange(len(hist)), lengths), weights=weights, minlength=len(hist)).astype(
+            np.float32
+        )
         return (torch.from_numpy(idx), torch.from_numpy(offsets), torch.from_numpy(weights), torch.from_numpy(counts))
 
-    def _user_forward(self, users: np.ndarray, uf: torch.Tensor, exclude: np.ndarray | None = None,
-                      history: list[np.ndarray] | None = None, features: torch.Tensor | None = None) -> torch.Tensor:
+    def _user_forward(
+        self,
+        users: np.ndarray,
+        uf: torch.Tensor,
+        exclude: np.ndarray | None = None,
+        history: list[np.ndarray] | None = None,
+        features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         bag = self._bag(users, exclude, history) if self.use_history else None
         feats = features if features is not None else uf[torch.from_numpy(users)]
         ids = np.where(users < self.n_users_, users, self.n_users_)
         return self.net_.user(torch.from_numpy(ids), feats, bag)
 
-    def _loss(self, u: torch.Tensor, i: torch.Tensor, bi: np.ndarray, itf: torch.Tensor, log_q: torch.Tensor,
-              rng: np.random.Generator) -> torch.Tensor:
+    def _loss(
+        self,
+        u: torch.Tensor,
+        i: torch.Tensor,
+        bi: np.ndarray,
+        itf: torch.Tensor,
+        log_q: torch.Tensor,
+        rng: np.random.Generator,
+    ) -> torch.Tensor:
         tau = self.temperature
         if self.loss == "inbatch":
             logits = u @ i.T / tau - log_q[torch.from_numpy(bi)].unsqueeze(0)
@@ -200,7 +279,9 @@ class TwoTowerModel:
             all_vec = self.net_.item(torch.arange(self.n_items_), itf)
             n_vec = all_vec[torch.from_numpy(neg)]
         else:
-            n_vec = self.net_.item(torch.from_numpy(neg.ravel()), itf[torch.from_numpy(neg.ravel())]).view(bi.size, self.n_negatives, -1)
+            n_vec = self.net_.item(torch.from_numpy(neg.ravel()), itf[torch.from_numpy(neg.ravel())]).view(
+                bi.size, self.n_negatives, -1
+            )
         pos = (u * i).sum(1) / tau
         negs = torch.einsum("bd,bnd->bn", u, n_vec) / tau
         return nn.functional.softplus(-pos).mean() + nn.functional.softplus(negs).mean()
@@ -211,21 +292,29 @@ class TwoTowerModel:
             raise InvalidInputError("TwoTowerModel is not fitted; call fit(...) or TwoTowerModel.load(path)")
 
     @torch.no_grad()
-    def item_vectors(self, items: np.ndarray | None = None, features: np.ndarray | None = None,
-                     use_ids: bool = True) -> np.ndarray:
+    def item_vectors(
+        self, items: np.ndarray | None = None, features: np.ndarray | None = None, use_ids: bool = True
+    ) -> np.ndarray:
         """Unit item vectors (float32) for ``items`` (default all). ``features`` overrides the stored side
         features; ``use_ids=False`` embeds from features alone (as for an item unseen in training)."""
         self._check()
         items = np.arange(self.n_items_) if items is None else np.asarray(items, dtype=np.int64)
-        feats = self.item_features_[np.clip(items, 0, self.n_items_ - 1)] if features is None else _as_features(features, items.size, "features")
+        feats = (
+            self.item_features_[np.clip(items, 0, self.n_items_ - 1)]
+            if features is None
+            else _as_features(features, items.size, "features")
+        )
         ids = items if use_ids else np.full(items.size, self.n_items_)
-        out = [self.net_.item(torch.from_numpy(ids[s : s + 4096]), torch.from_numpy(feats[s : s + 4096]))
-               for s in range(0, items.size, 4096)]
+        out = [
+            self.net_.item(torch.from_numpy(ids[s : s + 4096]), torch.from_numpy(feats[s : s + 4096]))
+            for s in range(0, items.size, 4096)
+        ]
         return torch.cat(out).numpy() if out else np.zeros((0, self.dim), dtype=np.float32)
 
     @torch.no_grad()
-    def user_vectors(self, users: np.ndarray, history: list[np.ndarray] | None = None,
-                     features: np.ndarray | None = None) -> np.ndarray:
+    def user_vectors(
+        self, users: np.ndarray, history: list[np.ndarray] | None = None, features: np.ndarray | None = None
+    ) -> np.ndarray:
         """Unit user vectors (float32). ``history`` / ``features`` override what was seen in training;
         a user index >= n_users is a new user (no id embedding: history and features only)."""
         self._check()
@@ -252,16 +341,25 @@ class TwoTowerModel:
         self._check()
         lengths = np.array([len(h) for h in self.history_], dtype=np.int64)
         arrays = {f"state.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        arrays.update({
-            "user_features": self.user_features_, "item_features": self.item_features_, "history_lengths": lengths,
-            "history_items": np.concatenate(self.history_) if lengths.sum() else np.zeros(0, np.int64),
-        })
-        header = {"format": 1, "params": self.get_params(), "n_users": self.n_users_, "n_items": self.n_items_,
-                  "loss_history": [float(x) for x in self.loss_history_]}
+        arrays.update(
+            {
+                "user_features": self.user_features_,
+                "item_features": self.item_features_,
+                "history_lengths": lengths,
+                "history_items": np.concatenate(self.history_) if lengths.sum() else np.zeros(0, np.int64),
+            }
+        )
+        header = {
+            "format": 1,
+            "params": self.get_params(),
+            "n_users": self.n_users_,
+            "n_items": self.n_items_,
+            "loss_history": [float(x) for x in self.loss_history_],
+        }
         return header, arrays
 
     @classmethod
-    def from_state(cls, header: dict, arrays: dict[str, np.ndarray]) -> "TwoTowerModel":
+    def from_state(cls, header: dict, arrays: dict[str, np.ndarray]) -> TwoTowerModel:
         """Inverse of ``to_state``."""
         if header.get("format") != 1:
             raise InvalidInputError(f"two-tower model state has format {header.get('format')!r}, this vectree reads 1")
@@ -271,9 +369,18 @@ class TwoTowerModel:
         model.item_features_ = np.asarray(arrays["item_features"], dtype=np.float32)
         lengths = arrays["history_lengths"]
         model.history_ = np.split(arrays["history_items"], np.cumsum(lengths)[:-1]) if lengths.size else []
-        model.net_ = _TwoTowerNet(model.n_users_, model.n_items_, model.user_features_.shape[1], model.item_features_.shape[1],
-                                  model.id_dim, model.hidden, model.dim, model.use_history, model.dropout)
-        state = {k[len("state."):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("state.")}
+        model.net_ = _TwoTowerNet(
+            model.n_users_,
+            model.n_items_,
+            model.user_features_.shape[1],
+            model.item_features_.shape[1],
+            model.id_dim,
+            model.hidden,
+            model.dim,
+            model.use_history,
+            model.dropout,
+        )
+        state = {k[len("state.") :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("state.")}
         model.net_.load_state_dict(state)
         model.net_.eval()
         model.loss_history_ = list(header["loss_history"])
@@ -291,7 +398,7 @@ class TwoTowerModel:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "TwoTowerModel":
+    def from_bytes(cls, data: bytes) -> TwoTowerModel:
         """Inverse of ``to_bytes`` (reads JSON and a pickle-free npz)."""
         from vectree.apps.recommend.state import from_npz
 
@@ -307,6 +414,6 @@ class TwoTowerModel:
         Path(path).write_bytes(self.to_bytes())
 
     @classmethod
-    def load(cls, path: str | Path) -> "TwoTowerModel":
+    def load(cls, path: str | Path) -> TwoTowerModel:
         """Read a model written by ``save``."""
         return cls.from_bytes(Path(path).read_bytes())

@@ -44,7 +44,9 @@ class FilterReport:
 
     def __add__(self, later: FilterReport) -> FilterReport:
         if later.rows_in != self.rows_out:
-            raise InvalidInputError(f"reports do not chain: the first ends with {self.rows_out} rows, the next starts with {later.rows_in}")
+            raise InvalidInputError(
+                f"reports do not chain: the first ends with {self.rows_out} rows, the next starts with {later.rows_in}"
+            )
         return FilterReport(self.rows_in, later.rows_out, self.steps + later.steps)
 
     @property
@@ -54,21 +56,38 @@ class FilterReport:
 
     def as_dict(self) -> dict:
         """A JSON-able dict."""
-        return {"rows_in": self.rows_in, "rows_out": self.rows_out,
-                "steps": [{"name": s.name, "reason": s.reason, "rows_removed": s.rows_removed,
-                           "units_removed": s.units_removed, "examples": [str(e) for e in s.examples]} for s in self.steps]}
+        return {
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "steps": [
+                {
+                    "name": s.name,
+                    "reason": s.reason,
+                    "rows_removed": s.rows_removed,
+                    "units_removed": s.units_removed,
+                    "examples": [str(e) for e in s.examples],
+                }
+                for s in self.steps
+            ],
+        }
 
     def to_markdown(self) -> str:
         """The report as a markdown table."""
-        lines = [f"Kept {self.rows_out:,} of {self.rows_in:,} rows ({self.rows_removed:,} removed).", "",
-                 "| step | rows removed | units | why | examples |", "|---|---|---|---|---|"]
+        lines = [
+            f"Kept {self.rows_out:,} of {self.rows_in:,} rows ({self.rows_removed:,} removed).",
+            "",
+            "| step | rows removed | units | why | examples |",
+            "|---|---|---|---|---|",
+        ]
         for s in self.steps:
             ex = ", ".join(str(e) for e in s.examples[:3]) or "-"
             lines.append(f"| {s.name} | {s.rows_removed:,} | {s.units_removed:,} | {s.reason} | {ex} |")
         return "\n".join(lines) + "\n"
 
 
-def drop_exact_duplicates(table: pd.DataFrame, subset: Sequence[str] | None = None) -> tuple[pd.DataFrame, FilterReport]:
+def drop_exact_duplicates(
+    table: pd.DataFrame, subset: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, FilterReport]:
     """Drop rows equal to an earlier row on ``subset`` (all columns by default); keep the first."""
     if subset is not None:
         missing = [c for c in subset if c not in table.columns]
@@ -76,10 +95,15 @@ def drop_exact_duplicates(table: pd.DataFrame, subset: Sequence[str] | None = No
             raise InvalidInputError(f"column(s) {missing} not in the table; it has {list(table.columns)}")
     dup = table.duplicated(subset=list(subset) if subset is not None else None, keep="first").to_numpy()
     kept = table[~dup]
-    groups = int(table[dup].drop_duplicates(subset=list(subset) if subset is not None else None).shape[0]) if dup.any() else 0
+    groups = (
+        int(table[dup].drop_duplicates(subset=list(subset) if subset is not None else None).shape[0])
+        if dup.any()
+        else 0
+    )
     cols = ", ".join(subset) if subset is not None else "all columns"
-    step = FilterStep("exact duplicates", f"equal to an earlier row on {cols}", int(dup.sum()), groups,
-                      table.index[dup][:5].tolist())
+    step = FilterStep(
+        "exact duplicates", f"equal to an earlier row on {cols}", int(dup.sum()), groups, table.index[dup][:5].tolist()
+    )
     return kept, FilterReport(len(table), len(kept), [step])
 
 
@@ -106,14 +130,24 @@ def bot_sessions(
         raise InvalidInputError(f"column(s) {need} not in the table; it has {list(table.columns)}")
     clicks = pd.to_numeric(table[click_col], errors="coerce")
     if clicks.isna().any() or not clicks.isin([0, 1]).all():
-        raise InvalidInputError(f"{click_col!r} must be 0/1 per impression, found e.g. {table.loc[~clicks.isin([0, 1]), click_col].head(3).tolist()}")
+        raise InvalidInputError(
+            f"{click_col!r} must be 0/1 per impression, found e.g. {table.loc[~clicks.isin([0, 1]), click_col].head(3).tolist()}"
+        )
     g = pd.DataFrame({"session": table[session_col].to_numpy(), "click": clicks.to_numpy()})
     stats = g.groupby("session", sort=False).agg(impressions=("click", "size"), clicks=("click", "sum"))
     stats["ctr"] = stats["clicks"] / stats["impressions"]
     if time_col is not None:
         t = table[time_col]
-        t = pd.to_datetime(t, utc=True) if not pd.api.types.is_numeric_dtype(t) else pd.to_datetime(t, unit="s", utc=True)
-        span = pd.Series(t.to_numpy()).groupby(g["session"].to_numpy(), sort=False).agg(lambda s: (s.max() - s.min()).total_seconds())
+        t = (
+            pd.to_datetime(t, utc=True)
+            if not pd.api.types.is_numeric_dtype(t)
+            else pd.to_datetime(t, unit="s", utc=True)
+        )
+        span = (
+            pd.Series(t.to_numpy())
+            .groupby(g["session"].to_numpy(), sort=False)
+            .agg(lambda s: (s.max() - s.min()).total_seconds())
+        )
         stats["minutes"] = np.maximum(span.reindex(stats.index).to_numpy() / 60.0, 1.0)
         stats["impressions_per_minute"] = stats["impressions"] / stats["minutes"]
     reason = pd.Series("", index=stats.index, dtype=object)
@@ -130,7 +164,9 @@ def bot_sessions(
     return stats
 
 
-def drop_bot_sessions(table: pd.DataFrame, *, session_col: str = "session", **rules) -> tuple[pd.DataFrame, FilterReport]:
+def drop_bot_sessions(
+    table: pd.DataFrame, *, session_col: str = "session", **rules
+) -> tuple[pd.DataFrame, FilterReport]:
     """Drop every impression of the bot-like sessions found by :func:`bot_sessions`; one report step per rule."""
     stats = bot_sessions(table, session_col=session_col, **rules)
     flagged = stats[stats["reason"] != ""]

@@ -63,8 +63,10 @@ class LearningCurve:
 
     def rows(self) -> list[dict]:
         """One dict per size, for tables and JSON."""
-        return [{"n_train": n, "train_mean": a, "train_std": b, "val_mean": c, "val_std": d}
-                for n, a, b, c, d in zip(self.sizes, self.train_mean, self.train_std, self.val_mean, self.val_std)]
+        return [
+            {"n_train": n, "train_mean": a, "train_std": b, "val_mean": c, "val_std": d}
+            for n, a, b, c, d in zip(self.sizes, self.train_mean, self.train_std, self.val_mean, self.val_std)
+        ]
 
     def as_dict(self) -> dict:
         """A JSON-able dict, with the verdict."""
@@ -72,10 +74,16 @@ class LearningCurve:
 
     def to_markdown(self) -> str:
         """The curve as a markdown table with the verdict."""
-        lines = [f"Learning curve ({self.method}, {self.runs} runs per size, {self.scoring}): **{self.verdict}**.", "",
-                 f"| training rows | train {self.scoring} | validation {self.scoring} |", "|---|---|---|"]
-        lines += [f"| {r['n_train']:,} | {r['train_mean']:.4f} ± {r['train_std']:.4f} | {r['val_mean']:.4f} ± {r['val_std']:.4f} |"
-                  for r in self.rows()]
+        lines = [
+            f"Learning curve ({self.method}, {self.runs} runs per size, {self.scoring}): **{self.verdict}**.",
+            "",
+            f"| training rows | train {self.scoring} | validation {self.scoring} |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {r['n_train']:,} | {r['train_mean']:.4f} ± {r['train_std']:.4f} | {r['val_mean']:.4f} ± {r['val_std']:.4f} |"
+            for r in self.rows()
+        ]
         return "\n".join(lines) + "\n"
 
     def plot(self, path: str | Path, *, title: str = "Learning curve") -> Path:
@@ -86,7 +94,10 @@ class LearningCurve:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-        for mean, std, label in ((self.train_mean, self.train_std, "train"), (self.val_mean, self.val_std, "validation")):
+        for mean, std, label in (
+            (self.train_mean, self.train_std, "train"),
+            (self.val_mean, self.val_std, "validation"),
+        ):
             m, s = np.array(mean), np.array(std)
             ax.plot(self.sizes, m, marker="o", label=label)
             ax.fill_between(self.sizes, m - s, m + s, alpha=0.2)
@@ -133,10 +144,10 @@ def learning_curve(
     ``validation=(X_val, y_val)``: nested random subsets of (X, y), each scored on the validation set,
     ``repeats`` times. Sizes are fractions (<= 1) of the training rows or absolute counts.
     """
-    from sklearn.base import clone
+    from sklearn.base import clone, is_classifier
     from sklearn.metrics import get_scorer
-    from sklearn.model_selection import StratifiedKFold, KFold, learning_curve as sk_learning_curve
-    from sklearn.base import is_classifier
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.model_selection import learning_curve as sk_learning_curve
 
     n = len(y)
     if n < 4:
@@ -146,11 +157,31 @@ def learning_curve(
     except ValueError as exc:
         raise InvalidInputError(f"unknown scoring {scoring!r}: {exc}") from exc
     if validation is None:
-        splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(n_splits=cv, shuffle=True, random_state=seed)
-        sizes, tr, va = sk_learning_curve(clone(estimator), X, y, train_sizes=_sizes(train_sizes, n * (cv - 1) // cv),
-                                          cv=splitter, scoring=scoring, shuffle=True, random_state=seed, n_jobs=1)
-        return LearningCurve(sizes.tolist(), tr.mean(1).tolist(), tr.std(1).tolist(), va.mean(1).tolist(), va.std(1).tolist(),
-                             scoring, "cv", cv, min_gain)
+        splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(
+            n_splits=cv, shuffle=True, random_state=seed
+        )
+        sizes, tr, va = sk_learning_curve(
+            clone(estimator),
+            X,
+            y,
+            train_sizes=_sizes(train_sizes, n * (cv - 1) // cv),
+            cv=splitter,
+            scoring=scoring,
+            shuffle=True,
+            random_state=seed,
+            n_jobs=1,
+        )
+        return LearningCurve(
+            sizes.tolist(),
+            tr.mean(1).tolist(),
+            tr.std(1).tolist(),
+            va.mean(1).tolist(),
+            va.std(1).tolist(),
+            scoring,
+            "cv",
+            cv,
+            min_gain,
+        )
     Xv, yv = validation
     sizes = _sizes(train_sizes, n)
     tr = np.zeros((len(sizes), repeats))
@@ -164,5 +195,14 @@ def learning_curve(
             model = clone(estimator).fit(Xs, ys)
             tr[i, r] = scorer(model, Xs, ys)
             va[i, r] = scorer(model, Xv, yv)
-    return LearningCurve(sizes.tolist(), tr.mean(1).tolist(), tr.std(1).tolist(), va.mean(1).tolist(), va.std(1).tolist(),
-                         scoring, "holdout", repeats, min_gain)
+    return LearningCurve(
+        sizes.tolist(),
+        tr.mean(1).tolist(),
+        tr.std(1).tolist(),
+        va.mean(1).tolist(),
+        va.std(1).tolist(),
+        scoring,
+        "holdout",
+        repeats,
+        min_gain,
+    )

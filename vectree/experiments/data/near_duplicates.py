@@ -22,7 +22,13 @@ from vectree.errors import InvalidInputError
 from vectree.experiments.data.filtering import FilterReport, FilterStep
 from vectree.experiments.data.splits import LeakageError, Split
 
-__all__ = ["near_duplicate_pairs", "near_duplicates_between", "duplicate_clusters", "drop_near_duplicates", "check_near_duplicate_leakage"]
+__all__ = [
+    "near_duplicate_pairs",
+    "near_duplicates_between",
+    "duplicate_clusters",
+    "drop_near_duplicates",
+    "check_near_duplicate_leakage",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +40,17 @@ def _as_matrix(vectors: np.ndarray, name: str = "vectors") -> np.ndarray:
     return x
 
 
-def _search_against(base: np.ndarray, queries: np.ndarray, *, k: int, metric: str, probes: int, exact: bool,
-                    bucket_size: int | None, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def _search_against(
+    base: np.ndarray,
+    queries: np.ndarray,
+    *,
+    k: int,
+    metric: str,
+    probes: int,
+    exact: bool,
+    bucket_size: int | None,
+    batch: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
     import vectree
 
     k = min(k, len(base))
@@ -43,11 +58,11 @@ def _search_against(base: np.ndarray, queries: np.ndarray, *, k: int, metric: st
     with tempfile.TemporaryDirectory(prefix="vectree-neardup-") as tmp:
         col = vectree.create_collection(tmp, dim=base.shape[1], metric=metric, bucket_size=bucket)
         for start in range(0, len(base), 50_000):
-            col.add(base[start:start + 50_000], ids=np.arange(start, min(start + 50_000, len(base)), dtype=np.int64))
+            col.add(base[start : start + 50_000], ids=np.arange(start, min(start + 50_000, len(base)), dtype=np.int64))
         col.build()
         ids, dist = [], []
         for start in range(0, len(queries), batch):
-            res = col.search(queries[start:start + batch], k=k, probes=probes, exact=exact)
+            res = col.search(queries[start : start + batch], k=k, probes=probes, exact=exact)
             ids.append(np.asarray(res.ids, dtype=np.int64))
             dist.append(np.asarray(res.distances, dtype=np.float64))
     return np.vstack(ids), np.vstack(dist)
@@ -115,15 +130,23 @@ def drop_near_duplicates(
     """Keep the first row of every near-duplicate cluster; returns kept rows, their vectors and a report."""
     x = _as_matrix(vectors)
     if len(table) != len(x):
-        raise InvalidInputError(f"the table has {len(table)} rows but there are {len(x)} vectors; give one vector per row")
+        raise InvalidInputError(
+            f"the table has {len(table)} rows but there are {len(x)} vectors; give one vector per row"
+        )
     pairs = near_duplicate_pairs(x, threshold=threshold, metric=metric, k=k, probes=probes, exact=exact)
     labels = duplicate_clusters(pairs, len(x))
     first = pd.Series(np.arange(len(x))).groupby(labels).transform("min").to_numpy()
     keep = first == np.arange(len(x))
     clusters = int(len(np.unique(labels[~keep]))) if (~keep).any() else 0
     examples = [f"{table.index[j]}~{table.index[first[j]]}" for j in np.flatnonzero(~keep)[:5]]
-    step = FilterStep("near duplicates", f"{metric} distance <= {threshold:g} to a kept row (vectree collection, "
-                      f"{'exact' if exact else f'probes={probes}'})", int((~keep).sum()), clusters, examples)
+    step = FilterStep(
+        "near duplicates",
+        f"{metric} distance <= {threshold:g} to a kept row (vectree collection, "
+        f"{'exact' if exact else f'probes={probes}'})",
+        int((~keep).sum()),
+        clusters,
+        examples,
+    )
     log.info("near duplicates: %d pairs, %d rows dropped in %d clusters", len(pairs), int((~keep).sum()), clusters)
     return table[keep], x[keep], FilterReport(len(table), int(keep.sum()), [step])
 
@@ -147,11 +170,18 @@ def check_near_duplicate_leakage(
         idx = split.sides()[name]
         if len(idx) == 0:
             continue
-        hits = near_duplicates_between(x[idx], x[split.train], threshold=threshold, metric=metric, probes=probes, exact=exact)
+        hits = near_duplicates_between(
+            x[idx], x[split.train], threshold=threshold, metric=metric, probes=probes, exact=exact
+        )
         if len(hits):
             ex = [(int(idx[q]), int(split.train[b])) for q, b in zip(hits["query"][:3], hits["base"][:3])]
-            problems.append(f"{len(hits)} {name} row(s) are near duplicates of training rows, e.g. (row, train row) {ex}")
+            problems.append(
+                f"{len(hits)} {name} row(s) are near duplicates of training rows, e.g. (row, train row) {ex}"
+            )
     if problems:
-        raise LeakageError(f"the {split.method} split leaks: " + "; ".join(problems) +
-                           f" ({metric} distance <= {threshold:g}). Deduplicate first or split by group.")
+        raise LeakageError(
+            f"the {split.method} split leaks: "
+            + "; ".join(problems)
+            + f" ({metric} distance <= {threshold:g}). Deduplicate first or split by group."
+        )
     return 0

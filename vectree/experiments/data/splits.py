@@ -24,7 +24,16 @@ import pandas as pd
 
 from vectree.errors import InvalidInputError
 
-__all__ = ["LeakageError", "Split", "random_split", "stratified_split", "time_split", "group_split", "check_leakage", "row_keys"]
+__all__ = [
+    "LeakageError",
+    "Split",
+    "random_split",
+    "stratified_split",
+    "time_split",
+    "group_split",
+    "check_leakage",
+    "row_keys",
+]
 
 SIDES = ("train", "validation", "test")
 
@@ -58,7 +67,9 @@ class Split:
 def _fractions(fractions: Sequence[float]) -> np.ndarray:
     f = np.asarray(fractions, dtype=np.float64)
     if f.shape != (3,) or np.any(f < 0) or f[0] <= 0 or not np.isclose(f.sum(), 1.0):
-        raise InvalidInputError(f"fractions must be (train, validation, test), non-negative, train > 0, summing to 1; got {list(fractions)}")
+        raise InvalidInputError(
+            f"fractions must be (train, validation, test), non-negative, train > 0, summing to 1; got {list(fractions)}"
+        )
     return f
 
 
@@ -91,8 +102,10 @@ def stratified_split(labels: Sequence, fractions: Sequence[float] = (0.7, 0.15, 
             val, test = train_test_split(rest, train_size=f[1] / (f[1] + f[2]), stratify=y[rest], random_state=seed)
     except ValueError as exc:
         counts = pd.Series(y).value_counts()
-        raise InvalidInputError(f"cannot stratify: {exc}; the rarest labels are {counts.tail(3).to_dict()} "
-                                "(merge rare labels or use random_split)") from exc
+        raise InvalidInputError(
+            f"cannot stratify: {exc}; the rarest labels are {counts.tail(3).to_dict()} "
+            "(merge rare labels or use random_split)"
+        ) from exc
     return Split(np.sort(train), np.sort(val), np.sort(test), "stratified")
 
 
@@ -155,7 +168,9 @@ def group_split(groups: Sequence, fractions: Sequence[float] = (0.7, 0.15, 0.15)
 def row_keys(table: pd.DataFrame, columns: Sequence[str] | None = None) -> np.ndarray:
     """A content hash per row over ``columns`` (all by default): equal rows have equal keys."""
     part = table if columns is None else table[list(columns)]
-    return np.array([hashlib.blake2b(repr(tuple(r)).encode(), digest_size=12).hexdigest() for r in part.itertuples(index=False)])
+    return np.array(
+        [hashlib.blake2b(repr(tuple(r)).encode(), digest_size=12).hexdigest() for r in part.itertuples(index=False)]
+    )
 
 
 def check_leakage(
@@ -174,9 +189,13 @@ def check_leakage(
     """
     sides = split.sides()
     problems: list[str] = []
-    uniq, counts = np.unique(np.concatenate([np.asarray(v, dtype=np.int64) for v in sides.values()]), return_counts=True)
+    uniq, counts = np.unique(
+        np.concatenate([np.asarray(v, dtype=np.int64) for v in sides.values()]), return_counts=True
+    )
     if np.any(counts > 1):
-        problems.append(f"{int(np.sum(counts > 1))} row(s) on more than one side, e.g. rows {uniq[counts > 1][:3].tolist()}")
+        problems.append(
+            f"{int(np.sum(counts > 1))} row(s) on more than one side, e.g. rows {uniq[counts > 1][:3].tolist()}"
+        )
     if groups is not None:
         g = pd.Series(groups).reset_index(drop=True)
         side_sets = {name: set(g.iloc[idx]) for name, idx in sides.items()}
@@ -199,5 +218,7 @@ def check_leakage(
             if dup:
                 problems.append(f"{len(dup)} {name} row(s) duplicate training rows, e.g. rows {dup[:3]}")
     if problems:
-        raise LeakageError(f"the {split.method} split leaks: " + "; ".join(problems) + ". Fix the split before training.")
+        raise LeakageError(
+            f"the {split.method} split leaks: " + "; ".join(problems) + ". Fix the split before training."
+        )
     return split.sizes()

@@ -15,7 +15,17 @@ from starlette.concurrency import run_in_threadpool
 
 from vectree.errors import NotFoundError
 from vectree.service import models as m
-from vectree.service.deps import Service, caller, check_batch, check_search, openapi_body, parse, read_body, readable, service
+from vectree.service.deps import (
+    Service,
+    caller,
+    check_batch,
+    check_search,
+    openapi_body,
+    parse,
+    read_body,
+    readable,
+    service,
+)
 from vectree.service.errors import ERROR_RESPONSES
 from vectree.service.registry import Record
 from vectree.service.tenants import Principal
@@ -52,18 +62,32 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-@router.post("/collections/{name}/embed", response_model=m.EmbedOut, summary="Embed texts with the collection's embedder",
-             openapi_extra=openapi_body(m.TextsBody))
-async def embed(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/embed",
+    response_model=m.EmbedOut,
+    summary="Embed texts with the collection's embedder",
+    openapi_extra=openapi_body(m.TextsBody),
+)
+async def embed(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     body = parse(m.TextsBody, await read_body(request))
     check_batch(svc, len(body.texts), "texts")
     record = readable(svc, who, name)
-    return await run_in_threadpool(lambda: {"vectors": np.asarray(_embedder(svc, record).encode(body.texts), np.float32).tolist()})
+    return await run_in_threadpool(
+        lambda: {"vectors": np.asarray(_embedder(svc, record).encode(body.texts), np.float32).tolist()}
+    )
 
 
-@router.post("/collections/{name}/search_text", response_model=m.SearchOut, summary="Search by text (embedded with the collection's embedder)",
-             openapi_extra=openapi_body(m.TextSearchBody))
-async def search_text(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/search_text",
+    response_model=m.SearchOut,
+    summary="Search by text (embedded with the collection's embedder)",
+    openapi_extra=openapi_body(m.TextSearchBody),
+)
+async def search_text(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     body = parse(m.TextSearchBody, await read_body(request))
     check_batch(svc, len(body.texts), "texts")
     check_search(svc, body.k, body.probes)
@@ -72,15 +96,23 @@ async def search_text(name: str, request: Request, svc: Service = Depends(servic
     def go() -> dict[str, Any]:
         vectors = _embedder(svc, record).encode(body.texts)
         col = svc.registry.collection(record)
-        res = col.search(vectors, k=body.k, probes=body.probes, exact=body.exact, include_metadata=body.include_metadata)
+        res = col.search(
+            vectors, k=body.k, probes=body.probes, exact=body.exact, include_metadata=body.include_metadata
+        )
         return result_to_json(res, col.settings.get("id_type"))
 
     return await run_in_threadpool(go)
 
 
-@router.post("/collections/{name}/classify", response_model=m.ClassifyOut, summary="Classify texts with the collection's fitted DocumentClassifier",
-             openapi_extra=openapi_body(m.TextsBody))
-async def classify(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/classify",
+    response_model=m.ClassifyOut,
+    summary="Classify texts with the collection's fitted DocumentClassifier",
+    openapi_extra=openapi_body(m.TextsBody),
+)
+async def classify(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     body = parse(m.TextsBody, await read_body(request))
     check_batch(svc, len(body.texts), "texts")
     record = readable(svc, who, name)
@@ -90,7 +122,9 @@ async def classify(name: str, request: Request, svc: Service = Depends(service),
         from vectree.apps.classify.classifier import CONFIG_ATTACHMENT
 
         opts = {"storage_options": svc.registry.storage_options} if svc.registry.storage_options else {}
-        clf = _cached("classifier", svc, record, CONFIG_ATTACHMENT, lambda col: DocumentClassifier.open(col.url, **opts))
+        clf = _cached(
+            "classifier", svc, record, CONFIG_ATTACHMENT, lambda col: DocumentClassifier.open(col.url, **opts)
+        )
         proba = np.asarray(clf.predict_proba(body.texts), dtype=np.float64)
         classes = [_plain(c) for c in clf.classes_.tolist()]
         labels = [classes[i] for i in proba.argmax(axis=1)] if len(proba) else []
@@ -99,9 +133,15 @@ async def classify(name: str, request: Request, svc: Service = Depends(service),
     return await run_in_threadpool(go)
 
 
-@router.post("/collections/{name}/recommend", response_model=m.RecommendOut, summary="Top-k items for users (the collection's RankingFunnel)",
-             openapi_extra=openapi_body(m.RecommendBody))
-async def recommend(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/recommend",
+    response_model=m.RecommendOut,
+    summary="Top-k items for users (the collection's RankingFunnel)",
+    openapi_extra=openapi_body(m.RecommendBody),
+)
+async def recommend(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     body = parse(m.RecommendBody, await read_body(request))
     check_batch(svc, len(body.users), "users")
     check_search(svc, body.k, None)

@@ -35,10 +35,21 @@ def apps_of(col: Collection) -> list[str]:
 
 def info(record: Record, col: Collection) -> dict[str, Any]:
     s = col.settings
-    return {"name": record.name, "owner": record.owner, "private": record.private, "dim": col.dim, "metric": col.metric,
-            "rows": len(col), "version": col.version, "vector_dtype": s["index"].get("vector_dtype", "float32"),
-            "bucket_size": int(s["index"]["bucket_size"]), "id_type": s.get("id_type"), "label_type": s.get("label_type"),
-            "has_metadata": bool(s.get("has_metadata")), "apps": apps_of(col)}
+    return {
+        "name": record.name,
+        "owner": record.owner,
+        "private": record.private,
+        "dim": col.dim,
+        "metric": col.metric,
+        "rows": len(col),
+        "version": col.version,
+        "vector_dtype": s["index"].get("vector_dtype", "float32"),
+        "bucket_size": int(s["index"]["bucket_size"]),
+        "id_type": s.get("id_type"),
+        "label_type": s.get("label_type"),
+        "has_metadata": bool(s.get("has_metadata")),
+        "apps": apps_of(col),
+    }
 
 
 @router.get("/collections", response_model=m.CollectionList, summary="The collections the caller may see")
@@ -53,8 +64,13 @@ def list_collections(svc: Service = Depends(service), who: Principal = Depends(c
     return {"collections": out}
 
 
-@router.post("/collections", response_model=m.CollectionInfo, status_code=201, summary="Create an empty collection",
-             openapi_extra=openapi_body(m.CreateCollection))
+@router.post(
+    "/collections",
+    response_model=m.CollectionInfo,
+    status_code=201,
+    summary="Create an empty collection",
+    openapi_extra=openapi_body(m.CreateCollection),
+)
 async def create(request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
     body = parse(m.CreateCollection, await read_body(request))
     if who.read_only:
@@ -62,8 +78,15 @@ async def create(request: Request, svc: Service = Depends(service), who: Princip
 
     def go() -> dict[str, Any]:
         try:
-            record, col = svc.registry.create(body.name, who.tenant, private=body.private, dim=body.dim, metric=body.metric,
-                                              vector_dtype=body.vector_dtype, bucket_size=body.bucket_size)
+            record, col = svc.registry.create(
+                body.name,
+                who.tenant,
+                private=body.private,
+                dim=body.dim,
+                metric=body.metric,
+                vector_dtype=body.vector_dtype,
+                bucket_size=body.bucket_size,
+            )
         except NameTaken as exc:
             raise ApiError(409, "NameTaken", str(exc)) from None
         return info(record, col)
@@ -95,30 +118,55 @@ def build(name: str, svc: Service = Depends(service), who: Principal = Depends(c
     return {"version": col.build(), "rows": len(col)}
 
 
-@router.post("/collections/{name}/compact", response_model=m.VersionOut, summary="Fold the tail into the tree, drop deletions")
+@router.post(
+    "/collections/{name}/compact", response_model=m.VersionOut, summary="Fold the tail into the tree, drop deletions"
+)
 def compact(name: str, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
     col = svc.registry.collection(writable(svc, who, name))
     return {"version": col.compact(), "rows": len(col)}
 
 
-@router.get("/collections/{name}/stats", response_model=dict[str, Any], summary="Sizes, the tree's shape, the read cache's counters")
-def stats(name: str, version: int | None = None, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.get(
+    "/collections/{name}/stats",
+    response_model=dict[str, Any],
+    summary="Sizes, the tree's shape, the read cache's counters",
+)
+def stats(
+    name: str, version: int | None = None, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     record = readable(svc, who, name)
     return svc.registry.collection(record, version).stats() | {"url": record.name}
 
 
-@router.get("/collections/{name}/info", response_model=m.CollectionInfo, summary="A collection's settings at one version")
-def info_at(name: str, version: int | None = None, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.get(
+    "/collections/{name}/info", response_model=m.CollectionInfo, summary="A collection's settings at one version"
+)
+def info_at(
+    name: str, version: int | None = None, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     record = readable(svc, who, name)
     return info(record, svc.registry.collection(record, version))
 
 
-@router.post("/collections/{name}/verify", response_model=m.VerifyOut, summary="Re-read every object and check its fingerprint",
-             openapi_extra={"requestBody": {"required": False, "content": {"application/json": {"schema": m.VerifyBody.model_json_schema()}}}})
-async def verify(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/verify",
+    response_model=m.VerifyOut,
+    summary="Re-read every object and check its fingerprint",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": m.VerifyBody.model_json_schema()}},
+        }
+    },
+)
+async def verify(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     body = parse(m.VerifyBody, await read_body(request))
     record = readable(svc, who, name)
-    return await run_in_threadpool(lambda: report_to_json(svc.registry.collection(record).verify(all_versions=body.all_versions)))
+    return await run_in_threadpool(
+        lambda: report_to_json(svc.registry.collection(record).verify(all_versions=body.all_versions))
+    )
 
 
 @router.get("/whoami", response_model=m.WhoAmI, tags=["keys"], summary="The tenant and rights of the caller's key")

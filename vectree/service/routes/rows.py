@@ -8,7 +8,18 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from vectree.service import models as m
-from vectree.service.deps import Service, caller, check_batch, openapi_body, parse, read_body, readable, rows_body, service, writable
+from vectree.service.deps import (
+    Service,
+    caller,
+    check_batch,
+    openapi_body,
+    parse,
+    read_body,
+    readable,
+    rows_body,
+    service,
+    writable,
+)
 from vectree.service.errors import ERROR_RESPONSES
 from vectree.service.tenants import Principal
 from vectree.service.wire import rows_to_json
@@ -30,21 +41,39 @@ async def _write(request: Request, name: str, svc: Service, who: Principal, upse
     return await run_in_threadpool(go)
 
 
-@router.post("/collections/{name}/add", response_model=m.VersionOut, summary="Add rows (refuses ids already stored)",
-             openapi_extra=openapi_body(m.RowsBody, arrow=True))
-async def add(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/add",
+    response_model=m.VersionOut,
+    summary="Add rows (refuses ids already stored)",
+    openapi_extra=openapi_body(m.RowsBody, arrow=True),
+)
+async def add(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     return await _write(request, name, svc, who, upsert=False)
 
 
-@router.post("/collections/{name}/upsert", response_model=m.VersionOut, summary="Insert rows, replacing rows with the same ids",
-             openapi_extra=openapi_body(m.RowsBody, arrow=True))
-async def upsert(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/upsert",
+    response_model=m.VersionOut,
+    summary="Insert rows, replacing rows with the same ids",
+    openapi_extra=openapi_body(m.RowsBody, arrow=True),
+)
+async def upsert(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     return await _write(request, name, svc, who, upsert=True)
 
 
-@router.post("/collections/{name}/delete", response_model=m.VersionOut, summary="Delete rows by id",
-             openapi_extra=openapi_body(m.DeleteBody))
-async def delete(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/delete",
+    response_model=m.VersionOut,
+    summary="Delete rows by id",
+    openapi_extra=openapi_body(m.DeleteBody),
+)
+async def delete(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     body = parse(m.DeleteBody, await read_body(request))
     check_batch(svc, len(body.ids), "ids")
     record = writable(svc, who, name)
@@ -57,9 +86,15 @@ async def delete(name: str, request: Request, svc: Service = Depends(service), w
     return await run_in_threadpool(go)
 
 
-@router.post("/collections/{name}/get", response_model=m.RowsOut, summary="The stored rows with these ids, in that order",
-             openapi_extra=openapi_body(m.IdsBody))
-async def get(name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.post(
+    "/collections/{name}/get",
+    response_model=m.RowsOut,
+    summary="The stored rows with these ids, in that order",
+    openapi_extra=openapi_body(m.IdsBody),
+)
+async def get(
+    name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
+) -> dict[str, Any]:
     body = parse(m.IdsBody, await read_body(request))
     check_batch(svc, len(body.ids), "ids")
     record = readable(svc, who, name)
