@@ -331,6 +331,10 @@ def stats(snap: Snapshot) -> dict[str, Any]:
         "capacity_bytes": c.capacity_bytes,
         "fetches": snap.cache.fetches,
         "objects": len(c),
+        # the slabs decoded buckets live in (see vectree.collection.arena), and blocks moved out of sparse ones
+        "slabs": snap.cache.arena.slabs,
+        "slab_bytes": snap.cache.arena.slab_bytes,
+        "moves": snap.cache.moves,
     }
     if snap.cache.disk is not None:
         d = snap.cache.disk.stats

@@ -28,15 +28,13 @@ class ByteLRU(Generic[V]):
     False
     """
 
-    def __init__(self, capacity_bytes: int) -> None:
+    def __init__(self, capacity_bytes: int, on_evict: Callable[[str, V], None] | None = None) -> None:
         self.capacity_bytes = int(capacity_bytes)
+        self.on_evict = on_evict  # called with (key, value) for every value that leaves, outside the lock
         self._items: OrderedDict[str, tuple[V, int]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
         self.stats = CacheStats()
-        # bumped whenever a value leaves (evicted, replaced, cleared): whoever remembers what the cache
-        # held can tell, with one comparison, that it may no longer be so
-        self.generation = 0
 
     def __contains__(self, key: str) -> bool:
         return key in self._items
@@ -76,20 +74,43 @@ class ByteLRU(Generic[V]):
             self.stats.misses += misses
         return out
 
+    def peek(self, key: str) -> V | None:
+        """The value without counting a hit or refreshing its recency."""
+        item = self._items.get(key)
+        return None if item is None else item[0]
+
+    def replace(self, key: str, old: V, new: V) -> bool:
+        """Put ``new`` in the place of ``old`` (same size, same recency) if ``key`` still holds ``old``."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] is not old:
+                return False
+            self._items[key] = (new, item[1])
+            return True
+
     def put(self, key: str, value: V, nbytes: int) -> None:
+        gone: list[tuple[str, V]] = []
         with self._lock:
             if key in self._items:
-                self._size -= self._items.pop(key)[1]
-                self.generation += 1
-            if nbytes > self.capacity_bytes:
-                return  # larger than the whole cache: do not flush everything for it
-            self._items[key] = (value, nbytes)
-            self._size += nbytes
-            while self._size > self.capacity_bytes and self._items:
-                _, (_, size) = self._items.popitem(last=False)
+                old, size = self._items.pop(key)
                 self._size -= size
-                self.stats.evictions += 1
-                self.generation += 1
+                gone.append((key, old))
+            if nbytes <= self.capacity_bytes:  # (larger than the whole cache: do not flush everything for it)
+                self._items[key] = (value, nbytes)
+                self._size += nbytes
+                while self._size > self.capacity_bytes and self._items:
+                    out, (old, size) = self._items.popitem(last=False)
+                    self._size -= size
+                    self.stats.evictions += 1
+                    gone.append((out, old))
+        self._gone(gone)
+        if nbytes > self.capacity_bytes:
+            self._gone([(key, value)])
+
+    def _gone(self, gone: list[tuple[str, V]]) -> None:
+        if self.on_evict is not None:
+            for key, value in gone:
+                self.on_evict(key, value)
 
     def get_or_load(self, key: str, load: Callable[[], tuple[V, int]]) -> V:
         """Return the cached value or load, remember and return it."""
@@ -102,6 +123,7 @@ class ByteLRU(Generic[V]):
 
     def clear(self) -> None:
         with self._lock:
+            gone = [(key, item[0]) for key, item in self._items.items()]
             self._items.clear()
             self._size = 0
-            self.generation += 1
+        self._gone(gone)
