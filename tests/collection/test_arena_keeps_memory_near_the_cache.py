@@ -1,0 +1,62 @@
+"""The read cache's arena: decoded buckets in shared slabs, freed and compacted as the cache churns."""
+
+import gc
+
+import numpy as np
+
+import vectree
+from vectree.collection.arena import Arena, aligned_size
+
+
+def test_a_slab_is_dropped_when_the_cache_holds_nothing_in_it_and_sparse_ones_hand_out_their_members():
+    arena = Arena(capacity_bytes=4 << 20)  # 256 KiB slabs, objects up to 64 KiB in them
+    assert arena.slab_bytes == 256 << 10
+    size = 64 << 10
+    placed = [arena.copy_in(bytes([i]) * size, f"k{i}") for i in range(8)]  # 4 per slab: slabs 0 and 1
+    assert [slab for _, slab in placed] == [0, 0, 0, 0, 1, 1, 1, 1] and arena.slabs == 2
+    assert all((data == i).all() for i, (data, _) in enumerate(placed))
+    # slab 0 (no longer current) loses one of four objects: 75% still cached, at the threshold: kept
+    assert arena.release(0, "k0", aligned_size(size)) == []
+    # a second one leaves it under 75%: its remaining members are handed out once to be moved
+    assert arena.release(0, "k1", aligned_size(size)) == ["k2", "k3"]
+    assert arena.release(0, "k2", aligned_size(size)) == []  # not again while it drains
+    arena.release(0, "k3", aligned_size(size))
+    assert arena.slabs == 1 and arena.live_bytes(0) == 0
+    # the arrays placed there stay readable: the slab is freed only with its last view
+    assert (placed[3][0] == 3).all()
+
+
+def test_an_object_larger_than_a_quarter_slab_gets_memory_of_its_own():
+    arena = Arena(capacity_bytes=4 << 20)
+    data, slab = arena.copy_in(b"x" * (100 << 10), "big")
+    assert slab is None and arena.slabs == 0 and bytes(data[:3]) == b"xxx"
+    assert arena.release(None, "big", len(data)) == []
+
+
+def test_a_churning_cache_answers_as_an_unbounded_one_and_its_slabs_stay_near_its_capacity(tmp_path, arxiv_sample):
+    vectors = arxiv_sample["vectors"]
+    col = vectree.create_collection(str(tmp_path / "c"), dim=384, metric="cosine", bucket_size=24)
+    col.add(vectors[:3600], ids=np.arange(3600))
+    col.build()
+    col.delete(np.arange(0, 3600, 7))
+    capacity = 2 << 20  # ~45 of the ~150 buckets (37 KB each): slabs of 256 KiB, 6 buckets to a slab
+    small = vectree.open_collection(str(tmp_path / "c"), cache_bytes=capacity)
+    everything = vectree.open_collection(str(tmp_path / "c"))
+    queries = vectors[3600:4000]
+    rng = np.random.default_rng(0)
+    peak_slabs = 0
+    for round_ in range(6):
+        q = queries[rng.choice(len(queries), 60, replace=False)]
+        for i in range(0, 60, 3):  # single queries and small batches: the compiled scan
+            got = small.search(q[i] if i % 2 else q[i : i + 3], k=10, probes=12)
+            want = everything.search(q[i] if i % 2 else q[i : i + 3], k=10, probes=12)
+            np.testing.assert_array_equal(got.ids, want.ids)
+            np.testing.assert_array_equal(got.distances, want.distances)
+        stats = small.stats()["cache"]
+        peak_slabs = max(peak_slabs, stats["slabs"])
+    assert stats["evictions"] > 200 and stats["moves"] > 0, stats
+    # live slabs hold at least 3/4 of a slab of cached blocks each, but for the one being filled
+    # (and one being drained): the slabs never pass the capacity / 0.75 by more than two slabs
+    assert peak_slabs * stats["slab_bytes"] <= capacity / 0.75 * 1.1 + 2 * stats["slab_bytes"], (peak_slabs, stats)
+    small.close()
+    gc.collect()
