@@ -65,6 +65,8 @@ def assemble(
     """
     d, ref, filled = top
     nq, k = d.shape
+    if nq * k <= _PER_CANDIDATE:  # few: a query at a time, a lookup a candidate (cheaper than numpy groups)
+        return _assemble_few(settings, top, slots, offset, include_metadata, stats)
     l2 = settings["metric"] == "l2"
     str_ids = settings.get("id_type") == "str"
     ids = np.full((nq, k), None, dtype=object) if str_ids else np.full((nq, k), -1, dtype=np.int64)
@@ -72,25 +74,65 @@ def assemble(
     label_type = settings.get("label_type")
     labels = np.full((nq, k), None, dtype=object) if label_type else None
     metadata = [[None] * k for _ in range(nq)] if include_metadata else None
-    if nq * k <= _PER_CANDIDATE:  # few: a query at a time, a lookup a candidate (cheaper than numpy groups)
-        for i in range(nq):
-            n = int(filled[i])
-            # (distance, reference) pairs sorted in Python: for ten candidates cheaper than numpy's sort
-            pairs = sorted(zip(d[i, :n].tolist(), ref[i, :n].tolist()))
-            dist = np.array([p[0] for p in pairs], np.float32) + np.float32(offset[i])
-            distances[i, :n] = np.maximum(dist, 0.0) if l2 else dist
-            for rank, (_, r) in enumerate(pairs):
-                rows, row = slots[r >> 32].rows, r & _ROW_MASK
-                ids[i, rank] = rows.ids[row]
-                if labels is not None and rows.labels is not None:
-                    labels[i, rank] = rows.labels[row]
-                if metadata is not None and rows.metadata is not None and rows.metadata[row] is not None:
-                    metadata[i][rank] = json.loads(rows.metadata[row])
-    else:
-        _assemble_many(top, slots, offset, l2, ids, distances, labels, metadata)
+    _assemble_many(top, slots, offset, l2, ids, distances, labels, metadata)
+    return SearchResult(
+        ids=ids, distances=distances, labels=_narrow(labels, label_type), metadata=metadata, stats=stats
+    )
+
+
+def _narrow(labels: np.ndarray | None, label_type: str | None) -> np.ndarray | None:
     if labels is not None and label_type == "int" and not any(v is None for v in labels.ravel()):
-        labels = labels.astype(np.int64)
-    return SearchResult(ids=ids, distances=distances, labels=labels, metadata=metadata, stats=stats)
+        return labels.astype(np.int64)
+    return labels
+
+
+def _assemble_few(
+    settings: dict[str, Any],
+    top: tuple[np.ndarray, np.ndarray, np.ndarray],
+    slots: dict[int, Any],
+    offset: np.ndarray,
+    include_metadata: bool,
+    stats: dict[str, Any],
+) -> SearchResult:
+    """:func:`assemble` for a few candidates: Python lists, made into arrays once.
+
+    (A distance is the float32 partial distance plus the float32 offset, summed as Python floats and
+    rounded to float32 once: the same value as the float32 sum, which is also rounded once.)
+    """
+    d, ref, filled = top
+    nq, k = d.shape
+    l2 = settings["metric"] == "l2"
+    str_ids = settings.get("id_type") == "str"
+    label_type = settings.get("label_type")
+    missing_id = None if str_ids else -1
+    id_rows, dist_rows, label_rows = [], [], []
+    metadata: list[list[dict | None]] | None = [] if include_metadata else None
+    for i, (n, off) in enumerate(zip(filled.tolist(), offset.tolist())):
+        # (distance, reference) pairs sorted in Python: for ten candidates cheaper than numpy's sort
+        pairs = sorted(zip(d[i, :n].tolist(), ref[i, :n].tolist())) if n else []
+        pad = [None] * (k - n)
+        dist = [p[0] + off for p in pairs]
+        dist_rows.append(([x if x > 0.0 else 0.0 for x in dist] if l2 else dist) + [np.inf] * (k - n))
+        found = [(slots[r >> 32].rows, r & _ROW_MASK) for _, r in pairs]
+        id_rows.append([rows.ids[row] for rows, row in found] + [missing_id] * (k - n))
+        if label_type:
+            label_rows.append([None if rows.labels is None else rows.labels[row] for rows, row in found] + pad)
+        if metadata is not None:
+            meta = [None if r.metadata is None or r.metadata[row] is None else r.metadata[row] for r, row in found]
+            metadata.append([None if m is None else json.loads(m) for m in meta] + pad)
+    distances = np.array(dist_rows, np.float32).reshape(nq, k)
+    if str_ids:
+        ids = np.empty((nq, k), dtype=object)
+        ids[...] = id_rows
+    else:
+        ids = np.array(id_rows, np.int64).reshape(nq, k)
+    labels = None
+    if label_type:
+        labels = np.empty((nq, k), dtype=object)
+        labels[...] = label_rows
+    return SearchResult(
+        ids=ids, distances=distances, labels=_narrow(labels, label_type), metadata=metadata, stats=stats
+    )
 
 
 def _assemble_many(
