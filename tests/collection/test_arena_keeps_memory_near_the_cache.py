@@ -9,8 +9,7 @@ from vectree.collection.arena import Arena, aligned_size
 
 
 def test_a_slab_is_dropped_when_the_cache_holds_nothing_in_it_and_sparse_ones_hand_out_their_members():
-    arena = Arena(capacity_bytes=4 << 20)  # 256 KiB slabs, objects up to 64 KiB in them
-    assert arena.slab_bytes == 256 << 10
+    arena = Arena(capacity_bytes=4 << 20, slab_bytes=256 << 10)  # objects up to 64 KiB in the slabs
     size = 64 << 10
     placed = [arena.copy_in(bytes([i]) * size, f"k{i}") for i in range(8)]  # 4 per slab: slabs 0 and 1
     assert [slab for _, slab in placed] == [0, 0, 0, 0, 1, 1, 1, 1] and arena.slabs == 2
@@ -26,8 +25,16 @@ def test_a_slab_is_dropped_when_the_cache_holds_nothing_in_it_and_sparse_ones_ha
     assert (placed[3][0] == 3).all()
 
 
+def test_slabs_are_1_16_of_the_cache_up_to_32_mib_and_none_for_a_cache_under_16_mib():
+    assert (Arena(64 << 20).slab_bytes, Arena(64 << 20).enabled) == (4 << 20, True)
+    assert Arena(4 << 30).slab_bytes == 32 << 20
+    small = Arena(8 << 20)
+    data, slab = small.copy_in(b"abc", "k")
+    assert not small.enabled and slab is None and bytes(data) == b"abc" and small.slabs == 0
+
+
 def test_an_object_larger_than_a_quarter_slab_gets_memory_of_its_own():
-    arena = Arena(capacity_bytes=4 << 20)
+    arena = Arena(capacity_bytes=4 << 20, slab_bytes=256 << 10)
     data, slab = arena.copy_in(b"x" * (100 << 10), "big")
     assert slab is None and arena.slabs == 0 and bytes(data[:3]) == b"xxx"
     assert arena.release(None, "big", len(data)) == []
@@ -40,7 +47,7 @@ def test_a_churning_cache_answers_as_an_unbounded_one_and_its_slabs_stay_near_it
     col.build()
     col.delete(np.arange(0, 3600, 7))
     capacity = 2 << 20  # ~45 of the ~150 buckets (37 KB each): slabs of 256 KiB, 6 buckets to a slab
-    small = vectree.open_collection(str(tmp_path / "c"), cache_bytes=capacity)
+    small = vectree.open_collection(str(tmp_path / "c"), cache_bytes=capacity, cache_slab_bytes=256 << 10)
     everything = vectree.open_collection(str(tmp_path / "c"))
     queries = vectors[3600:4000]
     rng = np.random.default_rng(0)

@@ -14,7 +14,7 @@ current slab by the cache (:meth:`vectree.collection.cache.ObjectCache`), so a f
 buckets never pin many mostly-empty slabs: memory stays within about ``1 / keep`` of what the cache
 holds, plus the slab being filled.
 
->>> arena = Arena(capacity_bytes=64 << 20)
+>>> arena = Arena(capacity_bytes=64 << 20)  # slabs of 4 MiB
 >>> data, slab = arena.copy_in(b"abcdefgh")
 >>> bytes(data), slab is not None, arena.live_bytes(slab)
 (b'abcdefgh', True, 64)
@@ -38,12 +38,15 @@ def _aligned(n: int) -> int:
 class Arena:
     """Bump-allocated slabs for the objects of one read cache of ``capacity_bytes``.
 
-    Slabs are 1/16 of the capacity, between 256 KiB and 32 MiB (numpy advises huge pages from 4 MiB);
-    an object over a quarter of a slab gets an allocation of its own, untracked.
+    ``slab_bytes`` defaults to 1/16 of the capacity, at most 32 MiB (numpy advises huge pages from
+    4 MiB); below 1 MiB (a cache under 16 MiB) there are no slabs by default: objects stay in the
+    buffers the store read them into, as a cache that small is bound by its reads, not its scans.
+    An object over a quarter of a slab gets an allocation of its own, untracked.
     """
 
-    def __init__(self, capacity_bytes: int, keep: float = 0.75) -> None:
-        self.slab_bytes = int(min(32 << 20, max(256 << 10, capacity_bytes // 16)))
+    def __init__(self, capacity_bytes: int, slab_bytes: int | None = None, keep: float = 0.75) -> None:
+        self.slab_bytes = int(slab_bytes or min(32 << 20, capacity_bytes // 16))
+        self.enabled = slab_bytes is not None or self.slab_bytes >= 1 << 20
         self.keep = keep
         self._lock = threading.Lock()
         self._next = 0
@@ -59,6 +62,8 @@ class Arena:
 
         Counted as cached under ``key`` until :meth:`release`."""
         src = np.frombuffer(data, np.uint8)
+        if not self.enabled:
+            return src, None
         n = len(src)
         size = _aligned(n)
         if size > self.slab_bytes // 4:

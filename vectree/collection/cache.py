@@ -114,12 +114,17 @@ class ObjectCache:
     """
 
     def __init__(
-        self, store: ObjectStore, capacity_bytes: int, disk: DiskCache | None = None, l2: bool | None = None
+        self,
+        store: ObjectStore,
+        capacity_bytes: int,
+        disk: DiskCache | None = None,
+        l2: bool | None = None,
+        slab_bytes: int | None = None,
     ) -> None:
         self.store = store
         self.l2 = l2  # the collection's metric is l2: blocks get their ScanBlock (with squared norms) at decode
         self.lru: ByteLRU[object] = ByteLRU(capacity_bytes, on_evict=self._evicted)
-        self.arena = Arena(capacity_bytes)
+        self.arena = Arena(capacity_bytes, slab_bytes)
         self.disk = disk
         self._checked: dict[str, object] = {}  # fingerprint -> store identity of the file whose hash matched
         # fingerprint -> where its arrays sit in that file: a re-read after eviction skips Arrow (~40 us a file)

@@ -97,13 +97,17 @@ def create_collection(
 
 
 def _object_cache(
-    store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int, metric: str
+    store: ObjectStore,
+    cache_bytes: int,
+    cache_dir: str | None,
+    cache_dir_bytes: int,
+    metric: str,
+    slab_bytes: int | None = None,
 ) -> ObjectCache:
     from vectree.storage.diskcache import DiskCache
 
-    return ObjectCache(
-        store, cache_bytes, DiskCache(cache_dir, cache_dir_bytes) if cache_dir else None, l2=metric == "l2"
-    )
+    disk = DiskCache(cache_dir, cache_dir_bytes) if cache_dir else None
+    return ObjectCache(store, cache_bytes, disk, l2=metric == "l2", slab_bytes=slab_bytes)
 
 
 def open_collection(
@@ -114,10 +118,16 @@ def open_collection(
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     cache_dir: str | None = None,
     cache_dir_bytes: int = 4 << 30,
+    cache_slab_bytes: int | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> Collection:
     """Open the collection at ``url``: the newest version, or ``version`` (read-only) for an older one,
     or the version tag ``tag`` names (see :meth:`Collection.tag`).
+
+    ``cache_bytes``, ``cache_dir``, ``cache_dir_bytes`` and ``storage_options`` as in
+    :func:`create_collection`; ``cache_slab_bytes`` sizes the slabs the read cache keeps decoded
+    buckets in (default: 1/16 of ``cache_bytes``, at most 32 MiB, none under 1 MiB; see
+    :mod:`vectree.collection.arena`).
 
     What a reader sees: the version current when it opened, whole, until :meth:`Collection.refresh`
     or its own next write; commits by other writers never change it underneath.
@@ -137,7 +147,7 @@ def open_collection(
         manifest, skipped = _newest_readable(store, latest)
     else:
         manifest = read_manifest(store, version)
-    cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, manifest.settings["metric"])
+    cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, manifest.settings["metric"], cache_slab_bytes)
     col = Collection(store, manifest, cache, pinned=version is not None and version != latest)
     col.skipped_versions = tuple(skipped)
     return col
