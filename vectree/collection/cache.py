@@ -25,7 +25,7 @@ import numpy as np
 from vectree._native import _scan, as_float32
 from vectree.collection.arena import Arena, aligned_size
 from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 from vectree.storage.base import ObjectStore
 from vectree.storage.cache import ByteLRU
 from vectree.storage.diskcache import DiskCache

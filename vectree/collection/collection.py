@@ -37,7 +37,7 @@ from vectree.collection.validate import as_ids, as_vectors, check_k, check_probe
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows
 from vectree.format.fingerprint import check_fingerprint, fingerprint
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 from vectree.format.tombstones import encode_tombstones
 from vectree.index.build import IndexConfig
 from vectree.storage.base import ObjectStore

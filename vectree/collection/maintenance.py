@@ -16,7 +16,7 @@ from vectree.collection.snapshot import Snapshot
 from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-exported: maintenance.verify)
 from vectree.errors import StorageError
 from vectree.format.bucket import Rows, encode_rows
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 from vectree.index.build import IndexConfig, build_index
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of

@@ -12,7 +12,7 @@ from vectree.collection.manifest import SegmentRef, latest_version, read_manifes
 from vectree.collection.snapshot import Snapshot
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows, decode_rows, encode_rows
-from vectree.format.keys import encode_keys, id_keys
+from vectree.format.id_keys import encode_keys, id_keys
 from vectree.storage.base import ObjectStore
 
 SEGMENT_ROWS = 65_536

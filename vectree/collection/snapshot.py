@@ -12,7 +12,7 @@ import numpy as np
 
 from vectree.collection.cache import Block, ObjectCache
 from vectree.collection.manifest import Manifest, SegmentRef
-from vectree.format.keys import decode_keys
+from vectree.format.id_keys import decode_keys
 from vectree.format.tombstones import decode_tombstones
 from vectree.index.idmap import KeyShard, shard_of
 from vectree.index.index import Index

@@ -13,7 +13,7 @@ from vectree.collection.manifest import Manifest, list_versions, read_manifest
 from vectree.errors import CorruptionError, VectreeError
 from vectree.format.bucket import decode_rows
 from vectree.format.fingerprint import check_fingerprint
-from vectree.format.keys import decode_keys, id_keys
+from vectree.format.id_keys import decode_keys, id_keys
 from vectree.format.tombstones import decode_tombstones
 from vectree.index.idmap import KeyShard
 from vectree.index.index import Index

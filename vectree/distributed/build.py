@@ -25,7 +25,7 @@ from vectree.collection.validate import as_ids, as_vectors
 from vectree.distributed.sources import Shard, list_shards, read_shard
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError, VectreeError
 from vectree.format.bucket import Rows, encode_rows
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 from vectree.index.build import (
     IndexConfig,
     Routing,

@@ -22,7 +22,7 @@ import pyarrow as pa
 from vectree.errors import CorruptionError, InvalidInputError
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
 from vectree.format.codes import CODES
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeySpill, shard_bits_for
 from vectree.index.index import Index

@@ -1,6 +1,6 @@
 """Where each id lives: sorted key arrays, sharded by key hash so no step loads all of them.
 
-A shard holds the int64 keys (see :func:`vectree.format.keys.id_keys`) of the rows whose key
+A shard holds the int64 keys (see :func:`vectree.format.id_keys.id_keys`) of the rows whose key
 hashes to it, sorted, with the leaf number of the bucket holding each row. The number of shards
 grows with the collection (about a million keys per shard), so building, loading and checking
 ids stays bounded in memory.

@@ -29,5 +29,5 @@ def test_other_embedder_at_query_time_is_a_clear_error(newsgroups, tmp_path):
         texts, labels
     )
     assert isinstance(DocumentClassifier.open(url).embedder, Word2VecEmbedder)
-    with pytest.raises(EmbedderMismatchError, match="fingerprint"):
+    with pytest.raises(EmbedderMismatchError, match="config hash"):
         DocumentClassifier.open(url, embedder=StaticEmbedder())
