@@ -33,7 +33,7 @@ def test_concatenation_weights_parts_and_round_trips(arxiv_texts):
 
 
 def test_archives_written_before_the_config_hash_rename_still_load(arxiv_texts):
-    """Archives written before the rename record the hash under ``"fingerprint"``: they load, and a wrong one is refused."""
+    """Archives written before the rename record the hash as ``"fingerprint"``: they load; a wrong hash is refused."""
     import io
     import json
     import zipfile
