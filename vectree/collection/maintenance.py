@@ -36,6 +36,7 @@ def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdi
     """A full, streaming rebuild over the live rows of ``snap``; returns the manifest changes."""
     m = snap.manifest
     s = m.settings
+    config = config.for_dim(int(s["dim"]))  # the defaults that depend on the dimension, filled in before storing
     workdir = scratch_dir(snap.store, workdir)
     try:
         result = _build_index(snap, config, progress, workdir)

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,12 +64,14 @@ def default_n_components(dim: int) -> int:
 class IndexConfig:
     """How the index is fitted. Stored with the collection; defaults work for most data.
 
-    bucket_size: the most rows a tree leaf holds when fitted (the seed's minBucketSize); the
+    bucket_size: the most rows a bucket holds when fitted (the seed's minBucketSize); the
         refinement step may move a few more rows into a bucket. Smaller buckets mean less scanned
-        per probe but more probes for the same recall.
+        per probe but more probes for the same recall. None (the default): :func:`default_bucket_size`
+        of the dimension, resolved by :meth:`for_dim` when the collection is created or built.
     tree_rule: "kmeans" (default: Voronoi nodes from k-means), "variance" (highest-variance axis,
         median split) or "seed" (random axis, mean split, as in the seed).
-    n_components: dimensions of the fitted projection the tree splits on.
+    n_components: dimensions of the fitted projection the tree splits on; None (the default):
+        :func:`default_n_components` of the dimension, resolved by :meth:`for_dim`.
     max_depth: the deepest the tree may go (the seed's maxDepth).
     refine_iterations: Lloyd iterations at full width after the kmeans tree is fitted (l2 and
         cosine); rows are then stored in the cell whose center is nearest. 0 keeps the tree's cells.
@@ -81,9 +83,9 @@ class IndexConfig:
         the codes cannot rule out (the ``quantized`` method; answers stay exact over the probed buckets).
     """
 
-    bucket_size: int = 1000
+    bucket_size: int | None = None
     tree_rule: str = "kmeans"
-    n_components: int = 32
+    n_components: int | None = None
     max_depth: int = 32
     refine_iterations: int = 1
     sample_size: int = 100_000
@@ -93,12 +95,27 @@ class IndexConfig:
     seed: int = 0
     codes: str | None = None
 
+    def for_dim(self, dim: int) -> IndexConfig:
+        """This config with the defaults that depend on the dimension filled in (the one place they are).
+
+        >>> c = IndexConfig().for_dim(384)
+        >>> c.bucket_size == default_bucket_size(384), c.n_components == default_n_components(384)
+        (True, True)
+        >>> IndexConfig(bucket_size=50).for_dim(384).bucket_size
+        50
+        """
+        return replace(
+            self,
+            bucket_size=default_bucket_size(int(dim)) if self.bucket_size is None else self.bucket_size,
+            n_components=default_n_components(int(dim)) if self.n_components is None else self.n_components,
+        )
+
     def validate(self) -> None:
-        if self.bucket_size < 1:
+        if self.bucket_size is not None and self.bucket_size < 1:
             raise InvalidInputError(f"bucket_size must be >= 1, got {self.bucket_size}")
         if self.tree_rule not in TREE_RULES:
             raise InvalidInputError(f"unknown tree_rule {self.tree_rule!r}: choose one of {', '.join(TREE_RULES)}")
-        if self.n_components < 1:
+        if self.n_components is not None and self.n_components < 1:
             raise InvalidInputError(f"n_components must be >= 1, got {self.n_components}")
         if not 1 <= self.max_depth <= 60:
             raise InvalidInputError(f"max_depth must be in 1..60, got {self.max_depth}")
@@ -246,6 +263,7 @@ def build_index(
 
     Nothing is committed here: the caller records the result in a new manifest.
     """
+    config = config.for_dim(dim)
     config.validate()
     if total_rows == 0:
         raise InvalidInputError("cannot build an empty collection: add vectors first")
