@@ -38,6 +38,7 @@ from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import BUCKETS, SEGMENTS, attachment_key, tombstones_key
 from vectree.format.tombstones import encode_tombstones
 from vectree.index.build import IndexConfig
 from vectree.storage.base import ObjectStore
@@ -186,7 +187,7 @@ class Collection:
         parts, order = [], []
         buckets = set(self._snap.index.bucket_fingerprints) if self._snap.index is not None else set()
         for fp in np.unique(where):
-            block = self._cache.blocks([("buckets" if fp in buckets else "segments", str(fp))])[0]
+            block = self._cache.blocks([(BUCKETS if fp in buckets else SEGMENTS, str(fp))])[0]
             sel = np.flatnonzero(where == fp)
             pos = {int(key): i for i, key in enumerate(block.keys)}
             parts.append(block.rows.take(np.array([pos[int(kk)] for kk in keys[sel]])))
@@ -239,7 +240,7 @@ class Collection:
         fp = self.manifest.attachments.get(name)
         if fp is None:
             raise NotFoundError(f"no attachment named {name!r}; this version has {sorted(self.manifest.attachments)}")
-        data = self.store.get(f"attachments/{fp}.bin")
+        data = self.store.get(attachment_key(fp))
         check_fingerprint(data, fp, f"attachment {name!r}")
         return data
 
@@ -441,7 +442,7 @@ class Collection:
 
     def _tombstone_changes(self, tomb: dict[str, np.ndarray]) -> dict[str, Any]:
         data, fp = encode_tombstones(tomb)
-        self.store.put(f"tombstones/{fp}.npz", data)
+        self.store.put(tombstones_key(fp), data)
         return {"tombstones": fp, "tombstone_count": int(sum(len(v) for v in tomb.values()))}
 
     def put_attachment(self, name: str, data: bytes) -> int:
@@ -454,7 +455,7 @@ class Collection:
                 + (" (encode text first, e.g. text.encode())" if isinstance(data, str) else "")
             )
         fp = fingerprint(data)
-        self.store.put(f"attachments/{fp}.bin", bytes(data))
+        self.store.put(attachment_key(fp), bytes(data))
         return self._commit("attach", lambda b: {"attachments": {**b.attachments, name: fp}})
 
     def build(

@@ -17,6 +17,7 @@ from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-ex
 from vectree.errors import StorageError
 from vectree.format.bucket import Rows, encode_rows
 from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import BUCKETS, SEGMENTS, bucket_key, idmap_key, index_key
 from vectree.index.build import IndexConfig, build_index
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
@@ -123,7 +124,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
     by_centers = index.routes_by_centers  # else centers are bucket means, kept up to date below
 
     incoming: dict[int, list[Rows]] = {}
-    tail = [("segments", s.fingerprint) for s in m.segments]
+    tail = [(SEGMENTS, s.fingerprint) for s in m.segments]
     for rows in iter_live_rows(snap, tail):
         leaves = index.assign(rows.vectors)
         for leaf in np.unique(leaves):
@@ -134,7 +135,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
     dim = int(m.settings["dim"])
     changed = set(touched)
     for done, leaf in enumerate(touched):
-        parts = list(iter_live_rows(snap, [("buckets", fps[leaf])])) if fps[leaf] else []
+        parts = list(iter_live_rows(snap, [(BUCKETS, fps[leaf])])) if fps[leaf] else []
         rows = Rows.concat(parts + incoming.get(leaf, []), dim)
         groups = [(leaf, rows)]
         if by_centers and len(rows) > cfg.bucket_size * _CENTER_SPLIT_FACTOR:
@@ -163,7 +164,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
         for target, part in groups:
             if len(part):
                 data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type, codes=cfg.codes)
-                snap.store.put(f"buckets/{fp}.arrow", data)
+                snap.store.put(bucket_key(fp), data)
             else:
                 fp = ""
             fps[target], counts[target] = fp, len(part)
@@ -183,7 +184,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
         centers=centers,
     )
     data, index_fp = new_index.to_bytes()
-    snap.store.put(f"index/{index_fp}.npz", data)
+    snap.store.put(index_key(index_fp), data)
     return {
         "index": index_fp,
         "idmap": tuple(shard_fps),
@@ -230,7 +231,7 @@ def _split_by_centers(
     d[leaf] = np.inf
     d[[i for i in range(first_new) if not fps[i]]] = np.inf
     neighbours = [int(i) for i in np.argsort(d)[:_NEIGHBOURS] if np.isfinite(d[i])]
-    nb_rows = [Rows.concat(list(iter_live_rows(snap, [("buckets", fps[nb])])), dim) for nb in neighbours]
+    nb_rows = [Rows.concat(list(iter_live_rows(snap, [(BUCKETS, fps[nb])])), dim) for nb in neighbours]
     candidates = np.array(new_leaves + neighbours)
     cand_centers = centers[candidates]
     norms = center_norms(cand_centers)
@@ -288,7 +289,7 @@ def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndar
         leaves = np.concatenate([old.leaves[keep], new_leaves[sel]])
         order = np.argsort(keys, kind="stable")
         data, fp = KeyShard(keys[order], leaves[order].astype(np.int32)).to_bytes()
-        snap.store.put(f"idmap/{fp}.npz", data)
+        snap.store.put(idmap_key(fp), data)
         out.append(fp)
     return out
 

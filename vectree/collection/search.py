@@ -27,6 +27,7 @@ from vectree.collection.plan import METHODS, TUNING, SearchTuning, choose_method
 from vectree.collection.results import SearchResult, assemble, concat
 from vectree.collection.snapshot import Snapshot
 from vectree.errors import InvalidInputError
+from vectree.format.object_keys import BUCKETS, SEGMENTS
 from vectree.pools import one_blas_thread, pool, scan_threads
 
 __all__ = ["SearchResult", "search_snapshot"]
@@ -194,7 +195,7 @@ def _fetch(snap: Snapshot, leaves: list[int], tuning: SearchTuning) -> list[Bloc
     fps = snap.index.bucket_fingerprints
     out: list[Block] = []
     for g in range(0, len(leaves), tuning.fetch_group):
-        out += snap.cache.blocks([("buckets", fps[leaf]) for leaf in leaves[g : g + tuning.fetch_group]])
+        out += snap.cache.blocks([(BUCKETS, fps[leaf]) for leaf in leaves[g : g + tuning.fetch_group]])
     return out
 
 
@@ -277,7 +278,7 @@ def _scan_matrix(
     fps = snap.index.bucket_fingerprints
     for g in range(0, len(leaves), tuning.fetch_group):
         part = leaves[g : g + tuning.fetch_group]
-        blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
+        blocks = snap.cache.blocks([(BUCKETS, fps[leaf]) for leaf in part])
         for leaf, block in zip(part, blocks):
             _offer_block(snap, queries, block, visitors[leaf], leaf, top, slots, stats, tuning, skip)
         stats["buckets_scanned"] += len(part)
@@ -289,7 +290,7 @@ def _scan_tail(
     """The unindexed tail segments, for every query; slots from ``n_buckets`` on."""
     if not snap.manifest.segments:
         return
-    segs = [("segments", s.fingerprint) for s in snap.manifest.segments]
+    segs = [(SEGMENTS, s.fingerprint) for s in snap.manifest.segments]
     first = snap.index.n_buckets if snap.index is not None else 0
     every = np.arange(len(queries))
     for g in range(0, len(segs), tuning.fetch_group):
@@ -374,7 +375,7 @@ def _scan_streamed(
     l2 = metric == "l2"
     for g in range(0, len(leaves), group):
         part = leaves[g : g + group]
-        blocks = snap.cache.blocks([("buckets", snap.index.bucket_fingerprints[leaf]) for leaf in part])
+        blocks = snap.cache.blocks([(BUCKETS, snap.index.bucket_fingerprints[leaf]) for leaf in part])
         plan = np.arange(len(part), dtype=np.int64)[None, :]
         stats["rows_scanned"] += scan_queries(
             queries,

@@ -26,6 +26,7 @@ from vectree.distributed.sources import Shard, list_shards, read_shard
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError, VectreeError
 from vectree.format.bucket import Rows, encode_rows
 from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import bucket_key, idmap_key
 from vectree.index.build import (
     IndexConfig,
     Routing,
@@ -93,7 +94,7 @@ def _write_task(url: str, storage_options: dict | None, dtype: str, with_means: 
     for s, e in zip(bounds[:-1], bounds[1:]):
         rows = Rows(ids=ids[s:e], vectors=vectors[s:e], labels=None, metadata=None)
         data, fp = encode_rows(rows, dtype=dtype, label_type=None)
-        pending.append((f"buckets/{fp}.arrow", data))
+        pending.append((bucket_key(fp), data))
         out.append((int(leaf[s]), fp, int(e - s), id_keys(rows.ids), rows.vectors.mean(0) if with_means else None))
     store.put_many(pending)
     return out
@@ -254,7 +255,7 @@ def build(
         if len(shard.keys) > 1 and (np.diff(shard.keys) == 0).any():
             raise InvalidInputError("the source holds an id twice; each id may appear once")
         data, fp = shard.to_bytes()
-        col.store.put(f"idmap/{fp}.npz", data)
+        col.store.put(idmap_key(fp), data)
         shard_fps.append(fp)
     _, index_fp = finish_index(col.store, routing, fps, counts, means, settings, cfg)
     changes = {

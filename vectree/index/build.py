@@ -23,6 +23,7 @@ from vectree.errors import CorruptionError, InvalidInputError
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
 from vectree.format.codes import CODES
 from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import bucket_key, idmap_key, index_key
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeySpill, shard_bits_for
 from vectree.index.index import Index
@@ -224,7 +225,7 @@ def finish_index(
         centers=routing.centers if routing.centers is not None else means,
     )
     data, index_fp = index.to_bytes()
-    store.put(f"index/{index_fp}.npz", data)
+    store.put(index_key(index_fp), data)
     return index, index_fp
 
 
@@ -324,7 +325,7 @@ def build_index(
                 leaf = int(sorted_leaves[start])
                 rows = table_to_rows(table.slice(start, end - start))
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type, codes=config.codes)
-                pending.append((f"buckets/{fp}.arrow", data))
+                pending.append((bucket_key(fp), data))
                 fingerprints[leaf], counts[leaf] = fp, len(rows)
                 if means is not None:
                     means[leaf] = rows.vectors.mean(0)
@@ -339,7 +340,7 @@ def build_index(
                 dup = shard.keys[np.flatnonzero(np.diff(shard.keys) == 0)[0]]
                 raise CorruptionError(f"id key {dup} is stored twice; the collection's id map is inconsistent")
             data, fp = shard.to_bytes()
-            store.put(f"idmap/{fp}.npz", data)
+            store.put(idmap_key(fp), data)
             shard_fps.append(fp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
