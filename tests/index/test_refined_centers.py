@@ -65,12 +65,12 @@ def test_buckets_grown_past_twice_their_size_are_split_in_place(tmp_path, arxiv_
     col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=100)
     col.add(x[:1800])
     col.build()
-    before = col._snap.index
+    before = col.index
     col.add(x[1800:3500])  # fewer rows than are indexed: only grown buckets call for splits
     with caplog.at_level(logging.INFO, logger="vectree.collection.maintenance"):
         col.compact()
     assert "split bucket" in caplog.text and "rebuilding" not in caplog.text
-    after = col._snap.index
+    after = col.index
     assert col.manifest.operation == "compact" and after.projection is not None
     # no rebuild: the old centers of buckets that were neither split nor a neighbour are kept as they were
     kept = np.flatnonzero(np.all(after.centers[: before.n_buckets] == before.centers, axis=1))

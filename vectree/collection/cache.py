@@ -130,6 +130,11 @@ class ObjectCache:
         self.fetches = 0  # objects fetched and decoded (a wait on another thread's fetch is not one)
         self.moves = 0  # blocks copied out of a sparse slab
 
+    @property
+    def known_layouts(self) -> int:
+        """Files whose array offsets are recorded (a re-read of one after eviction skips Arrow)."""
+        return len(self._layouts)
+
     def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
         if self.disk is None:
             return self.store.read_many(keys)

@@ -41,6 +41,7 @@ from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import BUCKETS, SEGMENTS, attachment_key, tombstones_key
 from vectree.format.tombstones import encode_tombstones
 from vectree.index.build import IndexConfig
+from vectree.index.index import Index
 from vectree.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,22 @@ class Collection:
         """
         self._cache.lru.clear()
         self.store.close()
+
+    def clear_cache(self) -> None:
+        """Let go of the decoded objects held in memory: the next searches read the store (or disk cache) again.
+
+        >>> import vectree
+        >>> col = vectree.create_collection("memory://doc-clear", dim=2); _ = col.add([[1.0, 2.0]], ids=[1])
+        >>> _ = col.search([[1.0, 2.0]], k=1); col.clear_cache(); col.stats()["cache"]["objects"]
+        0
+        """
+        self._cache.lru.clear()
+
+    @property
+    def index(self) -> Index | None:
+        """The routing structure of this version (projection, tree, bucket fingerprints and rows, centers);
+        None before the first build. Read-only: a build or compaction commits a new one."""
+        return self._snap.index
 
     def __enter__(self) -> Collection:
         return self

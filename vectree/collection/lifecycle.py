@@ -189,7 +189,7 @@ def cleanup(
         _delete_all(store, [manifest_key(v) for v in doomed])
     report.versions_deleted = doomed
     report.versions_kept = sorted(set(manifests) - set(doomed))
-    live = _referenced_keys(store, report.versions_kept)
+    live = referenced_keys(store, report.versions_kept)
     to_delete: list[ObjectInfo] = []
     for o in objects:
         if o.key in live:
@@ -287,7 +287,7 @@ def manifest_keys(m: Manifest) -> list[str]:
     return keys
 
 
-def _referenced_keys(store: ObjectStore, versions: list[int]) -> set[str]:
+def referenced_keys(store: ObjectStore, versions: list[int]) -> set[str]:
     """Every object key the given versions need, buckets included (each distinct index read once)."""
     live: set[str] = set()
     indexes: set[str] = set()

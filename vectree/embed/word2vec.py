@@ -171,11 +171,7 @@ class Word2VecEmbedder:
     def _prepare(self) -> None:
         self._index = {w: i for i, w in enumerate(self.vocab_)}
         self._fallback = normalize_rows(self.vectors_.mean(axis=0, keepdims=True))[0]
-        self._fp = params_hash(
-            self.kind,
-            {**self.get_params(), "vocab_size": len(self.vocab_)},
-            [self.vectors_.tobytes(), self.idf_.tobytes(), "\n".join(self.vocab_).encode()],
-        )
+        self._fp: tuple[dict, str] | None = None  # (the parameters it was computed for, the hash)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "vectors_"):
@@ -209,7 +205,11 @@ class Word2VecEmbedder:
     def config_hash(self) -> str:
         """Checksum of the parameters, vocabulary, vectors and IDF weights."""
         self._check_fitted()
-        return self._fp
+        params = {**self.get_params(), "vocab_size": len(self.vocab_)}
+        if self._fp is None or self._fp[0] != params:  # computed once per parameter set (a changed weighting counts)
+            weights = [self.vectors_.tobytes(), self.idf_.tobytes(), "\n".join(self.vocab_).encode()]
+            self._fp = (params, params_hash(self.kind, params, weights))
+        return self._fp[1]
 
     # ------------------------------------------------------------------ saving
     def to_bytes(self) -> bytes:
