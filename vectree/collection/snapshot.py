@@ -76,8 +76,8 @@ class Snapshot:
             bucket_fps = np.array(self.index.bucket_fingerprints + [""], dtype="U64")
             for s in np.unique(shards):
                 sel = np.flatnonzero(shards == s)
-                leaves = self.shard(int(s)).lookup(keys[sel])
-                where[sel] = bucket_fps[leaves]  # -1 maps to ""
+                buckets = self.shard(int(s)).lookup(keys[sel])
+                where[sel] = bucket_fps[buckets]  # -1 maps to ""
         for seg in self.manifest.segments:
             found = np.isin(keys, self.segment_keys(seg))
             where[found] = seg.fingerprint

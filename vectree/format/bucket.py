@@ -1,6 +1,6 @@
 """The bucket file: ids, vectors, labels and metadata of a set of rows, as one Arrow IPC file.
 
-The same format holds tree leaves (``buckets/``) and the unindexed tail (``segments/``). A file is
+The same format holds the tree's buckets (``buckets/``) and the unindexed tail (``segments/``). A file is
 immutable and named by its fingerprint; :func:`decode_rows` checks the fingerprint before decoding.
 Arrow IPC is read zero-copy, so a decoded bucket's vectors are a view on the fetched bytes.
 """

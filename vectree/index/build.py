@@ -3,7 +3,7 @@
 Peak memory is set by ``sample_bytes`` (the sample the projection and tree are fitted on),
 ``partition_bytes`` (the rows sorted into buckets at one time) and the input chunk size, not by the
 number of rows: rows are routed chunk by chunk into partition files on local disk (each holding a
-contiguous range of leaves), then each partition is read back alone and cut into buckets.
+contiguous range of buckets), then each partition is read back alone and cut into buckets.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def default_bucket_size(dim: int) -> int:
     """Rows per bucket: about 160 KiB of float32 vectors, and at least 80 rows (at most 4096).
 
     Measured in ``benchmarks/README.md``: smaller buckets scan fewer rows for the same recall (finer
-    cells) but cost more per probe and more to build; 160 KiB gained 10-13% in batch over 256 KiB on
+    buckets) but cost more per probe and more to build; 160 KiB gained 10-13% in batch over 256 KiB on
     arXiv (384-d) and GloVe (50-d). Below about 80 rows the per-bucket costs dominate (784-d).
 
     >>> default_bucket_size(784), default_bucket_size(384), default_bucket_size(50)
@@ -75,7 +75,7 @@ class IndexConfig:
         :func:`default_n_components` of the dimension, resolved by :meth:`for_dim`.
     max_depth: the deepest the tree may go (the seed's maxDepth).
     refine_iterations: Lloyd iterations at full width after the kmeans tree is fitted (l2 and
-        cosine); rows are then stored in the cell whose center is nearest. 0 keeps the tree's cells.
+        cosine); rows are then stored in the bucket whose center is nearest. 0 keeps the tree's buckets.
     sample_size / sample_bytes: the projection and tree are fitted on at most this many rows.
     partition_bytes: rows sorted into buckets at a time during the build.
     vector_dtype: "float32", or "float16" to halve bucket bytes at a small precision cost.
@@ -172,14 +172,14 @@ class Routing:
     projection: Any
     tree: Any
     centers: np.ndarray | None
-    estimate: np.ndarray  # expected rows per leaf over the whole input
+    estimate: np.ndarray  # expected rows per bucket over the whole input
 
     @property
-    def n_leaves(self) -> int:
-        return self.tree.n_leaves
+    def n_buckets(self) -> int:
+        return self.tree.n_buckets
 
     def route(self, vectors: np.ndarray) -> np.ndarray:
-        """The leaf each row goes to."""
+        """The bucket each row goes to."""
         if self.centers is not None:
             return nearest_center(vectors, self.centers, self._norms)
         return self.tree.route(self.projection.project(vectors))
@@ -195,14 +195,14 @@ def fit_routing(
     report = progress or (lambda stage, done, total: None)
     projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
     projected = projection.project(sample)
-    leaf_size = config.bucket_size * len(sample) / total_rows
-    tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
-    sample_leaves = tree.route(projected)
+    sample_bucket_size = config.bucket_size * len(sample) / total_rows
+    tree = fit_tree(projected, sample_bucket_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
+    sample_buckets = tree.route(projected)
     centers = None
     if uses_centers(config, settings):
         report("refine", 0, config.refine_iterations)
-        centers, sample_leaves = refine_centers(sample, sample_leaves, tree.n_leaves, config.refine_iterations)
-    estimate = np.bincount(sample_leaves, minlength=tree.n_leaves) * (total_rows / len(sample))
+        centers, sample_buckets = refine_centers(sample, sample_buckets, tree.n_buckets, config.refine_iterations)
+    estimate = np.bincount(sample_buckets, minlength=tree.n_buckets) * (total_rows / len(sample))
     return Routing(projection, tree, centers, estimate)
 
 
@@ -211,7 +211,7 @@ def finish_index(
     routing: Routing,
     fingerprints: list[str],
     counts: np.ndarray,
-    means: np.ndarray | None,
+    bucket_centers: np.ndarray | None,
     settings: dict,
     config: IndexConfig,
 ) -> tuple[Index, str]:
@@ -222,15 +222,16 @@ def finish_index(
         bucket_fingerprints=fingerprints,
         bucket_rows=counts,
         settings={**settings, **config.to_dict(), **({"routing": "centers"} if routing.centers is not None else {})},
-        centers=routing.centers if routing.centers is not None else means,
+        centers=routing.centers if routing.centers is not None else bucket_centers,
     )
     data, index_fp = index.to_bytes()
     store.put(index_key(index_fp), data)
     return index, index_fp
 
 
-def wants_means(routing: Routing, settings: dict) -> bool:
-    """Without centers, each bucket's mean ranks it for queries (the tree's own centroids are projected)."""
+def wants_bucket_centers(routing: Routing, settings: dict) -> bool:
+    """Without refined centers, each bucket's center is the mean of its rows: it ranks the bucket for queries
+    (the tree's own centers are projected)."""
     return routing.centers is None and settings.get("metric") in ("l2", "cosine")
 
 
@@ -276,12 +277,12 @@ def build_index(
     sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
     routing = fit_routing(sample, total_rows, config, settings, progress)
     del sample
-    n_leaves, route, estimate = routing.n_leaves, routing.route, routing.estimate
+    n_buckets, route, estimate = routing.n_buckets, routing.route, routing.estimate
     rows_per_partition = max(config.bucket_size, config.partition_bytes // row_bytes)
-    partition_of_leaf = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
-    partition_of_leaf = partition_of_leaf.astype(np.int64)
-    n_partitions = int(partition_of_leaf.max()) + 1
-    log.info("tree: %d leaves, %d partitions, fitted on a sample of %d rows", n_leaves, n_partitions, sample_rows)
+    partition_of_bucket = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
+    partition_of_bucket = partition_of_bucket.astype(np.int64)
+    n_partitions = int(partition_of_bucket.max()) + 1
+    log.info("tree: %d buckets, %d partitions, fitted on a sample of %d rows", n_buckets, n_partitions, sample_rows)
 
     tmp = tempfile.mkdtemp(prefix="vectree-build-", dir=workdir)
     try:
@@ -289,16 +290,16 @@ def build_index(
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         done = 0
         for rows in read_chunks():
-            leaves = route(rows.vectors)
-            spill.add(id_keys(rows.ids), leaves)
-            parts = partition_of_leaf[leaves]
+            buckets = route(rows.vectors)
+            spill.add(id_keys(rows.ids), buckets)
+            parts = partition_of_bucket[buckets]
             for p in np.unique(parts):
                 sel = np.flatnonzero(parts == p)
                 table = rows_to_table(
                     rows.take(sel),
                     label_type=label_type,
                     with_metadata=with_metadata,
-                    extra={"leaf": pa.array(leaves[sel].astype(np.int32))},
+                    extra={"bucket": pa.array(buckets[sel].astype(np.int32))},
                 )
                 if p not in writers:
                     writers[p] = pa.ipc.new_stream(os.path.join(tmp, f"part-{p}.arrows"), table.schema)
@@ -308,27 +309,27 @@ def build_index(
         for w in writers.values():
             w.close()
 
-        fingerprints = [""] * n_leaves
-        counts = np.zeros(n_leaves, dtype=np.int64)
-        means = np.zeros((n_leaves, dim), np.float32) if wants_means(routing, settings) else None
+        fingerprints = [""] * n_buckets
+        counts = np.zeros(n_buckets, dtype=np.int64)
+        bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
         written = 0
         for p in sorted(writers):
             with pa.memory_map(os.path.join(tmp, f"part-{p}.arrows")) as source:
                 table = pa.ipc.open_stream(source).read_all()
-            leaf_col = table.column("leaf").to_numpy()
-            order = np.argsort(leaf_col, kind="stable")
-            table = table.take(pa.array(order)).drop_columns(["leaf"])  # one gather; buckets are then slices
-            sorted_leaves = leaf_col[order]
-            bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_leaves)) + 1, [len(order)]])
+            bucket_col = table.column("bucket").to_numpy()
+            order = np.argsort(bucket_col, kind="stable")
+            table = table.take(pa.array(order)).drop_columns(["bucket"])  # one gather; buckets are then slices
+            sorted_buckets = bucket_col[order]
+            bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_buckets)) + 1, [len(order)]])
             pending: list[tuple[str, bytes]] = []
             for start, end in zip(bounds[:-1], bounds[1:]):
-                leaf = int(sorted_leaves[start])
+                bucket = int(sorted_buckets[start])
                 rows = table_to_rows(table.slice(start, end - start))
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type, codes=config.codes)
                 pending.append((bucket_key(fp), data))
-                fingerprints[leaf], counts[leaf] = fp, len(rows)
-                if means is not None:
-                    means[leaf] = rows.vectors.mean(0)
+                fingerprints[bucket], counts[bucket] = fp, len(rows)
+                if bucket_centers is not None:
+                    bucket_centers[bucket] = rows.vectors.mean(0)
                 written += len(rows)
             store.put_many(pending)
             report("write", written, total_rows)
@@ -345,7 +346,7 @@ def build_index(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    index, index_fp = finish_index(store, routing, fingerprints, counts, means, settings, config)
+    index, index_fp = finish_index(store, routing, fingerprints, counts, bucket_centers, settings, config)
     return BuildResult(
         index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written
     )

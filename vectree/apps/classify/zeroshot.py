@@ -165,21 +165,21 @@ class ZeroShotClassifier:
             raise InvalidInputError(f"give at least two classes to choose between, got {list(desc)}")
         if self.temperature <= 0:
             raise InvalidInputError(f"temperature must be positive, got {self.temperature!r}")
-        centres = []
+        centers = []
         for label, d in desc.items():
             texts = [self.template.format(t) for t in as_texts(d)]
             if not texts:
                 raise InvalidInputError(f"class {label!r} has no description")
-            centres.append(self.embedder.encode(texts).mean(axis=0))
+            centers.append(self.embedder.encode(texts).mean(axis=0))
         self.classes_ = np.array(list(desc), dtype=object)
-        self.centroids_ = normalize_rows(np.asarray(centres))
+        self.centers_ = normalize_rows(np.asarray(centers))
         return self
 
     def predict_proba_embeddings(self, vectors: Any) -> np.ndarray:
         """Softmax over the cosine similarities of already-embedded documents to the class descriptions."""
-        if not hasattr(self, "centroids_"):
+        if not hasattr(self, "centers_"):
             self.fit()
-        sims = normalize_rows(np.atleast_2d(np.asarray(vectors, dtype=np.float32))) @ self.centroids_.T
+        sims = normalize_rows(np.atleast_2d(np.asarray(vectors, dtype=np.float32))) @ self.centers_.T
         z = (sims - sims.max(axis=1, keepdims=True)) / self.temperature
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
