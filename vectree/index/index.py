@@ -145,10 +145,9 @@ class Index:
             def opt(name: str, default: np.ndarray) -> np.ndarray:  # fields added after format 1 shipped
                 return z[name] if name in z.files else default
 
-            centers = opt(
-                "centers", opt("leaf_means", empty)
-            )  # older files: "leaf_means" (field name kept to read them)
-            node_centers = opt("node_centers", opt("centroid", empty))  # older files: "centroid" (same)
+            # files written before the vocabulary was settled name these "leaf_means" and "centroid"
+            centers = opt("centers", opt("leaf_means", empty))
+            node_centers = opt("node_centers", opt("centroid", empty))
             if int(z["format"]) != INDEX_FORMAT:
                 raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
             return cls(
