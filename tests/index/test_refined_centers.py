@@ -19,11 +19,11 @@ def test_lloyd_steps_tighten_the_tree_cells_at_full_width(arxiv_sample):
     x = arxiv_sample["vectors"]
     projected = fit_pca(x, 16).project(x)
     tree = fit_tree(projected, 60, rule="kmeans")
-    leaves = tree.route(projected)
-    tree_centers = centers_of(x, leaves, np.zeros((tree.n_buckets, x.shape[1]), np.float32))
-    refined, _ = refine_centers(x, leaves, tree.n_buckets, 3)
+    buckets = tree.route(projected)
+    tree_centers = centers_of(x, buckets, np.zeros((tree.n_buckets, x.shape[1]), np.float32))
+    refined, _ = refine_centers(x, buckets, tree.n_buckets, 3)
     assert refined.shape == tree_centers.shape
-    before = _spread(x, leaves, tree_centers)
+    before = _spread(x, buckets, tree_centers)
     after = _spread(x, nearest_center(x, refined), refined)
     assert after < 0.99 * before  # cells fitted in 16 of 384 dimensions: every Lloyd step lowers the spread
 
