@@ -62,7 +62,7 @@ def knn(
     clf = DocumentClassifier(n_neighbors=10, probes=8).fit(train, y)
     build_s = time.perf_counter() - t
     for probes in (8, "exact"):
-        clf.probes = probes
+        clf.set_params(probes=8, exact=probes == "exact")
         pred = clf.predict(test)
         acc = float((pred == yt).mean())
         ms = 1000 * clf.timings_.search_s / len(test)
@@ -81,7 +81,7 @@ def knn(
             }
         )
         log.info("%-14s %-36s acc %.4f (%.3f ms/image)", name, rows[-1]["setting"], acc, ms)
-    clf.probes = 8
+    clf.set_params(probes=8, exact=False)
     return rows, clf
 
 

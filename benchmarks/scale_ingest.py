@@ -128,10 +128,10 @@ def run_ingest(
             writer.add(batch, ids=np.arange(n + s, n + s + len(batch)))
             tail_max = max(tail_max, writer.stats()["tail_rows"])
             if writer.stats()["tail_rows"] >= TAIL_BOUND or s + BATCH >= add:
-                old = set(writer._snap.index.bucket_fingerprints) - {""}
+                old = set(writer.index.bucket_fingerprints) - {""}
                 tc = time.perf_counter()
                 writer.compact()
-                new = set(writer._snap.index.bucket_fingerprints) - {""}
+                new = set(writer.index.bucket_fingerprints) - {""}
                 c = {
                     "after_rows": len(writer),
                     "seconds": time.perf_counter() - tc,

@@ -81,6 +81,6 @@ def test_cleanup_running_repeatedly_beside_a_committing_writer(s3_server):
     rows = latest.get(np.arange(0, 2 * ADDS, 2))
     np.testing.assert_array_equal(rows.vectors[:, 0], np.arange(ADDS, dtype=np.float32))
     # what is left is exactly what the one remaining version references
-    from vectree.collection.lifecycle import DATA_PREFIXES, _referenced_keys
+    from vectree.collection.lifecycle import DATA_PREFIXES, referenced_keys
 
-    assert {k for k in store.list("") if k.startswith(DATA_PREFIXES)} == _referenced_keys(store, [latest.version])
+    assert {k for k in store.list("") if k.startswith(DATA_PREFIXES)} == referenced_keys(store, [latest.version])

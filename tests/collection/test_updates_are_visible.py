@@ -76,9 +76,9 @@ def test_compact_rewrites_only_the_buckets_it_touches(tmp_path, arxiv_sample):
     rng = np.random.default_rng(0)
     near = arxiv_sample["vectors"][0] + 0.01 * rng.normal(size=(20, 384)).astype(np.float32)
     col.add(near, ids=[f"near-{i}" for i in range(20)])
-    old = set(col._snap.index.bucket_fingerprints)
+    old = set(col.index.bucket_fingerprints)
     col.compact()
-    new = set(col._snap.index.bucket_fingerprints)
+    new = set(col.index.bucket_fingerprints)
     assert len(old - new) <= 2 and len(old & new) >= len(old) - 2
     assert col.search(near, k=1, probes=1).ids[:, 0].tolist() == [f"near-{i}" for i in range(20)]
 

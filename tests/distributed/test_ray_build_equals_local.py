@@ -54,7 +54,7 @@ def _s3_source_options(server) -> dict:
 
 
 def _same_build(local: vectree.Collection, dist: vectree.Collection) -> None:
-    a, b = local._snap.index, dist._snap.index
+    a, b = local.index, dist.index
     assert b.n_buckets > 50
     assert a.bucket_fingerprints == b.bucket_fingerprints
     assert local.manifest.index == dist.manifest.index  # projection, tree, centers, settings: one fingerprint

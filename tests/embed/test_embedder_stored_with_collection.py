@@ -30,7 +30,7 @@ def test_stored_embedder_comes_back_and_foreign_one_is_refused(tmp_path, w2v, ar
     col.add(w2v.encode(arxiv_texts[:30]))
     attach_embedder(col, w2v)
     reopened = vectree.open_collection(str(tmp_path / "c"))
-    assert load_embedder(reopened).fingerprint() == w2v.fingerprint()
+    assert load_embedder(reopened).config_hash() == w2v.config_hash()
     check_embedder(reopened, w2v)  # the same embedder passes
     other = Word2VecEmbedder(vector_size=16, epochs=1, min_count=2, workers=1, seed=7).fit(arxiv_texts[150:300])
     with pytest.raises(EmbedderMismatchError, match="same model"):

@@ -64,7 +64,7 @@ def test_autoencoder_reconstructs_and_groups_similar_images(data, tmp_path):
     assert vecs.shape == (600, 16) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-5)
     assert knn_accuracy(vecs, y, ae.encode(xt), yt, tmp_path, "ae") > 0.8
     again = from_bytes(ae.to_bytes())
-    assert np.array_equal(again.encode(xt), ae.encode(xt)) and again.fingerprint() == ae.fingerprint()
+    assert np.array_equal(again.encode(xt), ae.encode(xt)) and again.config_hash() == ae.config_hash()
 
 
 def test_cnn_penultimate_layer_separates_the_classes(data, tmp_path):

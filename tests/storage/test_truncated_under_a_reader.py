@@ -34,7 +34,7 @@ def test_a_truncated_bucket_is_a_corruption_error_not_a_signal(tmp_path, arxiv_s
                 f.truncate(os.path.getsize(path) // 3)
         again = col.search(q, k=5, exact=True).ids  # from the blocks it holds: still right
         assert (again == first).all(), "cached answers changed"
-        col._cache.lru.clear()  # now it must re-read the files
+        col.clear_cache()  # now it must re-read the files
         try:
             col.search(q, k=5, exact=True)
         except (CorruptionError, StorageError) as exc:

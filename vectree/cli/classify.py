@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError, VectreeError
 
 app = typer.Typer(
@@ -144,7 +145,7 @@ def fit(
     text_field: str = TextField,
     label_field: str = LabelField,
     n_neighbors: int = typer.Option(10, help="Neighbours that vote."),
-    probes: int = typer.Option(10, help="Buckets visited per query (stored as the default)."),
+    probes: int = typer.Option(DEFAULT_PROBES, help="Buckets visited per query (stored as the default)."),
     bucket_size: int = typer.Option(None, help="Rows per bucket (default: about 160 KiB of vectors, at least 80)."),
     sg: int = typer.Option(0, help="word2vec: 0 CBOW, 1 skip-gram."),
     vector_size: int = typer.Option(200, help="word2vec: dimensions."),
@@ -189,7 +190,7 @@ def predict(
 
     overrides: dict[str, Any] = {}
     if probes is not None:
-        overrides["probes"] = probes if probes == "exact" else int(probes)
+        overrides.update({"exact": True} if probes == "exact" else {"probes": int(probes)})
     if n_neighbors is not None:
         overrides["n_neighbors"] = n_neighbors
     try:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import VectreeError
 
 app = typer.Typer(
@@ -62,7 +63,7 @@ def fit(
         "minilm", help="Title embedding: minilm (all-MiniLM-L6-v2), static (64-d static tokens) or hash (bag of words)."
     ),
     n_candidates: int = typer.Option(200, help="Stage-1 candidates per user."),
-    probes: int = typer.Option(8, help="Buckets probed in stage 1."),
+    probes: int = typer.Option(DEFAULT_PROBES, help="Buckets probed in stage 1."),
     test_fraction: float = typer.Option(
         0.2, help="Hold out each user's latest share for `evaluate` (0: train on everything)."
     ),

@@ -25,7 +25,8 @@ import numpy as np
 from vectree._native import _scan, as_float32
 from vectree.collection.arena import Arena, aligned_size
 from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import BUCKETS, rows_key
 from vectree.storage.base import ObjectStore
 from vectree.storage.cache import ByteLRU
 from vectree.storage.diskcache import DiskCache
@@ -134,6 +135,11 @@ class ObjectCache:
         self.fetches = 0  # objects fetched and decoded (a wait on another thread's fetch is not one)
         self.moves = 0  # blocks copied out of a sparse slab
 
+    @property
+    def known_layouts(self) -> int:
+        """Files whose array offsets are recorded (a re-read of one after eviction skips Arrow)."""
+        return len(self._layouts)
+
     def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
         if self.disk is None:
             return self.store.read_many(keys)
@@ -197,7 +203,7 @@ class ObjectCache:
         return [out[fp] for fp in fps]  # type: ignore[misc]
 
     def _load(self, missing: list[str], folders: dict[str, str], done: dict[str, object]) -> None:
-        keys = [f"{folders[fp]}/{fp}.arrow" for fp in missing]
+        keys = [rows_key(folders[fp], fp) for fp in missing]
         # a memory-mapped local file is hashed when first read; while it stays the same file (same
         # inode, size and mtime), later reads of this immutable object skip the hash
         idents = [self.store.identity(k) for k in keys] if self.disk is None else [None] * len(keys)
@@ -216,7 +222,7 @@ class ObjectCache:
             if ident is not None:
                 self._checked[fp] = ident
             block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab)
-            if self.l2 is not None and folder == "buckets":
+            if self.l2 is not None and folder == BUCKETS:
                 block.scan = block.scan_block(self.l2)
             self.lru.stats.bytes_fetched += len(data)
             self.fetches += 1

@@ -37,9 +37,11 @@ from vectree.collection.validate import as_ids, as_vectors, check_k, check_probe
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows
 from vectree.format.fingerprint import check_fingerprint, fingerprint
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import BUCKETS, SEGMENTS, attachment_key, tombstones_key
 from vectree.format.tombstones import encode_tombstones
 from vectree.index.build import IndexConfig
+from vectree.index.index import Index
 from vectree.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,22 @@ class Collection:
         self._cache.lru.clear()
         self.store.close()
 
+    def clear_cache(self) -> None:
+        """Let go of the decoded objects held in memory: the next searches read the store (or disk cache) again.
+
+        >>> import vectree
+        >>> col = vectree.create_collection("memory://doc-clear", dim=2); _ = col.add([[1.0, 2.0]], ids=[1])
+        >>> _ = col.search([[1.0, 2.0]], k=1); col.clear_cache(); col.stats()["cache"]["objects"]
+        0
+        """
+        self._cache.lru.clear()
+
+    @property
+    def index(self) -> Index | None:
+        """The routing structure of this version (projection, tree, bucket fingerprints and rows, centers);
+        None before the first build. Read-only: a build or compaction commits a new one."""
+        return self._snap.index
+
     def __enter__(self) -> Collection:
         return self
 
@@ -186,7 +204,7 @@ class Collection:
         parts, order = [], []
         buckets = set(self._snap.index.bucket_fingerprints) if self._snap.index is not None else set()
         for fp in np.unique(where):
-            block = self._cache.blocks([("buckets" if fp in buckets else "segments", str(fp))])[0]
+            block = self._cache.blocks([(BUCKETS if fp in buckets else SEGMENTS, str(fp))])[0]
             sel = np.flatnonzero(where == fp)
             pos = {int(key): i for i, key in enumerate(block.keys)}
             parts.append(block.rows.take(np.array([pos[int(kk)] for kk in keys[sel]])))
@@ -239,7 +257,7 @@ class Collection:
         fp = self.manifest.attachments.get(name)
         if fp is None:
             raise NotFoundError(f"no attachment named {name!r}; this version has {sorted(self.manifest.attachments)}")
-        data = self.store.get(f"attachments/{fp}.bin")
+        data = self.store.get(attachment_key(fp))
         check_fingerprint(data, fp, f"attachment {name!r}")
         return data
 
@@ -441,7 +459,7 @@ class Collection:
 
     def _tombstone_changes(self, tomb: dict[str, np.ndarray]) -> dict[str, Any]:
         data, fp = encode_tombstones(tomb)
-        self.store.put(f"tombstones/{fp}.npz", data)
+        self.store.put(tombstones_key(fp), data)
         return {"tombstones": fp, "tombstone_count": int(sum(len(v) for v in tomb.values()))}
 
     def put_attachment(self, name: str, data: bytes) -> int:
@@ -454,7 +472,7 @@ class Collection:
                 + (" (encode text first, e.g. text.encode())" if isinstance(data, str) else "")
             )
         fp = fingerprint(data)
-        self.store.put(f"attachments/{fp}.bin", bytes(data))
+        self.store.put(attachment_key(fp), bytes(data))
         return self._commit("attach", lambda b: {"attachments": {**b.attachments, name: fp}})
 
     def build(

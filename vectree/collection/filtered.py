@@ -25,7 +25,7 @@ from vectree.collection.results import SearchResult
 from vectree.collection.search import search_snapshot
 from vectree.collection.snapshot import Snapshot
 from vectree.errors import InvalidInputError
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 
 EXACT_MATCHES = 4096  # at most this many matching rows: scan them all
 _KEPT_FILTERS = 16  # match masks of this many filters are kept per snapshot

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from vectree.errors import InvalidInputError, NotFoundError
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 
 log = logging.getLogger(__name__)
 

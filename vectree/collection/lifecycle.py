@@ -33,16 +33,31 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from vectree.collection.manifest import _LATEST_HINT, Manifest, latest_version, manifest_key, read_manifest
+from vectree.collection.manifest import Manifest, latest_version, read_manifest
 from vectree.errors import InvalidInputError, NotFoundError
+from vectree.format.object_keys import (
+    DATA_PREFIXES,
+    EXPIRED,
+    LATEST,
+    MANIFESTS,
+    TAGS,
+    attachment_key,
+    bucket_key,
+    idmap_key,
+    index_key,
+    is_manifest_key,
+    manifest_key,
+    tag_key,
+    tag_of_key,
+    tombstones_key,
+    version_of_manifest_key,
+)
 from vectree.index.index import Index
 from vectree.pools import io_pool
 from vectree.storage.base import ObjectInfo, ObjectStore
 
 log = logging.getLogger(__name__)
 
-EXPIRED = "_expired.json"  # versions a cleanup deleted, as [first, last] ranges: verify does not report them missing
-DATA_PREFIXES = ("index/", "buckets/", "segments/", "keys/", "idmap/", "tombstones/", "attachments/")
 DEFAULT_OLDER_THAN = timedelta(days=7)
 DEFAULT_GRACE = timedelta(hours=6)
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -56,7 +71,7 @@ def _tag_key(name: str) -> str:
         raise InvalidInputError(
             f"tag names are 1-100 letters, digits, '.', '_' or '-' (starting with a letter or digit), got {name!r}"
         )
-    return f"tags/{name}.json"
+    return tag_key(name)
 
 
 def set_tag(store: ObjectStore, name: str, version: int) -> None:
@@ -92,10 +107,11 @@ def delete_tag(store: ObjectStore, name: str) -> None:
 def list_tags(store: ObjectStore) -> dict[str, int]:
     """Every tag and the version it points at."""
     out = {}
-    for key in store.list("tags/"):
-        if key.endswith(".json"):
+    for key in store.list(TAGS):
+        name = tag_of_key(key)
+        if name is not None:
             try:
-                out[key[len("tags/") : -len(".json")]] = int(json.loads(store.get(key))["version"])
+                out[name] = int(json.loads(store.get(key))["version"])
             except NotFoundError:
                 continue  # removed since the listing
     return out
@@ -153,11 +169,7 @@ def cleanup(
         )
     now = time.time()
     objects = [o for o in store.list_info("") if o.key.startswith(DATA_PREFIXES)]  # before the manifests: see above
-    manifests = {
-        int(o.key[len("manifests/") :].split(".")[0]): o
-        for o in store.list_info("manifests/")
-        if o.key.endswith(".json")
-    }
+    manifests = {version_of_manifest_key(o.key): o for o in store.list_info(MANIFESTS) if is_manifest_key(o.key)}
     newest = max([*manifests, latest_version(store) or 0])
     if not manifests:
         raise NotFoundError(f"no collection at {store.url}")
@@ -177,7 +189,7 @@ def cleanup(
         _delete_all(store, [manifest_key(v) for v in doomed])
     report.versions_deleted = doomed
     report.versions_kept = sorted(set(manifests) - set(doomed))
-    live = _referenced_keys(store, report.versions_kept)
+    live = referenced_keys(store, report.versions_kept)
     to_delete: list[ObjectInfo] = []
     for o in objects:
         if o.key in live:
@@ -235,11 +247,11 @@ def _age(store: ObjectStore, version: int, info: ObjectInfo, now: float) -> floa
 def _advance_hint(store: ObjectStore, newest: int) -> None:
     """Make sure ``_latest`` is at least ``newest`` before any manifest goes (its walk forward must not cross a gap)."""
     try:
-        hint = int(store.get(_LATEST_HINT).decode())
+        hint = int(store.get(LATEST).decode())
     except (NotFoundError, ValueError):
         hint = -1
     if hint < newest:
-        store.put(_LATEST_HINT, str(newest).encode())
+        store.put(LATEST, str(newest).encode())
 
 
 def expired_versions(store: ObjectStore) -> set[int]:
@@ -265,17 +277,17 @@ def _record_expired(store: ObjectStore, versions: list[int]) -> None:
 
 def manifest_keys(m: Manifest) -> list[str]:
     """Every object ``m`` names directly (its buckets are named by its index)."""
-    keys = [f"index/{m.index}.npz"] if m.index else []
-    keys += [f"idmap/{fp}.npz" for fp in m.idmap]
+    keys = [index_key(m.index)] if m.index else []
+    keys += [idmap_key(fp) for fp in m.idmap]
     for seg in m.segments:
         keys += list(seg.objects)  # the segment and its key list (.npz since writes are recorded)
     if m.tombstones:
-        keys.append(f"tombstones/{m.tombstones}.npz")
-    keys += [f"attachments/{fp}.bin" for fp in m.attachments.values()]
+        keys.append(tombstones_key(m.tombstones))
+    keys += [attachment_key(fp) for fp in m.attachments.values()]
     return keys
 
 
-def _referenced_keys(store: ObjectStore, versions: list[int]) -> set[str]:
+def referenced_keys(store: ObjectStore, versions: list[int]) -> set[str]:
     """Every object key the given versions need, buckets included (each distinct index read once)."""
     live: set[str] = set()
     indexes: set[str] = set()
@@ -287,8 +299,8 @@ def _referenced_keys(store: ObjectStore, versions: list[int]) -> set[str]:
         live.update(manifest_keys(m))
         if m.index and m.index not in indexes:
             indexes.add(m.index)
-            index = Index.from_bytes(store.get(f"index/{m.index}.npz"), m.index)
-            live.update(f"buckets/{fp}.arrow" for fp in index.bucket_fingerprints if fp)
+            index = Index.from_bytes(store.get(index_key(m.index)), m.index)
+            live.update(bucket_key(fp) for fp in index.bucket_fingerprints if fp)
     return live
 
 

@@ -16,7 +16,8 @@ from vectree.collection.snapshot import Snapshot
 from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-exported: maintenance.verify)
 from vectree.errors import StorageError
 from vectree.format.bucket import Rows, encode_rows
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import BUCKETS, SEGMENTS, bucket_key, idmap_key, index_key
 from vectree.index.build import IndexConfig, build_index
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
@@ -36,6 +37,7 @@ def build(snap: Snapshot, config: IndexConfig, progress: Progress | None, workdi
     """A full, streaming rebuild over the live rows of ``snap``; returns the manifest changes."""
     m = snap.manifest
     s = m.settings
+    config = config.for_dim(int(s["dim"]))  # the defaults that depend on the dimension, filled in before storing
     workdir = scratch_dir(snap.store, workdir)
     try:
         result = _build_index(snap, config, progress, workdir)
@@ -108,7 +110,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
     ``bucket_size``; past that a bucket is split as SPFresh does, with no rebuild: its rows get new
     centers (tree + Lloyd steps, as the build fits them), then the rows of the split bucket and of its
     nearest neighbouring buckets go to the nearest of those centers. Only neighbours that lose or gain
-    rows are rewritten, so each row stays in (almost always) its nearest cell.
+    rows are rewritten, so each row stays in (almost always) its nearest center's bucket.
     """
     m = snap.manifest
     index = snap.index
@@ -119,25 +121,25 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
     fps = list(index.bucket_fingerprints)
     counts = index.bucket_rows.copy()
     centers = None if index.centers is None else index.centers.copy()
-    by_centers = index.routes_by_centers  # else centers are bucket means, kept up to date below
+    by_centers = index.routes_by_centers  # else each center is the mean of its bucket, kept up to date below
 
     incoming: dict[int, list[Rows]] = {}
-    tail = [("segments", s.fingerprint) for s in m.segments]
+    tail = [(SEGMENTS, s.fingerprint) for s in m.segments]
     for rows in iter_live_rows(snap, tail):
-        leaves = index.assign(rows.vectors)
-        for leaf in np.unique(leaves):
-            incoming.setdefault(int(leaf), []).append(rows.take(leaves == leaf))
-    leaf_of = {fp: i for i, fp in enumerate(fps) if fp}
-    touched = sorted(set(incoming) | {leaf_of[fp] for fp in snap.tombstones if fp in leaf_of})
-    replaced: dict[int, np.ndarray] = {}  # leaf -> keys now in it (for the id map)
+        buckets = index.assign(rows.vectors)
+        for bucket in np.unique(buckets):
+            incoming.setdefault(int(bucket), []).append(rows.take(buckets == bucket))
+    bucket_of = {fp: i for i, fp in enumerate(fps) if fp}
+    touched = sorted(set(incoming) | {bucket_of[fp] for fp in snap.tombstones if fp in bucket_of})
+    replaced: dict[int, np.ndarray] = {}  # bucket -> keys now in it (for the id map)
     dim = int(m.settings["dim"])
     changed = set(touched)
-    for done, leaf in enumerate(touched):
-        parts = list(iter_live_rows(snap, [("buckets", fps[leaf])])) if fps[leaf] else []
-        rows = Rows.concat(parts + incoming.get(leaf, []), dim)
-        groups = [(leaf, rows)]
+    for done, bucket in enumerate(touched):
+        parts = list(iter_live_rows(snap, [(BUCKETS, fps[bucket])])) if fps[bucket] else []
+        rows = Rows.concat(parts + incoming.get(bucket, []), dim)
+        groups = [(bucket, rows)]
         if by_centers and len(rows) > cfg.bucket_size * _CENTER_SPLIT_FACTOR:
-            groups, tree, centers = _split_by_centers(snap, leaf, rows, index, tree, centers, fps, cfg, dim)
+            groups, tree, centers = _split_by_centers(snap, bucket, rows, index, tree, centers, fps, cfg, dim)
             counts = np.concatenate([counts, np.zeros(len(fps) - len(counts), np.int64)])
             changed |= {g for g, _ in groups}
         if not by_centers and len(rows) > cfg.bucket_size * _SPLIT_FACTOR:
@@ -146,23 +148,23 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
                 cfg.bucket_size,
                 rule=cfg.tree_rule,
                 max_depth=max(1, cfg.max_depth),
-                seed=cfg.seed + leaf,
+                seed=cfg.seed + bucket,
             )
-            if sub.n_leaves > 1:
-                sub_leaves = sub.route(index.projection.project(rows.vectors))
+            if sub.n_buckets > 1:
+                sub_buckets = sub.route(index.projection.project(rows.vectors))
                 first_new = len(fps)
-                tree.replace_leaf(leaf, sub, first_new)
-                fps += [""] * (sub.n_leaves - 1)
-                counts = np.concatenate([counts, np.zeros(sub.n_leaves - 1, np.int64)])
+                tree.replace_bucket(bucket, sub, first_new)
+                fps += [""] * (sub.n_buckets - 1)
+                counts = np.concatenate([counts, np.zeros(sub.n_buckets - 1, np.int64)])
                 if centers is not None:
-                    centers = np.concatenate([centers, np.zeros((sub.n_leaves - 1, dim), np.float32)])
+                    centers = np.concatenate([centers, np.zeros((sub.n_buckets - 1, dim), np.float32)])
                 groups = [
-                    (leaf if j == 0 else first_new + j - 1, rows.take(sub_leaves == j)) for j in range(sub.n_leaves)
+                    (bucket if j == 0 else first_new + j - 1, rows.take(sub_buckets == j)) for j in range(sub.n_buckets)
                 ]
         for target, part in groups:
             if len(part):
                 data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type, codes=cfg.codes)
-                snap.store.put(f"buckets/{fp}.arrow", data)
+                snap.store.put(bucket_key(fp), data)
             else:
                 fp = ""
             fps[target], counts[target] = fp, len(part)
@@ -182,7 +184,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
         centers=centers,
     )
     data, index_fp = new_index.to_bytes()
-    snap.store.put(f"index/{index_fp}.npz", data)
+    snap.store.put(index_key(index_fp), data)
     return {
         "index": index_fp,
         "idmap": tuple(shard_fps),
@@ -195,7 +197,7 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
 
 def _split_by_centers(
     snap: Snapshot,
-    leaf: int,
+    bucket: int,
     rows: Rows,
     index: Index,
     tree: Any,
@@ -206,37 +208,37 @@ def _split_by_centers(
 ) -> tuple[list[tuple[int, Rows]], Any, np.ndarray]:
     """Split an oversized center-routed bucket in place and reassign only the boundary rows (SPFresh).
 
-    The bucket's rows get ``ceil(rows / bucket_size)``-ish new cells (a subtree fitted on them, then
-    Lloyd steps at full width); leaf ``leaf`` keeps the first, the others are appended. Then the rows
+    The bucket's rows get ``ceil(rows / bucket_size)``-ish new buckets (a subtree fitted on them, then
+    Lloyd steps at full width); bucket ``bucket`` keeps the first, the others are appended. Then the rows
     of the split bucket and of its ``_NEIGHBOURS`` nearest buckets each go to the nearest of the new and
-    neighbouring centers. Returns the (leaf, rows) groups to write (new cells and neighbours whose rows
+    neighbouring centers. Returns the (bucket, rows) groups to write (new buckets and neighbours whose rows
     changed), the grown tree and the grown centers; ``fps`` grows in place.
     """
     points = index.projection.project(rows.vectors)
-    sub = fit_tree(points, cfg.bucket_size, rule=cfg.tree_rule, max_depth=max(1, cfg.max_depth), seed=cfg.seed + leaf)
-    if sub.n_leaves < 2:
-        return [(leaf, rows)], tree, centers
-    new_centers, _ = refine_centers(rows.vectors, sub.route(points), sub.n_leaves, max(1, cfg.refine_iterations))
+    sub = fit_tree(points, cfg.bucket_size, rule=cfg.tree_rule, max_depth=max(1, cfg.max_depth), seed=cfg.seed + bucket)
+    if sub.n_buckets < 2:
+        return [(bucket, rows)], tree, centers
+    new_centers, _ = refine_centers(rows.vectors, sub.route(points), sub.n_buckets, max(1, cfg.refine_iterations))
     first_new = len(fps)
-    tree.replace_leaf(leaf, sub, first_new)
-    fps += [""] * (sub.n_leaves - 1)
-    old_center = centers[leaf].copy()
+    tree.replace_bucket(bucket, sub, first_new)
+    fps += [""] * (sub.n_buckets - 1)
+    old_center = centers[bucket].copy()
     centers = np.concatenate([centers, new_centers[1:]])
-    centers[leaf] = new_centers[0]
-    new_leaves = [leaf] + list(range(first_new, len(fps)))
+    centers[bucket] = new_centers[0]
+    new_buckets = [bucket] + list(range(first_new, len(fps)))
     # the nearest non-empty old buckets to where the split bucket's center was
     d = center_norms(centers[:first_new]) - 2.0 * centers[:first_new] @ old_center
-    d[leaf] = np.inf
+    d[bucket] = np.inf
     d[[i for i in range(first_new) if not fps[i]]] = np.inf
     neighbours = [int(i) for i in np.argsort(d)[:_NEIGHBOURS] if np.isfinite(d[i])]
-    nb_rows = [Rows.concat(list(iter_live_rows(snap, [("buckets", fps[nb])])), dim) for nb in neighbours]
-    candidates = np.array(new_leaves + neighbours)
+    nb_rows = [Rows.concat(list(iter_live_rows(snap, [(BUCKETS, fps[nb])])), dim) for nb in neighbours]
+    candidates = np.array(new_buckets + neighbours)
     cand_centers = centers[candidates]
     norms = center_norms(cand_centers)
     # every row of the split bucket and of the neighbours goes to its nearest candidate; a bucket is
     # rewritten whole (its kept rows with what it receives) whenever its rows change
     pieces: dict[int, list[Rows]] = {int(c): [] for c in candidates}
-    changed = set(new_leaves)
+    changed = set(new_buckets)
     own = candidates[nearest_center(rows.vectors, cand_centers, norms)]
     for c in np.unique(own).tolist():
         pieces[c].append(rows.take(own == c))
@@ -256,9 +258,9 @@ def _split_by_centers(
     groups = {c: pieces[c] for c in candidates.tolist() if c in changed}
     log.info(
         "split bucket %d (%d rows) into %d; %d boundary rows of %d neighbouring buckets moved",
-        leaf,
+        bucket,
         len(rows),
-        len(new_leaves),
+        len(new_buckets),
         moved,
         len(neighbours),
     )
@@ -272,8 +274,8 @@ def _split_by_centers(
 def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndarray]) -> list[str]:
     bits = snap.manifest.idmap_bits
     new_keys = np.concatenate([k for k in replaced.values()]) if replaced else np.empty(0, np.int64)
-    new_leaves = (
-        np.concatenate([np.full(len(k), leaf, np.int32) for leaf, k in replaced.items()])
+    new_buckets = (
+        np.concatenate([np.full(len(k), bucket, np.int32) for bucket, k in replaced.items()])
         if replaced
         else np.empty(0, np.int32)
     )
@@ -281,13 +283,13 @@ def _update_idmap(snap: Snapshot, touched: set[int], replaced: dict[int, np.ndar
     out = []
     for s in range(1 << bits):
         old = snap.shard(s) if snap.manifest.idmap else KeyShard(np.empty(0, np.int64), np.empty(0, np.int32))
-        keep = ~np.isin(old.leaves, list(touched))
+        keep = ~np.isin(old.buckets, list(touched))
         sel = shard_ids == s
         keys = np.concatenate([old.keys[keep], new_keys[sel]])
-        leaves = np.concatenate([old.leaves[keep], new_leaves[sel]])
+        buckets = np.concatenate([old.buckets[keep], new_buckets[sel]])
         order = np.argsort(keys, kind="stable")
-        data, fp = KeyShard(keys[order], leaves[order].astype(np.int32)).to_bytes()
-        snap.store.put(f"idmap/{fp}.npz", data)
+        data, fp = KeyShard(keys[order], buckets[order].astype(np.int32)).to_bytes()
+        snap.store.put(idmap_key(fp), data)
         out.append(fp)
     return out
 
@@ -335,6 +337,9 @@ def stats(snap: Snapshot) -> dict[str, Any]:
         "slabs": snap.cache.arena.slabs,
         "slab_bytes": snap.cache.arena.slab_bytes,
         "moves": snap.cache.moves,
+        # vector dtypes of the decoded buckets held (float16 buckets are held as stored, 2 bytes a value)
+        "block_dtypes": sorted({str(v.rows.vectors.dtype) for v in c.values() if hasattr(v, "rows")}),
+        "known_layouts": snap.cache.known_layouts,  # files whose array offsets are recorded: rereads skip Arrow
     }
     if snap.cache.disk is not None:
         d = snap.cache.disk.stats

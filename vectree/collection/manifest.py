@@ -19,10 +19,19 @@ from typing import Any
 
 from vectree.errors import CorruptionError, NotFoundError
 from vectree.format.fingerprint import FINGERPRINT_ALGORITHM
+from vectree.format.object_keys import (
+    LATEST,
+    MANIFESTS,
+    id_keys_key,
+    is_manifest_key,
+    manifest_key,
+    segment_key,
+    version_of_manifest_key,
+)
 from vectree.storage.base import ObjectStore
 
 MANIFEST_FORMAT = 1
-_LATEST_HINT = "_latest"
+_LATEST_HINT = LATEST
 log = logging.getLogger(__name__)
 
 
@@ -33,10 +42,6 @@ def _canonical(body: dict[str, Any]) -> bytes:
 def _checksum(body: dict[str, Any]) -> str:
     """sha256 of the manifest's canonical JSON without its checksum field: one changed byte is caught."""
     return hashlib.sha256(_canonical(body)).hexdigest()
-
-
-def manifest_key(version: int) -> str:
-    return f"manifests/{version:010d}.json"
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,12 @@ class SegmentRef:
     @property
     def keys_object(self) -> str:
         """The store key of the segment's id key list (``.npz`` naming its write; before writes were recorded, ``.npy``)."""
-        return f"keys/{self.keys}.{'npz' if self.write else 'npy'}"
+        return id_keys_key(self.keys, with_write=bool(self.write))
 
     @property
     def objects(self) -> tuple[str, str]:
         """The store keys of the segment's two files."""
-        return f"segments/{self.fingerprint}.arrow", self.keys_object
+        return segment_key(self.fingerprint), self.keys_object
 
 
 @dataclass(frozen=True)
@@ -169,16 +174,16 @@ def latest_version(store: ObjectStore) -> int | None:
     try:
         version = int(store.get(_LATEST_HINT).decode())
     except (NotFoundError, ValueError):
-        keys = store.list("manifests/")
+        keys = store.list(MANIFESTS)
         if keys:
-            version = max(int(k.rsplit("/", 1)[1].split(".")[0]) for k in keys)
+            version = max(version_of_manifest_key(k) for k in keys)
     if version is None:
         return None
     if not store.exists(manifest_key(version)):  # the hint is ahead of the manifests (or the newest was removed)
-        keys = [k for k in store.list("manifests/") if k.endswith(".json")]
+        keys = [k for k in store.list(MANIFESTS) if is_manifest_key(k)]
         if not keys:
             return None
-        found = max(int(k.rsplit("/", 1)[1].split(".")[0]) for k in keys)
+        found = max(version_of_manifest_key(k) for k in keys)
         log.warning(
             "%s: _latest names version %d, which has no manifest; the newest manifest is version %d",
             store.url,
@@ -192,7 +197,7 @@ def latest_version(store: ObjectStore) -> int | None:
 
 
 def list_versions(store: ObjectStore) -> list[int]:
-    return sorted(int(k.rsplit("/", 1)[1].split(".")[0]) for k in store.list("manifests/") if k.endswith(".json"))
+    return sorted(version_of_manifest_key(k) for k in store.list(MANIFESTS) if is_manifest_key(k))
 
 
 def try_commit(store: ObjectStore, manifest: Manifest) -> bool:

@@ -14,7 +14,7 @@ from vectree.collection.lifecycle import read_tag
 from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.validate import check_metric, check_version
 from vectree.errors import ConflictError, CorruptionError, InvalidInputError, NotFoundError
-from vectree.index.build import IndexConfig, default_bucket_size, default_n_components
+from vectree.index.build import IndexConfig
 from vectree.storage.base import ObjectStore
 from vectree.storage.url import open_store
 
@@ -42,7 +42,7 @@ def create_collection(
     """Create an empty collection at ``url`` (a path, ``file://``, ``memory://`` or ``s3://``).
 
     ``bucket_size`` bounds the rows per bucket: smaller buckets scan less per probe, larger ones
-    need fewer probes; by default a bucket holds about 160 KiB of vectors, at least 80 rows (:func:`default_bucket_size`).
+    need fewer probes; by default a bucket holds about 160 KiB of vectors, at least 80 rows (:func:`vectree.index.build.default_bucket_size`).
     ``codes="int8"`` stores a compact code of every row next to it (a quarter of float32): searches
     scan the codes and read in full only the rows they cannot rule out, with the same answers.
     ``private`` is recorded for the service layer (the seed's keepPrivate).
@@ -54,13 +54,13 @@ def create_collection(
         raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
     check_metric(metric)
     config = IndexConfig(
-        bucket_size=default_bucket_size(int(dim)) if bucket_size is None else int(bucket_size),
+        bucket_size=None if bucket_size is None else int(bucket_size),
         tree_rule=tree_rule,
-        n_components=default_n_components(int(dim)) if n_components is None else min(int(n_components), int(dim)),
+        n_components=None if n_components is None else min(int(n_components), int(dim)),
         max_depth=int(max_depth),
         vector_dtype=vector_dtype,
         codes=codes,
-    )
+    ).for_dim(int(dim))
     config.validate()
     store = open_store(url, **(storage_options or {}))
     settings = {

@@ -12,7 +12,8 @@ from vectree.collection.manifest import SegmentRef, latest_version, read_manifes
 from vectree.collection.snapshot import Snapshot
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows, decode_rows, encode_rows
-from vectree.format.keys import encode_keys, id_keys
+from vectree.format.id_keys import encode_keys, id_keys
+from vectree.format.object_keys import rows_key
 from vectree.storage.base import ObjectStore
 
 SEGMENT_ROWS = 65_536
@@ -27,7 +28,7 @@ def iter_live_rows(snap: Snapshot, refs: list[tuple[str, str]] | None = None) ->
     """
     tomb = snap.tombstones
     for folder, fp in refs if refs is not None else snap.file_refs():
-        rows = decode_rows(snap.store.get(f"{folder}/{fp}.arrow"), fp, what=folder[:-1])
+        rows = decode_rows(snap.store.get(rows_key(folder, fp)), fp, what=folder[:-1])
         dead = tomb.get(fp)
         if dead is not None and len(dead):
             rows = rows.take(~np.isin(id_keys(rows.ids), dead))

@@ -27,6 +27,7 @@ from vectree.collection.plan import METHODS, TUNING, SearchTuning, choose_method
 from vectree.collection.results import SearchResult, assemble, concat
 from vectree.collection.snapshot import Snapshot
 from vectree.errors import InvalidInputError
+from vectree.format.object_keys import BUCKETS, SEGMENTS
 from vectree.pools import one_blas_thread, pool, scan_threads
 
 __all__ = ["SearchResult", "search_snapshot"]
@@ -74,28 +75,28 @@ def search_snapshot(
         )
     if n_buckets:
         order = _route(index, queries, probes, allowed)
-        leaves = _probed_leaves(snap, order, nq)
+        buckets = _probed_buckets(snap, order, nq)
         if allowed is not None:
-            leaves = [leaf for leaf in leaves if allowed[leaf]]
+            buckets = [bucket for bucket in buckets if allowed[bucket]]
         if method == "auto":
             capacity = snap.cache.lru.capacity_bytes
             # (one query's bound, without summing its buckets: every probed bucket as large as the largest)
-            bound = len(leaves) * _largest_bucket_bytes(snap)
-            probed = bound if 2 * bound <= capacity else _probed_bytes(snap, leaves)
+            bound = len(buckets) * _largest_bucket_bytes(snap)
+            probed = bound if 2 * bound <= capacity else _probed_bytes(snap, buckets)
             method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
         if method == "matrix":
             workers = scan_threads()
             if workers > 1 and nq >= tuning.split_min_queries * workers:
                 return _split(snap, queries, k, probes, include_metadata, workers, tuning, skip, allowed)
-            _scan_matrix(snap, queries, order, leaves, top, slots, stats, tuning, skip)
+            _scan_matrix(snap, queries, order, buckets, top, slots, stats, tuning, skip)
         elif method == "streamed" and nq == 1:
-            _scan_streamed(snap, queries, order, leaves, top, slots, stats, tuning, skip, has_codes)
+            _scan_streamed(snap, queries, order, buckets, top, slots, stats, tuning, skip, has_codes)
         else:  # compiled or quantized (and "streamed" for a batch, which streams only one query at a time)
             _scan_compiled(
                 snap,
                 queries,
                 order,
-                leaves,
+                buckets,
                 top,
                 slots,
                 stats,
@@ -161,17 +162,19 @@ def _route(index: Any, queries: np.ndarray, probes: int | None, allowed: np.ndar
     return full[keep].reshape(len(queries), probes)
 
 
-def _probed_leaves(snap: Snapshot, order: np.ndarray | None, nq: int) -> list[int]:
+def _probed_buckets(snap: Snapshot, order: np.ndarray | None, nq: int) -> list[int]:
     """The non-empty buckets the batch visits: in probe order for one query, else ascending."""
     index = snap.index
     fps = index.bucket_fingerprints
     if order is None:
-        return [leaf for leaf in range(index.n_buckets) if fps[leaf]]
+        return [bucket for bucket in range(index.n_buckets) if fps[bucket]]
     if nq == 1:
-        return [leaf for leaf in order[0].tolist() if fps[leaf]]
+        return [bucket for bucket in order[0].tolist() if fps[bucket]]
     # (np.unique would import numpy.ma on the first query)
     return [
-        leaf for leaf in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist() if fps[leaf]
+        bucket
+        for bucket in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist()
+        if fps[bucket]
     ]
 
 
@@ -185,16 +188,16 @@ def _largest_bucket_bytes(snap: Snapshot) -> int:
     return found
 
 
-def _probed_bytes(snap: Snapshot, leaves: list[int]) -> int:
+def _probed_bytes(snap: Snapshot, buckets: list[int]) -> int:
     width = 2 if snap.manifest.settings["index"].get("vector_dtype") == "float16" else 4
-    return int(snap.index.bucket_rows[leaves].sum()) * int(snap.manifest.settings["dim"]) * width
+    return int(snap.index.bucket_rows[buckets].sum()) * int(snap.manifest.settings["dim"]) * width
 
 
-def _fetch(snap: Snapshot, leaves: list[int], tuning: SearchTuning) -> list[Block]:
+def _fetch(snap: Snapshot, buckets: list[int], tuning: SearchTuning) -> list[Block]:
     fps = snap.index.bucket_fingerprints
     out: list[Block] = []
-    for g in range(0, len(leaves), tuning.fetch_group):
-        out += snap.cache.blocks([("buckets", fps[leaf]) for leaf in leaves[g : g + tuning.fetch_group]])
+    for g in range(0, len(buckets), tuning.fetch_group):
+        out += snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in buckets[g : g + tuning.fetch_group]])
     return out
 
 
@@ -202,7 +205,7 @@ def _scan_compiled(
     snap: Snapshot,
     queries: np.ndarray,
     order: np.ndarray | None,
-    leaves: list[int],
+    buckets: list[int],
     top: TopK,
     slots: dict,
     stats: dict,
@@ -212,20 +215,20 @@ def _scan_compiled(
 ) -> None:
     """Every probed bucket held; each query's buckets in one kernel call (through their codes with ``codes``)."""
     nq = len(queries)
-    blocks = _fetch(snap, leaves, tuning)
-    slots.update(zip(leaves, blocks))
+    blocks = _fetch(snap, buckets, tuning)
+    slots.update(zip(buckets, blocks))
     l2 = snap.manifest.settings["metric"] == "l2"
     scan = [b.scan or b.scan_block(l2) for b in blocks]
     dead = [skip(b) for b in blocks] if snap.tombstones or skip != snap.dead_mask else [None] * len(blocks)
-    slot_arr = np.array(leaves, np.int64)
+    slot_arr = np.array(buckets, np.int64)
     if nq == 1:  # in probe order, which the scan follows
-        plan = np.arange(len(leaves), dtype=np.int64)[None, :]
+        plan = np.arange(len(buckets), dtype=np.int64)[None, :]
         read = scan_queries(
             queries, snap.manifest.settings["metric"], scan, dead, slot_arr, plan, top, tuning, stats, codes
         )
     else:
         lookup = np.full(snap.index.n_buckets, -1, np.int64)
-        lookup[leaves] = np.arange(len(leaves))
+        lookup[buckets] = np.arange(len(buckets))
         full = (
             order if order is not None else np.broadcast_to(np.arange(snap.index.n_buckets), (nq, snap.index.n_buckets))
         )
@@ -247,7 +250,7 @@ def _scan_compiled(
         back = np.argsort(run)
         for mine, theirs in zip(top, part):
             mine[...] = theirs[back]
-    stats["buckets_scanned"] += len(leaves)
+    stats["buckets_scanned"] += len(buckets)
     stats["rows_scanned"] += read
 
 
@@ -255,7 +258,7 @@ def _scan_matrix(
     snap: Snapshot,
     queries: np.ndarray,
     order: np.ndarray | None,
-    leaves: list[int],
+    buckets: list[int],
     top: TopK,
     slots: dict,
     stats: dict,
@@ -265,21 +268,21 @@ def _scan_matrix(
     """Per bucket, one matrix product for every query that visits it; buckets a group at a time."""
     nq = len(queries)
     if order is None:
-        visitors = {leaf: np.arange(nq) for leaf in leaves}
+        visitors = {bucket: np.arange(nq) for bucket in buckets}
     else:
-        flat_leaf = order.ravel()
+        flat_bucket = order.ravel()
         flat_q = np.repeat(np.arange(nq), order.shape[1])
-        sort = np.argsort(flat_leaf, kind="stable")
-        flat_leaf, flat_q = flat_leaf[sort], flat_q[sort]
-        cuts = np.flatnonzero(np.diff(flat_leaf)) + 1
+        sort = np.argsort(flat_bucket, kind="stable")
+        flat_bucket, flat_q = flat_bucket[sort], flat_q[sort]
+        cuts = np.flatnonzero(np.diff(flat_bucket)) + 1
         starts = np.concatenate([[0], cuts])
-        visitors = {int(flat_leaf[s]): q for s, q in zip(starts, np.split(flat_q, cuts))}
+        visitors = {int(flat_bucket[s]): q for s, q in zip(starts, np.split(flat_q, cuts))}
     fps = snap.index.bucket_fingerprints
-    for g in range(0, len(leaves), tuning.fetch_group):
-        part = leaves[g : g + tuning.fetch_group]
-        blocks = snap.cache.blocks([("buckets", fps[leaf]) for leaf in part])
-        for leaf, block in zip(part, blocks):
-            _offer_block(snap, queries, block, visitors[leaf], leaf, top, slots, stats, tuning, skip)
+    for g in range(0, len(buckets), tuning.fetch_group):
+        part = buckets[g : g + tuning.fetch_group]
+        blocks = snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part])
+        for bucket, block in zip(part, blocks):
+            _offer_block(snap, queries, block, visitors[bucket], bucket, top, slots, stats, tuning, skip)
         stats["buckets_scanned"] += len(part)
 
 
@@ -289,7 +292,7 @@ def _scan_tail(
     """The unindexed tail segments, for every query; slots from ``n_buckets`` on."""
     if not snap.manifest.segments:
         return
-    segs = [("segments", s.fingerprint) for s in snap.manifest.segments]
+    segs = [(SEGMENTS, s.fingerprint) for s in snap.manifest.segments]
     first = snap.index.n_buckets if snap.index is not None else 0
     every = np.arange(len(queries))
     for g in range(0, len(segs), tuning.fetch_group):
@@ -353,7 +356,7 @@ def _scan_streamed(
     snap: Snapshot,
     queries: np.ndarray,
     order: np.ndarray | None,
-    leaves: list[int],
+    buckets: list[int],
     top: TopK,
     slots: dict,
     stats: dict,
@@ -368,13 +371,13 @@ def _scan_streamed(
     bucket. A group is at most half the cache and at least ``stream_group`` buckets: more buckets a
     group means fewer round trips to a remote store.
     """
-    bucket_bytes = max(1, _probed_bytes(snap, leaves) // max(1, len(leaves)))
+    bucket_bytes = max(1, _probed_bytes(snap, buckets) // max(1, len(buckets)))
     group = int(min(tuning.fetch_group, max(tuning.stream_group, snap.cache.lru.capacity_bytes // (2 * bucket_bytes))))
     metric = snap.manifest.settings["metric"]
     l2 = metric == "l2"
-    for g in range(0, len(leaves), group):
-        part = leaves[g : g + group]
-        blocks = snap.cache.blocks([("buckets", snap.index.bucket_fingerprints[leaf]) for leaf in part])
+    for g in range(0, len(buckets), group):
+        part = buckets[g : g + group]
+        blocks = snap.cache.blocks([(BUCKETS, snap.index.bucket_fingerprints[bucket]) for bucket in part])
         plan = np.arange(len(part), dtype=np.int64)[None, :]
         stats["rows_scanned"] += scan_queries(
             queries,
@@ -389,7 +392,7 @@ def _scan_streamed(
             codes,
         )
         held = top[1][0, : int(top[2][0])]
-        for leaf, block in zip(part, blocks):
-            slots[leaf] = _kept(block, [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == leaf])
+        for bucket, block in zip(part, blocks):
+            slots[bucket] = _kept(block, [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == bucket])
         del blocks
-    stats["buckets_scanned"] += len(leaves)
+    stats["buckets_scanned"] += len(buckets)

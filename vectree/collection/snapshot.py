@@ -12,7 +12,8 @@ import numpy as np
 
 from vectree.collection.cache import Block, ObjectCache
 from vectree.collection.manifest import Manifest, SegmentRef
-from vectree.format.keys import decode_keys
+from vectree.format.id_keys import decode_keys
+from vectree.format.object_keys import BUCKETS, SEGMENTS, idmap_key, index_key, tombstones_key
 from vectree.format.tombstones import decode_tombstones
 from vectree.index.idmap import KeyShard, shard_of
 from vectree.index.index import Index
@@ -33,28 +34,28 @@ class Snapshot:
         fp = self.manifest.index
         if fp is None:
             return None
-        return self.cache.small(f"index/{fp}.npz", fp, lambda data: Index.from_bytes(data, fp))
+        return self.cache.small(index_key(fp), fp, lambda data: Index.from_bytes(data, fp))
 
     @cached_property
     def tombstones(self) -> dict[str, np.ndarray]:
         fp = self.manifest.tombstones
         if fp is None:
             return {}
-        return self.cache.small(f"tombstones/{fp}.npz", fp, lambda data: decode_tombstones(data, fp))
+        return self.cache.small(tombstones_key(fp), fp, lambda data: decode_tombstones(data, fp))
 
     def segment_keys(self, seg: SegmentRef) -> np.ndarray:
         return self.cache.small(seg.keys_object, seg.keys, lambda data: decode_keys(data, seg.keys))
 
     def shard(self, i: int) -> KeyShard:
         fp = self.manifest.idmap[i]
-        return self.cache.small(f"idmap/{fp}.npz", fp, lambda data: KeyShard.from_bytes(data, fp))
+        return self.cache.small(idmap_key(fp), fp, lambda data: KeyShard.from_bytes(data, fp))
 
     def file_refs(self) -> list[tuple[str, str]]:
         """Every bucket and segment of this version as ``(folder, fingerprint)``."""
         refs = []
         if self.index is not None:
-            refs += [("buckets", fp) for fp in self.index.bucket_fingerprints if fp]
-        refs += [("segments", s.fingerprint) for s in self.manifest.segments]
+            refs += [(BUCKETS, fp) for fp in self.index.bucket_fingerprints if fp]
+        refs += [(SEGMENTS, s.fingerprint) for s in self.manifest.segments]
         return refs
 
     def dead_mask(self, block: Block) -> np.ndarray | None:
@@ -75,8 +76,8 @@ class Snapshot:
             bucket_fps = np.array(self.index.bucket_fingerprints + [""], dtype="U64")
             for s in np.unique(shards):
                 sel = np.flatnonzero(shards == s)
-                leaves = self.shard(int(s)).lookup(keys[sel])
-                where[sel] = bucket_fps[leaves]  # -1 maps to ""
+                buckets = self.shard(int(s)).lookup(keys[sel])
+                where[sel] = bucket_fps[buckets]  # -1 maps to ""
         for seg in self.manifest.segments:
             found = np.isin(keys, self.segment_keys(seg))
             where[found] = seg.fingerprint

@@ -192,6 +192,17 @@ def as_metadata(metadata: Any, n: int) -> list[Any] | None:
 
 
 def check_probes(probes: int) -> int:
+    """``probes`` as an int, or InvalidInputError; exact search is spelled ``exact=True``, never through probes.
+
+    >>> check_probes(3)
+    3
+    >>> check_probes("exact")
+    Traceback (most recent call last):
+    ...
+    vectree.errors.InvalidInputError: probes='exact' is not a number of buckets: pass exact=True to scan every bucket
+    """
+    if probes is None or isinstance(probes, str) and probes.strip().lower() == "exact":
+        raise InvalidInputError(f"probes={probes!r} is not a number of buckets: pass exact=True to scan every bucket")
     if not isinstance(probes, (int, np.integer)) or isinstance(probes, bool) or probes <= 0:
         raise InvalidInputError(f"probes must be a positive integer, got {probes!r}")
     return int(probes)

@@ -13,7 +13,17 @@ from vectree.collection.manifest import Manifest, list_versions, read_manifest
 from vectree.errors import CorruptionError, VectreeError
 from vectree.format.bucket import decode_rows
 from vectree.format.fingerprint import check_fingerprint
-from vectree.format.keys import decode_keys, id_keys
+from vectree.format.id_keys import decode_keys, id_keys
+from vectree.format.object_keys import (
+    BUCKETS,
+    SEGMENTS,
+    attachment_key,
+    idmap_key,
+    index_key,
+    rows_key,
+    segment_key,
+    tombstones_key,
+)
 from vectree.format.tombstones import decode_tombstones
 from vectree.index.idmap import KeyShard
 from vectree.index.index import Index
@@ -67,7 +77,7 @@ class _Checker:
                 raise CorruptionError(f"holds vectors of dimension {rows.vectors.shape[1]}, the manifest says {dim}")
             return np.sort(id_keys(rows.ids))
 
-        return self.get(v, f"{folder}/{fp}.arrow", decode)
+        return self.get(v, rows_key(folder, fp), decode)
 
     def check_version(self, v: int, m: Manifest) -> None:
         bad = self.report.problems
@@ -75,7 +85,7 @@ class _Checker:
         keys_of: dict[str, np.ndarray | None] = {}
         index = None
         if m.index:
-            index = self.get(v, f"index/{m.index}.npz", lambda d: Index.from_bytes(d, m.index))
+            index = self.get(v, index_key(m.index), lambda d: Index.from_bytes(d, m.index))
         if index is not None:
             if int(index.bucket_rows.sum()) != m.indexed_rows:
                 bad.append(
@@ -94,7 +104,7 @@ class _Checker:
             for n, (fp, count) in enumerate(zip(fps, index.bucket_rows)):
                 if not fp:
                     continue
-                keys = self.rows_file(v, "buckets", fp, dim)
+                keys = self.rows_file(v, BUCKETS, fp, dim)
                 keys_of[fp] = keys
                 if keys is not None and len(keys) != int(count):
                     bad.append(f"version {v}: buckets/{fp}.arrow holds {len(keys)} rows, the index says {int(count)}")
@@ -104,16 +114,16 @@ class _Checker:
             bad.append(f"version {v}: the manifest says {m.indexed_rows} indexed rows but names no index")
         mapped = 0
         for fp in m.idmap:
-            shard = self.get(v, f"idmap/{fp}.npz", lambda d, fp=fp: KeyShard.from_bytes(d, fp))
+            shard = self.get(v, idmap_key(fp), lambda d, fp=fp: KeyShard.from_bytes(d, fp))
             mapped += len(shard.keys) if shard is not None else 0
         if m.idmap and index is not None and mapped != m.indexed_rows:
             bad.append(f"version {v}: the id map holds {mapped} ids, the manifest says {m.indexed_rows} indexed rows")
         for seg in m.segments:
-            keys = self.rows_file(v, "segments", seg.fingerprint, dim)
+            keys = self.rows_file(v, SEGMENTS, seg.fingerprint, dim)
             listed = self.get(v, seg.keys_object, lambda d, fp=seg.keys: decode_keys(d, fp))
             if keys is not None and len(keys) != seg.rows:
                 bad.append(
-                    f"version {v}: segments/{seg.fingerprint}.arrow holds {len(keys)} rows, the manifest says {seg.rows}"
+                    f"version {v}: {segment_key(seg.fingerprint)} holds {len(keys)} rows, the manifest says {seg.rows}"
                 )
             if keys is not None and listed is not None and not np.array_equal(keys, listed):
                 bad.append(f"version {v}: the key list {seg.keys} does not match the ids of segment {seg.fingerprint}")
@@ -126,7 +136,7 @@ class _Checker:
                 f"version {v}: {len(named) - len(set(named))} file(s) are named twice (a tombstone of one would hide both)"
             )
         tomb = (
-            self.get(v, f"tombstones/{m.tombstones}.npz", lambda d: decode_tombstones(d, m.tombstones))
+            self.get(v, tombstones_key(m.tombstones), lambda d: decode_tombstones(d, m.tombstones))
             if m.tombstones
             else {}
         )
@@ -143,7 +153,7 @@ class _Checker:
                     bad.append(f"version {v}: tombstones of {fp} name ids that file does not hold")
         for name, fp in m.attachments.items():
             self.get(
-                v, f"attachments/{fp}.bin", lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}")
+                v, attachment_key(fp), lambda d, fp=fp, name=name: check_fingerprint(d, fp, f"attachment {name!r}")
             )
 
 

@@ -4,10 +4,10 @@
    workers read exactly the rows :func:`vectree.index.build.sample_positions` picks, the sample a local
    build of the same rows fits on; it fits projection, tree and centers (:func:`fit_routing`).
 2. The small routing object goes to every worker once (``ray.put``). Each map task reads its shard,
-   routes every row to a leaf and splits its rows into partitions (contiguous leaf ranges).
+   routes every row to a bucket and splits its rows into partitions (contiguous bucket ranges).
 3. Each reduce task receives one partition from every map task (Ray's object store is the shuffle),
-   orders rows by (leaf, input position), cuts buckets and writes them straight to the store.
-4. The driver collects (leaf, fingerprint, rows, keys) per bucket, writes the id map and the index,
+   orders rows by (bucket, input position), cuts buckets and writes them straight to the store.
+4. The driver collects (bucket, fingerprint, rows, keys) per bucket, writes the id map and the index,
    and commits one manifest. Rows in a bucket are in input order, as the local build leaves them,
    so buckets, fingerprints and answers equal the local build's.
 """
@@ -25,7 +25,8 @@ from vectree.collection.validate import as_ids, as_vectors
 from vectree.distributed.sources import Shard, list_shards, read_shard
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError, VectreeError
 from vectree.format.bucket import Rows, encode_rows
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import bucket_key, idmap_key
 from vectree.index.build import (
     IndexConfig,
     Routing,
@@ -33,7 +34,7 @@ from vectree.index.build import (
     fit_routing,
     sample_positions,
     sample_rows_for,
-    wants_means,
+    wants_bucket_centers,
 )
 from vectree.index.idmap import KeyShard, shard_bits_for, shard_of
 from vectree.storage.url import open_store
@@ -64,37 +65,47 @@ def _sample_task(
 
 
 def _route_task(
-    shard: Shard, routing: Routing, part_of_leaf: np.ndarray, dim: int, metric: str, options: dict | None, fields: tuple
+    shard: Shard,
+    routing: Routing,
+    part_of_bucket: np.ndarray,
+    dim: int,
+    metric: str,
+    options: dict | None,
+    fields: tuple,
 ) -> list[dict]:
     vectors, ids, id_type = _shard_rows(shard, dim, metric, options, fields)
-    leaves = routing.route(vectors)
-    parts = part_of_leaf[leaves]
+    buckets = routing.route(vectors)
+    parts = part_of_bucket[buckets]
     pos = np.arange(shard.offset, shard.offset + shard.rows, dtype=np.int64)
     out = []
-    for p in range(int(part_of_leaf.max()) + 1):
+    for p in range(int(part_of_bucket.max()) + 1):
         sel = np.flatnonzero(parts == p)
-        out.append({"leaf": leaves[sel], "pos": pos[sel], "ids": ids[sel], "vectors": vectors[sel], "id_type": id_type})
+        out.append(
+            {"bucket": buckets[sel], "pos": pos[sel], "ids": ids[sel], "vectors": vectors[sel], "id_type": id_type}
+        )
     return out
 
 
-def _write_task(url: str, storage_options: dict | None, dtype: str, with_means: bool, *pieces: dict) -> list[tuple]:
+def _write_task(url: str, storage_options: dict | None, dtype: str, with_centers: bool, *pieces: dict) -> list[tuple]:
     store = open_store(url, **(storage_options or {}))
-    pieces = [p for p in pieces if len(p["leaf"])]
+    pieces = [p for p in pieces if len(p["bucket"])]
     if not pieces:
         return []
-    leaf = np.concatenate([p["leaf"] for p in pieces])
+    row_bucket = np.concatenate([p["bucket"] for p in pieces])
     pos = np.concatenate([p["pos"] for p in pieces])
     ids = np.concatenate([p["ids"] for p in pieces])
     vectors = np.concatenate([p["vectors"] for p in pieces])
-    order = np.lexsort((pos, leaf))  # by leaf, then input position: the local build's order
-    leaf, ids, vectors = leaf[order], ids[order], vectors[order]
-    bounds = np.concatenate([[0], np.flatnonzero(np.diff(leaf)) + 1, [len(leaf)]])
+    order = np.lexsort((pos, row_bucket))  # by bucket, then input position: the local build's order
+    row_bucket, ids, vectors = row_bucket[order], ids[order], vectors[order]
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(row_bucket)) + 1, [len(row_bucket)]])
     out, pending = [], []
     for s, e in zip(bounds[:-1], bounds[1:]):
         rows = Rows(ids=ids[s:e], vectors=vectors[s:e], labels=None, metadata=None)
         data, fp = encode_rows(rows, dtype=dtype, label_type=None)
-        pending.append((f"buckets/{fp}.arrow", data))
-        out.append((int(leaf[s]), fp, int(e - s), id_keys(rows.ids), rows.vectors.mean(0) if with_means else None))
+        pending.append((bucket_key(fp), data))
+        out.append(
+            (int(row_bucket[s]), fp, int(e - s), id_keys(rows.ids), rows.vectors.mean(0) if with_centers else None)
+        )
     store.put_many(pending)
     return out
 
@@ -125,7 +136,7 @@ def _get(refs: Any) -> Any:
 
 
 def _partitions(routing: Routing, dim: int, config: IndexConfig, min_parts: int) -> np.ndarray:
-    """Partition of each leaf: contiguous leaf ranges of about equal expected bytes (at least ``min_parts``)."""
+    """Partition of each bucket: contiguous bucket ranges of about equal expected bytes (at least ``min_parts``)."""
     est = routing.estimate
     rows_per_part = max(config.bucket_size, config.partition_bytes // (dim * 4 + 64))
     n_parts = max(min_parts, int(np.ceil(est.sum() / rows_per_part)))
@@ -207,9 +218,9 @@ def build(
         del sample
         t1 = time.perf_counter()
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        part_of_leaf = _partitions(routing, dim, cfg, min_parts=2 * workers)
-        n_parts = int(part_of_leaf.max()) + 1
-        routing_ref, parts_ref = ray.put(routing), ray.put(part_of_leaf)
+        part_of_bucket = _partitions(routing, dim, cfg, min_parts=2 * workers)
+        n_parts = int(part_of_bucket.max()) + 1
+        routing_ref, parts_ref = ray.put(routing), ray.put(part_of_bucket)
         maps = [
             remote["route"]
             .options(num_returns=n_parts)
@@ -219,7 +230,7 @@ def build(
         maps = [m if isinstance(m, list) else [m] for m in maps]
         reduces = [
             remote["write"].remote(
-                url, storage_options, cfg.vector_dtype, wants_means(routing, settings), *[m[p] for m in maps]
+                url, storage_options, cfg.vector_dtype, wants_bucket_centers(routing, settings), *[m[p] for m in maps]
             )
             for p in range(n_parts)
         ]
@@ -229,34 +240,34 @@ def build(
     finally:
         if started:
             ray.shutdown()
-    n_leaves = routing.n_leaves
-    fps, counts = [""] * n_leaves, np.zeros(n_leaves, np.int64)
-    means = np.zeros((n_leaves, dim), np.float32) if wants_means(routing, settings) else None
-    keys, key_leaves = [], []
-    for leaf, fp, count, k, mean in buckets:
-        fps[leaf], counts[leaf] = fp, count
-        if means is not None:
-            means[leaf] = mean
+    n_buckets = routing.n_buckets
+    fps, counts = [""] * n_buckets, np.zeros(n_buckets, np.int64)
+    bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
+    keys, key_buckets = [], []
+    for bucket, fp, count, k, center in buckets:
+        fps[bucket], counts[bucket] = fp, count
+        if bucket_centers is not None:
+            bucket_centers[bucket] = center
         keys.append(k)
-        key_leaves.append(np.full(len(k), leaf, np.int32))
+        key_buckets.append(np.full(len(k), bucket, np.int32))
     if int(counts.sum()) != total:
         raise ConflictError(
             f"the workers wrote {int(counts.sum())} rows of {total}: the source changed during the build"
         )
-    all_keys, all_leaves = np.concatenate(keys), np.concatenate(key_leaves)
+    all_keys, all_buckets = np.concatenate(keys), np.concatenate(key_buckets)
     bits = shard_bits_for(total)
     owner = shard_of(all_keys, bits)
     shard_fps = []
     for s in range(1 << bits):
         sel = np.flatnonzero(owner == s)
         order = np.argsort(all_keys[sel], kind="stable")
-        shard = KeyShard(all_keys[sel][order].copy(), all_leaves[sel][order].astype(np.int32))
+        shard = KeyShard(all_keys[sel][order].copy(), all_buckets[sel][order].astype(np.int32))
         if len(shard.keys) > 1 and (np.diff(shard.keys) == 0).any():
             raise InvalidInputError("the source holds an id twice; each id may appear once")
         data, fp = shard.to_bytes()
-        col.store.put(f"idmap/{fp}.npz", data)
+        col.store.put(idmap_key(fp), data)
         shard_fps.append(fp)
-    _, index_fp = finish_index(col.store, routing, fps, counts, means, settings, cfg)
+    _, index_fp = finish_index(col.store, routing, fps, counts, bucket_centers, settings, cfg)
     changes = {
         "index": index_fp,
         "idmap_bits": bits,

@@ -1,13 +1,13 @@
 """Keep the embedder with the collection it filled, so queries are always embedded by the same model.
 
 The embedder's ``to_bytes()`` is stored as the collection attachment ``embedder``; its
-fingerprint is checked whenever a caller brings its own embedder to an existing collection.
+config hash is checked whenever a caller brings its own embedder to an existing collection.
 """
 
 from __future__ import annotations
 
 from vectree.collection import Collection
-from vectree.embed.base import Embedder, EmbedderMismatchError, from_bytes, read_header
+from vectree.embed.base import Embedder, EmbedderMismatchError, from_bytes, header_config_hash, read_header
 from vectree.errors import InvalidInputError, NotFoundError
 
 ATTACHMENT = "embedder"
@@ -23,7 +23,7 @@ def attach_embedder(col: Collection, embedder: Embedder) -> int:
 
 
 def stored_embedder_header(col: Collection) -> dict | None:
-    """The stored embedder's kind, parameters and fingerprint, or None if the collection has none."""
+    """The stored embedder's kind, parameters and config hash, or None if the collection has none."""
     try:
         return read_header(col.get_attachment(ATTACHMENT))
     except NotFoundError:
@@ -40,14 +40,14 @@ def load_embedder(col: Collection) -> Embedder:
 
 
 def check_embedder(col: Collection, embedder: Embedder) -> None:
-    """Raise EmbedderMismatchError unless ``embedder`` is the one stored with ``col`` (same fingerprint)."""
+    """Raise EmbedderMismatchError unless ``embedder`` is the one stored with ``col`` (same config hash)."""
     header = stored_embedder_header(col)
     if header is None:
         return
-    got = embedder.fingerprint()
-    if got != header["fingerprint"]:
+    got, saved = embedder.config_hash(), header_config_hash(header)
+    if got != saved:
         raise EmbedderMismatchError(
             f"the collection at {col.url} was built with the {header['kind']} embedder {header['params']} "
-            f"(fingerprint {header['fingerprint']}), but the query embedder {embedder.name!r} has fingerprint {got}; "
+            f"(config hash {saved}), but the query embedder {embedder.name!r} has config hash {got}; "
             "queries must be embedded by the same model: omit embedder= to use the stored one"
         )

@@ -5,7 +5,7 @@ Every embedder maps texts to L2-normalised float32 rows::
     vectors = embedder.encode(["a document", "another"])   # (2, embedder.dim) float32
 
 and can be saved with a collection: ``to_bytes()`` is a small zip archive holding ``embedder.json``
-(kind, parameters, fingerprint) and, for embedders trained here, their weights. Embedders that
+(kind, parameters, config hash) and, for embedders trained here, their weights. Embedders that
 come from an installed package (MiniLM, the static model) are saved by reference: model name,
 package version and a checksum of the weight files, so loading them on a machine with different
 weights fails instead of silently embedding queries with another model.
@@ -43,7 +43,9 @@ class Embedder(Protocol):
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray: ...
 
-    def fingerprint(self) -> str: ...
+    def config_hash(self) -> str:
+        """A hash of the kind, parameters and weights: equal hashes embed texts the same way."""
+        ...
 
     def to_bytes(self) -> bytes: ...
 
@@ -59,7 +61,7 @@ def register(kind: str) -> Callable:
     return deco
 
 
-def params_fingerprint(kind: str, params: dict[str, Any], weights: Iterable[bytes | str] = ()) -> str:
+def params_hash(kind: str, params: dict[str, Any], weights: Iterable[bytes | str] = ()) -> str:
     """sha256 (hex, 32 chars) of the kind, the parameters as canonical JSON and the weight checksums/bytes."""
     h = hashlib.sha256()
     h.update(kind.encode())
@@ -79,10 +81,10 @@ def file_checksum(paths: Iterable[Any]) -> str:
     return h.hexdigest()[:32]
 
 
-def pack(kind: str, params: dict[str, Any], fingerprint: str, files: dict[str, bytes] | None = None) -> bytes:
+def pack(kind: str, params: dict[str, Any], config_hash: str, files: dict[str, bytes] | None = None) -> bytes:
     """The archive ``to_bytes`` returns: ``embedder.json`` plus named weight files."""
     buf = io.BytesIO()
-    header = {"format": FORMAT_VERSION, "kind": kind, "params": params, "fingerprint": fingerprint}
+    header = {"format": FORMAT_VERSION, "kind": kind, "params": params, "config_hash": config_hash}
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("embedder.json", json.dumps(header, sort_keys=True, indent=1))
         for name, data in (files or {}).items():
@@ -90,8 +92,17 @@ def pack(kind: str, params: dict[str, Any], fingerprint: str, files: dict[str, b
     return buf.getvalue()
 
 
+def header_config_hash(header: dict[str, Any]) -> str:
+    """The config hash an ``embedder.json`` records (``"fingerprint"`` in archives written before the rename).
+
+    >>> header_config_hash({"config_hash": "ab"}), header_config_hash({"fingerprint": "cd"})
+    ('ab', 'cd')
+    """
+    return str(header["config_hash"] if "config_hash" in header else header["fingerprint"])
+
+
 def read_header(data: bytes) -> dict[str, Any]:
-    """The ``embedder.json`` of a serialised embedder (kind, params, fingerprint) without loading weights."""
+    """The ``embedder.json`` of a serialised embedder (kind, params, config hash) without loading weights."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             return json.loads(z.read("embedder.json"))
@@ -100,7 +111,7 @@ def read_header(data: bytes) -> dict[str, Any]:
 
 
 def from_bytes(data: bytes) -> Embedder:
-    """Rebuild an embedder from ``to_bytes()`` output; checks that the result has the recorded fingerprint."""
+    """Rebuild an embedder from ``to_bytes()`` output; checks that the result has the recorded config hash."""
     header = read_header(data)
     kind = header.get("kind")
     if kind not in _REGISTRY:
@@ -110,10 +121,10 @@ def from_bytes(data: bytes) -> Embedder:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         files = {n: z.read(n) for n in z.namelist() if n != "embedder.json"}
     emb = _REGISTRY[kind](header["params"], files)
-    got = emb.fingerprint()
-    if got != header["fingerprint"]:
+    got, saved = emb.config_hash(), header_config_hash(header)
+    if got != saved:
         raise EmbedderMismatchError(
-            f"the {kind} embedder was saved with fingerprint {header['fingerprint']} but loads as {got}: "
+            f"the {kind} embedder was saved with config hash {saved} but loads as {got}: "
             "the installed model weights or package version differ from the ones that built the collection; "
             f"install the recorded version ({header['params'].get('package_version', 'see params')}) or rebuild the collection"
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.embed.base import Embedder, as_texts, from_bytes, normalize_rows, pack, params_fingerprint, register
+from vectree.embed.base import Embedder, as_texts, from_bytes, normalize_rows, pack, params_hash, register
 from vectree.errors import InvalidInputError
 
 
@@ -51,15 +51,15 @@ class ConcatEmbedder:
         texts = as_texts(texts)
         return self.combine([p.encode(texts, show_progress=show_progress) for p in self.parts])
 
-    def fingerprint(self) -> str:
-        """Checksum of the parts' fingerprints and the weights."""
-        return params_fingerprint(self.kind, {"weights": self.weights}, [p.fingerprint() for p in self.parts])
+    def config_hash(self) -> str:
+        """Hash of the parts' config hashes and the weights."""
+        return params_hash(self.kind, {"weights": self.weights}, [p.config_hash() for p in self.parts])
 
     def to_bytes(self) -> bytes:
         """The parts' own serialised forms, side by side."""
         files = {f"part-{i}.bin": p.to_bytes() for i, p in enumerate(self.parts)}
         return pack(
-            self.kind, {"weights": self.weights, "parts": [p.name for p in self.parts]}, self.fingerprint(), files
+            self.kind, {"weights": self.weights, "parts": [p.name for p in self.parts]}, self.config_hash(), files
         )
 
     @classmethod

@@ -19,6 +19,7 @@ import numpy as np
 
 from vectree.collection import Collection
 from vectree.collection.keywords import keyword_search
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.embed.attach import check_embedder, load_embedder
 from vectree.embed.base import Embedder
 from vectree.errors import InvalidInputError
@@ -48,7 +49,7 @@ def search_text(
     *,
     embedder: Embedder | None = None,
     vectors: Any = None,
-    probes: int = 8,
+    probes: int = DEFAULT_PROBES,
     fusion: str = "rrf",
     weight: float = 0.5,
     rrf_k: int = 60,

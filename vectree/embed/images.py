@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.embed.base import normalize_rows, pack, params_fingerprint, register
+from vectree.embed.base import normalize_rows, pack, params_hash, register
 from vectree.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -225,15 +225,15 @@ class _ImageEmbedder:
         np.savez(buf, **{k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()})
         return buf.getvalue()
 
-    def fingerprint(self) -> str:
+    def config_hash(self) -> str:
         """Parameters and weights hashed: two embedders agree only if they embed identically."""
         self._check()
-        return params_fingerprint(self.kind, self._params(), [self._weights()])
+        return params_hash(self.kind, self._params(), [self._weights()])
 
     def to_bytes(self) -> bytes:
         """``embedder.json`` plus ``weights.npz`` (no pickle)."""
         self._check()
-        return pack(self.kind, self._params(), self.fingerprint(), {"weights.npz": self._weights()})
+        return pack(self.kind, self._params(), self.config_hash(), {"weights.npz": self._weights()})
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], files: dict[str, bytes]) -> _ImageEmbedder:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.embed.base import as_texts, file_checksum, pack, params_fingerprint, register
+from vectree.embed.base import as_texts, file_checksum, pack, params_hash, register
 from vectree.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,13 @@ class SentenceEncoder:
             self._weights = file_checksum(self._path / f for f in _WEIGHT_FILES if (self._path / f).exists())
         return self._weights
 
-    def fingerprint(self) -> str:
+    def config_hash(self) -> str:
         """Checksum of the model name, package version, max_seq_length and weight files."""
-        return params_fingerprint(self.kind, self._params(), [self.weights_checksum()])
+        return params_hash(self.kind, self._params(), [self.weights_checksum()])
 
     def to_bytes(self) -> bytes:
         """A reference (name, package version, checksums): the weights stay in the installed package."""
-        return pack(self.kind, {**self._params(), "weights_sha256": self.weights_checksum()}, self.fingerprint())
+        return pack(self.kind, {**self._params(), "weights_sha256": self.weights_checksum()}, self.config_hash())
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], files: dict[str, bytes]) -> SentenceEncoder:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.embed.base import as_texts, file_checksum, normalize_rows, pack, params_fingerprint, register
+from vectree.embed.base import as_texts, file_checksum, normalize_rows, pack, params_hash, register
 from vectree.errors import InvalidInputError
 
 _DIST = "tokenlearn-static-model"
@@ -61,15 +61,15 @@ class StaticEmbedder:
     def _params(self) -> dict[str, Any]:
         return {"package": _DIST, "package_version": self._version, "max_tokens": self.max_tokens}
 
-    def fingerprint(self) -> str:
+    def config_hash(self) -> str:
         """Checksum of the package version, max_tokens and the model files."""
         if self._weights is None:
             self._weights = file_checksum(self._dir / f for f in _FILES)
-        return params_fingerprint(self.kind, self._params(), [self._weights])
+        return params_hash(self.kind, self._params(), [self._weights])
 
     def to_bytes(self) -> bytes:
         """A reference: the model files stay in the installed package."""
-        return pack(self.kind, self._params(), self.fingerprint())
+        return pack(self.kind, self._params(), self.config_hash())
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], files: dict[str, bytes]) -> StaticEmbedder:

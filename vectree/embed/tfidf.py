@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.embed.base import as_texts, normalize_rows, pack, params_fingerprint, register
+from vectree.embed.base import as_texts, normalize_rows, pack, params_hash, register
 from vectree.embed.tokenize import tokenize
 from vectree.errors import InvalidInputError
 
@@ -106,14 +106,14 @@ class TfidfEmbedder:
         np.savez(buf, idf=self.vectorizer_.idf_.astype(np.float64), components=self.components_)
         return {"vocabulary.json": json.dumps(vocab).encode(), "weights.npz": buf.getvalue()}
 
-    def fingerprint(self) -> str:
+    def config_hash(self) -> str:
         """Parameters, vocabulary and weights hashed."""
         if not hasattr(self, "components_"):
             raise InvalidInputError("TfidfEmbedder is not fitted; call fit(texts) first")
-        return params_fingerprint(self.kind, self.get_params(), list(self._files().values()))
+        return params_hash(self.kind, self.get_params(), list(self._files().values()))
 
     def to_bytes(self) -> bytes:
-        return pack(self.kind, self.get_params(), self.fingerprint(), self._files())
+        return pack(self.kind, self.get_params(), self.config_hash(), self._files())
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], files: dict[str, bytes]) -> TfidfEmbedder:

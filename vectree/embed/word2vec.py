@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.embed.base import as_texts, normalize_rows, pack, params_fingerprint, register
+from vectree.embed.base import as_texts, normalize_rows, pack, params_hash, register
 from vectree.embed.tokenize import tokenize
 from vectree.errors import InvalidInputError
 
@@ -171,11 +171,7 @@ class Word2VecEmbedder:
     def _prepare(self) -> None:
         self._index = {w: i for i, w in enumerate(self.vocab_)}
         self._fallback = normalize_rows(self.vectors_.mean(axis=0, keepdims=True))[0]
-        self._fp = params_fingerprint(
-            self.kind,
-            {**self.get_params(), "vocab_size": len(self.vocab_)},
-            [self.vectors_.tobytes(), self.idf_.tobytes(), "\n".join(self.vocab_).encode()],
-        )
+        self._fp: tuple[dict, str] | None = None  # (the parameters it was computed for, the hash)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "vectors_"):
@@ -206,10 +202,14 @@ class Word2VecEmbedder:
             out[start : start + len(part)] = x
         return out
 
-    def fingerprint(self) -> str:
+    def config_hash(self) -> str:
         """Checksum of the parameters, vocabulary, vectors and IDF weights."""
         self._check_fitted()
-        return self._fp
+        params = {**self.get_params(), "vocab_size": len(self.vocab_)}
+        if self._fp is None or self._fp[0] != params:  # computed once per parameter set (a changed weighting counts)
+            weights = [self.vectors_.tobytes(), self.idf_.tobytes(), "\n".join(self.vocab_).encode()]
+            self._fp = (params, params_hash(self.kind, params, weights))
+        return self._fp[1]
 
     # ------------------------------------------------------------------ saving
     def to_bytes(self) -> bytes:
@@ -219,7 +219,7 @@ class Word2VecEmbedder:
         np.savez(buf, vectors=self.vectors_, idf=self.idf_)
         params = {**self.get_params(), "n_docs": self.n_docs_}
         files = {"vocab.json": json.dumps(self.vocab_).encode(), "weights.npz": buf.getvalue()}
-        return pack(self.kind, params, self.fingerprint(), files)
+        return pack(self.kind, params, self.config_hash(), files)
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], files: dict[str, bytes]) -> Word2VecEmbedder:

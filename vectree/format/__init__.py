@@ -2,6 +2,6 @@
 
 from vectree.format.bucket import Rows, decode_rows, encode_rows
 from vectree.format.fingerprint import check_fingerprint, fingerprint
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 
 __all__ = ["Rows", "encode_rows", "decode_rows", "fingerprint", "check_fingerprint", "id_keys"]

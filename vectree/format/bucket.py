@@ -1,6 +1,6 @@
 """The bucket file: ids, vectors, labels and metadata of a set of rows, as one Arrow IPC file.
 
-The same format holds tree leaves (``buckets/``) and the unindexed tail (``segments/``). A file is
+The same format holds the tree's buckets (``buckets/``) and the unindexed tail (``segments/``). A file is
 immutable and named by its fingerprint; :func:`decode_rows` checks the fingerprint before decoding.
 Arrow IPC is read zero-copy, so a decoded bucket's vectors are a view on the fetched bytes.
 """
@@ -27,7 +27,7 @@ class Rows:
 
     ``ids`` is int64 or an object array of str; ``labels`` is None, int64 or object (None = unlabelled);
     ``metadata`` is None or a list of JSON strings (None entries for rows without metadata);
-    ``keys`` are the int64 keys of the ids (see :func:`vectree.format.keys.id_keys`).
+    ``keys`` are the int64 keys of the ids (see :func:`vectree.format.id_keys.id_keys`).
     ``codes`` (uint8 (n, dim)) with ``code_lo`` and ``code_scale`` (float32 (dim,)): the rows' int8
     codes (:mod:`vectree.format.codes`), when the bucket file holds them; they are made again
     whenever rows are written, so :meth:`take` and :meth:`concat` drop them.

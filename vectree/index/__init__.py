@@ -2,7 +2,7 @@
 
 from vectree.index.build import BuildResult, IndexConfig, build_index
 from vectree.index.index import Index
-from vectree.index.probe import box_distances, probe, probe_centroids
+from vectree.index.probe import box_distances, probe, probe_centers
 from vectree.index.projection import Projection, fit_pca
 from vectree.index.tree import TREE_RULES, Tree, fit_tree
 
@@ -13,7 +13,7 @@ __all__ = [
     "Index",
     "box_distances",
     "probe",
-    "probe_centroids",
+    "probe_centers",
     "Projection",
     "fit_pca",
     "TREE_RULES",

@@ -3,7 +3,7 @@
 Peak memory is set by ``sample_bytes`` (the sample the projection and tree are fitted on),
 ``partition_bytes`` (the rows sorted into buckets at one time) and the input chunk size, not by the
 number of rows: rows are routed chunk by chunk into partition files on local disk (each holding a
-contiguous range of leaves), then each partition is read back alone and cut into buckets.
+contiguous range of buckets), then each partition is read back alone and cut into buckets.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,8 @@ import pyarrow as pa
 from vectree.errors import CorruptionError, InvalidInputError
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
 from vectree.format.codes import CODES
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import bucket_key, idmap_key, index_key
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeySpill, shard_bits_for
 from vectree.index.index import Index
@@ -39,7 +40,7 @@ def default_bucket_size(dim: int) -> int:
     """Rows per bucket: about 160 KiB of float32 vectors, and at least 80 rows (at most 4096).
 
     Measured in ``benchmarks/README.md``: smaller buckets scan fewer rows for the same recall (finer
-    cells) but cost more per probe and more to build; 160 KiB gained 10-13% in batch over 256 KiB on
+    buckets) but cost more per probe and more to build; 160 KiB gained 10-13% in batch over 256 KiB on
     arXiv (384-d) and GloVe (50-d). Below about 80 rows the per-bucket costs dominate (784-d).
 
     >>> default_bucket_size(784), default_bucket_size(384), default_bucket_size(50)
@@ -64,15 +65,17 @@ def default_n_components(dim: int) -> int:
 class IndexConfig:
     """How the index is fitted. Stored with the collection; defaults work for most data.
 
-    bucket_size: the most rows a tree leaf holds when fitted (the seed's minBucketSize); the
+    bucket_size: the most rows a bucket holds when fitted (the seed's minBucketSize); the
         refinement step may move a few more rows into a bucket. Smaller buckets mean less scanned
-        per probe but more probes for the same recall.
+        per probe but more probes for the same recall. None (the default): :func:`default_bucket_size`
+        of the dimension, resolved by :meth:`for_dim` when the collection is created or built.
     tree_rule: "kmeans" (default: Voronoi nodes from k-means), "variance" (highest-variance axis,
         median split) or "seed" (random axis, mean split, as in the seed).
-    n_components: dimensions of the fitted projection the tree splits on.
+    n_components: dimensions of the fitted projection the tree splits on; None (the default):
+        :func:`default_n_components` of the dimension, resolved by :meth:`for_dim`.
     max_depth: the deepest the tree may go (the seed's maxDepth).
     refine_iterations: Lloyd iterations at full width after the kmeans tree is fitted (l2 and
-        cosine); rows are then stored in the cell whose center is nearest. 0 keeps the tree's cells.
+        cosine); rows are then stored in the bucket whose center is nearest. 0 keeps the tree's buckets.
     sample_size / sample_bytes: the projection and tree are fitted on at most this many rows.
     partition_bytes: rows sorted into buckets at a time during the build.
     vector_dtype: "float32", or "float16" to halve bucket bytes at a small precision cost.
@@ -81,9 +84,9 @@ class IndexConfig:
         the codes cannot rule out (the ``quantized`` method; answers stay exact over the probed buckets).
     """
 
-    bucket_size: int = 1000
+    bucket_size: int | None = None
     tree_rule: str = "kmeans"
-    n_components: int = 32
+    n_components: int | None = None
     max_depth: int = 32
     refine_iterations: int = 1
     sample_size: int = 100_000
@@ -93,12 +96,27 @@ class IndexConfig:
     seed: int = 0
     codes: str | None = None
 
+    def for_dim(self, dim: int) -> IndexConfig:
+        """This config with the defaults that depend on the dimension filled in (the one place they are).
+
+        >>> c = IndexConfig().for_dim(384)
+        >>> c.bucket_size == default_bucket_size(384), c.n_components == default_n_components(384)
+        (True, True)
+        >>> IndexConfig(bucket_size=50).for_dim(384).bucket_size
+        50
+        """
+        return replace(
+            self,
+            bucket_size=default_bucket_size(int(dim)) if self.bucket_size is None else self.bucket_size,
+            n_components=default_n_components(int(dim)) if self.n_components is None else self.n_components,
+        )
+
     def validate(self) -> None:
-        if self.bucket_size < 1:
+        if self.bucket_size is not None and self.bucket_size < 1:
             raise InvalidInputError(f"bucket_size must be >= 1, got {self.bucket_size}")
         if self.tree_rule not in TREE_RULES:
             raise InvalidInputError(f"unknown tree_rule {self.tree_rule!r}: choose one of {', '.join(TREE_RULES)}")
-        if self.n_components < 1:
+        if self.n_components is not None and self.n_components < 1:
             raise InvalidInputError(f"n_components must be >= 1, got {self.n_components}")
         if not 1 <= self.max_depth <= 60:
             raise InvalidInputError(f"max_depth must be in 1..60, got {self.max_depth}")
@@ -154,14 +172,14 @@ class Routing:
     projection: Any
     tree: Any
     centers: np.ndarray | None
-    estimate: np.ndarray  # expected rows per leaf over the whole input
+    estimate: np.ndarray  # expected rows per bucket over the whole input
 
     @property
-    def n_leaves(self) -> int:
-        return self.tree.n_leaves
+    def n_buckets(self) -> int:
+        return self.tree.n_buckets
 
     def route(self, vectors: np.ndarray) -> np.ndarray:
-        """The leaf each row goes to."""
+        """The bucket each row goes to."""
         if self.centers is not None:
             return nearest_center(vectors, self.centers, self._norms)
         return self.tree.route(self.projection.project(vectors))
@@ -177,14 +195,14 @@ def fit_routing(
     report = progress or (lambda stage, done, total: None)
     projection = fit_pca(sample, config.n_components, augment_for_dot=settings.get("metric") == "dot")
     projected = projection.project(sample)
-    leaf_size = config.bucket_size * len(sample) / total_rows
-    tree = fit_tree(projected, leaf_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
-    sample_leaves = tree.route(projected)
+    sample_bucket_size = config.bucket_size * len(sample) / total_rows
+    tree = fit_tree(projected, sample_bucket_size, rule=config.tree_rule, max_depth=config.max_depth, seed=config.seed)
+    sample_buckets = tree.route(projected)
     centers = None
     if uses_centers(config, settings):
         report("refine", 0, config.refine_iterations)
-        centers, sample_leaves = refine_centers(sample, sample_leaves, tree.n_leaves, config.refine_iterations)
-    estimate = np.bincount(sample_leaves, minlength=tree.n_leaves) * (total_rows / len(sample))
+        centers, sample_buckets = refine_centers(sample, sample_buckets, tree.n_buckets, config.refine_iterations)
+    estimate = np.bincount(sample_buckets, minlength=tree.n_buckets) * (total_rows / len(sample))
     return Routing(projection, tree, centers, estimate)
 
 
@@ -193,7 +211,7 @@ def finish_index(
     routing: Routing,
     fingerprints: list[str],
     counts: np.ndarray,
-    means: np.ndarray | None,
+    bucket_centers: np.ndarray | None,
     settings: dict,
     config: IndexConfig,
 ) -> tuple[Index, str]:
@@ -204,15 +222,16 @@ def finish_index(
         bucket_fingerprints=fingerprints,
         bucket_rows=counts,
         settings={**settings, **config.to_dict(), **({"routing": "centers"} if routing.centers is not None else {})},
-        centers=routing.centers if routing.centers is not None else means,
+        centers=routing.centers if routing.centers is not None else bucket_centers,
     )
     data, index_fp = index.to_bytes()
-    store.put(f"index/{index_fp}.npz", data)
+    store.put(index_key(index_fp), data)
     return index, index_fp
 
 
-def wants_means(routing: Routing, settings: dict) -> bool:
-    """Without centers, each bucket's mean ranks it for queries (the tree's own centroids are projected)."""
+def wants_bucket_centers(routing: Routing, settings: dict) -> bool:
+    """Without refined centers, each bucket's center is the mean of its rows: it ranks the bucket for queries
+    (the tree's own centers are projected)."""
     return routing.centers is None and settings.get("metric") in ("l2", "cosine")
 
 
@@ -246,6 +265,7 @@ def build_index(
 
     Nothing is committed here: the caller records the result in a new manifest.
     """
+    config = config.for_dim(dim)
     config.validate()
     if total_rows == 0:
         raise InvalidInputError("cannot build an empty collection: add vectors first")
@@ -257,12 +277,12 @@ def build_index(
     sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
     routing = fit_routing(sample, total_rows, config, settings, progress)
     del sample
-    n_leaves, route, estimate = routing.n_leaves, routing.route, routing.estimate
+    n_buckets, route, estimate = routing.n_buckets, routing.route, routing.estimate
     rows_per_partition = max(config.bucket_size, config.partition_bytes // row_bytes)
-    partition_of_leaf = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
-    partition_of_leaf = partition_of_leaf.astype(np.int64)
-    n_partitions = int(partition_of_leaf.max()) + 1
-    log.info("tree: %d leaves, %d partitions, fitted on a sample of %d rows", n_leaves, n_partitions, sample_rows)
+    partition_of_bucket = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
+    partition_of_bucket = partition_of_bucket.astype(np.int64)
+    n_partitions = int(partition_of_bucket.max()) + 1
+    log.info("tree: %d buckets, %d partitions, fitted on a sample of %d rows", n_buckets, n_partitions, sample_rows)
 
     tmp = tempfile.mkdtemp(prefix="vectree-build-", dir=workdir)
     try:
@@ -270,16 +290,16 @@ def build_index(
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         done = 0
         for rows in read_chunks():
-            leaves = route(rows.vectors)
-            spill.add(id_keys(rows.ids), leaves)
-            parts = partition_of_leaf[leaves]
+            buckets = route(rows.vectors)
+            spill.add(id_keys(rows.ids), buckets)
+            parts = partition_of_bucket[buckets]
             for p in np.unique(parts):
                 sel = np.flatnonzero(parts == p)
                 table = rows_to_table(
                     rows.take(sel),
                     label_type=label_type,
                     with_metadata=with_metadata,
-                    extra={"leaf": pa.array(leaves[sel].astype(np.int32))},
+                    extra={"bucket": pa.array(buckets[sel].astype(np.int32))},
                 )
                 if p not in writers:
                     writers[p] = pa.ipc.new_stream(os.path.join(tmp, f"part-{p}.arrows"), table.schema)
@@ -289,27 +309,27 @@ def build_index(
         for w in writers.values():
             w.close()
 
-        fingerprints = [""] * n_leaves
-        counts = np.zeros(n_leaves, dtype=np.int64)
-        means = np.zeros((n_leaves, dim), np.float32) if wants_means(routing, settings) else None
+        fingerprints = [""] * n_buckets
+        counts = np.zeros(n_buckets, dtype=np.int64)
+        bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
         written = 0
         for p in sorted(writers):
             with pa.memory_map(os.path.join(tmp, f"part-{p}.arrows")) as source:
                 table = pa.ipc.open_stream(source).read_all()
-            leaf_col = table.column("leaf").to_numpy()
-            order = np.argsort(leaf_col, kind="stable")
-            table = table.take(pa.array(order)).drop_columns(["leaf"])  # one gather; buckets are then slices
-            sorted_leaves = leaf_col[order]
-            bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_leaves)) + 1, [len(order)]])
+            bucket_col = table.column("bucket").to_numpy()
+            order = np.argsort(bucket_col, kind="stable")
+            table = table.take(pa.array(order)).drop_columns(["bucket"])  # one gather; buckets are then slices
+            sorted_buckets = bucket_col[order]
+            bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_buckets)) + 1, [len(order)]])
             pending: list[tuple[str, bytes]] = []
             for start, end in zip(bounds[:-1], bounds[1:]):
-                leaf = int(sorted_leaves[start])
+                bucket = int(sorted_buckets[start])
                 rows = table_to_rows(table.slice(start, end - start))
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type, codes=config.codes)
-                pending.append((f"buckets/{fp}.arrow", data))
-                fingerprints[leaf], counts[leaf] = fp, len(rows)
-                if means is not None:
-                    means[leaf] = rows.vectors.mean(0)
+                pending.append((bucket_key(fp), data))
+                fingerprints[bucket], counts[bucket] = fp, len(rows)
+                if bucket_centers is not None:
+                    bucket_centers[bucket] = rows.vectors.mean(0)
                 written += len(rows)
             store.put_many(pending)
             report("write", written, total_rows)
@@ -321,12 +341,12 @@ def build_index(
                 dup = shard.keys[np.flatnonzero(np.diff(shard.keys) == 0)[0]]
                 raise CorruptionError(f"id key {dup} is stored twice; the collection's id map is inconsistent")
             data, fp = shard.to_bytes()
-            store.put(f"idmap/{fp}.npz", data)
+            store.put(idmap_key(fp), data)
             shard_fps.append(fp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    index, index_fp = finish_index(store, routing, fingerprints, counts, means, settings, config)
+    index, index_fp = finish_index(store, routing, fingerprints, counts, bucket_centers, settings, config)
     return BuildResult(
         index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written
     )

@@ -1,11 +1,11 @@
 """Bucket centers at full width: the nearest-center assignment and its Lloyd refinement.
 
 The tree is fitted in the projected space, which on high-dimensional embeddings keeps only part of
-the distance (32 of MiniLM's 384 dimensions hold about half its variance). Its leaves are a good
+the distance (32 of MiniLM's 384 dimensions hold about half its variance). Its buckets are a good
 start, not a good partition: a few Lloyd iterations at full width, on the sample the tree was fitted
-on, move each leaf's center to where its rows are and each row to the cell it is nearest. Queries
-then visit cells in order of distance to their centers, as an inverted file does, and a row is
-stored in the cell whose center is nearest, so the cells a query ranks first are the cells that hold
+on, move each bucket's center to where its rows are and each row to the bucket it is nearest. Queries
+then visit buckets in order of distance to their centers, as an inverted file does, and a row is
+stored in the bucket whose center is nearest, so the buckets a query ranks first are the buckets that hold
 its neighbours. Measured in ``benchmarks/README.md``: 10-25% fewer rows scanned at equal recall.
 """
 
@@ -27,7 +27,7 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None 
     """Index of the nearest center (squared l2) of each row of ``x``: (n,) int64.
 
     Ties go to the lower index. Queries rank centers with the same expression, so a stored row's
-    own cell is the first its query visits.
+    own bucket is the first its query visits.
 
     >>> c = np.array([[0.0, 0.0], [10.0, 0.0]], np.float32)
     >>> nearest_center(np.array([[1.0, 1.0], [9.0, -1.0]], np.float32), c).tolist()
@@ -45,13 +45,14 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None 
     return out
 
 
-def cell_means(x: np.ndarray, assign: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Mean of the rows of ``x`` in each cell; a cell left empty keeps its ``previous`` center."""
-    n_cells = len(previous)
-    counts = np.bincount(assign, minlength=n_cells)
+def centers_of(x: np.ndarray, assign: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """The center of each bucket (or cluster): the mean of the rows of ``x`` assigned to it; an empty one
+    keeps its ``previous`` center."""
+    n_buckets = len(previous)
+    counts = np.bincount(assign, minlength=n_buckets)
     order = np.argsort(assign, kind="stable")
-    # one reduceat over rows sorted by cell: no per-cell Python loop, no (n, dim) scatter
-    starts = np.searchsorted(assign[order], np.arange(n_cells))
+    # one reduceat over rows sorted by bucket: no per-bucket Python loop, no (n, dim) scatter
+    starts = np.searchsorted(assign[order], np.arange(n_buckets))
     used = counts > 0
     sums = np.add.reduceat(x[order], starts[used], axis=0) if used.any() else np.zeros((0, x.shape[1]), np.float32)
     out = previous.astype(np.float32, copy=True)
@@ -59,8 +60,8 @@ def cell_means(x: np.ndarray, assign: np.ndarray, previous: np.ndarray) -> np.nd
     return out
 
 
-def refine_centers(x: np.ndarray, assign: np.ndarray, n_cells: int, iterations: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full-width centers for the cells ``assign`` gives the rows of ``x``, after ``iterations`` Lloyd steps.
+def refine_centers(x: np.ndarray, assign: np.ndarray, n_buckets: int, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-width centers for the buckets ``assign`` gives the rows of ``x``, after ``iterations`` Lloyd steps.
 
     Each step moves every row to its nearest center, then every center to the mean of its rows.
     Returns ``(centers, assign)``: the centers rounded to float16, as the index stores them, and the
@@ -71,10 +72,10 @@ def refine_centers(x: np.ndarray, assign: np.ndarray, n_cells: int, iterations: 
     [0.5, 9.5]
     """
     x = np.asarray(x, dtype=np.float32)
-    centers = cell_means(x, assign, np.zeros((n_cells, x.shape[1]), np.float32))
+    centers = centers_of(x, assign, np.zeros((n_buckets, x.shape[1]), np.float32))
     for _ in range(iterations):
         assign = nearest_center(x, centers)
-        centers = cell_means(x, assign, centers)
+        centers = centers_of(x, assign, centers)
     return centers.astype(np.float16).astype(np.float32), assign
 
 

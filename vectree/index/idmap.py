@@ -1,7 +1,7 @@
 """Where each id lives: sorted key arrays, sharded by key hash so no step loads all of them.
 
-A shard holds the int64 keys (see :func:`vectree.format.keys.id_keys`) of the rows whose key
-hashes to it, sorted, with the leaf number of the bucket holding each row. The number of shards
+A shard holds the int64 keys (see :func:`vectree.format.id_keys.id_keys`) of the rows whose key
+hashes to it, sorted, with the number of the bucket holding each row. The number of shards
 grows with the collection (about a million keys per shard), so building, loading and checking
 ids stays bounded in memory.
 """
@@ -40,11 +40,11 @@ def shard_of(keys: np.ndarray, bits: int) -> np.ndarray:
 @dataclass
 class KeyShard:
     keys: np.ndarray  # sorted int64
-    leaves: np.ndarray  # int32, leaf (bucket) number of each key
+    buckets: np.ndarray  # int32, number of the bucket holding each key
 
     def to_bytes(self) -> tuple[bytes, str]:
         buf = io.BytesIO()
-        np.savez(buf, keys=self.keys, leaves=self.leaves)
+        np.savez(buf, keys=self.keys, buckets=self.buckets)
         data = buf.getvalue()
         return data, fingerprint(data)
 
@@ -53,32 +53,33 @@ class KeyShard:
         check_fingerprint(data, expected_fingerprint, f"id map shard {expected_fingerprint}")
         try:
             z = np.load(io.BytesIO(data), allow_pickle=False)
-            return cls(keys=z["keys"], leaves=z["leaves"])
+            # shards written before the vocabulary was settled name the bucket numbers "leaves"
+            return cls(keys=z["keys"], buckets=z["buckets"] if "buckets" in z.files else z["leaves"])
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"id map shard {expected_fingerprint} cannot be decoded: {exc}") from exc
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Leaf of each key, -1 where absent."""
+        """Bucket of each key, -1 where absent."""
         if len(self.keys) == 0:
             return np.full(len(keys), -1, dtype=np.int64)
         pos = np.searchsorted(self.keys, keys)
         pos_c = np.minimum(pos, len(self.keys) - 1)
         found = self.keys[pos_c] == keys
-        return np.where(found, self.leaves[pos_c], -1).astype(np.int64)
+        return np.where(found, self.buckets[pos_c], -1).astype(np.int64)
 
 
 class KeySpill:
-    """Collects (key, leaf) pairs on disk, one file per shard, then sorts each shard alone."""
+    """Collects (key, bucket) pairs on disk, one file per shard, then sorts each shard alone."""
 
     def __init__(self, bits: int, workdir: str) -> None:
         self.bits = bits
         self.dir = tempfile.mkdtemp(prefix="keys-", dir=workdir)
         self._files = [open(os.path.join(self.dir, f"{s}.bin"), "wb") for s in range(1 << bits)]
 
-    def add(self, keys: np.ndarray, leaves: np.ndarray) -> None:
+    def add(self, keys: np.ndarray, buckets: np.ndarray) -> None:
         shards = shard_of(keys, self.bits)
         pairs = np.empty(len(keys), dtype=[("k", "<i8"), ("l", "<i4")])
-        pairs["k"], pairs["l"] = keys, leaves
+        pairs["k"], pairs["l"] = keys, buckets
         for s in np.unique(shards):
             self._files[s].write(pairs[shards == s].tobytes())
 
@@ -89,4 +90,4 @@ class KeySpill:
         for s in range(1 << self.bits):
             pairs = np.fromfile(os.path.join(self.dir, f"{s}.bin"), dtype=[("k", "<i8"), ("l", "<i4")])
             order = np.argsort(pairs["k"], kind="stable")
-            yield KeyShard(keys=pairs["k"][order].copy(), leaves=pairs["l"][order].astype(np.int32))
+            yield KeyShard(keys=pairs["k"][order].copy(), buckets=pairs["l"][order].astype(np.int32))

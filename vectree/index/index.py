@@ -1,6 +1,6 @@
 """The index object: projection, tree, bucket references and settings, in one small file.
 
-Readers fetch it first; it holds no vectors, only the fingerprint and row count of each leaf's
+Readers fetch it first; it holds no vectors, only the fingerprint and row count of each
 bucket, so its size grows with the number of buckets, not of vectors.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from vectree.errors import CorruptionError
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.index.centers import CenterRanker, center_norms, nearest_center
-from vectree.index.probe import probe, probe_centroids
+from vectree.index.probe import probe, probe_centers
 from vectree.index.projection import Projection
 from vectree.index.tree import Tree
 
@@ -31,10 +31,10 @@ class Index:
 
     projection: Projection
     tree: Tree
-    bucket_fingerprints: list[str]  # per leaf; "" for a leaf with no rows
-    bucket_rows: np.ndarray  # int64 per leaf
+    bucket_fingerprints: list[str]  # per bucket; "" for a bucket with no rows
+    bucket_rows: np.ndarray  # int64 per bucket
     settings: dict[str, Any] = field(default_factory=dict)  # tree_rule, bucket_size, metric, private...
-    # (n_leaves, dim) full-width center of each leaf (l2, cosine): with settings["routing"] == "centers"
+    # (n_buckets, dim) full-width center of each bucket (l2, cosine): with settings["routing"] == "centers"
     # the refined centers rows are stored by, else the mean of each bucket's rows (older builds)
     centers: np.ndarray | None = None
 
@@ -44,12 +44,13 @@ class Index:
 
     @cached_property
     def boxes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-leaf box bounds in projected space, derived once per loaded index."""
-        return self.tree.leaf_boxes(self.projection.n_components)
+        """Per-bucket box bounds in projected space, derived once per loaded index."""
+        return self.tree.bucket_boxes(self.projection.n_components)
 
     @cached_property
-    def leaf_centroids(self) -> np.ndarray:
-        return self.tree.leaf_centroids(self.projection.n_components)
+    def projected_centers(self) -> np.ndarray:
+        """Per bucket, the tree's center of it in projected space (what plane-free trees route by)."""
+        return self.tree.bucket_centers(self.projection.n_components)
 
     @cached_property
     def _center_norms(self) -> np.ndarray:
@@ -60,55 +61,53 @@ class Index:
         return CenterRanker(self.centers, self._center_norms, self.projection.mean, self.projection.components)
 
     @cached_property
-    def _empty_leaves(self) -> np.ndarray:
+    def _empty_buckets(self) -> np.ndarray:
         return np.asarray(self.bucket_rows) == 0
 
     @property
     def routes_by_centers(self) -> bool:
-        """True when every row is stored in the leaf whose full-width center is nearest it."""
+        """True when every row is stored in the bucket whose full-width center is nearest it."""
         return self.settings.get("routing") == "centers" and self.centers is not None
 
     def assign(self, vectors: np.ndarray) -> np.ndarray:
-        """The leaf each stored row (n, dim) belongs in: (n,) int64 leaf numbers."""
+        """The bucket each stored row (n, dim) belongs in: (n,) int64 bucket numbers."""
         if self.routes_by_centers:
             return nearest_center(vectors, self.centers, self._center_norms)
         return self.tree.route(self.projection.project(vectors))
 
     def probe(self, queries: np.ndarray, probes: int) -> np.ndarray:
-        """The ``probes`` leaves each query visits, nearest first: (n, min(probes, n_buckets)).
+        """The ``probes`` buckets each query visits, nearest first: (n, min(probes, n_buckets)).
 
-        Plane-only trees rank leaves by the distance to their boxes (a lower bound on the true distance);
-        trees with Voronoi nodes rank leaves by the distance to their centers, at full width where
+        Plane-only trees rank buckets by the distance to their boxes (a lower bound on the true distance);
+        trees with Voronoi nodes rank buckets by the distance to their centers, at full width where
         the index has them.
         """
         if self.routes_by_centers:
-            # the ranking nearest_center makes, so a stored row's own leaf comes first
+            # the ranking nearest_center makes, so a stored row's own bucket comes first
             if len(queries) <= _SHORTLIST_MAX_QUERIES and probes * 4 < self.n_buckets:
-                return self._center_ranker.rank(queries, probes, self._empty_leaves)
-            return probe_centroids(
-                queries, self.centers, probes, empty=self._empty_leaves, centroid_sq=self._center_norms
-            )
+                return self._center_ranker.rank(queries, probes, self._empty_buckets)
+            return probe_centers(queries, self.centers, probes, empty=self._empty_buckets, center_sq=self._center_norms)
         points = self.projection.project_queries(queries)
         if self.tree.has_planes_only:
             lo, hi = self.boxes
             return probe(points, lo, hi, probes)
-        # the leaf a query routes to comes first, so a stored vector always finds its own bucket
+        # the bucket a query routes to comes first, so a stored vector always finds its own bucket
         first = self.tree.route(points)
         if self.centers is None or len(self.centers) != self.n_buckets:
-            return probe_centroids(points, self.leaf_centroids, probes, first=first)
-        # ranked at full width, as an inverted file does: the tree's centroids live in the projected
+            return probe_centers(points, self.projected_centers, probes, first=first)
+        # ranked at full width, as an inverted file does: the tree's centers live in the projected
         # space, which on high-dimensional text embeddings keeps too little of the distance
         if len(queries) > _SHORTLIST_MAX_QUERIES or probes * 4 >= self.n_buckets:
-            return probe_centroids(
-                queries, self.centers, probes, first=first, empty=self._empty_leaves, centroid_sq=self._center_norms
+            return probe_centers(
+                queries, self.centers, probes, first=first, empty=self._empty_buckets, center_sq=self._center_norms
             )
         # a few queries: shortlist in the projected space, then rank the shortlist at full width (one
-        # matrix-vector product over every mean would read them all for each query)
-        short = probe_centroids(points, self.leaf_centroids, 2 * probes + 8, first=first)
-        means = self.centers[short]  # (n, s, dim)
-        d = self._center_norms[short] - 2.0 * np.einsum("nsd,nd->ns", means, queries)
-        d[self._empty_leaves[short]] = np.inf
-        d[:, 0] = -np.inf  # the query's own leaf stays first
+        # matrix-vector product over every center would read them all for each query)
+        short = probe_centers(points, self.projected_centers, 2 * probes + 8, first=first)
+        near = self.centers[short]  # (n, s, dim)
+        d = self._center_norms[short] - 2.0 * np.einsum("nsd,nd->ns", near, queries)
+        d[self._empty_buckets[short]] = np.inf
+        d[:, 0] = -np.inf  # the query's own bucket stays first
         pick = np.argsort(d, axis=1, kind="stable")[:, :probes]
         return short[np.arange(len(short))[:, None], pick]
 
@@ -126,7 +125,7 @@ class Index:
             threshold=self.tree.threshold,
             left=self.tree.left,
             right=self.tree.right,
-            centroid=self.tree.centroid if self.tree.centroid is not None else np.zeros((0, 0), np.float32),
+            node_centers=self.tree.node_centers if self.tree.node_centers is not None else np.zeros((0, 0), np.float32),
             bucket_fingerprints=np.array(self.bucket_fingerprints, dtype="U64"),
             bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
             centers=(self.centers if self.centers is not None else np.zeros((0, 0))).astype(np.float16),
@@ -146,7 +145,9 @@ class Index:
             def opt(name: str, default: np.ndarray) -> np.ndarray:  # fields added after format 1 shipped
                 return z[name] if name in z.files else default
 
-            centers = opt("centers", opt("leaf_means", empty))  # "leaf_means" in older files
+            # files written before the vocabulary was settled name these "leaf_means" and "centroid"
+            centers = opt("centers", opt("leaf_means", empty))
+            node_centers = opt("node_centers", opt("centroid", empty))
             if int(z["format"]) != INDEX_FORMAT:
                 raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
             return cls(
@@ -158,7 +159,7 @@ class Index:
                     threshold=z["threshold"],
                     left=z["left"],
                     right=z["right"],
-                    centroid=opt("centroid", empty) if opt("centroid", empty).size else None,
+                    node_centers=node_centers if node_centers.size else None,
                 ),
                 bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
                 bucket_rows=z["bucket_rows"].astype(np.int64),

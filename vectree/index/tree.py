@@ -4,7 +4,7 @@ Three kinds of node, told apart by ``axis``:
 
 * ``axis[i] >= 0`` -- a split plane: rows with ``x[axis] < threshold`` go to ``left[i]``, others to ``right[i]``;
 * ``axis[i] == -2`` -- a Voronoi node: children are nodes ``left[i] .. left[i] + right[i] - 1`` and a row
-  goes to the child whose ``centroid`` is nearest (the boundaries are the bisecting planes);
+  goes to the child whose ``node_centers`` is nearest (the boundaries are the bisecting planes);
 * ``axis[i] == -1`` -- a leaf; ``left[i]`` is its leaf number, which indexes the bucket references.
 
 Split rules (``rule=``), all stopping when a node holds at most ``leaf_size`` rows or is ``max_depth`` deep:
@@ -12,7 +12,7 @@ Split rules (``rule=``), all stopping when a node holds at most ``leaf_size`` ro
 * ``"seed"``: the seed's rule, a random axis split at the mean;
 * ``"variance"``: the axis of highest variance within the node, split at the median (balanced buckets);
 * ``"kmeans"``: Voronoi nodes from k-means, about sqrt(#leaves) children at the root, then as many as the
-  node needs (at most 64): compact, round cells, which need far fewer probes in high intrinsic dimension.
+  node needs (at most 64): compact, round buckets, which need far fewer probes in high intrinsic dimension.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ TREE_RULES: tuple[str, ...] = ("seed", "variance", "kmeans")
 LEAF, VORONOI = -1, -2
 MAX_FANOUT = 64
 ROOT_FANOUT = 256
-_ROUTE_BLOCK = 8192  # flat k-means up to 256 buckets; beyond, 256 root cells split further
+_ROUTE_BLOCK = 8192  # flat k-means up to 256 buckets; beyond, 256 root nodes split further
 
 
 @dataclass
@@ -38,14 +38,14 @@ class Tree:
     threshold: np.ndarray  # float32 (n_nodes,)
     left: np.ndarray  # int32
     right: np.ndarray  # int32
-    centroid: np.ndarray | None = None  # float32 (n_nodes, m): each Voronoi child's centroid
+    node_centers: np.ndarray | None = None  # float32 (n_nodes, m): each Voronoi child's center
 
     @property
     def n_nodes(self) -> int:
         return len(self.axis)
 
     @property
-    def n_leaves(self) -> int:
+    def n_buckets(self) -> int:
         return int((self.axis == LEAF).sum())
 
     @property
@@ -57,7 +57,7 @@ class Tree:
         """Leaf number of each row of ``points`` (n, n_components): a vectorised walk, one step per level."""
         if len(points) <= 4:
             return np.array([self._route_one(p) for p in points], dtype=np.int64)
-        if len(points) > _ROUTE_BLOCK:  # bound the (points x centroids) temporaries
+        if len(points) > _ROUTE_BLOCK:  # bound the (points x centers) temporaries
             return np.concatenate(
                 [self.route(points[s : s + _ROUTE_BLOCK]) for s in range(0, len(points), _ROUTE_BLOCK)]
             )
@@ -76,7 +76,7 @@ class Tree:
                 for u in np.unique(vn):
                     sel = v[vn == u]
                     children = np.arange(self.left[u], self.left[u] + self.right[u])
-                    c = self.centroid[children]
+                    c = self.node_centers[children]
                     p = points[sel]
                     d = (c * c).sum(1)[None, :] - 2.0 * p @ c.T
                     node[sel] = children[d.argmin(1)]
@@ -94,7 +94,7 @@ class Tree:
                 node = int(self.right[node] if p[a] >= self.threshold[node] else self.left[node])
             else:
                 first = int(self.left[node])
-                c = self.centroid[first : first + int(self.right[node])]
+                c = self.node_centers[first : first + int(self.right[node])]
                 node = first + int(((c * c).sum(1) - 2.0 * (c @ p)).argmin())  # the batch walk's formula
 
     def leaf_nodes(self) -> np.ndarray:
@@ -104,17 +104,17 @@ class Tree:
         out[self.left[nodes]] = nodes
         return out
 
-    def leaf_centroids(self, n_components: int) -> np.ndarray:
-        """Per leaf, its centroid in projected space (zeros for a tree that is a single leaf)."""
-        if self.centroid is None:
-            return np.zeros((self.n_leaves, n_components), dtype=np.float32)
-        return self.centroid[self.leaf_nodes()]
+    def bucket_centers(self, n_components: int) -> np.ndarray:
+        """Per leaf, its center in projected space (zeros for a tree that is a single leaf)."""
+        if self.node_centers is None:
+            return np.zeros((self.n_buckets, n_components), dtype=np.float32)
+        return self.node_centers[self.leaf_nodes()]
 
-    def leaf_boxes(self, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    def bucket_boxes(self, n_components: int) -> tuple[np.ndarray, np.ndarray]:
         """Per leaf, the box ``[lo, hi)`` its axis splits carve out (+-inf where open; Voronoi splits add nothing)."""
-        n_leaves = self.n_leaves
-        lo = np.full((n_leaves, n_components), -np.inf, dtype=np.float32)
-        hi = np.full((n_leaves, n_components), np.inf, dtype=np.float32)
+        n_buckets = self.n_buckets
+        lo = np.full((n_buckets, n_components), -np.inf, dtype=np.float32)
+        hi = np.full((n_buckets, n_components), np.inf, dtype=np.float32)
         stack = [(0, np.full(n_components, -np.inf, np.float32), np.full(n_components, np.inf, np.float32))]
         while stack:
             node, nlo, nhi = stack.pop()
@@ -136,7 +136,7 @@ class Tree:
             stack.append((int(self.right[node]), rlo, nhi))
         return lo, hi
 
-    def replace_leaf(self, leaf: int, subtree: Tree, first_new_leaf: int) -> None:
+    def replace_bucket(self, leaf: int, subtree: Tree, first_new_leaf: int) -> None:
         """Graft ``subtree`` where leaf ``leaf`` was; its leaves are renumbered from ``first_new_leaf``.
 
         The subtree's leaf 0 keeps number ``leaf`` so existing references stay valid.
@@ -152,14 +152,16 @@ class Tree:
         new_left = np.where(is_leaf, np.where(s_left == 0, leaf, s_left - 1 + first_new_leaf), remap(s_left))
         new_right = np.where(is_leaf, -1, np.where(is_vor, s_right, remap(s_right)))
         m = (
-            self.centroid.shape[1]
-            if self.centroid is not None
-            else (subtree.centroid.shape[1] if subtree.centroid is not None else 0)
+            self.node_centers.shape[1]
+            if self.node_centers is not None
+            else (subtree.node_centers.shape[1] if subtree.node_centers is not None else 0)
         )
-        if self.centroid is not None or subtree.centroid is not None:
-            own = self.centroid if self.centroid is not None else np.zeros((self.n_nodes, m), np.float32)
-            sub = subtree.centroid if subtree.centroid is not None else np.zeros((subtree.n_nodes, m), np.float32)
-            self.centroid = np.concatenate([own, sub[1:]]).astype(np.float32)
+        if self.node_centers is not None or subtree.node_centers is not None:
+            own = self.node_centers if self.node_centers is not None else np.zeros((self.n_nodes, m), np.float32)
+            sub = (
+                subtree.node_centers if subtree.node_centers is not None else np.zeros((subtree.n_nodes, m), np.float32)
+            )
+            self.node_centers = np.concatenate([own, sub[1:]]).astype(np.float32)
         self.axis[node], self.threshold[node] = s_axis[0], subtree.threshold[0]
         self.left[node], self.right[node] = new_left[0], new_right[0]
         self.axis = np.concatenate([self.axis, s_axis[1:]]).astype(np.int32)
@@ -182,7 +184,7 @@ def fit_tree(
     ``bucket_size * sample_rows / total_rows``.
 
     >>> rng = np.random.default_rng(0); t = fit_tree(rng.normal(size=(1000, 4)), 100, rule="variance")
-    >>> t.n_leaves, int(np.bincount(t.route(rng.normal(size=(5, 4))), minlength=t.n_leaves).sum())
+    >>> t.n_buckets, int(np.bincount(t.route(rng.normal(size=(5, 4))), minlength=t.n_buckets).sum())
     (16, 5)
     """
     if rule not in TREE_RULES:
@@ -196,16 +198,16 @@ def fit_tree(
     threshold: list[float] = []
     left: list[int] = []
     right: list[int] = []
-    centroid: list[np.ndarray] = []
+    node_centers: list[np.ndarray] = []
     zero = np.zeros(n_axes, dtype=np.float32)
-    n_leaves = 0
+    n_buckets = 0
 
     def new_node(c: np.ndarray = zero) -> int:
         axis.append(LEAF)
         threshold.append(0.0)
         left.append(-1)
         right.append(-1)
-        centroid.append(c)
+        node_centers.append(c)
         return len(axis) - 1
 
     def plane_split(idx: np.ndarray) -> tuple[int, float, np.ndarray] | None:
@@ -229,16 +231,16 @@ def fit_tree(
     while stack:
         node, idx, depth = stack.pop()
         if len(idx) <= leaf_size or depth >= max_depth:
-            left[node] = n_leaves
-            n_leaves += 1
+            left[node] = n_buckets
+            n_buckets += 1
             continue
         if rule == "kmeans":
             want = int(np.ceil(len(idx) / leaf_size))
             k = min(want, max(ROOT_FANOUT, int(np.ceil(np.sqrt(want))))) if depth == 0 else min(want, MAX_FANOUT)
             cents, assign = kmeans(points[idx], max(2, k), seed=seed + len(axis))
             if len(cents) < 2:
-                left[node] = n_leaves
-                n_leaves += 1
+                left[node] = n_buckets
+                n_buckets += 1
                 continue
             first = len(axis)
             children = [new_node(c) for c in cents]
@@ -248,8 +250,8 @@ def fit_tree(
             continue
         split = plane_split(idx)
         if split is None:
-            left[node] = n_leaves
-            n_leaves += 1
+            left[node] = n_buckets
+            n_buckets += 1
             continue
         a, t, mask = split
         axis[node], threshold[node] = a, t
@@ -262,5 +264,5 @@ def fit_tree(
         threshold=np.array(threshold, dtype=np.float32),
         left=np.array(left, dtype=np.int32),
         right=np.array(right, dtype=np.int32),
-        centroid=np.array(centroid, dtype=np.float32).reshape(len(axis), n_axes),
+        node_centers=np.array(node_centers, dtype=np.float32).reshape(len(axis), n_axes),
     )

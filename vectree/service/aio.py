@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from vectree.collection import SearchResult, VerifyReport
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.format.bucket import Rows
 from vectree.service.calls import RETRY_STATUSES, Call, NameTakenError, ServiceError, backoff, name_of, q, raise_for
 from vectree.service.client import CollectionCalls
@@ -131,7 +132,7 @@ class AsyncRemoteCollection(CollectionCalls):
         self,
         queries: Any,
         k: int = 10,
-        probes: int = 8,
+        probes: int = DEFAULT_PROBES,
         *,
         exact: bool = False,
         include_metadata: bool = False,
@@ -175,7 +176,13 @@ class AsyncRemoteCollection(CollectionCalls):
         return await self._client.request(Call("GET", q(self.name) + "/stats", params={"version": self.version}))
 
     async def search_text(
-        self, texts: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False
+        self,
+        texts: Any,
+        k: int = 10,
+        probes: int = DEFAULT_PROBES,
+        *,
+        exact: bool = False,
+        include_metadata: bool = False,
     ) -> SearchResult:
         return json_to_result(
             await self._client.request(

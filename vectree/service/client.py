@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from vectree.collection import SearchResult, VerifyReport
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows
 from vectree.service.calls import (
@@ -242,7 +243,7 @@ class RemoteCollection(CollectionCalls):
         self,
         queries: Any,
         k: int = 10,
-        probes: int = 8,
+        probes: int = DEFAULT_PROBES,
         *,
         exact: bool = False,
         include_metadata: bool = False,
@@ -298,7 +299,13 @@ class RemoteCollection(CollectionCalls):
         return np.asarray(self._client.request(self._text("embed", texts))["vectors"], dtype=np.float32)
 
     def search_text(
-        self, texts: Any, k: int = 10, probes: int = 8, *, exact: bool = False, include_metadata: bool = False
+        self,
+        texts: Any,
+        k: int = 10,
+        probes: int = DEFAULT_PROBES,
+        *,
+        exact: bool = False,
+        include_metadata: bool = False,
     ) -> SearchResult:
         """Search by text, embedded on the server with the collection's embedder."""
         return json_to_result(

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vectree.collection.plan import DEFAULT_PROBES
+
 Id = int | str
 Label = int | str | None
 
@@ -43,7 +45,7 @@ class DeleteBody(_Body):
 class SearchBody(_Body):
     vectors: list[list[float]]
     k: int = 10
-    probes: int = 8
+    probes: int = DEFAULT_PROBES
     exact: bool = False
     version: int | None = None
     include_metadata: bool = False
@@ -57,7 +59,7 @@ class SearchBody(_Body):
 class TextSearchBody(_Body):
     texts: list[str]
     k: int = 10
-    probes: int = 8
+    probes: int = DEFAULT_PROBES
     exact: bool = False
     include_metadata: bool = False
 

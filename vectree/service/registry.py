@@ -19,6 +19,7 @@ from typing import Any
 import vectree
 from vectree.collection import Collection
 from vectree.errors import InvalidInputError, NotFoundError
+from vectree.format.object_keys import MANIFESTS
 from vectree.service.tenants import Principal
 from vectree.storage.base import ObjectStore
 from vectree.storage.url import open_store
@@ -136,7 +137,7 @@ class Registry:
         """Copy the collection at ``source`` (every object, e.g. a fitted classifier's) into the root as ``name``."""
         check_name(name)
         src = open_store(source, **(source_options or {}))
-        if not src.list("manifests/"):
+        if not src.list(MANIFESTS):
             raise NotFoundError(f"no collection at {source}")
         record = Record(
             name=name,
@@ -147,9 +148,9 @@ class Registry:
         )
         dst = open_store(self.url(record), **self.storage_options)
         for key in src.list(""):  # manifests last, so a half-copied collection is never readable
-            if not key.startswith("manifests/"):
+            if not key.startswith(MANIFESTS):
                 dst.put(key, src.get(key))
-        for key in src.list("manifests/"):
+        for key in src.list(MANIFESTS):
             dst.put(key, src.get(key))
         if not self.store.put_if_absent(f"{RECORDS}{name}.json", json.dumps(record.__dict__).encode()):
             raise NameTaken(f"a collection named {name!r} already exists")
@@ -163,7 +164,7 @@ class Registry:
                 del self._open[k]
         data = open_store(self.url(record), **self.storage_options)
         keys = data.list("")
-        for key in sorted(keys, key=lambda k: not k.startswith("manifests/")):  # manifests first: unreadable at once
+        for key in sorted(keys, key=lambda k: not k.startswith(MANIFESTS)):  # manifests first: unreadable at once
             data.delete(key)
 
     # ---------------------------------------------------------------- collections

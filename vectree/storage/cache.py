@@ -46,6 +46,11 @@ class ByteLRU(Generic[V]):
     def size_bytes(self) -> int:
         return self._size
 
+    def values(self) -> list[V]:
+        """The values held now, least recently used first (a copy: the cache may change meanwhile)."""
+        with self._lock:
+            return [v for v, _ in self._items.values()]
+
     def get(self, key: str) -> V | None:
         with self._lock:
             item = self._items.get(key)

@@ -297,7 +297,7 @@ class S3Store(ObjectStore):
             except (obx.AlreadyExistsError, obx.PreconditionError):
                 if not uncertain:
                     return False
-                return self._stored_bytes_equal(key, data)
+                return self.stored_bytes_equal(key, data)
             except Exception as exc:
                 if is_transient(exc):
                     uncertain = True
@@ -314,7 +314,7 @@ class S3Store(ObjectStore):
                 ) from exc.__cause__
             raise
 
-    def _stored_bytes_equal(self, key: str, data: bytes) -> bool:
+    def stored_bytes_equal(self, key: str, data: bytes) -> bool:
         """After an attempt whose answer was lost: did it store exactly ``data``?"""
         self._count(requests=1, round_trips=1)
         stored = obstore.get(self._store, key).bytes().to_bytes()

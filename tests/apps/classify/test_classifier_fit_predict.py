@@ -46,15 +46,27 @@ def test_probing_every_bucket_equals_exact_search(fitted, newsgroups):
     n_buckets = fitted.collection_.stats()["buckets"]
     fitted.probes = n_buckets
     all_buckets = fitted.predict_proba(texts)
-    fitted.probes = "exact"
+    fitted.set_params(probes=4, exact=True)
     exact = fitted.predict_proba(texts)
-    fitted.probes = 4
+    fitted.exact = False
     np.testing.assert_allclose(all_buckets, exact)
+
+
+def test_probes_exact_is_refused_with_the_one_spelling(fitted, newsgroups):
+    """Exact search is ``exact=True``; ``probes="exact"`` (the old spelling) says so, at fit and at predict."""
+    with pytest.raises(InvalidInputError, match="pass exact=True"):
+        DocumentClassifier(probes="exact").fit(np.eye(3, dtype=np.float32), ["a", "b", "c"])
+    fitted.probes = "exact"
+    try:
+        with pytest.raises(InvalidInputError, match="pass exact=True"):
+            fitted.predict_proba([r["text"] for r in newsgroups["test"][:2]])
+    finally:
+        fitted.probes = 4
 
 
 def test_uniform_weights_count_votes(newsgroups):
     train = newsgroups["train"][:100]
-    clf = DocumentClassifier(StaticEmbedder(), n_neighbors=5, weights="uniform", probes="exact")
+    clf = DocumentClassifier(StaticEmbedder(), n_neighbors=5, weights="uniform", exact=True)
     clf.fit([r["text"] for r in train], [r["label"] for r in train])
     proba = clf.predict_proba([r["text"] for r in newsgroups["test"][:20]])
     assert set(np.round(proba.ravel() * 5, 6)) <= {0.0, 1.0, 2.0, 3.0, 4.0, 5.0}

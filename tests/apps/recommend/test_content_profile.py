@@ -20,8 +20,8 @@ def test_mean_and_recency_weighted_profiles():
 
 def _toy():
     rng = np.random.default_rng(0)
-    centres = rng.normal(size=(4, 16))
-    items = np.repeat(centres, 50, axis=0) + 0.1 * rng.normal(size=(200, 16))
+    centers = rng.normal(size=(4, 16))
+    items = np.repeat(centers, 50, axis=0) + 0.1 * rng.normal(size=(200, 16))
     # user u engaged with 5 items of cluster u
     users = np.repeat(np.arange(4), 5)
     engaged = np.concatenate([np.arange(u * 50, u * 50 + 5) for u in range(4)])

@@ -33,6 +33,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import validate_data
 
 import vectree
+from vectree.collection.plan import DEFAULT_PROBES
+from vectree.collection.validate import check_probes
 from vectree.embed import Embedder, Word2VecEmbedder, attach_embedder, check_embedder, load_embedder
 from vectree.embed.base import as_texts
 from vectree.errors import InvalidInputError, NotFoundError
@@ -110,7 +112,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     collection: URL of the collection to create (path, ``file://``, ``memory://``, ``s3://``); a fresh
         ``memory://`` collection when None.
     n_neighbors: neighbours that vote.
-    probes: buckets visited per query; ``"exact"`` (or None) scans every bucket.
+    probes: buckets visited per query (default :data:`vectree.collection.plan.DEFAULT_PROBES`).
+    exact: scan every bucket instead (``probes`` is then ignored).
     weights: ``"uniform"`` (one vote each), ``"distance"`` (vote 1 / (distance + 1e-6)), or a function
         mapping the (n, k) distance array to (n, k) weights.
     batch_size: texts embedded and written per batch in :meth:`fit` (memory use is bounded by it).
@@ -138,7 +141,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         *,
         collection: str | None = None,
         n_neighbors: int = 10,
-        probes: int | str | None = 10,
+        probes: int = DEFAULT_PROBES,
+        exact: bool = False,
         weights: str | Callable[[np.ndarray], np.ndarray] = "distance",
         batch_size: int = 2048,
         bucket_size: int | None = None,
@@ -153,6 +157,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         self.collection = collection
         self.n_neighbors = n_neighbors
         self.probes = probes
+        self.exact = exact
         self.weights = weights
         self.batch_size = batch_size
         self.bucket_size = bucket_size
@@ -169,8 +174,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(f"n_neighbors must be a positive integer, got {self.n_neighbors!r}")
         if not (callable(self.weights) or self.weights in WEIGHTS):
             raise InvalidInputError(f"weights must be one of {WEIGHTS} or a function, got {self.weights!r}")
-        if self.probes not in (None, "exact") and (not isinstance(self.probes, (int, np.integer)) or self.probes < 1):
-            raise InvalidInputError(f"probes must be a positive integer or 'exact', got {self.probes!r}")
+        check_probes(self.probes)
+        if not isinstance(self.exact, (bool, np.bool_)):
+            raise InvalidInputError(f"exact must be True or False, got {self.exact!r}")
         if self.head not in (None, "logistic"):
             raise InvalidInputError(f"head must be None or 'logistic', got {self.head!r}")
         if self.blend != "auto" and not (isinstance(self.blend, (int, float)) and 0 <= self.blend <= 1):
@@ -265,7 +271,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array(sorted(seen), dtype=object if any(isinstance(c, str) for c in seen) else np.int64)
         config = {
             "n_neighbors": int(self.n_neighbors),
-            "probes": self.probes,
+            "probes": int(self.probes),
+            "exact": bool(self.exact),
             "metric": self.metric,
             "weights": self.weights if isinstance(self.weights, str) else "uniform",
             "classes": [_plain(c) for c in self.classes_],
@@ -303,10 +310,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
 
     def _vote_without_self(self, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The vote for rows already in the collection, each row's own entry left out."""
-        exact = self.probes in (None, "exact")
-        res = self.collection_.search(
-            x, k=int(self.n_neighbors) + 1, probes=1 if exact else int(self.probes), exact=exact
-        )
+        res = self.collection_.search(x, k=int(self.n_neighbors) + 1, probes=self.probes, exact=bool(self.exact))
         got = np.asarray(res.ids)
         dist = np.where(got == ids[:, None], np.inf, np.asarray(res.distances, dtype=np.float64))
         order = np.argsort(dist, axis=1, kind="stable")[:, : int(self.n_neighbors)]
@@ -320,7 +324,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         """Reopen a fitted classifier from its collection URL, with the stored embedder.
 
         Passing ``embedder`` checks it against the stored one (EmbedderMismatchError if it differs).
-        Keyword ``params`` (n_neighbors, probes, weights...) override the stored settings.
+        Keyword ``params`` (n_neighbors, probes, exact, weights...) override the stored settings.
         """
         col = vectree.open_collection(url, storage_options=storage_options)
         try:
@@ -337,6 +341,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         else:
             check_embedder(col, embedder)
         settings = {k: config[k] for k in ("n_neighbors", "probes", "weights", "metric")}
+        settings["exact"] = bool(config.get("exact", False))
+        if settings["probes"] in (None, "exact"):  # how classifiers fitted before exact= recorded exact search
+            settings["probes"], settings["exact"] = DEFAULT_PROBES, True
         settings.update(params)
         clf = cls(embedder, collection=url, storage_options=storage_options, **settings)
         clf._check_params()
@@ -384,13 +391,12 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             vectors = validate_data(self, vectors, dtype=np.float32, reset=False)
         out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
         t0 = time.perf_counter()
-        exact = self.probes in (None, "exact")
         for s in range(0, len(vectors), self.batch_size):
             res = self.collection_.search(
                 vectors[s : s + self.batch_size],
                 k=int(self.n_neighbors),
-                probes=1 if exact else int(self.probes),
-                exact=exact,
+                probes=self.probes,
+                exact=bool(self.exact),
                 where=where,
             )
             out[s : s + len(res)] = self._vote(res.labels, res.distances)

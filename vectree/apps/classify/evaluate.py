@@ -15,7 +15,7 @@ import numpy as np
 
 from vectree.apps.classify.classifier import DocumentClassifier
 
-DEFAULT_PROBES: tuple[int | str, ...] = (1, 3, 5, 10, 20, "exact")
+PROBE_SWEEP: tuple[int | str, ...] = (1, 3, 5, 10, 20, "exact")  # rows of the table; "exact": exact=True
 
 
 def macro_f1(y_true: Sequence[Any], y_pred: Sequence[Any]) -> float:
@@ -54,25 +54,29 @@ def evaluate_probes(
     clf: DocumentClassifier,
     test_vectors: np.ndarray,
     test_labels: Sequence[Any],
-    probes: Sequence[int | str] = DEFAULT_PROBES,
+    probes: Sequence[int | str] = PROBE_SWEEP,
     embed_s: float = 0.0,
 ) -> list[EvalRow]:
-    """Score ``clf`` on already-embedded test documents at each probe setting (``"exact"`` scans all buckets)."""
+    """Score ``clf`` on already-embedded test documents at each probe setting.
+
+    Each setting is a number of probes, or the row label ``"exact"``: the classifier searched with ``exact=True``.
+    """
     y = np.asarray([v.item() if isinstance(v, np.generic) else v for v in test_labels], dtype=object)
     n = max(len(y), 1)
     buckets = int(clf.collection_.stats().get("buckets", 0))
-    saved = clf.probes
+    saved = clf.probes, clf.exact
     rows = []
     try:
         for p in probes:
-            clf.probes = "exact" if p in ("exact", None) else int(p)
+            exact = p == "exact"
+            clf.set_params(exact=exact, probes=clf.probes if exact else int(p))
             t0 = time.perf_counter()
             pred = clf.predict_embeddings(test_vectors)
             search_s = time.perf_counter() - t0
             pred = pred.astype(object)
             rows.append(
                 EvalRow(
-                    probes=str(clf.probes),
+                    probes="exact" if exact else str(clf.probes),
                     accuracy=float(np.mean(pred == y)),
                     macro_f1=macro_f1(y, pred),
                     embed_ms_per_doc=1000 * embed_s / n,
@@ -81,7 +85,7 @@ def evaluate_probes(
                 )
             )
     finally:
-        clf.probes = saved
+        clf.probes, clf.exact = saved
     return rows
 
 

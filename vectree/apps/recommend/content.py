@@ -7,6 +7,7 @@ import numpy as np
 
 from vectree.apps.recommend.data import Interactions
 from vectree.apps.recommend.index import ItemIndex
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError
 
 
@@ -37,7 +38,8 @@ class ContentProfileRecommender:
 
     Parameters: ``half_life`` recency weighting in interactions (``None``: plain mean); ``metric`` of the
     item collection; ``url`` where the collection is created (default a fresh ``memory://``);
-    ``probes`` searched per query; ``exact`` brute-force instead of the ANN collection.
+    ``probes`` searched per query; ``exact`` brute-force instead of the ANN collection; ``bucket_size``
+    None: :func:`vectree.create_collection`'s default for the dimension.
     Fitted: ``index_`` (an ``ItemIndex`` holding the item vectors), ``seen_`` (training histories).
     """
 
@@ -47,8 +49,8 @@ class ContentProfileRecommender:
         half_life: float | None = None,
         metric: str = "cosine",
         url: str | None = None,
-        probes: int = 8,
-        bucket_size: int = 100,
+        probes: int = DEFAULT_PROBES,
+        bucket_size: int | None = None,
         exact: bool = False,
     ) -> None:
         self.half_life = half_life

@@ -28,6 +28,7 @@ from vectree.apps.recommend.features import Catalog
 from vectree.apps.recommend.index import ItemIndex
 from vectree.apps.recommend.rerank import PairFeatures, ReRanker
 from vectree.apps.recommend.sources import ExtraSources, check_sources, merge, ranks
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError
 
 if TYPE_CHECKING:  # torch is imported only when a model is trained or loaded
@@ -75,7 +76,8 @@ class RankingFunnel:
     new_item_candidates : new items added per user to the candidates by content similarity.
     new_item_boost : added to a new item's score times its content similarity to the user.
     two_tower : keyword parameters for ``TwoTowerModel``; ``reranker`` for ``ReRanker``.
-    metric, url, bucket_size : the item collection (``url`` None: a fresh ``memory://`` collection).
+    metric, url, bucket_size : the item collection (``url`` None: a fresh ``memory://`` collection;
+        ``bucket_size`` None: :func:`vectree.create_collection`'s default for the dimension).
     sources : candidate sources before the re-ranker: ``("two_tower",)`` or with ``"ease"`` and/or
         ``"item_knn"`` (``vectree.apps.recommend.sources``); each proposes ``n_candidates`` unseen items.
     ease_l2 : EASE's regularisation when ``"ease"`` is a source.
@@ -88,7 +90,7 @@ class RankingFunnel:
         self,
         *,
         n_candidates: int = 200,
-        probes: int = 8,
+        probes: int = DEFAULT_PROBES,
         exact: bool = False,
         rerank: bool = True,
         label_fraction: float = 0.2,
@@ -101,7 +103,7 @@ class RankingFunnel:
         reranker: dict | None = None,
         metric: str = "cosine",
         url: str | None = None,
-        bucket_size: int = 100,
+        bucket_size: int | None = None,
         sources: tuple[str, ...] = ("two_tower",),
         ease_l2: float = 500.0,
         label_split: str = "time",

@@ -12,6 +12,7 @@ import uuid
 import numpy as np
 
 import vectree
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError
 
 
@@ -24,6 +25,8 @@ class ItemIndex:
 
     ``metric`` is ``"cosine"`` or ``"dot"``; scores returned are similarities (larger is better):
     ``1 - distance`` from the collection, the inner product / cosine for exact search.
+    ``bucket_size`` None and ``probes`` take the collection's defaults (:func:`vectree.create_collection`,
+    :data:`vectree.collection.plan.DEFAULT_PROBES`).
     """
 
     def __init__(
@@ -32,8 +35,8 @@ class ItemIndex:
         *,
         metric: str = "cosine",
         url: str | None = None,
-        bucket_size: int = 100,
-        probes: int = 8,
+        bucket_size: int | None = None,
+        probes: int = DEFAULT_PROBES,
         build: bool = True,
     ) -> None:
         v = np.asarray(vectors, dtype=np.float32)
@@ -55,7 +58,7 @@ class ItemIndex:
             self.collection = col
 
     @classmethod
-    def open(cls, url: str, probes: int = 8) -> ItemIndex:
+    def open(cls, url: str, probes: int = DEFAULT_PROBES) -> ItemIndex:
         """Wrap an existing collection of item vectors (ids = item indices)."""
         col = vectree.open_collection(url)
         vecs = np.zeros((len(col), col.dim), dtype=np.float32)

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError
 from vectree.experiments.data.filtering import FilterReport, FilterStep
 from vectree.experiments.data.splits import LeakageError, Split
@@ -74,7 +75,7 @@ def near_duplicate_pairs(
     threshold: float = 0.05,
     metric: str = "cosine",
     k: int = 10,
-    probes: int = 8,
+    probes: int = DEFAULT_PROBES,
     exact: bool = False,
     bucket_size: int | None = None,
 ) -> pd.DataFrame:
@@ -97,7 +98,7 @@ def near_duplicates_between(
     *,
     threshold: float = 0.05,
     metric: str = "cosine",
-    probes: int = 8,
+    probes: int = DEFAULT_PROBES,
     exact: bool = False,
 ) -> pd.DataFrame:
     """For each query row, its nearest row of ``base`` when within ``threshold``: columns query, base, distance."""
@@ -124,7 +125,7 @@ def drop_near_duplicates(
     threshold: float = 0.05,
     metric: str = "cosine",
     k: int = 10,
-    probes: int = 8,
+    probes: int = DEFAULT_PROBES,
     exact: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray, FilterReport]:
     """Keep the first row of every near-duplicate cluster; returns kept rows, their vectors and a report."""
@@ -157,7 +158,7 @@ def check_near_duplicate_leakage(
     *,
     threshold: float = 0.05,
     metric: str = "cosine",
-    probes: int = 8,
+    probes: int = DEFAULT_PROBES,
     exact: bool = False,
     sides: Sequence[str] = ("validation", "test"),
 ) -> int:
