@@ -66,6 +66,7 @@ from vectree.experiments.simulate_metrics import (  # noqa: E402
 )
 from vectree.experiments.slate_ab import simulate_slate_ab, unit_metrics  # noqa: E402
 from vectree.experiments.srm import srm_by_dimension  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 SYSTEM = "vectree.experiments"
@@ -609,10 +610,7 @@ def splits_and_curve(x: np.ndarray, meta: list[dict], sizes: list[int], quick: b
 
 
 def plot(rows_peek: list[dict], lc, cuped_rows: list[dict], curves: dict, fdr_rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, 3, figsize=(16, 8.4), dpi=100)
     a, b, c, d, e, f = axes.ravel()
@@ -684,9 +682,7 @@ def plot(rows_peek: list[dict], lc, cuped_rows: list[dict], curves: dict, fdr_ro
     e.set_title("20 metrics, 5 true effects")
     e.legend(loc="upper left", fontsize=8)
     f.axis("off")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def readme_block(result: dict) -> str:

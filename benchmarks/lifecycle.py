@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vectree  # noqa: E402
 from benchmarks.common import RESULTS, write_results  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = ["none", "compact", "compact+cleanup"]
@@ -120,10 +121,7 @@ def write_markdown(path: Path, command: str, rows: list[dict], raw_mib: float) -
 
 
 def plot(path: Path, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     for r in rows:
@@ -133,8 +131,7 @@ def plot(path: Path, rows: list[dict]) -> None:
     a.set(xlabel="single-row adds", ylabel="objects stored", yscale="log")
     b.set(xlabel="single-row adds", ylabel="MiB stored")
     a.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ from vectree.apps.recommend.features import Catalog  # noqa: E402
 from vectree.apps.recommend.funnel import STAGES, RankingFunnel  # noqa: E402
 from vectree.apps.recommend.metrics import evaluate, test_sets, top_k_unseen  # noqa: E402
 from vectree.apps.recommend.two_tower import TwoTowerModel  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("bench.recommend")
@@ -513,10 +514,7 @@ def _markdown(rep: dict) -> str:
 
 
 def _plot(rep: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8))
     names = [f"{r['system']}\n{r['setting'][:34]}" for r in rep["rows"]]
@@ -536,8 +534,7 @@ def _plot(rep: dict, path: Path) -> None:
     b.set_ylabel("Recall@10 after re-rank")
     b.set_title("two-tower + re-rank: exact vs ANN retrieval")
     b.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

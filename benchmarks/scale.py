@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, machine  # noqa: E402
 from benchmarks.peers import run_worker, settings_for  # noqa: E402
 from benchmarks.peers_systems import setting_name  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 SYSTEMS = ["vectree[kmeans]", "faiss-ivf-flat", "faiss-ivf-ondisk", "lancedb-ivf-pq"]
 DISK_SYSTEMS = ["vectree[kmeans]", "faiss-ivf-ondisk", "lancedb-ivf-pq"]
@@ -302,10 +303,7 @@ PLOTTED = [
 
 
 def plot(body: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     synth = [s for s in body["summary"] if s["dataset"].startswith("synth")]
     fig, axes = plt.subplots(1, len(PLOTTED), figsize=(5 * len(PLOTTED), 4))
@@ -325,9 +323,7 @@ def plot(body: dict, path: Path) -> None:
         ax.set_xlabel("rows n (clustered 96-d)")
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def fmt(v, spec=".3g") -> str:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, markdown_table, write_results  # noqa: E402
 from benchmarks.datasets import SHARED as DATA  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 CHROMA_API = "/api/v2/tenants/default_tenant/databases/default_database/collections"
 
@@ -379,10 +380,7 @@ def vectree_rows(
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     series: dict[str, list[dict]] = {}
@@ -406,8 +404,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=8)
     fig.suptitle("vectree serve vs chroma run on loopback, arXiv MiniLM (384-d), equal recall@10")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:
