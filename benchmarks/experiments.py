@@ -26,7 +26,6 @@ Usage: python benchmarks/experiments.py [--quick] [--data ../shared/data]
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import itertools
 import json
@@ -42,6 +41,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import arguments  # noqa: E402
 from vectree.errors import VectreeError  # noqa: E402
 from vectree.experiments import backtest, sample_size_means, sample_size_proportions  # noqa: E402
 from vectree.experiments.analysis import srm_check  # noqa: E402
@@ -806,12 +806,10 @@ def write_readme(result: dict, readme: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a small run in under a minute")
+    ap = arguments(__doc__.splitlines()[0], quick="a small run in under a minute")
     ap.add_argument(
         "--data", type=Path, default=Path(os.environ.get("VECTREE_SHARED_DATA", REPO.parent / "shared" / "data"))
     )
-    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument(
         "--readme", action="store_true", help="only rewrite README.md's experiments block from the results file"
     )

@@ -12,7 +12,6 @@ their autoencoder reconstructions).
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import logging
 import sys
@@ -23,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, markdown_table, write_results  # noqa: E402
+from benchmarks.common import RESULTS, arguments, markdown_table, named, write_results  # noqa: E402
 from benchmarks.datasets import SHARED  # noqa: E402
 from vectree.apps.classify import DocumentClassifier  # noqa: E402
 from vectree.embed.images import CNNEmbedder, ConvAutoencoderEmbedder  # noqa: E402
@@ -87,12 +86,10 @@ def knn(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="4,000 train / 500 test images, 1 epoch: under a minute")
+    ap = arguments(__doc__.splitlines()[0], quick="4,000 train / 500 test images, 1 epoch: under a minute")
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--ae-train", type=int, default=20000, help="training images for the autoencoder (CPU budget)")
-    ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     import torch
@@ -151,8 +148,7 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = "images-quick" if args.quick else "images"
-    command = "python benchmarks/images.py" + (" --quick" if args.quick else "")
+    name, command = named("images", args.quick)
     best = max(rows, key=lambda r: r["metrics"]["accuracy"])
     extra = {
         "settings": {

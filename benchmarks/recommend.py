@@ -16,7 +16,6 @@ MovieLens is fetched by benchmarks/datasets.py from the recbole wheel into ~/.ca
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
@@ -31,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import arguments  # noqa: E402
 from benchmarks.datasets import movielens_100k  # noqa: E402
 from vectree.apps.recommend.baselines import (  # noqa: E402
     BPRRecommender,
@@ -62,12 +62,10 @@ class _TwoTowerExact:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="300 users, 1 epoch: a smoke run under a minute")
+    ap = arguments(__doc__.splitlines()[0], quick="300 users, 1 epoch: a smoke run under a minute")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--title-encoder", default=None, choices=["hash", "static", "minilm"])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
-    ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument(
         "--protocols-only",
         action="store_true",

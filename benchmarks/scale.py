@@ -19,7 +19,6 @@ benchmarks/results/scale-peers.{json,md,png} (and scale-ingest.{json,md} with --
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -33,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, machine  # noqa: E402
+from benchmarks.common import arguments, machine  # noqa: E402
 from benchmarks.peers import run_worker, settings_for  # noqa: E402
 from benchmarks.peers_systems import setting_name  # noqa: E402
 from vectree.figures import pyplot, save_figure  # noqa: E402
@@ -400,17 +399,13 @@ def write_markdown(body: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__, quick="20k synthetic rows (pass --out to keep the results elsewhere)")
     parser.add_argument("--n", action="append", default=[], help="synthetic size: 1m, 3m, 10m (repeatable)")
     parser.add_argument("--dataset", action="append", default=[], help="glove, arxiv (comma list)")
-    parser.add_argument(
-        "--quick", action="store_true", help="20k synthetic rows (pass --out to keep the results elsewhere)"
-    )
     parser.add_argument("--ingest", action="store_true", help="ingest-while-serving on the largest synthetic size")
     parser.add_argument(
         "--systems", help=f"comma list of a subset of {','.join(SYSTEMS)}: only their rows are replaced"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     only = set(args.systems.split(",")) if args.systems else None
     if only:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.benchmarks.runs import is_png, run_quick
 
 
 def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> None:
@@ -18,21 +14,9 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     pytest.importorskip("hnswlib")
     pytest.importorskip("annoy")
     pytest.importorskip("lancedb")
-    env = {**os.environ, "VECTREE_SHARED_DATA": str(shared_data)}
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/peers.py", "--quick", "--out", str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    body = json.loads((tmp_path / "peers-fashion-mnist-quick.json").read_text())
-    assert body["benchmark"] == "peers-fashion-mnist-quick"
-    assert body["command"].startswith("python benchmarks/peers.py --quick")
-    assert {"cpus", "python", "numpy", "threads", "load_average_at_start"} <= set(body["machine"])
-    assert body["date"] and not body["errors"]
+    env = {"VECTREE_SHARED_DATA": str(shared_data)}
+    body = run_quick("peers", tmp_path, env=env, timeout=300, name="peers-fashion-mnist-quick")
+    assert body["command"].startswith("python benchmarks/peers.py --quick") and not body["errors"]
     memory = [r for r in body["rows"] if r["regime"] == "memory"]
     systems = {r["system"] for r in memory}
     assert {
@@ -98,4 +82,4 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
         and "Bytes touched per query" in md
         and "peers-fashion-mnist-quick.png" in md
     )
-    assert (tmp_path / "peers-fashion-mnist-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert is_png(tmp_path / "peers-fashion-mnist-quick.png")
