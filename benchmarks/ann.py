@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, markdown_table, run_child, write_results  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 PROBES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 40, 48, 56, 64]
 
@@ -164,10 +165,7 @@ def write_markdown(command: str, rows: list[dict], summary: dict) -> None:
 
 
 def plot(rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     sweep = [r for r in rows if r["setting"].startswith("probes")]
     datasets = sorted({r["dataset"] for r in sweep})
@@ -194,8 +192,7 @@ def plot(rows: list[dict]) -> None:
         for ax in axes[:, j]:
             ax.grid(True, alpha=0.3)
             ax.legend()
-    fig.tight_layout()
-    fig.savefig(RESULTS / "ann.png", dpi=110)
+    save_figure(fig, RESULTS / "ann.png", dpi=110)
 
 
 if __name__ == "__main__":

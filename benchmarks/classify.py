@@ -34,6 +34,7 @@ from benchmarks.common import RESULTS, markdown_table, peak_rss_mb, write_result
 from vectree.apps.classify.classifier import DocumentClassifier  # noqa: E402
 from vectree.apps.classify.evaluate import evaluate_probes, macro_f1  # noqa: E402
 from vectree.embed import ConcatEmbedder, SentenceEncoder, StaticEmbedder, Word2VecEmbedder, tokenize  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 DATA = Path(os.environ.get("VECTREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PROBES: list[int | str] = [1, 3, 5, 10, 20, "exact"]
@@ -571,10 +572,7 @@ def arxiv_note(rows: list[dict]) -> str:
 
 
 def plot(all_rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     datasets = sorted({r["dataset"] for r in all_rows if "ms_per_doc" in r["metrics"]})
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.2), squeeze=False)
@@ -591,8 +589,7 @@ def plot(all_rows: list[dict], path: Path) -> None:
         ax.set_title(d)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""Shared benchmark plumbing: machine description, peak RSS of a child process, result files."""
+"""Shared benchmark plumbing: the arguments every benchmark takes, machine description, peak RSS of a
+child process, result files."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -15,6 +17,23 @@ from typing import Any
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def arguments(description: str | None, quick: str = "a small run, under a minute") -> argparse.ArgumentParser:
+    """A parser with the two arguments of every benchmark: ``--quick`` and ``--out`` (the results folder)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the result files")
+    return parser
+
+
+def named(script: str, quick: bool) -> tuple[str, str]:
+    """The name of a run's result files and the command recorded in them.
+
+    >>> named("filters", True)
+    ('filters-quick', 'python benchmarks/filters.py --quick')
+    """
+    return (f"{script}-quick" if quick else script), f"python benchmarks/{script}.py" + (" --quick" if quick else "")
 
 
 def machine(threads: int | str) -> dict[str, Any]:
@@ -56,8 +75,12 @@ def run_child(module: str, args: dict[str, Any], threads: int | None = 1) -> dic
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def write_results(name: str, command: str, threads: int | str, rows: list[dict], extra: dict | None = None) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write_results(
+    name: str, command: str, threads: int | str, rows: list[dict], extra: dict | None = None, out: Path | None = None
+) -> Path:
+    """``out/name.json`` (``out`` defaults to ``benchmarks/results``) in the shape of BENCHMARKS.md."""
+    folder = RESULTS if out is None else Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
     body = {
         "benchmark": name,
         "command": command,
@@ -66,7 +89,7 @@ def write_results(name: str, command: str, threads: int | str, rows: list[dict],
         "rows": rows,
         **(extra or {}),
     }
-    path = RESULTS / f"{name}.json"
+    path = folder / f"{name}.json"
     path.write_text(json.dumps(body, indent=1))
     return path
 

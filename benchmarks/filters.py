@@ -18,7 +18,6 @@ Writes benchmarks/results/filters[-quick].{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import math
@@ -37,7 +36,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vectree  # noqa: E402
-from benchmarks.common import RESULTS, write_results  # noqa: E402
+from benchmarks.common import arguments, named, write_results  # noqa: E402
 from benchmarks.datasets import SHARED  # noqa: E402
 
 K = 10
@@ -291,11 +290,9 @@ def write_markdown(path: Path, command: str, summary: dict, info: dict) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true")
+    p = arguments(__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=None)
     p.add_argument("--queries", type=int, default=None)
-    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     n = args.rows or (8000 if args.quick else 72_000)
     nq = args.queries or (50 if args.quick else 200)
@@ -314,17 +311,14 @@ def main() -> None:
     info.update(i1, **i2, **i3)
     rows = rows + lrows + frows
     summary = summarise(rows, filters)
-    name = "filters-quick" if args.quick else "filters"
-    command = "python benchmarks/filters.py" + (" --quick" if args.quick else "")
-    import benchmarks.common as common
-
-    common.RESULTS = args.out
+    name, command = named("filters", args.quick)
     write_results(
         name,
         command,
         int(os.environ["OMP_NUM_THREADS"]),
         rows,
         {"summary": summary, "info": info, "filters": [{k: v for k, v in f.items() if k != "mask"} for f in filters]},
+        args.out,
     )
     write_markdown(args.out / f"{name}.md", command, summary, info)
     print(f"wrote {args.out / name}.{{json,md}}", file=sys.stderr)

@@ -18,7 +18,6 @@ Writes benchmarks/results/hybrid[-quick].{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -34,7 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vectree  # noqa: E402
-from benchmarks.common import RESULTS, write_results  # noqa: E402
+from benchmarks.common import arguments, named, write_results  # noqa: E402
 from benchmarks.datasets import SHARED  # noqa: E402
 from vectree.collection.keywords import build_keyword_index  # noqa: E402
 from vectree.embed import SentenceEncoder, attach_embedder, search_text  # noqa: E402
@@ -231,11 +230,9 @@ def write_markdown(path: Path, command: str, libs: list[dict], rows: list[dict],
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true")
+    p = arguments(__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=None)
     p.add_argument("--queries", type=int, default=None)
-    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     n = args.rows or (2000 if args.quick else 72_000)
     nq = args.queries or (100 if args.quick else 2000)
@@ -252,12 +249,8 @@ def main() -> None:
         out, info = vectree_rows(rows, vectors, queries, truth, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    name = "hybrid-quick" if args.quick else "hybrid"
-    command = "python benchmarks/hybrid.py" + (" --quick" if args.quick else "")
-    import benchmarks.common as common
-
-    common.RESULTS = args.out
-    write_results(name, command, 1, libs + out, {"info": info})
+    name, command = named("hybrid", args.quick)
+    write_results(name, command, 1, libs + out, {"info": info}, args.out)
     write_markdown(args.out / f"{name}.md", command, libs, out, info)
     print(f"wrote {args.out / name}.{{json,md}}", file=sys.stderr)
 

@@ -12,7 +12,6 @@ their autoencoder reconstructions).
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import logging
 import sys
@@ -23,10 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, markdown_table, write_results  # noqa: E402
+from benchmarks.common import RESULTS, arguments, markdown_table, named, write_results  # noqa: E402
 from benchmarks.datasets import SHARED  # noqa: E402
 from vectree.apps.classify import DocumentClassifier  # noqa: E402
 from vectree.embed.images import CNNEmbedder, ConvAutoencoderEmbedder  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 log = logging.getLogger("bench.images")
 CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
@@ -86,12 +86,10 @@ def knn(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="4,000 train / 500 test images, 1 epoch: under a minute")
+    ap = arguments(__doc__.splitlines()[0], quick="4,000 train / 500 test images, 1 epoch: under a minute")
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--ae-train", type=int, default=20000, help="training images for the autoencoder (CPU budget)")
-    ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     import torch
@@ -150,8 +148,7 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = "images-quick" if args.quick else "images"
-    command = "python benchmarks/images.py" + (" --quick" if args.quick else "")
+    name, command = named("images", args.quick)
     best = max(rows, key=lambda r: r["metrics"]["accuracy"])
     extra = {
         "settings": {
@@ -196,10 +193,7 @@ def main() -> None:
 def _plots(
     out: Path, name: str, rows: list[dict], x: np.ndarray, xt: np.ndarray, found: dict, ae: ConvAutoencoderEmbedder
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     sel = [r for r in rows if r["setting"].endswith("probes=8")]
@@ -207,9 +201,7 @@ def _plots(
     ax.set_ylim(0.6, 1.0)
     ax.set_ylabel("kNN accuracy (test)")
     ax.set_title("fashion-mnist, equal dims except raw pixels")
-    fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out / f"{name}.png", dpi=110)
 
     systems = list(found)
     n_q = 4
@@ -225,9 +217,7 @@ def _plots(
                 a.set_xticks([])
                 a.set_yticks([])
     fig.suptitle("test image (left) and its 8 nearest training images, per embedding", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / ("images-similar.png" if name == "images" else f"{name}-similar.png"), dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / ("images-similar.png" if name == "images" else f"{name}-similar.png"), dpi=90)
 
     rec = ae.reconstruct(xt[:12])
     fig, axes = plt.subplots(2, 12, figsize=(12, 2.3))
@@ -239,9 +229,7 @@ def _plots(
             a.set_yticks([])
     axes[0, 0].set_ylabel("test", fontsize=8)
     axes[1, 0].set_ylabel("AE", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / ("images-reconstruction.png" if name == "images" else f"{name}-reconstruction.png"), dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / ("images-reconstruction.png" if name == "images" else f"{name}-reconstruction.png"), dpi=90)
 
 
 if __name__ == "__main__":

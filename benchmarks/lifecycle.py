@@ -15,7 +15,6 @@ Writes benchmarks/results/lifecycle[-quick].{json,md,png}.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vectree  # noqa: E402
-from benchmarks.common import RESULTS, write_results  # noqa: E402
+from benchmarks.common import arguments, named, write_results  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = ["none", "compact", "compact+cleanup"]
@@ -120,10 +120,7 @@ def write_markdown(path: Path, command: str, rows: list[dict], raw_mib: float) -
 
 
 def plot(path: Path, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     for r in rows:
@@ -133,16 +130,13 @@ def plot(path: Path, rows: list[dict]) -> None:
     a.set(xlabel="single-row adds", ylabel="objects stored", yscale="log")
     b.set(xlabel="single-row adds", ylabel="MiB stored")
     a.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true")
+    p = arguments(__doc__.split("\n")[0])
     p.add_argument("--adds", type=int, default=None)
     p.add_argument("--every", type=int, default=None, help="compact (+cleanup) every this many adds")
-    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     n = args.adds or (240 if args.quick else 5000)
     every = args.every or (80 if args.quick else 500)
@@ -153,8 +147,7 @@ def main() -> None:
         rows = [run_policy(policy, x, every, sample, root) for policy in POLICIES]
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    name = "lifecycle-quick" if args.quick else "lifecycle"
-    command = "python benchmarks/lifecycle.py" + (" --quick" if args.quick else "")
+    name, command = named("lifecycle", args.quick)
     if args.adds or args.every:
         command += (f" --adds {args.adds}" if args.adds else "") + (f" --every {args.every}" if args.every else "")
     base = rows[0]["metrics"]
@@ -165,10 +158,9 @@ def main() -> None:
         }
         for r in rows
     }
-    import benchmarks.common as common
-
-    common.RESULTS = args.out
-    write_results(name, command, 1, rows, {"summary": summary, "every": every, "raw_vector_bytes": int(x.nbytes)})
+    write_results(
+        name, command, 1, rows, {"summary": summary, "every": every, "raw_vector_bytes": int(x.nbytes)}, args.out
+    )
     write_markdown(args.out / f"{name}.md", command, rows, x.nbytes / 2**20)
     plot(args.out / f"{name}.png", rows)
     print(f"wrote {args.out / name}.{{json,md,png}}", file=sys.stderr)

@@ -17,7 +17,6 @@ Writes benchmarks/results/objectstore.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -38,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import vectree  # noqa: E402
+from benchmarks.common import arguments  # noqa: E402
 from tests.s3server import SeaweedServer, weed_binary  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "arxiv-abstracts-minilm.npy"
@@ -275,10 +275,8 @@ def write_markdown(path: Path, result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="10k rows, 40 queries, one setting each (< 1 min)")
+    ap = arguments(__doc__.splitlines()[0], quick="10k rows, 40 queries, one setting each (< 1 min)")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("VECTREE_ARXIV_MINILM", DEFAULT_DATA)))
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     ap.add_argument("--bucket-size", type=int, default=1000)
     args = ap.parse_args(argv)
     if not args.data.exists():

@@ -14,7 +14,6 @@ reaches recall 0.95. Writes benchmarks/results/peers-<dataset>.{json,md,png}.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -29,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, machine  # noqa: E402
+from benchmarks.common import arguments, machine  # noqa: E402
 from benchmarks.datasets import load  # noqa: E402
 from benchmarks.peers_report import DISK_CACHE_FRACTION, TARGET_RECALL, plot, summarise, write_markdown  # noqa: E402
 from benchmarks.peers_systems import setting_name  # noqa: E402
@@ -310,14 +309,10 @@ def disk_rows(name: str, common: dict, rows: list[dict], work: Path, errors: dic
 
 # ------------------------------------------------------------------ analysis
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--quick", action="store_true", help="small slice of fashion-mnist (unless --dataset), under a minute"
-    )
+    parser = arguments(__doc__, quick="small slice of fashion-mnist (unless --dataset), under a minute")
     parser.add_argument("--dataset", action="append", help=f"repeatable or comma list of {', '.join(DATASETS)}")
     parser.add_argument("--threads", choices=["1", "all", "both"], help="default: both (1 with --quick)")
     parser.add_argument("--systems", help="comma list to run a subset (default: all)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the result files")
     parser.add_argument(
         "--merge", action="store_true", help="with --systems: replace those systems' rows in an existing results file"
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import markdown_table
+from vectree.figures import pyplot, save_figure
 
 REFERENCE = "faiss-ivf-flat"
 TARGET_RECALL = 0.95
@@ -360,10 +361,7 @@ def write_markdown(body: dict, path: Path) -> None:
 
 
 def plot(body: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     mem = [r for r in body["rows"] if r["regime"] == "memory"]
     panels = [(1, "qps_batch", "batch queries, 1 thread"), (1, "qps_single", "one query at a time, 1 thread")]
@@ -404,6 +402,4 @@ def plot(body: dict, path: Path) -> None:
         )
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)

@@ -16,7 +16,6 @@ MovieLens is fetched by benchmarks/datasets.py from the recbole wheel into ~/.ca
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
@@ -31,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import arguments  # noqa: E402
 from benchmarks.datasets import movielens_100k  # noqa: E402
 from vectree.apps.recommend.baselines import (  # noqa: E402
     BPRRecommender,
@@ -45,6 +45,7 @@ from vectree.apps.recommend.features import Catalog  # noqa: E402
 from vectree.apps.recommend.funnel import STAGES, RankingFunnel  # noqa: E402
 from vectree.apps.recommend.metrics import evaluate, test_sets, top_k_unseen  # noqa: E402
 from vectree.apps.recommend.two_tower import TwoTowerModel  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("bench.recommend")
@@ -61,12 +62,10 @@ class _TwoTowerExact:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="300 users, 1 epoch: a smoke run under a minute")
+    ap = arguments(__doc__.splitlines()[0], quick="300 users, 1 epoch: a smoke run under a minute")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--title-encoder", default=None, choices=["hash", "static", "minilm"])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
-    ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument(
         "--protocols-only",
         action="store_true",
@@ -513,10 +512,7 @@ def _markdown(rep: dict) -> str:
 
 
 def _plot(rep: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8))
     names = [f"{r['system']}\n{r['setting'][:34]}" for r in rep["rows"]]
@@ -536,8 +532,7 @@ def _plot(rep: dict, path: Path) -> None:
     b.set_ylabel("Recall@10 after re-rank")
     b.set_title("two-tower + re-rank: exact vs ANN retrieval")
     b.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ benchmarks/results/scale-peers.{json,md,png} (and scale-ingest.{json,md} with --
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -33,9 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, machine  # noqa: E402
+from benchmarks.common import arguments, machine  # noqa: E402
 from benchmarks.peers import run_worker, settings_for  # noqa: E402
 from benchmarks.peers_systems import setting_name  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 SYSTEMS = ["vectree[kmeans]", "faiss-ivf-flat", "faiss-ivf-ondisk", "lancedb-ivf-pq"]
 DISK_SYSTEMS = ["vectree[kmeans]", "faiss-ivf-ondisk", "lancedb-ivf-pq"]
@@ -302,10 +302,7 @@ PLOTTED = [
 
 
 def plot(body: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     synth = [s for s in body["summary"] if s["dataset"].startswith("synth")]
     fig, axes = plt.subplots(1, len(PLOTTED), figsize=(5 * len(PLOTTED), 4))
@@ -325,9 +322,7 @@ def plot(body: dict, path: Path) -> None:
         ax.set_xlabel("rows n (clustered 96-d)")
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def fmt(v, spec=".3g") -> str:
@@ -404,17 +399,13 @@ def write_markdown(body: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__, quick="20k synthetic rows (pass --out to keep the results elsewhere)")
     parser.add_argument("--n", action="append", default=[], help="synthetic size: 1m, 3m, 10m (repeatable)")
     parser.add_argument("--dataset", action="append", default=[], help="glove, arxiv (comma list)")
-    parser.add_argument(
-        "--quick", action="store_true", help="20k synthetic rows (pass --out to keep the results elsewhere)"
-    )
     parser.add_argument("--ingest", action="store_true", help="ingest-while-serving on the largest synthetic size")
     parser.add_argument(
         "--systems", help=f"comma list of a subset of {','.join(SYSTEMS)}: only their rows are replaced"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     only = set(args.systems.split(",")) if args.systems else None
     if only:

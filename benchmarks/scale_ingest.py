@@ -15,7 +15,6 @@ benchmarks/results/scale-ingest.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import sys
@@ -28,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, machine  # noqa: E402
+from benchmarks.common import RESULTS, arguments, machine  # noqa: E402
 
 TAIL_BOUND = 20_000
 BATCH = 10_000
@@ -240,12 +239,10 @@ def run_ingest(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--n", default="1m")
     parser.add_argument("--collection", type=Path, help="a collection built over the first n synthetic rows")
     parser.add_argument("--probes", type=int)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from benchmarks.scale import parse_n
 

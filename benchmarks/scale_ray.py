@@ -12,7 +12,6 @@ Writes benchmarks/results/scale-ray.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import shutil
@@ -23,15 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, machine  # noqa: E402
+from benchmarks.common import arguments, machine  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--n", default="1m")
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     import numpy as np
     import ray

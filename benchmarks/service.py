@@ -31,8 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, markdown_table, write_results  # noqa: E402
+from benchmarks.common import arguments, markdown_table, named, write_results  # noqa: E402
 from benchmarks.datasets import SHARED as DATA  # noqa: E402
+from vectree.figures import pyplot, save_figure  # noqa: E402
 
 CHROMA_API = "/api/v2/tenants/default_tenant/databases/default_database/collections"
 
@@ -379,10 +380,7 @@ def vectree_rows(
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     series: dict[str, list[dict]] = {}
@@ -406,18 +404,15 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=8)
     fig.suptitle("vectree serve vs chroma run on loopback, arXiv MiniLM (384-d), equal recall@10")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="3,000 rows, 1 and 8 clients, 1 worker, 2 s per point")
+    p = arguments(__doc__.splitlines()[0], quick="3,000 rows, 1 and 8 clients, 1 worker, 2 s per point")
     p.add_argument("--duration", type=float, default=None, help="seconds per point (default 60; 2 with --quick)")
     p.add_argument("--rows", type=int, default=None, help="rows in the collection (default 60,000; 5,000 with --quick)")
     p.add_argument("--chroma-bin", default=os.environ.get("CHROMA_BIN", "/tmp/chroma-venv/bin/chroma"))
     p.add_argument("--no-chroma", action="store_true")
-    p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--replot", action="store_true", help="only redraw the PNG from the JSON results")
     args = p.parse_args()
     if args.replot:
@@ -453,23 +448,20 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows = vrows + crows
-    name = "service-quick" if args.quick else "service"
+    name, command = named("service", args.quick)
     out = Path(args.out)
     command = (
-        "python benchmarks/service.py"
-        + (" --quick" if args.quick else "")
+        command
         + (f" --duration {args.duration:g}" if args.duration != (2.0 if args.quick else 60.0) else "")
         + (f" --rows {n_rows}" if args.rows else "")
     )
-    import benchmarks.common as common
-
-    common.RESULTS = out
     path = write_results(
         name,
         command,
         "OMP_NUM_THREADS=1 per server process",
         rows,
         {"rows_in_collection": n_rows, "queries": n_q, "duration_s_per_point": args.duration, "notes": notes, **extra},
+        out,
     )
     ratio_lines = []
     for r in vrows:

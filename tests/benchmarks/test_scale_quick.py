@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.benchmarks.runs import REPO, run_quick
 
 
-def _run(script: str, tmp_path: Path, *extra: str) -> None:
-    env = {**os.environ, "VECTREE_BENCH_CACHE": str(tmp_path / "cache"), "VECTREE_SCALE_WORK": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, f"benchmarks/{script}", "--quick", "--out", str(tmp_path / "out"), *extra],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def _run(script: str, tmp_path: Path, name: str) -> dict:
+    env = {"VECTREE_BENCH_CACHE": str(tmp_path / "cache"), "VECTREE_SCALE_WORK": str(tmp_path)}
+    return run_quick(script, tmp_path / "out", env=env, name=name)
 
 
 def test_the_generator_is_clustered_nested_and_its_truth_exact(tmp_path, monkeypatch):
     monkeypatch.setenv("VECTREE_BENCH_CACHE", str(tmp_path))
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO))  # benchmarks/ is not a package of the library
     from benchmarks import datasets
 
     a = datasets.synth_rows(0, 3000)
@@ -48,9 +37,7 @@ def test_the_generator_is_clustered_nested_and_its_truth_exact(tmp_path, monkeyp
 def test_scale_quick_writes_every_system_and_the_disk_regime(tmp_path):
     pytest.importorskip("faiss")
     pytest.importorskip("lancedb")
-    _run("scale.py", tmp_path)
-    body = json.loads((tmp_path / "out" / "scale-peers.json").read_text())
-    assert body["benchmark"] == "scale-peers" and {"cpus", "threads"} <= set(body["machine"])
+    body = _run("scale", tmp_path, "scale-peers")
     systems = {(r["system"], r["regime"]) for r in body["rows"]}
     assert {
         ("vectree[kmeans]", "memory"),
@@ -65,8 +52,7 @@ def test_scale_quick_writes_every_system_and_the_disk_regime(tmp_path):
 
 
 def test_ingest_quick_keeps_the_tail_bounded_and_never_rebuilds(tmp_path):
-    _run("scale_ingest.py", tmp_path)
-    body = json.loads((tmp_path / "out" / "scale-ingest.json").read_text())
+    body = _run("scale_ingest", tmp_path, "scale-ingest")
     g = body["goals"]
     assert g["rebuilds"] == 0 and g["tail_rows_max"] <= g["tail_bound_rows"]
     phases = {r["phase"]: r["metrics"] for r in body["rows"]}
@@ -76,7 +62,6 @@ def test_ingest_quick_keeps_the_tail_bounded_and_never_rebuilds(tmp_path):
 
 def test_ray_quick_builds_the_local_index(tmp_path):
     pytest.importorskip("ray")
-    _run("scale_ray.py", tmp_path)
-    body = json.loads((tmp_path / "out" / "scale-ray.json").read_text())
+    body = _run("scale_ray", tmp_path, "scale-ray")
     ray_rows = [r for r in body["rows"] if r["system"] == "vectree.distributed"]
     assert len(ray_rows) == 2 and all(r["metrics"]["index_equals_local"] for r in ray_rows)

@@ -81,6 +81,7 @@ def test_a_batch_split_over_threads_equals_one_thread(tmp_path, fashion_mnist, m
     np.testing.assert_array_equal(two.labels, one.labels)
     np.testing.assert_allclose(two.distances, one.distances, rtol=1e-5)
     assert two.stats["rows_scanned"] == one.stats["rows_scanned"]
+    assert one.stats.get("threads", 1) == 1 and two.stats["threads"] == 2  # the batch really was split in two
     assert (two.ids[200:, 0] == np.arange(400)).mean() > 0.99  # stored rows find themselves
 
 

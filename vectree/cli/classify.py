@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -12,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+<<<<<<< HEAD
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError, VectreeError
+=======
+from vectree.cli.common import console, reports_errors
+from vectree.errors import InvalidInputError
+>>>>>>> tidy
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -24,9 +30,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Document classification by nearest labelled neighbours.",
 )
-console = Console()
 
 EMBEDDERS = ("minilm", "static", "word2vec")
+EXACT = "exact"  # how the classifier stores "scan every bucket" (the CLI spells it --exact)
 TextField = typer.Option(
     "text",
     "--text-field",
@@ -102,11 +108,6 @@ def make_embedder(kind: str, word2vec_params: dict[str, Any] | None = None) -> A
     raise InvalidInputError(f"unknown embedder {kind!r}: choose one of {', '.join(EMBEDDERS)}")
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(code=2)
-
-
 def _fit(
     train: Path,
     collection: str,
@@ -138,6 +139,7 @@ def _fit(
 
 
 @app.command()
+@reports_errors
 def fit(
     train: Path = typer.Argument(..., help="Labelled training file (.jsonl, .csv, .parquet)."),
     collection: str = typer.Option(..., "--collection", "-c", help="URL of the collection to create."),
@@ -152,23 +154,20 @@ def fit(
     epochs: int = typer.Option(5, help="word2vec: training epochs."),
 ) -> None:
     """Embed a labelled file into a new collection, with its embedder, ready to classify."""
-    try:
-        t0 = time.perf_counter()
-        clf = _fit(
-            train,
-            collection,
-            embedder,
-            text_field,
-            label_field,
-            n_neighbors,
-            probes,
-            bucket_size,
-            sg,
-            vector_size,
-            epochs,
-        )
-    except VectreeError as exc:
-        _fail(exc)
+    t0 = time.perf_counter()
+    clf = _fit(
+        train,
+        collection,
+        embedder,
+        text_field,
+        label_field,
+        n_neighbors,
+        probes,
+        bucket_size,
+        sg,
+        vector_size,
+        epochs,
+    )
     console.print(
         f"fitted {len(clf.collection_)} documents, {len(clf.classes_)} classes, into {clf.collection_.url} "
         f"in {time.perf_counter() - t0:.1f}s (embedder {clf.embedder_.name})"
@@ -176,13 +175,15 @@ def fit(
 
 
 @app.command()
+@reports_errors
 def predict(
     input: Path = typer.Argument(..., help="File of texts to classify."),
     collection: str = typer.Option(..., "--collection", "-c", help="URL of a fitted classifier's collection."),
     text_field: str = TextField,
     id_field: str = typer.Option(None, help="Field copied to the output to identify each row."),
     output: Path = typer.Option(None, "--output", "-o", help="JSONL output (default: standard output)."),
-    probes: str = typer.Option(None, help="Override the stored probes (an integer or 'exact')."),
+    probes: str = typer.Option(None, help="Override the stored probes (buckets visited per query)."),
+    exact: bool = typer.Option(False, "--exact", help="Scan every bucket (exact neighbours) instead of --probes."),
     n_neighbors: int = typer.Option(None, help="Override the stored n_neighbors."),
 ) -> None:
     """Write one JSON line per input text: its predicted label and probability."""
@@ -190,13 +191,18 @@ def predict(
 
     overrides: dict[str, Any] = {}
     if probes is not None:
+<<<<<<< HEAD
         overrides.update({"exact": True} if probes == "exact" else {"probes": int(probes)})
+=======
+        overrides["probes"] = _probe_count(probes)
+    if exact:
+        overrides["probes"] = EXACT
+>>>>>>> tidy
     if n_neighbors is not None:
         overrides["n_neighbors"] = n_neighbors
-    try:
-        clf = DocumentClassifier.open(collection, **overrides)
-        out = open(output, "w") if output else None
-        fields = [f.strip() for f in text_field.split(",")]
+    clf = DocumentClassifier.open(collection, **overrides)
+    fields = [f.strip() for f in text_field.split(",")]
+    with open(output, "w") if output else contextlib.nullcontext(sys.stdout) as out:
         for records in read_records(input):
             proba = clf.predict_proba([_text(r, fields, input) for r in records])
             for r, p in zip(records, proba):
@@ -205,32 +211,23 @@ def predict(
                 row = {"label": label.item() if hasattr(label, "item") else label, "probability": round(float(p[i]), 4)}
                 if id_field:
                     row = {id_field: r.get(id_field), **row}
-                line = json.dumps(row, default=str)
-                if out:
-                    out.write(line + "\n")
-                else:
-                    print(line)
-        if out:
-            out.close()
-            console.print(f"wrote predictions to {output}")
-    except VectreeError as exc:
-        _fail(exc)
+                out.write(json.dumps(row, default=str) + "\n")
+    if output:
+        console.print(f"wrote predictions to {output}")
 
 
-def _parse_probes(text: str) -> list[int | str]:
-    out: list[int | str] = []
-    for p in text.split(","):
-        p = p.strip()
-        if p == "exact":
-            out.append(p)
-        elif p.isdigit() and int(p) > 0:
-            out.append(int(p))
-        else:
-            raise InvalidInputError(f"--probes takes positive integers or 'exact', comma-separated; got {p!r}")
-    return out
+def _probe_count(text: str) -> int:
+    """One ``--probes`` value: a positive integer (exact search is ``--exact``)."""
+    p = text.strip()
+    if p == "exact":
+        raise InvalidInputError("--probes takes buckets to visit, not 'exact': for exact search pass --exact")
+    if not (p.isdigit() and int(p) > 0):
+        raise InvalidInputError(f"--probes takes positive integers, comma-separated; got {p!r}")
+    return int(p)
 
 
 @app.command()
+@reports_errors
 def evaluate(
     train: Path = typer.Option(..., "--train", help="Labelled training file."),
     test: Path = typer.Option(..., "--test", help="Labelled test file."),
@@ -239,28 +236,26 @@ def evaluate(
     label_field: str = LabelField,
     collection: str = typer.Option(None, "--collection", "-c", help="Collection URL (default: a temporary directory)."),
     n_neighbors: int = typer.Option(10, help="Neighbours that vote."),
-    probes: str = typer.Option("1,3,5,10,20,exact", help="Probe settings to compare."),
+    probes: str = typer.Option("1,3,5,10,20", help="Probe settings to compare, comma-separated."),
+    exact: bool = typer.Option(True, "--exact/--no-exact", help="Also score exact search (every bucket scanned)."),
     bucket_size: int = typer.Option(None, help="Rows per bucket (default: about 160 KiB of vectors, at least 80)."),
     json_out: Path = typer.Option(None, "--json", help="Also write the rows as JSON here."),
 ) -> None:
     """Fit on --train, then print accuracy, macro-F1 and ms per document (embedding, search) for each probes setting."""
     from vectree.apps.classify.evaluate import embed_timed, evaluate_probes
 
-    try:
-        settings = _parse_probes(probes)
-        with tempfile.TemporaryDirectory(prefix="vectree-classify-") as tmp:
-            url = collection or str(Path(tmp) / "collection")
-            t0 = time.perf_counter()
-            clf = _fit(train, url, embedder, text_field, label_field, n_neighbors, 10, bucket_size, 0, 200, 5)
-            fit_s = time.perf_counter() - t0
-            texts, labels = [], []
-            for t, y in read_texts(test, text_field, label_field):
-                texts += t
-                labels += y
-            vectors, embed_s = embed_timed(clf, texts)
-            rows = evaluate_probes(clf, vectors, labels, settings, embed_s=embed_s)
-    except VectreeError as exc:
-        _fail(exc)
+    settings: list[int | str] = [_probe_count(p) for p in probes.split(",")] + ([EXACT] if exact else [])
+    with tempfile.TemporaryDirectory(prefix="vectree-classify-") as tmp:
+        url = collection or str(Path(tmp) / "collection")
+        t0 = time.perf_counter()
+        clf = _fit(train, url, embedder, text_field, label_field, n_neighbors, 10, bucket_size, 0, 200, 5)
+        fit_s = time.perf_counter() - t0
+        texts, labels = [], []
+        for t, y in read_texts(test, text_field, label_field):
+            texts += t
+            labels += y
+        vectors, embed_s = embed_timed(clf, texts)
+        rows = evaluate_probes(clf, vectors, labels, settings, embed_s=embed_s)
     table = Table(
         title=f"{clf.embedder_.name}, k={n_neighbors}: {len(clf.collection_)} train, {len(labels)} test documents, "
         f"{rows[0].buckets} buckets (fit {fit_s:.1f}s)"

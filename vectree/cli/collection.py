@@ -9,19 +9,15 @@ from contextlib import contextmanager
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import vectree
+from vectree.cli.common import console, err, reports_errors
 from vectree.cli.main import app
 from vectree.cli.readers import read_batches, read_queries
 from vectree.collection.plan import DEFAULT_PROBES
-from vectree.errors import InvalidInputError, VectreeError
-
-console = Console()
-err = Console(stderr=True)
+from vectree.errors import InvalidInputError
 
 
 @contextmanager
@@ -45,14 +41,8 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
-def _fail(exc: Exception) -> None:
-    """One line on stderr (never wrapped, never read as markup) and exit code 2."""
-    message = " ".join(str(exc).split()) or type(exc).__name__
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
 @app.command()
+@reports_errors
 def create(
     url: str = typer.Argument(..., help="Where the collection lives: a path, file://, or s3://bucket/prefix."),
     dim: int = typer.Option(..., help="Vector dimension."),
@@ -68,19 +58,16 @@ def create(
     private: bool = typer.Option(False, help="Mark the collection private (enforced by the HTTP service)."),
 ) -> None:
     """Create an empty collection."""
-    try:
-        col = vectree.create_collection(
-            url,
-            dim=dim,
-            metric=metric,
-            bucket_size=bucket_size,
-            tree_rule=tree_rule,
-            vector_dtype=vector_dtype,
-            codes=codes,
-            private=private,
-        )
-    except VectreeError as exc:
-        _fail(exc)
+    col = vectree.create_collection(
+        url,
+        dim=dim,
+        metric=metric,
+        bucket_size=bucket_size,
+        tree_rule=tree_rule,
+        vector_dtype=vector_dtype,
+        codes=codes,
+        private=private,
+    )
     console.print(
         f"created {col.url} (dim={dim}, metric={metric}, bucket_size={col.stats()['bucket_size']}, "
         f"tree_rule={tree_rule}, vector_dtype={vector_dtype}, codes={codes})"
@@ -88,6 +75,7 @@ def create(
 
 
 @app.command()
+@reports_errors(also=(OSError,))
 def add(
     url: str,
     path: str = typer.Argument(..., help="Input file: .npy, .parquet, .jsonl(.gz) or .csv."),
@@ -105,30 +93,28 @@ def add(
             rows[:] = [rows[1], rows[1] + len(batch["vectors"])]
             yield batch
 
+    col = vectree.open_collection(url)
     try:
-        col = vectree.open_collection(url)
         with _progress() as update:
             version = col.add_batches(tracked(), progress=update)
     except InvalidInputError as exc:
-        _fail(
-            exc
-            if path in str(exc) or rows == [0, 0]
-            else InvalidInputError(f"{path}: records {rows[0]}-{rows[1] - 1}: {exc}")
-        )
-    except (VectreeError, OSError) as exc:
-        _fail(exc)
+        if path in str(exc) or rows == [0, 0]:
+            raise
+        raise InvalidInputError(f"{path}: records {rows[0]}-{rows[1] - 1}: {exc}") from exc
     console.print(
         f"version {version}: {len(col)} rows ({col.manifest.tail_rows} not yet indexed; run build or compact)"
     )
 
 
 @app.command()
+@reports_errors
 def build(
     url: str,
     ray: str = typer.Option(
         None,
         "--ray",
-        help="Build on Ray: a cluster ADDRESS ('auto': the running one), or 'local' / 'local:N' to start one here. Needs --source.",
+        help="Build on Ray: a cluster ADDRESS ('auto': the running one), or 'local' / 'local:N' to start one here. "
+        "Needs --source.",
     ),
     source: list[str] = typer.Option(
         None,
@@ -142,21 +128,18 @@ def build(
     bucket_size: int = typer.Option(None, help="With --ray, for a new collection: most rows per bucket."),
 ) -> None:
     """Fit the projection and tree and write the buckets (a full rebuild); with --ray, build from --source on Ray."""
-    try:
-        if ray is not None:
-            if not source:
-                raise vectree.InvalidInputError("--ray builds from input files: give --source PATH (repeatable)")
-            from vectree.distributed import build as ray_build
+    if ray is not None:
+        if not source:
+            raise vectree.InvalidInputError("--ray builds from input files: give --source PATH (repeatable)")
+        from vectree.distributed import build as ray_build
 
-            with console.status("building on Ray ..."):
-                col = ray_build(url, list(source), dim=dim, metric=metric, bucket_size=bucket_size, address=ray)
-            version = col.version
-        else:
-            col = vectree.open_collection(url)
-            with _progress() as update:
-                version = col.build(progress=update)
-    except VectreeError as exc:
-        _fail(exc)
+        with console.status("building on Ray ..."):
+            col = ray_build(url, list(source), dim=dim, metric=metric, bucket_size=bucket_size, address=ray)
+        version = col.version
+    else:
+        col = vectree.open_collection(url)
+        with _progress() as update:
+            version = col.build(progress=update)
     s = col.stats()
     console.print(
         f"version {version}: {s['rows']} rows in {s['buckets']} buckets (mean {s['bucket_rows_mean']:.0f} rows)"
@@ -164,12 +147,13 @@ def build(
 
 
 @app.command()
+@reports_errors
 def search(
     url: str,
     queries: str = typer.Argument(..., help="Query vectors: .npy, .parquet, .jsonl or .csv."),
     k: int = typer.Option(10, help="Neighbours per query."),
     probes: int = typer.Option(DEFAULT_PROBES, help="Buckets visited per query (more: slower, more accurate)."),
-    exact: bool = typer.Option(False, help="Scan every bucket (brute force)."),
+    exact: bool = typer.Option(False, "--exact", help="Scan every bucket (brute force) instead of --probes."),
     output: str = typer.Option(None, help="Write results as JSON lines to this file instead of a table."),
     tag: str = typer.Option(None, help="Search the version this tag names (see `vectree tag`)."),
     where: str = typer.Option(
@@ -177,24 +161,21 @@ def search(
     ),
 ) -> None:
     """Find the k nearest rows of each query."""
+    if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise InvalidInputError(
+            f"--output {output}: the directory {os.path.dirname(os.path.abspath(output))} does not exist"
+        )
     try:
-        if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
-            raise InvalidInputError(
-                f"--output {output}: the directory {os.path.dirname(os.path.abspath(output))} does not exist"
-            )
-        try:
-            flt = None if where is None else json.loads(where)
-        except json.JSONDecodeError as exc:
-            raise vectree.InvalidInputError(f"--where is not valid JSON ({exc}): {where!r}") from None
-        col = vectree.open_collection(url, tag=tag)
-        res = col.search(read_queries(queries), k=k, probes=probes, exact=exact, where=flt)
-    except VectreeError as exc:
-        _fail(exc)
+        flt = None if where is None else json.loads(where)
+    except json.JSONDecodeError as exc:
+        raise vectree.InvalidInputError(f"--where is not valid JSON ({exc}): {where!r}") from None
+    col = vectree.open_collection(url, tag=tag)
+    res = col.search(read_queries(queries), k=k, probes=probes, exact=exact, where=flt)
     if output:
         try:
             _write_results(output, res)
         except OSError as exc:
-            _fail(InvalidInputError(f"--output {output}: cannot write it: {exc.strerror or exc}"))
+            raise InvalidInputError(f"--output {output}: cannot write it: {exc.strerror or exc}") from exc
         console.print(f"wrote {len(res)} results to {output}")
         return
     table = Table("query", "rank", "id", "distance", "label")
@@ -231,16 +212,14 @@ def _plain(x: object) -> object:
 
 
 @app.command()
+@reports_errors
 def info(
     url: str,
     version: int = typer.Option(None, help="An older version."),
     tag: str = typer.Option(None, help="The version this tag names."),
 ) -> None:
     """Settings, sizes and tree shape of a collection."""
-    try:
-        col = vectree.open_collection(url, version=version, tag=tag)
-    except VectreeError as exc:
-        _fail(exc)
+    col = vectree.open_collection(url, version=version, tag=tag)
     table = Table("property", "value")
     for key, value in col.stats().items():
         table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
@@ -248,29 +227,25 @@ def info(
 
 
 @app.command()
+@reports_errors
 def compact(url: str) -> None:
     """Fold the unindexed tail into the tree, drop deleted rows, split oversized buckets."""
-    try:
-        col = vectree.open_collection(url)
-        with _progress() as update:
-            version = col.compact(progress=update)
-    except VectreeError as exc:
-        _fail(exc)
+    col = vectree.open_collection(url)
+    with _progress() as update:
+        version = col.compact(progress=update)
     console.print(f"version {version}: {len(col)} rows in {col.stats()['buckets']} buckets")
 
 
 @app.command()
+@reports_errors
 def verify(
     url: str,
     all_versions: bool = typer.Option(False, "--all-versions", help="Check every version, not only the latest."),
 ) -> None:
     """Re-read every object and check its fingerprint; exit 1 if anything is damaged or missing."""
-    try:
-        col = vectree.open_collection(url)
-        with _progress() as update:
-            report = col.verify(all_versions=all_versions, progress=update)
-    except VectreeError as exc:
-        _fail(exc)
+    col = vectree.open_collection(url)
+    with _progress() as update:
+        report = col.verify(all_versions=all_versions, progress=update)
     for problem in report.problems:
         console.print(f"[red]BAD[/red] {problem}")
     console.print(
@@ -282,12 +257,10 @@ def verify(
 
 
 @app.command()
+@reports_errors
 def versions(url: str) -> None:
     """Every committed version."""
-    try:
-        col = vectree.open_collection(url)
-    except VectreeError as exc:
-        _fail(exc)
+    col = vectree.open_collection(url)
     import datetime
 
     table = Table("version", "created", "operation", "rows")
@@ -302,14 +275,12 @@ def versions(url: str) -> None:
 
 
 @app.command()
+@reports_errors(also=(ValueError,))
 def delete(
     url: str, ids: list[str] = typer.Argument(..., help="Ids to delete (ints in an int-id collection).")
 ) -> None:
     """Delete rows by id (hidden at once; space is reclaimed by compact)."""
-    try:
-        col = vectree.open_collection(url)
-        typed = [int(i) for i in ids] if col.settings.get("id_type") != "str" else ids
-        version = col.delete(typed)
-    except (VectreeError, ValueError) as exc:
-        _fail(exc)
+    col = vectree.open_collection(url)
+    typed = [int(i) for i in ids] if col.settings.get("id_type") != "str" else ids
+    version = col.delete(typed)
     console.print(f"version {version}: deleted {len(ids)} rows")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vectree.errors import InvalidInputError, VectreeError
+from vectree.cli.common import console, reports_errors
+from vectree.errors import InvalidInputError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -18,7 +18,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Embeddings: image embedders (convolutional autoencoder, supervised CNN).",
 )
-console = Console()
 
 
 def _bar() -> Progress:
@@ -33,6 +32,7 @@ def _bar() -> Progress:
 
 
 @app.command()
+@reports_errors
 def images(
     source: Path = typer.Argument(
         ..., help="A folder of PNG/JPEG files, or an .npz (array 'images', optional 'labels')."
@@ -52,46 +52,42 @@ def images(
     ),
 ) -> None:
     """Train an image embedder on the images and embed them, with progress bars."""
-    try:
-        from vectree.embed.images import CNNEmbedder, ConvAutoencoderEmbedder, read_images
+    from vectree.embed.images import CNNEmbedder, ConvAutoencoderEmbedder, read_images
 
-        if model not in ("autoencoder", "cnn"):
-            raise InvalidInputError(f"--model must be 'autoencoder' or 'cnn', got {model!r}")
-        with _bar() as bar:
-            task = bar.add_task("reading images", total=None, note="")
-            imgs, labels, names = read_images(
-                source,
-                size=(size, size) if size else None,
-                grey=grey,
-                progress=lambda d, n: bar.update(task, completed=d, total=n),
-            )
-            bar.update(task, completed=len(imgs), total=len(imgs), note=f"{imgs.shape[1]}x{imgs.shape[2]}")
-            if model == "cnn" and labels is None:
-                raise InvalidInputError("--model cnn needs labels: an .npz with a 'labels' array")
-            train = bar.add_task(f"training {model}", total=epochs, note="loss -")
+    if model not in ("autoencoder", "cnn"):
+        raise InvalidInputError(f"--model must be 'autoencoder' or 'cnn', got {model!r}")
+    with _bar() as bar:
+        task = bar.add_task("reading images", total=None, note="")
+        imgs, labels, names = read_images(
+            source,
+            size=(size, size) if size else None,
+            grey=grey,
+            progress=lambda d, n: bar.update(task, completed=d, total=n),
+        )
+        bar.update(task, completed=len(imgs), total=len(imgs), note=f"{imgs.shape[1]}x{imgs.shape[2]}")
+        if model == "cnn" and labels is None:
+            raise InvalidInputError("--model cnn needs labels: an .npz with a 'labels' array")
+        train = bar.add_task(f"training {model}", total=epochs, note="loss -")
 
-            def progress(epoch: int, total: int, loss: float) -> None:
-                bar.update(train, completed=epoch, note=f"loss {loss:.4f}")
+        def progress(epoch: int, total: int, loss: float) -> None:
+            bar.update(train, completed=epoch, note=f"loss {loss:.4f}")
 
-            cls = CNNEmbedder if model == "cnn" else ConvAutoencoderEmbedder
-            embedder = cls(dim=dim, epochs=epochs, progress=progress).fit(imgs, labels)
-            task = bar.add_task("embedding", total=len(imgs), note="")
-            vectors = np.concatenate([embedder.encode(imgs[s : s + 1024]) for s in _steps(len(imgs), bar, task)])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, vectors)
-        console.print(f"wrote [bold]{out}[/bold]: {vectors.shape[0]} x {vectors.shape[1]} ({embedder.name})")
-        if url:
-            import vectree
-            from vectree.embed import attach_embedder
+        cls = CNNEmbedder if model == "cnn" else ConvAutoencoderEmbedder
+        embedder = cls(dim=dim, epochs=epochs, progress=progress).fit(imgs, labels)
+        task = bar.add_task("embedding", total=len(imgs), note="")
+        vectors = np.concatenate([embedder.encode(imgs[s : s + 1024]) for s in _steps(len(imgs), bar, task)])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, vectors)
+    console.print(f"wrote [bold]{out}[/bold]: {vectors.shape[0]} x {vectors.shape[1]} ({embedder.name})")
+    if url:
+        import vectree
+        from vectree.embed import attach_embedder
 
-            col = vectree.create_collection(url, dim=vectors.shape[1], metric="cosine")
-            col.add(vectors, ids=np.arange(len(vectors), dtype=np.int64))
-            col.build()
-            attach_embedder(col, embedder)
-            console.print(f"collection [bold]{url}[/bold]: {len(col)} images, embedder attached ({names[0]} ...)")
-    except VectreeError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+        col = vectree.create_collection(url, dim=vectors.shape[1], metric="cosine")
+        col.add(vectors, ids=np.arange(len(vectors), dtype=np.int64))
+        col.build()
+        attach_embedder(col, embedder)
+        console.print(f"collection [bold]{url}[/bold]: {len(col)} images, embedder attached ({names[0]} ...)")
 
 
 def _steps(n: int, bar: Progress, task: int):  # noqa: ANN202

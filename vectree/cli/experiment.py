@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
 
-from vectree.errors import VectreeError
+from vectree.cli.common import console, reports_errors
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -17,12 +16,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="A/B tests: plan (power analysis), analyze (tests, SRM, decision), backtest (reverse run, holdout).",
 )
-console = Console()
-
-
-def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(code=2)
 
 
 def _shares(text: str | None) -> dict[str, float] | None:
@@ -49,6 +42,7 @@ def _write(path: Path | None, text: str, what: str) -> None:
 
 
 @app.command()
+@reports_errors
 def plan(
     baseline: float = typer.Option(..., help="Control rate (proportion) or mean (mean metric)."),
     mde: float | None = typer.Option(
@@ -74,75 +68,71 @@ def plan(
     """Sample size per variant for a minimum detectable effect, or the effect detectable with --n units."""
     from vectree.experiments import power as pw
 
-    try:
-        if (mde is None) == (n is None):
-            raise typer.BadParameter(
-                "give exactly one of --mde (to get a sample size) or --n (to get the detectable effect)"
-            )
-        if metric not in ("proportion", "mean"):
-            raise typer.BadParameter(f"--metric must be proportion or mean, got {metric!r}")
-        if metric == "mean" and sd is None:
-            raise typer.BadParameter("--metric mean needs --sd, the outcome's standard deviation")
-        if not 0 <= cuped_rho < 1:
-            raise typer.BadParameter(f"--cuped-rho must be in [0, 1), got {cuped_rho}")
-        if n is not None:
-            if metric == "proportion":
-                # CUPED: n units with the adjustment carry the information of n / (1 - rho^2) plain ones
-                eff = pw.detectable_effect_proportions(
-                    baseline,
-                    max(2, round(n / (1 - cuped_rho**2))),
-                    alpha=alpha,
-                    power=power,
-                    ratio=ratio,
-                    n_variants=variants,
-                )
-            else:
-                eff = pw.detectable_effect_means(
-                    sd * (1 - cuped_rho**2) ** 0.5, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants
-                )
-            rel = f" ({eff / baseline:+.2%} relative)" if baseline else ""
-            console.print(
-                f"With {n:,} units in the control, the detectable effect at alpha={alpha:g}, power={power:g} is "
-                f"[bold]{eff:+.4g}[/bold]{rel}."
-            )
-            _write(
-                json_out,
-                json.dumps(
-                    {"n_control": n, "mde_abs": eff, "alpha": alpha, "power": power, "metric": metric}, indent=2
-                ),
-                "JSON",
-            )
-            return
+    if (mde is None) == (n is None):
+        raise typer.BadParameter(
+            "give exactly one of --mde (to get a sample size) or --n (to get the detectable effect)"
+        )
+    if metric not in ("proportion", "mean"):
+        raise typer.BadParameter(f"--metric must be proportion or mean, got {metric!r}")
+    if metric == "mean" and sd is None:
+        raise typer.BadParameter("--metric mean needs --sd, the outcome's standard deviation")
+    if not 0 <= cuped_rho < 1:
+        raise typer.BadParameter(f"--cuped-rho must be in [0, 1), got {cuped_rho}")
+    if n is not None:
         if metric == "proportion":
-            p = pw.sample_size_proportions(
+            # CUPED: n units with the adjustment carry the information of n / (1 - rho^2) plain ones
+            eff = pw.detectable_effect_proportions(
                 baseline,
-                mde,
-                relative=relative,
+                max(2, round(n / (1 - cuped_rho**2))),
                 alpha=alpha,
                 power=power,
                 ratio=ratio,
                 n_variants=variants,
-                cuped_rho=cuped_rho,
             )
         else:
-            p = pw.sample_size_means(
-                mde,
-                sd,
-                baseline=baseline,
-                relative=relative,
-                alpha=alpha,
-                power=power,
-                ratio=ratio,
-                n_variants=variants,
-                cuped_rho=cuped_rho,
+            eff = pw.detectable_effect_means(
+                sd * (1 - cuped_rho**2) ** 0.5, n, alpha=alpha, power=power, ratio=ratio, n_variants=variants
             )
-        console.print(Markdown(p.to_markdown()))
-        _write(json_out, json.dumps(p.as_dict(), indent=2), "JSON")
-    except VectreeError as exc:
-        _fail(exc)
+        rel = f" ({eff / baseline:+.2%} relative)" if baseline else ""
+        console.print(
+            f"With {n:,} units in the control, the detectable effect at alpha={alpha:g}, power={power:g} is "
+            f"[bold]{eff:+.4g}[/bold]{rel}."
+        )
+        _write(
+            json_out,
+            json.dumps({"n_control": n, "mde_abs": eff, "alpha": alpha, "power": power, "metric": metric}, indent=2),
+            "JSON",
+        )
+        return
+    if metric == "proportion":
+        p = pw.sample_size_proportions(
+            baseline,
+            mde,
+            relative=relative,
+            alpha=alpha,
+            power=power,
+            ratio=ratio,
+            n_variants=variants,
+            cuped_rho=cuped_rho,
+        )
+    else:
+        p = pw.sample_size_means(
+            mde,
+            sd,
+            baseline=baseline,
+            relative=relative,
+            alpha=alpha,
+            power=power,
+            ratio=ratio,
+            n_variants=variants,
+            cuped_rho=cuped_rho,
+        )
+    console.print(Markdown(p.to_markdown()))
+    _write(json_out, json.dumps(p.as_dict(), indent=2), "JSON")
 
 
 @app.command()
+@reports_errors
 def analyze(
     csv: Path = typer.Argument(
         ..., help="CSV with a variant column, an outcome column and optionally unit and time columns."
@@ -191,107 +181,105 @@ def analyze(
     ),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
 ) -> None:
-    """Tests, intervals, sample-ratio check and the launch decision; a scorecard of every metric, frequentist and Bayesian."""
+    """Tests, intervals, sample-ratio check and launch decision; a scorecard of every metric (frequentist, Bayesian)."""
     from vectree.experiments import analyze as run
     from vectree.experiments import lift_over_time, read_exposures
     from vectree.experiments.report import experiment_markdown, plot_lift_over_time
     from vectree.experiments.scorecard import MetricSpec, per_unit, scorecard
     from vectree.experiments.scorecard_report import plot_scorecard, scorecard_markdown
 
-    try:
-        df = read_exposures(csv)
-        time_col = time_col or ("time" if "time" in df.columns else None)
-        unit = unit_col if unit_col in df.columns else None
-        specs = [MetricSpec.parse(m) for m in _split(metrics)] if metrics else []
-        if not specs:
-            cov = _split(covariates)
-            specs = [
-                MetricSpec(outcome_col, column=outcome_col, covariates=tuple(cov), higher_is_better=not lower_is_better)
-            ]
-        dims = _split(dimensions)
-        sums = list(dict.fromkeys(c for sp in specs for c in (sp.column, sp.numerator, sp.denominator) if c))
-        firsts = list(dict.fromkeys([*(c for sp in specs for c in sp.covariates), *dims]))
-        units = per_unit(
+    df = read_exposures(csv)
+    time_col = time_col or ("time" if "time" in df.columns else None)
+    unit = unit_col if unit_col in df.columns else None
+    specs = [MetricSpec.parse(m) for m in _split(metrics)] if metrics else []
+    if not specs:
+        cov = _split(covariates)
+        specs = [
+            MetricSpec(outcome_col, column=outcome_col, covariates=tuple(cov), higher_is_better=not lower_is_better)
+        ]
+    dims = _split(dimensions)
+    sums = list(dict.fromkeys(c for sp in specs for c in (sp.column, sp.numerator, sp.denominator) if c))
+    firsts = list(dict.fromkeys([*(c for sp in specs for c in sp.covariates), *dims]))
+    units = per_unit(
+        df,
+        unit_col=unit,
+        variant_col=variant_col,
+        sum_cols=sums,
+        first_cols=firsts + ([time_col] if time_col else []),
+    )
+    card = scorecard(
+        units,
+        specs,
+        variant_col=variant_col,
+        control=control,
+        alpha=alpha,
+        dimensions=dims,
+        expected_shares=_shares(shares),
+        srm_threshold=srm_threshold,
+        prior_sd=prior_sd,
+        planned_n=planned_n,
+        time_col=time_col,
+        tau=tau,
+    )
+    lift_name = None
+    if lift_plot is not None:
+        plot_scorecard(card, lift_plot)
+        lift_name = str(lift_plot.name if report is not None and lift_plot.parent == report.parent else lift_plot)
+        console.print(f"plot written to {lift_plot}")
+    card_text = scorecard_markdown(card, title="Scorecard: every metric, frequentist and Bayesian", plot=lift_name)
+    if outcome_col not in df.columns:  # a scorecard of other metrics only
+        console.print(Markdown(card_text))
+        _write(report, card_text, "report")
+        _write(json_out, json.dumps({"scorecard": card.as_dict()}, indent=2, default=str), "JSON")
+        return
+    res = run(
+        df,
+        variant_col=variant_col,
+        outcome_col=outcome_col,
+        unit_col=unit,
+        time_col=time_col,
+        control=control,
+        metric=metric,
+        alpha=alpha,
+        correction=correction,
+        expected_shares=_shares(shares),
+        sequential=sequential,
+        tau=tau,
+        higher_is_better=not lower_is_better,
+        srm_threshold=srm_threshold,
+    )
+    plot_name = None
+    if plot is not None:
+        if time_col is None:
+            raise typer.BadParameter("--plot needs a time column (--time-col)")
+        best = max(res.comparisons, key=lambda c: abs(c.abs_lift))
+        rows = lift_over_time(
             df,
-            unit_col=unit,
-            variant_col=variant_col,
-            sum_cols=sums,
-            first_cols=firsts + ([time_col] if time_col else []),
-        )
-        card = scorecard(
-            units,
-            specs,
-            variant_col=variant_col,
-            control=control,
-            alpha=alpha,
-            dimensions=dims,
-            expected_shares=_shares(shares),
-            srm_threshold=srm_threshold,
-            prior_sd=prior_sd,
-            planned_n=planned_n,
+            control=res.control,
+            variant=best.variant,
             time_col=time_col,
-            tau=tau,
-        )
-        lift_name = None
-        if lift_plot is not None:
-            plot_scorecard(card, lift_plot)
-            lift_name = str(lift_plot.name if report is not None and lift_plot.parent == report.parent else lift_plot)
-            console.print(f"plot written to {lift_plot}")
-        card_text = scorecard_markdown(card, title="Scorecard: every metric, frequentist and Bayesian", plot=lift_name)
-        if outcome_col not in df.columns:  # a scorecard of other metrics only
-            console.print(Markdown(card_text))
-            _write(report, card_text, "report")
-            _write(json_out, json.dumps({"scorecard": card.as_dict()}, indent=2, default=str), "JSON")
-            return
-        res = run(
-            df,
+            window=window,
             variant_col=variant_col,
             outcome_col=outcome_col,
             unit_col=unit,
-            time_col=time_col,
-            control=control,
-            metric=metric,
+            metric=res.metric,
             alpha=alpha,
-            correction=correction,
-            expected_shares=_shares(shares),
-            sequential=sequential,
-            tau=tau,
-            higher_is_better=not lower_is_better,
-            srm_threshold=srm_threshold,
         )
-        plot_name = None
-        if plot is not None:
-            if time_col is None:
-                raise typer.BadParameter("--plot needs a time column (--time-col)")
-            best = max(res.comparisons, key=lambda c: abs(c.abs_lift))
-            rows = lift_over_time(
-                df,
-                control=res.control,
-                variant=best.variant,
-                time_col=time_col,
-                window=window,
-                variant_col=variant_col,
-                outcome_col=outcome_col,
-                unit_col=unit,
-                metric=res.metric,
-                alpha=alpha,
-            )
-            plot_lift_over_time(rows, plot, title=f"{best.variant} vs {res.control}: cumulative lift")
-            plot_name = str(plot.name if report is not None and plot.parent == report.parent else plot)
-            console.print(f"plot written to {plot}")
-        text = (
-            experiment_markdown(res, title=f"Experiment analysis: {csv.name}", plot=plot_name)
-            + "\n"
-            + card_text.replace("# Scorecard", "## Scorecard", 1)
-        )
-        console.print(Markdown(text))
-        _write(report, text, "report")
-        _write(json_out, json.dumps({**res.as_dict(), "scorecard": card.as_dict()}, indent=2, default=str), "JSON")
-    except VectreeError as exc:
-        _fail(exc)
+        plot_lift_over_time(rows, plot, title=f"{best.variant} vs {res.control}: cumulative lift")
+        plot_name = str(plot.name if report is not None and plot.parent == report.parent else plot)
+        console.print(f"plot written to {plot}")
+    text = (
+        experiment_markdown(res, title=f"Experiment analysis: {csv.name}", plot=plot_name)
+        + "\n"
+        + card_text.replace("# Scorecard", "## Scorecard", 1)
+    )
+    console.print(Markdown(text))
+    _write(report, text, "report")
+    _write(json_out, json.dumps({**res.as_dict(), "scorecard": card.as_dict()}, indent=2, default=str), "JSON")
 
 
 @app.command()
+@reports_errors
 def backtest(
     forward: Path = typer.Argument(
         ..., help="CSV of the forward run (old = control, new = variant), or of both runs with --phase-col."
@@ -321,55 +309,53 @@ def backtest(
     from vectree.experiments import holdout_report, read_exposures, split_phases
     from vectree.experiments.report import backtest_markdown, holdout_markdown, plot_lift_over_time
 
-    try:
-        fdf = read_exposures(forward)
-        if reverse is None:
-            fdf, rdf = split_phases(fdf, phase_col)
-        else:
-            rdf = read_exposures(reverse)
-        unit = unit_col if unit_col in fdf.columns else None
-        res = run(
-            fdf,
+    fdf = read_exposures(forward)
+    if reverse is None:
+        fdf, rdf = split_phases(fdf, phase_col)
+    else:
+        rdf = read_exposures(reverse)
+    unit = unit_col if unit_col in fdf.columns else None
+    res = run(
+        fdf,
+        rdf,
+        new=new,
+        old=old,
+        alpha=alpha,
+        metric=metric,
+        higher_is_better=not lower_is_better,
+        variant_col=variant_col,
+        outcome_col=outcome_col,
+        unit_col=unit,
+    )
+    text = backtest_markdown(res)
+    out = res.as_dict()
+    if holdout_window:
+        h = holdout_report(
             rdf,
-            new=new,
-            old=old,
+            control=old,
+            variant=new,
+            time_col=time_col,
+            window=holdout_window,
             alpha=alpha,
-            metric=metric,
             higher_is_better=not lower_is_better,
             variant_col=variant_col,
             outcome_col=outcome_col,
             unit_col=unit,
         )
-        text = backtest_markdown(res)
-        out = res.as_dict()
-        if holdout_window:
-            h = holdout_report(
-                rdf,
-                control=old,
-                variant=new,
-                time_col=time_col,
-                window=holdout_window,
-                alpha=alpha,
-                higher_is_better=not lower_is_better,
-                variant_col=variant_col,
-                outcome_col=outcome_col,
-                unit_col=unit,
-            )
-            plot_name = None
-            if plot is not None:
-                plot_lift_over_time(h.rows, plot, title=f"{new} vs holdout {old}: lift per window", cumulative=False)
-                plot_name = str(plot.name if report is not None and plot.parent == report.parent else plot)
-                console.print(f"plot written to {plot}")
-            text += "\n" + holdout_markdown(h, title="Long-running holdout (reverse run)", plot=plot_name)
-            out["holdout"] = h.as_dict()
-        console.print(Markdown(text))
-        _write(report, text, "report")
-        _write(json_out, json.dumps(out, indent=2, default=str), "JSON")
-    except VectreeError as exc:
-        _fail(exc)
+        plot_name = None
+        if plot is not None:
+            plot_lift_over_time(h.rows, plot, title=f"{new} vs holdout {old}: lift per window", cumulative=False)
+            plot_name = str(plot.name if report is not None and plot.parent == report.parent else plot)
+            console.print(f"plot written to {plot}")
+        text += "\n" + holdout_markdown(h, title="Long-running holdout (reverse run)", plot=plot_name)
+        out["holdout"] = h.as_dict()
+    console.print(Markdown(text))
+    _write(report, text, "report")
+    _write(json_out, json.dumps(out, indent=2, default=str), "JSON")
 
 
 @app.command()
+@reports_errors(also=(ValueError,))
 def simulate(
     out: Path = typer.Argument(..., help="CSV to write."),
     units: int = typer.Option(20000, help="Number of units."),
@@ -382,17 +368,14 @@ def simulate(
     """Write a simulated exposure CSV (unit, variant, outcome, time) to try the other commands on."""
     from vectree.experiments.simulate import simulate_exposures
 
-    try:
-        df = simulate_exposures(
-            units,
-            rates=[float(r) for r in rates.split(",")],
-            variants=variants.split(","),
-            days=days,
-            novelty=novelty,
-            seed=seed,
-            experiment=out.stem,
-        )
-        df.to_csv(out, index=False)
-        console.print(f"{len(df):,} rows written to {out}")
-    except (VectreeError, ValueError) as exc:
-        _fail(exc)
+    df = simulate_exposures(
+        units,
+        rates=[float(r) for r in rates.split(",")],
+        variants=variants.split(","),
+        days=days,
+        novelty=novelty,
+        seed=seed,
+        experiment=out.stem,
+    )
+    df.to_csv(out, index=False)
+    console.print(f"{len(df):,} rows written to {out}")

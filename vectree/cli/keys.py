@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from vectree.errors import VectreeError
+from vectree.cli.common import console, err, parse_storage_options, reports_errors
 
-console = Console()
-err = Console(stderr=True)
 app = typer.Typer(help="API keys of a service root: create (printed once), list, revoke.", no_args_is_help=True)
 
 
-def _store(root: str, storage_options: str | None):  # noqa: ANN202
+def _store(root: str, options: str | None):  # noqa: ANN202
     from vectree.storage.url import open_store
 
-    try:
-        options = json.loads(storage_options) if storage_options else {}
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] --storage-options must be a JSON object: {exc}")
-        raise typer.Exit(code=2) from None
-    return open_store(root, **options)
+    return open_store(root, **parse_storage_options(options))
 
 
 @app.command("create")
+@reports_errors
 def keys_create(
     root: str = typer.Argument(..., help="The service root."),
     tenant: str = typer.Option(..., help="The tenant the key acts for."),
@@ -38,11 +30,7 @@ def keys_create(
     """Make a key and print it once (only a salted hash is stored)."""
     from vectree.service.tenants import create_key
 
-    try:
-        key, rec = create_key(_store(root, storage_options), tenant, admin=admin, read_only=read_only)
-    except VectreeError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+    key, rec = create_key(_store(root, storage_options), tenant, admin=admin, read_only=read_only)
     err.print(
         f"key {rec['key_id']} for tenant {tenant!r}{' (admin)' if admin else ''}{' (read-only)' if read_only else ''}; "
         "it is shown only now:"
@@ -51,6 +39,7 @@ def keys_create(
 
 
 @app.command("list")
+@reports_errors
 def keys_list(
     root: str = typer.Argument(..., help="The service root."), storage_options: str = typer.Option(None)
 ) -> None:
@@ -67,6 +56,7 @@ def keys_list(
 
 
 @app.command("revoke")
+@reports_errors
 def keys_revoke(
     root: str = typer.Argument(...),
     key_id: str = typer.Argument(..., help="The key's id (`keys list`)."),
@@ -75,9 +65,5 @@ def keys_revoke(
     """Stop a key from working (within seconds on every server process)."""
     from vectree.service.tenants import revoke_key
 
-    try:
-        revoke_key(_store(root, storage_options), key_id)
-    except VectreeError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+    revoke_key(_store(root, storage_options), key_id)
     err.print(f"revoked {key_id}")

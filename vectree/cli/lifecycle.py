@@ -6,12 +6,12 @@ import typer
 from rich.table import Table
 
 import vectree
-from vectree.cli import collection as _collection  # its attributes are read at call time: no import cycle
+from vectree.cli.common import console, reports_errors
 from vectree.cli.main import app
-from vectree.errors import VectreeError
 
 
 @app.command()
+@reports_errors
 def cleanup(
     url: str,
     older_than: str = typer.Option("7d", help="Delete versions older than this (90s, 30m, 2h, 7d, 1w)."),
@@ -22,14 +22,11 @@ def cleanup(
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be deleted; delete nothing."),
 ) -> None:
     """Delete old versions (never the newest, never a tagged one) and the files no kept version uses."""
-    try:
-        report = vectree.open_collection(url).cleanup(
-            older_than=older_than, keep_versions=keep_versions, grace=grace, dry_run=dry_run
-        )
-    except VectreeError as exc:
-        _collection._fail(exc)
+    report = vectree.open_collection(url).cleanup(
+        older_than=older_than, keep_versions=keep_versions, grace=grace, dry_run=dry_run
+    )
     verb = "would delete" if dry_run else "deleted"
-    _collection.console.print(
+    console.print(
         f"{verb} {len(report.versions_deleted)} version(s) and {report.objects_deleted} object(s) "
         f"({report.bytes_deleted:,} bytes); kept {len(report.versions_kept)} version(s), "
         f"{report.objects_kept} object(s) ({report.bytes_kept:,} bytes)"
@@ -42,35 +39,29 @@ def cleanup(
 
 
 @app.command()
+@reports_errors
 def tag(
     url: str, name: str, version: int = typer.Argument(None, help="The version to tag (default: the newest).")
 ) -> None:
     """Name a version; tagged versions are never cleaned up; open one with --tag."""
-    try:
-        v = vectree.open_collection(url).tag(name, version)
-    except VectreeError as exc:
-        _collection._fail(exc)
-    _collection.console.print(f"tag {name} -> version {v}")
+    v = vectree.open_collection(url).tag(name, version)
+    console.print(f"tag {name} -> version {v}")
 
 
 @app.command()
+@reports_errors
 def untag(url: str, name: str) -> None:
     """Remove a tag (its version may then be cleaned up)."""
-    try:
-        vectree.open_collection(url).untag(name)
-    except VectreeError as exc:
-        _collection._fail(exc)
-    _collection.console.print(f"removed tag {name}")
+    vectree.open_collection(url).untag(name)
+    console.print(f"removed tag {name}")
 
 
 @app.command()
+@reports_errors
 def tags(url: str) -> None:
     """Every tag and the version it names."""
-    try:
-        found = vectree.open_collection(url).tags()
-    except VectreeError as exc:
-        _collection._fail(exc)
+    found = vectree.open_collection(url).tags()
     table = Table("tag", "version")
     for name, v in sorted(found.items()):
         table.add_row(name, str(v))
-    _collection.console.print(table)
+    console.print(table)

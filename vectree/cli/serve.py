@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
-from rich.console import Console
 
+from vectree.cli.common import err, parse_storage_options, reports_errors
 from vectree.cli.main import app
-from vectree.errors import VectreeError
-
-err = Console(stderr=True)
-
-
-def _options(storage_options: str | None) -> dict:
-    try:
-        return json.loads(storage_options) if storage_options else {}
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] --storage-options must be a JSON object: {exc}")
-        raise typer.Exit(code=2) from None
 
 
 @app.command()
+@reports_errors
 def serve(
     root: str = typer.Argument(..., help="Where the service keeps keys and collections: a path or s3://bucket/prefix."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)."),
@@ -41,7 +29,7 @@ def serve(
 
     config = ServiceConfig(
         root=root,
-        storage_options=_options(storage_options),
+        storage_options=parse_storage_options(storage_options),
         workers=workers,
         rate_per_s=rate,
         burst=burst,
@@ -54,6 +42,7 @@ def serve(
 
 
 @app.command("import")
+@reports_errors
 def import_collection(
     root: str = typer.Argument(..., help="The service root."),
     name: str = typer.Argument(..., help="The name the collection gets in the service."),
@@ -65,9 +54,5 @@ def import_collection(
     """Copy a collection (with its embedder, classifier or recommender) into a service root."""
     from vectree.service.registry import Registry
 
-    try:
-        Registry(root, _options(storage_options)).adopt(name, tenant, source, private=private)
-    except VectreeError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+    Registry(root, parse_storage_options(storage_options)).adopt(name, tenant, source, private=private)
     err.print(f"imported {source} as {name!r} (owner {tenant!r}{', private' if private else ''})")

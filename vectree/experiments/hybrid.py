@@ -28,10 +28,9 @@ from scipy import stats
 from vectree.errors import InvalidInputError
 from vectree.experiments.sequential import (
     SequentialLook,
-    _cumulative_moments,
+    _msprt_looks,
     always_valid_pvalues,
-    confidence_sequence,
-    naive_pvalues,
+    checked_arms,
 )
 
 __all__ = ["HybridResult", "hybrid_final_alpha", "hybrid_test", "simulate_hybrid"]
@@ -142,39 +141,21 @@ def hybrid_test(
     >>> r.complete, r.reject
     (True, True)
     """
-    yc, yt = np.asarray(y_control, dtype=np.float64), np.asarray(y_variant, dtype=np.float64)
     if planned_n < 2:
         raise InvalidInputError(f"planned_n (units per arm) must be >= 2, got {planned_n}")
     if not 0 < spend < 1:
         raise InvalidInputError(f"spend (share of alpha for the always-valid looks) must be in (0, 1), got {spend}")
-    if not 0 < alpha < 1:
-        raise InvalidInputError(f"alpha must be in (0, 1), got {alpha}")
-    if min(len(yc), len(yt)) < 2:
-        raise InvalidInputError(f"each arm needs at least 2 units, got control={len(yc)}, variant={len(yt)}")
-    if tau is None:
-        sd = float(np.std(np.concatenate([yc, yt]), ddof=1))
-        tau = 0.1 * sd if sd > 0 else 1e-6
-    if not tau > 0:
-        raise InvalidInputError(f"tau (the effect size the test is tuned for) must be > 0, got {tau}")
+    yc, yt, tau = checked_arms(y_control, y_variant, alpha, tau)
     fr = _fractions(planned_n, n_looks, min_per_arm)
     sizes = np.round(fr * planned_n).astype(int)
     have = min(len(yc), len(yt))
     taken = sizes[sizes <= have]
     if taken.size == 0:
         taken = np.array([have])
-    mc, vc = _cumulative_moments(yc, taken)
-    mt, vt = _cumulative_moments(yt, taken)
-    diff, var = mt - mc, vc / taken + vt / taken
     a_seq = spend * alpha
+    looks, p, diff, var = _msprt_looks(yc, yt, taken, taken, tau, a_seq)
     var_end = float(var[-1] * taken[-1] / planned_n)
     a_end = hybrid_final_alpha(fr, tau**2 / max(var_end, 1e-300), alpha, a_seq)
-    p = always_valid_pvalues(diff, var, tau)
-    lo, hi = confidence_sequence(diff, var, tau, a_seq)
-    naive = naive_pvalues(diff, var)
-    looks = [
-        SequentialLook(int(n), int(n), float(d), float(pp), float(a), float(b), float(q))
-        for n, d, pp, a, b, q in zip(taken, diff, p, lo, hi, naive)
-    ]
     hits = np.flatnonzero(p <= a_seq)
     final_p = final_ci = None
     if have >= planned_n:

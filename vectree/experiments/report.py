@@ -11,6 +11,7 @@ from vectree.experiments.analysis import Comparison
 from vectree.experiments.backtest import BacktestResult
 from vectree.experiments.holdout import HoldoutReport, WindowRow
 from vectree.experiments.sequential import SequentialResult
+from vectree.figures import pyplot, save_figure
 
 __all__ = ["experiment_markdown", "backtest_markdown", "holdout_markdown", "plot_lift_over_time", "plot_sequential"]
 
@@ -141,20 +142,11 @@ def holdout_markdown(report: HoldoutReport, *, title: str = "Long-running holdou
     return "\n".join(lines) + "\n"
 
 
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_lift_over_time(
     rows: Sequence[WindowRow], path: str | Path, *, title: str = "Lift over time", cumulative: bool = True
 ) -> Path:
     """A PNG of the absolute lift and its interval at each window (cumulative or per window)."""
-    plt = _figure()
+    plt = pyplot()
     x = list(range(len(rows)))
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
     lift = [r.abs_lift for r in rows]
@@ -167,16 +159,12 @@ def plot_lift_over_time(
     ax.set_ylabel("absolute lift")
     ax.set_title(title)
     ax.legend(loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_sequential(result: SequentialResult, path: str | Path, *, title: str = "Sequential test") -> Path:
     """A PNG of the lift with the always-valid interval at each look."""
-    plt = _figure()
+    plt = pyplot()
     n = [lk.n_control + lk.n_variant for lk in result.looks]
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
     ax.fill_between(
@@ -194,8 +182,4 @@ def plot_sequential(result: SequentialResult, path: str | Path, *, title: str = 
     ax.set_ylabel("absolute lift")
     ax.set_title(title)
     ax.legend(loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -217,14 +217,12 @@ def _one(
     hib = spec.higher_is_better
     credible = 1 - alpha
     reduction = None
-    if spec.kind == "ratio":
-        nc, nt = _arms(units, variant_col, control, variant, spec.numerator)
-        dc, dt = _arms(units, variant_col, control, variant, spec.denominator)
-        comp = compare_ratios(nc, dc, nt, dt, alpha=alpha, names=names)
-        rc = ratio_estimate(nc, dc)
-        bayes = bayes_normal(
-            rc.ratio,
-            rc.se,
+
+    def normal(comp: Comparison, control_mean: float, control_se: float) -> BayesResult:
+        """The Bayesian (normal approximation) reading of a frequentist comparison."""
+        return bayes_normal(
+            control_mean,
+            control_se,
             comp.abs_lift,
             comp.se,
             prior_sd=prior_sd,
@@ -233,6 +231,13 @@ def _one(
             seed=seed,
             names=names,
         )
+
+    if spec.kind == "ratio":
+        nc, nt = _arms(units, variant_col, control, variant, spec.numerator)
+        dc, dt = _arms(units, variant_col, control, variant, spec.denominator)
+        comp = compare_ratios(nc, dc, nt, dt, alpha=alpha, names=names)
+        rc = ratio_estimate(nc, dc)
+        bayes = normal(comp, rc.ratio, rc.se)
         return ScorecardRow(spec.name, "ratio (delta method)", hib, comp, bayes)
     yc, yt = _arms(units, variant_col, control, variant, spec.column)
     if spec.kind == "cuped":
@@ -242,17 +247,7 @@ def _one(
         reduction = fit.variance_reduction
         comp.test = f"CUPED on {', '.join(spec.covariates)} (OLS) + Welch's t-test"
         se_c = float(np.sqrt(fit.adjust(yc, xc).var(ddof=1) / len(yc)))
-        bayes = bayes_normal(
-            comp.control_value,
-            se_c,
-            comp.abs_lift,
-            comp.se,
-            prior_sd=prior_sd,
-            credible=credible,
-            higher_is_better=hib,
-            seed=seed,
-            names=names,
-        )
+        bayes = normal(comp, comp.control_value, se_c)
         kind = f"mean, CUPED on {', '.join(spec.covariates)}"
     elif np.isin(np.concatenate([yc, yt]), (0.0, 1.0)).all() and prior_sd is None:
         comp = compare_proportions(int(yc.sum()), len(yc), int(yt.sum()), len(yt), alpha=alpha, names=names)
@@ -270,17 +265,7 @@ def _one(
         kind = "rate"
     else:
         comp = compare_means(yc, yt, alpha=alpha, names=names)
-        bayes = bayes_normal(
-            comp.control_value,
-            float(np.sqrt(yc.var(ddof=1) / len(yc))),
-            comp.abs_lift,
-            comp.se,
-            prior_sd=prior_sd,
-            credible=credible,
-            higher_is_better=hib,
-            seed=seed,
-            names=names,
-        )
+        bayes = normal(comp, comp.control_value, float(np.sqrt(yc.var(ddof=1) / len(yc))))
         kind = "mean"
     return ScorecardRow(spec.name, kind, hib, comp, bayes, reduction)
 

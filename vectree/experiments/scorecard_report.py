@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from vectree.experiments.scorecard import Scorecard
+from vectree.figures import pyplot, save_figure
 
 __all__ = ["scorecard_markdown", "plot_scorecard"]
 
@@ -96,10 +97,7 @@ def scorecard_markdown(card: Scorecard, *, title: str = "Scorecard", plot: str |
 def plot_scorecard(card: Scorecard, path: str | Path, *, title: str = "Relative lift per metric") -> Path:
     """A PNG: for each metric and variant, the relative lift with its confidence interval (frequentist)
     and its credible interval (Bayesian), one above the other."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = card.rows
     fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.55 * len(rows)), dpi=110)
@@ -138,8 +136,4 @@ def plot_scorecard(card: Scorecard, path: str | Path, *, title: str = "Relative 
     ax.set_xlabel("relative lift over the control (%)")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, tight_box=True)

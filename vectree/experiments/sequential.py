@@ -107,6 +107,48 @@ def _cumulative_moments(y: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.nd
     return mean, var
 
 
+def _msprt_looks(
+    yc: np.ndarray, yt: np.ndarray, nc: np.ndarray, nt: np.ndarray, tau: float, alpha: float
+) -> tuple[list[SequentialLook], np.ndarray, np.ndarray, np.ndarray]:
+    """The mSPRT at each look (the first ``nc[i]`` control and ``nt[i]`` variant units): the looks, their
+    always-valid p-values, the differences of means and their variances."""
+    mc, vc = _cumulative_moments(yc, nc)
+    mt, vt = _cumulative_moments(yt, nt)
+    diff = mt - mc
+    var = vc / nc + vt / nt
+    p = always_valid_pvalues(diff, var, tau)
+    lo, hi = confidence_sequence(diff, var, tau, alpha)
+    naive = naive_pvalues(diff, var)
+    looks = [
+        SequentialLook(int(a), int(b), float(d), float(pv), float(low), float(high), float(q))
+        for a, b, d, pv, low, high, q in zip(nc, nt, diff, p, lo, hi, naive)
+    ]
+    return looks, p, diff, var
+
+
+def checked_arms(
+    y_control: np.ndarray, y_variant: np.ndarray, alpha: float, tau: float | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The two arms as float64 arrays and the mixing ``tau`` of the mSPRT, checked; ``tau`` defaults to a
+    tenth of the pooled standard deviation (an effect of Cohen's d = 0.1).
+
+    >>> checked_arms([0, 1, 0, 1], [1, 1, 0, 1], 0.05, None)[2]
+    0.05175491695067657
+    """
+    yc = np.asarray(y_control, dtype=np.float64)
+    yt = np.asarray(y_variant, dtype=np.float64)
+    if not 0 < alpha < 1:
+        raise InvalidInputError(f"alpha must be in (0, 1), got {alpha}")
+    if min(len(yc), len(yt)) < 2:
+        raise InvalidInputError(f"each arm needs at least 2 units, got control={len(yc)}, variant={len(yt)}")
+    if tau is None:
+        sd = float(np.std(np.concatenate([yc, yt]), ddof=1))
+        tau = 0.1 * sd if sd > 0 else 1e-6
+    if not tau > 0:
+        raise InvalidInputError(f"tau (the effect size the test is tuned for) must be > 0, got {tau}")
+    return yc, yt, tau
+
+
 def sequential_test(
     y_control: np.ndarray,
     y_variant: np.ndarray,
@@ -122,33 +164,13 @@ def sequential_test(
     ``tau`` defaults to a tenth of the pooled standard deviation (an effect of Cohen's d = 0.1).
     The first look waits until each arm has ``min_per_arm`` units, so the variance estimate is sane.
     """
-    yc = np.asarray(y_control, dtype=np.float64)
-    yt = np.asarray(y_variant, dtype=np.float64)
-    if not 0 < alpha < 1:
-        raise InvalidInputError(f"alpha must be in (0, 1), got {alpha}")
-    if min(len(yc), len(yt)) < 2:
-        raise InvalidInputError(f"each arm needs at least 2 units, got control={len(yc)}, variant={len(yt)}")
-    if tau is None:
-        sd = float(np.std(np.concatenate([yc, yt]), ddof=1))
-        tau = 0.1 * sd if sd > 0 else 1e-6
-    if not tau > 0:
-        raise InvalidInputError(f"tau (the effect size the test is tuned for) must be > 0, got {tau}")
+    yc, yt, tau = checked_arms(y_control, y_variant, alpha, tau)
     start = min(1.0, min_per_arm / min(len(yc), len(yt)))
     fractions = np.linspace(start, 1.0, max(1, n_looks))
     nc = np.maximum(2, np.round(fractions * len(yc)).astype(int))
     nt = np.maximum(2, np.round(fractions * len(yt)).astype(int))
     new_look = np.concatenate([[True], (np.diff(nc) > 0) | (np.diff(nt) > 0)])
     nc, nt = nc[new_look], nt[new_look]
-    mc, vc = _cumulative_moments(yc, nc)
-    mt, vt = _cumulative_moments(yt, nt)
-    diff = mt - mc
-    var = vc / nc + vt / nt
-    p = always_valid_pvalues(diff, var, tau)
-    lo, hi = confidence_sequence(diff, var, tau, alpha)
-    naive = naive_pvalues(diff, var)
-    looks = [
-        SequentialLook(int(a), int(b), float(d), float(pp), float(l), float(h), float(q))
-        for a, b, d, pp, l, h, q in zip(nc, nt, diff, p, lo, hi, naive)
-    ]
+    looks, p, _, _ = _msprt_looks(yc, yt, nc, nt, tau, alpha)
     hits = np.flatnonzero(p <= alpha)
     return SequentialResult(alpha, float(tau), looks, bool(hits.size), int(hits[0]) if hits.size else None)

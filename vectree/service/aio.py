@@ -17,7 +17,7 @@ import httpx
 from vectree.collection import SearchResult, VerifyReport
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.format.bucket import Rows
-from vectree.service.calls import RETRY_STATUSES, Call, NameTakenError, ServiceError, backoff, name_of, q, raise_for
+from vectree.service.calls import TRANSIENT, Call, NameTakenError, create_call, name_of, outcome, q
 from vectree.service.client import CollectionCalls
 from vectree.service.wire import json_to_report, json_to_result
 
@@ -44,18 +44,15 @@ class AsyncClient:
         """Send ``call``; retry 429/503 and refused connections with backoff; raise the library's errors."""
         for attempt in range(self.retries + 1):
             try:
-                r = await self._http.request(call.method, call.path, **call.request_kwargs())
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                if attempt == self.retries or call.method != "GET" and not isinstance(exc, httpx.ConnectError):
-                    raise ServiceError(503, "Unreachable", f"{self.url}: {exc}") from exc
-                await asyncio.sleep(backoff(attempt, None, self.backoff_s))
-                continue
-            if r.status_code in RETRY_STATUSES and attempt < self.retries:
-                await asyncio.sleep(backoff(attempt, r.headers.get("retry-after"), self.backoff_s))
-                continue
-            if r.status_code >= 400:
-                raise_for(r.status_code, r.content)
-            return r.json()
+                answer: httpx.Response | Exception = await self._http.request(
+                    call.method, call.path, **call.request_kwargs()
+                )
+            except TRANSIENT as exc:
+                answer = exc
+            wait, decoded = outcome(call, attempt, self.retries, self.backoff_s, self.url, answer)
+            if wait is None:
+                return decoded
+            await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def _run(self, pair: tuple[Call, Callable[[Any], Any]]) -> Any:
@@ -74,16 +71,8 @@ class AsyncClient:
         exist_ok: bool = False,
     ) -> AsyncRemoteCollection:
         """Create an empty collection owned by the key's tenant."""
-        body = {
-            "name": name_of(name),
-            "dim": dim,
-            "metric": metric,
-            "private": private,
-            "vector_dtype": vector_dtype,
-            "bucket_size": bucket_size,
-        }
         try:
-            info = await self.request(Call("POST", "/collections", json=body))
+            info = await self.request(create_call(name, dim, metric, bucket_size, vector_dtype, private))
         except NameTakenError:
             if exist_ok:
                 return await self.open_collection(name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
+import httpx
 import numpy as np
 
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError, StorageError, VectreeError
@@ -38,6 +39,8 @@ class NameTakenError(InvalidInputError):
 
 _RAISES = {400: InvalidInputError, 422: InvalidInputError, 404: NotFoundError, 409: ConflictError, 503: StorageError}
 RETRY_STATUSES = (429, 503)
+# failures of the connection itself: a GET is retried after any of them, a write only when it never connected
+TRANSIENT = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
 
 
 def raise_for(status: int, body: bytes) -> None:
@@ -71,6 +74,35 @@ def backoff(attempt: int, retry_after: str | None, base_s: float) -> float:
         except ValueError:
             pass
     return random.uniform(0, base_s * 2**attempt)
+
+
+def outcome(
+    call: Call, attempt: int, retries: int, backoff_s: float, url: str, answer: httpx.Response | Exception
+) -> tuple[float | None, Any]:
+    """What one attempt at ``call`` came to, for both clients: ``(seconds, None)`` to wait and try again, or
+    ``(None, json)``, the decoded answer; a refusal raises the library's exception (:func:`raise_for`).
+
+    ``answer`` is the response, or the :data:`TRANSIENT` error the attempt raised.
+
+    >>> call = Call("GET", "/whoami")
+    >>> outcome(call, 0, 5, 0.1, "http://h", httpx.Response(200, json={"tenant": "t"}))
+    (None, {'tenant': 't'})
+    >>> outcome(call, 0, 5, 0.1, "http://h", httpx.Response(429, headers={"retry-after": "2"}))
+    (2.0, None)
+    >>> outcome(call, 5, 5, 0.1, "http://h", httpx.Response(404, json={"error": {"type": "NotFound", "message": "no"}}))
+    Traceback (most recent call last):
+    ...
+    vectree.errors.NotFoundError: no
+    """
+    if isinstance(answer, Exception):
+        if attempt == retries or call.method != "GET" and not isinstance(answer, httpx.ConnectError):
+            raise ServiceError(503, "Unreachable", f"{url}: {answer}") from answer
+        return backoff(attempt, None, backoff_s), None
+    if answer.status_code in RETRY_STATUSES and attempt < retries:
+        return backoff(attempt, answer.headers.get("retry-after"), backoff_s), None
+    if answer.status_code >= 400:
+        raise_for(answer.status_code, answer.content)
+    return None, answer.json()
 
 
 @dataclass
@@ -125,6 +157,23 @@ def _vectors(vectors: Any) -> Any:
     except (ValueError, TypeError):
         return vectors
     return arr.tolist() if arr.ndim != 1 else [arr.tolist()]
+
+
+def create_call(name: str, dim: int, metric: str, bucket_size: int | None, vector_dtype: str, private: bool) -> Call:
+    """The request that creates an empty collection owned by the key's tenant.
+
+    >>> create_call("papers", 384, "cosine", None, "float32", False).json["dim"]
+    384
+    """
+    body = {
+        "name": name_of(name),
+        "dim": dim,
+        "metric": metric,
+        "private": private,
+        "vector_dtype": vector_dtype,
+        "bucket_size": bucket_size,
+    }
+    return Call("POST", "/collections", json=body)
 
 
 def rows_call(path: str, vectors: Any, ids: Any, labels: Any, metadata: Any) -> Call:

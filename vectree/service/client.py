@@ -24,14 +24,14 @@ from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows
 from vectree.service.calls import (
-    RETRY_STATUSES,
+    TRANSIENT,
     Call,
     NameTakenError,
-    ServiceError,
-    backoff,
+    ServiceError,  # noqa: F401 - part of this module's public names (vectree.service re-exports it)
+    create_call,
     name_of,
+    outcome,
     q,
-    raise_for,
     rows_call,
     search_call,
 )
@@ -154,18 +154,13 @@ class Client:
         """Send ``call``; retry 429/503 and refused connections with backoff; raise the library's errors."""
         for attempt in range(self.retries + 1):
             try:
-                r = self._http.request(call.method, call.path, **call.request_kwargs())
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                if attempt == self.retries or call.method != "GET" and not isinstance(exc, httpx.ConnectError):
-                    raise ServiceError(503, "Unreachable", f"{self.url}: {exc}") from exc
-                time.sleep(backoff(attempt, None, self.backoff_s))
-                continue
-            if r.status_code in RETRY_STATUSES and attempt < self.retries:
-                time.sleep(backoff(attempt, r.headers.get("retry-after"), self.backoff_s))
-                continue
-            if r.status_code >= 400:
-                raise_for(r.status_code, r.content)
-            return r.json()
+                answer: httpx.Response | Exception = self._http.request(call.method, call.path, **call.request_kwargs())
+            except TRANSIENT as exc:
+                answer = exc
+            wait, decoded = outcome(call, attempt, self.retries, self.backoff_s, self.url, answer)
+            if wait is None:
+                return decoded
+            time.sleep(wait)
         raise AssertionError("unreachable")
 
     def _run(self, pair: tuple[Call, Callable[[Any], Any]]) -> Any:
@@ -184,16 +179,8 @@ class Client:
         exist_ok: bool = False,
     ) -> RemoteCollection:
         """Create an empty collection owned by the key's tenant (as :func:`vectree.create_collection`)."""
-        body = {
-            "name": name_of(name),
-            "dim": dim,
-            "metric": metric,
-            "private": private,
-            "vector_dtype": vector_dtype,
-            "bucket_size": bucket_size,
-        }
         try:
-            info = self.request(Call("POST", "/collections", json=body))
+            info = self.request(create_call(name, dim, metric, bucket_size, vector_dtype, private))
         except NameTakenError:
             if exist_ok:
                 return self.open_collection(name)

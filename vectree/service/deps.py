@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from vectree.collection import Collection
 from vectree.errors import InvalidInputError, NotFoundError
 from vectree.service.config import ServiceConfig
 from vectree.service.errors import ApiError
@@ -19,6 +22,7 @@ from vectree.service.tenants import KeyChecker, Principal
 from vectree.service.wire import ARROW, arrow_to_rows
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass
@@ -145,6 +149,19 @@ def check_batch(svc: Service, n: int, what: str) -> None:
         raise InvalidInputError(
             f"{n} {what} in one request; this server takes at most {svc.config.max_batch} (split the batch)"
         )
+
+
+async def batch_body(request: Request, model: type[M], field: str) -> M:
+    """A route's JSON body, validated, refused past ``max_batch`` items in its list ``field``."""
+    body = parse(model, await read_body(request))
+    check_batch(service(request), len(getattr(body, field)), field)
+    return body
+
+
+async def on_collection(svc: Service, record: Record, fn: Callable[[Collection], T], version: int | None = None) -> T:
+    """``fn`` of the collection ``record`` names (at ``version``), in a worker thread: opening it and what
+    ``fn`` does read the store, which must not hold up the event loop."""
+    return await run_in_threadpool(lambda: fn(svc.registry.collection(record, version)))
 
 
 def check_search(svc: Service, k: Any, probes: Any) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures of the classifier tests: small real labelled text: 20 Newsgroups (4 groups) and precomputed arXiv vectors."""
+"""Fixtures of the classifier tests, small real labelled text: 20 Newsgroups (4 groups), precomputed arXiv vectors."""
 
 from __future__ import annotations
 

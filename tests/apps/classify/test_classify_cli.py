@@ -64,9 +64,23 @@ def test_fit_then_predict(files):
         "-o",
         files / "pred.jsonl",
     )
-    rows = [json.loads(line) for line in open(files / "pred.jsonl")]
+    rows = [json.loads(line) for line in (files / "pred.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == list(range(40))
     assert {r["label"] for r in rows} <= {"comp.graphics", "rec.sport.hockey", "sci.space", "talk.religion.misc"}
+
+    # exact search is spelled --exact: to standard output, the same answers as visiting every bucket
+    common = ("classify", "predict", files / "test.parquet", "-c", url, "--text-field", "body")
+    exact = [json.loads(line) for line in vt(*common, "--exact").stdout.splitlines()]
+    every = [json.loads(line) for line in vt(*common, "--probes", "100000").stdout.splitlines()]
+    assert len(exact) == 40 and exact == every
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    old = subprocess.run(
+        [sys.executable, "-m", "vectree", *map(str, common), "--probes", "exact"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert old.returncode == 2 and "--exact" in old.stderr and len(old.stderr.strip().splitlines()) == 1, old.stderr
 
 
 def test_evaluate_prints_the_probes_table(files):
@@ -86,7 +100,7 @@ def test_evaluate_prints_the_probes_table(files):
         "--bucket-size",
         "50",
         "--probes",
-        "1,3,exact",
+        "1,3",
         "--json",
         files / "eval.json",
     )

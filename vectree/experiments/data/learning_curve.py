@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from vectree.errors import InvalidInputError
+from vectree.figures import pyplot, save_figure
 
 __all__ = ["LearningCurve", "learning_curve"]
 
@@ -88,10 +89,7 @@ class LearningCurve:
 
     def plot(self, path: str | Path, *, title: str = "Learning curve") -> Path:
         """A PNG of train and validation scores against training-set size (log x axis)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
         for mean, std, label in (
@@ -109,11 +107,7 @@ class LearningCurve:
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best")
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path)
-        plt.close(fig)
-        return path
+        return save_figure(fig, path)
 
 
 def _sizes(train_sizes: Sequence[float | int], n: int) -> np.ndarray:

@@ -13,16 +13,16 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from vectree.collection import Collection
 from vectree.errors import NotFoundError
 from vectree.service import models as m
 from vectree.service.deps import (
     Service,
+    batch_body,
     caller,
-    check_batch,
     check_search,
+    on_collection,
     openapi_body,
-    parse,
-    read_body,
     readable,
     service,
 )
@@ -71,8 +71,7 @@ def _plain(v: Any) -> Any:
 async def embed(
     name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    body = parse(m.TextsBody, await read_body(request))
-    check_batch(svc, len(body.texts), "texts")
+    body = await batch_body(request, m.TextsBody, "texts")
     record = readable(svc, who, name)
     return await run_in_threadpool(
         lambda: {"vectors": np.asarray(_embedder(svc, record).encode(body.texts), np.float32).tolist()}
@@ -88,20 +87,18 @@ async def embed(
 async def search_text(
     name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    body = parse(m.TextSearchBody, await read_body(request))
-    check_batch(svc, len(body.texts), "texts")
+    body = await batch_body(request, m.TextSearchBody, "texts")
     check_search(svc, body.k, body.probes)
     record = readable(svc, who, name)
 
-    def go() -> dict[str, Any]:
+    def go(col: Collection) -> dict[str, Any]:
         vectors = _embedder(svc, record).encode(body.texts)
-        col = svc.registry.collection(record)
         res = col.search(
             vectors, k=body.k, probes=body.probes, exact=body.exact, include_metadata=body.include_metadata
         )
         return result_to_json(res, col.settings.get("id_type"))
 
-    return await run_in_threadpool(go)
+    return await on_collection(svc, record, go)
 
 
 @router.post(
@@ -113,8 +110,7 @@ async def search_text(
 async def classify(
     name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    body = parse(m.TextsBody, await read_body(request))
-    check_batch(svc, len(body.texts), "texts")
+    body = await batch_body(request, m.TextsBody, "texts")
     record = readable(svc, who, name)
 
     def go() -> dict[str, Any]:
@@ -142,8 +138,7 @@ async def classify(
 async def recommend(
     name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    body = parse(m.RecommendBody, await read_body(request))
-    check_batch(svc, len(body.users), "users")
+    body = await batch_body(request, m.RecommendBody, "users")
     check_search(svc, body.k, None)
     record = readable(svc, who, name)
 

@@ -9,7 +9,17 @@ from starlette.concurrency import run_in_threadpool
 
 from vectree.collection import Collection
 from vectree.service import models as m
-from vectree.service.deps import Service, caller, openapi_body, parse, read_body, readable, service, writable
+from vectree.service.deps import (
+    Service,
+    caller,
+    on_collection,
+    openapi_body,
+    parse,
+    read_body,
+    readable,
+    service,
+    writable,
+)
 from vectree.service.errors import ERROR_RESPONSES, ApiError
 from vectree.service.registry import NameTaken, Record
 from vectree.service.tenants import Principal
@@ -164,9 +174,7 @@ async def verify(
 ) -> dict[str, Any]:
     body = parse(m.VerifyBody, await read_body(request))
     record = readable(svc, who, name)
-    return await run_in_threadpool(
-        lambda: report_to_json(svc.registry.collection(record).verify(all_versions=body.all_versions))
-    )
+    return await on_collection(svc, record, lambda col: report_to_json(col.verify(all_versions=body.all_versions)))
 
 
 @router.get("/whoami", response_model=m.WhoAmI, tags=["keys"], summary="The tenant and rights of the caller's key")

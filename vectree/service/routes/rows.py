@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
+from vectree.collection import Collection
 from vectree.service import models as m
 from vectree.service.deps import (
     Service,
+    batch_body,
     caller,
     check_batch,
+    on_collection,
     openapi_body,
-    parse,
-    read_body,
     readable,
     rows_body,
     service,
@@ -32,13 +32,12 @@ async def _write(request: Request, name: str, svc: Service, who: Principal, upse
     check_batch(svc, len(rows["vectors"]), "rows")
     record = writable(svc, who, name)
 
-    def go() -> dict[str, Any]:
-        col = svc.registry.collection(record)
+    def go(col: Collection) -> dict[str, Any]:
         args = (rows["vectors"], rows["ids"], rows["labels"], rows["metadata"])
         version = col.upsert(*args) if upsert else col.add(*args)
         return {"version": version, "rows": len(col)}
 
-    return await run_in_threadpool(go)
+    return await on_collection(svc, record, go)
 
 
 @router.post(
@@ -74,16 +73,14 @@ async def upsert(
 async def delete(
     name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    body = parse(m.DeleteBody, await read_body(request))
-    check_batch(svc, len(body.ids), "ids")
+    body = await batch_body(request, m.DeleteBody, "ids")
     record = writable(svc, who, name)
 
-    def go() -> dict[str, Any]:
-        col = svc.registry.collection(record)
+    def go(col: Collection) -> dict[str, Any]:
         version = col.delete(body.ids, missing_ok=body.missing_ok)
         return {"version": version, "rows": len(col)}
 
-    return await run_in_threadpool(go)
+    return await on_collection(svc, record, go)
 
 
 @router.post(
@@ -95,7 +92,6 @@ async def delete(
 async def get(
     name: str, request: Request, svc: Service = Depends(service), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    body = parse(m.IdsBody, await read_body(request))
-    check_batch(svc, len(body.ids), "ids")
+    body = await batch_body(request, m.IdsBody, "ids")
     record = readable(svc, who, name)
-    return await run_in_threadpool(lambda: rows_to_json(svc.registry.collection(record, body.version).get(body.ids)))
+    return await on_collection(svc, record, lambda col: rows_to_json(col.get(body.ids)), body.version)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
+from vectree.collection import Collection
 from vectree.errors import InvalidInputError
 from vectree.service import models as m
 from vectree.service.deps import (
@@ -15,6 +15,7 @@ from vectree.service.deps import (
     check_batch,
     check_search,
     is_arrow,
+    on_collection,
     openapi_body,
     readable,
     rows_body,
@@ -72,8 +73,7 @@ async def search(
     check_search(svc, body["k"], body["probes"])
     record = readable(svc, who, name)
 
-    def go() -> dict[str, Any]:
-        col = svc.registry.collection(record, body["version"])
+    def go(col: Collection) -> dict[str, Any]:
         res = col.search(
             body["vectors"],
             k=body["k"],
@@ -86,4 +86,4 @@ async def search(
         )
         return result_to_json(res, col.settings.get("id_type"))
 
-    return await run_in_threadpool(go)
+    return await on_collection(svc, record, go, body["version"])
