@@ -16,13 +16,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-<<<<<<< HEAD
-from vectree.collection.plan import DEFAULT_PROBES
-from vectree.errors import InvalidInputError, VectreeError
-=======
 from vectree.cli.common import console, reports_errors
+from vectree.collection.plan import DEFAULT_PROBES
 from vectree.errors import InvalidInputError
->>>>>>> tidy
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -32,7 +28,7 @@ app = typer.Typer(
 )
 
 EMBEDDERS = ("minilm", "static", "word2vec")
-EXACT = "exact"  # how the classifier stores "scan every bucket" (the CLI spells it --exact)
+EXACT = "exact"  # the row label of exact search in an evaluation sweep (the CLI spells it --exact)
 TextField = typer.Option(
     "text",
     "--text-field",
@@ -191,13 +187,9 @@ def predict(
 
     overrides: dict[str, Any] = {}
     if probes is not None:
-<<<<<<< HEAD
-        overrides.update({"exact": True} if probes == "exact" else {"probes": int(probes)})
-=======
         overrides["probes"] = _probe_count(probes)
     if exact:
-        overrides["probes"] = EXACT
->>>>>>> tidy
+        overrides["exact"] = True
     if n_neighbors is not None:
         overrides["n_neighbors"] = n_neighbors
     clf = DocumentClassifier.open(collection, **overrides)
