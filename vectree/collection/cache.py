@@ -180,6 +180,10 @@ class ObjectCache:
             else:
                 fut.set_exception(error or RuntimeError(f"the fetch of {key} did not finish"))
 
+    def cached(self, fps: list[str]) -> list[Block] | None:
+        """The blocks of these fingerprints if every one is cached (recency refreshed), else None."""
+        return self.lru.get_all(fps)  # type: ignore[return-value]
+
     def blocks(self, refs: list[tuple[str, str]]) -> list[Block]:
         """Decoded blocks for ``(folder, fingerprint)`` refs; misses are fetched in parallel, once."""
         fps = [fp for _, fp in refs]

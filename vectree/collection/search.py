@@ -195,6 +195,9 @@ def _probed_bytes(snap: Snapshot, buckets: list[int]) -> int:
 
 def _fetch(snap: Snapshot, buckets: list[int], tuning: SearchTuning) -> list[Block]:
     fps = snap.index.bucket_fingerprints
+    warm = snap.cache.cached([fps[bucket] for bucket in buckets])
+    if warm is not None:
+        return warm
     out: list[Block] = []
     for g in range(0, len(buckets), tuning.fetch_group):
         out += snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in buckets[g : g + tuning.fetch_group]])

@@ -39,17 +39,29 @@ def as_vectors(vectors: Any, dim: int, metric: str, what: str = "vectors", allow
         raise InvalidInputError(f"{what} is empty: give at least one row")
     if arr.shape[1] != dim:
         raise InvalidInputError(f"{what} have dimension {arr.shape[1]} but the collection's dim is {dim}")
-    if not np.isfinite(arr).all():  # (one reduction when all is well; per row only to name the culprit)
-        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
-        raise InvalidInputError(f"{what} contain NaN or inf in {len(bad)} row(s), first at row {int(bad[0])}")
     arr = np.ascontiguousarray(arr)
-    if metric == "cosine":
-        norms = np.sqrt(np.einsum("ij,ij->i", arr, arr))
-        if (norms == 0).any():
+    # one reduction when all is well: a NaN or inf anywhere makes its row's squared norm non-finite
+    # (so does overflow of huge finite values, which the exact checks below then let through)
+    sq = np.einsum("ij,ij->i", arr, arr)
+    cosine = metric == "cosine"
+    if len(sq) == 1:
+        s0 = float(sq[0])
+        well = (0.0 < s0 < np.inf) if cosine else (s0 == s0 and s0 != np.inf)
+    else:
+        well = bool(np.isfinite(sq).all()) and (not cosine or bool(sq.all()))
+    if not well:
+        if not np.isfinite(arr).all():  # per row only to name the culprit
+            bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+            raise InvalidInputError(f"{what} contain NaN or inf in {len(bad)} row(s), first at row {int(bad[0])}")
+        if cosine and (sq == 0).any():
             raise InvalidInputError(
-                f"{what} row {int(np.flatnonzero(norms == 0)[0])} is all zeros: it has no direction for the cosine metric"
+                f"{what} row {int(np.flatnonzero(sq == 0)[0])} is all zeros: it has no direction for the cosine metric"
             )
-        arr = arr / norms[:, None]
+        if cosine:  # finite values whose squares overflow float32: normalise in float64
+            wide = arr.astype(np.float64)
+            return np.ascontiguousarray(wide / np.linalg.norm(wide, axis=1, keepdims=True), dtype=np.float32)
+    if cosine:
+        arr = arr / np.sqrt(sq)[:, None]
     return arr
 
 

@@ -93,6 +93,25 @@ class ByteLRU(Generic[V]):
             self._items[key] = (new, item[1])
             return True
 
+    def get_all(self, keys: list[str]) -> list[V] | None:
+        """Every value, as ``get_many``; or None, with nothing counted, as soon as one is missing
+        (a query's warm path: one walk when everything is cached, else the caller fetches).
+
+        >>> c = ByteLRU(10); c.put("a", "A", 1); c.get_all(["a"]), c.get_all(["a", "b"]), c.stats.hits
+        (['A'], None, 1)
+        """
+        out: list[V] = []
+        with self._lock:
+            get, refresh = self._items.get, self._items.move_to_end
+            for key in keys:
+                item = get(key)
+                if item is None:
+                    return None
+                refresh(key)
+                out.append(item[0])
+            self.stats.hits += len(keys)
+        return out
+
     def put(self, key: str, value: V, nbytes: int) -> None:
         gone: list[tuple[str, V]] = []
         with self._lock:
