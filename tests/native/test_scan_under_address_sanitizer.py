@@ -10,6 +10,7 @@ from tests.native.build import asan_runtime, build_variant
 TESTS = [
     "tests/collection/test_search_under_concurrent_writes.py",
     "tests/collection/test_threads_share_a_collection.py",
+    "tests/collection/test_arena_keeps_memory_near_the_cache.py",
     "tests/collection/test_compiled_scan_matches_matrix_scan.py::test_deleted_rows_are_never_returned_by_any_scan",
 ]
 
