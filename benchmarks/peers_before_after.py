@@ -45,7 +45,10 @@ def compare(pairs: dict[str, tuple[str, str]]) -> list[dict]:
     rows = []
     for label, (before, after) in pairs.items():
         for ds in DATASETS:
-            b, a = (at_095(Path(t.format(dataset=ds))) for t in (before, after))
+            paths = [Path(t.format(dataset=ds)) for t in (before, after)]
+            if not all(p.exists() for p in paths):  # (a pair may cover some datasets only)
+                continue
+            b, a = (at_095(p) for p in paths)
             rows.append(
                 {
                     "pair": label,

@@ -69,17 +69,19 @@ static KERNEL_ATTR int64_t SFX(scan_one)(const float *q, Py_ssize_t dim, int met
             const uint16_t *v = (const uint16_t *)b->vectors;
             for (int64_t i = 0; i < b->n; i++) {
                 if (dm && dm[i]) continue;
-                float ip = SFX(dot_half)(q, v + i * dim, dim);
-                offer(t, metric == 0 ? s[i] - 2.0f * ip : -ip, slot | i);
+                const float ip = SFX(dot_half)(q, v + i * dim, dim), d = metric == 0 ? s[i] - 2.0f * ip : -ip;
                 read++;
+                if (t->filled == t->k && d > t->d[t->worst]) continue; /* the common case, decided inline */
+                offer(t, d, slot | i);
             }
         } else {
             const float *v = (const float *)b->vectors;
             for (int64_t i = 0; i < b->n; i++) {
                 if (dm && dm[i]) continue;
-                float ip = SFX(dot)(q, v + i * dim, dim);
-                offer(t, metric == 0 ? s[i] - 2.0f * ip : -ip, slot | i);
+                const float ip = SFX(dot)(q, v + i * dim, dim), d = metric == 0 ? s[i] - 2.0f * ip : -ip;
                 read++;
+                if (t->filled == t->k && d > t->d[t->worst]) continue; /* the common case, decided inline */
+                offer(t, d, slot | i);
             }
         }
     }

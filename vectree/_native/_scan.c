@@ -40,7 +40,9 @@ typedef struct {
 static int worse(float da, int64_t ra, float db, int64_t rb) { return da > db || (da == db && ra > rb); }
 
 /* Offer one candidate; returns 1 when the k-th best changed. */
-static inline int offer(TopK *t, float d, int64_t ref) {
+/* (not inline: offered candidates are the rare case, and inlining this into the scan loops made
+ * offer_rows 2x slower; the loops decide the common case, a candidate that cannot beat the k-th, inline) */
+static int offer(TopK *t, float d, int64_t ref) {
     if (t->filled < t->k) {
         t->d[t->filled] = d;
         t->ref[t->filled] = ref;

@@ -281,11 +281,12 @@ def _scan_matrix(
         starts = np.concatenate([[0], cuts])
         visitors = {int(flat_bucket[s]): q for s, q in zip(starts, np.split(flat_q, cuts))}
     fps = snap.index.bucket_fingerprints
+    scaled = _scaled(snap, queries)
     for g in range(0, len(buckets), tuning.fetch_group):
         part = buckets[g : g + tuning.fetch_group]
         blocks = snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part])
         for bucket, block in zip(part, blocks):
-            _offer_block(snap, queries, block, visitors[bucket], bucket, top, slots, stats, tuning, skip)
+            _offer_block(snap, scaled, block, visitors[bucket], bucket, top, slots, stats, tuning, skip)
         stats["buckets_scanned"] += len(part)
 
 
@@ -298,15 +299,21 @@ def _scan_tail(
     segs = [(SEGMENTS, s.fingerprint) for s in snap.manifest.segments]
     first = snap.index.n_buckets if snap.index is not None else 0
     every = np.arange(len(queries))
+    scaled = _scaled(snap, queries)
     for g in range(0, len(segs), tuning.fetch_group):
         for i, block in enumerate(snap.cache.blocks(segs[g : g + tuning.fetch_group])):
-            _offer_block(snap, queries, block, every, first + g + i, top, slots, stats, tuning, skip)
+            _offer_block(snap, scaled, block, every, first + g + i, top, slots, stats, tuning, skip)
             stats["segments_scanned"] += 1
+
+
+def _scaled(snap: Snapshot, queries: np.ndarray) -> np.ndarray:
+    """-2q (l2) or -q: one product with a block's rows then gives each distance up to a per-query constant."""
+    return queries * np.float32(-2.0 if snap.manifest.settings["metric"] == "l2" else -1.0)
 
 
 def _offer_block(
     snap: Snapshot,
-    queries: np.ndarray,
+    scaled: np.ndarray,
     block: Block,
     qidx: np.ndarray,
     slot: int,
@@ -316,17 +323,17 @@ def _offer_block(
     tuning: SearchTuning,
     skip: Skip,
 ) -> None:
-    """One matrix product for every query in ``qidx`` against ``block``, folded into their running top k."""
-    metric = snap.manifest.settings["metric"]
+    """One matrix product for every query in ``qidx`` (``scaled``: see :func:`_scaled`) against ``block``,
+    folded into their running top k."""
     slots[slot] = block
     dead = skip(block)
     dead_bytes = b"" if dead is None else dead.view(np.uint8)
     vectors = as_float32(block.rows.vectors)  # float16 buckets: widened once per batch
-    scale = np.float32(-2.0 if metric == "l2" else -1.0)  # -2q (l2) or -q: distance up to a per-query constant
+    l2 = snap.manifest.settings["metric"] == "l2"
     for s in range(0, len(qidx), tuning.query_block):
         qi = np.ascontiguousarray(qidx[s : s + tuning.query_block], dtype=np.int64)
-        dist = (queries[qi] * scale) @ vectors.T
-        if metric == "l2":
+        dist = scaled[qi] @ vectors.T
+        if l2:
             dist += block.sqnorms
         _scan.offer_rows(np.ascontiguousarray(dist, np.float32), qi, slot, dead_bytes, *top)
     stats["rows_scanned"] += len(block.rows) * len(qidx)
