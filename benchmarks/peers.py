@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import arguments, machine  # noqa: E402
 from benchmarks.datasets import load  # noqa: E402
-from benchmarks.peers_report import DISK_CACHE_FRACTION, TARGET_RECALL, plot, summarise, write_markdown  # noqa: E402
+from benchmarks.peers_report import DISK_CACHE_FRACTION, TARGET_RECALL, plot, runs_of, summarise, write_markdown  # noqa: E402
 from benchmarks.peers_systems import setting_name  # noqa: E402
 
 DATASETS = ["fashion-mnist", "glove", "arxiv"]
@@ -249,7 +249,7 @@ def run_dataset(
         )
         old["errors"] = {**old.get("errors", {}), **errors}
         body = old
-    body["summary"] = summarise(body["rows"], raw_mb)
+    body["summary"] = summarise(body["rows"], raw_mb, runs_of(body))
     path.write_text(json.dumps(body, indent=1, default=float))
     write_markdown(body, out_dir / f"peers-{ds.name}.md")
     plot(body, out_dir / f"peers-{ds.name}.png")
@@ -322,7 +322,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_json:
         body = json.loads(args.from_json.read_text())
-        body["summary"] = summarise(body["rows"], body["dataset"]["raw_vector_mb"])
+        body["summary"] = summarise(body["rows"], body["dataset"]["raw_vector_mb"], runs_of(body))
         args.from_json.write_text(json.dumps(body, indent=1, default=float))
         write_markdown(body, args.from_json.with_suffix(".md"))
         plot(body, args.from_json.with_suffix(".png"))

@@ -34,7 +34,19 @@ def at_recall(points: list[tuple[float, float]], target: float = TARGET_RECALL) 
     return None, "not bracketed"
 
 
-def summarise(rows: list[dict], raw_mb: float) -> dict:
+def runs_of(body: dict) -> dict[str, int]:
+    """Which run each system's rows come from: 0 the first, i the i-th ``--merge`` run (the last that ran it)."""
+    out: dict[str, int] = {}
+    for i, merged in enumerate(body.get("merged_runs", []), 1):
+        for system in merged["systems"]:
+            out[system] = i
+    return out
+
+
+def summarise(rows: list[dict], raw_mb: float, runs: dict[str, int] | None = None) -> dict:
+    """Each system at recall 0.95; its ratios to faiss IVF-Flat only when both come from the same run
+    (``runs``, from :func:`runs_of`): another run's machine load makes a cross-run ratio meaningless."""
+    runs = runs or {}
     mem = [r for r in rows if r["regime"] == "memory"]
     table: dict[str, dict] = {}
     for threads in sorted({r["threads"] for r in mem}):
@@ -56,12 +68,12 @@ def summarise(rows: list[dict], raw_mb: float) -> dict:
                 "max_recall": max(r["metrics"]["recall_at_10"] for r in rs),
             }
     for key, e in table.items():
-        ref = table.get(f"{REFERENCE}/{e['threads']}") or {}
+        same_run = runs.get(e["system"], 0) == runs.get(REFERENCE, 0)
+        ref = (table.get(f"{REFERENCE}/{e['threads']}") or {}) if same_run else {}
         for k in ("qps_batch", "qps_single"):
             e[f"{k}_vs_ivf"] = e[k] / ref[k] if e[k] and ref.get(k) else None
-        e["build_vs_ivf"] = (
-            e["build_s"] / table.get(f"{REFERENCE}/1", {}).get("build_s", float("nan")) if e.get("build_s") else None
-        )
+        ref1 = table.get(f"{REFERENCE}/1", {}) if same_run else {}
+        e["build_vs_ivf"] = e["build_s"] / ref1["build_s"] if e.get("build_s") and ref1.get("build_s") else None
     return {
         "at_recall_0.95": table,
         "targets": targets(table, rows, raw_mb),

@@ -164,9 +164,13 @@ def peers() -> str:
             m = summary.get(key)
             if not m or not m.get("qps_batch"):
                 continue
+
+            def x(v: float | None) -> str:
+                return "another run" if v is None else f"{v:.2f}"
+
             lines.append(
-                f"| {ds} | {m['system']} | {m['qps_batch']:.0f} ({m['qps_batch_vs_ivf']:.2f}) | "
-                f"{m['qps_single']:.0f} ({m['qps_single_vs_ivf']:.2f}) | {m['build_s']:.1f} | {m['peak_rss_mb']:.0f} |"
+                f"| {ds} | {m['system']} | {m['qps_batch']:.0f} ({x(m['qps_batch_vs_ivf'])}) | "
+                f"{m['qps_single']:.0f} ({x(m['qps_single_vs_ivf'])}) | {m['build_s']:.1f} | {m['peak_rss_mb']:.0f} |"
             )
     lines += [
         "",
