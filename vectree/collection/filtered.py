@@ -146,3 +146,28 @@ def _live_matches(snap: Snapshot, skip: Any, matches: dict | None) -> int:
         for block in snap.cache.blocks(refs[g : g + 64]):
             total += int((~skip(block)).sum())
     return total
+
+
+def matching_keys(snap: Snapshot, flt: Filter) -> np.ndarray:
+    """Sorted id keys of the live rows of ``snap`` that match ``flt`` (buckets ruled out by their
+    statistics are not fetched). What a search that cannot push the filter into its own scan (the
+    keyword index) keeps its hits to.
+
+    >>> import vectree
+    >>> from vectree.collection.filters import parse_filter
+    >>> col = vectree.create_collection("memory://doc-keys", dim=1)
+    >>> _ = col.add([[0.0], [1.0]], ids=[4, 5], labels=["a", "b"])
+    >>> matching_keys(col._snap, parse_filter({"label": "b"})).tolist() == id_keys(np.array([5])).tolist()
+    True
+    """
+    matches = _matches(snap, flt)
+    parts = [np.empty(0, np.int64)]
+    refs = [r for r in snap.file_refs() if r[1] in matches and matches[r[1]].any()]
+    for g in range(0, len(refs), 64):
+        for block in snap.cache.blocks(refs[g : g + 64]):
+            keep = matches[block.fingerprint].copy()
+            dead = snap.dead_mask(block)
+            if dead is not None:
+                keep &= ~dead
+            parts.append(block.keys[keep])
+    return np.unique(np.concatenate(parts))

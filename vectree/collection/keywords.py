@@ -174,9 +174,15 @@ def load_keyword_index(col: Any) -> KeywordIndex:
         return _LOADED[fp]
 
 
-def keyword_search(col: Any, texts: Sequence[str] | str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def keyword_search(
+    col: Any, texts: Sequence[str] | str, k: int = 10, where: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """BM25 search: ``(ids, scores)``, (n, k) arrays, best first; ids -1 (None for str ids) and score 0 where
-    fewer than k rows match. Rows deleted since the index was built are skipped."""
+    fewer than k rows match. Rows deleted since the index was built are skipped.
+
+    ``where`` (a filter, :mod:`vectree.collection.filters`) keeps only matching rows: the rows that
+    match are found first, and the BM25 ranking is read as deep as it takes to find k of them, so the
+    answer is the best k matching rows by BM25, never fewer while k rows match and hold the words."""
     if isinstance(texts, str):
         texts = [texts]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
@@ -197,12 +203,23 @@ def keyword_search(col: Any, texts: Sequence[str] | str, k: int = 10) -> tuple[n
     ids = np.full((len(texts), k), None if str_ids else -1, dtype=object if str_ids else np.int64)
     scores = np.zeros((len(texts), k), np.float32)
     deleted = col.manifest.tombstone_count > 0 or kw.header["built_on_version"] != col.version
+    allowed = None
+    if where is not None:
+        from vectree.collection.filtered import matching_keys
+        from vectree.collection.filters import parse_filter
+
+        allowed = matching_keys(col._snap, parse_filter(where))
     for i, text in enumerate(texts):
         depth = k
         while True:
             rows, sc = kw.search(text, depth)
             found = kw.ids[rows]
-            if deleted and len(found):
+            if allowed is not None and len(found):
+                keys = id_keys(found)
+                pos = np.minimum(np.searchsorted(allowed, keys), max(0, len(allowed) - 1))
+                ok = allowed[pos] == keys if len(allowed) else np.zeros(len(keys), bool)
+                found, sc = found[ok], sc[ok]  # (matching_keys holds live rows only)
+            elif deleted and len(found):
                 live = col._snap.locate(id_keys(found)) != ""
                 found, sc = found[live], sc[live]
             if len(found) >= k or len(rows) < depth:
