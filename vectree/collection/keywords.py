@@ -127,7 +127,7 @@ def delta_writer(store: Any, attachments: dict[str, str]) -> PartWriter | None:
         return None
     if header.get("format", 1) < 2:
         return None  # a format-1 index takes no parts: rows added are found by keyword after the next merge
-    return PartWriter(header["fields"])
+    return PartWriter(header["fields"], in_memory=True)
 
 
 def finish_delta(store: Any, writer: PartWriter, version: int, id_type: Any, written: list[str]) -> tuple[str, str]:
