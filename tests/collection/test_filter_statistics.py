@@ -12,6 +12,7 @@ import pytest
 import vectree
 from vectree.collection.filters import block_columns, parse_filter
 from vectree.collection.prune import may_match
+from vectree.format.object_keys import BUCKETS, index_key
 from vectree.index.index import Index
 
 N, CLUSTERS, DIM = 2000, 20, 16
@@ -48,25 +49,25 @@ def gen(tmp_path_factory):
 
 
 def _buckets(col):
-    """(leaf, block) of every non-empty bucket, read straight from the store."""
+    """(bucket, block) of every non-empty bucket, read straight from the store."""
     snap = col._snap
     fps = snap.index.bucket_fingerprints
-    leaves = [i for i, fp in enumerate(fps) if fp]
-    return list(zip(leaves, snap.cache.blocks([("buckets", fps[i]) for i in leaves])))
+    held = [i for i, fp in enumerate(fps) if fp]
+    return list(zip(held, snap.cache.blocks([(BUCKETS, fps[i]) for i in held])))
 
 
 def _exact(col, flt):
     """Leaves holding a live match, and the matching ids, from every bucket's rows."""
-    leaves, ids = set(), []
-    for leaf, block in _buckets(col):
+    held, ids = set(), []
+    for bucket, block in _buckets(col):
         mask = flt.mask(block_columns(block.rows, {}), len(block.rows))
         dead = col._snap.dead_mask(block)
         if dead is not None:
             mask &= ~dead
         if mask.any():
-            leaves.add(leaf)
+            held.add(bucket)
             ids += block.rows.ids[mask].tolist()
-    return leaves, np.array(sorted(ids))
+    return held, np.array(sorted(ids))
 
 
 def _brute_l2(x, queries, ids, k):
@@ -91,17 +92,17 @@ def test_a_selective_filter_fetches_only_the_buckets_with_matches(gen, where):
     queries = gen["x"][::97] + 0.5
     res = col.search(queries, k=10, exact=True, where=where)
     fetched = col._snap.cache.fetches
-    leaves, ids = _exact(vectree.open_collection(gen["root"]), flt)
+    held, ids = _exact(vectree.open_collection(gen["root"]), flt)
     buckets = col.stats()["buckets"]
-    assert len(leaves) < buckets / 4, (len(leaves), buckets)  # the filter is selective
-    assert res.stats["buckets_ruled_out"] == buckets - len(leaves)  # statistics alone rule out every other bucket
-    assert fetched == len(leaves)  # and those are never fetched
+    assert len(held) < buckets / 4, (len(held), buckets)  # the filter is selective
+    assert res.stats["buckets_ruled_out"] == buckets - len(held)  # statistics alone rule out every other bucket
+    assert fetched == len(held)  # and those are never fetched
     assert res.stats["matching_rows"] == len(ids)
     np.testing.assert_array_equal(res.ids, _brute_l2(gen["x"], queries, ids, 10))
 
 
 def _random_filter(rng, depth=0):
-    """A random filter over every field and operator (dates, numbers, strings, booleans, labels, ids, a sparse field)."""
+    """A random filter over every field and operator (dates, numbers, strings, booleans, labels, ids, sparse)."""
     if depth < 2 and rng.random() < 0.35:
         kind = rng.choice(["$and", "$or", "$not"])
         if kind == "$not":
@@ -142,16 +143,16 @@ def test_statistics_never_rule_out_a_bucket_with_a_match(gen, kept):
             for s in stats
         ]
     blocks = _buckets(col)
-    assert all(stats[leaf] is not None for leaf, _ in blocks)
+    assert all(stats[bucket] is not None for bucket, _ in blocks)
     rng = np.random.default_rng(3)
     ruled_out = kept_empty = 0
     for _ in range(150):
         where = _random_filter(rng)
         flt = parse_filter(where)
-        for leaf, block in blocks:
+        for bucket, block in blocks:
             has_match = bool(flt.mask(block_columns(block.rows, {}), len(block.rows)).any())
-            verdict = may_match(flt, stats[leaf])
-            assert verdict or not has_match, (where, leaf)
+            verdict = may_match(flt, stats[bucket])
+            assert verdict or not has_match, (where, bucket)
             ruled_out += not verdict
             kept_empty += verdict and not has_match
     assert ruled_out > 150 * len(blocks) // 10, ruled_out  # and they do rule out (it is not "keep everything")
@@ -180,7 +181,7 @@ def _drop_statistics(root):
     )
     data, fp = old.to_bytes()
     assert b"bucket_stats" not in data
-    col.store.put(f"index/{fp}.npz", data)
+    col.store.put(index_key(fp), data)
     col._commit("build", lambda b: {"index": fp}, rebase=False)
     return vectree.open_collection(root)
 
@@ -203,9 +204,9 @@ def test_an_index_without_statistics_reads_every_bucket_and_answers_the_same(gen
     old = vectree.open_collection(tmp_path / "c")
     stats = old._snap.index.bucket_stats
     assert stats is not None and any(s is not None for s in stats) and any(s is None for s in stats)
-    for where in ({"day": {"$gte": "2026-01-01"}}, {"score": {"$lt": 0}}, where, {"$not": {"tier": "gold"}}):
-        res = old.search(queries, k=10, exact=True, where=where)
-        _, ids = _exact(old, parse_filter(where))
+    for w in ({"day": {"$gte": "2026-01-01"}}, {"score": {"$lt": 0}}, where, {"$not": {"tier": "gold"}}):
+        res = old.search(queries, k=10, exact=True, where=w)
+        _, ids = _exact(old, parse_filter(w))
         np.testing.assert_array_equal(
             res.ids, _brute_l2(np.concatenate([gen["x"], gen["x"][:30] + 0.01]), queries, ids, 10)
         )
@@ -222,6 +223,6 @@ def test_compaction_keeps_statistics_exact_for_rewritten_buckets(gen, tmp_path):
     assert all(s is not None for s, fp in zip(col._snap.index.bucket_stats, col._snap.index.bucket_fingerprints) if fp)
     where = {"tier": "new"}
     res = col.search(extra[:5], k=10, exact=True, where=where)
-    leaves, ids = _exact(vectree.open_collection(tmp_path / "c"), parse_filter(where))
-    assert col._snap.cache.fetches == len(leaves) and len(ids) == 120
+    held, ids = _exact(vectree.open_collection(tmp_path / "c"), parse_filter(where))
+    assert col._snap.cache.fetches == len(held) and len(ids) == 120
     assert set(res.ids.ravel()) <= set(range(N, N + 120)) and (res.ids >= 0).all()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import vectree
-from vectree.format.keys import id_keys
+from vectree.format.id_keys import id_keys
 
 
 def _by_every_segment(snap, keys):

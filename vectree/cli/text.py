@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import typer
 from rich.table import Table
 
 import vectree
-from vectree.cli import collection as _collection  # its attributes are read at call time: no import cycle
+from vectree.cli.common import console, reports_errors
 from vectree.cli.main import app
 from vectree.cli.readers import read_queries
 from vectree.collection.plan import DEFAULT_PROBES
-from vectree.errors import InvalidInputError, VectreeError
+from vectree.errors import InvalidInputError
 
 
 @app.command("keyword-index")
+@reports_errors
 def keyword_index(
     url: str,
     field: list[str] = typer.Option(["text"], "--field", help="Metadata field(s) to index (repeat for several)."),
@@ -24,14 +26,12 @@ def keyword_index(
     """Build the BM25 keyword index over metadata text fields and store it with the collection."""
     from vectree.collection.keywords import build_keyword_index
 
-    try:
-        version = build_keyword_index(vectree.open_collection(url), field)
-    except VectreeError as exc:
-        _collection._fail(exc)
-    _collection.console.print(f"version {version}: keyword index over {', '.join(field)}")
+    version = build_keyword_index(vectree.open_collection(url), field)
+    console.print(f"version {version}: keyword index over {', '.join(field)}")
 
 
 @app.command("search-text")
+@reports_errors
 def search_text(
     url: str,
     texts: list[str] = typer.Argument(None, help="Query texts (or --texts-file)."),
@@ -53,38 +53,35 @@ def search_text(
     """Find the k best rows for each text, by vector (the collection's stored embedder), keyword (BM25) or both."""
     from vectree.embed.hybrid import search_text as run
 
-    try:
-        queries = list(texts or [])
-        if texts_file:
-            try:
-                with open(texts_file, encoding="utf-8") as f:
-                    queries += [line.rstrip("\n") for line in f if line.strip()]
-            except OSError as exc:
-                raise InvalidInputError(f"--texts-file {texts_file}: cannot read it: {exc.strerror or exc}") from None
-        if not queries:
-            raise InvalidInputError("give one or more query texts, or --texts-file")
-        if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
-            raise InvalidInputError(f"--output {output}: the directory does not exist")
+    queries = list(texts or [])
+    if texts_file:
         try:
-            flt = None if where is None else json.loads(where)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"--where is not valid JSON ({exc}): {where!r}") from None
-        col = vectree.open_collection(url, tag=tag)
-        res = run(
-            col,
-            queries,
-            k=k,
-            mode=mode,
-            vectors=None if vectors is None else read_queries(vectors),
-            probes=probes,
-            fusion=fusion,
-            weight=weight,
-            where=flt,
-        )
-    except VectreeError as exc:
-        _collection._fail(exc)
+            with open(texts_file, encoding="utf-8") as f:
+                queries += [line.rstrip("\n") for line in f if line.strip()]
+        except OSError as exc:
+            raise InvalidInputError(f"--texts-file {texts_file}: cannot read it: {exc.strerror or exc}") from None
+    if not queries:
+        raise InvalidInputError("give one or more query texts, or --texts-file")
+    if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise InvalidInputError(f"--output {output}: the directory does not exist")
+    try:
+        flt = None if where is None else json.loads(where)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"--where is not valid JSON ({exc}): {where!r}") from None
+    col = vectree.open_collection(url, tag=tag)
+    res = run(
+        col,
+        queries,
+        k=k,
+        mode=mode,
+        vectors=None if vectors is None else read_queries(vectors),
+        probes=probes,
+        fusion=fusion,
+        weight=weight,
+        where=flt,
+    )
     found = [
-        [(_collection._plain(i), float(s)) for i, s in zip(ids, sc) if i is not None and i != -1]
+        [(_plain(i), float(s)) for i, s in zip(ids, sc) if i is not None and i != -1]
         for ids, sc in zip(res.ids, res.scores)
     ]
     if output:
@@ -94,11 +91,15 @@ def search_text(
                     row = {"query": q, "text": text, "mode": res.mode, "ids": [i for i, _ in hits]}
                     f.write(json.dumps({**row, "scores": [s for _, s in hits]}) + "\n")
         except OSError as exc:
-            _collection._fail(InvalidInputError(f"--output {output}: cannot write it: {exc.strerror or exc}"))
-        _collection.console.print(f"wrote {len(found)} results to {output}")
+            raise InvalidInputError(f"--output {output}: cannot write it: {exc.strerror or exc}") from exc
+        console.print(f"wrote {len(found)} results to {output}")
         return
     table = Table("query", "rank", "id", f"score ({res.mode})")
     for q, hits in enumerate(found[:20]):
         for r, (i, s) in enumerate(hits):
             table.add_row(str(q), str(r + 1), str(i), f"{s:.4f}")
-    _collection.console.print(table)
+    console.print(table)
+
+
+def _plain(x: object) -> object:
+    return x.item() if isinstance(x, np.generic) else x

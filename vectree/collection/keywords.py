@@ -32,6 +32,7 @@ from vectree.collection.keyword_parts import CombinedIndex, PartWriter, read_hea
 from vectree.errors import InvalidInputError, NotFoundError
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.format.id_keys import id_keys
+from vectree.format.object_keys import attachment_key
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def build_keyword_index(col: Any, fields: Sequence[str] | str = "text") -> int:
     batches = ((np.asarray(b["ids"]), b["metadata"]) for b in col.iter_batches(10_000))
     data = build_main_part(batches, fields, col.version, col.settings.get("id_type"), col.url)
     fp = fingerprint(data)
-    col.store.put(f"attachments/{fp}.bin", data)
+    col.store.put(attachment_key(fp), data)
 
     def make(b: Any) -> dict[str, Any]:
         kept = {n: f for n, f in b.attachments.items() if not n.startswith(DELTA_PREFIX)}
@@ -113,7 +114,7 @@ def main_header(store: Any, attachments: dict[str, str]) -> dict | None:
     with _LOCK:
         if fp in _HEADERS:
             return _HEADERS[fp]
-    data = store.get(f"attachments/{fp}.bin")
+    data = store.get(attachment_key(fp))
     check_fingerprint(data, fp, f"attachment {ATTACHMENT!r}")
     header = read_header(data)
     with _LOCK:
@@ -134,7 +135,7 @@ def finish_delta(store: Any, writer: PartWriter, version: int, id_type: Any, wri
     """Store one write's part; returns its attachment ``(name, fingerprint)`` for the commit."""
     data = writer.finish({"built_on_version": version, "id_type": id_type})
     fp = fingerprint(data)
-    key = f"attachments/{fp}.bin"
+    key = attachment_key(fp)
     written.append(key)
     store.put(key, data)
     return f"{DELTA_PREFIX}{writer.part:016x}", fp
@@ -154,7 +155,7 @@ def merged_attachments(snap: Any, rows: Iterator[Any]) -> dict[str, str] | None:
     batches = ((r.ids, r.metadata) for r in rows)
     data = build_main_part(batches, header["fields"], m.version, m.settings.get("id_type"), snap.store.url)
     fp = fingerprint(data)
-    snap.store.put(f"attachments/{fp}.bin", data)
+    snap.store.put(attachment_key(fp), data)
     kept = {n: f for n, f in m.attachments.items() if not n.startswith(DELTA_PREFIX)}
     return {**kept, ATTACHMENT: fp}
 
@@ -173,7 +174,7 @@ def load_keyword_index(col: Any) -> CombinedIndex:
             return _LOADED[key]
     datas = []
     for name, fp in parts:
-        data = col.store.get(f"attachments/{fp}.bin")
+        data = col.store.get(attachment_key(fp))
         check_fingerprint(data, fp, f"attachment {name!r}")
         datas.append(data)
     index = CombinedIndex(datas)
