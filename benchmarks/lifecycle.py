@@ -1,7 +1,7 @@
 """How storage grows over many single-row adds, with and without periodic compaction + cleanup.
 
     python benchmarks/lifecycle.py            # 5,000 single-row adds of arXiv MiniLM vectors (384-d, cosine)
-    python benchmarks/lifecycle.py --quick    # 240 adds of the repo's own 4k sample, under a minute
+    python benchmarks/lifecycle.py --quick    # 160 adds of the repo's own 4k sample, under a minute
 
 Three policies on a local-disk collection, one after another in this process:
 - ``none``: only adds (every version and every file is kept, as before cleanup existed);
@@ -50,10 +50,12 @@ def footprint(store) -> tuple[int, int]:
 def run_policy(policy: str, x: np.ndarray, every: int, sample: int, root: Path) -> dict:
     col = vectree.create_collection(root / policy.replace("+", "-"), dim=x.shape[1], metric="cosine")
     curve, t_adds, t_maint = [], 0.0, 0.0
+    window_adds, window_start = 0.0, 0
     for i in range(len(x)):
         t = time.perf_counter()
         col.add(x[i : i + 1], ids=[i])
         t_adds += time.perf_counter() - t
+        window_adds += time.perf_counter() - t
         if policy != "none" and (i + 1) % every == 0:
             t = time.perf_counter()
             col.compact()
@@ -63,8 +65,15 @@ def run_policy(policy: str, x: np.ndarray, every: int, sample: int, root: Path) 
         if (i + 1) % sample == 0 or i + 1 == len(x):
             objects, nbytes = footprint(col.store)
             curve.append(
-                {"adds": i + 1, "objects": objects, "bytes": nbytes, "versions": len(col.store.list("manifests/"))}
+                {
+                    "adds": i + 1,
+                    "objects": objects,
+                    "bytes": nbytes,
+                    "versions": len(col.store.list("manifests/")),
+                    "ms_per_add": round(1000 * window_adds / (i + 1 - window_start), 3),  # since the last sample
+                }
             )
+            window_adds, window_start = 0.0, i + 1
             print(
                 f"{policy:>16}: {i + 1:5d} adds, {objects:6d} objects, {nbytes / 2**20:7.2f} MiB, "
                 f"{1000 * t_adds / (i + 1):6.2f} ms/add",
@@ -88,6 +97,7 @@ def run_policy(policy: str, x: np.ndarray, every: int, sample: int, root: Path) 
             "version": latest.version,
             "rows": len(latest),
             "ms_per_add": round(1000 * t_adds / len(x), 3),
+            "ms_per_add_last_sample": curve[-1]["ms_per_add"],
             "maintenance_s": round(t_maint, 2),
             "last_row_found": bool(found),
             "verify_ok": bool(ok),
@@ -105,14 +115,16 @@ def write_markdown(path: Path, command: str, rows: list[dict], raw_mib: float) -
         "",
         f"Raw vectors: {raw_mib:.2f} MiB (float32). Local disk; sizes are the stored objects' bytes.",
         "",
-        "| policy | objects | MiB | versions stored | objects vs none | bytes vs none | ms/add | maintenance s | verify |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| policy | objects | MiB | versions stored | objects vs none | bytes vs none | ms/add | ms/add (last "
+        f"{base['adds'] // 20:,}) | maintenance s | verify |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         m = r["metrics"]
         lines.append(
             f"| {r['setting']} | {m['objects']:,} | {m['mib']:.2f} | {m['versions_stored']:,} | "
             f"{m['objects'] / base['objects']:.3f} | {m['bytes'] / base['bytes']:.3f} | {m['ms_per_add']:.2f} | "
+            f"{m['ms_per_add_last_sample']:.2f} | "
             f"{m['maintenance_s']:.1f} | {'ok' if m['verify_ok'] and m['last_row_found'] else 'FAILED'} |"
         )
     lines += ["", f"![objects and bytes against adds]({path.stem}.png)", ""]
@@ -122,13 +134,15 @@ def write_markdown(path: Path, command: str, rows: list[dict], raw_mib: float) -
 def plot(path: Path, rows: list[dict]) -> None:
     plt = pyplot()
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4))
     for r in rows:
-        adds = [c["adds"] for c in r["curve"]]
-        a.plot(adds, [c["objects"] for c in r["curve"]], label=r["setting"])
-        b.plot(adds, [c["bytes"] / 2**20 for c in r["curve"]], label=r["setting"])
+        adds = [p["adds"] for p in r["curve"]]
+        a.plot(adds, [p["objects"] for p in r["curve"]], label=r["setting"])
+        b.plot(adds, [p["bytes"] / 2**20 for p in r["curve"]], label=r["setting"])
+        c.plot(adds, [p["ms_per_add"] for p in r["curve"]], label=r["setting"])
     a.set(xlabel="single-row adds", ylabel="objects stored", yscale="log")
-    b.set(xlabel="single-row adds", ylabel="MiB stored")
+    b.set(xlabel="single-row adds", ylabel="MiB stored", yscale="log")
+    c.set(xlabel="single-row adds", ylabel="ms per add (since the previous point)")
     a.legend()
     save_figure(fig, path, dpi=100)
 
@@ -138,7 +152,7 @@ def main() -> None:
     p.add_argument("--adds", type=int, default=None)
     p.add_argument("--every", type=int, default=None, help="compact (+cleanup) every this many adds")
     args = p.parse_args()
-    n = args.adds or (240 if args.quick else 5000)
+    n = args.adds or (160 if args.quick else 5000)
     every = args.every or (80 if args.quick else 500)
     sample = max(1, n // 20)
     x = load_vectors(args.quick, n)

@@ -24,7 +24,7 @@ _SUBCOMMANDS = {
     "embed": ("vectree.cli.embed", "Embeddings: images (convolutional autoencoder, supervised CNN)."),
 }
 # Top-level command modules (they register on ``app``).
-_COMMANDS = ["vectree.cli.collection", "vectree.cli.lifecycle", "vectree.cli.serve"]
+_COMMANDS = ["vectree.cli.collection", "vectree.cli.lifecycle", "vectree.cli.text", "vectree.cli.serve"]
 
 
 @app.callback()

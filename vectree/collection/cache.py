@@ -134,6 +134,9 @@ class ObjectCache:
         self._in_flight: dict[str, Future] = {}  # key -> the one fetch of it under way
         self.fetches = 0  # objects fetched and decoded (a wait on another thread's fetch is not one)
         self.moves = 0  # blocks copied out of a sparse slab
+        # values derived from several immutable objects, by a key naming them (e.g. the tail's key table);
+        # whole values are stored and replaced, never changed in place
+        self.derived: dict[object, object] = {}
 
     @property
     def known_layouts(self) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vectree._native import as_float32
-from vectree.collection import lifecycle, maintenance
+from vectree.collection import keywords, lifecycle, maintenance
 from vectree.collection.cache import ObjectCache
 from vectree.collection.manifest import Manifest, SegmentRef, latest_version, list_versions, read_manifest, try_commit
 from vectree.collection.plan import DEFAULT_PROBES
@@ -359,6 +359,7 @@ class Collection:
         auto_ids = False
         next_auto = base.next_auto_id
         write_id = new_write_id()
+        kw = keywords.delta_writer(self.store, base.attachments)  # the keyword index's part for these rows
         try:
             for batch in batches:
                 vectors, ids, labels, metadata = unpack_batch(batch)
@@ -382,12 +383,19 @@ class Collection:
                     self.store, rows, settings["label_type"], f"{write_id}-{len(segments)}", written
                 )
                 seen = np.sort(np.concatenate([seen, keys]), kind="stable")
+                if kw is not None:
+                    kw.add(rows.ids, rows.metadata)
                 next_auto = self._next_auto(proto, rows)
                 total += len(rows)
                 if progress:
                     progress("add", total, 0)
             if not segments:
                 raise InvalidInputError("nothing to add: the input holds no rows")
+            part = (
+                None
+                if kw is None
+                else keywords.finish_delta(self.store, kw, base.version, settings["id_type"], written)
+            )
 
             def make(b: Manifest) -> dict[str, Any]:
                 if auto_ids and b.next_auto_id > base.next_auto_id:
@@ -400,6 +408,7 @@ class Collection:
                     "segments": b.segments + tuple(segments),
                     "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
                     "next_auto_id": max(b.next_auto_id, next_auto),
+                    **_with_part(b, part),
                 }
 
             return self._commit("add", make)
@@ -418,6 +427,11 @@ class Collection:
         segments: list[SegmentRef] = []
         try:
             segments = write_segments(self.store, rows, settings["label_type"], written=written)
+            kw = keywords.delta_writer(self.store, base.attachments)
+            part = None
+            if kw is not None:
+                kw.add(rows.ids, rows.metadata)
+                part = keywords.finish_delta(self.store, kw, base.version, settings["id_type"], written)
 
             def make(b: Manifest) -> dict[str, Any]:
                 snap = Snapshot(self.store, b, self._cache)
@@ -427,6 +441,7 @@ class Collection:
                     "segments": b.segments + tuple(segments),
                     "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
                     "next_auto_id": max(b.next_auto_id, self._next_auto(b, rows)),
+                    **_with_part(b, part),
                 }
                 if changed:
                     changes.update(self._tombstone_changes(tomb))
@@ -481,7 +496,8 @@ class Collection:
         """Fit the projection and tree on every live row and write the buckets (a full rebuild)."""
         base = self.refresh().manifest
         cfg = config or self.index_config
-        result = maintenance.build(Snapshot(self.store, base, self._cache), cfg, progress, workdir)
+        snap = Snapshot(self.store, base, self._cache)
+        result = _merge_keywords(snap, maintenance.build(snap, cfg, progress, workdir))
         return self._commit("build", lambda b: _only_on(b, base, result), rebase=False)
 
     def compact(self, progress: Progress | None = None, workdir: str | None = None) -> int:
@@ -489,10 +505,24 @@ class Collection:
         base = self.refresh().manifest
         snap = Snapshot(self.store, base, self._cache)
         if snap.index is None or maintenance.needs_rebuild(snap):
-            result = maintenance.build(snap, self.index_config, progress, workdir)
+            result = _merge_keywords(snap, maintenance.build(snap, self.index_config, progress, workdir))
             return self._commit("compact", lambda b: _only_on(b, base, result), rebase=False)
-        changes = maintenance.compact(snap, progress, workdir)
+        changes = _merge_keywords(snap, maintenance.compact(snap, progress, workdir))
         return self._commit("compact", lambda b: _only_on(b, base, changes), rebase=False)
+
+
+def _with_part(b: Manifest, part: tuple[str, str] | None) -> dict[str, Any]:
+    """The attachments of ``b`` with one write's keyword index part (nothing when there is none)."""
+    if part is None or keywords.ATTACHMENT not in b.attachments:
+        return {}
+    return {"attachments": {**b.attachments, part[0]: part[1]}}
+
+
+def _merge_keywords(snap: Snapshot, changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` of a build or compaction of ``snap``, with the keyword index's parts merged into one
+    main part over the same live rows (see :mod:`vectree.collection.keywords`)."""
+    merged = keywords.merged_attachments(snap, iter_live_rows(snap))
+    return changes if merged is None else {**changes, "attachments": merged}
 
 
 def _only_on(b: Manifest, base: Manifest, changes: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,6 @@ the mask of deleted rows: rows that do not match are never candidates (pre-filte
 from __future__ import annotations
 
 import datetime
-import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -31,9 +30,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
 from vectree.errors import InvalidInputError
+from vectree.format.metadata import id_column, label_column, metadata_table
 
 COMPARISONS = {
     "$eq": pc.equal,
@@ -170,41 +169,21 @@ def _like(value: Any, typ: pa.DataType) -> pa.Scalar:
 
 
 def block_columns(rows: Any, derived: dict) -> Columns:
-    """The columns a filter reads in one bucket (``id``, ``label``, metadata fields), decoded once and kept in ``derived``."""
+    """The columns a filter reads in one bucket (``id``, ``label``, metadata fields), decoded once, kept in ``derived``."""
 
     def columns(field: str) -> pa.Array | None:
         key = "filter:" + field
         if key in derived:
             return derived[key]
         if field == "id":
-            col = pa.array(rows.ids.tolist() if rows.ids.dtype == object else rows.ids)
+            col = id_column(rows.ids)
         elif field == "label":
-            col = (
-                None
-                if rows.labels is None
-                else pa.array(rows.labels.tolist() if rows.labels.dtype == object else rows.labels)
-            )
+            col = label_column(rows.labels)
         else:
             table = derived.get("filter:metadata")
             if table is None:
-                table = derived.setdefault("filter:metadata", _metadata_table(rows.metadata, len(rows.ids)))
+                table = derived.setdefault("filter:metadata", metadata_table(rows.metadata, len(rows.ids)))
             col = table.column(field).combine_chunks() if field in table.column_names else None
         return derived.setdefault(key, col)
 
     return columns
-
-
-def _metadata_table(metadata: list[str | None] | None, n: int) -> pa.Table:
-    if metadata is None:
-        return pa.table({})
-    lines = "\n".join(m if m else "{}" for m in metadata).encode()
-    try:
-        table = pj.read_json(io.BytesIO(lines), read_options=pj.ReadOptions(block_size=max(1 << 20, 2 * len(lines))))
-    except pa.ArrowInvalid as exc:
-        raise InvalidInputError(
-            f"metadata of a bucket cannot be filtered (a field holds values of mixed types?): "
-            f"{str(exc).splitlines()[0]}"
-        ) from None
-    if table.num_rows != n:
-        raise InvalidInputError(f"metadata of a bucket decoded to {table.num_rows} rows, expected {n}")
-    return table

@@ -50,6 +50,30 @@ class Snapshot:
         fp = self.manifest.idmap[i]
         return self.cache.small(idmap_key(fp), fp, lambda data: KeyShard.from_bytes(data, fp))
 
+    @cached_property
+    def tail_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every tail segment's keys, sorted, and the segment (its position in the manifest) each comes from;
+        ties in segment order. Made from the table of an earlier version whose tail this one extends, so a
+        version after one more add costs one segment's keys, not every segment's."""
+        segs = tuple(s.fingerprint for s in self.manifest.segments)
+        kept = list(self.cache.derived.get("tail_keys", ()))  # (segments, table, owner) of recent versions
+        start, table, owner = 0, np.empty(0, np.int64), np.empty(0, np.int64)
+        for done, t, o in kept:
+            if start < len(done) <= len(segs) and segs[: len(done)] == done:
+                start, table, owner = len(done), t, o
+        if start < len(segs):
+            new = [self.segment_keys(s) for s in self.manifest.segments[start:]]
+            keys = np.concatenate([table, *new])
+            owners = np.concatenate([owner, *[np.full(len(k), start + i, np.int64) for i, k in enumerate(new)]])
+            order = np.argsort(keys, kind="stable")
+            table, owner = keys[order], owners[order]
+        self.cache.derived["tail_keys"] = tuple([*kept[-3:], (segs, table, owner)])
+        return table, owner
+
+    @cached_property
+    def _segment_fingerprints(self) -> np.ndarray:
+        return np.array([s.fingerprint for s in self.manifest.segments], dtype="U64")
+
     def file_refs(self) -> list[tuple[str, str]]:
         """Every bucket and segment of this version as ``(folder, fingerprint)``."""
         refs = []
@@ -78,9 +102,13 @@ class Snapshot:
                 sel = np.flatnonzero(shards == s)
                 buckets = self.shard(int(s)).lookup(keys[sel])
                 where[sel] = bucket_fps[buckets]  # -1 maps to ""
-        for seg in self.manifest.segments:
-            found = np.isin(keys, self.segment_keys(seg))
-            where[found] = seg.fingerprint
+        if self.manifest.segments:
+            table, owner = self.tail_keys
+            # the last segment holding a key wins (as a later write supersedes an earlier one)
+            pos = np.searchsorted(table, keys, side="right") - 1
+            found = pos >= 0
+            found[found] = table[pos[found]] == keys[found]
+            where[found] = self._segment_fingerprints[owner[pos[found]]]
         for fp, dead in self.tombstones.items():
             hit = (where == fp) & np.isin(keys, dead)
             where[hit] = ""

@@ -27,6 +27,7 @@ from vectree.errors import ConflictError, InvalidInputError, NotFoundError, Vect
 from vectree.format.bucket import Rows, encode_rows
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import bucket_key, idmap_key
+from vectree.index.bucketstats import bucket_stats
 from vectree.index.build import (
     IndexConfig,
     Routing,
@@ -104,7 +105,14 @@ def _write_task(url: str, storage_options: dict | None, dtype: str, with_centers
         data, fp = encode_rows(rows, dtype=dtype, label_type=None)
         pending.append((bucket_key(fp), data))
         out.append(
-            (int(row_bucket[s]), fp, int(e - s), id_keys(rows.ids), rows.vectors.mean(0) if with_centers else None)
+            (
+                int(row_bucket[s]),
+                fp,
+                int(e - s),
+                id_keys(rows.ids),
+                rows.vectors.mean(0) if with_centers else None,
+                bucket_stats(rows),
+            )
         )
     store.put_many(pending)
     return out
@@ -244,8 +252,9 @@ def build(
     fps, counts = [""] * n_buckets, np.zeros(n_buckets, np.int64)
     bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
     keys, key_buckets = [], []
-    for bucket, fp, count, k, center in buckets:
-        fps[bucket], counts[bucket] = fp, count
+    stats: list[dict | None] = [None] * n_buckets
+    for bucket, fp, count, k, center, st in buckets:
+        fps[bucket], counts[bucket], stats[bucket] = fp, count, st
         if bucket_centers is not None:
             bucket_centers[bucket] = center
         keys.append(k)
@@ -267,7 +276,7 @@ def build(
         data, fp = shard.to_bytes()
         col.store.put(idmap_key(fp), data)
         shard_fps.append(fp)
-    _, index_fp = finish_index(col.store, routing, fps, counts, bucket_centers, settings, cfg)
+    _, index_fp = finish_index(col.store, routing, fps, counts, bucket_centers, settings, cfg, stats)
     changes = {
         "index": index_fp,
         "idmap_bits": bits,

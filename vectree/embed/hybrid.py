@@ -54,12 +54,15 @@ def search_text(
     weight: float = 0.5,
     rrf_k: int = 60,
     depth: int | None = None,
+    where: dict[str, Any] | None = None,
 ) -> TextSearchResult:
     """The k best rows for each text. ``mode``: "vector", "keyword" (needs :func:`build_keyword_index`) or "hybrid".
 
     Vector mode embeds the texts with ``embedder`` (default: the one stored with the collection, see
     :mod:`vectree.embed.attach`), or takes the query ``vectors`` already embedded. ``depth`` (default
-    ``max(k, 50)``) is how deep each list goes before fusion.
+    ``max(k, 50)``) is how deep each list goes before fusion. ``where`` (a filter, as in
+    :meth:`Collection.search <vectree.collection.Collection.search>`) restricts every mode to matching rows
+    (pre-filtered in the vector scan; the keyword ranking read deep enough to hold k matches).
 
     >>> import vectree
     >>> from vectree.collection.keywords import build_keyword_index
@@ -82,17 +85,23 @@ def search_text(
     if depth < k:
         raise InvalidInputError(f"depth must be at least k={k}, got {depth}")
     if mode == "keyword":
-        ids, scores = keyword_search(col, texts, k)
+        ids, scores = keyword_search(col, texts, k, where=where)
         return TextSearchResult(ids, scores, mode)
-    v_ids, v_scores = _vector(col, texts, k if mode == "vector" else depth, embedder, vectors, probes)
+    v_ids, v_scores = _vector(col, texts, k if mode == "vector" else depth, embedder, vectors, probes, where)
     if mode == "vector":
         return TextSearchResult(v_ids, v_scores, mode)
-    k_ids, k_scores = keyword_search(col, texts, depth)
+    k_ids, k_scores = keyword_search(col, texts, depth, where=where)
     return _fuse(v_ids, v_scores, k_ids, k_scores, k, fusion, weight, rrf_k)
 
 
 def _vector(
-    col: Collection, texts: list[str], depth: int, embedder: Embedder | None, vectors: Any, probes: int
+    col: Collection,
+    texts: list[str],
+    depth: int,
+    embedder: Embedder | None,
+    vectors: Any,
+    probes: int,
+    where: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     if vectors is None:
         if embedder is None:
@@ -103,7 +112,7 @@ def _vector(
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(texts):
         raise InvalidInputError(f"vectors must be ({len(texts)}, {col.dim}), one per text, got shape {vectors.shape}")
-    res = col.search(vectors, k=depth, probes=probes)
+    res = col.search(vectors, k=depth, probes=probes, where=where)
     scores = np.where(np.isfinite(res.distances), 1.0 - res.distances, 0.0).astype(np.float32)
     return res.ids, scores
 

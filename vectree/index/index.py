@@ -16,6 +16,7 @@ import numpy as np
 
 from vectree.errors import CorruptionError
 from vectree.format.fingerprint import check_fingerprint, fingerprint
+from vectree.index.bucketstats import STATS_FORMAT, check_stats
 from vectree.index.centers import CenterRanker, center_norms, nearest_center
 from vectree.index.probe import probe, probe_centers
 from vectree.index.projection import Projection
@@ -37,6 +38,9 @@ class Index:
     # (n_buckets, dim) full-width center of each bucket (l2, cosine): with settings["routing"] == "centers"
     # the refined centers rows are stored by, else the mean of each bucket's rows (older builds)
     centers: np.ndarray | None = None
+    # per bucket: what its rows' id, label and metadata fields hold (:mod:`vectree.index.bucketstats`), None
+    # for a bucket without them; the whole list None in indexes built before statistics were stored
+    bucket_stats: list[dict | None] | None = None
 
     @property
     def n_buckets(self) -> int:
@@ -129,6 +133,15 @@ class Index:
             bucket_fingerprints=np.array(self.bucket_fingerprints, dtype="U64"),
             bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
             centers=(self.centers if self.centers is not None else np.zeros((0, 0))).astype(np.float16),
+            **(
+                {}
+                if self.bucket_stats is None
+                else {
+                    "bucket_stats": np.array(
+                        json.dumps({"format": STATS_FORMAT, "buckets": self.bucket_stats}, sort_keys=True)
+                    )
+                }
+            ),
         )
         data = buf.getvalue()
         return data, fingerprint(data)
@@ -165,6 +178,10 @@ class Index:
                 bucket_rows=z["bucket_rows"].astype(np.int64),
                 settings=json.loads(str(z["settings"])),
                 centers=centers.astype(np.float32) if centers.size else None,
+                bucket_stats=check_stats(
+                    json.loads(str(z["bucket_stats"])) if "bucket_stats" in z.files else None,
+                    len(z["bucket_fingerprints"]),
+                ),
             )
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
