@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+
 from benchmarks.common import arguments, machine  # noqa: E402
 
 DATASETS = ("fashion-mnist", "glove", "arxiv")
@@ -80,11 +82,31 @@ def report(rows: list[dict], before: str, after: str, command: str) -> str:
             f"{b['single_vs_ivf']:.2f} | {a['single_vs_ivf']:.2f} | {b['batch']:.0f} | {a['batch']:.0f} | "
             f"{r['batch_change']:.2f} | {b['batch_vs_ivf']:.2f} | {a['batch_vs_ivf']:.2f} |"
         )
+    lines += [
+        "",
+        "Median over the pairs of each dataset (after / before; the ratios to IVF-Flat divided likewise):",
+        "",
+        "| dataset | pairs | single q/s | single x IVF-Flat | batch q/s | batch x IVF-Flat |",
+        "|---|---|---|---|---|---|",
+    ]
+    for ds in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == ds]
+
+        def med(f, mine=mine) -> float:  # noqa: ANN001 - a row's figure
+            return float(np.median([f(r) for r in mine]))
+
+        lines.append(
+            f"| {ds} | {len(mine)} | {med(lambda r: r['single_change']):.2f} | "
+            f"{med(lambda r: r['after']['single_vs_ivf'] / r['before']['single_vs_ivf']):.2f} | "
+            f"{med(lambda r: r['batch_change']):.2f} | "
+            f"{med(lambda r: r['after']['batch_vs_ivf'] / r['before']['batch_vs_ivf']):.2f} |"
+        )
     lines += ["", "The runs:", ""]
     for r in rows:
         for side in ("before", "after"):
             lines.append(
-                f"- {r['pair']} {r['dataset']} {side}: `{r[side]['command']}` (load average {r[side]['load_average_at_start']})"
+                f"- {r['pair']} {r['dataset']} {side}: `{r[side]['command']}` "
+                f"(load average {r[side]['load_average_at_start']})"
             )
     return "\n".join(lines) + "\n"
 
