@@ -115,14 +115,14 @@ def plot(rows: list[dict], path: Path, before: str, after: str) -> None:
     from vectree.figures import pyplot, save_figure
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    labels = [f"{r['dataset']}\n{r['pair']}" for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    labels = [f"{r['dataset']} #{r['pair'].split()[0]}" for r in rows]
     x = range(len(rows))
     for ax, what in zip(axes, ("single", "batch")):
         ax.bar([i - 0.2 for i in x], [r["before"][f"{what}_vs_ivf"] for r in rows], 0.4, label=before)
         ax.bar([i + 0.2 for i in x], [r["after"][f"{what}_vs_ivf"] for r in rows], 0.4, label=after)
         ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_xticks(list(x), labels, fontsize=7)
+        ax.set_xticks(list(x), labels, fontsize=7, rotation=60, ha="right")
         ax.set_ylabel(f"{what} q/s, x faiss IVF-Flat")
         ax.set_title("one query at a time" if what == "single" else "one batch")
     axes[0].legend(fontsize=8)
