@@ -103,7 +103,7 @@ def readme_block(result: dict) -> str:
         "| check | goal | measured |",
         "|---|---|---|",
     ]
-    for s, m in pick("CUPED"):
+    for _, m in pick("CUPED"):
         out.append(
             f"| CUPED, rho = {m['rho']}: variance of the adjusted outcome | 1 - rho^2 = {m['theoretical_variance_ratio']:.2f} "
             f"| {m['measured_variance_ratio']:.3f} |"
@@ -138,13 +138,13 @@ def readme_block(result: dict) -> str:
             f"| chance to win, {label}: of {m['runs_reporting_90_95']} runs reporting 90-95% (mean {m['mean_reported']:.3f}), "
             f"share that truly win | 0.90-0.95 | {m['truly_win']:.4f} |"
         )
-    for s, m in pick("sequential hybrid"):
+    for _, m in pick("sequential hybrid"):
         out.append(
             f"| sequential hybrid (mSPRT looks at alpha/2, final test at {m['alpha_final']:.4f}): A/A false positives; power "
             f"| 0.05; plan 0.80 | {m['false_positive_rate']:.4f}; {m['simulated_power']:.4f} (stopped early in {m['stopped_early']:.1%}, "
             f"{m['traffic_saved']:.1%} less traffic) |"
         )
-    for s, m in pick("SRM"):
+    for _, m in pick("SRM"):
         if "false_alarm_rate" in m:
             out.append(f"| SRM at p < 0.001, A/A false alarms | 0.001 | {m['false_alarm_rate']:.4f} |")
         else:

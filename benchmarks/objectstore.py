@@ -17,6 +17,7 @@ Writes benchmarks/results/objectstore.{json,md}.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -86,10 +87,8 @@ class CountingProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def load(path: Path, n_base: int | None, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

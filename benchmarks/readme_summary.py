@@ -261,6 +261,6 @@ if __name__ == "__main__":
             continue
         print(f"<!-- {name} -->\n{block}\n")
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
+        text = pattern.sub(lambda m, block=block: m.group(1) + block + "\n" + m.group(2), text)
     if "--write" in sys.argv:
         readme.write_text(text)
