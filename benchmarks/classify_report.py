@@ -43,7 +43,8 @@ def arxiv_note(rows: list[dict]) -> str:
             f"Best vectree setting with search <= 5 ms/doc: {best['system']} {best['setting']}: "
             f"{100 * m['accuracy']:.2f}% (search {m['search_ms_per_doc']:.2f} ms/doc, embedding "
             f"{m['embed_ms_per_doc']:.1f} ms/doc) against the best fastText ({ft['setting']}) "
-            f"{100 * ft['metrics']['accuracy']:.2f}%: {'at least as accurate' if m['accuracy'] >= ft['metrics']['accuracy'] else 'LESS accurate'}."
+            f"{100 * ft['metrics']['accuracy']:.2f}%: "
+            f"{'at least as accurate' if m['accuracy'] >= ft['metrics']['accuracy'] else 'LESS accurate'}."
         )
     return "\n\n".join(lines)
 

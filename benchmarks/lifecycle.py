@@ -105,7 +105,8 @@ def write_markdown(path: Path, command: str, rows: list[dict], raw_mib: float) -
         "",
         f"Raw vectors: {raw_mib:.2f} MiB (float32). Local disk; sizes are the stored objects' bytes.",
         "",
-        "| policy | objects | MiB | versions stored | objects vs none | bytes vs none | ms/add | maintenance s | verify |",
+        "| policy | objects | MiB | versions stored | objects vs none | bytes vs none | ms/add | maintenance s | "
+        "verify |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -19,8 +19,10 @@ def bytes_section(mem: list[dict], mach: dict) -> list[str]:
         "",
         "## Bytes touched per query (1 thread, first setting at recall >= 0.95)",
         "",
-        f"This machine's STREAM-style copy (one thread, 256 MB, read + write): {fmt(bw, '.1f')} GB/s. Bytes: vectors or "
-        "codes scanned plus rows re-ranked in full, from each index's own counts (vectree: its search stats; faiss IVF: "
+        f"This machine's STREAM-style copy (one thread, 256 MB, read + write): {fmt(bw, '.1f')} GB/s. Bytes: "
+        "vectors or "
+        "codes scanned plus rows re-ranked in full, from each index's own counts (vectree: its search stats; faiss "
+        "IVF: "
         "the probed lists' sizes x code size, plus k_factor x 10 refined rows; faiss HNSW: distance computations x row "
         "size); routing to buckets or lists is left out; n/a where a library does not say.",
         "",
@@ -67,7 +69,8 @@ def write_markdown(body: dict, path: Path) -> None:
         lines += [
             f"**{threads} thread{'s' if threads > 1 else ''}**" + ("" if threads == 1 else " (batch only)"),
             "",
-            "| system | batch q/s | x IVF-Flat | single q/s | x IVF-Flat | build s | x IVF-Flat | index MB | peak RSS MB | max recall |",
+            "| system | batch q/s | x IVF-Flat | single q/s | x IVF-Flat | build s | x IVF-Flat | index MB | peak "
+            "RSS MB | max recall |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for e in s["at_recall_0.95"].values():
@@ -77,7 +80,8 @@ def write_markdown(body: dict, path: Path) -> None:
             lines.append(
                 f"| {e['system']} | {fmt(e['qps_batch'])}{note} | {fmt(e['qps_batch_vs_ivf'], '.2f')} | "
                 f"{fmt(e['qps_single'])} | {fmt(e['qps_single_vs_ivf'], '.2f')} | {fmt(e['build_s'], '.1f')} | "
-                f"{fmt(e['build_vs_ivf'], '.2f')} | {fmt(e['index_mb'], '.1f')} | {fmt(e['peak_rss_mb'])} | {e['max_recall']:.4f} |"
+                f"{fmt(e['build_vs_ivf'], '.2f')} | {fmt(e['index_mb'], '.1f')} | {fmt(e['peak_rss_mb'])} | "
+                f"{e['max_recall']:.4f} |"
             )
         lines.append("")
     lines += ["## Targets (issue 3; vectree = default rule `kmeans`, 1 thread)", ""]
@@ -95,7 +99,8 @@ def write_markdown(body: dict, path: Path) -> None:
             "",
             "## On disk: fresh process, files evicted from the page cache, one thread",
             "",
-            f"vectree's cache: {disk[0]['metrics']['raw_vector_mb'] * DISK_CACHE_FRACTION:.1f} MB ({DISK_CACHE_FRACTION:.0%} of the raw vectors); annoy mmaps "
+            f"vectree's cache: {disk[0]['metrics']['raw_vector_mb'] * DISK_CACHE_FRACTION:.1f} MB "
+            f"({DISK_CACHE_FRACTION:.0%} of the raw vectors); annoy mmaps "
             "its file; lancedb opens its table. RSS counts the interpreter and imports (baseline) too.",
             "",
             markdown_table(
@@ -148,19 +153,24 @@ def write_markdown(body: dict, path: Path) -> None:
         "",
         f"- faiss IVF-Flat: nlist = 4 sqrt(n), trained on 50 x nlist sampled rows; lancedb: num_partitions = sqrt(n), "
         f"IVF-PQ with 8-d sub-vectors (refine_factor 10, 40 at the top); HNSW (faiss and hnswlib): M={p['hnsw_m']}, "
-        f"efConstruction={p['ef_construction']}; annoy: {p['n_trees']} trees; vectree: bucket_size {p['bucket_size'] or 'default (about 160 KiB of vectors, at least 80 rows)'}; "
+        f"efConstruction={p['ef_construction']}; annoy: {p['n_trees']} trees; vectree: bucket_size "
+        f"{p['bucket_size'] or 'default (about 160 KiB of vectors, at least 80 rows)'}; "
         "float16 buckets (`vector_dtype`) when every sampled base vector is exactly representable in float16 "
         "(arXiv MiniLM is published as float16, fashion-mnist is 0..255 pixels), else float32 (GloVe).",
         "- cosine: faiss, hnswlib and annoy get normalised vectors (inner product / angular); vectree and lancedb use "
         "their cosine metric.",
-        "- build_s: from raw vectors to a searchable index (vectree: ingest + build, written to disk; faiss: train + add "
+        "- build_s: from raw vectors to a searchable index (vectree: ingest + build, written to disk; faiss: train "
+        "+ add "
         "in memory; lancedb: table write + index). index_mb: files written (vectree: the build's buckets and tree, "
         "without the ingest segments it leaves behind).",
         f"- batch queries in chunks of {p['batch_chunk']} until all are answered or {p['batch_budget_s']} s is spent; "
-        f"one-at-a-time queries: {p.get('single_rounds', 1)} rounds over the same {p['n_single'] // p.get('single_rounds', 1)} queries (fewer once "
-        f"{p['single_budget_s']} s is spent), q/s from the fastest round: this shared machine's speed moved up to 2x within "
+        f"one-at-a-time queries: {p.get('single_rounds', 1)} rounds over the same "
+        f"{p['n_single'] // p.get('single_rounds', 1)} queries (fewer once "
+        f"{p['single_budget_s']} s is spent), q/s from the fastest round: this shared machine's speed moved up to "
+        "2x within "
         "a minute, more than the differences measured; every system is timed the same way. A sweep stops at recall "
-        f">= {p['stop_recall']} or below {p.get('min_qps', 100)} batch q/s. Threads: OMP/BLAS env, faiss.omp_set_num_threads, hnswlib num_threads, "
+        f">= {p['stop_recall']} or below {p.get('min_qps', 100)} batch q/s. Threads: OMP/BLAS env, "
+        "faiss.omp_set_num_threads, hnswlib num_threads, "
         "LANCE_CPU_THREADS; annoy has no threaded query.",
         "- peak RSS is the process high-water mark (VmHWM): it includes the build, the queries and the imports.",
         "",

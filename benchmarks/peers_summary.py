@@ -97,7 +97,8 @@ def targets_codes(table: dict, rows: list[dict]) -> list[dict]:
         vb,
         rb,
         lambda a, b: a >= 2 * b,
-        f"{CODED} {fmt(vb)} q/s vs faiss IVF-Flat {fmt(rb)} q/s (ratio {fmt(vb / rb if vb and rb else None, '.2f')}, needs 2)",
+        f"{CODED} {fmt(vb)} q/s vs faiss IVF-Flat {fmt(rb)} q/s (ratio "
+        f"{fmt(vb / rb if vb and rb else None, '.2f')}, needs 2)",
     )
     for peer in ("faiss-ivf-rabitq-fs", "faiss-ivfpq-fs"):
         pb = table.get(f"{peer}/1", {}).get("qps_batch")
@@ -155,7 +156,8 @@ def targets(table: dict, rows: list[dict], raw_mb: float) -> list[dict]:
     check(
         "one-at-a-time QPS >= 0.5x faiss IVF-Flat at recall 0.95 (1 thread)",
         vs is not None and rs is not None and vs >= 0.5 * rs,
-        f"vectree {fmt(vs)} q/s vs faiss IVF-Flat {fmt(rs)} q/s (ratio {fmt(vs / rs if vs and rs else None, '.2f')}, needs 0.5)",
+        f"vectree {fmt(vs)} q/s vs faiss IVF-Flat {fmt(rs)} q/s (ratio "
+        f"{fmt(vs / rs if vs and rs else None, '.2f')}, needs 0.5)",
     )
     disk = {r["system"]: r["metrics"] for r in rows if r["regime"] == "disk"}
     vd = disk.get("vectree[kmeans]")
@@ -178,7 +180,8 @@ def targets(table: dict, rows: list[dict], raw_mb: float) -> list[dict]:
             "(one at a time, 1 thread)",
             frac_b <= 0.10 and fast,
             f"vectree {frac_b:.1%} of {raw_mb:.0f} MB raw above the {vd['rss_baseline_mb']:.0f} MB baseline "
-            f"({vd.get('peak_data_rss_fraction_of_raw', frac_b):.1%} less the {vd.get('library_code_added_mb', 0.0):.1f} MB "
+            f"({vd.get('peak_data_rss_fraction_of_raw', frac_b):.1%} less the "
+            f"{vd.get('library_code_added_mb', 0.0):.1f} MB "
             f"of shared-library code the queries faulted in; absolute peak RSS {vd['peak_rss_single_mb']:.0f} MB = "
             f"{frac:.1%} of raw, {'within' if frac <= 0.10 else 'over'} 10%); "
             f"{vd['qps_single']:.0f} q/s at recall {vd['recall_at_10_single']:.3f} vs {lq}",

@@ -146,11 +146,13 @@ def protocols_markdown(protocols: dict) -> list[str]:
         for r in p["rows"]:
             m = r["metrics"]
             lines.append(
-                f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | {m['coverage_at_10']:.3f} | {m['fit_s']} |"
+                f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | "
+                f"{m['coverage_at_10']:.3f} | {m['fit_s']} |"
             )
         for name, v in p.get("published", {}).items():
             lines.append(
-                f"| {name} (published, recommenders-team) | their run | {v['recall_at_10']:.3f} | {v['ndcg_at_10']:.3f} | | |"
+                f"| {name} (published, recommenders-team) | their run | {v['recall_at_10']:.3f} | "
+                f"{v['ndcg_at_10']:.3f} | | |"
             )
         lines += [
             "",

@@ -47,7 +47,8 @@ def markdown(rep: dict) -> str:
     ]
     for s in rep["probes_sweep"]:
         lines.append(
-            f"| {s['probes']} | {s['recall_at_10']:.4f} | {s['ndcg_at_10']:.4f} | {100 * s['recall_loss_vs_exact']:.2f}% |"
+            f"| {s['probes']} | {s['recall_at_10']:.4f} | {s['ndcg_at_10']:.4f} | "
+            f"{100 * s['recall_loss_vs_exact']:.2f}% |"
         )
     lines += [
         "",
@@ -73,7 +74,8 @@ def markdown(rep: dict) -> str:
             lines.append(f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | none fits | | |")
         else:
             lines.append(
-                f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | {c['shards']} | {c['p99_ms']:.1f} | {c['utilization']:.2f} |"
+                f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | {c['shards']} | {c['p99_ms']:.1f} | "
+                f"{c['utilization']:.2f} |"
             )
     lines += ["", "## Checks", "", *[f"- {k}: {v}" for k, v in rep["checks"].items()], ""]
     lines += protocols_markdown(rep.get("protocols", {}))

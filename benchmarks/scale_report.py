@@ -141,7 +141,8 @@ def write_markdown(body: dict, path: Path) -> None:
         f"# {body['benchmark']}: vectree at 1M-10M rows against faiss and lancedb",
         "",
         f"Commands: {'; '.join(f'`{c}`' for c in body['commands'])}. Machine: {body['machine']['cpus']} cpus "
-        f"({body['machine'].get('cpu', '')}), {body['machine'].get('memory_gb')} GiB, 1 thread per system, shared with other jobs "
+        f"({body['machine'].get('cpu', '')}), {body['machine'].get('memory_gb')} GiB, 1 thread per system, shared "
+        "with other jobs "
         "(compare within a dataset, read the ratios).",
         "",
         "Data: " + body["data_note"],
@@ -168,7 +169,8 @@ def write_markdown(body: dict, path: Path) -> None:
             "",
             f"## First setting reaching recall@10 0.{key}",
             "",
-            "| dataset | system | setting | recall | memory: single p50 ms | p99 ms | batch q/s | disk: first query ms | single p50 ms | p99 ms | batch q/s | peak RSS MB | page cache shrank MB |",
+            "| dataset | system | setting | recall | memory: single p50 ms | p99 ms | batch q/s | disk: first query "
+            "ms | single p50 ms | p99 ms | batch q/s | peak RSS MB | page cache shrank MB |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in body["summary"]:

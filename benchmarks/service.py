@@ -123,13 +123,15 @@ def main() -> None:
         if peer:
             ratio_lines.append(
                 f"| {r['setting']} | {r['metrics']['throughput_ops_s'] / peer['metrics']['throughput_ops_s']:.2f}x | "
-                f"{peer['metrics']['search_p50_ms'] / r['metrics']['search_p50_ms']:.2f}x | {peer['metrics']['search_p99_ms'] / r['metrics']['search_p99_ms']:.2f}x |"
+                f"{peer['metrics']['search_p50_ms'] / r['metrics']['search_p50_ms']:.2f}x | "
+                f"{peer['metrics']['search_p99_ms'] / r['metrics']['search_p99_ms']:.2f}x |"
             )
     md = [
         f"# {name}",
         "",
         f"`{command}` on {json.loads(path.read_text())['date']}: {n_rows} arXiv MiniLM rows (384-d, cosine), "
-        f"{args.duration:g} s per point, 90% batch-1 searches (k=10) / 10% adds of 100 rows, loopback, one asyncio load generator on the same machine.",
+        f"{args.duration:g} s per point, 90% batch-1 searches (k=10) / 10% adds of 100 rows, loopback, one asyncio "
+        "load generator on the same machine.",
         "",
         "Notes: "
         + "; ".join(notes)

@@ -39,7 +39,8 @@ def chroma(
         return (
             [],
             None,
-            "chroma not run: no `chroma` executable (pip install chromadb==1.5.9 in a venv of its own, pass --chroma-bin)",
+            "chroma not run: no `chroma` executable (pip install chromadb==1.5.9 in a venv of its own, pass "
+            "--chroma-bin)",
         )
     port = free_port()
     with open(work / "chroma.log", "wb") as server_log:  # the server writes to its own copy of the handle
@@ -94,7 +95,8 @@ def chroma(
                 }
             )
             log(
-                f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} ms, errors {m['errors']}"
+                f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} ms, "
+                f"errors {m['errors']}"
             )
         return rows, rec, "chroma run (chromadb 1.5.9, its own virtualenv), REST API v2, HNSW defaults, space=cosine"
     finally:
@@ -191,7 +193,8 @@ def vectree_rows(
                     }
                 )
                 log(
-                    f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} ms, errors {m['errors']}"
+                    f"  {m['throughput_ops_s']} ops/s, search p50 {m['search_p50_ms']} ms p99 {m['search_p99_ms']} "
+                    f"ms, errors {m['errors']}"
                 )
                 registry.drop(registry.record(name))
         finally:

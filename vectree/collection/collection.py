@@ -96,7 +96,10 @@ class Collection(Writes):
         return self.manifest.rows
 
     def __repr__(self) -> str:
-        return f"Collection({self.url!r}, version={self.version}, rows={len(self)}, dim={self.dim}, metric={self.metric!r})"
+        return (
+            f"Collection({self.url!r}, version={self.version}, rows={len(self)}, dim={self.dim}, "
+            f"metric={self.metric!r})"
+        )
 
     def close(self) -> None:
         """Let go of the read cache and the store's handle (a ``memory://`` store is freed with its

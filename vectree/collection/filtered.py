@@ -50,7 +50,7 @@ def _matches(snap: Snapshot, flt: Filter) -> dict[str, np.ndarray]:
     unknown = [
         f
         for f in flt.fields
-        if f not in seen and not (f == "id") and not (f == "label" and snap.manifest.settings.get("label_type"))
+        if f not in seen and f != "id" and not (f == "label" and snap.manifest.settings.get("label_type"))
     ]
     if unknown and refs:
         raise InvalidInputError(

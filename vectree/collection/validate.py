@@ -84,7 +84,8 @@ def as_ids(ids: Any, n: int, id_type: str | None) -> tuple[np.ndarray, str]:
     >>> as_ids([1, "a"], 2, None)
     Traceback (most recent call last):
     ...
-    vectree.errors.InvalidInputError: ids must all be ints or all be strings, got a mix of int and str (such as [1, 'a'])
+    vectree.errors.InvalidInputError: ids must all be ints or all be strings, got a mix of int and str (such as [1,
+    'a'])
     """
     if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
         ids = list(ids) if ids is not None and not isinstance(ids, (str, bytes, dict)) else [ids]

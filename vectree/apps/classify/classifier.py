@@ -374,7 +374,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         return weighted_vote(labels, distances, self.classes_, self.weights)
 
     def predict(self, X: Any, where: dict | None = None) -> np.ndarray:
-        """The most voted class of each text (ties go to the class listed first in ``classes_``); ``where`` as in predict_proba."""
+        """The most voted class of each text (ties go to the class listed first in ``classes_``); ``where`` as in
+        predict_proba."""
         proba = self.predict_proba(X, where=where)
         return self.classes_[np.argmax(proba, axis=1)]
 

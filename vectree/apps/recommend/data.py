@@ -121,7 +121,8 @@ def load_movielens_100k(directory: str | Path, min_rating: float = 0.0) -> Movie
     >>> load_movielens_100k("/nonexistent")
     Traceback (most recent call last):
     ...
-    vectree.errors.NotFoundError: /nonexistent has no MovieLens 100k files (missing ml-100k.inter, ml-100k.item, ml-100k.user); fetch them with `python benchmarks/datasets.py movielens`
+    vectree.errors.NotFoundError: /nonexistent has no MovieLens 100k files (missing ml-100k.inter, ml-100k.item,
+    ml-100k.user); fetch them with `python benchmarks/datasets.py movielens`
     """
     d = Path(directory)
     missing = [f for f in FILES if not (d / f).is_file()]
