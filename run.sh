@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two commands of the README:
 #   ./run.sh demo   set up a virtualenv and run the main job (build a collection from the shipped sample, search it)
-#   ./run.sh test   set up a virtualenv with the test dependencies and run the whole test suite
+#   ./run.sh test   set up a virtualenv with the test dependencies, check lint and format (ruff), run the test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -30,6 +30,9 @@ case "${1:-}" in
   test)
     setup test
     browser
+    # lint and format first (the config is pyproject's); two commands: set -e ignores a failure inside `a && b`
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
     .venv/bin/python -m pytest -q "${@:2}"
     ;;
   bench)

@@ -4,6 +4,7 @@ child process, result files."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -40,10 +41,8 @@ def machine(threads: int | str) -> dict[str, Any]:
     import psutil
 
     cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
+        cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     return {
         "cpus": os.cpu_count(),
         "cpu": cpu,

@@ -174,7 +174,8 @@ class Mixture:
     Cluster means sit around 64 super-centers (so neighbouring clusters overlap, as topics do in text
     embeddings); each cluster's covariance is R diag(s)^2 R^T with one of 64 random rotations R and its
     own power-law axis scales s (a few long axes, many short ones). Weights follow Zipf (1/rank^1.1), so
-    the largest cluster holds ~9,400x the rows of the smallest (of 1M rows: ~160,000 in the largest, ~17 in the smallest).
+    the largest cluster holds ~9,400x the rows of the smallest (of 1M rows: ~160,000 in the largest, ~17 in the
+    smallest).
     """
 
     means: np.ndarray  # (C, d)

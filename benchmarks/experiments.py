@@ -168,9 +168,12 @@ def main() -> None:
         ml = extra["movielens_ab"]
         lines += [
             "",
-            f"MovieLens funnel A/B: settings {ml['settings']}, {ml['impressions_forward']:,} impressions in the forward run, "
-            f"{ml['explored_share']:.1%} of them explored (logged propensity, median {ml['explore_propensity_median']:.3g}; "
-            f"model slots {ml['model_propensity']:.3g}); funnel fitted in {ml['fit_s']} s. Backtest of CUPED clicks per user: "
+            f"MovieLens funnel A/B: settings {ml['settings']}, {ml['impressions_forward']:,} impressions in the "
+            "forward run, "
+            f"{ml['explored_share']:.1%} of them explored (logged propensity, median "
+            f"{ml['explore_propensity_median']:.3g}; "
+            f"model slots {ml['model_propensity']:.3g}); funnel fitted in {ml['fit_s']} s. Backtest of CUPED clicks "
+            "per user: "
             f"{ml['backtest']['clicks_cuped']['verdict']}.",
             "",
             ml["scorecard_md"].replace("# MovieLens", "## MovieLens", 1),

@@ -97,20 +97,23 @@ def readme_block(result: dict) -> str:
         return [(s, m) for s, m in rows.items() if s.startswith(prefix)]
 
     out = [
-        f"From `{result['command']}` ({result['date']}, {result['machine']['cpus']} cores; every rate over simulated runs "
+        f"From `{result['command']}` ({result['date']}, {result['machine']['cpus']} cores; every rate over "
+        "simulated runs "
         "with a known truth, the same functions an analysis calls):",
         "",
         "| check | goal | measured |",
         "|---|---|---|",
     ]
-    for s, m in pick("CUPED"):
+    for _, m in pick("CUPED"):
         out.append(
-            f"| CUPED, rho = {m['rho']}: variance of the adjusted outcome | 1 - rho^2 = {m['theoretical_variance_ratio']:.2f} "
+            f"| CUPED, rho = {m['rho']}: variance of the adjusted outcome | 1 - rho^2 = "
+            f"{m['theoretical_variance_ratio']:.2f} "
             f"| {m['measured_variance_ratio']:.3f} |"
         )
         out.append(
             f"| CUPED, rho = {m['rho']}: A/A false positives; power at the CUPED plan ({m['n_per_arm']} instead of "
-            f"{m['n_per_arm_without_cuped']} units/arm) | 0.05 +- 0.01; 0.80 | {m['false_positive_rate']:.4f}; {m['simulated_power']:.4f} |"
+            f"{m['n_per_arm_without_cuped']} units/arm) | 0.05 +- 0.01; 0.80 | {m['false_positive_rate']:.4f}; "
+            f"{m['simulated_power']:.4f} |"
         )
     for s, m in pick("ratio"):
         what = "delta method" if "delta" in s else "sessions as independent (wrong)"
@@ -121,11 +124,13 @@ def readme_block(result: dict) -> str:
         name = s.split(", ")[-2] if "Benjamini" not in s else "Benjamini-Hochberg"
         if "Holm" in s:
             out.append(
-                f"| 20 metrics, 5 true effects: Holm family-wise error; power | <= 0.05 | {m['family_wise_error_rate']:.4f}; {m['power']:.3f} |"
+                "| 20 metrics, 5 true effects: Holm family-wise error; power | <= 0.05 | "
+                f"{m['family_wise_error_rate']:.4f}; {m['power']:.3f} |"
             )
         elif "Benjamini" in s:
             out.append(
-                f"| 20 metrics, 5 true effects: BH false discovery rate; power | <= q = 0.05 | {m['false_discovery_rate']:.4f}; {m['power']:.3f} |"
+                "| 20 metrics, 5 true effects: BH false discovery rate; power | <= q = 0.05 | "
+                f"{m['false_discovery_rate']:.4f}; {m['power']:.3f} |"
             )
         else:
             out.append(
@@ -135,16 +140,19 @@ def readme_block(result: dict) -> str:
     for s, m in pick("chance to win"):
         label = s[len("chance to win, ") :].rsplit(",", 1)[0]
         out.append(
-            f"| chance to win, {label}: of {m['runs_reporting_90_95']} runs reporting 90-95% (mean {m['mean_reported']:.3f}), "
+            f"| chance to win, {label}: of {m['runs_reporting_90_95']} runs reporting 90-95% (mean "
+            f"{m['mean_reported']:.3f}), "
             f"share that truly win | 0.90-0.95 | {m['truly_win']:.4f} |"
         )
-    for s, m in pick("sequential hybrid"):
+    for _, m in pick("sequential hybrid"):
         out.append(
-            f"| sequential hybrid (mSPRT looks at alpha/2, final test at {m['alpha_final']:.4f}): A/A false positives; power "
-            f"| 0.05; plan 0.80 | {m['false_positive_rate']:.4f}; {m['simulated_power']:.4f} (stopped early in {m['stopped_early']:.1%}, "
+            f"| sequential hybrid (mSPRT looks at alpha/2, final test at {m['alpha_final']:.4f}): A/A false "
+            "positives; power "
+            f"| 0.05; plan 0.80 | {m['false_positive_rate']:.4f}; {m['simulated_power']:.4f} (stopped early in "
+            f"{m['stopped_early']:.1%}, "
             f"{m['traffic_saved']:.1%} less traffic) |"
         )
-    for s, m in pick("SRM"):
+    for _, m in pick("SRM"):
         if "false_alarm_rate" in m:
             out.append(f"| SRM at p < 0.001, A/A false alarms | 0.001 | {m['false_alarm_rate']:.4f} |")
         else:
@@ -163,7 +171,8 @@ def readme_block(result: dict) -> str:
         out += [
             "",
             f"MovieLens 100k, replayed: each user's held-out 20% of ratings are the items they would click; "
-            f"B = {ml['settings']['B']} against A = {ml['settings']['A']}, 20% of the slots explored with logged propensities, "
+            f"B = {ml['settings']['B']} against A = {ml['settings']['A']}, 20% of the slots explored with logged "
+            "propensities, "
             f"{sum(ml['units'].values())} users in the forward run ("
             + ", ".join(f"{k} {v}" for k, v in ml["units"].items())
             + "):",
@@ -175,7 +184,8 @@ def readme_block(result: dict) -> str:
             name = s[len("funnel A/B: ") :].split(", B = ")[0]
             vr = m["variance_reduction"]
             out.append(
-                f"| {name} | {m['control']:.4g} | {m['variant']:.4g} | {m['rel_lift']:+.1%} | {m['p_value']:.3g} | {m['p_bh']:.3g} "
+                f"| {name} | {m['control']:.4g} | {m['variant']:.4g} | {m['rel_lift']:+.1%} | {m['p_value']:.3g} | "
+                f"{m['p_bh']:.3g} "
                 f"| {m['chance_to_win']:.1%} | {vr if isinstance(vr, str) else f'{vr:.1%}'} |"
             )
         out += [
@@ -192,9 +202,12 @@ def readme_block(result: dict) -> str:
         ]
         out += [
             "",
-            f"{ml['srm'][0].upper() + ml['srm'][1:]}. The explored slots draw items the same way in both arms, yet their "
-            "click rate is no A/A guardrail: next to a better ranking, users have already clicked the items they wanted "
-            "(each at most once), so the random slots click less (tested in `tests/experiments/test_slate_ab_replay.py`).",
+            f"{ml['srm'][0].upper() + ml['srm'][1:]}. The explored slots draw items the same way in both arms, yet "
+            "their "
+            "click rate is no A/A guardrail: next to a better ranking, users have already clicked the items they "
+            "wanted "
+            "(each at most once), so the random slots click less (tested in "
+            "`tests/experiments/test_slate_ab_replay.py`).",
         ]
     return "\n".join(out)
 

@@ -242,7 +242,8 @@ def hybrid(n_sims: int) -> list[dict]:
     progress(f"hybrid fpr {aa['reject']:.4f} power {ab['reject']:.4f}")
     return [
         row(
-            f"sequential hybrid, 20 looks, half of alpha on the mSPRT (tau=0.02), p=0.10, mde=+0.02, planned n={plan.n_control}/arm",
+            "sequential hybrid, 20 looks, half of alpha on the mSPRT (tau=0.02), p=0.10, mde=+0.02, planned "
+            f"n={plan.n_control}/arm",
             f"simulated x{n_sims}",
             alpha=0.05,
             alpha_final=aa["alpha_final"],

@@ -12,7 +12,8 @@ at random; the truth is the exact top 10 among matching rows (numpy brute force)
   (its batch API returns per-query groups too, but prefiltered batches were not faster here).
 - faiss IndexIVFFlat (sqrt(n) lists, inner product on normalised rows), ``SearchParametersIVF(sel=IDSelectorBatch,
   nprobe=p)``: the selector holds the matching row numbers; one batch call per filter.
-Every system runs with one thread (OMP/BLAS), in one process, one after another. Each system sweeps its knob; the summary gives, per filter, the QPS of the first setting with recall@10 >= 0.95.
+Every system runs with one thread (OMP/BLAS), in one process, one after another. Each system sweeps its knob; the
+summary gives, per filter, the QPS of the first setting with recall@10 >= 0.95.
 Writes benchmarks/results/filters[-quick].{json,md}.
 """
 

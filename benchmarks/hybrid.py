@@ -182,13 +182,16 @@ def vectree_rows(
 
 def write_markdown(path: Path, command: str, libs: list[dict], rows: list[dict], info: dict) -> None:
     lines = [
-        f"# Hybrid search: arXiv title -> its own abstract ({info['rows']:,} abstracts, {info['queries']:,} sampled titles)",
+        f"# Hybrid search: arXiv title -> its own abstract ({info['rows']:,} abstracts, {info['queries']:,} sampled "
+        "titles)",
         "",
         f"`{command}`",
         "",
         "One relevant row per query (the paper itself). The keyword index holds the abstract only; the vectors are the",
-        "shared all-MiniLM-L6-v2 embeddings of title + abstract, so the vector side has seen the title (it is favoured).",
-        f"Queries embedded here with the same model: {info['query_embed_ms_per_query']} ms per title (not in the QPS below).",
+        "shared all-MiniLM-L6-v2 embeddings of title + abstract, so the vector side has seen the title (it is "
+        "favoured).",
+        f"Queries embedded here with the same model: {info['query_embed_ms_per_query']} ms per title (not in the "
+        "QPS below).",
         "",
         "## BM25 libraries, same documents and queries, one thread",
         "",
@@ -198,7 +201,8 @@ def write_markdown(path: Path, command: str, libs: list[dict], rows: list[dict],
     for r in libs:
         m = r["metrics"]
         lines.append(
-            f"| {r['system']} ({r['setting']}) | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['build_s']} | {m['qps']} |"
+            f"| {r['system']} ({r['setting']}) | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['build_s']} | "
+            f"{m['qps']} |"
         )
     if len(libs) == 2:
         a, b = libs[1]["metrics"], libs[0]["metrics"]
@@ -218,12 +222,14 @@ def write_markdown(path: Path, command: str, libs: list[dict], rows: list[dict],
     for r in rows:
         m = r["metrics"]
         lines.append(
-            f"| {r['setting']} | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['qps']} | {m['mrr_at_10'] / kw:.3f} |"
+            f"| {r['setting']} | {m['mrr_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['qps']} | "
+            f"{m['mrr_at_10'] / kw:.3f} |"
         )
     lines += [
         "",
         f"Collection build {info['vector_build_s']} s, keyword index build {info['keyword_build_s']} s "
-        f"({info['keyword_index_mib']} MiB attachment). Stored-embedder path matches: {info['stored_embedder_matches']}.",
+        f"({info['keyword_index_mib']} MiB attachment). Stored-embedder path matches: "
+        f"{info['stored_embedder_matches']}.",
         "",
     ]
     path.write_text("\n".join(lines))

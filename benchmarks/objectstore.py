@@ -17,6 +17,7 @@ Writes benchmarks/results/objectstore.{json,md}.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -86,10 +87,8 @@ class CountingProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def load(path: Path, n_base: int | None, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +128,9 @@ class Vectree:
 
     def build(self, base: np.ndarray, bucket_size: int) -> float:
         t = time.perf_counter()
-        col = vectree.create_collection(self.url, dim=base.shape[1], metric="cosine", bucket_size=bucket_size,
-                                        storage_options=self.options)  # fmt: skip
+        col = vectree.create_collection(
+            self.url, dim=base.shape[1], metric="cosine", bucket_size=bucket_size, storage_options=self.options
+        )
         col.add(base, ids=np.arange(len(base)))
         col.build()
         return time.perf_counter() - t
@@ -183,8 +183,15 @@ class Lance:
         return np.stack([self.search_one(handle, q, setting) for q in queries])
 
 
-def measure(system, setting: int, queries: np.ndarray, truth: np.ndarray, n_cold: int,
-            proxy: CountingProxy | None, proxy_options: dict | None) -> dict:  # fmt: skip
+def measure(
+    system,
+    setting: int,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    n_cold: int,
+    proxy: CountingProxy | None,
+    proxy_options: dict | None,
+) -> dict:
     handle = system.open()
     found = system.search_batch(handle, queries, setting)
     metrics: dict = {"recall_at_10": round(recall(found, truth), 4)}
@@ -245,32 +252,65 @@ def equal_recall_pairs(rows: list[dict]) -> list[dict]:
             ok = [r for r in ld if r["metrics"]["recall_at_10"] >= v["metrics"]["recall_at_10"] - 0.005]
             if ok:
                 best = min(ok, key=lambda r: r["param"])
-                pairs.append({"storage": storage, "vectree": v["setting"], "lancedb": best["setting"],
-                              "recall_vectree": v["metrics"]["recall_at_10"], "recall_lancedb": best["metrics"]["recall_at_10"],
-                              "cold_p50_ratio": round(best["metrics"]["cold_p50_ms"] / v["metrics"]["cold_p50_ms"], 2),
-                              "warm_p50_ratio": round(best["metrics"]["warm_p50_ms"] / v["metrics"]["warm_p50_ms"], 2)})  # fmt: skip
+                pairs.append(
+                    {
+                        "storage": storage,
+                        "vectree": v["setting"],
+                        "lancedb": best["setting"],
+                        "recall_vectree": v["metrics"]["recall_at_10"],
+                        "recall_lancedb": best["metrics"]["recall_at_10"],
+                        "cold_p50_ratio": round(best["metrics"]["cold_p50_ms"] / v["metrics"]["cold_p50_ms"], 2),
+                        "warm_p50_ratio": round(best["metrics"]["warm_p50_ms"] / v["metrics"]["warm_p50_ms"], 2),
+                    }
+                )
     return pairs
 
 
 def write_markdown(path: Path, result: dict) -> None:
-    cols = ["recall_at_10", "cold_p50_ms", "cold_p99_ms", "warm_p50_ms", "warm_p99_ms", "cold_requests_per_query",
-            "cold_round_trips_per_query", "cold_kb_per_query", "cold_payload_kb_per_query", "warm_requests_per_query",
-            "warm_round_trips_per_query", "warm_kb_per_query", "build_s"]  # fmt: skip
-    lines = [f"# Object storage: {result['dataset']}", "", f"Command: `{result['command']}`  ", f"Date: {result['date']}; "
-             f"machine: {result['machine']['cpus']} CPUs, Python {result['machine']['python']}; {result['notes']}", "",
-             "| system | storage | setting | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 3)]  # fmt: skip
+    cols = [
+        "recall_at_10",
+        "cold_p50_ms",
+        "cold_p99_ms",
+        "warm_p50_ms",
+        "warm_p99_ms",
+        "cold_requests_per_query",
+        "cold_round_trips_per_query",
+        "cold_kb_per_query",
+        "cold_payload_kb_per_query",
+        "warm_requests_per_query",
+        "warm_round_trips_per_query",
+        "warm_kb_per_query",
+        "build_s",
+    ]
+    lines = [
+        f"# Object storage: {result['dataset']}",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Date: {result['date']}; "
+        f"machine: {result['machine']['cpus']} CPUs, Python {result['machine']['python']}; {result['notes']}",
+        "",
+        "| system | storage | setting | " + " | ".join(cols) + " |",
+        "|" + "---|" * (len(cols) + 3),
+    ]
     for r in result["rows"]:
         m = r["metrics"]
         lines.append(
             f"| {r['system']} | {r['storage']} | {r['setting']} | " + " | ".join(str(m.get(c, "")) for c in cols) + " |"
         )
     if result["equal_recall"]:
-        lines += ["", "## At equal recall (cheapest lancedb setting with at least vectree's recall@10, same storage)", "",
-                  "| storage | vectree | lancedb | recall vectree | recall lancedb | lancedb/vectree cold p50 | lancedb/vectree warm p50 |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "## At equal recall (cheapest lancedb setting with at least vectree's recall@10, same storage)",
+            "",
+            "| storage | vectree | lancedb | recall vectree | recall lancedb | lancedb/vectree cold p50 | "
+            "lancedb/vectree warm p50 |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for p in result["equal_recall"]:
-            lines.append(f"| {p['storage']} | {p['vectree']} | {p['lancedb']} | {p['recall_vectree']} | {p['recall_lancedb']} | "
-                         f"{p['cold_p50_ratio']} | {p['warm_p50_ratio']} |")  # fmt: skip
+            lines.append(
+                f"| {p['storage']} | {p['vectree']} | {p['lancedb']} | {p['recall_vectree']} | {p['recall_lancedb']} | "
+                f"{p['cold_p50_ratio']} | {p['warm_p50_ratio']} |"
+            )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -298,15 +338,20 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         s3_opts = server.storage_options()
         s3_proxied = server.storage_options(endpoint_url=proxy.endpoint)
-        lance_opts = {"endpoint": server.endpoint, "region": server.region, "allow_http": "true",
-                      "aws_access_key_id": server.access_key, "aws_secret_access_key": server.secret_key}  # fmt: skip
+        lance_opts = {
+            "endpoint": server.endpoint,
+            "region": server.region,
+            "allow_http": "true",
+            "aws_access_key_id": server.access_key,
+            "aws_secret_access_key": server.secret_key,
+        }
         lance_proxied = lance_opts | {"endpoint": proxy.endpoint}
         systems = [
             ("local", Vectree(str(work / "vectree-local"), None), vt_settings, None),
             ("s3", Vectree(server.new_url("vectree"), s3_opts), vt_settings, s3_proxied),
             ("local", Lance(str(work / "lance-local"), None), ld_settings, None),
             ("s3", Lance(server.new_url("lance"), lance_opts), ld_settings, lance_proxied),
-        ]  # fmt: skip
+        ]
         for storage, system, settings, proxied in systems:
             build_s = system.build(base, args.bucket_size)
             print(f"{system.name} on {storage}: built in {build_s:.1f} s", file=sys.stderr)
@@ -314,8 +359,16 @@ def main(argv: list[str] | None = None) -> dict:
                 m = measure(system, setting, queries, truth, n_cold, proxy if proxied else None, proxied)
                 m["build_s"] = round(build_s, 2)
                 label = f"probes={setting}" if system.name == "vectree" else f"nprobes={setting}"
-                rows.append({"system": system.name, "storage": storage, "setting": label, "param": setting,
-                             "dataset": "arxiv-minilm-72k" if not args.quick else "arxiv-minilm-10k", "metrics": m})  # fmt: skip
+                rows.append(
+                    {
+                        "system": system.name,
+                        "storage": storage,
+                        "setting": label,
+                        "param": setting,
+                        "dataset": "arxiv-minilm-72k" if not args.quick else "arxiv-minilm-10k",
+                        "metrics": m,
+                    }
+                )
                 print(f"  {label}: {m}", file=sys.stderr)
     finally:
         proxy.close()
@@ -325,15 +378,23 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": "objectstore",
         "command": "python benchmarks/objectstore.py" + (" --quick" if args.quick else ""),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-                    "vectree": vectree.__version__, "server": "SeaweedFS 4.48 (weed mini) on 127.0.0.1"},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "vectree": vectree.__version__,
+            "server": "SeaweedFS 4.48 (weed mini) on 127.0.0.1",
+        },
         "date": date.today().isoformat(),
-        "dataset": f"arXiv abstracts, all-MiniLM-L6-v2 (384-d, cosine): {len(base)} rows, {len(queries)} held-out queries",
-        "notes": (f"bucket_size={args.bucket_size} (lancedb IVF_FLAT with the same rows per partition); cold = fresh handle "
-                  f"per query, {n_cold} queries; warm = after one pass over all queries; requests and KB metered by a "
-                  "pass-through proxy (KB includes HTTP headers); payload KB and round trips are vectree's own counters"),
+        "dataset": f"arXiv abstracts, all-MiniLM-L6-v2 (384-d, cosine): {len(base)} rows, {len(queries)} held-out "
+        "queries",
+        "notes": (
+            f"bucket_size={args.bucket_size} (lancedb IVF_FLAT with the same rows per partition); cold = fresh handle "
+            f"per query, {n_cold} queries; warm = after one pass over all queries; requests and KB metered by a "
+            "pass-through proxy (KB includes HTTP headers); payload KB and round trips are vectree's own counters"
+        ),
         "rows": rows,
-    }  # fmt: skip
+    }
     result["equal_recall"] = equal_recall_pairs(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     name = "objectstore-quick" if args.quick else "objectstore"

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import arguments, machine  # noqa: E402
 from benchmarks.datasets import load  # noqa: E402
-from benchmarks.peers_report import DISK_CACHE_FRACTION, TARGET_RECALL, plot, runs_of, summarise, write_markdown  # noqa: E402
+from benchmarks.peers_report import plot, write_markdown  # noqa: E402
+from benchmarks.peers_summary import DISK_CACHE_FRACTION, TARGET_RECALL, runs_of, summarise  # noqa: E402
 from benchmarks.peers_systems import setting_name  # noqa: E402
 
 DATASETS = ["fashion-mnist", "glove", "arxiv"]

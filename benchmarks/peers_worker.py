@@ -29,7 +29,8 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory: VmHWM, which (unlike ru_maxrss) does not inherit the parent's peak across exec."""
+    """This process's peak resident memory: VmHWM, which (unlike ru_maxrss) does not inherit the parent's peak
+    across exec."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
@@ -264,7 +265,8 @@ def disk(a: dict) -> dict:
         else None,
     }
     log(
-        f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query {first_ms:.1f} ms, "
+        f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query "
+        f"{first_ms:.1f} ms, "
         f"steady {m['ms_single_mean']:.2f} ms/q, batch {m['qps_batch']:.0f} q/s, peak RSS {m['peak_rss_mb']:.0f} MB "
         f"(baseline {baseline:.0f} MB)"
     )

@@ -31,7 +31,8 @@ def ann() -> str:
                     top = max(pts, key=lambda r: r["metrics"]["recall_at_10"])
                     best, best_probes = top["metrics"], top["setting"][7:]
                     lines.append(
-                        f"| {ds} | {system[8:-1]} | > {best_probes} (not reached) | {best['recall_at_10']:.3f} at most | "
+                        f"| {ds} | {system[8:-1]} | > {best_probes} (not reached) | {best['recall_at_10']:.3f} at "
+                        "most | "
                         f"{best['fraction_scanned']:.1%} | | {best['build_s']:.1f} |"
                     )
                 continue
@@ -82,10 +83,12 @@ def scale() -> str:
     body = json.loads((RESULTS / "scale-peers.json").read_text())
     ran = ", ".join(f"{d['name']} ({d['rows']:,} rows)" for d in body["datasets"])
     lines = [
-        f"From `benchmarks/results/scale-peers.json` ({body['date']}; ran: {ran}; 1 thread per system on a 2-core machine "
+        f"From `benchmarks/results/scale-peers.json` ({body['date']}; ran: {ran}; 1 thread per system on a 2-core "
+        "machine "
         "shared with other jobs). Data: " + body["data_note"],
         "",
-        "| dataset | system | build s | peak RSS building MB (x raw) | index MB | buckets | setting at 0.95 | memory p50 / p99 ms | batch q/s | disk p50 / p99 ms (page cache dropped) |",
+        "| dataset | system | build s | peak RSS building MB (x raw) | index MB | buckets | setting at 0.95 | "
+        "memory p50 / p99 ms | batch q/s | disk p50 / p99 ms (page cache dropped) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
@@ -97,7 +100,8 @@ def scale() -> str:
             f"| {x['dataset']} | {x['system']} | {f(x['build_s'], '.0f')} | {f(x['build_peak_rss_mb'], '.0f')} "
             f"({x['build_peak_rss_fraction_of_raw']:.2f}) | {f(x['index_mb'], '.0f')} | {x['buckets'] or 'n/a'} | "
             f"{x.get('setting_95', 'not reached')} | {f(x.get('ms_single_p50_95'))} / {f(x.get('ms_single_p99_95'))} | "
-            f"{f(x.get('qps_batch_95'), '.0f')} | {f(x.get('disk_ms_single_p50_95'))} / {f(x.get('disk_ms_single_p99_95'))} |"
+            f"{f(x.get('qps_batch_95'), '.0f')} | {f(x.get('disk_ms_single_p50_95'))} / "
+            f"{f(x.get('disk_ms_single_p99_95'))} |"
         )
     growth = body.get("growth_exponents", {})
     if any(growth.values()):
@@ -115,9 +119,12 @@ def scale() -> str:
         lines += [
             "",
             f"Ingest while serving (`{b['command']}`): {b['added_rows']:,} rows in batches of {b['batch_rows']:,} into "
-            f"{b['base_rows']:,} while one thread queries: p99 {w['ms_single_p99']:.2f} ms against {q['ms_single_p99']:.2f} ms "
-            f"quiet (x{g['p99_ratio']:.2f}, goal <= 2), recall@10 {w['recall_at_10']:.3f} against {q['recall_at_10']:.3f}; "
-            f"tail at most {g['tail_rows_max']:,} rows (bound {g['tail_bound_rows']:,}); {len(b['compactions'])} compactions, "
+            f"{b['base_rows']:,} while one thread queries: p99 {w['ms_single_p99']:.2f} ms against "
+            f"{q['ms_single_p99']:.2f} ms "
+            f"quiet (x{g['p99_ratio']:.2f}, goal <= 2), recall@10 {w['recall_at_10']:.3f} against "
+            f"{q['recall_at_10']:.3f}; "
+            f"tail at most {g['tail_rows_max']:,} rows (bound {g['tail_bound_rows']:,}); {len(b['compactions'])} "
+            "compactions, "
             f"{g['rebuilds']} full rebuilds.",
         ]
     ray = RESULTS / "scale-ray.json"
@@ -178,7 +185,8 @@ def peers() -> str:
         "vectree's cache 2% of the raw vectors; RSS above the process's baseline after its imports; shared-library "
         "code is the pages of libraries such as libarrow that the first queries fault in, not data):",
         "",
-        "| dataset | system | setting | recall@10 | q/s | first query ms | peak RSS over baseline (% of raw) | of which shared-library code | data (% of raw) |",
+        "| dataset | system | setting | recall@10 | q/s | first query ms | peak RSS over baseline (% of raw) | of "
+        "which shared-library code | data (% of raw) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for ds in ("fashion-mnist", "glove", "arxiv"):
@@ -199,7 +207,8 @@ def peers() -> str:
                 f"| {ds} | {r['system']} | {r['setting']} | {m['recall_at_10_single']:.3f} | {m['qps_single']:.0f} | "
                 f"{m['first_query_ms']:.0f} | {over:.0f} MB ({100 * over / m['raw_vector_mb']:.1f}%) | "
                 + (
-                    f"{m['library_code_added_mb']:.1f} MB | {100 * (over - m['library_code_added_mb']) / m['raw_vector_mb']:.1f}% |"
+                    f"{m['library_code_added_mb']:.1f} MB | "
+                    f"{100 * (over - m['library_code_added_mb']) / m['raw_vector_mb']:.1f}% |"
                     if "library_code_added_mb" in m
                     else "n/a | n/a |"
                 )
@@ -212,10 +221,13 @@ def service() -> str:
     rows = body["rows"]
     lines = [
         f"From `{body['command']}` ({body['date']}, {body['machine']['cpus']} cores, load average "
-        f"{body['machine']['load_average_at_start'][0]} at the start; {body['rows_in_collection']:,} arXiv MiniLM rows, "
-        f"{body['duration_s_per_point']:g} s per point, 90% batch-1 searches / 10% adds of 100 rows, one load generator on the same cores):",
+        f"{body['machine']['load_average_at_start'][0]} at the start; {body['rows_in_collection']:,} arXiv MiniLM "
+        "rows, "
+        f"{body['duration_s_per_point']:g} s per point, 90% batch-1 searches / 10% adds of 100 rows, one load "
+        "generator on the same cores):",
         "",
-        "| system | workers | clients | recall@10 | requests/s | search p50 ms | search p99 ms | add p50 ms | errors | RSS MB per process |",
+        "| system | workers | clients | recall@10 | requests/s | search p50 ms | search p99 ms | add p50 ms | "
+        "errors | RSS MB per process |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -234,7 +246,8 @@ def service() -> str:
             c = peers[m["clients"]]
             ratios.append(
                 f"{m['clients']} client(s): {m['throughput_ops_s'] / c['throughput_ops_s']:.2f}x the requests/s, "
-                f"search p50 {c['search_p50_ms'] / m['search_p50_ms']:.2f}x, p99 {c['search_p99_ms'] / m['search_p99_ms']:.2f}x"
+                f"search p50 {c['search_p50_ms'] / m['search_p50_ms']:.2f}x, p99 "
+                f"{c['search_p99_ms'] / m['search_p99_ms']:.2f}x"
             )
     if ratios:
         lines += [
@@ -265,6 +278,6 @@ if __name__ == "__main__":
             continue
         print(f"<!-- {name} -->\n{block}\n")
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
+        text = pattern.sub(lambda m, block=block: m.group(1) + block + "\n" + m.group(2), text)
     if "--write" in sys.argv:
         readme.write_text(text)

@@ -32,23 +32,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import arguments  # noqa: E402
 from benchmarks.datasets import movielens_100k  # noqa: E402
+from benchmarks.recommend_protocols import log, protocols_markdown, run_protocols  # noqa: E402
+from benchmarks.recommend_report import beats, markdown, plot  # noqa: E402
 from vectree.apps.recommend.baselines import (  # noqa: E402
-    BPRRecommender,
-    EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,
 )
 from vectree.apps.recommend.capacity import per_item_cost_ms, shards_needed  # noqa: E402
 from vectree.apps.recommend.content import ContentProfileRecommender  # noqa: E402
-from vectree.apps.recommend.data import stratified_split, time_split  # noqa: E402
+from vectree.apps.recommend.data import time_split  # noqa: E402
 from vectree.apps.recommend.features import Catalog  # noqa: E402
 from vectree.apps.recommend.funnel import STAGES, RankingFunnel  # noqa: E402
-from vectree.apps.recommend.metrics import evaluate, test_sets, top_k_unseen  # noqa: E402
+from vectree.apps.recommend.metrics import evaluate, top_k_unseen  # noqa: E402
 from vectree.apps.recommend.two_tower import TwoTowerModel  # noqa: E402
-from vectree.figures import pyplot, save_figure  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-log = logging.getLogger("bench.recommend")
 
 
 class _TwoTowerExact:
@@ -123,7 +121,7 @@ def main() -> None:
                     f"Machine: {rep['machine']}  ",
                     f"Settings: {rep['settings']}",
                     "",
-                    *_protocols_markdown(protocols),
+                    *protocols_markdown(protocols),
                 ]
             )
         )
@@ -256,8 +254,8 @@ def main() -> None:
 
     tt_rr = exact_rr
     checks = {
-        "rerank_beats_popularity": _beats(rows, ann_rr, "popularity"),
-        "rerank_beats_item_knn": _beats(rows, ann_rr, "item-knn"),
+        "rerank_beats_popularity": beats(rows, ann_rr, "popularity"),
+        "rerank_beats_item_knn": beats(rows, ann_rr, "item-knn"),
         "ann_recall_loss_two_tower_rerank": 1 - ann_rr["recall_at_10"] / tt_rr["recall_at_10"],
         "ann_recall_loss_two_tower": 1 - ann_tt["recall_at_10"] / exact_tt["recall_at_10"],
     }
@@ -294,245 +292,15 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     name = "recommend-quick" if args.quick else "recommend"
     (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
-    (out / f"{name}.md").write_text(_markdown(report))
-    _plot(report, out / f"{name}.png")
+    (out / f"{name}.md").write_text(markdown(report))
+    plot(report, out / f"{name}.png")
     log.info("checks: %s", checks)
-
-
-PUBLISHED_75_25 = {  # recommenders-team, ML-100k, 75/25 stratified split, k=10 (Recall@10, NDCG@10)
-    "BiVAE": (0.219, 0.475),
-    "BPR (cornac)": (0.213, 0.442),
-    "LightGCN": (0.144, 0.420),
-    "SAR": (0.176, 0.382),
-}
-SOURCES = ("two_tower", "ease", "item_knn")
-
-
-def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, quick: bool) -> dict:  # noqa: ANN001
-    """Both splits: the strong simple baselines against the multi-source funnel, with per-source recall."""
-    out = {}
-    for split in ("stratified",) if quick else ("time", "stratified"):  # quick: the detailed rows cover the time split
-        train, test = time_split(inter, 0.2) if split == "time" else stratified_split(inter, 0.75, seed=42)
-        rows = []
-
-        def add(system: str, setting: str, model, fit_s: float) -> dict:
-            m = evaluate(model, test, k=10).as_dict()
-            m["fit_s"] = round(fit_s, 2)
-            rows.append({"system": system, "setting": setting, "metrics": m})
-            log.info(
-                "[%s] %-10s %-40s R@10=%.4f NDCG@10=%.4f", split, system, setting, m["recall_at_10"], m["ndcg_at_10"]
-            )
-            return m
-
-        for system, setting, make in [
-            ("popularity", "all-time counts", lambda: PopularityRecommender()),
-            ("item-knn", "cosine, 50 neighbours", lambda: ItemKNNRecommender(neighbors=50)),
-            ("EASE", "l2=500", lambda: EASERecommender(l2=500.0)),
-            ("BPR-MF", "64 factors, 30 epochs", lambda: BPRRecommender(epochs=5 if quick else 30)),
-        ]:
-            t = time.perf_counter()
-            model = make().fit(train)
-            add(system, setting, model, time.perf_counter() - t)
-        funnel = RankingFunnel(
-            n_candidates=n_candidates,
-            probes=8,
-            sources=SOURCES,
-            label_split="time" if split == "time" else "random",
-            two_tower={"epochs": epochs},
-        )
-        funnel.fit(train, catalog)
-        fm = add(
-            "funnel", f"two-tower ANN + EASE + item-kNN, N={n_candidates} each, re-rank", funnel, funnel.fit_seconds_
-        )
-        # each source's recall of the held-out items among its candidates, and each stage's cost
-        truth = test_sets(test)
-        users = np.array(sorted(truth), dtype=np.int64)
-        cands: dict[str, list[np.ndarray]] = {}
-        for s0 in range(0, users.size, 256):
-            for n, items in funnel.source_candidates(users[s0 : s0 + 256]).items():
-                cands.setdefault(n, []).append(items)
-        recall = {}
-        for name, parts in cands.items():
-            items = np.concatenate(parts)
-            recall[name] = float(
-                np.mean(
-                    [
-                        len(set(items[j][items[j] >= 0].tolist()) & truth[int(u)]) / len(truth[int(u)])
-                        for j, u in enumerate(users)
-                    ]
-                )
-            )
-        union = np.concatenate([np.concatenate(cands[n]) for n in cands], axis=1)
-        recall["union"] = float(
-            np.mean(
-                [
-                    len(set(union[j][union[j] >= 0].tolist()) & truth[int(u)]) / len(truth[int(u)])
-                    for j, u in enumerate(users)
-                ]
-            )
-        )
-        stage = {st: [] for st in STAGES}
-        for u in users[: (50 if quick else 200)]:
-            r = funnel.recommend_detailed(np.array([u]), 10)
-            for st in STAGES:
-                stage[st].append(r.latency_ms[st])
-        cost = {
-            st: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99))}
-            for st, v in stage.items()
-        }
-        base = [r for r in rows if r["system"] != "funnel"]
-        beats = all(
-            fm["recall_at_10"] > r["metrics"]["recall_at_10"] and fm["ndcg_at_10"] > r["metrics"]["ndcg_at_10"]
-            for r in base
-        )
-        out[split] = {
-            "split": "per user: latest 20% by time"
-            if split == "time"
-            else "recommenders-team python_stratified_split: 75/25 per user, random, seed 42",
-            "rows": rows,
-            "source_recall_at_n": recall,
-            "n_candidates_per_source": n_candidates,
-            "stage_cost_one_user": cost,
-            "funnel_beats_every_baseline": beats,
-            "label_recall_of_candidates": funnel.label_recall_,
-        }
-        if split == "stratified":
-            out[split]["published"] = {
-                k: {"recall_at_10": v[0], "ndcg_at_10": v[1]} for k, v in PUBLISHED_75_25.items()
-            }
-            out[split]["reaches_bivae"] = fm["recall_at_10"] >= 0.219 and fm["ndcg_at_10"] >= 0.475
-    return out
-
-
-def _protocols_markdown(protocols: dict) -> list[str]:
-    lines = []
-    for split, p in protocols.items():
-        lines += [
-            f"## Protocol: {p['split']}",
-            "",
-            "| system | setting | Recall@10 | NDCG@10 | coverage@10 | fit s |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in p["rows"]:
-            m = r["metrics"]
-            lines.append(
-                f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | {m['coverage_at_10']:.3f} | {m['fit_s']} |"
-            )
-        for name, v in p.get("published", {}).items():
-            lines.append(
-                f"| {name} (published, recommenders-team) | their run | {v['recall_at_10']:.3f} | {v['ndcg_at_10']:.3f} | | |"
-            )
-        lines += [
-            "",
-            f"Recall of the held-out items among each source's {p['n_candidates_per_source']} candidates: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in p["source_recall_at_n"].items()),
-            "",
-            "Stage cost, one user per call: "
-            + ", ".join(
-                f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms" for k, v in p["stage_cost_one_user"].items()
-            ),
-            "",
-            f"Funnel beats every baseline (Recall@10 and NDCG@10): {p['funnel_beats_every_baseline']}"
-            + (f"; reaches BiVAE's published 0.219 / 0.475: {p['reaches_bivae']}" if "reaches_bivae" in p else ""),
-            "",
-        ]
-    return lines
 
 
 def _set(funnel: RankingFunnel, **kw) -> RankingFunnel:
     for k, v in kw.items():
         setattr(funnel, k, v)
     return funnel
-
-
-def _beats(rows: list[dict], m: dict, system: str) -> bool:
-    base = next(r["metrics"] for r in rows if r["system"] == system)
-    return m["recall_at_10"] > base["recall_at_10"] and m["ndcg_at_10"] > base["ndcg_at_10"]
-
-
-def _markdown(rep: dict) -> str:
-    lines = [
-        f"# {rep['benchmark']}",
-        "",
-        f"Command: `{rep['command']}`  ",
-        f"Date: {rep['date']}  ",
-        f"Machine: {rep['machine']}  ",
-        f"Split: {rep['split']}  ",
-        f"Settings: {rep['settings']}",
-        "",
-        "| system | setting | Recall@10 | NDCG@10 | coverage@10 | fit s |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rep["rows"]:
-        m = r["metrics"]
-        lines.append(
-            f"| {r['system']} | {r['setting']} | {m['recall_at_10']:.4f} | {m['ndcg_at_10']:.4f} | "
-            f"{m['coverage_at_10']:.3f} | {m.get('fit_s', '')} |"
-        )
-    lines += [
-        "",
-        "## Exact vs ANN (two-tower + re-rank)",
-        "",
-        "| probes | Recall@10 | NDCG@10 | recall lost vs exact |",
-        "|---|---|---|---|",
-    ]
-    for s in rep["probes_sweep"]:
-        lines.append(
-            f"| {s['probes']} | {s['recall_at_10']:.4f} | {s['ndcg_at_10']:.4f} | {100 * s['recall_loss_vs_exact']:.2f}% |"
-        )
-    lines += [
-        "",
-        "## Latency per stage (one user per call)",
-        "",
-        "| stage | p50 ms | p99 ms | mean ms |",
-        "|---|---|---|---|",
-    ]
-    for s in STAGES:
-        v = rep["latency"][s]
-        lines.append(f"| {s} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['mean_ms']:.2f} |")
-    lines += [
-        "",
-        f"Per-item re-rank cost (p99): {rep['per_item_rerank_ms_p99']:.4f} ms",
-        "",
-        "## Capacity: shards to meet a p99 budget",
-        "",
-        "| items re-scored | budget ms | qps | shards | est. p99 ms | utilisation |",
-        "|---|---|---|---|---|---|",
-    ]
-    for c in rep["capacity"]:
-        if "error" in c:
-            lines.append(f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | none fits | | |")
-        else:
-            lines.append(
-                f"| {c['n_items']} | {c['budget_ms']} | {c['qps']} | {c['shards']} | {c['p99_ms']:.1f} | {c['utilization']:.2f} |"
-            )
-    lines += ["", "## Checks", "", *[f"- {k}: {v}" for k, v in rep["checks"].items()], ""]
-    lines += _protocols_markdown(rep.get("protocols", {}))
-    return "\n".join(lines)
-
-
-def _plot(rep: dict, path: Path) -> None:
-    plt = pyplot()
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8))
-    names = [f"{r['system']}\n{r['setting'][:34]}" for r in rep["rows"]]
-    x = np.arange(len(names))
-    a.bar(x - 0.2, [r["metrics"]["recall_at_10"] for r in rep["rows"]], 0.4, label="Recall@10")
-    a.bar(x + 0.2, [r["metrics"]["ndcg_at_10"] for r in rep["rows"]], 0.4, label="NDCG@10")
-    a.set_xticks(x, names, rotation=70, ha="right", fontsize=6)
-    a.set_title("MovieLens 100k, time split")
-    a.legend()
-    sw = rep["probes_sweep"]
-    b.plot([s["probes"] for s in sw], [s["recall_at_10"] for s in sw], "o-", label="ANN (vectree collection)")
-    exact = next(r["metrics"]["recall_at_10"] for r in rep["rows"] if r["setting"].endswith("exact retrieval"))
-    b.axhline(exact, color="k", ls="--", label="exact retrieval")
-    b.axhline(exact * 0.98, color="r", ls=":", label="exact - 2%")
-    b.set_xscale("log", base=2)
-    b.set_xlabel("probes")
-    b.set_ylabel("Recall@10 after re-rank")
-    b.set_title("two-tower + re-rank: exact vs ANN retrieval")
-    b.legend()
-    save_figure(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ def run_ingest(
                 }
                 compactions.append(c)
                 log(
-                    f"[ingest] {len(writer):,} rows: compaction {c['seconds']:.1f} s, {c['buckets_rewritten_or_new']} of "
+                    f"[ingest] {len(writer):,} rows: compaction {c['seconds']:.1f} s, "
+                    f"{c['buckets_rewritten_or_new']} of "
                     f"{c['buckets_after']} buckets written, {c['buckets_kept']} kept"
                 )
     finally:
@@ -216,12 +217,14 @@ def run_ingest(
     for r in out_rows:
         m = r["metrics"]
         lines.append(
-            f"| {r['phase']} | {m['queries']} | {m['recall_at_10']:.4f} | {m['ms_single_p50']:.3f} | {m['ms_single_p99']:.3f} | "
+            f"| {r['phase']} | {m['queries']} | {m['recall_at_10']:.4f} | {m['ms_single_p50']:.3f} | "
+            f"{m['ms_single_p99']:.3f} | "
             f"{m['rows_visible_min']:,}..{m['rows_visible_max']:,} |"
         )
     lines += [
         "",
-        f"- p99 while ingesting / quiet: {goals['p99_ratio']:.2f} (goal <= 2: {'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
+        f"- p99 while ingesting / quiet: {goals['p99_ratio']:.2f} (goal <= 2: "
+        f"{'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
         f"- recall while ingesting / quiet: {goals['recall_ratio']:.3f} (missed fraction within 2x of quiet: "
         f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
         f"- largest unindexed tail: {tail_max:,} rows (bound {TAIL_BOUND:,}); full rebuilds: {goals['rebuilds']}",
@@ -231,7 +234,8 @@ def run_ingest(
     ]
     for i, c in enumerate(compactions):
         lines.append(
-            f"| {i + 1} | {c['after_rows']:,} | {c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | {c['buckets_kept']} | {c['buckets_after']} |"
+            f"| {i + 1} | {c['after_rows']:,} | {c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | "
+            f"{c['buckets_kept']} | {c['buckets_after']} |"
         )
     (out / "scale-ingest.md").write_text("\n".join(lines) + "\n")
     log(f"[ingest] wrote {path}")

@@ -99,7 +99,8 @@ def main() -> None:
     lines = [
         f"# scale-ray: building {n:,} clustered 96-d rows locally and on Ray",
         "",
-        f"Command: `{body['command']}` ({body['date']}); machine: {body['machine']['cpus']} cpus shared with other jobs, "
+        f"Command: `{body['command']}` ({body['date']}); machine: {body['machine']['cpus']} cpus shared with other "
+        "jobs, "
         f"load average at start {body['machine']['load_average_at_start']}. Ray: a fresh local instance per run.",
         "",
         "| system | setting | build s | x local | x 1 worker | Ray start s | index equals local |",
@@ -109,7 +110,8 @@ def main() -> None:
         m = r["metrics"]
         lines.append(
             f"| {r['system']} | {r['setting']} | {m['build_s']:.1f} | {m.get('speedup_vs_local', 1.0):.2f} | "
-            f"{m.get('speedup_vs_1_worker', float('nan')):.2f} | {m.get('ray_start_s', float('nan')):.1f} | {m.get('index_equals_local', '')} |"
+            f"{m.get('speedup_vs_1_worker', float('nan')):.2f} | {m.get('ray_start_s', float('nan')):.1f} | "
+            f"{m.get('index_equals_local', '')} |"
         )
     (args.out / "scale-ray.md").write_text("\n".join(lines) + "\n")
     print(f"[scale-ray] wrote {args.out / 'scale-ray.json'}", flush=True)

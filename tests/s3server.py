@@ -153,14 +153,11 @@ class SeaweedServer:
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
         }
         env.pop("AWS_ENDPOINT_URL", None)
-        log = open(self.log_path, "ab")
-        try:
+        with open(self.log_path, "ab") as log:  # the server writes to its own copy of the handle
             self.proc = subprocess.Popen(
                 self._command(), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
-        finally:
-            log.close()
         self._wait_ready(timeout_s)
 
     def _wait_ready(self, timeout_s: float) -> None:

@@ -8,6 +8,7 @@ Fixtures (a pytest plugin, registered in tests/conftest.py):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -109,10 +110,8 @@ class ServiceServer:
         """SIGTERM (or SIGKILL) the server's whole process group and wait for it."""
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:

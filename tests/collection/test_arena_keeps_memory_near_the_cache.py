@@ -52,7 +52,7 @@ def test_a_churning_cache_answers_as_an_unbounded_one_and_its_slabs_stay_near_it
     queries = vectors[3600:4000]
     rng = np.random.default_rng(0)
     peak_slabs = 0
-    for round_ in range(6):
+    for _ in range(6):
         q = queries[rng.choice(len(queries), 60, replace=False)]
         for i in range(0, 60, 3):  # single queries and small batches: the compiled scan
             got = small.search(q[i] if i % 2 else q[i : i + 3], k=10, probes=12)

@@ -1,4 +1,5 @@
-"""Cleanup deletes old versions and unreferenced objects (old enough) and nothing a kept version needs; tags pin versions."""
+"""Cleanup deletes old versions and unreferenced objects (old enough), not what a kept version needs; tags pin
+versions."""
 
 import os
 import time

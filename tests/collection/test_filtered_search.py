@@ -1,4 +1,4 @@
-"""Filtered search (where=, exclude_ids=): exactly the brute-force answer among matching rows, k results whenever k match."""
+"""Filtered search (where=, exclude_ids=): the brute-force answer among matching rows, k results whenever k match."""
 
 from __future__ import annotations
 

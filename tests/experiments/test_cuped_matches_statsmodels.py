@@ -1,4 +1,4 @@
-"""CUPED / CURE: the adjustment is statsmodels' OLS, the variance shrinks by 1 - rho^2, A/A stays at alpha, plans shrink."""
+"""CUPED / CURE: the adjustment is statsmodels' OLS, variance shrinks by 1 - rho^2, A/A stays at alpha, plans shrink."""
 
 import numpy as np
 import pytest

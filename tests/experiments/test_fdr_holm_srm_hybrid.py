@@ -1,4 +1,5 @@
-"""BH next to Holm over many metrics; SRM flagged at p < 0.001 with the dimension that explains it; the sequential hybrid."""
+"""BH next to Holm over many metrics; SRM flagged at p < 0.001 with the dimension explaining it; the sequential
+hybrid."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""The application routes on a collection that carries them: embed, search by text, classify (real model, real titles)."""
+"""The application routes on a collection carrying them: embed, search by text, classify (real model, real titles)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 def browser():
     if not (CHROMIUM and DRIVER):
         pytest.fail(
-            "Debian chromium and chromium-driver are needed: `apt-get install chromium chromium-driver` (./run.sh test does it)"
+            "Debian chromium and chromium-driver are needed: `apt-get install chromium chromium-driver` (./run.sh "
+            "test does it)"
         )
     os.environ.setdefault("SE_OFFLINE", "true")  # never let selenium fetch a browser or driver
     from selenium import webdriver

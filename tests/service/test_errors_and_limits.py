@@ -17,7 +17,7 @@ from vectree.service.wire import ARROW, rows_to_arrow
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory):
-    """A server with small limits: 64 KiB bodies, 50 rows a request, k <= 20, 2 requests/s with bursts of 10 per tenant."""
+    """A server with small limits: 64 KiB bodies, 50 rows a request, k <= 20, 2 requests/s, bursts of 10 per tenant."""
     root = tmp_path_factory.mktemp("tight")
     server = ServiceServer(
         root,
@@ -138,10 +138,10 @@ def test_a_build_that_loses_its_commit_race_is_409_and_changes_nothing(service_s
         col = db.create_collection(name, dim=384, metric="cosine", bucket_size=50)
         col.add(arxiv_sample["vectors"][:3000])
     answers: list[httpx.Response] = []
-    for attempt in range(5):
+    for _ in range(5):
         done = threading.Event()
 
-        def build() -> None:
+        def build(done: threading.Event = done) -> None:
             answers.append(httpx.post(service_server.url + f"/collections/{name}/build", headers=h, timeout=120))
             done.set()
 

@@ -106,9 +106,11 @@ def test_an_admin_key_sees_and_changes_every_tenant(service_server, names, arxiv
         assert col.owner == "alice" and col.private
         col.delete([f"{names['private']}-0"])
         admin.drop_collection(names["private"])
-    with vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as alice:
-        with pytest.raises(NotFoundError):
-            alice.open_collection(names["private"])
+    with (
+        vectree.connect(service_server.url, api_key=service_server.keys["alice"]) as alice,
+        pytest.raises(NotFoundError),
+    ):
+        alice.open_collection(names["private"])
 
 
 def test_requests_without_a_valid_key_get_401(service_server):

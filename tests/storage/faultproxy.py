@@ -11,6 +11,7 @@ scheduled for the next connection hits exactly the next request. Modes:
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections import deque
@@ -85,10 +86,8 @@ class FaultProxy:
                 upstream.recv(65536)  # the server has answered, so it has acted on the request
             finally:
                 for s in (client, upstream):
-                    try:
+                    with contextlib.suppress(OSError):
                         s.shutdown(socket.SHUT_RDWR)  # wakes the other thread's recv, sends FIN
-                    except OSError:
-                        pass
                     s.close()
             return
         _pipe(upstream, client)
@@ -102,7 +101,5 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
         pass
     finally:
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

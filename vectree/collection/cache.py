@@ -85,7 +85,8 @@ class Block:
 
     def scan_block(self, l2: bool) -> _scan.ScanBlock:
         """What the compiled scan reads of this block: its vectors as stored (float16 stays float16),
-        the squared norms for l2 and the int8 codes when the bucket has them. It holds the arrays, so it stays valid after the cache lets the
+        the squared norms for l2 and the int8 codes when the bucket has them. It holds the arrays, so it stays valid
+        after the cache lets the
         block go."""
         if self.scan is not None and self.scan.has_sqnorms == l2:
             return self.scan
@@ -108,7 +109,8 @@ class ObjectCache:
     """Fetches and decodes fingerprint-named objects through a bounded LRU (bytes).
 
     ``l2`` (the collection's metric is l2, or not) lets buckets be made ready to scan as they are
-    decoded, outside any query's hot loop. With ``disk`` (a :class:`~vectree.storage.diskcache.DiskCache`), memory misses look in a local
+    decoded, outside any query's hot loop. With ``disk`` (a :class:`~vectree.storage.diskcache.DiskCache`), memory
+    misses look in a local
     directory before the store, and fetched objects are kept there too. Only fingerprint-named objects
     pass through here, never manifests, so neither cache ever needs invalidating; every object is
     still checked against its fingerprint when decoded.

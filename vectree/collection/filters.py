@@ -169,7 +169,8 @@ def _like(value: Any, typ: pa.DataType) -> pa.Scalar:
 
 
 def block_columns(rows: Any, derived: dict) -> Columns:
-    """The columns a filter reads in one bucket (``id``, ``label``, metadata fields), decoded once, kept in ``derived``."""
+    """The columns a filter reads in one bucket (``id``, ``label``, metadata fields), decoded once and kept in
+    ``derived``."""
 
     def columns(field: str) -> pa.Array | None:
         key = "filter:" + field

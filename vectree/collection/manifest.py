@@ -10,6 +10,7 @@ the manifests themselves are the truth.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -78,7 +79,8 @@ class SegmentRef:
 
     @property
     def keys_object(self) -> str:
-        """The store key of the segment's id key list (``.npz`` naming its write; before writes were recorded, ``.npy``)."""
+        """The store key of the segment's id key list (``.npz`` naming its write; before writes were recorded,
+        ``.npy``)."""
         return id_keys_key(self.keys, with_write=bool(self.write))
 
     @property
@@ -223,8 +225,6 @@ def try_commit(store: ObjectStore, manifest: Manifest) -> bool:
     """Create the manifest of ``manifest.version``; False if another writer got there first."""
     if not store.put_if_absent(manifest_key(manifest.version), manifest.to_bytes()):
         return False
-    try:
+    with contextlib.suppress(Exception):  # the hint is an optimisation: the commit above already happened
         store.put(_LATEST_HINT, str(manifest.version).encode())
-    except Exception:  # the hint is an optimisation: the commit above already happened
-        pass
     return True

@@ -42,7 +42,8 @@ def create_collection(
     """Create an empty collection at ``url`` (a path, ``file://``, ``memory://`` or ``s3://``).
 
     ``bucket_size`` bounds the rows per bucket: smaller buckets scan less per probe, larger ones
-    need fewer probes; by default a bucket holds about 160 KiB of vectors, at least 80 rows (:func:`vectree.index.build.default_bucket_size`).
+    need fewer probes; by default a bucket holds about 160 KiB of vectors, at least 80 rows
+    (:func:`vectree.index.build.default_bucket_size`).
     ``codes="int8"`` stores a compact code of every row next to it (a quarter of float32): searches
     scan the codes and read in full only the rows they cannot rule out, with the same answers.
     ``private`` is recorded for the service layer (the seed's keepPrivate).

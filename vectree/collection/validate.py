@@ -81,10 +81,10 @@ def _id_kind(v: Any) -> str:
 def as_ids(ids: Any, n: int, id_type: str | None) -> tuple[np.ndarray, str]:
     """Return (ids, id_type) with ids int64 or an object array of str; refuse duplicates and mixed types.
 
-    >>> as_ids([1, "a"], 2, None)
+    >>> as_ids([1, "a"], 2, None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    vectree.errors.InvalidInputError: ids must all be ints or all be strings, got a mix of int and str (such as [1, 'a'])
+    vectree.errors.InvalidInputError: ids must all be ints or all be strings, got a mix of int and str (such as ...)
     """
     if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
         ids = list(ids) if ids is not None and not isinstance(ids, (str, bytes, dict)) else [ids]

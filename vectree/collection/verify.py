@@ -89,16 +89,19 @@ class _Checker:
         if index is not None:
             if int(index.bucket_rows.sum()) != m.indexed_rows:
                 bad.append(
-                    f"version {v}: the manifest says {m.indexed_rows} indexed rows, the index's buckets hold {int(index.bucket_rows.sum())}"
+                    f"version {v}: the manifest says {m.indexed_rows} indexed rows, the index's buckets hold "
+                    f"{int(index.bucket_rows.sum())}"
                 )
             metric = index.settings.get("metric")
             if metric is not None and metric != m.settings["metric"]:
                 bad.append(
-                    f"version {v}: the manifest's metric is {m.settings['metric']!r}, the index was built for {metric!r}"
+                    f"version {v}: the manifest's metric is {m.settings['metric']!r}, the index was built for "
+                    f"{metric!r}"
                 )
             if len(m.idmap) != 1 << m.idmap_bits:
                 bad.append(
-                    f"version {v}: the id map has {len(m.idmap)} shards, its {m.idmap_bits} bits need {1 << m.idmap_bits}"
+                    f"version {v}: the id map has {len(m.idmap)} shards, its {m.idmap_bits} bits need "
+                    f"{1 << m.idmap_bits}"
                 )
             fps = index.bucket_fingerprints
             for n, (fp, count) in enumerate(zip(fps, index.bucket_rows)):
@@ -133,7 +136,8 @@ class _Checker:
         ]
         if len(set(named)) != len(named):
             bad.append(
-                f"version {v}: {len(named) - len(set(named))} file(s) are named twice (a tombstone of one would hide both)"
+                f"version {v}: {len(named) - len(set(named))} file(s) are named twice (a tombstone of one would "
+                "hide both)"
             )
         tomb = (
             self.get(v, tombstones_key(m.tombstones), lambda d: decode_tombstones(d, m.tombstones))

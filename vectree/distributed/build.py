@@ -177,8 +177,11 @@ def build(
     The result equals a local ``add`` + ``build`` of the same rows: same buckets, fingerprints, answers.
 
     >>> import numpy as np, tempfile, os, vectree.distributed as vd
-    >>> d = tempfile.mkdtemp(); np.save(os.path.join(d, "x.npy"), np.random.default_rng(0).normal(size=(500, 8)).astype(np.float32))
-    >>> col = vd.build(os.path.join(d, "c"), os.path.join(d, "x.npy"), bucket_size=50, address="local:2")  # doctest: +SKIP
+    >>> d = tempfile.mkdtemp(); x = np.random.default_rng(0).normal(size=(500, 8)).astype(np.float32)
+    >>> np.save(os.path.join(d, "x.npy"), x)
+    >>> col = vd.build(  # doctest: +SKIP
+    ...     os.path.join(d, "c"), os.path.join(d, "x.npy"), bucket_size=50, address="local:2"
+    ... )
     """
     import ray
 

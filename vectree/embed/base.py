@@ -126,7 +126,8 @@ def from_bytes(data: bytes) -> Embedder:
         raise EmbedderMismatchError(
             f"the {kind} embedder was saved with config hash {saved} but loads as {got}: "
             "the installed model weights or package version differ from the ones that built the collection; "
-            f"install the recorded version ({header['params'].get('package_version', 'see params')}) or rebuild the collection"
+            f"install the recorded version ({header['params'].get('package_version', 'see params')}) or rebuild the "
+            "collection"
         )
     return emb
 

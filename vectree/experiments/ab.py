@@ -49,7 +49,10 @@ class ExperimentResult:
     def decision(self) -> str:
         """One line: which variant (if any) to launch, and why."""
         if self.srm.mismatch:
-            return f"do not launch: sample ratio mismatch (p = {self.srm.p_value:.2g}); fix the assignment or logging first"
+            return (
+                f"do not launch: sample ratio mismatch (p = {self.srm.p_value:.2g}); fix the assignment or "
+                "logging first"
+            )
         winners = [c for c in self.comparisons if c.decision.startswith("launch")]
         if not winners:
             return "do not launch: no variant is significantly better than the control"

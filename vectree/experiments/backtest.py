@@ -67,7 +67,8 @@ class BacktestResult:
             kind = "smaller" if abs(self.loss) < abs(self.gain) else "larger"
             return (
                 f"partly confirmed: the loss in reverse ({self.loss:+.4g}) is significantly {kind} than the gain "
-                f"({self.gain:+.4g}); the forward estimate was {'overly optimistic' if kind == 'smaller' else 'conservative'}"
+                f"({self.gain:+.4g}); the forward estimate was "
+                f"{'overly optimistic' if kind == 'smaller' else 'conservative'}"
             )
         return f"confirmed: the gain ({self.gain:+.4g}) is lost in reverse ({self.loss:+.4g})"
 

@@ -120,7 +120,10 @@ class HybridResult:
                 f"running: {min(self.n_control, self.n_variant):,} of {self.planned_n:,} units per arm, no early stop"
             )
         verdict = "rejects" if self.reject else "does not reject"
-        return f"fixed-horizon test at the planned end {verdict} H0 (p = {self.final_p_value:.3g}, level {self.alpha_final:.3g})"
+        return (
+            f"fixed-horizon test at the planned end {verdict} H0 (p = {self.final_p_value:.3g}, level "
+            f"{self.alpha_final:.3g})"
+        )
 
 
 def hybrid_test(

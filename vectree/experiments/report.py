@@ -30,7 +30,8 @@ def _p(x: float | None) -> str:
 
 def _comparison_rows(comps: Sequence[Comparison]) -> list[str]:
     lines = [
-        "| variant | vs | test | absolute lift [CI] | relative lift [CI] | p-value | adjusted p | always-valid p | decision |",
+        "| variant | vs | test | absolute lift [CI] | relative lift [CI] | p-value | adjusted p | always-valid p | "
+        "decision |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in comps:
@@ -68,7 +69,8 @@ def experiment_markdown(
         "",
         "## Sample ratio check",
         "",
-        f"Units per variant {srm.counts} against shares { ({k: round(v, 4) for k, v in srm.expected_shares.items()}) }: "
+        f"Units per variant {srm.counts} against shares "
+        f"{ ({k: round(v, 4) for k, v in srm.expected_shares.items()}) }: "
         f"chi2 = {srm.chi2:.3f}, p = {_p(srm.p_value)} -> "
         + (
             "**MISMATCH**: the assignment or logging is broken; do not trust the comparisons."
@@ -92,7 +94,8 @@ def experiment_markdown(
                 else f"never crossed alpha in {len(seq.looks)} looks"
             )
             out.append(
-                f"- `{name}`: tau = {seq.tau:.4g}; final always-valid interval [{_num(f.ci_low)}, {_num(f.ci_high)}]; {where}."
+                f"- `{name}`: tau = {seq.tau:.4g}; final always-valid interval [{_num(f.ci_low)}, "
+                f"{_num(f.ci_high)}]; {where}."
             )
         out.append("")
     if plot:
@@ -109,7 +112,8 @@ def backtest_markdown(result: BacktestResult, *, title: str = "Backtest") -> str
             "",
             f"**Verdict: {r.verdict}.**",
             "",
-            f"Forward run: `{r.old}` is the control, `{r.new}` the variant. Reverse run: `{r.new}` is the control, `{r.old}` the variant.",
+            f"Forward run: `{r.old}` is the control, `{r.new}` the variant. Reverse run: `{r.new}` is the control, "
+            f"`{r.old}` the variant.",
             "",
             *_comparison_rows([r.forward, r.reverse]),
             "",
@@ -125,11 +129,14 @@ def holdout_markdown(report: HoldoutReport, *, title: str = "Long-running holdou
     lines = [
         f"# {title}",
         "",
-        f"`{report.variant}` against the holdout `{report.control}`, {report.metric} per unit, windows of {report.window}.",
+        f"`{report.variant}` against the holdout `{report.control}`, {report.metric} per unit, windows of "
+        f"{report.window}.",
         "",
-        f"**Trend: {report.drift}** (lift changes by {_num(report.slope_per_window)} per window, p = {_p(report.slope_p_value)}).",
+        f"**Trend: {report.drift}** (lift changes by {_num(report.slope_per_window)} per window, p = "
+        f"{_p(report.slope_p_value)}).",
         "",
-        "| window start | units (control / variant) | control | variant | absolute lift [CI] | relative lift | p-value |",
+        "| window start | units (control / variant) | control | variant | absolute lift [CI] | relative lift | "
+        "p-value |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [

@@ -169,8 +169,11 @@ def per_unit(
 ) -> pd.DataFrame:
     """Aggregate exposure rows to one row per unit: metric columns summed, covariates and dimensions first.
 
-    >>> rows = pd.DataFrame({"unit": [1, 1, 2], "variant": ["a", "a", "b"], "clicks": [1, 2, 0], "browser": ["x", "x", "y"]})
-    >>> per_unit(rows, unit_col="unit", variant_col="variant", sum_cols=["clicks"], first_cols=["browser"])["clicks"].tolist()
+    >>> rows = pd.DataFrame(
+    ...     {"unit": [1, 1, 2], "variant": ["a", "a", "b"], "clicks": [1, 2, 0], "browser": ["x", "x", "y"]}
+    ... )
+    >>> units = per_unit(rows, unit_col="unit", variant_col="variant", sum_cols=["clicks"], first_cols=["browser"])
+    >>> units["clicks"].tolist()
     [3, 0]
     """
     cols = [variant_col, *sum_cols, *first_cols] + ([unit_col] if unit_col else [])

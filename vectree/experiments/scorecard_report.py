@@ -1,4 +1,5 @@
-"""A scorecard as Markdown tables and as a PNG: relative lift per metric, confidence and credible intervals side by side."""
+"""A scorecard as Markdown tables and as a PNG: relative lift per metric, confidence and credible intervals side by
+side."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def scorecard_markdown(card: Scorecard, *, title: str = "Scorecard", plot: str |
         f"# {title}",
         "",
         f"Control `{card.control}`; units per variant {card.n_units}; alpha = {card.alpha:g}; intervals at {level:.3g} "
-        f"(confidence, frequentist; credible, Bayesian). p-values corrected across all {len(card.rows)} metric x variant "
+        f"(confidence, frequentist; credible, Bayesian). p-values corrected across all {len(card.rows)} metric x "
+        "variant "
         "pairs with Holm (family-wise error) and Benjamini-Hochberg (false discovery rate).",
         "",
         f"**Sample ratio: {card.srm.message}.**",
@@ -50,7 +52,8 @@ def scorecard_markdown(card: Scorecard, *, title: str = "Scorecard", plot: str |
         ]
         for d in card.srm.dimensions:
             out.append(
-                f"| {d.dimension} | {_p(d.p_value)} | {', '.join(d.mismatched_levels) or '-'} | {_p(d.p_value_without_mismatched)} |"
+                f"| {d.dimension} | {_p(d.p_value)} | {', '.join(d.mismatched_levels) or '-'} | "
+                f"{_p(d.p_value_without_mismatched)} |"
             )
         out.append("")
     out += [
@@ -63,7 +66,8 @@ def scorecard_markdown(card: Scorecard, *, title: str = "Scorecard", plot: str |
         flag = " **(BH)**" if r.reject_bh else ""
         out.append(
             f"| {r.metric}{'' if r.higher_is_better else ' (lower is better)'} | {f.variant} | {f.test} "
-            f"| {_num(f.abs_lift)} [{_num(f.abs_ci[0])}, {_num(f.abs_ci[1])}] | {_pct(f.rel_lift)} [{_pct(f.rel_ci[0])}, {_pct(f.rel_ci[1])}] "
+            f"| {_num(f.abs_lift)} [{_num(f.abs_ci[0])}, {_num(f.abs_ci[1])}] | {_pct(f.rel_lift)} "
+            f"[{_pct(f.rel_ci[0])}, {_pct(f.rel_ci[1])}] "
             f"| {_p(f.p_value)} | {_p(r.p_holm)} | {_p(r.p_bh)}{flag} | {b.chance_to_win:.1%} | {b.expected_loss:.3g} "
             f"| {_pct(b.rel_lift)} [{_pct(b.rel_ci[0])}, {_pct(b.rel_ci[1])}] "
             f"| {'-' if r.variance_reduction is None else f'{r.variance_reduction:.1%}'} |"
@@ -71,7 +75,8 @@ def scorecard_markdown(card: Scorecard, *, title: str = "Scorecard", plot: str |
     bh, holm = card.launched("fdr_bh"), card.launched("holm")
     out += [
         "",
-        f"Significant improvements: {len(holm)} with Holm ({', '.join(f'{r.metric}/{r.frequentist.variant}' for r in holm) or 'none'}), "
+        f"Significant improvements: {len(holm)} with Holm "
+        f"({', '.join(f'{r.metric}/{r.frequentist.variant}' for r in holm) or 'none'}), "
         f"{len(bh)} with BH ({', '.join(f'{r.metric}/{r.frequentist.variant}' for r in bh) or 'none'}). "
         f"Bayesian priors: {'; '.join(dict.fromkeys(r.bayes.prior for r in card.rows))}.",
         "",
@@ -80,12 +85,14 @@ def scorecard_markdown(card: Scorecard, *, title: str = "Scorecard", plot: str |
         out += [
             "## Sequential hybrid (first metric)",
             "",
-            "Always-valid mSPRT looks while running, one fixed-horizon test at the planned end; together at level alpha.",
+            "Always-valid mSPRT looks while running, one fixed-horizon test at the planned end; together at level "
+            "alpha.",
             "",
         ]
         for name, h in card.hybrid.items():
             out.append(
-                f"- `{name}`: planned {h.planned_n:,} units per arm, looks at alpha {h.alpha_sequential:.3g}, final test at "
+                f"- `{name}`: planned {h.planned_n:,} units per arm, looks at alpha {h.alpha_sequential:.3g}, final "
+                "test at "
                 f"{h.alpha_final:.3g}: {h.decided_by}."
             )
         out.append("")

@@ -104,8 +104,8 @@ def unit_metrics(log: pd.DataFrame, users: pd.DataFrame | None = None, *, unit_c
     """Per unit: ``visits, impressions, clicks, clicked`` (any click), model and explored impressions and
     clicks, and the mean logged propensity; joined with ``users`` (covariates, dimensions) on ``unit_col``.
 
-    >>> log = pd.DataFrame({"unit": [1, 1, 2], "variant": ["A", "A", "B"], "visit": [0, 1, 0], "source": ["model", "explore", "model"],
-    ...                     "propensity": [0.9, 0.01, 0.9], "click": [1, 0, 0]})
+    >>> log = pd.DataFrame({"unit": [1, 1, 2], "variant": ["A", "A", "B"], "visit": [0, 1, 0],
+    ...     "source": ["model", "explore", "model"], "propensity": [0.9, 0.01, 0.9], "click": [1, 0, 0]})
     >>> unit_metrics(log)[["unit", "visits", "clicks", "explore_impressions"]].values.tolist()
     [[1, 2, 1, 1], [2, 1, 0, 0]]
     """

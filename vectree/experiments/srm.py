@@ -79,7 +79,8 @@ class SRMReport:
             where = f"; the strongest dimension is {worst.dimension} (p = {worst.p_value:.3g})" if worst else ""
             return f"sample ratio mismatch (p = {o.p_value:.3g}) that no single dimension explains{where}"
         return (
-            f"sample ratio mismatch (p = {o.p_value:.3g}) explained by {d.dimension} = {', '.join(d.mismatched_levels)} "
+            f"sample ratio mismatch (p = {o.p_value:.3g}) explained by {d.dimension} = "
+            f"{', '.join(d.mismatched_levels)} "
             f"(without it p = {d.p_value_without_mismatched:.3g})"
         )
 
@@ -103,7 +104,8 @@ def srm_by_dimension(
 ) -> SRMReport:
     """Overall SRM check of a unit table (one row per unit) and the per-dimension breakdown.
 
-    >>> df = pd.DataFrame({"variant": ["a"] * 5000 + ["b"] * 4500, "browser": ["x"] * 2500 + ["y"] * 2500 + ["x"] * 2500 + ["y"] * 2000})
+    >>> browser = ["x"] * 2500 + ["y"] * 2500 + ["x"] * 2500 + ["y"] * 2000
+    >>> df = pd.DataFrame({"variant": ["a"] * 5000 + ["b"] * 4500, "browser": browser})
     >>> rep = srm_by_dimension(df, ["browser"])
     >>> rep.mismatch, rep.explained_by.dimension, rep.explained_by.mismatched_levels
     (True, 'browser', ['y'])

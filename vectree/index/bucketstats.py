@@ -120,4 +120,3 @@ def check_stats(stats: Any, n_buckets: int) -> list[dict | None] | None:
     if not isinstance(per, list) or len(per) != n_buckets:
         return None
     return per
-

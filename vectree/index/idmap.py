@@ -74,7 +74,8 @@ class KeySpill:
     def __init__(self, bits: int, workdir: str) -> None:
         self.bits = bits
         self.dir = tempfile.mkdtemp(prefix="keys-", dir=workdir)
-        self._files = [open(os.path.join(self.dir, f"{s}.bin"), "wb") for s in range(1 << bits)]
+        # open for the whole spill (every add() appends to them), closed by finish()/close()
+        self._files = [open(os.path.join(self.dir, f"{s}.bin"), "wb") for s in range(1 << bits)]  # noqa: SIM115
 
     def add(self, keys: np.ndarray, buckets: np.ndarray) -> None:
         shards = shard_of(keys, self.bits)

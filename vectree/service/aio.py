@@ -108,7 +108,8 @@ class AsyncClient:
 
 
 class AsyncRemoteCollection(CollectionCalls):
-    """A remote collection for asyncio code: the methods of :class:`~vectree.service.client.RemoteCollection`, awaited."""
+    """A remote collection for asyncio code: the methods of :class:`~vectree.service.client.RemoteCollection`,
+    awaited."""
 
     def __init__(self, client: AsyncClient, info: dict[str, Any], pinned: bool) -> None:
         super().__init__(client.url, info, pinned)

@@ -60,7 +60,10 @@ class CollectionCalls:
         return int(self._info["rows"])
 
     def __repr__(self) -> str:
-        return f"RemoteCollection({self.url!r}, version={self.version}, rows={len(self)}, dim={self.dim}, metric={self.metric!r})"
+        return (
+            f"RemoteCollection({self.url!r}, version={self.version}, rows={len(self)}, dim={self.dim}, "
+            f"metric={self.metric!r})"
+        )
 
     def _write(self, call: Call) -> tuple[Call, Callable[[Any], int]]:
         if self._pinned:

@@ -111,5 +111,5 @@ class ObjectStore(ABC):
             return
         list(io_pool().map(lambda kd: self.put(*kd), items))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a default, not abstract: stores holding no connections keep it
         """Release connections; the default has nothing to release."""

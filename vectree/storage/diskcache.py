@@ -14,6 +14,7 @@ each keeps an estimate of its size and rescans the directory when the estimate p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -91,10 +92,8 @@ class DiskCache:
             path.unlink(missing_ok=True)
             self._count(miss=True)
             return None
-        try:
+        with contextlib.suppress(FileNotFoundError):  # evicted by another process just now: the bytes read are good
             os.utime(path)  # mark as recently used
-        except FileNotFoundError:
-            pass  # evicted by another process just now; the bytes we read are still good
         self._count(miss=False)
         return data
 

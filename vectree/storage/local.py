@@ -8,6 +8,7 @@ temporary file in ``_tmp/``, which ``list`` never shows).
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import tempfile
@@ -199,7 +200,5 @@ class LocalStore(ObjectStore):
         return out
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
-        except FileNotFoundError:
-            pass

@@ -18,6 +18,7 @@ sequential waits (a :meth:`S3Store.get_many` batch is one round trip however man
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -357,10 +358,8 @@ class S3Store(ObjectStore):
 
     def delete(self, key: str) -> None:
         self._check_key(key)
-        try:
+        with contextlib.suppress(NotFoundError):
             self._call("delete", key, lambda: obstore.delete(self._store, key))
-        except NotFoundError:
-            pass
 
     def _executor(self) -> ThreadPoolExecutor:
         return io_pool(self.max_workers)  # the process's io pool of that size (vectree/pools.py)

@@ -54,7 +54,7 @@ def short_message(exc: BaseException) -> str:
     answered with (its code, message and bucket), which the first line cuts off.
 
     >>> short_message(OSError('404 Not Found: <?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchBucket</Code>'
-    ...                       '<Message>The specified bucket does not exist</Message><BucketName>b</BucketName></Error>'))
+    ...     '<Message>The specified bucket does not exist</Message><BucketName>b</BucketName></Error>'))
     "404 Not Found: S3 error NoSuchBucket: The specified bucket does not exist (bucket 'b')"
     """
     text = str(exc).strip().splitlines()

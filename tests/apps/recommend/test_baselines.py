@@ -1,4 +1,5 @@
-"""Popularity, item-kNN, EASE and BPR-MF on MovieLens (time and 75/25 stratified splits): seen items excluded, the expected order."""
+"""Popularity, item-kNN, EASE and BPR-MF on MovieLens (time and 75/25 stratified splits): seen items excluded,
+the expected order."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ unfitted word2vec embedder is copied, then trained: the fitted one is ``embedder
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 import json
@@ -29,10 +28,17 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import validate_data
 
 import vectree
+from vectree.apps.classify.inputs import (  # noqa: F401 - BadVectorsTypeError: importable from here, as before
+    BadVectorsTypeError,
+    NotFittedClassifierError,
+    as_invalid_input,
+    batched,
+    is_vectors,
+)
+from vectree.apps.classify.vote import WEIGHTS, plain, weighted_vote
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.collection.validate import check_probes
 from vectree.embed import Embedder, Word2VecEmbedder, attach_embedder, check_embedder, load_embedder
@@ -43,47 +49,6 @@ log = logging.getLogger(__name__)
 
 CONFIG_ATTACHMENT = "classifier"
 HEAD_ATTACHMENT = "classifier.head.npz"
-WEIGHTS = ("uniform", "distance")
-
-
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while batch := list(itertools.islice(it, size)):
-        yield batch
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _is_vectors(x: Any) -> bool:
-    """A 2-d numeric array (vectors), as opposed to a sequence of texts."""
-    if isinstance(x, (list, tuple)) and x and isinstance(x[0], str):
-        return False
-    if hasattr(x, "shape") and hasattr(x, "dtype"):
-        return len(x.shape) != 1 or x.dtype.kind in "biufc"
-    return False
-
-
-class NotFittedClassifierError(InvalidInputError, NotFittedError):
-    """predict before fit (also sklearn's ``NotFittedError``)."""
-
-
-class BadVectorsTypeError(InvalidInputError, TypeError):
-    """Vectors that are not numbers at all (also a ``TypeError``, as numpy and sklearn raise)."""
-
-
-@contextlib.contextmanager
-def _as_invalid_input() -> Iterator[None]:
-    """sklearn's input validation, its messages kept, raised as vectree's ``InvalidInputError``."""
-    try:
-        yield
-    except InvalidInputError:
-        raise
-    except TypeError as exc:
-        raise BadVectorsTypeError(str(exc)) from exc
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
 
 
 class Timings:
@@ -198,7 +163,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         through in ``batch_size`` pieces); a word2vec embedder that still needs fitting needs ``X`` to be
         re-iterable (e.g. a list).
         """
-        if self.embedder is None or _is_vectors(X):
+        if self.embedder is None or is_vectors(X):
             return self.fit_embeddings(X, y)
         self._check_params()
         texts, labels = X, y
@@ -213,7 +178,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
 
         def batches() -> Iterator[tuple[np.ndarray, Any, list[Any], Any]]:
             pairs = itertools.zip_longest(texts, labels, fillvalue=_MISSING)
-            for chunk in _batched(pairs, self.batch_size):
+            for chunk in batched(pairs, self.batch_size):
                 if any(t is _MISSING or y is _MISSING for t, y in chunk):
                     raise InvalidInputError("texts and labels have different lengths; give one label per text")
                 t, y_ = zip(*chunk)
@@ -228,10 +193,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         from sklearn.utils.multiclass import check_classification_targets
 
-        with _as_invalid_input():
+        with as_invalid_input():
             vectors, labels = validate_data(self, vectors, labels, dtype=np.float32, y_numeric=False)
             check_classification_targets(labels)
-        labels = [_plain(v) for v in labels.tolist()]
+        labels = [plain(v) for v in labels.tolist()]
         if labels and all(isinstance(v, float) and v.is_integer() for v in labels):
             labels = [int(v) for v in labels]  # integral float labels are classes
         self.embedder_ = self.embedder
@@ -255,10 +220,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             for b in stream:
                 if any(y is None for y in b[2]):
                     raise InvalidInputError("labels must not be None: every training text needs a label")
-                seen.update(_plain(y) for y in b[2])
+                seen.update(plain(y) for y in b[2])
                 n = len(b[2])
                 if self.head is not None:
-                    kept.append((np.asarray(b[0], np.float32), [_plain(y) for y in b[2]]))
+                    kept.append((np.asarray(b[0], np.float32), [plain(y) for y in b[2]]))
                 yield (b[0], np.arange(offset[0], offset[0] + n, dtype=np.int64), b[2], b[3])
                 offset[0] += n
 
@@ -275,7 +240,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             "exact": bool(self.exact),
             "metric": self.metric,
             "weights": self.weights if isinstance(self.weights, str) else "uniform",
-            "classes": [_plain(c) for c in self.classes_],
+            "classes": [plain(c) for c in self.classes_],
         }
         self.collection_ = col
         self.n_features_in_ = int(dim)
@@ -292,7 +257,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         """Fit the linear head and choose its weight (``blend="auto"``) on held-out training rows."""
         from vectree.apps.classify.head import LinearHead, choose_blend
 
-        index = {c: i for i, c in enumerate(_plain(c) for c in self.classes_)}
+        index = {c: i for i, c in enumerate(plain(c) for c in self.classes_)}
         y = np.array([index[v] for v in labels], dtype=np.int64)
         n_cls = len(self.classes_)
         if self.blend == "auto" and len(y) >= 20:
@@ -374,7 +339,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
 
         ``where``: vote only among stored documents that match this filter (see ``Collection.search``)."""
         self._check_fitted()
-        if self.embedder_ is None or _is_vectors(X):
+        if self.embedder_ is None or is_vectors(X):
             return self.predict_proba_embeddings(X, where=where)
         texts = as_texts(X)
         t0 = time.perf_counter()
@@ -387,7 +352,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba_embeddings(self, vectors: Any, where: dict | None = None) -> np.ndarray:
         """Like :meth:`predict_proba`, for query vectors already embedded by ``self.embedder``."""
         self._check_fitted()
-        with _as_invalid_input():
+        with as_invalid_input():
             vectors = validate_data(self, vectors, dtype=np.float32, reset=False)
         out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
         t0 = time.perf_counter()
@@ -406,29 +371,11 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def _vote(self, labels: np.ndarray | None, distances: np.ndarray) -> np.ndarray:
-        index = {c: i for i, c in enumerate(_plain(c) for c in self.classes_)}
-        n, k = distances.shape
-        found = np.isfinite(distances)
-        cls = np.full((n, k), -1, dtype=np.int64)
-        if labels is not None:
-            flat = labels.ravel().tolist()
-            cls = np.array([index.get(v, -1) for v in flat], dtype=np.int64).reshape(n, k)
-        if self.weights == "uniform":
-            w = np.ones((n, k))
-        elif self.weights == "distance":
-            w = 1.0 / (np.where(found, distances, 0.0).astype(np.float64) + 1e-6)
-        else:
-            w = np.asarray(self.weights(distances), dtype=np.float64)
-        w = np.where(found & (cls >= 0), w, 0.0)
-        votes = np.zeros((n, len(self.classes_)))
-        np.add.at(votes, (np.repeat(np.arange(n), k), np.maximum(cls, 0).ravel()), w.ravel())
-        total = votes.sum(axis=1, keepdims=True)
-        empty = total[:, 0] == 0
-        votes[empty] = 1.0  # no labelled neighbour found: uniform
-        return votes / np.where(empty[:, None], len(self.classes_), total)
+        return weighted_vote(labels, distances, self.classes_, self.weights)
 
     def predict(self, X: Any, where: dict | None = None) -> np.ndarray:
-        """The most voted class of each text (ties go to the class listed first in ``classes_``); ``where`` as in predict_proba."""
+        """The most voted class of each text (ties go to the class listed first in ``classes_``); ``where`` as in
+        predict_proba."""
         proba = self.predict_proba(X, where=where)
         return self.classes_[np.argmax(proba, axis=1)]
 
@@ -439,7 +386,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy of :meth:`predict` against the labels ``y``."""
-        y = np.asarray([_plain(v) for v in y], dtype=object)
+        y = np.asarray([plain(v) for v in y], dtype=object)
         pred = self.predict(X)
         if len(pred) != len(y):
             raise InvalidInputError(f"got {len(pred)} texts and {len(y)} labels")

@@ -114,13 +114,15 @@ def propagate_labels(
     y = np.zeros((n, len(classes)))
     y[np.flatnonzero(labelled), [class_index[v] for v in labels[labelled].tolist()]] = 1.0
     f = y.copy()
-    for it in range(max_iter):
+    iterations = 0
+    while iterations < max_iter:
+        iterations += 1
         new = alpha * (s @ f) + (1 - alpha) * y
         delta = np.abs(new - f).max()
         f = new
         if delta < tol:
             break
-    log.info("label propagation: %d rows, %d labelled, %d iterations", n, int(labelled.sum()), it + 1)
+    log.info("label propagation: %d rows, %d labelled, %d iterations", n, int(labelled.sum()), iterations)
     total = f.sum(axis=1, keepdims=True)
     unreached = total[:, 0] <= 0
     majority = np.bincount([class_index[v] for v in labels[labelled].tolist()], minlength=len(classes)).argmax()

@@ -118,10 +118,10 @@ def load_movielens_100k(directory: str | Path, min_rating: float = 0.0) -> Movie
     directory : the folder of ``ml-100k.inter``, ``ml-100k.item`` and ``ml-100k.user``.
     min_rating : keep only ratings >= this as interactions (0 keeps all: implicit feedback).
 
-    >>> load_movielens_100k("/nonexistent")
+    >>> load_movielens_100k("/nonexistent")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    vectree.errors.NotFoundError: /nonexistent has no MovieLens 100k files (missing ml-100k.inter, ml-100k.item, ml-100k.user); fetch them with `python benchmarks/datasets.py movielens`
+    vectree.errors.NotFoundError: /nonexistent has no MovieLens 100k files (missing ml-100k.inter, ...); fetch them ...
     """
     d = Path(directory)
     missing = [f for f in FILES if not (d / f).is_file()]

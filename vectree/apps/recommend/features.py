@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    """``$VECTREE_CACHE`` or ``~/.cache/vectree``: where computed title embeddings are cached (never inside the repo)."""
+    """``$VECTREE_CACHE`` or ``~/.cache/vectree``: where computed title embeddings are cached (never in the repo)."""
     return Path(os.environ.get("VECTREE_CACHE", Path.home() / ".cache" / "vectree"))
 
 

@@ -28,56 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from vectree.apps.recommend.towers import TwoTowerNet
 from vectree.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, float], None]  # (epoch, epochs, mean loss)
-
-
-class _Tower(nn.Module):
-    """ids (+ optional pooled history bag) + dense features -> MLP -> unit vector."""
-
-    def __init__(
-        self, n_ids: int, n_feat: int, id_dim: int, hidden: int, dim: int, n_bag: int = 0, dropout: float = 0.1
-    ):
-        super().__init__()
-        self.ids = nn.Embedding(n_ids + 1, id_dim)  # last row: unknown / dropped id
-        nn.init.normal_(self.ids.weight, std=0.05)
-        self.bag = nn.EmbeddingBag(n_bag, id_dim, mode="sum") if n_bag else None
-        if self.bag is not None:
-            nn.init.normal_(self.bag.weight, std=0.05)
-        width = id_dim * (2 if n_bag else 1) + n_feat
-        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
-
-    def forward(self, ids: torch.Tensor, feats: torch.Tensor, bag: tuple | None = None) -> torch.Tensor:
-        parts = [self.ids(ids)]
-        if self.bag is not None:
-            idx, offsets, weights, counts = bag
-            pooled = self.bag(idx, offsets, per_sample_weights=weights) / counts.clamp(min=1.0).unsqueeze(1)
-            parts.append(pooled)
-        parts.append(feats)
-        return nn.functional.normalize(self.mlp(torch.cat(parts, dim=1)), dim=1)
-
-
-class _TwoTowerNet(nn.Module):
-    def __init__(
-        self,
-        n_users: int,
-        n_items: int,
-        user_feat: int,
-        item_feat: int,
-        id_dim: int,
-        hidden: int,
-        dim: int,
-        use_history: bool,
-        dropout: float,
-    ):
-        super().__init__()
-        self.user = _Tower(
-            n_users, user_feat, id_dim, hidden, dim, n_bag=n_items if use_history else 0, dropout=dropout
-        )
-        self.item = _Tower(n_items, item_feat, id_dim, hidden, dim, dropout=dropout)
 
 
 def _as_features(x: np.ndarray | None, n: int, name: str) -> np.ndarray:
@@ -189,7 +145,7 @@ class TwoTowerModel:
         self.history_ = [np.asarray(h, dtype=np.int64)[-self.max_history :] for h in history]
         if len(self.history_) != n_users:
             raise InvalidInputError(f"history must have one entry per user ({n_users}), got {len(self.history_)}")
-        self.net_ = _TwoTowerNet(
+        self.net_ = TwoTowerNet(
             n_users,
             n_items,
             self.user_features_.shape[1],
@@ -369,7 +325,7 @@ class TwoTowerModel:
         model.item_features_ = np.asarray(arrays["item_features"], dtype=np.float32)
         lengths = arrays["history_lengths"]
         model.history_ = np.split(arrays["history_items"], np.cumsum(lengths)[:-1]) if lengths.size else []
-        model.net_ = _TwoTowerNet(
+        model.net_ = TwoTowerNet(
             model.n_users_,
             model.n_items_,
             model.user_features_.shape[1],

@@ -131,7 +131,8 @@ def bot_sessions(
     clicks = pd.to_numeric(table[click_col], errors="coerce")
     if clicks.isna().any() or not clicks.isin([0, 1]).all():
         raise InvalidInputError(
-            f"{click_col!r} must be 0/1 per impression, found e.g. {table.loc[~clicks.isin([0, 1]), click_col].head(3).tolist()}"
+            f"{click_col!r} must be 0/1 per impression, found e.g. "
+            f"{table.loc[~clicks.isin([0, 1]), click_col].head(3).tolist()}"
         )
     g = pd.DataFrame({"session": table[session_col].to_numpy(), "click": clicks.to_numpy()})
     stats = g.groupby("session", sort=False).agg(impressions=("click", "size"), clicks=("click", "sum"))

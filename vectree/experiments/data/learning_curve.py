@@ -60,7 +60,10 @@ class LearningCurve:
         step = f"{self.sizes[-2]:,} -> {self.sizes[-1]:,} rows" if len(self.sizes) > 1 else "one size only"
         if self.more_data_helps:
             return f"more data still helps: validation {self.scoring} rose by {self.last_gain:+.4f} ({step})"
-        return f"the curve has flattened: validation {self.scoring} changed by {self.last_gain:+.4f} ({step}); more of the same data will not help much"
+        return (
+            f"the curve has flattened: validation {self.scoring} changed by {self.last_gain:+.4f} ({step}); more "
+            "of the same data will not help much"
+        )
 
     def rows(self) -> list[dict]:
         """One dict per size, for tables and JSON."""
@@ -82,7 +85,8 @@ class LearningCurve:
             "|---|---|---|",
         ]
         lines += [
-            f"| {r['n_train']:,} | {r['train_mean']:.4f} ± {r['train_std']:.4f} | {r['val_mean']:.4f} ± {r['val_std']:.4f} |"
+            f"| {r['n_train']:,} | {r['train_mean']:.4f} ± {r['train_std']:.4f} | {r['val_mean']:.4f} ± "
+            f"{r['val_std']:.4f} |"
             for r in self.rows()
         ]
         return "\n".join(lines) + "\n"

@@ -52,7 +52,8 @@ def _query_settings(request: Request) -> dict[str, Any]:
                 out[key] = _FLAGS[q[key].lower()]
     except (ValueError, KeyError):
         raise InvalidInputError(
-            f"bad search setting in the query string {str(q)!r}: k, probes, version are integers; exact, include_metadata true/false"
+            f"bad search setting in the query string {str(q)!r}: k, probes, version are integers; exact, "
+            "include_metadata true/false"
         ) from None
     return out
 
