@@ -28,7 +28,6 @@ import math
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows
@@ -57,6 +56,8 @@ def bucket_stats(rows: Rows) -> dict[str, Any] | None:
 
 
 def _field(col: pa.Array) -> dict[str, Any]:
+    import pyarrow.compute as pc  # (here, not at the top: reading an index must not import it, ~30 ms)
+
     typ = col.type
     out: dict[str, Any] = {"type": str(typ), "count": len(col) - col.null_count}
     if out["count"] == 0 or stats_type(str(typ)) is None:
