@@ -229,7 +229,8 @@ def info(
 @app.command()
 @reports_errors
 def compact(url: str) -> None:
-    """Fold the unindexed tail into the tree, drop deleted rows, split oversized buckets."""
+    """Fold the unindexed tail into the tree, drop deleted rows, split buckets past twice bucket_size
+    (rewriting only the buckets touched; a full rebuild once the tail outgrows the indexed rows)."""
     col = vectree.open_collection(url)
     with _progress() as update:
         version = col.compact(progress=update)

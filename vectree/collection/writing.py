@@ -255,7 +255,9 @@ class Writes:
         return self._commit("build", lambda b: _only_on(b, base, result), rebase=False)
 
     def compact(self, progress: Progress | None = None, workdir: str | None = None) -> int:
-        """Fold the tail into the tree, drop tombstones, split oversized buckets (rewrites touched buckets only)."""
+        """Fold the tail into the tree, drop tombstones, split buckets past twice ``bucket_size`` (rewrites
+        touched buckets only); a full rebuild instead once the tail outgrows memory, the id map's shard
+        plan or the indexed rows (:func:`vectree.collection.maintenance.needs_rebuild`)."""
         base = self.refresh().manifest
         snap = Snapshot(self.store, base, self._cache)
         if snap.index is None or maintenance.needs_rebuild(snap):
