@@ -15,7 +15,6 @@ many buckets are probed: visiting every bucket returns exactly the brute-force a
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from vectree.collection.kernel import TopK, empty_topk, scan_queries
 from vectree.collection.plan import METHODS, TUNING, SearchTuning, choose_method
 from vectree.collection.results import SearchResult, assemble, concat
 from vectree.collection.snapshot import Snapshot
+from vectree.collection.streamed import probed_bytes, scan_streamed
 from vectree.errors import InvalidInputError
 from vectree.format.object_keys import BUCKETS, SEGMENTS
 from vectree.pools import one_blas_thread, pool, scan_threads
@@ -82,7 +82,7 @@ def search_snapshot(
             capacity = snap.cache.lru.capacity_bytes
             # (one query's bound, without summing its buckets: every probed bucket as large as the largest)
             bound = len(buckets) * _largest_bucket_bytes(snap)
-            probed = bound if 2 * bound <= capacity else _probed_bytes(snap, buckets)
+            probed = bound if 2 * bound <= capacity else probed_bytes(snap, buckets)
             method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
         if method == "matrix":
             workers = scan_threads()
@@ -90,7 +90,7 @@ def search_snapshot(
                 return _split(snap, queries, k, probes, include_metadata, workers, tuning, skip, allowed)
             _scan_matrix(snap, queries, order, buckets, top, slots, stats, tuning, skip)
         elif method == "streamed" and nq == 1:
-            _scan_streamed(snap, queries, order, buckets, top, slots, stats, tuning, skip, has_codes)
+            scan_streamed(snap, queries, buckets, top, slots, stats, tuning, skip, has_codes)
         else:  # compiled or quantized (and "streamed" for a batch, which streams only one query at a time)
             _scan_compiled(
                 snap,
@@ -186,11 +186,6 @@ def _largest_bucket_bytes(snap: Snapshot) -> int:
             int(snap.index.bucket_rows.max()) * int(snap.manifest.settings["dim"]) * width
         )
     return found
-
-
-def _probed_bytes(snap: Snapshot, buckets: list[int]) -> int:
-    width = 2 if snap.manifest.settings["index"].get("vector_dtype") == "float16" else 4
-    return int(snap.index.bucket_rows[buckets].sum()) * int(snap.manifest.settings["dim"]) * width
 
 
 def _fetch(snap: Snapshot, buckets: list[int], tuning: SearchTuning) -> list[Block]:
@@ -337,72 +332,3 @@ def _offer_block(
             dist += block.sqnorms
         _scan.offer_rows(np.ascontiguousarray(dist, np.float32), qi, slot, dead_bytes, *top)
     stats["rows_scanned"] += len(block.rows) * len(qidx)
-
-
-class _Column:
-    """Some rows' values of one column, by row number: what a streamed query keeps of a block it let go."""
-
-    def __init__(self, column: Any, rows: list[int]) -> None:
-        self.values = {r: column[r] for r in rows}
-
-    def __getitem__(self, rows: Any) -> Any:
-        if isinstance(rows, (int, np.integer)):
-            return self.values[int(rows)]
-        return np.array([self.values[int(r)] for r in rows], dtype=object)
-
-
-def _kept(block: Block, rows: list[int]) -> SimpleNamespace:
-    r = block.rows
-    return SimpleNamespace(
-        rows=SimpleNamespace(
-            ids=_Column(r.ids, rows),
-            labels=None if r.labels is None else _Column(r.labels, rows),
-            metadata=None if r.metadata is None else _Column(r.metadata, rows),
-        )
-    )
-
-
-def _scan_streamed(
-    snap: Snapshot,
-    queries: np.ndarray,
-    order: np.ndarray | None,
-    buckets: list[int],
-    top: TopK,
-    slots: dict,
-    stats: dict,
-    tuning: SearchTuning,
-    skip: Skip,
-    codes: bool = False,
-) -> None:
-    """One query whose buckets do not fit the cache: a few buckets at a time, nearest first.
-
-    Each group is let go before the next is read (keeping only the ids, labels and metadata of the
-    rows still in the running top k), so memory holds the cache plus one group, not every probed
-    bucket. A group is at most half the cache and at least ``stream_group`` buckets: more buckets a
-    group means fewer round trips to a remote store.
-    """
-    bucket_bytes = max(1, _probed_bytes(snap, buckets) // max(1, len(buckets)))
-    group = int(min(tuning.fetch_group, max(tuning.stream_group, snap.cache.lru.capacity_bytes // (2 * bucket_bytes))))
-    metric = snap.manifest.settings["metric"]
-    l2 = metric == "l2"
-    for g in range(0, len(buckets), group):
-        part = buckets[g : g + group]
-        blocks = snap.cache.blocks([(BUCKETS, snap.index.bucket_fingerprints[bucket]) for bucket in part])
-        plan = np.arange(len(part), dtype=np.int64)[None, :]
-        stats["rows_scanned"] += scan_queries(
-            queries,
-            metric,
-            [b.scan_block(l2) for b in blocks],
-            [skip(b) for b in blocks],
-            np.array(part, np.int64),
-            plan,
-            top,
-            tuning,
-            stats,
-            codes,
-        )
-        held = top[1][0, : int(top[2][0])]
-        for bucket, block in zip(part, blocks):
-            slots[bucket] = _kept(block, [int(r & 0xFFFFFFFF) for r in held.tolist() if r >> 32 == bucket])
-        del blocks
-    stats["buckets_scanned"] += len(buckets)
