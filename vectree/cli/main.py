@@ -48,3 +48,10 @@ def _register() -> None:
 
 
 _register()
+
+if __name__ == "__main__":
+    # Run as a script this module is ``__main__``, a second copy: the commands are registered on the
+    # imported ``vectree.cli.main``'s app, so that is the one to call.
+    from vectree.cli.main import app as registered
+
+    registered(prog_name="vectree")
