@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from vectree.errors import InvalidInputError
 from vectree.storage.base import ObjectStore
@@ -21,7 +21,8 @@ def open_store(url: str, **options: Any) -> ObjectStore:
     if scheme in ("", "file") or (len(scheme) == 1 and url[1:3] == ":\\"):
         from vectree.storage.local import LocalStore
 
-        path = parsed.path if scheme == "file" else url
+        # A file:// URL is percent-encoded (``Path.as_uri`` writes a space as %20, a + as %2B).
+        path = unquote(parsed.path) if scheme == "file" else url
         if options:
             raise InvalidInputError(f"local collections take no storage options, got {sorted(options)}")
         return LocalStore(path)
