@@ -33,20 +33,21 @@ def main() -> None:
     )
     args = parser.parse_args()
     command = "python benchmarks/ann.py" + (" --quick" if args.quick else "")
+    name = "ann-quick" if args.quick else "ann"  # a quick run never overwrites the committed results
     if args.memory_only:
         import json
 
-        old = json.loads((RESULTS / "ann.json").read_text())
+        old = json.loads((RESULTS / f"{name}.json").read_text())
         rows = [r for r in old["rows"] if not r["setting"].startswith("build")] + build_memory_rows(args.quick)
         write_results(
-            "ann",
+            name,
             old["command"],
             1,
             rows,
             {"summary": old["summary"], "memory_rows_command": command + " --memory-only"},
         )
-        write_markdown(old["command"], rows, old["summary"])
-        plot(rows)
+        write_markdown(name, old["command"], rows, old["summary"])
+        plot(name, rows)
         return
     rows, summary = [], {}
     for dataset in args.datasets.split(","):
@@ -85,9 +86,9 @@ def main() -> None:
                 )
     memory = build_memory_rows(args.quick)
     rows += memory
-    write_results("ann", command, 1, rows, {"summary": summary})
-    write_markdown(command, rows, summary)
-    plot(rows)
+    write_results(name, command, 1, rows, {"summary": summary})
+    write_markdown(name, command, rows, summary)
+    plot(name, rows)
 
 
 def build_memory_rows(quick: bool) -> list[dict]:
@@ -129,11 +130,11 @@ def build_memory_rows(quick: bool) -> list[dict]:
     return out
 
 
-def write_markdown(command: str, rows: list[dict], summary: dict) -> None:
+def write_markdown(name: str, command: str, rows: list[dict], summary: dict) -> None:
     sweep = [r for r in rows if r["setting"].startswith("probes")]
     memory = [r for r in rows if r["setting"].startswith("build")]
     lines = [
-        "# ann: vectree's tree index on real data",
+        f"# {name}: vectree's tree index on real data",
         "",
         f"Command: `{command}` (one BLAS thread per process).",
         "",
@@ -158,13 +159,13 @@ def write_markdown(command: str, rows: list[dict], summary: dict) -> None:
         "",
         markdown_table(memory, ["rows", "raw_vector_mb", "peak_rss_mb", "build_s"]),
         "",
-        "![recall vs speed](ann.png)",
+        f"![recall vs speed]({name}.png)",
         "",
     ]
-    (RESULTS / "ann.md").write_text("\n".join(lines))
+    (RESULTS / f"{name}.md").write_text("\n".join(lines))
 
 
-def plot(rows: list[dict]) -> None:
+def plot(name: str, rows: list[dict]) -> None:
     plt = pyplot()
 
     sweep = [r for r in rows if r["setting"].startswith("probes")]
@@ -192,7 +193,7 @@ def plot(rows: list[dict]) -> None:
         for ax in axes[:, j]:
             ax.grid(True, alpha=0.3)
             ax.legend()
-    save_figure(fig, RESULTS / "ann.png", dpi=110)
+    save_figure(fig, RESULTS / f"{name}.png", dpi=110)
 
 
 if __name__ == "__main__":
