@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import arguments  # noqa: E402
 from benchmarks.datasets import movielens_100k  # noqa: E402
-from benchmarks.recommend_protocols import log, protocols_markdown, run_protocols  # noqa: E402
+from benchmarks.recommend_protocols import log, plot_protocols, protocols_markdown, run_protocols  # noqa: E402
 from benchmarks.recommend_report import beats, markdown, plot  # noqa: E402
 from vectree.apps.recommend.baselines import (  # noqa: E402
     ItemKNNRecommender,
@@ -84,46 +84,25 @@ def main() -> None:
     catalog = Catalog.from_movielens(ml, encoder)
     dataset = "movielens-100k" + ("-300users" if args.quick else "")
     rows: list[dict] = []
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "load_avg_1m": os.getloadavg()[0],
+    }
     if args.protocols_only:
         protocols = run_protocols(ml, inter, catalog, epochs, n_candidates, args.quick)
-        name = "recommend-protocols" + ("-quick" if args.quick else "")
         cmd = (
             "python benchmarks/recommend.py --protocols-only"
             + (" --quick" if args.quick else "")
             + (f" --epochs {args.epochs}" if args.epochs else "")
             + (f" --title-encoder {args.title_encoder}" if args.title_encoder else "")
         )
-        rep = {
-            "benchmark": name,
-            "command": cmd,
-            "date": dt.date.today().isoformat(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "torch": torch.__version__,
-                "threads": args.threads,
-                "load_avg_1m": os.getloadavg()[0],
-            },
-            "settings": {"epochs": epochs, "title_encoder": encoder, "n_candidates": n_candidates},
-            "protocols": protocols,
-        }
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{name}.json").write_text(json.dumps(rep, indent=2, default=float))
-        (out / f"{name}.md").write_text(
-            "\n".join(
-                [
-                    f"# {name}",
-                    "",
-                    f"Command: `{cmd}`  ",
-                    f"Date: {rep['date']}  ",
-                    f"Machine: {rep['machine']}  ",
-                    f"Settings: {rep['settings']}",
-                    "",
-                    *protocols_markdown(protocols),
-                ]
-            )
+        settings = {"epochs": epochs, "title_encoder": encoder}
+        write_protocols(
+            protocols, "recommend-protocols" + ("-quick" if args.quick else ""), cmd, machine, settings, args.out
         )
         return
 
@@ -263,14 +242,7 @@ def main() -> None:
     report = {
         "benchmark": "recommend-movielens-100k",
         "command": "python benchmarks/recommend.py" + (" --quick" if args.quick else ""),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "torch": torch.__version__,
-            "threads": args.threads,
-            "load_avg_1m": os.getloadavg()[0],
-        },
+        "machine": machine | {"load_avg_1m_end": os.getloadavg()[0]},
         "date": dt.date.today().isoformat(),
         "split": "per user: latest 20% of each user's interactions (by timestamp) are the test set",
         "settings": {
@@ -294,7 +266,33 @@ def main() -> None:
     (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
     (out / f"{name}.md").write_text(markdown(report))
     plot(report, out / f"{name}.png")
+    write_protocols(
+        protocols,
+        name.replace("recommend", "recommend-protocols"),
+        report["command"],
+        report["machine"],
+        {"epochs": epochs, "title_encoder": encoder},
+        out,
+    )
     log.info("checks: %s", checks)
+
+
+def write_protocols(protocols: dict, name: str, cmd: str, machine: dict, settings: dict, out: Path) -> None:
+    """``out/name.{json,md,png}``: the two-split comparison alone."""
+    rep = {
+        "benchmark": name,
+        "command": cmd,
+        "date": dt.date.today().isoformat(),
+        "machine": machine,
+        "settings": settings,
+        "protocols": protocols,
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(rep, indent=2, default=float))
+    head = [f"# {name}", "", f"Command: `{cmd}`  ", f"Date: {rep['date']}  ", f"Machine: {machine}  "]
+    (out / f"{name}.md").write_text("\n".join([*head, f"Settings: {settings}", "", *protocols_markdown(protocols)]))
+    plot_protocols(protocols, out / f"{name}.png")
 
 
 def _set(funnel: RankingFunnel, **kw) -> RankingFunnel:

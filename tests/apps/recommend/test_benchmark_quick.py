@@ -25,9 +25,16 @@ def test_quick_benchmark_writes_json_md_png(tmp_path, movielens_dir):
     assert all({"recall_at_10", "ndcg_at_10", "coverage_at_10"} <= set(r["metrics"]) for r in rep["rows"])
     assert set(rep["latency"]) >= {"retrieval", "rerank", "rules"} and rep["capacity"]
     strat = rep["protocols"]["stratified"]
-    assert {r["system"] for r in strat["rows"]} == {"popularity", "item-knn", "EASE", "BPR-MF", "funnel"}
+    assert {r["system"] for r in strat["rows"]} == {"popularity", "item-knn", "EASE", "BPR-MF", "two-tower", "funnel"}
+    funnels = [r for r in strat["rows"] if r["system"] == "funnel"]
+    assert {"gbdt", "logistic"} <= {"gbdt" if "GBDT" in r["setting"] else "logistic" for r in funnels}
+    assert all(r["metrics"]["candidate_recall"]["union"] > 0 for r in funnels)
+    assert {"source two_tower", "source ease", "source item_knn", "retrieval", "rerank", "rules"} == set(
+        strat["stage_cost_one_user"]
+    )
     assert set(strat["source_recall_at_n"]) == {"two_tower", "ease", "item_knn", "union"}
     assert strat["source_recall_at_n"]["union"] >= max(
         v for k, v in strat["source_recall_at_n"].items() if k != "union"
     )
     assert (tmp_path / "recommend-quick.md").is_file() and (tmp_path / "recommend-quick.png").is_file()
+    assert (tmp_path / "recommend-protocols-quick.png").is_file()

@@ -2,9 +2,9 @@
 
 ``PairFeatures`` turns pairs into user, item and interaction features computed from an interaction log
 (popularity overall and recent, mean rating, item-kNN score against the user's history, genre and content
-affinity, year match, the retrieval score and rank). ``ReRanker`` is a gradient-boosted classifier
-(scikit-learn ``HistGradientBoostingClassifier``) trained to predict whether the user engages with the
-candidate in a later time window.
+affinity, year match, the retrieval score and rank). ``ReRanker`` is a pointwise classifier trained to
+predict whether the user engages with the candidate in a held-out slice of the log: gradient-boosted trees
+(scikit-learn ``HistGradientBoostingClassifier``) or a logistic regression on standardised features.
 """
 
 from __future__ import annotations
@@ -142,26 +142,38 @@ def _controller():
 
 
 class ReRanker:
-    """Gradient-boosted pointwise re-ranker: P(engage | user, item features).
+    """Pointwise re-ranker: P(engage | user, item features).
 
-    Parameters: ``max_iter``, ``learning_rate``, ``max_leaf_nodes``, ``l2_regularization``, ``seed``
-    (passed to ``HistGradientBoostingClassifier``); ``predict_threads`` OpenMP threads used to score (default 1:
+    Parameters: ``model`` ``"gbdt"`` (``HistGradientBoostingClassifier``) or ``"logistic"`` (scikit-learn
+    ``LogisticRegression`` on standardised features, L2 strength ``1 / C``: smoother, so it holds up better
+    when the models feeding the features are refitted on more data between training and serving);
+    ``max_iter``, ``learning_rate``, ``max_leaf_nodes``, ``l2_regularization``, ``seed`` (the trees');
+    ``C`` (the logistic model's); ``predict_threads`` OpenMP threads used to score trees (default 1:
     a request's few hundred candidates do not gain from threads, and on a busy machine spinning threads
     cost far more than they save; parallelism comes from shards and concurrent requests).
-    Fitted: ``trees_`` (each tree's node records, a plain structured array), ``baseline_``, ``n_features_``,
-    ``n_train_pairs_``, ``positive_rate_``.
+    Fitted: ``trees_`` (each tree's node records, a plain structured array) or ``coef_``, ``mean_``,
+    ``scale_`` (logistic); ``baseline_``, ``n_features_``, ``n_train_pairs_``, ``positive_rate_``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(400, 3)).astype(np.float32)
+    >>> ranker = ReRanker(model="logistic").fit(x, x[:, 0] + 0.1 * rng.normal(size=400) > 0)
+    >>> bool(ranker.predict(x[:1] * 0 + [[2, 0, 0]])[0] > 0.9)
+    True
     """
 
     def __init__(
         self,
         *,
+        model: str = "gbdt",
         max_iter: int = 200,
         learning_rate: float = 0.05,
         max_leaf_nodes: int = 31,
         l2_regularization: float = 1.0,
         seed: int = 0,
+        C: float = 1.0,
         predict_threads: int | None = 1,
     ) -> None:
+        self.model, self.C = model, C
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -178,6 +190,13 @@ class ReRanker:
             )
         if np.unique(labels).size < 2:
             raise InvalidInputError("re-ranker labels are all one class; use more users or a larger candidate pool")
+        if self.model not in ("gbdt", "logistic"):
+            raise InvalidInputError(f"re-ranker model must be 'gbdt' or 'logistic', got {self.model!r}")
+        self.n_features_ = int(features.shape[1])
+        self.n_train_pairs_ = int(labels.size)
+        self.positive_rate_ = float(labels.mean())
+        if self.model == "logistic":
+            return self._fit_logistic(np.asarray(features, dtype=np.float64), labels)
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         model = HistGradientBoostingClassifier(
@@ -191,20 +210,32 @@ class ReRanker:
         # Keep the trees as plain arrays (sklearn's node records), so a saved funnel is JSON + npz, not a pickle.
         self.trees_ = [p.nodes for trees in model._predictors for p in trees]
         self.baseline_ = float(np.asarray(model._baseline_prediction).ravel()[0])
-        self.n_features_ = int(features.shape[1])
-        self.n_train_pairs_ = int(labels.size)
-        self.positive_rate_ = float(labels.mean())
         log.info("re-ranker fitted on %d pairs (%.2f%% positive)", labels.size, 100 * labels.mean())
+        return self
+
+    def _fit_logistic(self, x: np.ndarray, labels: np.ndarray) -> ReRanker:
+        from sklearn.linear_model import LogisticRegression
+
+        self.mean_ = x.mean(0)
+        self.scale_ = np.where(x.std(0) > 1e-12, x.std(0), 1.0)
+        model = LogisticRegression(C=self.C, max_iter=1000).fit((x - self.mean_) / self.scale_, labels)
+        # plain arrays, so a saved funnel is JSON + npz, not a pickle
+        self.coef_ = model.coef_.ravel().astype(np.float64)
+        self.baseline_ = float(model.intercept_[0])
+        log.info("logistic re-ranker fitted on %d pairs (%.2f%% positive)", labels.size, 100 * labels.mean())
         return self
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Engagement probability per pair (float32)."""
-        if not hasattr(self, "trees_"):
+        if not hasattr(self, "trees_") and not hasattr(self, "coef_"):
             raise InvalidInputError("ReRanker is not fitted; call fit(features, labels) first")
         x = np.ascontiguousarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features_:
             raise InvalidInputError(f"features must have shape (n, {self.n_features_}), got {x.shape}")
         from scipy.special import expit
+
+        if getattr(self, "model", "gbdt") == "logistic":
+            return expit(((x - self.mean_) / self.scale_) @ self.coef_ + self.baseline_).astype(np.float32)
         from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 
         no_cats = np.zeros((0, 8), dtype=np.uint32)
