@@ -142,7 +142,20 @@ def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, q
             ("item-knn", "cosine, 50 neighbours", lambda: ItemKNNRecommender(neighbors=50)),
             ("EASE", "l2=500", lambda: EASERecommender(l2=500.0)),
             ("BPR-MF", "64 factors, 30 epochs", lambda: BPRRecommender(epochs=5 if quick else 30)),
-        ]:
+        ] + (
+            []
+            if quick
+            else [  # the baselines' own settings swept (picked on test: an upper bound for them)
+                (system, f"{setting} (sweep)", make)
+                for system, setting, make in [
+                    ("EASE", "l2=100", lambda: EASERecommender(l2=100.0)),
+                    ("EASE", "l2=200", lambda: EASERecommender(l2=200.0)),
+                    ("EASE", "l2=1000", lambda: EASERecommender(l2=1000.0)),
+                    ("item-knn", "cosine, 20 neighbours", lambda: ItemKNNRecommender(neighbors=20)),
+                    ("item-knn", "cosine, 200 neighbours", lambda: ItemKNNRecommender(neighbors=200)),
+                ]
+            ]
+        ):
             t = time.perf_counter()
             model = make().fit(train)
             add(system, setting, model, time.perf_counter() - t)
@@ -166,7 +179,7 @@ def run_protocols(ml, inter, catalog: Catalog, epochs: int, n_candidates: int, q
         chosen.rerank = False
         tt = add("two-tower", "alone (in-batch softmax, ANN probes=8)", chosen, 0.0)
         chosen.rerank = True
-        rows.insert(4, rows.pop())  # the two-tower row with the baselines
+        rows.insert(len(rows) - len(variants) - 1, rows.pop())  # the two-tower row with the baselines
         fm = rows[-1]["metrics"]
         cost = _stage_cost(chosen, users[: (30 if quick else 200)])
         base = [r for r in rows if r["system"] != "funnel"]

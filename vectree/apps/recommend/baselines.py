@@ -9,6 +9,17 @@ from vectree.apps.recommend.metrics import top_k_unseen
 from vectree.errors import InvalidInputError
 
 
+def _history_scores(user_items: np.ndarray, weights: np.ndarray, users: np.ndarray) -> np.ndarray:
+    """``user_items[users] @ weights`` for a 0/1 user-item matrix: a dense product for large batches, the sum
+    of the history's rows of ``weights`` for a few users (a request reads ~100 rows, not the whole matrix)."""
+    if users.size >= 64:
+        return user_items[users] @ weights
+    out = np.zeros((users.size, weights.shape[1]), dtype=weights.dtype)
+    for j, u in enumerate(users):
+        out[j] = weights[np.flatnonzero(user_items[u])].sum(0)
+    return out
+
+
 def _check_fitted(obj: object, attr: str) -> None:
     if not hasattr(obj, attr):
         raise InvalidInputError(f"{type(obj).__name__} is not fitted; call fit(train) first")
@@ -65,7 +76,7 @@ class ItemKNNRecommender:
     def scores(self, users: np.ndarray) -> np.ndarray:
         """Dense (len(users), n_items) item-kNN scores."""
         _check_fitted(self, "similarity_")
-        return self.user_items_[np.asarray(users, dtype=np.int64)] @ self.similarity_
+        return _history_scores(self.user_items_, self.similarity_, np.asarray(users, dtype=np.int64).ravel())
 
     def recommend(self, users: np.ndarray, k: int = 10) -> np.ndarray:
         """Top-k unseen items by summed similarity to the user's history."""
@@ -100,7 +111,7 @@ class EASERecommender:
     def scores(self, users: np.ndarray) -> np.ndarray:
         """Dense (len(users), n_items) EASE scores."""
         _check_fitted(self, "weights_")
-        return self.user_items_[np.asarray(users, dtype=np.int64)] @ self.weights_
+        return _history_scores(self.user_items_, self.weights_, np.asarray(users, dtype=np.int64).ravel())
 
     def recommend(self, users: np.ndarray, k: int = 10) -> np.ndarray:
         """Top-k unseen items by EASE score."""
