@@ -69,3 +69,13 @@ def test_ease_and_bpr_on_the_stratified_split(movielens):
     assert bpr.recall_at_10 > pop.recall_at_10
     with pytest.raises(InvalidInputError, match="l2"):
         EASERecommender(l2=0).fit(train)
+
+
+def test_a_few_users_are_scored_from_their_history_as_the_dense_product_does(movielens):
+    train, _ = stratified_split(movielens.interactions, 0.75, seed=42)
+    for model in (EASERecommender(l2=500.0).fit(train), ItemKNNRecommender(neighbors=50).fit(train)):
+        users = np.arange(70)
+        batch = model.scores(users)  # >= 64 users: one dense product
+        one_by_one = np.concatenate([model.scores(np.array([u])) for u in users])
+        np.testing.assert_allclose(one_by_one, batch, rtol=1e-4, atol=1e-5)
+        assert np.array_equal(model.recommend(users[:5], 10), model.recommend(users, 10)[:5])

@@ -196,3 +196,35 @@ def test_candidates_from_several_sources_reach_the_reranker_and_survive_save(set
     assert np.array_equal(again.recommend(users, 10), funnel.recommend(users, 10))
     with pytest.raises(InvalidInputError, match="sources must start with 'two_tower'"):
         RankingFunnel(sources=("ease",)).fit(train, funnel.catalog_)
+
+
+def test_logistic_reranker_over_several_sources_beats_each_source_on_a_random_split(movielens, tmp_path):
+    from vectree.apps.recommend.baselines import EASERecommender, ItemKNNRecommender
+    from vectree.apps.recommend.data import stratified_split
+
+    inter = movielens.interactions.subset(movielens.interactions.user < 300)
+    train, test = stratified_split(inter, 0.75, seed=42)
+    funnel = RankingFunnel(
+        n_candidates=100,
+        probes=8,
+        sources=("two_tower", "ease", "item_knn"),
+        label_split="random",
+        label_fraction=0.25,
+        reranker={"model": "logistic"},
+        two_tower={"epochs": 2, "dim": 32},
+    ).fit(train, Catalog.from_movielens(movielens, "hash", 16))
+    assert funnel.ranker_.model == "logistic" and funnel.ranker_.coef_.shape == (funnel.ranker_.n_features_,)
+    got = evaluate(funnel, test)
+    for base in (EASERecommender(l2=500.0).fit(train), ItemKNNRecommender(neighbors=50).fit(train)):
+        b = evaluate(base, test)
+        assert got.recall_at_10 > b.recall_at_10 and got.ndcg_at_10 > b.ndcg_at_10
+    funnel.rerank = False
+    alone = evaluate(funnel, test)
+    funnel.rerank = True
+    assert got.ndcg_at_10 > alone.ndcg_at_10
+    url = str(tmp_path / "logistic")
+    save_funnel(funnel, url)
+    users = np.arange(0, 300, 7)
+    assert np.array_equal(load_funnel(url).recommend(users, 10), funnel.recommend(users, 10))
+    with pytest.raises(InvalidInputError, match="re-ranker model"):
+        RankingFunnel(reranker={"model": "forest"}).fit(train, funnel.catalog_)
