@@ -246,7 +246,13 @@ def protocols_markdown(protocols: dict) -> list[str]:
             f"Chosen funnel: {p['chosen']}: Recall@10 {fm['recall_at_10']:.4f} / NDCG@10 {fm['ndcg_at_10']:.4f}, "
             f"{fm['recall_at_10'] / best['metrics']['recall_at_10']:.3f}x / "
             f"{fm['ndcg_at_10'] / best['metrics']['ndcg_at_10']:.3f}x the best baseline by NDCG@10 "
-            f"({best['system']}).",
+            f"({best['system']} {best['setting']}).",
+            "",
+            "Best funnel variant on this split: "
+            + max((r for r in p["rows"] if r["system"] == "funnel"), key=lambda r: r["metrics"]["ndcg_at_10"])[
+                "setting"
+            ]
+            + ".",
             "",
             f"Re-ranker labels: {p['reranker_labels']}.",
             "",
@@ -287,5 +293,6 @@ def plot_protocols(protocols: dict, path: Path) -> None:
             ax.axhline(bv["ndcg_at_10"], color="C1", ls=":", label="BiVAE published NDCG@10")
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
         ax.set_title(f"MovieLens 100k, {name} split")
-        ax.legend(fontsize=7)
+        ax.set_ylim(0, 1.25 * max(r["metrics"]["ndcg_at_10"] for r in rows))
+        ax.legend(fontsize=7, ncol=2, loc="upper left")
     save_figure(fig, path, dpi=120)
