@@ -3,7 +3,8 @@
 - Stage 1 (retrieval): the two-tower user vector queries a vectree collection of item vectors for
   ``n_candidates`` unseen items (ANN, or exact for comparison); new items with few interactions that are
   close in content to the user's profile are added (cold start by content similarity).
-- Stage 2 (re-scoring): a gradient-boosted re-ranker on user, item and interaction features.
+- Stage 2 (re-scoring): a pointwise re-ranker (gradient-boosted trees, or a logistic regression:
+  ``reranker={"model": "logistic"}``) on user, item and interaction features and each source's score and rank.
 - Stage 3 (rules): dedupe, exclude seen, genre diversity, a boost for new items, and an exploration share
   (a fraction of the slots filled with random unseen items, each shown item's propensity logged).
 
@@ -69,13 +70,16 @@ class RankingFunnel:
     n_candidates : items retrieved per user in stage 1.
     probes : buckets probed in the item collection; ``exact=True`` scans all items instead.
     rerank : apply stage 2 (``False``: order by the two-tower score).
-    label_fraction : share of each user's latest training events used as re-ranker labels.
+    label_fraction : share of each user's training events held out as re-ranker labels (best set to the share the
+        evaluation holds out, so label slice / rest = test / train).
     max_per_genre : diversity rule, at most this many items sharing a genre in the top-k (None: off).
     explore_share : fraction of the k slots filled with random unseen items (0: off).
     new_item_max_count : items with fewer training interactions count as new.
     new_item_candidates : new items added per user to the candidates by content similarity.
     new_item_boost : added to a new item's score times its content similarity to the user.
-    two_tower : keyword parameters for ``TwoTowerModel``; ``reranker`` for ``ReRanker``.
+    two_tower : keyword parameters for ``TwoTowerModel``; ``reranker`` for ``ReRanker`` (``{"model": "logistic"}``
+        is the setting that beats EASE on both MovieLens protocols with all three sources, see
+        ``benchmarks/results/recommend-protocols.md``).
     metric, url, bucket_size : the item collection (``url`` None: a fresh ``memory://`` collection;
         ``bucket_size`` None: :func:`vectree.create_collection`'s default for the dimension).
     sources : candidate sources before the re-ranker: ``("two_tower",)`` or with ``"ease"`` and/or
