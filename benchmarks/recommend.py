@@ -168,7 +168,13 @@ def main() -> None:
             {"fit_s": round(time.perf_counter() - t, 1), "final_loss": round(tt_rand.loss_history_[-1], 4)},
         )
 
-    funnel = RankingFunnel(n_candidates=n_candidates, probes=probes_default, two_tower={"epochs": epochs})
+    funnel = RankingFunnel(  # the two-tower source and the GBDT re-ranker this table measures
+        n_candidates=n_candidates,
+        probes=probes_default,
+        two_tower={"epochs": epochs},
+        sources=("two_tower",),
+        reranker={"model": "gbdt"},
+    )
     funnel.fit(train, catalog)
     fit_extra = {"fit_s": round(funnel.fit_seconds_, 1), "final_loss": round(funnel.two_tower_.loss_history_[-1], 4)}
     exact_tt = add("two-tower", "in-batch softmax, exact", _set(funnel, exact=True, rerank=False), fit_extra)

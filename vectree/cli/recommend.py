@@ -58,7 +58,7 @@ def fit(
     title_encoder: str = typer.Option(
         "minilm", help="Title embedding: minilm (all-MiniLM-L6-v2), static (64-d static tokens) or hash (bag of words)."
     ),
-    n_candidates: int = typer.Option(200, help="Stage-1 candidates per user."),
+    n_candidates: int = typer.Option(100, help="Candidates per user from each source."),
     probes: int = typer.Option(DEFAULT_PROBES, help="Buckets probed in stage 1."),
     test_fraction: float = typer.Option(
         0.2, help="Hold out each user's latest share for `evaluate` (0: train on everything)."

@@ -30,8 +30,13 @@ def setup(movielens):
     inter = ml.interactions.subset(ml.interactions.user < N_USERS)
     train, test = time_split(inter)
     catalog = Catalog.from_movielens(ml, "static")
-    funnel = RankingFunnel(
-        n_candidates=100, probes=8, bucket_size=100, two_tower={"epochs": 2, "dim": 32}, reranker={"max_iter": 50}
+    funnel = RankingFunnel(  # the two-tower source alone: these tests pin its stages
+        n_candidates=100,
+        probes=8,
+        bucket_size=100,
+        two_tower={"epochs": 2, "dim": 32},
+        reranker={"max_iter": 50},
+        sources=("two_tower",),
     )
     funnel.fit(train, catalog)
     return ml, train, test, funnel

@@ -62,8 +62,15 @@ class FunnelResult:
     log: list[dict] = field(default_factory=list)  # one dict per shown item (for off-policy learning)
 
 
+DEFAULT_RERANKER: dict = {"model": "logistic"}
+
+
 class RankingFunnel:
-    """Two-tower retrieval -> gradient-boosted re-rank -> business rules.
+    """Candidates from several sources -> a learned re-rank -> business rules.
+
+    The defaults are the setting measured best on both MovieLens protocols
+    (``benchmarks/results/recommend-protocols.md``): 100 candidates from each of the two-tower ANN, EASE and
+    item-kNN, re-ranked by logistic regression.
 
     Parameters (keyword-only)
     -------------------------
@@ -77,13 +84,12 @@ class RankingFunnel:
     new_item_max_count : items with fewer training interactions count as new.
     new_item_candidates : new items added per user to the candidates by content similarity.
     new_item_boost : added to a new item's score times its content similarity to the user.
-    two_tower : keyword parameters for ``TwoTowerModel``; ``reranker`` for ``ReRanker`` (``{"model": "logistic"}``
-        is the setting that beats EASE on both MovieLens protocols with all three sources, see
-        ``benchmarks/results/recommend-protocols.md``).
+    two_tower : keyword parameters for ``TwoTowerModel``; ``reranker`` for ``ReRanker`` (None:
+        ``DEFAULT_RERANKER``, logistic regression; ``{"model": "gbdt"}`` did better on the time split only).
     metric, url, bucket_size : the item collection (``url`` None: a fresh ``memory://`` collection;
         ``bucket_size`` None: :func:`vectree.create_collection`'s default for the dimension).
-    sources : candidate sources before the re-ranker: ``("two_tower",)`` or with ``"ease"`` and/or
-        ``"item_knn"`` (``vectree.apps.recommend.sources``); each proposes ``n_candidates`` unseen items.
+    sources : candidate sources before the re-ranker: ``"two_tower"`` first, then ``"ease"`` and/or ``"item_knn"``
+        (``vectree.apps.recommend.sources``); each proposes ``n_candidates`` unseen items.
     ease_l2 : EASE's regularisation when ``"ease"`` is a source.
     label_split : how the re-ranker's labels are held out of the training log: ``"time"`` (each user's
         latest ``label_fraction``) or ``"random"`` (a random ``label_fraction`` per user, for random splits).
@@ -93,7 +99,7 @@ class RankingFunnel:
     def __init__(
         self,
         *,
-        n_candidates: int = 200,
+        n_candidates: int = 100,
         probes: int = DEFAULT_PROBES,
         exact: bool = False,
         rerank: bool = True,
@@ -108,7 +114,7 @@ class RankingFunnel:
         metric: str = "cosine",
         url: str | None = None,
         bucket_size: int | None = None,
-        sources: tuple[str, ...] = ("two_tower",),
+        sources: tuple[str, ...] = ("two_tower", "ease", "item_knn"),
         ease_l2: float = 500.0,
         label_split: str = "time",
         seed: int = 0,
@@ -172,7 +178,7 @@ class RankingFunnel:
             truth[late.user, late.item] = True
             pu, pi, _, _ = self._pairs(users, items, np.zeros(items.shape, np.float32))
             labels = truth[pu, pi]
-            self.ranker_ = ReRanker(**(self.reranker or {})).fit(x, labels)
+            self.ranker_ = ReRanker(**(DEFAULT_RERANKER if self.reranker is None else self.reranker)).fit(x, labels)
             self.label_recall_ = float(labels.sum() / max(1, truth[users].sum()))
         self.two_tower_ = self._fit_two_tower(train, catalog, progress)
         self.features_ = self._features(train, catalog)
