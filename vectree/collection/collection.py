@@ -24,6 +24,7 @@ from vectree.collection.rows import (
     iter_live_rows,
 )
 from vectree.collection.search import search_snapshot
+from vectree.collection.single import search_one
 from vectree.collection.snapshot import Snapshot
 from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes
 from vectree.collection.writing import Progress, Writes
@@ -185,6 +186,10 @@ class Collection(Writes):
                     self.manifest.settings.get("id_type"),
                 )
             return search_filtered(self._snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
+        if len(q) == 1 and not exact and method == "auto" and not include_metadata:
+            found = search_one(self._snap, q, k, probes)  # the lean warm path (None: not the plain case)
+            if found is not None:
+                return found
         return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata, method)
 
     def get(self, ids: Any) -> Rows:

@@ -1,0 +1,166 @@
+"""One query, warm: the lean path in front of the compiled scan (two calls into C and little else).
+
+A single query's own work is small (on GloVe ~8,000 rows of 50 floats, ~70 us in the kernel), so
+the fixed price of the general path (:func:`vectree.collection.search.search_snapshot`: routing
+through numpy, the planner, a dict of slots, the assembler's generality) was about as large as the
+scan itself (``benchmarks/README.md``). This path does the same steps with nothing spare:
+
+1. rank the query's ``probes`` nearest buckets (``_scan.rank_centers`` as :meth:`Index.probe` does, or
+   :meth:`Index.probe` itself for trees that do not route by centers);
+2. take their blocks from the cache in one walk (:meth:`ByteLRU.get_all`), or give up;
+3. scan them in probe order in one kernel call (``_scan.topk``, or ``topk_codes`` through the
+   buckets' codes, as the ``quantized`` method does);
+4. sort the k candidates by (distance, reference) and look their ids up.
+
+The answer is the general path's for the same method: the same kernel over the same blocks in the
+same order, the same tie order, the same distance arithmetic. Whenever a case is not the plain warm
+one (a tail of unindexed segments, a bucket not cached, every bucket probed, probed buckets too large
+for the cache, which the planner streams), :func:`search_one` returns
+None and the caller takes the general path. Blocks are held by this call from the cache walk to the
+end, so evictions by other threads cannot reach what the kernel reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vectree._native import _scan
+from vectree.collection.kernel import METRIC_CODES
+from vectree.collection.plan import TUNING, choose_method
+from vectree.collection.results import SearchResult
+from vectree.collection.search import _largest_bucket_bytes
+from vectree.collection.snapshot import Snapshot
+
+_ROW_MASK = 0xFFFFFFFF
+_PLANS: dict[int, np.ndarray] = {}  # p -> arange(p): the plan of a p-bucket scan
+
+
+def _arange(p: int) -> np.ndarray:
+    found = _PLANS.get(p)
+    if found is None:
+        found = _PLANS.setdefault(p, np.arange(p, dtype=np.int64))
+        found.flags.writeable = False
+    return found
+
+
+def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> SearchResult | None:
+    """The ``k`` nearest rows of one prepared query (float32 (1, dim), normalised for cosine) over
+    its ``probes`` nearest buckets, or None when the general path must answer (see the module).
+
+    >>> import tempfile, vectree
+    >>> col = vectree.create_collection(tempfile.mkdtemp(), dim=2, bucket_size=2)
+    >>> col.add(np.array([[0, 0], [1, 0], [9, 9], [8, 9]], np.float32), ids=[1, 2, 3, 4]); col.build()
+    >>> q = np.array([[8.5, 9.0]], np.float32)
+    >>> col.search(q, k=4, probes=2).ids.tolist() == col.search(q, k=4, probes=2, method="compiled").ids.tolist()
+    True
+    """
+    index = snap.index
+    manifest = snap.manifest
+    if index is None or manifest.segments:
+        return None
+    n_buckets = index.n_buckets
+    if probes >= n_buckets:  # every bucket, in ascending order: the general path
+        return None
+    settings = manifest.settings
+    has_codes = index.settings.get("codes") is not None
+    cache = snap.cache
+    capacity = cache.lru.capacity_bytes
+    bound = probes * _largest_bucket_bytes(snap)
+    if 2 * bound > capacity:  # the planner may stream: leave it to the general path
+        return None
+    method = choose_method(1, probes, n_buckets, bound, capacity, TUNING, has_codes)
+    if index.routes_by_centers and probes * 4 < n_buckets and probes > 0:
+        order = np.empty(probes, np.int64)
+        ranker = index._center_ranker
+        _scan.rank_centers(
+            query[0],
+            ranker.mean,
+            ranker.components,
+            ranker.centers,
+            ranker.norms,
+            ranker.pc,
+            ranker.pcsq,
+            ranker.ec,
+            _empty(index),
+            order,
+        )
+    else:  # what Index.probe does for other trees and for many probes
+        order = index.probe(query, probes)[0]
+    fps = index.bucket_fingerprints
+    buckets = [b for b in order.tolist() if fps[b]]
+    blocks = cache.cached([fps[b] for b in buckets])
+    if blocks is None:
+        return None
+    metric = settings["metric"]
+    l2 = metric == "l2"
+    scan = [b.scan or b.scan_block(l2) for b in blocks]
+    dead = [snap.dead_mask(b) for b in blocks] if snap.tombstones else [None] * len(blocks)
+    slots = np.array(buckets, np.int64)  # a reference's high half is its bucket, as in the general path
+    plan = _arange(len(blocks))[None, :]
+    d = np.empty((1, k), np.float32)
+    ref = np.empty((1, k), np.int64)
+    filled = np.zeros(1, np.int64)
+    stats: dict[str, Any] = {
+        "buckets_scanned": len(blocks),
+        "rows_scanned": 0,
+        "segments_scanned": 0,
+        "version": manifest.version,
+    }
+    if has_codes and method == "quantized":
+        read, exact = _scan.topk_codes(query, METRIC_CODES[metric], scan, dead, slots, plan, d, ref, filled)
+        stats["rows_reranked"] = exact
+    else:
+        read = _scan.topk(query, METRIC_CODES[metric], scan, dead, slots, plan, d, ref, filled)
+    stats["rows_scanned"] = read
+    stats["method"] = method
+    by_bucket = dict(zip(buckets, blocks))
+    return _result(settings, by_bucket, d[0], ref[0], int(filled[0]), query, k, l2, stats)
+
+
+def _empty(index: Any) -> np.ndarray:
+    found = index.__dict__.get("_empty_u8")
+    if found is None:
+        found = index.__dict__["_empty_u8"] = np.ascontiguousarray(index._empty_buckets, dtype=np.uint8)
+    return found
+
+
+def _result(
+    settings: dict[str, Any],
+    blocks: dict,
+    d: np.ndarray,
+    ref: np.ndarray,
+    n: int,
+    query: np.ndarray,
+    k: int,
+    l2: bool,
+    stats: dict[str, Any],
+) -> SearchResult:
+    """The result of one query's ``n`` candidates, as :func:`vectree.collection.results.assemble` makes it."""
+    off = float(np.einsum("ij,ij->i", query, query)[0]) if l2 else 1.0
+    pairs = sorted(zip(d[:n].tolist(), ref[:n].tolist()))
+    dist = [p[0] + off for p in pairs]
+    if l2:
+        dist = [x if x > 0.0 else 0.0 for x in dist]
+    found = [(blocks[r >> 32].rows, r & _ROW_MASK) for _, r in pairs]
+    str_ids = settings.get("id_type") == "str"
+    ids_list = [rows.ids[row] for rows, row in found]
+    if str_ids:
+        ids = np.empty((1, k), dtype=object)
+        ids[0, :n] = ids_list
+    else:
+        ids = np.full((1, k), -1, np.int64)
+        ids[0, :n] = ids_list
+    distances = np.full((1, k), np.inf, np.float32)
+    distances[0, :n] = dist
+    labels = None
+    label_type = settings.get("label_type")
+    if label_type:
+        vals = [None if rows.labels is None else rows.labels[row] for rows, row in found]
+        if label_type == "int" and n == k and None not in vals:
+            labels = np.array([vals], np.int64)
+        else:
+            labels = np.full((1, k), None, dtype=object)
+            labels[0, :n] = vals
+    return SearchResult(ids=ids, distances=distances, labels=labels, stats=stats)
