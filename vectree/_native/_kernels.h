@@ -88,25 +88,30 @@ static KERNEL_ATTR int64_t SFX(scan_one)(const float *q, Py_ssize_t dim, int met
     return read;
 }
 
-/* <qs, codes> for one row of int8 scalar codes (uint8 values 0..255): 16 codes widened a step. */
-static inline KERNEL_ATTR float SFX(dot_codes)(const float *a, const uint8_t *c, Py_ssize_t n) {
+/* <qi, codes> exactly, in integers: the query's int16 steps times the row's uint8 codes, 16 products
+ * summed in pairs per instruction (madd). The caller keeps |qi| small enough that no sum overflows. */
+static inline KERNEL_ATTR int32_t SFX(dot_codes_int)(const int16_t *a, const uint8_t *c, Py_ssize_t n) {
     Py_ssize_t j = 0;
-    float s = 0.0f;
+    int32_t s = 0;
 #if KERNEL_WIDE
-    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
     for (; j + 32 <= n; j += 32) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(c + j)), y = _mm_loadu_si128((const __m128i *)(c + j + 16));
-        s0 += *(const v8 *)(a + j) * (v8)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(x));
-        s1 += *(const v8 *)(a + j + 8) * (v8)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(x, 8)));
-        s2 += *(const v8 *)(a + j + 16) * (v8)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(y));
-        s3 += *(const v8 *)(a + j + 24) * (v8)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(y, 8)));
+        const __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + j)));
+        const __m256i c1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + j + 16)));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(a + j))));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(c1, _mm256_loadu_si256((const __m256i *)(a + j + 16))));
     }
-    for (; j + 8 <= n; j += 8)
-        s0 += *(const v8 *)(a + j) * (v8)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(c + j))));
-    v8 t = (s0 + s1) + (s2 + s3);
-    s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+    for (; j + 16 <= n; j += 16) {
+        const __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + j)));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(a + j))));
+    }
+    const __m256i t = _mm256_add_epi32(s0, s1);
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    s = _mm_cvtsi128_si32(x);
 #endif
-    for (; j < n; j++) s += a[j] * (float)c[j];
+    for (; j < n; j++) s += (int32_t)a[j] * (int32_t)c[j];
     return s;
 }
 
@@ -119,6 +124,7 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
     for (Py_ssize_t j = 0; j < t->filled; j++) offer(&u, t->d[j], t->ref[j]);
     Py_ssize_t nc = 0;
     float *qs = sc->qs;
+    int16_t *qi = sc->qi;
     const float f = metric == 0 ? 2.0f : 1.0f;
     for (Py_ssize_t j = 0; j < p; j++) {
         if (plan[j] < 0) continue;
@@ -126,18 +132,29 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
         const float *lo = b->code_lo, *sc_ = b->code_scale, *s = b->sqnorms;
         const char *dm = b->dead;
         const int64_t slot = b->slot << 32;
-        float c0 = 0.0f, e = 0.0f, m = 0.0f;
+        float c0 = 0.0f, e = 0.0f, m = 0.0f, top = 0.0f;
         for (Py_ssize_t d = 0; d < dim; d++) {
             qs[d] = q[d] * sc_[d];
             c0 += q[d] * lo[d];
             e += fabsf(qs[d]);
             m += fabsf(q[d]) * (fabsf(lo[d]) + 255.0f * sc_[d]);
+            if (fabsf(qs[d]) > top) top = fabsf(qs[d]);
         }
-        /* |<q,x> - (c0 + <qs,c>)| <= sum |q_d| scale_d / 2, plus float rounding in either sum */
-        const float err = f * (0.5f * e * 1.0001f + 2e-6f * m + 1e-30f);
+        /* qs in integer steps of delta (|qi| <= sc->qmax): <qs,c> = delta <qi,c> + <r,c>, |<r,c>| <= 255 sum |r| */
+        const float delta = top > 0.0f ? top / (float)sc->qmax : 1.0f;
+        float rs = 0.0f;
+        for (Py_ssize_t d = 0; d < dim; d++) {
+            float v = rintf(qs[d] / delta);
+            if (v > (float)sc->qmax) v = (float)sc->qmax;
+            if (v < -(float)sc->qmax) v = -(float)sc->qmax;
+            qi[d] = (int16_t)v;
+            rs += fabsf(qs[d] - delta * v);
+        }
+        /* |<q,x> - (c0 + delta <qi,c>)| <= sum |q_d| scale_d / 2 + 255 sum |r_d|, plus float rounding */
+        const float err = f * (0.5f * e * 1.0001f + 255.0f * rs * 1.0001f + 4e-6f * m + 1e-30f);
         for (int64_t i = 0; i < b->n; i++) {
             if (dm && dm[i]) continue;
-            const float a = c0 + SFX(dot_codes)(qs, b->codes + i * dim, dim);
+            const float a = c0 + delta * (float)SFX(dot_codes_int)(qi, b->codes + i * dim, dim);
             const float approx = metric == 0 ? s[i] - 2.0f * a : -a;
             const float ei = metric == 0 ? err + 4e-7f * fabsf(s[i]) : err;
             const float low = approx - ei;

@@ -104,6 +104,8 @@ static int cand_low_order(const void *x, const void *y) {
 typedef struct {
     float *qs, *ud;
     int64_t *ur;
+    int16_t *qi;        /* (dim,) the query's steps in one block's code units */
+    int32_t qmax;       /* |qi| bound: 255 * qmax * dim stays below 2^31 */
     Cand *cand;
     Py_ssize_t cap;
 } Scratch;
@@ -334,12 +336,16 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     if (use_codes) {
         sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
         sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
-        if (!sc.qs || !sc.ur) {
+        sc.qi = PyMem_RawMalloc(sizeof(int16_t) * (dim ? dim : 1));
+        if (!sc.qs || !sc.ur || !sc.qi) {
             PyMem_RawFree(sc.qs);
             PyMem_RawFree(sc.ur);
+            PyMem_RawFree(sc.qi);
             PyErr_NoMemory();
             goto done;
         }
+        const int64_t fit = (int64_t)2147483647 / (255 * (int64_t)(dim ? dim : 1));
+        sc.qmax = (int32_t)(fit < 2047 ? (fit < 1 ? 1 : fit) : 2047);
         sc.ud = sc.qs + dim;
     }
     Py_BEGIN_ALLOW_THREADS
@@ -357,6 +363,7 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     if (use_codes) {
         PyMem_RawFree(sc.qs);
         PyMem_RawFree(sc.ur);
+        PyMem_RawFree(sc.qi);
         PyMem_RawFree(sc.cand);
     }
     if (failed) PyErr_NoMemory();
