@@ -70,3 +70,41 @@ def test_other_cases_fall_back(arxiv_sample, tmp_path):
     assert search_one(col._snap, q, 10, 4) is None
     one = col.search(x[2400], k=1, probes=4)
     assert one.ids[0, 0] == 100_000  # the tail was searched
+
+
+def test_lean_path_under_threads_and_evictions(arxiv_sample, tmp_path):
+    """Three threads answer single queries through the lean path while the cache, too small for every
+    bucket, keeps evicting what the others hold; every answer is the one-thread answer."""
+    import threading
+
+    x = arxiv_sample["vectors"]
+    _build(tmp_path / "c", x, "cosine", "float32", "int8")
+    alone = vectree.open_collection(tmp_path / "c")
+    queries = x[2400:2460]
+    want = [alone.search(q, k=10, probes=3, method="quantized").ids for q in queries]
+    col = vectree.open_collection(tmp_path / "c", cache_bytes=1_200_000)  # under half the buckets
+    lean, errors = [0], []
+
+    def run(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            for i in rng.integers(0, len(queries), 300).tolist():
+                q = as_vectors(queries[i], col.dim, "cosine", allow_1d=True)
+                got = search_one(col._snap, q, 10, 3)
+                if got is None:
+                    got = col.search(queries[i], k=10, probes=3)
+                else:
+                    lean[0] += 1
+                if not np.array_equal(got.ids, want[i]):
+                    errors.append((i, got.ids, want[i]))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert lean[0] > 100, lean  # most answers came through the lean path
+    assert col.stats()["cache"]["evictions"] > 0  # and blocks were let go while others read

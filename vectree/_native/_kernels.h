@@ -133,20 +133,47 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
         const char *dm = b->dead;
         const int64_t slot = b->slot << 32;
         float c0 = 0.0f, e = 0.0f, m = 0.0f, top = 0.0f;
-        for (Py_ssize_t d = 0; d < dim; d++) {
-            qs[d] = q[d] * sc_[d];
+        Py_ssize_t d0 = 0;
+#if KERNEL_WIDE
+        {
+            const __m256 sign = _mm256_set1_ps(-0.0f), w255 = _mm256_set1_ps(255.0f);
+            __m256 vc = _mm256_setzero_ps(), ve = vc, vm = vc, vt = vc;
+            for (; d0 + 8 <= dim; d0 += 8) {
+                const __m256 qv = _mm256_loadu_ps(q + d0), sv = _mm256_loadu_ps(sc_ + d0), lv = _mm256_loadu_ps(lo + d0);
+                const __m256 v = _mm256_mul_ps(qv, sv), av = _mm256_andnot_ps(sign, v);
+                _mm256_storeu_ps(qs + d0, v);
+                vc = _mm256_fmadd_ps(qv, lv, vc);
+                ve = _mm256_add_ps(ve, av);
+                vm = _mm256_fmadd_ps(_mm256_andnot_ps(sign, qv), _mm256_fmadd_ps(w255, sv, _mm256_andnot_ps(sign, lv)), vm);
+                vt = _mm256_max_ps(vt, av);
+            }
+            float tc[8], te[8], tm[8], tt[8];
+            _mm256_storeu_ps(tc, vc);
+            _mm256_storeu_ps(te, ve);
+            _mm256_storeu_ps(tm, vm);
+            _mm256_storeu_ps(tt, vt);
+            for (int l = 0; l < 8; l++) {
+                c0 += tc[l];
+                e += te[l];
+                m += tm[l];
+                top = fmaxf(top, tt[l]);
+            }
+        }
+#endif
+        for (Py_ssize_t d = d0; d < dim; d++) {
+            const float v = q[d] * sc_[d];
+            qs[d] = v;
             c0 += q[d] * lo[d];
-            e += fabsf(qs[d]);
+            e += fabsf(v);
             m += fabsf(q[d]) * (fabsf(lo[d]) + 255.0f * sc_[d]);
-            if (fabsf(qs[d]) > top) top = fabsf(qs[d]);
+            top = fmaxf(top, fabsf(v));
         }
         /* qs in integer steps of delta (|qi| <= sc->qmax): <qs,c> = delta <qi,c> + <r,c>, |<r,c>| <= 255 sum |r| */
-        const float delta = top > 0.0f ? top / (float)sc->qmax : 1.0f;
+        const float hi = (float)sc->qmax, delta = top > 0.0f ? top / hi : 1.0f, inv = top > 0.0f ? hi / top : 1.0f;
         float rs = 0.0f;
-        for (Py_ssize_t d = 0; d < dim; d++) {
-            float v = rintf(qs[d] / delta);
-            if (v > (float)sc->qmax) v = (float)sc->qmax;
-            if (v < -(float)sc->qmax) v = -(float)sc->qmax;
+        for (Py_ssize_t d = 0; d < dim; d++) { /* (plain loops: the compiler vectorises them) */
+            float v = rintf(qs[d] * inv);
+            v = v > hi ? hi : (v < -hi ? -hi : v);
             qi[d] = (int16_t)v;
             rs += fabsf(qs[d] - delta * v);
         }

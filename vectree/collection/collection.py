@@ -170,9 +170,11 @@ class Collection(Writes):
         rows returned, before the scan (pre-filtering, see :mod:`vectree.collection.filtered`):
         ``probes`` then counts buckets that hold matches, and k rows come back whenever k rows match.
         """
-        k = check_k(k, len(self))
+        snap = self._snap
+        settings = snap.manifest.settings
+        k = check_k(k, snap.manifest.rows)
         probes = check_probes(probes)
-        q = as_vectors(queries, self.dim, self.metric, what="queries", allow_1d=True)
+        q = as_vectors(queries, int(settings["dim"]), settings["metric"], what="queries", allow_1d=True)
         if where is not None or exclude_ids is not None:
             from vectree.collection.filtered import search_filtered
             from vectree.collection.filters import parse_filter
@@ -185,12 +187,12 @@ class Collection(Writes):
                     len(exclude_ids) if hasattr(exclude_ids, "__len__") else 1,
                     self.manifest.settings.get("id_type"),
                 )
-            return search_filtered(self._snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
+            return search_filtered(snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
         if len(q) == 1 and not exact and method == "auto" and not include_metadata:
-            found = search_one(self._snap, q, k, probes)  # the lean warm path (None: not the plain case)
+            found = search_one(snap, q, k, probes)  # the lean warm path (None: not the plain case)
             if found is not None:
                 return found
-        return search_snapshot(self._snap, q, k, None if exact else probes, include_metadata, method)
+        return search_snapshot(snap, q, k, None if exact else probes, include_metadata, method)
 
     def get(self, ids: Any) -> Rows:
         """The stored rows with these ids, in that order (vectors, labels, metadata as JSON strings)."""
