@@ -120,14 +120,28 @@ def read_batches(
 
 
 def _read_npy(path: Path, batch_size: int) -> Iterator[Batch]:
+    """Batches of a .npy file read with explicit reads at their offsets, never memory-mapped: the pages of a
+    mapping that a pass has touched count in the process's resident set (a 10M x 96 file: 3.7 GB)."""
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = header(f)
+            offset = f.tell()
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInputError(f"{path}: not a valid .npy file: {_first_line(exc)}") from exc
-    if arr.ndim != 2 or arr.dtype.kind not in "iuf":
-        raise InvalidInputError(f"{path}: expected a 2-d array of numbers, got {arr.dtype} of shape {arr.shape}")
-    for start in range(0, len(arr), batch_size):
-        yield {"vectors": np.asarray(arr[start : start + batch_size], dtype=np.float32)}
+    if len(shape) != 2 or dtype.kind not in "iuf":
+        raise InvalidInputError(f"{path}: expected a 2-d array of numbers, got {dtype} of shape {shape}")
+    if fortran:
+        raise InvalidInputError(f"{path}: a Fortran-order array cannot be read in row batches; save it C-ordered")
+    n, dim = shape
+    if path.stat().st_size < offset + n * dim * dtype.itemsize:
+        raise InvalidInputError(f"{path}: not a valid .npy file: shorter than its header's shape {shape}")
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for start in range(0, n, batch_size):
+            count = min(batch_size, n - start) * dim
+            yield {"vectors": np.fromfile(f, dtype=dtype, count=count).reshape(-1, dim).astype(np.float32)}
 
 
 def _read_parquet(path: Path, batch_size: int, fields: dict[str, str | None]) -> Iterator[Batch]:

@@ -136,7 +136,8 @@ class Writes:
                 segments += write_segments(
                     self.store, rows, settings["label_type"], f"{write_id}-{len(segments)}", written
                 )
-                seen = np.sort(np.concatenate([seen, keys]), kind="stable")
+                seen = np.concatenate([seen, keys])
+                seen.sort(kind="stable")  # in place: the keys so far are held twice at most, not three times
                 if kw is not None:
                     kw.add(rows.ids, rows.metadata)
                 next_auto = self._next_auto(proto, rows)

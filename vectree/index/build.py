@@ -3,7 +3,13 @@
 Peak memory is set by ``sample_bytes`` (the sample the projection and tree are fitted on),
 ``partition_bytes`` (the rows sorted into buckets at one time) and the input chunk size, not by the
 number of rows: rows are routed chunk by chunk into partition files on local disk (each holding a
-contiguous range of buckets), then each partition is read back alone and cut into buckets.
+contiguous range of buckets), then each partition is read back alone (explicit reads, no mapping) and
+cut into buckets one group of about 16 MB at a time. The memory model, beyond the interpreter and the
+libraries: the sample (at most ``sample_bytes``) while fitting; then one input chunk while routing; then
+one partition (about ``partition_bytes``, plus the estimate's error) and one group (gathered rows and
+their encoded files) while writing; plus what grows with the bucket count: the index itself (its
+centers, ``n_buckets x dim`` float32) and a fingerprint and statistics per bucket. Each phase logs the
+process's peak and current RSS.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from vectree.storage.base import ObjectStore
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+_GROUP_BYTES = 16 << 20  # rows gathered into bucket order (and encoded) at a time when writing a partition
 
 
 def default_bucket_size(dim: int) -> int:
@@ -239,6 +246,45 @@ def wants_bucket_centers(routing: Routing, settings: dict) -> bool:
     return routing.centers is None and settings.get("metric") in ("l2", "cosine")
 
 
+def _memory() -> str:
+    """The process's peak and current resident memory, for the build's log (Linux: from /proc)."""
+    try:
+        with open("/proc/self/status") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return f"peak RSS {int(fields['VmHWM'].split()[0]) >> 10} MB, RSS {int(fields['VmRSS'].split()[0]) >> 10} MB"
+    except (OSError, KeyError, ValueError):
+        return "RSS not known here"
+
+
+def _partition_buckets(path: str, group_rows: int) -> Iterator[tuple[int, Rows | None]]:
+    """The buckets of one partition file, as ``(bucket, rows)`` in bucket order, and ``(-1, None)`` after each
+    group of about ``group_rows`` rows (the caller writes what it has encoded).
+
+    The file is read with explicit reads, not mapped (file-backed pages of a mapping count in the
+    resident set), and rows are gathered into bucket order one group at a time: the partition is held
+    once, plus one group, never a sorted copy of it whole.
+    """
+    with pa.OSFile(path) as source:
+        table = pa.ipc.open_stream(source).read_all()
+    bucket_col = table.column("bucket").to_numpy()
+    table = table.drop_columns(["bucket"])
+    order = np.argsort(bucket_col, kind="stable")
+    sorted_buckets = bucket_col[order]
+    del bucket_col
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_buckets)) + 1, [len(order)]])
+    first = 0
+    while first < len(bounds) - 1:
+        last = int(np.searchsorted(bounds, bounds[first] + group_rows, side="right")) - 1
+        last = min(max(last, first + 1), len(bounds) - 1)  # at least one bucket per group
+        lo = int(bounds[first])
+        group = table.take(pa.array(order[lo : bounds[last]]))
+        for start, end in zip(bounds[first:last], bounds[first + 1 : last + 1]):
+            yield int(sorted_buckets[start]), table_to_rows(group.slice(int(start) - lo, int(end - start)))
+        del group
+        yield -1, None
+        first = last
+
+
 def _sample(chunks: Iterator[Rows], total: int, size: int, seed: int) -> np.ndarray:
     wanted = sample_positions(total, size, seed)
     parts, offset = [], 0
@@ -281,6 +327,7 @@ def build_index(
     sample = _sample(read_chunks(), total_rows, sample_rows, config.seed)
     routing = fit_routing(sample, total_rows, config, settings, progress)
     del sample
+    log.info("build: fitted on %d sampled rows; %s", sample_rows, _memory())
     n_buckets, route, estimate = routing.n_buckets, routing.route, routing.estimate
     rows_per_partition = max(config.bucket_size, config.partition_bytes // row_bytes)
     partition_of_bucket = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
@@ -292,6 +339,7 @@ def build_index(
     try:
         spill = KeySpill(shard_bits_for(total_rows), tmp)
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        pending: list[tuple[str, bytes]] = []
         done = 0
         for rows in read_chunks():
             buckets = route(rows.vectors)
@@ -313,23 +361,20 @@ def build_index(
         for w in writers.values():
             w.close()
 
+        log.info("build: routed %d rows into %d partitions; %s", done, len(writers), _memory())
         fingerprints = [""] * n_buckets
         counts = np.zeros(n_buckets, dtype=np.int64)
         stats: list[dict | None] = [None] * n_buckets
         bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
         written = 0
+        group_rows = max(1, _GROUP_BYTES // row_bytes)
         for p in sorted(writers):
-            with pa.memory_map(os.path.join(tmp, f"part-{p}.arrows")) as source:
-                table = pa.ipc.open_stream(source).read_all()
-            bucket_col = table.column("bucket").to_numpy()
-            order = np.argsort(bucket_col, kind="stable")
-            table = table.take(pa.array(order)).drop_columns(["bucket"])  # one gather; buckets are then slices
-            sorted_buckets = bucket_col[order]
-            bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_buckets)) + 1, [len(order)]])
-            pending: list[tuple[str, bytes]] = []
-            for start, end in zip(bounds[:-1], bounds[1:]):
-                bucket = int(sorted_buckets[start])
-                rows = table_to_rows(table.slice(start, end - start))
+            for bucket, rows in _partition_buckets(os.path.join(tmp, f"part-{p}.arrows"), group_rows):
+                if rows is None:  # a group of buckets is done: write it
+                    store.put_many(pending)
+                    pending = []
+                    report("write", written, total_rows)
+                    continue
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type, codes=config.codes)
                 pending.append((bucket_key(fp), data))
                 fingerprints[bucket], counts[bucket] = fp, len(rows)
@@ -337,9 +382,8 @@ def build_index(
                 if bucket_centers is not None:
                     bucket_centers[bucket] = rows.vectors.mean(0)
                 written += len(rows)
-            store.put_many(pending)
-            report("write", written, total_rows)
-            del table, pending
+            pa.default_memory_pool().release_unused()
+        log.info("build: wrote %d buckets; %s", int((counts > 0).sum()), _memory())
 
         shard_fps = []
         for shard in spill.shards():

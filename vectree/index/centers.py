@@ -37,8 +37,11 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None 
     norms = center_norms(centers) if norms is None else norms
     out = np.empty(len(x), dtype=np.int64)
     step = max(1, _BLOCK_ELEMENTS // max(1, len(centers)))
+    block = np.empty((min(step, len(x)), len(centers)), np.float32)  # one block for every step, not two at once
+    centers_t = np.asarray(centers, dtype=np.float32).T
     for s in range(0, len(x), step):
-        d = x[s : s + step] @ centers.T
+        d = block[: min(step, len(x) - s)]
+        np.matmul(x[s : s + step], centers_t, out=d)
         d *= -2.0
         d += norms
         out[s : s + step] = d.argmin(1)
