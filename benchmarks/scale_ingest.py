@@ -1,22 +1,27 @@
 """Ingest while serving: add 10% more rows in batches of 10k into a built collection while one thread queries.
 
     python benchmarks/scale_ingest.py --n 1m            # builds the 1M collection first (or --collection DIR)
+    python benchmarks/scale_ingest.py --n 1m --writer thread   # the writer as a thread of the serving process
     python benchmarks/scale_ingest.py --quick           # 20k rows + 10k added, under a minute
 
-The writer adds batches of 10,000 rows (the generator's rows n, n+1, ...: the same mixture) and compacts
-whenever the unindexed tail reaches TAIL_BOUND rows, so the tail (scanned exhaustively by every query)
-never holds more. Compaction folds the tail into the buckets it lands in and splits buckets past twice
-bucket_size in place (SPFresh-style), never rebuilding the index. The reader thread (its own Collection
-object, refreshed every 20 queries) queries one at a time at the probes setting that reached recall 0.95
-quietly. Recall of each query is scored against the exact top 10 of the rows that query's version held
-(the base's exact top 100 merged with an exact scan of the rows added so far). Writes
-benchmarks/results/scale-ingest.{json,md}.
+The writer (by default its own process, as a deployment would run it: the serving process only reads)
+adds batches of 10,000 rows (the generator's rows n, n+1, ...: the same mixture). Whenever the next batch
+would take the unindexed tail (scanned exhaustively by every query) past TAIL_BOUND rows, it compacts with
+``keep_tail_rows=KEEP_TAIL``: the buckets gaining the most tail rows are folded (split past twice
+bucket_size in place, SPFresh-style, never rebuilding the index) until at most KEEP_TAIL rows stay, so a
+bucket that would gain a row or two is not rewritten for it. The tail never holds more than TAIL_BOUND
+rows. The reader thread (its own Collection object, refreshed every 20 queries) queries one at a time
+at the probes setting that reached recall 0.95 quietly. Recall of each query is scored against the
+exact top 10 of the rows that query's version held (the base's exact top 100 merged with an exact scan
+of the rows added so far). Writes benchmarks/results/scale-ingest.{json,md}.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import multiprocessing
+import os
 import sys
 import tempfile
 import threading
@@ -30,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, arguments, machine  # noqa: E402
 
 TAIL_BOUND = 20_000
+WRITERS = {"process": "its own process (the serving process only reads)", "thread": "a thread of the serving process"}
+KEEP_TAIL = 10_000  # each compaction folds the buckets gaining the most rows until at most this many stay
 BATCH = 10_000
 REFRESH_EVERY = 20
 
@@ -65,6 +72,50 @@ def build_collection(n: int, where: Path, log=print) -> Path:
     return where
 
 
+def _ingest(col_dir: Path | str, n: int, add: int, log=print) -> tuple[list[dict], int]:
+    """Add rows n..n+add in batches of BATCH; compact (keeping KEEP_TAIL rows) whenever the tail reaches TAIL_BOUND."""
+    import vectree
+    from benchmarks import datasets
+
+    added = datasets.synth_rows(n, n + add)
+    writer = vectree.open_collection(str(col_dir), cache_bytes=64 << 20)
+    compactions, tail_max = [], 0
+    for s in range(0, add, BATCH):
+        batch = added[s : s + BATCH]
+        writer.add(batch, ids=np.arange(n + s, n + s + len(batch)))
+        tail = writer.stats()["tail_rows"]
+        tail_max = max(tail_max, tail)
+        last = s + BATCH >= add
+        if tail + BATCH > TAIL_BOUND or last:  # the next batch would pass the bound: compact first
+            old = set(writer.index.bucket_fingerprints) - {""}
+            tc = time.perf_counter()
+            writer.compact(keep_tail_rows=0 if last else KEEP_TAIL)
+            new = set(writer.index.bucket_fingerprints) - {""}
+            c = {
+                "after_rows": len(writer),
+                "tail_rows_before": tail,
+                "tail_rows_after": writer.stats()["tail_rows"],
+                "seconds": time.perf_counter() - tc,
+                "buckets_before": len(old),
+                "buckets_after": len(new),
+                "buckets_rewritten_or_new": len(new - old),
+                "buckets_kept": len(new & old),
+                "operation": writer.manifest.operation,
+            }
+            compactions.append(c)
+            log(
+                f"[ingest] {len(writer):,} rows: compaction {c['seconds']:.1f} s, tail {tail:,} -> "
+                f"{c['tail_rows_after']:,}, {c['buckets_rewritten_or_new']} of {c['buckets_after']} buckets "
+                f"written, {c['buckets_kept']} kept",
+                flush=True,
+            )
+    return compactions, tail_max
+
+
+def _ingest_to(results, col_dir: str, n: int, add: int) -> None:
+    results.put(_ingest(col_dir, n, add, print))
+
+
 def run_ingest(
     col_dir: Path,
     n: int,
@@ -74,10 +125,13 @@ def run_ingest(
     quick: bool,
     probes: int | None = None,
     log=print,
+    writer_mode: str = "process",
+    add: int | None = None,
 ) -> Path:
     import vectree
     from benchmarks import datasets
 
+    load_start = [round(x, 2) for x in os.getloadavg()]
     ds = datasets.synth(n, log=log)
     z = np.load(str(ds.base_path).replace("-base.npy", "-truth.npz"))
     base_ids, base_d = z["ids"], z["dists"]
@@ -93,10 +147,9 @@ def run_ingest(
         )
         probes = int(line["setting_95"].split("=")[1]) if line else None
     probes = probes or 12
-    add = max(BATCH, n // 10)
+    add = add or max(BATCH, n // 10)
     added = datasets.synth_rows(n, n + add)
     cache = int(1.5 * (n + add) * datasets.SYNTH_DIM * 4) + (64 << 20)
-    writer = vectree.open_collection(str(col_dir), cache_bytes=64 << 20)
     reader = vectree.open_collection(str(col_dir), cache_bytes=cache)
     reader.search(queries[:50], k=10, probes=reader.stats()["buckets"])  # every bucket cached: the in-memory regime
     records: list[tuple[int, int, float, np.ndarray, int]] = []  # (query, rows visible, seconds, ids, phase)
@@ -120,32 +173,18 @@ def run_ingest(
     phase[0] = 1
     thread = threading.Thread(target=serve)
     thread.start()
-    compactions, tail_max, t0 = [], 0, time.time()
     try:
-        for s in range(0, add, BATCH):
-            batch = added[s : s + BATCH]
-            writer.add(batch, ids=np.arange(n + s, n + s + len(batch)))
-            tail_max = max(tail_max, writer.stats()["tail_rows"])
-            if writer.stats()["tail_rows"] >= TAIL_BOUND or s + BATCH >= add:
-                old = set(writer.index.bucket_fingerprints) - {""}
-                tc = time.perf_counter()
-                writer.compact()
-                new = set(writer.index.bucket_fingerprints) - {""}
-                c = {
-                    "after_rows": len(writer),
-                    "seconds": time.perf_counter() - tc,
-                    "buckets_before": len(old),
-                    "buckets_after": len(new),
-                    "buckets_rewritten_or_new": len(new - old),
-                    "buckets_kept": len(new & old),
-                    "operation": writer.manifest.operation,
-                }
-                compactions.append(c)
-                log(
-                    f"[ingest] {len(writer):,} rows: compaction {c['seconds']:.1f} s, "
-                    f"{c['buckets_rewritten_or_new']} of "
-                    f"{c['buckets_after']} buckets written, {c['buckets_kept']} kept"
-                )
+        if writer_mode == "process":  # the serving process only reads: the writer is its own process (own GIL)
+            ctx = multiprocessing.get_context("spawn")
+            results = ctx.Queue()
+            proc = ctx.Process(target=_ingest_to, args=(results, str(col_dir), n, add))
+            t0 = time.time()
+            proc.start()
+            compactions, tail_max = results.get()
+            proc.join()
+        else:  # the writer is a second thread of the serving process, as before
+            t0 = time.time()
+            compactions, tail_max = _ingest(col_dir, n, add, log)
     finally:
         stop.set()
         thread.join()
@@ -186,6 +225,8 @@ def run_ingest(
         "recall_ratio": busy["recall_at_10"] / quiet["recall_at_10"],
         "tail_rows_max": tail_max,
         "tail_bound_rows": TAIL_BOUND,
+        "keep_tail_rows": KEEP_TAIL,
+        "writer": writer_mode,
         "rebuilds": sum(1 for c in compactions if c["operation"] != "compact"),
     }
     body = {
@@ -201,6 +242,8 @@ def run_ingest(
         "ingest_s": ingest_s,
         "rows_per_s": add / ingest_s,
         "base_rows": n,
+        "load_average_at_start": load_start,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     out.mkdir(parents=True, exist_ok=True)
     path = out / "scale-ingest.json"
@@ -208,8 +251,12 @@ def run_ingest(
     lines = [
         f"# scale-ingest: {add:,} rows added in batches of {BATCH:,} into {ds.name} while one thread queries",
         "",
-        f"Command: `{command}` ({body['date']}). Tail bound {TAIL_BOUND:,} rows (compact when reached); "
-        f"ingest {ingest_s:.0f} s ({add / ingest_s:.0f} rows/s, compactions included).",
+        f"Command: `{command}` ({body['date']}). Tail bound {TAIL_BOUND:,} rows: when the next batch would take "
+        f"the unindexed tail past it, compact(keep_tail_rows={KEEP_TAIL:,}) folds the buckets gaining the most rows "
+        f"until at most {KEEP_TAIL:,} stay (the last compaction folds all). Writer: "
+        f"{WRITERS[writer_mode]}; "
+        f"ingest {ingest_s:.0f} s ({add / ingest_s:.0f} rows/s, compactions included). "
+        f"Load average at the start: {body['load_average_at_start']}, at the end: {body['load_average_at_end']}.",
         "",
         "| phase | queries | recall@10 | single p50 ms | p99 ms | rows visible |",
         "|---|---|---|---|---|---|",
@@ -229,13 +276,13 @@ def run_ingest(
         f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
         f"- largest unindexed tail: {tail_max:,} rows (bound {TAIL_BOUND:,}); full rebuilds: {goals['rebuilds']}",
         "",
-        "| compaction | rows after | seconds | buckets written | buckets kept | buckets after |",
-        "|---|---|---|---|---|---|",
+        "| compaction | rows after | tail before -> after | seconds | buckets written | buckets kept | buckets after |",
+        "|---|---|---|---|---|---|---|",
     ]
     for i, c in enumerate(compactions):
         lines.append(
-            f"| {i + 1} | {c['after_rows']:,} | {c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | "
-            f"{c['buckets_kept']} | {c['buckets_after']} |"
+            f"| {i + 1} | {c['after_rows']:,} | {c['tail_rows_before']:,} -> {c['tail_rows_after']:,} | "
+            f"{c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | {c['buckets_kept']} | {c['buckets_after']} |"
         )
     (out / "scale-ingest.md").write_text("\n".join(lines) + "\n")
     log(f"[ingest] wrote {path}")
@@ -247,6 +294,10 @@ def main() -> None:
     parser.add_argument("--n", default="1m")
     parser.add_argument("--collection", type=Path, help="a collection built over the first n synthetic rows")
     parser.add_argument("--probes", type=int)
+    parser.add_argument(
+        "--writer", choices=("process", "thread"), default="process", help="the writer's own process, or a thread"
+    )
+    parser.add_argument("--add", help="rows to add (default n/10), e.g. 100k")
     args = parser.parse_args()
     from benchmarks.scale import parse_n
 
@@ -256,7 +307,10 @@ def main() -> None:
     body = json.loads(scale_json.read_text()) if scale_json.exists() else None
     with tempfile.TemporaryDirectory(prefix="scale-ingest-") as tmp:
         col_dir = args.collection or build_collection(n, Path(tmp) / "c")
-        run_ingest(col_dir, n, body, args.out, command.strip(), args.quick, args.probes)
+        add = parse_n(args.add) if args.add else None
+        run_ingest(
+            col_dir, n, body, args.out, command.strip(), args.quick, args.probes, writer_mode=args.writer, add=add
+        )
 
 
 if __name__ == "__main__":

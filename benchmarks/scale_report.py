@@ -153,6 +153,8 @@ def write_markdown(body: dict, path: Path) -> None:
         + body.get("not_run", ""),
         "",
     ]
+    if body.get("notes"):
+        lines += [f"- {note}" for note in body["notes"]] + [""]
     lines += [
         "## Build and memory",
         "",

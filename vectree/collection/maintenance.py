@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from vectree.collection.rows import iter_live_rows
+from vectree.collection.rows import iter_live_rows, write_segments
 from vectree.collection.snapshot import Snapshot
 from vectree.collection.verify import VerifyReport, verify  # noqa: F401  (re-exported: maintenance.verify)
 from vectree.errors import StorageError
@@ -104,8 +104,15 @@ def needs_rebuild(snap: Snapshot) -> bool:
     return tail_bytes > cfg.partition_bytes or bits_off or m.tail_rows > m.indexed_rows
 
 
-def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = None) -> dict[str, Any]:
+def compact(
+    snap: Snapshot, progress: Progress | None, workdir: str | None = None, keep_tail_rows: int = 0
+) -> dict[str, Any]:
     """Rewrite only the buckets that gain tail rows or lose tombstoned ones; split those grown too big.
+
+    ``keep_tail_rows`` > 0 folds only the buckets the most tail rows go to, until at most that many rows
+    stay in the tail (rewritten as one new segment write): a bucket that would gain a row or two is left
+    alone until it gains more, so each compaction rewrites fewer buckets for the rows it folds. Buckets
+    that lose tombstoned rows are always rewritten.
 
     An index whose rows live in their nearest full-width center lets its buckets grow to twice
     ``bucket_size``; past that a bucket is split as SPFresh does, with no rebuild: its rows get new
@@ -133,7 +140,12 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
         for bucket in np.unique(buckets):
             incoming.setdefault(int(bucket), []).append(rows.take(buckets == bucket))
     bucket_of = {fp: i for i, fp in enumerate(fps) if fp}
-    touched = sorted(set(incoming) | {bucket_of[fp] for fp in snap.tombstones if fp in bucket_of})
+    dead = {bucket_of[fp] for fp in snap.tombstones if fp in bucket_of}
+    kept_tail = _keep_in_tail(incoming, dead, keep_tail_rows)
+    segments = (
+        write_segments(snap.store, Rows.concat(kept_tail, int(m.settings["dim"])), label_type) if kept_tail else []
+    )
+    touched = sorted(set(incoming) | dead)
     replaced: dict[int, np.ndarray] = {}  # bucket -> keys now in it (for the id map)
     dim = int(m.settings["dim"])
     changed = set(touched)
@@ -195,10 +207,33 @@ def compact(snap: Snapshot, progress: Progress | None, workdir: str | None = Non
         "index": index_fp,
         "idmap": tuple(shard_fps),
         "indexed_rows": int(counts.sum()),
-        "segments": (),
+        "segments": tuple(segments),
         "tombstones": None,
         "tombstone_count": 0,
     }
+
+
+def _keep_in_tail(incoming: dict[int, list[Rows]], dead: set[int], keep_rows: int) -> list[Rows]:
+    """Take out of ``incoming`` the rows of the buckets that gain the fewest (at most ``keep_rows`` rows in all,
+    never a bucket in ``dead``, which is rewritten anyway); returns them. Ties: the higher bucket stays.
+
+    >>> from vectree.format.bucket import Rows
+    >>> r = lambda k: Rows(np.arange(k), np.zeros((k, 2), np.float32))
+    >>> inc = {0: [r(5)], 1: [r(1)], 2: [r(2)], 3: [r(1)]}
+    >>> [len(x) for x in _keep_in_tail(inc, {3}, 3)], sorted(inc)
+    ([1, 2], [0, 3])
+    """
+    if keep_rows <= 0:
+        return []
+    gains = sorted(((sum(len(r) for r in parts), -b) for b, parts in incoming.items() if b not in dead))
+    kept: list[Rows] = []
+    total = 0
+    for gain, neg in gains:
+        if total + gain > keep_rows:
+            break
+        total += gain
+        kept += incoming.pop(-neg)
+    return kept
 
 
 def _split_by_centers(

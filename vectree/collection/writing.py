@@ -255,16 +255,21 @@ class Writes:
         result = _merge_keywords(snap, maintenance.build(snap, cfg, progress, workdir))
         return self._commit("build", lambda b: _only_on(b, base, result), rebase=False)
 
-    def compact(self, progress: Progress | None = None, workdir: str | None = None) -> int:
+    def compact(self, progress: Progress | None = None, workdir: str | None = None, keep_tail_rows: int = 0) -> int:
         """Fold the tail into the tree, drop tombstones, split buckets past twice ``bucket_size`` (rewrites
         touched buckets only); a full rebuild instead once the tail outgrows memory, the id map's shard
-        plan or the indexed rows (:func:`vectree.collection.maintenance.needs_rebuild`)."""
+        plan or the indexed rows (:func:`vectree.collection.maintenance.needs_rebuild`).
+
+        ``keep_tail_rows``: fold only the buckets gaining the most rows, leaving at most this many in the
+        tail (fewer buckets rewritten per compaction while rows keep arriving); 0 folds all of it."""
+        if keep_tail_rows < 0:
+            raise InvalidInputError(f"keep_tail_rows must be >= 0, got {keep_tail_rows}")
         base = self.refresh().manifest
         snap = Snapshot(self.store, base, self._cache)
         if snap.index is None or maintenance.needs_rebuild(snap):
             result = _merge_keywords(snap, maintenance.build(snap, self.index_config, progress, workdir))
             return self._commit("compact", lambda b: _only_on(b, base, result), rebase=False)
-        changes = _merge_keywords(snap, maintenance.compact(snap, progress, workdir))
+        changes = _merge_keywords(snap, maintenance.compact(snap, progress, workdir, keep_tail_rows))
         return self._commit("compact", lambda b: _only_on(b, base, changes), rebase=False)
 
 
