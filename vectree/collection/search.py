@@ -15,6 +15,7 @@ many buckets are probed: visiting every bucket returns exactly the brute-force a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from vectree.format.object_keys import BUCKETS, SEGMENTS
 from vectree.pools import one_blas_thread, pool, scan_threads
 
 __all__ = ["SearchResult", "search_snapshot"]
+VECTORS_ONLY = replace(TUNING, vectors_only=True)
 
 Skip = Callable[[Block], "np.ndarray | None"]  # rows of a block the scan must pass over (True = skip)
 
@@ -55,6 +57,8 @@ def search_snapshot(
     (one bool per bucket) restricts routing to buckets that can hold matches: ``probes`` counts those.
     """
     skip = skip or snap.dead_mask
+    if not include_metadata and not tuning.vectors_only and snap.manifest.settings.get("label_type") is None:
+        tuning = VECTORS_ONLY if tuning is TUNING else replace(tuning, vectors_only=True)
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
     index = snap.index
@@ -144,8 +148,6 @@ def _split(
 
 
 def _no_split(tuning: SearchTuning) -> SearchTuning:
-    from dataclasses import replace
-
     return replace(tuning, split_min_queries=1 << 62)
 
 
@@ -190,12 +192,13 @@ def _largest_bucket_bytes(snap: Snapshot) -> int:
 
 def _fetch(snap: Snapshot, buckets: list[int], tuning: SearchTuning) -> list[Block]:
     fps = snap.index.bucket_fingerprints
-    warm = snap.cache.cached([fps[bucket] for bucket in buckets])
+    warm = snap.cache.cached([fps[bucket] for bucket in buckets], tuning.vectors_only)
     if warm is not None:
         return warm
     out: list[Block] = []
     for g in range(0, len(buckets), tuning.fetch_group):
-        out += snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in buckets[g : g + tuning.fetch_group]])
+        part = buckets[g : g + tuning.fetch_group]
+        out += snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part], tuning.vectors_only)
     return out
 
 
@@ -279,7 +282,7 @@ def _scan_matrix(
     scaled = _scaled(snap, queries)
     for g in range(0, len(buckets), tuning.fetch_group):
         part = buckets[g : g + tuning.fetch_group]
-        blocks = snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part])
+        blocks = snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part], tuning.vectors_only)
         for bucket, block in zip(part, blocks):
             _offer_block(snap, scaled, block, visitors[bucket], bucket, top, slots, stats, tuning, skip)
         stats["buckets_scanned"] += len(part)
