@@ -17,7 +17,7 @@ def built(s3_server):
     url, opts = s3_server.new_url(), s3_server.storage_options()
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3000, 16)).astype(np.float32)
-    meta = [{"title": "row %d " % i + "x" * 200} for i in range(3000)]  # more bytes than the vectors
+    meta = [{"title": f"row {i} " + "x" * 200} for i in range(3000)]  # more bytes than the vectors
     col = vectree.create_collection(url, dim=16, bucket_size=100, storage_options=opts)
     col.add(x, ids=np.arange(3000), metadata=meta)
     col.build()
@@ -69,3 +69,16 @@ def test_a_warm_reader_makes_no_requests(built):
     reader.store.reset_stats()
     reader.search(x[:3], k=5, probes=4)
     assert reader.store.stats()["requests"] == 0
+
+
+def test_the_tail_and_the_tombstones_come_with_the_buckets(s3_server):
+    url, opts = s3_server.new_url(), s3_server.storage_options()
+    x = np.random.default_rng(4).normal(size=(1000, 8)).astype(np.float32)
+    col = vectree.create_collection(url, dim=8, bucket_size=100, storage_options=opts)
+    col.add(x, ids=np.arange(1000))
+    col.build()
+    col.add(x[:1] + 0.001, ids=[5000])  # a tail segment
+    col.delete([0])  # a tombstone
+    reader = vectree.open_collection(url, storage_options=opts)
+    assert reader.search(x[0], k=1, probes=3).ids.tolist() == [[5000]]
+    assert reader.store.round_trips == 2

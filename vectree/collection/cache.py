@@ -253,39 +253,44 @@ class ObjectCache:
     def _load(self, missing: list[str], folders: dict[str, str], done: dict[str, object], vectors_only: bool) -> None:
         ranged = self._ranged(missing, folders, vectors_only)
         if ranged:
-            self._load_spans(ranged, done)
-            missing = [fp for fp in missing if fp not in done]
-            if not missing:
-                return
+            self._load_spans(ranged, done, [fp for fp in missing if fp not in set(ranged)], folders)
+            return
         keys = [rows_key(folders[fp], fp) for fp in missing]
         # a memory-mapped local file is hashed when first read; while it stays the same file (same
         # inode, size and mtime), later reads of this immutable object skip the hash
         idents = [self.store.identity(k) for k in keys] if self.disk is None else [None] * len(keys)
         datas = self._fetch(keys)
         for fp, data, ident in zip(missing, datas, idents):
-            folder = folders[fp]
-            data, slab = self.arena.copy_in(data, fp)  # (the store's buffer goes once decoded from the copy)
-            known = ident is not None and self._checked.get(fp) == ident
-            layout = self._layouts.get(fp) if known else None
-            if layout is not None:  # the same file as last time: its arrays are where they were
-                rows = rows_from_layout(data, layout)
-            else:
-                rows, layout = decode_rows_with_layout(data, None if known else fp, what=folder[:-1])
-                if ident is not None and layout is not None:
-                    self._layouts[fp] = layout
-            if ident is not None:
-                self._checked[fp] = ident
-            block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab)
-            if self.l2 is not None and folder == BUCKETS:
-                block.scan = block.scan_block(self.l2)
-            self.lru.stats.bytes_fetched += len(data)
-            self.fetches += 1
-            self.lru.put(fp, block, block.nbytes)
-            done[fp] = block
+            self._decode_whole(fp, folders[fp], data, ident, done)
 
-    def _load_spans(self, fps: list[str], done: dict[str, object]) -> None:
+    def _decode_whole(self, fp: str, folder: str, data: bytes | memoryview, ident: object, done: dict) -> None:
+        """Decode a whole bucket or segment file (checked by its fingerprint unless ``ident`` says it was); cache it."""
+        data, slab = self.arena.copy_in(data, fp)  # (the store's buffer goes once decoded from the copy)
+        known = ident is not None and self._checked.get(fp) == ident
+        layout = self._layouts.get(fp) if known else None
+        if layout is not None:  # the same file as last time: its arrays are where they were
+            rows = rows_from_layout(data, layout)
+        else:
+            rows, layout = decode_rows_with_layout(data, None if known else fp, what=folder[:-1])
+            if ident is not None and layout is not None:
+                self._layouts[fp] = layout
+        if ident is not None:
+            self._checked[fp] = ident
+        block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab)
+        if self.l2 is not None and folder == BUCKETS:
+            block.scan = block.scan_block(self.l2)
+        self.lru.stats.bytes_fetched += len(data)
+        self.fetches += 1
+        self.lru.put(fp, block, block.nbytes)
+        done[fp] = block
+
+    def _load_spans(self, fps: list[str], done: dict[str, object], whole: list[str], folders: dict[str, str]) -> None:
+        """The spans of ``fps`` and the files ``whole`` (read whole), in one parallel batch of requests."""
         found = [self.spans[fp] for fp in fps]
-        datas = self.store.get_ranges([(rows_key(BUCKETS, fp), s.start, s.end) for fp, (s, _, _) in zip(fps, found)])
+        items = [(rows_key(BUCKETS, fp), s.start, s.end) for fp, (s, _, _) in zip(fps, found)]
+        datas = self.store.get_ranges(items + [(rows_key(folders[fp], fp), 0, None) for fp in whole])
+        for fp, data in zip(whole, datas[len(fps) :]):
+            self._decode_whole(fp, folders[fp], data, None, done)
         for fp, (span, n, dim), got in zip(fps, found, datas):
             data, slab = self.arena.copy_in(got, fp)
             rows = rows_from_span(data, span, n, dim, what=f"bucket {fp}")

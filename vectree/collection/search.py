@@ -88,6 +88,8 @@ def search_snapshot(
             bound = len(buckets) * _largest_bucket_bytes(snap)
             probed = bound if 2 * bound <= capacity else probed_bytes(snap, buckets)
             method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
+        if method != "streamed":
+            _prefetch(snap, buckets, tuning)
         if method == "matrix":
             workers = scan_threads()
             if workers > 1 and nq >= tuning.split_min_queries * workers:
@@ -178,6 +180,27 @@ def _probed_buckets(snap: Snapshot, order: np.ndarray | None, nq: int) -> list[i
         for bucket in np.flatnonzero(np.bincount(order.ravel(), minlength=index.n_buckets)).tolist()
         if fps[bucket]
     ]
+
+
+def _prefetch(snap: Snapshot, buckets: list[int], tuning: SearchTuning) -> None:
+    """From a remote store, the tail segments and the tombstones come with the probed buckets: one round trip
+    (the scans then find them all in the cache), when they are few enough for one fetch group."""
+    m = snap.manifest
+    tombstones = m.tombstones is not None and "tombstones" not in snap.__dict__
+    if (
+        not snap.store.ranged_reads
+        or not (m.segments or tombstones)
+        or len(buckets) + len(m.segments) > tuning.fetch_group
+    ):
+        return
+    fps = snap.index.bucket_fingerprints
+    refs = [(BUCKETS, fps[bucket]) for bucket in buckets] + [(SEGMENTS, s.fingerprint) for s in m.segments]
+    if not tombstones and snap.cache.cached([fp for _, fp in refs], tuning.vectors_only) is not None:
+        return
+    pending = snap.store.submit(lambda: snap.tombstones) if tombstones else None
+    snap.cache.blocks(refs, tuning.vectors_only)
+    if pending is not None:
+        pending.result()
 
 
 def _largest_bucket_bytes(snap: Snapshot) -> int:

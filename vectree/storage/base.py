@@ -91,14 +91,15 @@ class ObjectStore(ABC):
             return [self.get(k) for k in keys]
         return list(io_pool().map(self.get, keys))
 
-    def get_ranges(self, items: Sequence[tuple[str, int, int]]) -> list[bytes]:
-        """Bytes ``[start, end)`` of each ``(key, start, end)`` (in parallel where the backend benefits).
+    def get_ranges(self, items: Sequence[tuple[str, int, int | None]]) -> list[bytes]:
+        """Bytes ``[start, end)`` of each ``(key, start, end)`` (in parallel where the backend benefits);
+        ``end=None``: the whole object (``start`` must be 0).
 
         >>> from vectree.storage.memory import MemoryStore
         >>> s = MemoryStore(); s.put("a", b"0123456789"); s.get_ranges([("a", 2, 5), ("a", 8, 10)])
         [b'234', b'89']
         """
-        return [self.get_range(k, a, b) for k, a, b in items]
+        return [self.get(k) if b is None else self.get_range(k, a, b) for k, a, b in items]
 
     def submit(self, fn: Callable[[], Any]) -> Future:
         """Run ``fn`` (which reads this store) in the background; ``.result()`` waits for it. Stores that

@@ -276,12 +276,18 @@ class S3Store(ObjectStore):
             return [self.get(k) for k in keys]
         return self.trace.map(self._get, keys, self.max_workers)
 
-    def get_ranges(self, items: Sequence[tuple[str, int, int]]) -> list[bytes]:
-        """Bytes ``[start, end)`` of each ``(key, start, end)``, one request each, all in parallel."""
+    def get_ranges(self, items: Sequence[tuple[str, int, int | None]]) -> list[bytes]:
+        """Bytes ``[start, end)`` of each ``(key, start, end)`` (``end=None``: the whole object), one request
+        each, all in parallel."""
+
+        def one(item: tuple[str, int, int | None]) -> bytes:
+            key, start, end = item
+            return self._get(key) if end is None else self.get_range(key, start, end)
+
         items = list(items)
         if len(items) <= 1:
-            return [self.get_range(*item) for item in items]
-        return self.trace.map(lambda item: self.get_range(*item), items, self.max_workers)
+            return [one(item) for item in items]
+        return self.trace.map(one, items, self.max_workers)
 
     def submit(self, fn: Callable[[], T]) -> Pending[T]:
         """Run ``fn`` (which makes requests to this store) in the background; its round trips overlap
