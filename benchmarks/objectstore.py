@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 import vectree  # noqa: E402
 from benchmarks.common import arguments, machine  # noqa: E402
-from benchmarks.objectstore_proxy import DelayProxy  # noqa: E402
+from benchmarks.objectstore_proxy import ProxyProcess  # noqa: E402
 from benchmarks.objectstore_report import plot, write_markdown  # noqa: E402
 from tests.s3server import SeaweedServer, weed_binary  # noqa: E402
 
@@ -172,7 +172,7 @@ def cold_warm(system, options: dict | None, setting: int, queries: np.ndarray, n
 
 
 def measure_s3(
-    system, options: dict, setting: int, queries: np.ndarray, n_cold: int, n_warm: int, proxy: DelayProxy
+    system, options: dict, setting: int, queries: np.ndarray, n_cold: int, n_warm: int, proxy: ProxyProcess
 ) -> dict:
     """Through the delaying proxy: latencies, then a metered cold pass (requests, KB, round trips per query)."""
     metrics = cold_warm(system, options, setting, queries, n_cold, n_warm)
@@ -181,9 +181,10 @@ def measure_s3(
         proxy.reset()
         h = system.open(options)
         system.search_one(h, q, setting)
-        reqs.append(proxy.requests)
-        kb.append(proxy.bytes_in / 1024)
-        trips.append(proxy.round_trips())
+        seen = proxy.stats()
+        reqs.append(seen["requests"])
+        kb.append(seen["bytes_in"] / 1024)
+        trips.append(seen["round_trips"])
         if hasattr(h, "store"):
             own_trips.append(h.store.round_trips)
             own_kb.append(h.store.bytes_read / 1024)
@@ -199,7 +200,7 @@ def measure_s3(
     proxy.reset()
     for q in queries[:n_warm]:
         system.search_one(h, q, setting)
-    metrics["warm_requests_per_query"] = round(proxy.requests / n_warm, 3)
+    metrics["warm_requests_per_query"] = round(proxy.stats()["requests"] / n_warm, 3)
     return metrics
 
 
@@ -265,26 +266,26 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         x = np.load(REPO / "demo" / "arxiv-minilm-4k.npz")["vectors"].astype(np.float32)
         base, queries = split(x, 40)
-        n_cold, n_warm, bucket_size = 8, 20, args.bucket_size or 200
-        vt_settings, ld_settings, delays = [4, 8], [2, 4], [0, 20]
+        n_cold, n_warm, bucket_size = 6, 10, args.bucket_size or 200
+        vt_settings, ld_settings, delays = [8], [4], [0, 20]
         dataset = "arxiv-minilm-4k (the repo's demo sample)"
     else:
         if not args.data.exists():
             raise SystemExit(f"data not found: {args.data} (see ../shared/data/README.md)")
         base, queries = load(args.data, None, 500)
         n_cold, n_warm, bucket_size = 40, 100, args.bucket_size or 1000
-        vt_settings, ld_settings, delays = [4, 8, 12, 16, 32], [2, 4, 6, 8, 16], [0, 20, 60]
+        vt_settings, ld_settings, delays = [4, 8, 10, 12, 16, 32], [2, 4, 6, 7, 8, 16], [0, 20, 60]
         dataset = "arxiv-minilm-72k"
     if args.delays:
         delays = [int(d) for d in args.delays.split(",")]
     truth = ground_truth(base, queries)
-    start_load = [round(v, 2) for v in os.getloadavg()]
+    start_machine = machine(1)
 
     work = Path(tempfile.mkdtemp(prefix="vectree-objstore-"))
     server = SeaweedServer(binary, work / "seaweedfs")
     rows: list[dict] = []
     server.start()
-    proxy = DelayProxy(server.ports["s3.port"])
+    proxy = ProxyProcess(server.ports["s3.port"])
     try:
         s3_direct = server.storage_options()
         s3_proxied = server.storage_options(endpoint_url=proxy.endpoint)
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> dict:
             for setting in settings:
                 recalls[system.name, setting] = round(recall(system.search_batch(handle, queries, setting), truth), 4)
         for delay in delays:
-            proxy.delay_s = delay / 1000.0
+            proxy.set_delay(delay / 1000.0)
             print(f"added delay per request: {delay} ms", file=sys.stderr, flush=True)
             for system, settings, options in remotes:
                 for setting in settings:
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": name,
         "command": "python benchmarks/objectstore.py" + (" --quick" if args.quick else ""),
-        "machine": machine(1)
+        "machine": start_machine
         | {
             "vectree": vectree.__version__,
             "server": "SeaweedFS 4.48 (weed mini) on 127.0.0.1",
@@ -354,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict:
             "goes through a loopback proxy holding it for the added delay; requests, KB (headers included) and "
             "round trips (longest chain of non-overlapping requests of one query, median) metered by the proxy "
             "for both systems; vectree's own counters (payload KB; round trips as the dependency depth of its "
-            f"requests) alongside. Load average at start {start_load} (2 cores shared with other agents)."
+            "requests) alongside. 2 cores shared with other agents: see the load averages."
         ),
         "rows": rows,
     }

@@ -81,3 +81,52 @@ class DelayProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+
+def _serve(upstream_port: int, conn) -> None:  # noqa: ANN001 - a multiprocessing Connection
+    proxy = DelayProxy(upstream_port)
+    conn.send(proxy.endpoint)
+    while True:
+        try:
+            cmd, arg = conn.recv()
+        except EOFError:
+            return
+        if cmd == "delay":
+            proxy.delay_s = float(arg)
+        elif cmd == "reset":
+            proxy.reset()
+        elif cmd == "stats":
+            conn.send({"requests": proxy.requests, "bytes_in": proxy.bytes_in, "round_trips": proxy.round_trips()})
+        elif cmd == "close":
+            proxy.close()
+            return
+
+
+class ProxyProcess:
+    """A :class:`DelayProxy` in a process of its own: its threads never take the measured process's GIL."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(upstream_port, child), daemon=True)
+        self._proc.start()
+        self.endpoint = self._conn.recv()
+
+    def set_delay(self, delay_s: float) -> None:
+        self._conn.send(("delay", delay_s))
+
+    def reset(self) -> None:
+        self._conn.send(("reset", None))
+
+    def stats(self) -> dict:
+        """Requests, bytes returned and round trips (see :meth:`DelayProxy.round_trips`) since :meth:`reset`."""
+        self._conn.send(("stats", None))
+        return self._conn.recv()
+
+    def close(self) -> None:
+        self._conn.send(("close", None))
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()

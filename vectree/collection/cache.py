@@ -292,7 +292,9 @@ class ObjectCache:
         for fp, data in zip(whole, datas[len(fps) :]):
             self._decode_whole(fp, folders[fp], data, None, done)
         for fp, (span, n, dim), got in zip(fps, found, datas):
-            data, slab = self.arena.copy_in(got, fp)
+            # not copied into the arena: the buffer is this read's own, and a one-query reader would pay
+            # the copy (and the first touch of fresh slab pages) for nothing
+            data, slab = np.frombuffer(got, np.uint8), None
             rows = rows_from_span(data, span, n, dim, what=f"bucket {fp}")
             block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab, partial=True)
             if self.l2 is not None:

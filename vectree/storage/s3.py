@@ -253,13 +253,17 @@ class S3Store(ObjectStore):
         return self._get(key)
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
+        return bytes(self._get_range(key, start, end))
+
+    def _get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
+        """``get_range`` as the client's own buffer (read-only, no copy)."""
         self._check_key(key)
         if end <= start:
             return b""
 
-        def fetch() -> bytes:
+        def fetch() -> bytes | memoryview:
             try:
-                data = obstore.get_range(self._store, key, start=start, end=end).to_bytes()
+                data = memoryview(obstore.get_range(self._store, key, start=start, end=end))
             except obx.BaseError as exc:
                 if "416" in str(exc) or "not satisfiable" in str(exc).lower():
                     return b""  # start past the end, as a file read would return
@@ -278,11 +282,11 @@ class S3Store(ObjectStore):
 
     def get_ranges(self, items: Sequence[tuple[str, int, int | None]]) -> list[bytes]:
         """Bytes ``[start, end)`` of each ``(key, start, end)`` (``end=None``: the whole object), one request
-        each, all in parallel."""
+        each, all in parallel; ranges come as read-only buffers of the client (no copy)."""
 
-        def one(item: tuple[str, int, int | None]) -> bytes:
+        def one(item: tuple[str, int, int | None]) -> bytes | memoryview:
             key, start, end = item
-            return self._get(key) if end is None else self.get_range(key, start, end)
+            return self._get(key) if end is None else self._get_range(key, start, end)
 
         items = list(items)
         if len(items) <= 1:
