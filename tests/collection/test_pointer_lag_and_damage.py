@@ -99,3 +99,27 @@ def test_readers_opening_while_a_writer_commits_see_whole_versions(col):
         t.join()
     assert not errors, errors[0]
     assert all(start <= v <= start + 6 for v in seen)
+
+
+def test_threads_sharing_a_reader_whose_pointer_lagged_all_answer_from_the_newest_version(col):
+    c, url, opts, _ = col
+    before = c.store.get(LATEST)
+    new = _added(c)
+    c.store.put(LATEST, before)
+    reader = vectree.open_collection(url, storage_options=opts)
+    answers: list[list[list[int]]] = []
+    errors: list[BaseException] = []
+
+    def search() -> None:
+        try:
+            answers.append(reader.search(new, k=1, probes=2).ids.tolist())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert answers == [[[10_000]]] * 8 and reader.version == c.version
