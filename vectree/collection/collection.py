@@ -225,7 +225,9 @@ class Collection(Writes):
             found = search_one(snap, q, k, probes)  # the lean warm path (None: not the plain case)
         if found is None:
             found = search_snapshot(snap, q, k, None if exact else probes, include_metadata, method)
-        if checking and self._catch_up():  # the pointer lagged behind a commit: answer from the newest version
+        if checking:  # the pointer's checks are in: if it lagged behind a commit, answer from the newest version
+            self._catch_up()  # (by this thread, or by another that got there first)
+        if checking and self._snapshot is not snap:
             return self.search(queries, k, probes, exact=exact, include_metadata=include_metadata, method=method)
         return found
 
