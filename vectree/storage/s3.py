@@ -25,7 +25,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -35,7 +34,6 @@ import obstore.exceptions as obx
 from obstore.store import S3Store as _ObS3Store
 
 from vectree.errors import InvalidInputError, NotFoundError, StorageError
-from vectree.pools import io_pool
 from vectree.storage.base import ObjectInfo, ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
 from vectree.storage.s3_errors import is_transient, s3_code, short_message
@@ -393,9 +391,6 @@ class S3Store(ObjectStore):
         self._check_key(key)
         with contextlib.suppress(NotFoundError):
             self._call("delete", key, lambda: obstore.delete(self._store, key))
-
-    def _executor(self) -> ThreadPoolExecutor:
-        return io_pool(self.max_workers)  # the process's io pool of that size (vectree/pools.py)
 
     def close(self) -> None:
         """Nothing to release: connections belong to the client, threads to the process's io pool."""
