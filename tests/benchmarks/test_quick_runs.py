@@ -57,6 +57,23 @@ def lifecycle(body: dict, out: Path) -> None:
     assert is_png(out / "lifecycle-quick.png")
 
 
+def objectstore(body: dict, out: Path) -> None:
+    """vectree and lancedb on SeaweedFS behind the delaying proxy: vectree's cold query is two round trips."""
+    assert {(r["system"], r["storage"]) for r in body["rows"]} == {
+        (s, st) for s in ("vectree", "lancedb") for st in ("local", "s3+0ms", "s3+20ms")
+    }
+    for r in body["rows"]:
+        assert 0 < r["metrics"]["recall_at_10"] <= 1 and r["metrics"]["cold_p50_ms"] > 0
+    s3 = [r["metrics"] for r in body["rows"] if r["system"] == "vectree" and r["storage"] != "local"]
+    assert all(m["cold_round_trips_own_counter"] == 2 and m["warm_requests_per_query"] == 0 for m in s3)
+    by_delay = {e["delay_ms"]: e for e in body["at_recall_0_95"]}
+    assert set(by_delay) == {0, 20}
+    assert by_delay[20]["round_trips_vectree"] == 2  # the proxy's own count agrees, once requests take 20 ms
+    assert by_delay[20]["round_trips_lancedb"] > 2
+    assert "## At recall 0.95" in (out / "objectstore-quick.md").read_text()
+    assert is_png(out / "objectstore-quick.png")
+
+
 def service(body: dict, out: Path) -> None:
     """A real collection served and loaded (Chroma lives in a virtualenv of its own, not in the test extra)."""
     vectree_rows = [r for r in body["rows"] if r["system"] == "vectree"]
@@ -74,6 +91,7 @@ CASES: list[tuple[str, tuple[str, ...], bool, Callable[[dict, Path], None]]] = [
     ("filters", (), True, filters),
     ("hybrid", (), True, hybrid),
     ("lifecycle", (), False, lifecycle),
+    ("objectstore", (), False, objectstore),
     ("service", ("--no-chroma",), True, service),
 ]
 

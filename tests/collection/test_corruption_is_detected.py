@@ -47,6 +47,11 @@ def test_a_damaged_index_or_manifest_is_a_clear_error(built, arxiv_sample):
     root, col = built
     index_file = next((root / "index").glob("*.npz"))
     index_file.write_bytes(b"garbage")
+    # the _latest pointer holds a copy of the index, checked by the same fingerprint: reads go on, verify tells
+    reader = vectree.open_collection(root)
+    assert len(reader.search(arxiv_sample["vectors"][:1], k=1).ids[0]) == 1
+    assert any("index" in p for p in reader.verify().problems)
+    (root / "_latest").write_text(str(col.version))  # a pointer without the copy: the index object is read
     with pytest.raises(CorruptionError, match="index"):
         vectree.open_collection(root).search(arxiv_sample["vectors"][:1], k=1)
     manifest = sorted((root / "manifests").glob("*.json"))[-1]

@@ -9,6 +9,11 @@ at a time and the cache never holds two decoded copies of one object. A :class:`
 once made: what a scan reads of it (its :class:`~vectree._native._scan.ScanBlock`) holds the arrays
 through the buffer protocol, so a block evicted mid-query stays valid for whoever still holds it.
 
+Ranged reads: from a store where they pay (S3), a search that returns no labels or metadata reads of
+each bucket only the span of its id and vector columns the index records (:mod:`vectree.format.spans`),
+checked against the span's digest. Such a block is *partial* (no labels, no metadata); whoever needs
+whole rows (``vectors_only=False``, the default) treats a cached partial block as a miss and reads the file.
+
 Memory: bucket and segment files are decoded from a copy in the cache's :class:`~vectree.collection.arena.Arena`
 (large slabs on huge pages: a scan reads them ~20% faster than from one small allocation per file);
 when evictions leave a slab sparse, its remaining blocks are moved (:meth:`ObjectCache._move`).
@@ -27,6 +32,7 @@ from vectree.collection.arena import Arena, aligned_size
 from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import BUCKETS, rows_key
+from vectree.format.spans import ColumnSpan, rows_from_span
 from vectree.storage.base import ObjectStore
 from vectree.storage.cache import ByteLRU
 from vectree.storage.diskcache import DiskCache
@@ -43,6 +49,7 @@ class Block:
     scan: _scan.ScanBlock | None = field(default=None, repr=False)  # made at decode when the metric is known
     data: np.ndarray | None = field(default=None, repr=False)  # the file its arrays are views of, in ``slab``
     slab: int | None = field(default=None, repr=False)  # the arena slab of ``data`` (None: not in one)
+    partial: bool = False  # read from its id and vector span: no labels, no metadata
 
     def moved(self, data: np.ndarray, slab: int | None) -> Block:
         """The same block with its arrays in ``data``, a copy of :attr:`data` (views at the same offsets)."""
@@ -66,7 +73,7 @@ class Block:
             code_lo=r.code_lo,
             code_scale=r.code_scale,
         )
-        block = Block(self.fingerprint, rows, rebase(self.keys), data=data, slab=slab)
+        block = Block(self.fingerprint, rows, rebase(self.keys), data=data, slab=slab, partial=self.partial)
         if "sqnorms" in self._derived:
             block._derived["sqnorms"] = self._derived["sqnorms"]
         if self.scan is not None:
@@ -134,6 +141,8 @@ class ObjectCache:
         self._layouts: dict[str, Layout] = {}
         self._flight_lock = threading.Lock()
         self._in_flight: dict[str, Future] = {}  # key -> the one fetch of it under way
+        # bucket fingerprint -> (its id and vector span, rows, dim), from the indexes read: ranged reads of them
+        self.spans: dict[str, tuple[ColumnSpan, int, int]] = {}
         self.fetches = 0  # objects fetched and decoded (a wait on another thread's fetch is not one)
         self.moves = 0  # blocks copied out of a sparse slab
         # values derived from several immutable objects, by a key naming them (e.g. the tail's key table);
@@ -157,14 +166,29 @@ class ObjectCache:
             found = [d if d is not None else fetched[k] for k, d in zip(keys, found)]
         return found  # type: ignore[return-value]
 
-    def _claim(self, keys: list[str]) -> tuple[dict[str, object], list[str], dict[str, Future], dict[str, Future]]:
+    def register_spans(self, index: object) -> None:
+        """Remember where the buckets of ``index`` keep their id and vector columns (an index without spans: none)."""
+        spans = getattr(index, "bucket_spans", None)
+        if spans is None:
+            return
+        dim = int(index.projection.mean.shape[0])
+        for fp, span, n in zip(index.bucket_fingerprints, spans, index.bucket_rows.tolist()):
+            if span is not None and fp:
+                self.spans[fp] = (span, int(n), dim)
+
+    def _claim(
+        self, keys: list[str], vectors_only: bool = True
+    ) -> tuple[dict[str, object], list[str], dict[str, Future], dict[str, Future]]:
         """Split ``keys`` into cache hits, the misses this thread fetches, and the misses another
-        thread is already fetching (with the futures to wait on)."""
+        thread is already fetching (with the futures to wait on); without ``vectors_only`` a partial
+        block is a miss."""
         hits: dict[str, object] = {}
         mine: dict[str, Future] = {}
         theirs: dict[str, Future] = {}
         with self._flight_lock:
             for key, hit in zip(keys, self.lru.get_many(keys)):
+                if hit is not None and not vectors_only and getattr(hit, "partial", False):
+                    hit = None
                 if hit is not None:
                     hits[key] = hit
                 elif key in mine or key in theirs:
@@ -185,23 +209,30 @@ class ObjectCache:
             else:
                 fut.set_exception(error or RuntimeError(f"the fetch of {key} did not finish"))
 
-    def cached(self, fps: list[str]) -> list[Block] | None:
-        """The blocks of these fingerprints if every one is cached (recency refreshed), else None."""
-        return self.lru.get_all(fps)  # type: ignore[return-value]
+    def cached(self, fps: list[str], vectors_only: bool = False) -> list[Block] | None:
+        """The blocks of these fingerprints if every one is cached (recency refreshed; partial ones only
+        with ``vectors_only``), else None."""
+        found = self.lru.get_all(fps)
+        if found is not None and not vectors_only and any(b.partial for b in found):  # type: ignore[attr-defined]
+            return None
+        return found  # type: ignore[return-value]
 
-    def blocks(self, refs: list[tuple[str, str]]) -> list[Block]:
-        """Decoded blocks for ``(folder, fingerprint)`` refs; misses are fetched in parallel, once."""
+    def blocks(self, refs: list[tuple[str, str]], vectors_only: bool = False) -> list[Block]:
+        """Decoded blocks for ``(folder, fingerprint)`` refs; misses are fetched in parallel, once.
+
+        ``vectors_only``: the caller reads only ids and vectors, so buckets may come from ranged reads
+        (see the module); otherwise every block returned holds whole rows."""
         fps = [fp for _, fp in refs]
         found = self.lru.get_many(fps)
-        if None not in found:  # all cached: the warm path, no flight bookkeeping
-            return found  # type: ignore[return-value]
-        hits, missing, mine, theirs = self._claim(fps)
+        if None not in found and (vectors_only or not any(b.partial for b in found)):  # type: ignore[union-attr]
+            return found  # type: ignore[return-value]  (all cached: the warm path, no flight bookkeeping)
+        hits, missing, mine, theirs = self._claim(fps, vectors_only)
         out: dict[str, object] = dict(hits)
         if missing:
             folders = dict((fp, folder) for folder, fp in refs)
             done: dict[str, object] = {}
             try:
-                self._load(missing, folders, done)
+                self._load(missing, folders, done, vectors_only)
             except BaseException as exc:
                 self._settle(mine, done, exc)
                 raise
@@ -209,29 +240,64 @@ class ObjectCache:
             out.update(done)
         for fp, fut in theirs.items():
             out[fp] = fut.result()  # the other thread's block (or its error)
+        if not vectors_only and any(getattr(out[fp], "partial", False) for fp in theirs):
+            return self.blocks(refs, vectors_only)  # another thread read a span of one we need whole
         return [out[fp] for fp in fps]  # type: ignore[misc]
 
-    def _load(self, missing: list[str], folders: dict[str, str], done: dict[str, object]) -> None:
+    def _ranged(self, missing: list[str], folders: dict[str, str], vectors_only: bool) -> list[str]:
+        """Of ``missing``, the buckets read as their spans (a remote store, no disk cache, spans known)."""
+        if not vectors_only or self.disk is not None or not self.store.ranged_reads or not self.spans:
+            return []
+        return [fp for fp in missing if folders[fp] == BUCKETS and fp in self.spans]
+
+    def _load(self, missing: list[str], folders: dict[str, str], done: dict[str, object], vectors_only: bool) -> None:
+        ranged = self._ranged(missing, folders, vectors_only)
+        if ranged:
+            self._load_spans(ranged, done, [fp for fp in missing if fp not in set(ranged)], folders)
+            return
         keys = [rows_key(folders[fp], fp) for fp in missing]
         # a memory-mapped local file is hashed when first read; while it stays the same file (same
         # inode, size and mtime), later reads of this immutable object skip the hash
         idents = [self.store.identity(k) for k in keys] if self.disk is None else [None] * len(keys)
         datas = self._fetch(keys)
         for fp, data, ident in zip(missing, datas, idents):
-            folder = folders[fp]
-            data, slab = self.arena.copy_in(data, fp)  # (the store's buffer goes once decoded from the copy)
-            known = ident is not None and self._checked.get(fp) == ident
-            layout = self._layouts.get(fp) if known else None
-            if layout is not None:  # the same file as last time: its arrays are where they were
-                rows = rows_from_layout(data, layout)
-            else:
-                rows, layout = decode_rows_with_layout(data, None if known else fp, what=folder[:-1])
-                if ident is not None and layout is not None:
-                    self._layouts[fp] = layout
-            if ident is not None:
-                self._checked[fp] = ident
-            block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab)
-            if self.l2 is not None and folder == BUCKETS:
+            self._decode_whole(fp, folders[fp], data, ident, done)
+
+    def _decode_whole(self, fp: str, folder: str, data: bytes | memoryview, ident: object, done: dict) -> None:
+        """Decode a whole bucket or segment file (checked by its fingerprint unless ``ident`` says it was); cache it."""
+        data, slab = self.arena.copy_in(data, fp)  # (the store's buffer goes once decoded from the copy)
+        known = ident is not None and self._checked.get(fp) == ident
+        layout = self._layouts.get(fp) if known else None
+        if layout is not None:  # the same file as last time: its arrays are where they were
+            rows = rows_from_layout(data, layout)
+        else:
+            rows, layout = decode_rows_with_layout(data, None if known else fp, what=folder[:-1])
+            if ident is not None and layout is not None:
+                self._layouts[fp] = layout
+        if ident is not None:
+            self._checked[fp] = ident
+        block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab)
+        if self.l2 is not None and folder == BUCKETS:
+            block.scan = block.scan_block(self.l2)
+        self.lru.stats.bytes_fetched += len(data)
+        self.fetches += 1
+        self.lru.put(fp, block, block.nbytes)
+        done[fp] = block
+
+    def _load_spans(self, fps: list[str], done: dict[str, object], whole: list[str], folders: dict[str, str]) -> None:
+        """The spans of ``fps`` and the files ``whole`` (read whole), in one parallel batch of requests."""
+        found = [self.spans[fp] for fp in fps]
+        items = [(rows_key(BUCKETS, fp), s.start, s.end) for fp, (s, _, _) in zip(fps, found)]
+        datas = self.store.get_ranges(items + [(rows_key(folders[fp], fp), 0, None) for fp in whole])
+        for fp, data in zip(whole, datas[len(fps) :]):
+            self._decode_whole(fp, folders[fp], data, None, done)
+        for fp, (span, n, dim), got in zip(fps, found, datas):
+            # not copied into the arena: the buffer is this read's own, and a one-query reader would pay
+            # the copy (and the first touch of fresh slab pages) for nothing
+            data, slab = np.frombuffer(got, np.uint8), None
+            rows = rows_from_span(data, span, n, dim, what=f"bucket {fp}")
+            block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab, partial=True)
+            if self.l2 is not None:
                 block.scan = block.scan_block(self.l2)
             self.lru.stats.bytes_fetched += len(data)
             self.fetches += 1

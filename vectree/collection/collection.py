@@ -9,7 +9,8 @@ How writes commit (put-if-absent of version N+1, retried or refused on a lost ra
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -56,9 +57,38 @@ class Collection(Writes):
     def __init__(self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, pinned: bool = False) -> None:
         self.store = store
         self._cache = cache
-        self._snap = Snapshot(store, manifest, cache)
+        self._snapshot = Snapshot(store, manifest, cache)
         self._pinned = pinned
         self.skipped_versions: tuple[str, ...] = ()  # newer versions open_collection could not read, and why
+        # opened from the _latest pointer: the checks (under way) that it named the newest version, whole;
+        # they return the newest readable manifest (and the versions skipped) when it did not, else None
+        self._pending: Callable[[], tuple[Manifest, tuple[str, ...]] | None] | None = None
+        self._pending_lock = threading.Lock()
+
+    @property
+    def _snap(self) -> Snapshot:
+        """The snapshot read, once the checks of the pointer it was opened from are in (see open_collection)."""
+        if self._pending is not None:
+            self._catch_up()
+        return self._snapshot
+
+    @_snap.setter
+    def _snap(self, snap: Snapshot) -> None:
+        self._snapshot = snap
+
+    def _catch_up(self) -> bool:
+        """Wait for the pointer's checks; move to the newest version if the pointer lagged. True if it did."""
+        with self._pending_lock:
+            pending = self._pending
+            if pending is None:
+                return False
+            found = pending()
+            if found is not None:
+                manifest, skipped = found
+                self._snapshot = Snapshot(self.store, manifest, self._cache)
+                self.skipped_versions = skipped
+            self._pending = None
+            return found is not None
 
     # ------------------------------------------------------------------ reading
     @property
@@ -170,12 +200,14 @@ class Collection(Writes):
         rows returned, before the scan (pre-filtering, see :mod:`vectree.collection.filtered`):
         ``probes`` then counts buckets that hold matches, and k rows come back whenever k rows match.
         """
-        snap = self._snap
+        snap = self._snapshot  # not self._snap: the pointer's checks overlap this search's reads (see below)
+        checking = self._pending is not None
         settings = snap.manifest.settings
         k = check_k(k, snap.manifest.rows)
         probes = check_probes(probes)
         q = as_vectors(queries, int(settings["dim"]), settings["metric"], what="queries", allow_1d=True)
         if where is not None or exclude_ids is not None:
+            snap = self._snap
             from vectree.collection.filtered import search_filtered
             from vectree.collection.filters import parse_filter
 
@@ -185,14 +217,19 @@ class Collection(Writes):
                 excl, _ = as_ids(
                     exclude_ids,
                     len(exclude_ids) if hasattr(exclude_ids, "__len__") else 1,
-                    self.manifest.settings.get("id_type"),
+                    snap.manifest.settings.get("id_type"),
                 )
             return search_filtered(snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
+        found = None
         if len(q) == 1 and not exact and method == "auto" and not include_metadata:
             found = search_one(snap, q, k, probes)  # the lean warm path (None: not the plain case)
-            if found is not None:
-                return found
-        return search_snapshot(snap, q, k, None if exact else probes, include_metadata, method)
+        if found is None:
+            found = search_snapshot(snap, q, k, None if exact else probes, include_metadata, method)
+        if checking:  # the pointer's checks are in: if it lagged behind a commit, answer from the newest version
+            self._catch_up()  # (by this thread, or by another that got there first)
+        if checking and self._snapshot is not snap:
+            return self.search(queries, k, probes, exact=exact, include_metadata=include_metadata, method=method)
+        return found
 
     def get(self, ids: Any) -> Rows:
         """The stored rows with these ids, in that order (vectors, labels, metadata as JSON strings)."""

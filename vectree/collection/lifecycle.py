@@ -33,8 +33,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from vectree.collection.manifest import Manifest, latest_version, read_manifest
-from vectree.errors import InvalidInputError, NotFoundError
+from vectree.collection.manifest import Manifest, latest_version, read_manifest, write_pointer
+from vectree.errors import CorruptionError, InvalidInputError, NotFoundError
 from vectree.format.object_keys import (
     DATA_PREFIXES,
     EXPIRED,
@@ -52,6 +52,7 @@ from vectree.format.object_keys import (
     tombstones_key,
     version_of_manifest_key,
 )
+from vectree.format.pointer import decode_pointer
 from vectree.index.index import Index
 from vectree.pools import io_pool
 from vectree.storage.base import ObjectInfo, ObjectStore
@@ -247,11 +248,11 @@ def _age(store: ObjectStore, version: int, info: ObjectInfo, now: float) -> floa
 def _advance_hint(store: ObjectStore, newest: int) -> None:
     """Make sure ``_latest`` is at least ``newest`` before any manifest goes (its walk forward must not cross a gap)."""
     try:
-        hint = int(store.get(LATEST).decode())
-    except (NotFoundError, ValueError):
+        hint = decode_pointer(store.get(LATEST)).version
+    except (NotFoundError, CorruptionError):
         hint = -1
     if hint < newest:
-        store.put(LATEST, str(newest).encode())
+        write_pointer(store, read_manifest(store, newest))
 
 
 def expired_versions(store: ObjectStore) -> set[int]:

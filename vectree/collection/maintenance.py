@@ -18,6 +18,7 @@ from vectree.errors import StorageError
 from vectree.format.bucket import Rows, encode_rows
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import BUCKETS, SEGMENTS, bucket_key, idmap_key, index_key
+from vectree.format.spans import column_span
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.build import IndexConfig, build_index
 from vectree.index.centers import center_norms, nearest_center, refine_centers
@@ -130,6 +131,7 @@ def compact(
     counts = index.bucket_rows.copy()
     # statistics of the buckets kept as they are; an index from before statistics gets them for the rewritten ones
     bstats = list(index.bucket_stats) if index.bucket_stats is not None else [None] * len(fps)
+    spans = list(index.bucket_spans) if index.bucket_spans is not None else [None] * len(fps)  # (None: read whole)
     centers = None if index.centers is None else index.centers.copy()
     by_centers = index.routes_by_centers  # else each center is the mean of its bucket, kept up to date below
 
@@ -177,12 +179,14 @@ def compact(
                     (bucket if j == 0 else first_new + j - 1, rows.take(sub_buckets == j)) for j in range(sub.n_buckets)
                 ]
         bstats += [None] * (len(fps) - len(bstats))  # buckets a split added
+        spans += [None] * (len(fps) - len(spans))
         for target, part in groups:
             if len(part):
                 data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type, codes=cfg.codes)
                 snap.store.put(bucket_key(fp), data)
+                spans[target] = column_span(data)
             else:
-                fp = ""
+                fp, spans[target] = "", None
             fps[target], counts[target] = fp, len(part)
             bstats[target] = bucket_stats(part) if len(part) else None
             if centers is not None and not by_centers and len(part):
@@ -200,6 +204,7 @@ def compact(
         settings=index.settings,
         centers=centers,
         bucket_stats=bstats,
+        bucket_spans=spans,
     )
     data, index_fp = new_index.to_bytes()
     snap.store.put(index_key(index_fp), data)

@@ -5,7 +5,9 @@ map shards, the unindexed tail segments, the tombstones and attachments, each by
 Data files are written before the manifest that names them, and a manifest is created only if no
 manifest of that version exists, so a crash or a lost race never leaves a half-committed version:
 readers see version N or N+1, whole. ``_latest`` is a hint for finding the newest version quickly;
-the manifests themselves are the truth.
+the manifests themselves are the truth. Since format 2 of the hint (:mod:`vectree.format.pointer`) it
+also carries the manifest and the index, so a reader opens the newest version with one GET
+(:func:`read_pointer`), then checks, while it reads buckets, that the hint did not lag.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from vectree.format.object_keys import (
     LATEST,
     MANIFESTS,
     id_keys_key,
+    index_key,
     is_manifest_key,
     manifest_key,
     segment_key,
     version_of_manifest_key,
 )
+from vectree.format.pointer import decode_pointer, encode_pointer
 from vectree.storage.base import ObjectStore
 
 MANIFEST_FORMAT = 1
@@ -193,8 +197,8 @@ def latest_version(store: ObjectStore) -> int | None:
     """The newest committed version, or None when there is no collection here."""
     version: int | None = None
     try:
-        version = int(store.get(_LATEST_HINT).decode())
-    except (NotFoundError, ValueError):
+        version = decode_pointer(store.get(_LATEST_HINT)).version
+    except (NotFoundError, CorruptionError):
         keys = store.list(MANIFESTS)
         if keys:
             version = max(version_of_manifest_key(k) for k in keys)
@@ -221,10 +225,35 @@ def list_versions(store: ObjectStore) -> list[int]:
     return sorted(version_of_manifest_key(k) for k in store.list(MANIFESTS) if is_manifest_key(k))
 
 
-def try_commit(store: ObjectStore, manifest: Manifest) -> bool:
-    """Create the manifest of ``manifest.version``; False if another writer got there first."""
-    if not store.put_if_absent(manifest_key(manifest.version), manifest.to_bytes()):
+def try_commit(store: ObjectStore, manifest: Manifest, index_data: bytes | None = None) -> bool:
+    """Create the manifest of ``manifest.version``; False if another writer got there first. Then point
+    ``_latest`` at it (with ``index_data``, the bytes of the index it names, read from the store if not given)."""
+    data = manifest.to_bytes()
+    if not store.put_if_absent(manifest_key(manifest.version), data):
         return False
     with contextlib.suppress(Exception):  # the hint is an optimisation: the commit above already happened
-        store.put(_LATEST_HINT, str(manifest.version).encode())
+        write_pointer(store, manifest, data, index_data)
     return True
+
+
+def write_pointer(
+    store: ObjectStore, manifest: Manifest, data: bytes | None = None, index: bytes | None = None
+) -> None:
+    """Point ``_latest`` at ``manifest`` (whose bytes are ``data``), with its index inlined (one atomic put)."""
+    if index is None and manifest.index is not None:
+        index = bytes(store.get(index_key(manifest.index)))
+    store.put(_LATEST_HINT, encode_pointer(manifest.version, data or manifest.to_bytes(), index))
+
+
+def read_pointer(store: ObjectStore) -> tuple[Manifest, bytes, bytes | None] | None:
+    """The manifest ``_latest`` carries (checked), its bytes and the inlined index's bytes; None when the hint
+    carries no manifest (written before format 2), cannot be read or fails its checks: then find the
+    newest version by the manifests (:func:`latest_version`)."""
+    try:
+        pointer = decode_pointer(store.get(_LATEST_HINT))
+        if pointer.manifest is None:
+            return None
+        return Manifest.from_bytes(pointer.manifest, pointer.version), pointer.manifest, pointer.index
+    except (NotFoundError, CorruptionError) as exc:
+        log.debug("%s: the _latest pointer cannot be used (%s); reading the manifests", store.url, exc)
+        return None

@@ -11,10 +11,19 @@ import numpy as np
 from vectree.collection.cache import ObjectCache
 from vectree.collection.collection import DEFAULT_CACHE_BYTES, Collection
 from vectree.collection.lifecycle import read_tag
-from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest, try_commit
+from vectree.collection.manifest import (
+    Manifest,
+    latest_version,
+    list_versions,
+    read_manifest,
+    read_pointer,
+    try_commit,
+)
 from vectree.collection.validate import check_metric, check_version
 from vectree.errors import ConflictError, CorruptionError, InvalidInputError, NotFoundError
+from vectree.format.object_keys import index_key, manifest_key
 from vectree.index.build import IndexConfig
+from vectree.index.index import Index
 from vectree.storage.base import ObjectStore
 from vectree.storage.url import open_store
 
@@ -132,10 +141,21 @@ def open_collection(
 
     What a reader sees: the version current when it opened, whole, until :meth:`Collection.refresh`
     or its own next write; commits by other writers never change it underneath.
+
+    Round trips: the newest version opens with one GET (the ``_latest`` pointer carries its manifest and,
+    when small, its index: :mod:`vectree.format.pointer`), so a first search costs two sequential round
+    trips: the pointer, then the probed buckets in parallel. That the pointer named the newest version,
+    whole, is checked by two requests sent with the bucket reads (the manifest it copies is still stored
+    as it says; no later manifest exists); if not, the collection moves to the newest readable version
+    before answering anything.
     """
     if version is not None:
         version = check_version(version)
     store = open_store(url, **(storage_options or {}))
+    if version is None and tag is None:
+        fast = _from_pointer(store, cache_bytes, cache_dir, cache_dir_bytes, cache_slab_bytes)
+        if fast is not None:
+            return fast
     latest = latest_version(store)
     if latest is None:
         raise NotFoundError(f"no collection at {url}: create one with create_collection")
@@ -151,6 +171,51 @@ def open_collection(
     cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, manifest.settings["metric"], cache_slab_bytes)
     col = Collection(store, manifest, cache, pinned=version is not None and version != latest)
     col.skipped_versions = tuple(skipped)
+    return col
+
+
+def _from_pointer(
+    store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int, cache_slab_bytes: int | None
+) -> Collection | None:
+    """The collection at the version ``_latest`` carries, its index in the cache; None without a usable pointer."""
+    found = read_pointer(store)
+    if found is None:
+        return None
+    manifest, manifest_data, index_data = found
+    cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, manifest.settings["metric"], cache_slab_bytes)
+    if index_data is not None and manifest.index is not None:
+        try:
+            index = Index.from_bytes(index_data, manifest.index)
+        except CorruptionError as exc:  # read it from its own object instead
+            log.warning(
+                "%s: the index inlined in _latest is damaged (%s); reading index/%s", store.url, exc, manifest.index
+            )
+        else:
+            cache.register_spans(index)
+            cache.lru.put(index_key(manifest.index), index, len(index_data) + 256)
+    col = Collection(store, manifest, cache)
+    v = manifest.version
+
+    def stored_as_copied() -> bool:
+        try:
+            return store.get(manifest_key(v)) == manifest_data
+        except NotFoundError:
+            return False
+
+    same = store.submit(stored_as_copied)
+    newer = store.submit(lambda: store.exists(manifest_key(v + 1)))
+
+    def checks() -> tuple[Manifest, tuple[str, ...]] | None:
+        if same.result() and not newer.result():
+            return None
+        latest = latest_version(store)
+        if latest is None:
+            raise NotFoundError(f"no collection at {store.url} any more: its manifests are gone")
+        newest, skipped = _newest_readable(store, latest)
+        log.info("%s: _latest named version %d; the newest readable one is %d", store.url, v, newest.version)
+        return newest, tuple(skipped)
+
+    col._pending = checks
     return col
 
 

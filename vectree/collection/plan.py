@@ -53,6 +53,8 @@ class SearchTuning:
         fetch_group: buckets fetched per parallel round trip while scanning many buckets.
         stream_group: buckets a ``streamed`` query holds at once, at least (more when the cache allows).
         query_block: queries per matrix product (bounds the distance matrix's memory).
+        vectors_only: buckets may be read as their id and vector columns alone (ranged reads from a remote
+            store, :mod:`vectree.format.spans`): a search that returns no labels or metadata sets it.
     """
 
     small_batch: int = 4
@@ -62,6 +64,7 @@ class SearchTuning:
     fetch_group: int = 32
     stream_group: int = 4
     query_block: int = 2048
+    vectors_only: bool = False
 
 
 TUNING = SearchTuning()

@@ -15,6 +15,7 @@ many buckets are probed: visiting every bucket returns exactly the brute-force a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from vectree.format.object_keys import BUCKETS, SEGMENTS
 from vectree.pools import one_blas_thread, pool, scan_threads
 
 __all__ = ["SearchResult", "search_snapshot"]
+VECTORS_ONLY = replace(TUNING, vectors_only=True)
 
 Skip = Callable[[Block], "np.ndarray | None"]  # rows of a block the scan must pass over (True = skip)
 
@@ -55,6 +57,8 @@ def search_snapshot(
     (one bool per bucket) restricts routing to buckets that can hold matches: ``probes`` counts those.
     """
     skip = skip or snap.dead_mask
+    if not include_metadata and not tuning.vectors_only and snap.manifest.settings.get("label_type") is None:
+        tuning = VECTORS_ONLY if tuning is TUNING else replace(tuning, vectors_only=True)
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
     index = snap.index
@@ -84,6 +88,8 @@ def search_snapshot(
             bound = len(buckets) * _largest_bucket_bytes(snap)
             probed = bound if 2 * bound <= capacity else probed_bytes(snap, buckets)
             method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
+        if method != "streamed":
+            _prefetch(snap, buckets, tuning)
         if method == "matrix":
             workers = scan_threads()
             if workers > 1 and nq >= tuning.split_min_queries * workers:
@@ -144,8 +150,6 @@ def _split(
 
 
 def _no_split(tuning: SearchTuning) -> SearchTuning:
-    from dataclasses import replace
-
     return replace(tuning, split_min_queries=1 << 62)
 
 
@@ -178,6 +182,27 @@ def _probed_buckets(snap: Snapshot, order: np.ndarray | None, nq: int) -> list[i
     ]
 
 
+def _prefetch(snap: Snapshot, buckets: list[int], tuning: SearchTuning) -> None:
+    """From a remote store, the tail segments and the tombstones come with the probed buckets: one round trip
+    (the scans then find them all in the cache), when they are few enough for one fetch group."""
+    m = snap.manifest
+    tombstones = m.tombstones is not None and "tombstones" not in snap.__dict__
+    if (
+        not snap.store.ranged_reads
+        or not (m.segments or tombstones)
+        or len(buckets) + len(m.segments) > tuning.fetch_group
+    ):
+        return
+    fps = snap.index.bucket_fingerprints
+    refs = [(BUCKETS, fps[bucket]) for bucket in buckets] + [(SEGMENTS, s.fingerprint) for s in m.segments]
+    if not tombstones and snap.cache.cached([fp for _, fp in refs], tuning.vectors_only) is not None:
+        return
+    pending = snap.store.submit(lambda: snap.tombstones) if tombstones else None
+    snap.cache.blocks(refs, tuning.vectors_only)
+    if pending is not None:
+        pending.result()
+
+
 def _largest_bucket_bytes(snap: Snapshot) -> int:
     found = snap.__dict__.get("_largest_bucket_bytes")
     if found is None:
@@ -190,12 +215,13 @@ def _largest_bucket_bytes(snap: Snapshot) -> int:
 
 def _fetch(snap: Snapshot, buckets: list[int], tuning: SearchTuning) -> list[Block]:
     fps = snap.index.bucket_fingerprints
-    warm = snap.cache.cached([fps[bucket] for bucket in buckets])
+    warm = snap.cache.cached([fps[bucket] for bucket in buckets], tuning.vectors_only)
     if warm is not None:
         return warm
     out: list[Block] = []
     for g in range(0, len(buckets), tuning.fetch_group):
-        out += snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in buckets[g : g + tuning.fetch_group]])
+        part = buckets[g : g + tuning.fetch_group]
+        out += snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part], tuning.vectors_only)
     return out
 
 
@@ -279,7 +305,7 @@ def _scan_matrix(
     scaled = _scaled(snap, queries)
     for g in range(0, len(buckets), tuning.fetch_group):
         part = buckets[g : g + tuning.fetch_group]
-        blocks = snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part])
+        blocks = snap.cache.blocks([(BUCKETS, fps[bucket]) for bucket in part], tuning.vectors_only)
         for bucket, block in zip(part, blocks):
             _offer_block(snap, scaled, block, visitors[bucket], bucket, top, slots, stats, tuning, skip)
         stats["buckets_scanned"] += len(part)

@@ -90,7 +90,8 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> Search
         order = index.probe(query, probes)[0]
     fps = index.bucket_fingerprints
     buckets = [b for b in order.tolist() if fps[b]]
-    blocks = cache.cached([fps[b] for b in buckets])
+    # (buckets read as their id and vector spans serve it too when it returns no labels)
+    blocks = cache.cached([fps[b] for b in buckets], settings.get("label_type") is None)
     if blocks is None:
         return None
     metric = settings["metric"]

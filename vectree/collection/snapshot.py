@@ -34,7 +34,12 @@ class Snapshot:
         fp = self.manifest.index
         if fp is None:
             return None
-        return self.cache.small(index_key(fp), fp, lambda data: Index.from_bytes(data, fp))
+        return self.cache.small(index_key(fp), fp, lambda data: self._decode_index(data, fp))
+
+    def _decode_index(self, data: bytes, fp: str) -> Index:
+        index = Index.from_bytes(data, fp)
+        self.cache.register_spans(index)  # its buckets' id and vector spans: ranged reads of them
+        return index
 
     @cached_property
     def tombstones(self) -> dict[str, np.ndarray]:

@@ -72,7 +72,8 @@ def scan_streamed(
     l2 = metric == "l2"
     for g in range(0, len(buckets), group):
         part = buckets[g : g + group]
-        blocks = snap.cache.blocks([(BUCKETS, snap.index.bucket_fingerprints[bucket]) for bucket in part])
+        refs = [(BUCKETS, snap.index.bucket_fingerprints[bucket]) for bucket in part]
+        blocks = snap.cache.blocks(refs, tuning.vectors_only)
         plan = np.arange(len(part), dtype=np.int64)[None, :]
         stats["rows_scanned"] += scan_queries(
             queries,

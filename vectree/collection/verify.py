@@ -3,6 +3,7 @@ against the files (row counts, keys, tombstones, metric), and the chain of versi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from vectree.format.object_keys import (
     BUCKETS,
     SEGMENTS,
     attachment_key,
+    bucket_key,
     idmap_key,
     index_key,
     rows_key,
@@ -111,6 +113,11 @@ class _Checker:
                 keys_of[fp] = keys
                 if keys is not None and len(keys) != int(count):
                     bad.append(f"version {v}: buckets/{fp}.arrow holds {len(keys)} rows, the index says {int(count)}")
+                span = index.bucket_spans[n] if index.bucket_spans is not None else None
+                if keys is not None and span is not None:  # what a ranged read of its ids and vectors gets
+                    got = self.store.get_range(bucket_key(fp), span.start, span.end)
+                    if hashlib.sha256(got).digest() != span.digest:
+                        bad.append(f"version {v}: buckets/{fp}.arrow: its id and vector span does not match the index")
                 if self.progress:
                     self.progress("verify", n + 1, len(fps))
         elif m.indexed_rows and not m.index:

@@ -32,7 +32,7 @@ from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows
 from vectree.format.fingerprint import fingerprint
 from vectree.format.id_keys import id_keys
-from vectree.format.object_keys import attachment_key, tombstones_key
+from vectree.format.object_keys import attachment_key, index_key, tombstones_key
 from vectree.format.tombstones import encode_tombstones
 from vectree.index.build import IndexConfig
 from vectree.storage.base import ObjectStore
@@ -70,7 +70,7 @@ class Writes:
             base = read_manifest(self.store, latest)
         for attempt in range(_COMMIT_ATTEMPTS):
             new = base.next(operation, **make(base))
-            if try_commit(self.store, new):
+            if try_commit(self.store, new, self._index_bytes(new.index)):
                 self._snap = Snapshot(self.store, new, self._cache)
                 log.info("committed version %d (%s)", new.version, operation)
                 return new.version
@@ -84,6 +84,11 @@ class Writes:
         raise ConflictError(
             f"{operation} could not commit after {_COMMIT_ATTEMPTS} attempts: too many concurrent writers"
         )
+
+    def _index_bytes(self, fp: str | None) -> bytes | None:
+        """The bytes of index ``fp`` if this collection's cache holds it (the commit inlines them in ``_latest``)."""
+        found = None if fp is None else self._cache.lru.peek(index_key(fp))
+        return getattr(found, "raw", None)
 
     def _next_auto(self, base: Manifest, rows: Rows) -> int:
         if rows.ids.dtype == object or not len(rows):

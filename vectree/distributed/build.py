@@ -27,6 +27,7 @@ from vectree.errors import ConflictError, InvalidInputError, NotFoundError, Vect
 from vectree.format.bucket import Rows, encode_rows
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import bucket_key, idmap_key
+from vectree.format.spans import ColumnSpan, column_span
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.build import (
     IndexConfig,
@@ -112,6 +113,7 @@ def _write_task(url: str, storage_options: dict | None, dtype: str, with_centers
                 id_keys(rows.ids),
                 rows.vectors.mean(0) if with_centers else None,
                 bucket_stats(rows),
+                column_span(data),
             )
         )
     store.put_many(pending)
@@ -256,8 +258,9 @@ def build(
     bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
     keys, key_buckets = [], []
     stats: list[dict | None] = [None] * n_buckets
-    for bucket, fp, count, k, center, st in buckets:
-        fps[bucket], counts[bucket], stats[bucket] = fp, count, st
+    spans: list[ColumnSpan | None] = [None] * n_buckets
+    for bucket, fp, count, k, center, st, span in buckets:
+        fps[bucket], counts[bucket], stats[bucket], spans[bucket] = fp, count, st, span
         if bucket_centers is not None:
             bucket_centers[bucket] = center
         keys.append(k)
@@ -279,7 +282,7 @@ def build(
         data, fp = shard.to_bytes()
         col.store.put(idmap_key(fp), data)
         shard_fps.append(fp)
-    _, index_fp = finish_index(col.store, routing, fps, counts, bucket_centers, settings, cfg, stats)
+    _, index_fp = finish_index(col.store, routing, fps, counts, bucket_centers, settings, cfg, stats, spans)
     changes = {
         "index": index_fp,
         "idmap_bits": bits,

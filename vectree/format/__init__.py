@@ -1,4 +1,4 @@
-"""Bucket files and fingerprints."""
+"""Bucket files, their id and vector spans (spans.py), the _latest pointer (pointer.py) and fingerprints."""
 
 from vectree.format.bucket import Rows, decode_rows, encode_rows
 from vectree.format.fingerprint import check_fingerprint, fingerprint

@@ -2,7 +2,9 @@
 
 The same format holds the tree's buckets (``buckets/``) and the unindexed tail (``segments/``). A file is
 immutable and named by its fingerprint; :func:`decode_rows` checks the fingerprint before decoding.
-Arrow IPC is read zero-copy, so a decoded bucket's vectors are a view on the fetched bytes.
+Arrow IPC is read zero-copy, so a decoded bucket's vectors are a view on the fetched bytes. The byte span
+of a bucket's id and vector columns (what a plain search reads, with one ranged GET from S3) is recorded
+in the index when the bucket is written: :mod:`vectree.format.spans`.
 """
 
 from __future__ import annotations

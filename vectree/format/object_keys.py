@@ -12,7 +12,8 @@ bytes, so a name never points at two contents); manifests by version, tags by na
     tombstones/<fp>.npz            deleted rows
     attachments/<fp>.bin           named blobs (embedder, classifier settings, keyword index)
     tags/<name>.json               a named version
-    _latest, _expired.json         hints: the newest version, the versions a cleanup removed
+    _latest                        hint: the newest version, with its manifest and index (format/pointer.py)
+    _expired.json                  hint: the versions a cleanup removed
 
 >>> bucket_key("3fa9"), rows_key(SEGMENTS, "3fa9"), manifest_key(7)
 ('buckets/3fa9.arrow', 'segments/3fa9.arrow', 'manifests/0000000007.json')
@@ -28,7 +29,7 @@ BUCKETS = "buckets"  # folder of the tree's buckets
 SEGMENTS = "segments"  # folder of the unindexed tail
 MANIFESTS = "manifests/"
 TAGS = "tags/"
-LATEST = "_latest"  # hint: the newest committed version
+LATEST = "_latest"  # hint: the newest committed version, its manifest and index (vectree/format/pointer.py)
 EXPIRED = "_expired.json"  # versions a cleanup deleted, as [first, last] ranges: verify does not report them missing
 # folders of content-named objects (what cleanup may delete once no kept version refers to them)
 DATA_PREFIXES = ("index/", "buckets/", "segments/", "keys/", "idmap/", "tombstones/", "attachments/")

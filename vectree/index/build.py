@@ -30,6 +30,7 @@ from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_row
 from vectree.format.codes import CODES
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import bucket_key, idmap_key, index_key
+from vectree.format.spans import ColumnSpan, column_span
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.idmap import KeySpill, shard_bits_for
@@ -223,9 +224,11 @@ def finish_index(
     settings: dict,
     config: IndexConfig,
     stats: list[dict | None] | None = None,
+    spans: list[ColumnSpan | None] | None = None,
 ) -> tuple[Index, str]:
-    """The index over written buckets (``stats``: each one's filter statistics), stored under ``index/``;
-    returns it and its fingerprint."""
+    """The index over written buckets (``stats``: each one's filter statistics; ``spans``: where each one's
+    id and vector columns sit, :mod:`vectree.format.spans`), stored under ``index/``; returns it and its
+    fingerprint."""
     index = Index(
         projection=routing.projection,
         tree=routing.tree,
@@ -234,6 +237,7 @@ def finish_index(
         settings={**settings, **config.to_dict(), **({"routing": "centers"} if routing.centers is not None else {})},
         centers=routing.centers if routing.centers is not None else bucket_centers,
         bucket_stats=stats,
+        bucket_spans=spans,
     )
     data, index_fp = index.to_bytes()
     store.put(index_key(index_fp), data)
@@ -365,6 +369,7 @@ def build_index(
         fingerprints = [""] * n_buckets
         counts = np.zeros(n_buckets, dtype=np.int64)
         stats: list[dict | None] = [None] * n_buckets
+        spans: list[ColumnSpan | None] = [None] * n_buckets
         bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
         written = 0
         group_rows = max(1, _GROUP_BYTES // row_bytes)
@@ -378,7 +383,7 @@ def build_index(
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type, codes=config.codes)
                 pending.append((bucket_key(fp), data))
                 fingerprints[bucket], counts[bucket] = fp, len(rows)
-                stats[bucket] = bucket_stats(rows)
+                stats[bucket], spans[bucket] = bucket_stats(rows), column_span(data)
                 if bucket_centers is not None:
                     bucket_centers[bucket] = rows.vectors.mean(0)
                 written += len(rows)
@@ -396,7 +401,7 @@ def build_index(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    index, index_fp = finish_index(store, routing, fingerprints, counts, bucket_centers, settings, config, stats)
+    index, index_fp = finish_index(store, routing, fingerprints, counts, bucket_centers, settings, config, stats, spans)
     return BuildResult(
         index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written
     )

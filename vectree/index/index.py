@@ -16,6 +16,7 @@ import numpy as np
 
 from vectree.errors import CorruptionError
 from vectree.format.fingerprint import check_fingerprint, fingerprint
+from vectree.format.spans import ColumnSpan, pack_spans, unpack_spans
 from vectree.index.bucketstats import STATS_FORMAT, check_stats
 from vectree.index.centers import CenterRanker, center_norms, nearest_center
 from vectree.index.probe import probe, probe_centers
@@ -23,6 +24,7 @@ from vectree.index.projection import Projection
 from vectree.index.tree import Tree
 
 INDEX_FORMAT = 1
+_SPAN_ARRAYS = ("bucket_spans", "bucket_span_digests")
 _SHORTLIST_MAX_QUERIES = 16
 
 
@@ -41,6 +43,10 @@ class Index:
     # per bucket: what its rows' id, label and metadata fields hold (:mod:`vectree.index.bucketstats`), None
     # for a bucket without them; the whole list None in indexes built before statistics were stored
     bucket_stats: list[dict | None] | None = None
+    # per bucket: the byte span of its id and vector columns (:mod:`vectree.format.spans`), None for a bucket
+    # read whole; the whole list None in indexes written before spans were recorded
+    bucket_spans: list[ColumnSpan | None] | None = None
+    raw: bytes | None = field(default=None, repr=False, compare=False)  # the bytes it was read from or written as
 
     @property
     def n_buckets(self) -> int:
@@ -142,8 +148,10 @@ class Index:
                     )
                 }
             ),
+            **({} if self.bucket_spans is None else dict(zip(_SPAN_ARRAYS, pack_spans(self.bucket_spans)))),
         )
         data = buf.getvalue()
+        self.raw = data
         return data, fingerprint(data)
 
     @classmethod
@@ -182,6 +190,19 @@ class Index:
                     json.loads(str(z["bucket_stats"])) if "bucket_stats" in z.files else None,
                     len(z["bucket_fingerprints"]),
                 ),
+                bucket_spans=_spans(z),
+                raw=bytes(data),
             )
         except (ValueError, KeyError, OSError) as exc:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
+
+
+def _spans(z: np.lib.npyio.NpzFile) -> list[ColumnSpan | None] | None:
+    if _SPAN_ARRAYS[0] not in z.files:
+        return None
+    spans = unpack_spans(z[_SPAN_ARRAYS[0]], z[_SPAN_ARRAYS[1]])
+    if len(spans) != len(z["bucket_fingerprints"]):
+        raise CorruptionError(
+            f"the index records {len(spans)} bucket spans for {len(z['bucket_fingerprints'])} buckets"
+        )
+    return spans

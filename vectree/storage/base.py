@@ -7,8 +7,10 @@ by convention except manifests, which are only ever created with :meth:`ObjectSt
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from vectree.errors import StorageError
 from vectree.pools import io_pool
@@ -43,6 +45,9 @@ class ObjectStore(ABC):
     """
 
     url: str
+    # whether reading only some byte ranges of an object pays (a remote store: each byte costs transfer),
+    # rather than reading the whole object (a local file: mapped, the unread pages are never touched)
+    ranged_reads: bool = False
 
     @abstractmethod
     def get(self, key: str) -> bytes:
@@ -85,6 +90,21 @@ class ObjectStore(ABC):
         if len(keys) <= 1 or max_workers <= 1:
             return [self.get(k) for k in keys]
         return list(io_pool().map(self.get, keys))
+
+    def get_ranges(self, items: Sequence[tuple[str, int, int | None]]) -> list[bytes]:
+        """Bytes ``[start, end)`` of each ``(key, start, end)`` (in parallel where the backend benefits);
+        ``end=None``: the whole object (``start`` must be 0).
+
+        >>> from vectree.storage.memory import MemoryStore
+        >>> s = MemoryStore(); s.put("a", b"0123456789"); s.get_ranges([("a", 2, 5), ("a", 8, 10)])
+        [b'234', b'89']
+        """
+        return [self.get(k) if b is None else self.get_range(k, a, b) for k, a, b in items]
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        """Run ``fn`` (which reads this store) in the background; ``.result()`` waits for it. Stores that
+        count round trips (:class:`~vectree.storage.s3.S3Store`) count its requests as overlapping the caller's."""
+        return io_pool().submit(fn)
 
     def identity(self, key: str) -> Hashable | None:
         """Something that changes whenever the stored object is replaced (None: the backend cannot tell).

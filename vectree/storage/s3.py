@@ -12,8 +12,11 @@ naming the URL and key. ``put_if_absent`` uses ``If-None-Match: *``; if an attem
 lost (the connection dropped after sending), the retry that then finds the object reads it back
 and reports success only if the stored bytes are exactly ours.
 
-Every HTTP request is counted in :attr:`S3Store.requests`; :attr:`S3Store.round_trips` counts
-sequential waits (a :meth:`S3Store.get_many` batch is one round trip however many keys it has).
+Every HTTP request is counted in :attr:`S3Store.requests`; :attr:`S3Store.round_trips` is their
+dependency depth (:mod:`vectree.storage.trace`): requests a caller waited for one after the other.
+A :meth:`S3Store.get_many` or :meth:`S3Store.get_ranges` batch is one round trip however many
+objects it reads, and a request sent with :meth:`S3Store.submit` overlaps whatever the caller does
+meanwhile.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -32,10 +34,10 @@ import obstore.exceptions as obx
 from obstore.store import S3Store as _ObS3Store
 
 from vectree.errors import InvalidInputError, NotFoundError, StorageError
-from vectree.pools import io_pool
 from vectree.storage.base import ObjectInfo, ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
 from vectree.storage.s3_errors import is_transient, s3_code, short_message
+from vectree.storage.trace import Pending, RequestDepth
 
 T = TypeVar("T")
 
@@ -136,8 +138,7 @@ class S3Store(ObjectStore):
         except obx.BaseError as exc:
             raise InvalidInputError(f"cannot configure S3 store {self.url}: {exc}") from exc
         self._lock = threading.Lock()
-        self.requests = 0
-        self.round_trips = 0
+        self.trace = RequestDepth()
         self.retries = 0
         self.bytes_read = 0
         self.bytes_written = 0
@@ -159,6 +160,18 @@ class S3Store(ObjectStore):
 
     # -- bookkeeping -------------------------------------------------------------------------
 
+    ranged_reads = True  # a GET of a part of an object costs what a GET of a small one does
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests since creation (or :meth:`reset_stats`), retries included."""
+        return self.trace.requests
+
+    @property
+    def round_trips(self) -> int:
+        """The dependency depth of those requests: how many the slowest flow waited for in sequence."""
+        return self.trace.deepest
+
     def stats(self) -> dict[str, int]:
         """Requests, round trips, retries and bytes moved since creation (or :meth:`reset_stats`)."""
         with self._lock:
@@ -173,12 +186,11 @@ class S3Store(ObjectStore):
     def reset_stats(self) -> None:
         """Zero the counters."""
         with self._lock:
-            self.requests = self.round_trips = self.retries = self.bytes_read = self.bytes_written = 0
+            self.retries = self.bytes_read = self.bytes_written = 0
+        self.trace.reset()
 
-    def _count(self, requests: int = 0, round_trips: int = 0, read: int = 0, written: int = 0) -> None:
+    def _count(self, read: int = 0, written: int = 0) -> None:
         with self._lock:
-            self.requests += requests
-            self.round_trips += round_trips
             self.bytes_read += read
             self.bytes_written += written
 
@@ -192,12 +204,11 @@ class S3Store(ObjectStore):
             raise StorageError(f"invalid object key {key!r}: keys are relative paths without '..' or '//'")
         return key
 
-    def _call(self, what: str, key: str, fn: Callable[[], T], *, sequential: bool = True) -> T:
-        """Run one request with retries, translating errors; counts one round trip if ``sequential``."""
+    def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
+        """Run one request with retries, translating errors; each attempt is counted (:attr:`trace`)."""
 
         def attempt() -> T:
-            self._count(requests=1, round_trips=int(sequential))
-            return fn()
+            return self.trace.request(fn)
 
         try:
             return call_with_retry(attempt, self.retry, is_transient, on_retry=self._on_retry, what=f"{what} {key}")
@@ -226,7 +237,7 @@ class S3Store(ObjectStore):
 
     # -- the ObjectStore interface -------------------------------------------------------------
 
-    def _get(self, key: str, sequential: bool) -> bytes:
+    def _get(self, key: str) -> bytes:
         self._check_key(key)
 
         def fetch() -> bytes:
@@ -234,19 +245,23 @@ class S3Store(ObjectStore):
             self._count(read=len(data))
             return data
 
-        return self._call("get", key, fetch, sequential=sequential)
+        return self._call("get", key, fetch)
 
     def get(self, key: str) -> bytes:
-        return self._get(key, sequential=True)
+        return self._get(key)
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
+        return bytes(self._get_range(key, start, end))
+
+    def _get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
+        """``get_range`` as the client's own buffer (read-only, no copy)."""
         self._check_key(key)
         if end <= start:
             return b""
 
-        def fetch() -> bytes:
+        def fetch() -> bytes | memoryview:
             try:
-                data = obstore.get_range(self._store, key, start=start, end=end).to_bytes()
+                data = memoryview(obstore.get_range(self._store, key, start=start, end=end))
             except obx.BaseError as exc:
                 if "416" in str(exc) or "not satisfiable" in str(exc).lower():
                     return b""  # start past the end, as a file read would return
@@ -261,10 +276,27 @@ class S3Store(ObjectStore):
         keys = list(keys)
         if len(keys) <= 1:
             return [self.get(k) for k in keys]
-        self._count(round_trips=1)
-        return list(self._executor().map(lambda k: self._get(k, sequential=False), keys))
+        return self.trace.map(self._get, keys, self.max_workers)
 
-    def _put(self, key: str, data: bytes, sequential: bool) -> None:
+    def get_ranges(self, items: Sequence[tuple[str, int, int | None]]) -> list[bytes]:
+        """Bytes ``[start, end)`` of each ``(key, start, end)`` (``end=None``: the whole object), one request
+        each, all in parallel; ranges come as read-only buffers of the client (no copy)."""
+
+        def one(item: tuple[str, int, int | None]) -> bytes | memoryview:
+            key, start, end = item
+            return self._get(key) if end is None else self._get_range(key, start, end)
+
+        items = list(items)
+        if len(items) <= 1:
+            return [one(item) for item in items]
+        return self.trace.map(one, items, self.max_workers)
+
+    def submit(self, fn: Callable[[], T]) -> Pending[T]:
+        """Run ``fn`` (which makes requests to this store) in the background; its round trips overlap
+        the caller's until the caller waits for :meth:`Pending.result`."""
+        return self.trace.submit(fn, self.max_workers)
+
+    def _put(self, key: str, data: bytes) -> None:
         self._check_key(key)
         data = bytes(data)
 
@@ -272,10 +304,10 @@ class S3Store(ObjectStore):
             obstore.put(self._store, key, data, use_multipart=len(data) > 256 * 1024 * 1024)
             self._count(written=len(data))
 
-        self._call("put", key, send, sequential=sequential)
+        self._call("put", key, send)
 
     def put(self, key: str, data: bytes) -> None:
-        self._put(key, data, sequential=True)
+        self._put(key, data)
 
     def put_many(self, items: Iterable[tuple[str, bytes]], max_workers: int | None = None) -> None:
         items = list(items)
@@ -283,8 +315,7 @@ class S3Store(ObjectStore):
             for k, d in items:
                 self.put(k, d)
             return
-        self._count(round_trips=1)
-        list(self._executor().map(lambda kd: self._put(kd[0], kd[1], sequential=False), items))
+        self.trace.map(lambda kd: self._put(kd[0], kd[1]), items, self.max_workers)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         self._check_key(key)
@@ -317,7 +348,7 @@ class S3Store(ObjectStore):
 
     def stored_bytes_equal(self, key: str, data: bytes) -> bool:
         """After an attempt whose answer was lost: did it store exactly ``data``?"""
-        self._count(requests=1, round_trips=1)
+        self.trace.step()
         stored = obstore.get(self._store, key).bytes().to_bytes()
         self._count(read=len(stored))
         return stored == data
@@ -341,7 +372,7 @@ class S3Store(ObjectStore):
             out: list[ObjectInfo] = []
             for i, chunk in enumerate(obstore.list(self._store, prefix=head or None, chunk_size=1000)):
                 if i:  # the first page is already counted; each further one is another request
-                    self._count(requests=1, round_trips=1)
+                    self.trace.step()
                 for meta in chunk:
                     modified = meta.get("last_modified")
                     out.append(
@@ -360,9 +391,6 @@ class S3Store(ObjectStore):
         self._check_key(key)
         with contextlib.suppress(NotFoundError):
             self._call("delete", key, lambda: obstore.delete(self._store, key))
-
-    def _executor(self) -> ThreadPoolExecutor:
-        return io_pool(self.max_workers)  # the process's io pool of that size (vectree/pools.py)
 
     def close(self) -> None:
         """Nothing to release: connections belong to the client, threads to the process's io pool."""
