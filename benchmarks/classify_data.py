@@ -60,3 +60,31 @@ def load_split_file(name: str, file: str, quick: bool) -> dict[str, Any]:
         "test_labels": [str(r["label"]) for r in te],
         "split": "standard",
     }
+
+
+# ---------------------------------------------------------------------------------------------- cached vectors
+CACHE = Path(os.environ.get("VECTREE_BENCH_CACHE", Path.home() / ".cache" / "vectree-bench"))
+
+
+def minilm_vectors(ds: dict[str, Any], quick: bool = False) -> dict[str, Any]:
+    """Add ``minilm_train``/``minilm_test`` to a 20ng/movies dataset: all-MiniLM-L6-v2 vectors of its full
+    splits, computed once and cached outside the repo (``~/.cache/vectree-bench``); quick slices are encoded."""
+    if "minilm_train" in ds:
+        return ds
+    from vectree.embed import SentenceEncoder
+
+    for split in ("train", "test"):
+        path = CACHE / f"classify-{ds['name']}-minilm-{split}.npy"
+        texts = ds[f"{split}_texts"]
+        if not quick and path.exists():
+            vecs = np.load(path)
+        else:
+            print(f"   encoding {len(texts)} {ds['name']} {split} texts with MiniLM", flush=True)
+            vecs = SentenceEncoder().encode(texts, show_progress=False)
+            if not quick:
+                CACHE.mkdir(parents=True, exist_ok=True)
+                np.save(path, vecs.astype(np.float16))
+        if len(vecs) != len(texts):
+            raise SystemExit(f"{path} has {len(vecs)} rows for {len(texts)} texts: delete it")
+        ds[f"minilm_{split}"] = np.asarray(vecs, np.float32)
+    return ds

@@ -12,7 +12,8 @@ is reopened from its URL alone and always embeds queries with the model that bui
 It is a scikit-learn estimator (``BaseEstimator`` + ``ClassifierMixin``): ``get_params``/``set_params``,
 ``clone``, pipelines and grid search work, and ``fit`` leaves the constructor arguments as given (an
 unfitted word2vec embedder is copied, then trained: the fitted one is ``embedder_``). With
-``embedder=None`` the inputs are vectors, a 2-d numeric array, and sklearn's estimator checks pass.
+``embedder=None`` the inputs are vectors, a 2-d numeric array, and sklearn's estimator checks pass, under
+l2 and under cosine (an all-zero row is at cosine distance 1 from every row: :mod:`.neighbours`).
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ import vectree
 from vectree.apps.classify.inputs import (  # noqa: F401 - BadVectorsTypeError: importable from here, as before
     BadVectorsTypeError,
     NotFittedClassifierError,
+    Timings,
     as_invalid_input,
     batched,
     is_vectors,
 )
-from vectree.apps.classify.vote import WEIGHTS, plain, weighted_vote
+from vectree.apps.classify.neighbours import directed, prior, search_vote
+from vectree.apps.classify.vote import WEIGHTS, plain
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.collection.validate import check_probes
 from vectree.embed import Embedder, Word2VecEmbedder, attach_embedder, check_embedder, load_embedder
@@ -49,22 +52,6 @@ log = logging.getLogger(__name__)
 
 CONFIG_ATTACHMENT = "classifier"
 HEAD_ATTACHMENT = "classifier.head.npz"
-
-
-class Timings:
-    """The cost of the last predict call: ``embed_s``, ``search_s``, ``n`` (one live record per classifier)."""
-
-    def __init__(self) -> None:
-        self.embed_s, self.search_s, self.n = 0.0, 0.0, 0
-
-    def __getitem__(self, key: str) -> float:
-        return getattr(self, key)
-
-    def __setitem__(self, key: str, value: float) -> None:
-        setattr(self, key, value)
-
-    def __repr__(self) -> str:
-        return f"Timings(embed_s={self.embed_s:.4f}, search_s={self.search_s:.4f}, n={self.n})"
 
 
 class DocumentClassifier(ClassifierMixin, BaseEstimator):
@@ -84,9 +71,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     batch_size: texts embedded and written per batch in :meth:`fit` (memory use is bounded by it).
     bucket_size, metric: passed to :func:`vectree.create_collection`.
     show_progress: progress bars while embedding.
-    head: ``"logistic"`` adds a linear head (softmax regression on the same vectors) whose probabilities
-        are mixed with the vote's (:mod:`vectree.apps.classify.head`); None: the vote alone.
-    blend: the head's weight in that mixture, or ``"auto"``: chosen on 10% of the training rows held out.
+    head: ``"logistic"`` (the default) adds a linear head (softmax regression on the same vectors) whose
+        probabilities are mixed with the vote's (:mod:`vectree.apps.classify.head`); None: the vote alone.
+    blend: the head's weight in that mixture, or ``"auto"``: chosen on 10% of the training rows held out
+        (0 when the vote alone is best there: the kNN stays the classifier and explains itself by its neighbours).
     head_C: the head's inverse L2 regularisation.
 
     Attributes (after fit): ``classes_``, ``collection_`` (the :class:`vectree.Collection`), ``embedder_``
@@ -105,7 +93,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         embedder: Embedder | None = None,
         *,
         collection: str | None = None,
-        n_neighbors: int = 10,
+        n_neighbors: int = 20,
         probes: int = DEFAULT_PROBES,
         exact: bool = False,
         weights: str | Callable[[np.ndarray], np.ndarray] = "distance",
@@ -114,7 +102,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         metric: str = "cosine",
         show_progress: bool = False,
         storage_options: dict[str, Any] | None = None,
-        head: str | None = None,
+        head: str | None = "logistic",
         blend: float | str = "auto",
         head_C: float = 10.0,  # noqa: N803
     ) -> None:
@@ -211,29 +199,41 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_batches(self, batches: Iterable[tuple], dim: int) -> DocumentClassifier:
         col = self._create(dim)
-        seen: set[Any] = set()
-
         kept: list[tuple[np.ndarray, list[Any]]] = []  # the rows, for the linear head
         offset = [0]
+
+        counts: dict[Any, int] = {}
 
         def track(stream: Iterable[tuple]) -> Iterator[tuple]:
             for b in stream:
                 if any(y is None for y in b[2]):
                     raise InvalidInputError("labels must not be None: every training text needs a label")
-                seen.update(plain(y) for y in b[2])
-                n = len(b[2])
+                ys = [plain(y) for y in b[2]]
+                for v in ys:
+                    counts[v] = counts.get(v, 0) + 1
+                n, x = len(ys), np.asarray(b[0], np.float32)
                 if self.head is not None:
-                    kept.append((np.asarray(b[0], np.float32), [plain(y) for y in b[2]]))
-                yield (b[0], np.arange(offset[0], offset[0] + n, dtype=np.int64), b[2], b[3])
+                    kept.append((x, ys))
+                ids = np.arange(offset[0], offset[0] + n, dtype=np.int64)
                 offset[0] += n
+                keep = directed(x, self.metric)  # all-zero rows under cosine: see neighbours.py
+                if keep.all():
+                    yield (x, ids, b[2], b[3])
+                elif keep.any():
+                    yield (x[keep], ids[keep], [v for v, k in zip(b[2], keep) if k], None)
 
         t0 = time.perf_counter()
         col.add_batches(track(batches))
+        if not counts:
+            raise InvalidInputError("no training rows: give at least one text (or vector) and its label")
+        if len(col) == 0:
+            raise InvalidInputError("every training row is all zeros: under the cosine metric they have no direction")
         col.build()
         log.info("fitted %d rows into %s in %.1fs", len(col), col.url, time.perf_counter() - t0)
         if self.embedder_ is not None:
             attach_embedder(col, self.embedder_)
-        self.classes_ = np.array(sorted(seen), dtype=object if any(isinstance(c, str) for c in seen) else np.int64)
+        self.classes_ = np.array(sorted(counts), dtype=object if any(isinstance(c, str) for c in counts) else np.int64)
+        self.class_prior_ = prior(np.array([counts[plain(c)] for c in self.classes_]))
         config = {
             "n_neighbors": int(self.n_neighbors),
             "probes": int(self.probes),
@@ -241,6 +241,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             "metric": self.metric,
             "weights": self.weights if isinstance(self.weights, str) else "uniform",
             "classes": [plain(c) for c in self.classes_],
+            "class_prior": self.class_prior_.tolist(),
         }
         self.collection_ = col
         self.n_features_in_ = int(dim)
@@ -255,32 +256,35 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_head(self, x: np.ndarray, labels: list[Any]) -> None:
         """Fit the linear head and choose its weight (``blend="auto"``) on held-out training rows."""
-        from vectree.apps.classify.head import LinearHead, choose_blend
+        from vectree.apps.classify.head import fit_head
 
         index = {c: i for i, c in enumerate(plain(c) for c in self.classes_)}
         y = np.array([index[v] for v in labels], dtype=np.int64)
-        n_cls = len(self.classes_)
-        if self.blend == "auto" and len(y) >= 20:
-            held = np.random.default_rng(0).permutation(len(y))[: max(2, min(5000, len(y) // 10))]
-            rest = np.setdiff1d(np.arange(len(y)), held)
-            head = LinearHead(C=self.head_C).fit(x[rest], y[rest], n_cls)
-            vote = self._vote_without_self(x[held], held)
-            self.blend_, self.blend_scores_ = choose_blend(vote, head.predict_proba(x[held]), y[held])
-            log.info(
-                "linear head: blend %.2f chosen on %d held-out rows (%s)", self.blend_, held.size, self.blend_scores_
-            )
-        else:
-            self.blend_ = 0.5 if self.blend == "auto" else float(self.blend)
-        self.head_ = LinearHead(C=self.head_C).fit(x, y, n_cls)
+        self.head_, self.blend_, scores = fit_head(
+            x, y, len(self.classes_), self.head_C, self.blend, self._vote_without_self
+        )
+        if scores is not None:
+            self.blend_scores_ = scores
 
     def _vote_without_self(self, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The vote for rows already in the collection, each row's own entry left out."""
-        res = self.collection_.search(x, k=int(self.n_neighbors) + 1, probes=self.probes, exact=bool(self.exact))
-        got = np.asarray(res.ids)
-        dist = np.where(got == ids[:, None], np.inf, np.asarray(res.distances, dtype=np.float64))
-        order = np.argsort(dist, axis=1, kind="stable")[:, : int(self.n_neighbors)]
-        labels = np.take_along_axis(np.asarray(res.labels, dtype=object), order, axis=1)
-        return self._vote(labels, np.take_along_axis(dist, order, axis=1))
+        return self._search_vote(x, exclude_ids=ids)
+
+    def _search_vote(
+        self, x: np.ndarray, where: dict | None = None, exclude_ids: np.ndarray | None = None
+    ) -> np.ndarray:
+        return search_vote(
+            self.collection_,
+            x,
+            classes=self.classes_,
+            class_prior=getattr(self, "class_prior_", prior(np.zeros(len(self.classes_)))),
+            n_neighbors=int(self.n_neighbors),
+            probes=self.probes,
+            exact=bool(self.exact),
+            weights=self.weights,
+            where=where,
+            exclude_ids=exclude_ids,
+        )
 
     @classmethod
     def open(
@@ -317,6 +321,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         clf.collection_ = col
         clf.embedder_ = embedder
         clf.n_features_in_ = int(col.dim)
+        clf.class_prior_ = prior(np.asarray(config.get("class_prior", np.zeros(len(classes)))))
         clf.timings_ = Timings()
         clf.head_, clf.blend_ = None, float(config.get("blend", 0.0))
         if "blend" in config:
@@ -357,21 +362,11 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
         t0 = time.perf_counter()
         for s in range(0, len(vectors), self.batch_size):
-            res = self.collection_.search(
-                vectors[s : s + self.batch_size],
-                k=int(self.n_neighbors),
-                probes=self.probes,
-                exact=bool(self.exact),
-                where=where,
-            )
-            out[s : s + len(res)] = self._vote(res.labels, res.distances)
+            out[s : s + self.batch_size] = self._search_vote(vectors[s : s + self.batch_size], where=where)
         if getattr(self, "head_", None) is not None and self.blend_ > 0:
             out = (1 - self.blend_) * out + self.blend_ * self.head_.predict_proba(vectors)
         self.timings_.embed_s, self.timings_.search_s, self.timings_.n = 0.0, time.perf_counter() - t0, len(vectors)
         return out
-
-    def _vote(self, labels: np.ndarray | None, distances: np.ndarray) -> np.ndarray:
-        return weighted_vote(labels, distances, self.classes_, self.weights)
 
     def predict(self, X: Any, where: dict | None = None) -> np.ndarray:
         """The most voted class of each text (ties go to the class listed first in ``classes_``); ``where`` as in

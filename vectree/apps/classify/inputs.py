@@ -1,5 +1,5 @@
 """What a classifier is given: texts or a 2-d array of vectors, in batches; sklearn's validation errors
-raised as vectree's :class:`~vectree.errors.InvalidInputError` (their messages kept)."""
+raised as vectree's :class:`~vectree.errors.InvalidInputError` (their messages kept); what a predict call cost."""
 
 from __future__ import annotations
 
@@ -57,3 +57,19 @@ def as_invalid_input() -> Iterator[None]:
         raise BadVectorsTypeError(str(exc)) from exc
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
+
+
+class Timings:
+    """The cost of the last predict call: ``embed_s``, ``search_s``, ``n`` (one live record per classifier)."""
+
+    def __init__(self) -> None:
+        self.embed_s, self.search_s, self.n = 0.0, 0.0, 0
+
+    def __getitem__(self, key: str) -> float:
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: float) -> None:
+        setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        return f"Timings(embed_s={self.embed_s:.4f}, search_s={self.search_s:.4f}, n={self.n})"
