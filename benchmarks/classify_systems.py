@@ -95,7 +95,9 @@ def vectree_rows(
 ) -> list[dict]:
     """Fit a classifier (on texts, or on precomputed vectors) and score it at every probe setting."""
     url = str(Path(workdir) / f"{ds['name']}-{label}")
-    clf = DocumentClassifier(embedder, collection=url, n_neighbors=n_neighbors, batch_size=2048, bucket_size=1000)
+    clf = DocumentClassifier(
+        embedder, collection=url, n_neighbors=n_neighbors, batch_size=2048, bucket_size=1000, head=None
+    )
     t0 = time.perf_counter()
     if train_vectors is None:
         if isinstance(embedder, Word2VecEmbedder):

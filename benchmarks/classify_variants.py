@@ -90,7 +90,7 @@ def run_variants(ds: dict[str, Any], quick: bool) -> list[dict]:
         ds,
         name,
         f"k={k}, probes={probes}",
-        DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000),
+        DocumentClassifier(n_neighbors=k, probes=probes, bucket_size=1000, head=None),
         tf_train,
         tf_test,
         tf_s,

@@ -59,7 +59,7 @@ def knn(
 ) -> list[dict]:
     rows = []
     t = time.perf_counter()
-    clf = DocumentClassifier(n_neighbors=10, probes=8).fit(train, y)
+    clf = DocumentClassifier(n_neighbors=10, probes=8, head=None).fit(train, y)
     build_s = time.perf_counter() - t
     for exact in (False, True):
         clf.set_params(probes=8, exact=exact)

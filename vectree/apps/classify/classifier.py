@@ -148,7 +148,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         index, return self. ``X`` may be a 2-d array of vectors instead (see ``fit_embeddings``).
 
         ``X`` and ``y`` may be lazy iterables of the same length (a corpus larger than memory streams
-        through in ``batch_size`` pieces); a word2vec embedder that still needs fitting needs ``X`` to be
+        through in ``batch_size`` pieces, though the linear head, the default, holds the vectors for its fit:
+        ``head=None`` keeps memory bounded); a word2vec embedder that still needs fitting needs ``X`` to be
         re-iterable (e.g. a list).
         """
         if self.embedder is None or is_vectors(X):
@@ -200,7 +201,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     def _fit_batches(self, batches: Iterable[tuple], dim: int) -> DocumentClassifier:
         col = self._create(dim)
         kept: list[tuple[np.ndarray, list[Any]]] = []  # the rows, for the linear head
-        offset = [0]
+        offset = [0, 0]  # rows seen, rows stored
 
         counts: dict[Any, int] = {}
 
@@ -217,17 +218,16 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
                 ids = np.arange(offset[0], offset[0] + n, dtype=np.int64)
                 offset[0] += n
                 keep = directed(x, self.metric)  # all-zero rows under cosine: see neighbours.py
+                offset[1] += int(keep.sum())
                 if keep.all():
                     yield (x, ids, b[2], b[3])
                 elif keep.any():
                     yield (x[keep], ids[keep], [v for v, k in zip(b[2], keep) if k], None)
+            if counts and offset[1] == 0:
+                raise InvalidInputError("every training row is all zeros: under cosine they have no direction")
 
         t0 = time.perf_counter()
         col.add_batches(track(batches))
-        if not counts:
-            raise InvalidInputError("no training rows: give at least one text (or vector) and its label")
-        if len(col) == 0:
-            raise InvalidInputError("every training row is all zeros: under the cosine metric they have no direction")
         col.build()
         log.info("fitted %d rows into %s in %.1fs", len(col), col.url, time.perf_counter() - t0)
         if self.embedder_ is not None:
