@@ -240,6 +240,21 @@ def plot(rows: list[dict], path: Path) -> None:
     save_figure(fig, path, dpi=120)
 
 
+def write(rows: list[dict], name: str, command: str, out: Path, notes: str = "") -> None:
+    """The json, the markdown and the figure of ``rows``."""
+    write_results(name, command, 2, rows, {"notes": notes}, out=out)
+    cols = ["accuracy", "macro_f1", "labelled_rows", "seed_accuracy", "seconds"]
+    (out / f"{name}.md").write_text(
+        f"# {name}\n\n`{command}`\n\n"
+        + __doc__.split("\n\n", 2)[2].strip()
+        + f"\n\n![curve]({name}.png)\n\n"
+        + (notes + "\n\n" if notes else "")
+        + markdown_table(rows, cols)
+        + "\n"
+    )
+    plot(rows, out / f"{name}.png")
+
+
 def main() -> None:
     from benchmarks.classify_data import load_arxiv, load_split_file, minilm_vectors
     from benchmarks.classify_goals import tfidf_vectors
@@ -269,18 +284,7 @@ def main() -> None:
             dim = 64 if args.quick else 256
             tr, te, _, emb = tfidf_vectors(ds, dim, args.quick)  # the embedder encodes the descriptions too
             rows += run_dataset(ds, tr, te, emb, f"tfidf-lsa-{dim}")
-        write_results(name, command, 2, rows, out=args.out)
-        cols = ["accuracy", "macro_f1", "labelled_rows", "seed_accuracy", "seconds"]
-        (args.out / f"{name}.md").write_text(
-            f"# {name}\n\n`{command}`\n\n"
-            + __doc__.split("\n\n", 2)[2].strip()
-            + "\n\n![curve]("
-            + name
-            + ".png)\n\n"
-            + markdown_table(rows, cols)
-            + "\n"
-        )
-        plot(rows, args.out / f"{name}.png")
+        write(rows, name, command, args.out)
     print(f"[classify zeroshot] wrote {args.out}/{name}.json/.md/.png", flush=True)
 
 
