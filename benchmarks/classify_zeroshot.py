@@ -228,9 +228,16 @@ def plot(rows: list[dict], path: Path) -> None:
             )
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=f"{kind} (labelled rows)")
         for r, color in zip(
-            [r for r in rs if r["system"].startswith("zero-shot")], ["tab:red", "tab:orange", "tab:purple", "tab:brown"]
+            [r for r in rs if r["system"].startswith("zero-shot")],
+            ["tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"],
         ):
-            ax.axhline(r["metrics"]["accuracy"], color=color, ls="--", lw=1, label=r["system"].split(" [")[0])
+            ax.axhline(
+                r["metrics"]["accuracy"],
+                color=color,
+                ls="--",
+                lw=1,
+                label=r["system"].split(" [")[0] + (" (top 20%)" if "20%" in r["setting"] else ""),
+            )
         ax.set_xscale("log")
         ax.set_xlabel("labelled training rows")
         ax.set_ylabel("accuracy")

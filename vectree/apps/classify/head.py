@@ -62,8 +62,8 @@ class LinearHead:
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """(n, n_classes) softmax probabilities."""
-        z = x @ self.coef_.T + self.intercept_
+        """(n, n_classes) softmax probabilities (float64)."""
+        z = np.asarray(x, np.float64) @ self.coef_.T.astype(np.float64) + self.intercept_  # float64: rows sum to 1
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
