@@ -3,7 +3,7 @@
     python benchmarks/classify.py            # arXiv (time split), 20 Newsgroups, movie reviews, zero-shot
     python benchmarks/classify.py --quick    # small slices, under a minute
 
-Writes benchmarks/results/classify-{arxiv,20ng,movies,zeroshot}.{json,md} and classify.png
+Writes benchmarks/results/classify-{arxiv,20ng,movies,zeroshot-arxiv}.{json,md} and classify.png
 (accuracy against ms per document). Data: ../shared/data (or $VECTREE_SHARED_DATA).
 
 - arXiv: label primary_category, text title + ". " + abstract; train on 2025-03..2026-03, test on
@@ -76,16 +76,11 @@ def main() -> None:
             rows = run_dataset(ds, args.quick, workdir, save)
             save(rows, complete=True)
             all_rows += rows
-        if "zeroshot" in wanted:
+        if "zeroshot" in wanted:  # on arXiv only here; benchmarks/classify_zeroshot.py runs all three datasets
+            from benchmarks.classify_zeroshot import write as write_zeroshot
+
             ds = load_arxiv(args.quick)
-            rows = run_zeroshot(ds, args.quick)
-            write_results(f"classify-zeroshot{tag}", command, 2, rows, {"split": ds["split"]})
-            cols = ["accuracy", "macro_f1", "labelled_rows", "seconds"]
-            (RESULTS / f"classify-zeroshot{tag}.md").write_text(
-                f"# classify-zeroshot{tag}\n\n`{command}`\n\nArXiv, MiniLM vectors; accuracy on the test month, whose "
-                "rows carry no label. Label propagation runs over the kNN graph of train + test rows built with the "
-                "collection's search; kNN uses only the labelled rows.\n\n" + markdown_table(rows, cols) + "\n"
-            )
+            write_zeroshot(run_zeroshot(ds, args.quick), f"classify-zeroshot-arxiv{tag}", command, RESULTS)
     saved = [
         row
         for n in ("arxiv", "20ng", "movies")
