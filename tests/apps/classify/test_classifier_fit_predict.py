@@ -66,7 +66,7 @@ def test_probes_exact_is_refused_with_the_one_spelling(fitted, newsgroups):
 
 def test_uniform_weights_count_votes(newsgroups):
     train = newsgroups["train"][:100]
-    clf = DocumentClassifier(StaticEmbedder(), n_neighbors=5, weights="uniform", exact=True)
+    clf = DocumentClassifier(StaticEmbedder(), n_neighbors=5, weights="uniform", exact=True, head=None)
     clf.fit([r["text"] for r in train], [r["label"] for r in train])
     proba = clf.predict_proba([r["text"] for r in newsgroups["test"][:20]])
     assert set(np.round(proba.ravel() * 5, 6)) <= {0.0, 1.0, 2.0, 3.0, 4.0, 5.0}

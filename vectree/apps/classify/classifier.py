@@ -342,7 +342,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         """(n, n_classes) class probabilities (weighted neighbour votes), columns in ``classes_`` order.
         ``X``: texts, or a 2-d array of vectors.
 
-        ``where``: vote only among stored documents that match this filter (see ``Collection.search``)."""
+        ``where``: vote only among stored documents that match this filter (see ``Collection.search``); the
+        linear head, which knows no filter, then stays out."""
         self._check_fitted()
         if self.embedder_ is None or is_vectors(X):
             return self.predict_proba_embeddings(X, where=where)
@@ -363,7 +364,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         t0 = time.perf_counter()
         for s in range(0, len(vectors), self.batch_size):
             out[s : s + self.batch_size] = self._search_vote(vectors[s : s + self.batch_size], where=where)
-        if getattr(self, "head_", None) is not None and self.blend_ > 0:
+        if getattr(self, "head_", None) is not None and self.blend_ > 0 and where is None:  # the head knows no filter
             out = (1 - self.blend_) * out + self.blend_ * self.head_.predict_proba(vectors)
         self.timings_.embed_s, self.timings_.search_s, self.timings_.n = 0.0, time.perf_counter() - t0, len(vectors)
         return out
