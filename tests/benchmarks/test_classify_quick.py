@@ -10,7 +10,9 @@ from tests.benchmarks.runs import is_png, run_quick
 
 def test_classify_goals_quick_compares_the_default_with_its_peers(tmp_path: Path, shared_data: Path) -> None:
     env = {"VECTREE_SHARED_DATA": str(shared_data)}
-    body = run_quick("classify_goals", tmp_path, "--datasets", "movies", env=env, timeout=900)
+    body = run_quick(
+        "classify_goals", tmp_path, "--datasets", "movies", env=env, timeout=900, name="classify-goals-quick"
+    )
     systems = {r["system"] for r in body["rows"]}
     assert {"fastText", "tfidf+logreg", "vectree[tfidf-lsa-64]"} <= systems
     settings = [r["setting"] for r in body["rows"] if r["system"].startswith("vectree")]
@@ -23,7 +25,9 @@ def test_classify_goals_quick_compares_the_default_with_its_peers(tmp_path: Path
 
 def test_classify_zeroshot_quick_reports_zero_shot_and_the_labelled_curve(tmp_path: Path, shared_data: Path) -> None:
     env = {"VECTREE_SHARED_DATA": str(shared_data)}
-    body = run_quick("classify_zeroshot", tmp_path, "--datasets", "20ng", env=env, timeout=900)
+    body = run_quick(
+        "classify_zeroshot", tmp_path, "--datasets", "20ng", env=env, timeout=900, name="classify-zeroshot-quick"
+    )
     rows = {(r["system"].split(" [")[0], r["metrics"]["labelled_rows"] > 0): r for r in body["rows"]}
     names, described = rows[("zero-shot names", False)], rows[("zero-shot descriptions", False)]
     assert names["metrics"]["accuracy"] > 0.1 and described["metrics"]["accuracy"] > 0.1  # 20 classes: chance 5%
