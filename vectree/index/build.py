@@ -33,6 +33,7 @@ from vectree.format.object_keys import bucket_key, idmap_key, index_key
 from vectree.format.spans import ColumnSpan, column_span
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.centers import center_norms, nearest_center, refine_centers
+from vectree.index.grouped import GROUPED_MIN_CENTERS, GroupedCenters
 from vectree.index.idmap import KeySpill, shard_bits_for
 from vectree.index.index import Index
 from vectree.index.projection import fit_pca
@@ -189,12 +190,16 @@ class Routing:
 
     def route(self, vectors: np.ndarray) -> np.ndarray:
         """The bucket each row goes to."""
+        if self.grouped is not None:
+            return self.grouped.nearest(vectors)
         if self.centers is not None:
             return nearest_center(vectors, self.centers, self._norms)
         return self.tree.route(self.projection.project(vectors))
 
     def __post_init__(self) -> None:
         self._norms = center_norms(self.centers) if self.centers is not None else None
+        many = self.centers is not None and len(self.centers) >= GROUPED_MIN_CENTERS
+        self.grouped = GroupedCenters(self.centers) if many else None
 
 
 def fit_routing(
