@@ -14,7 +14,6 @@ calibration error (15 bins of the top probability) of predict_proba.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.classify_data import CACHE, load_arxiv, load_split_file, minilm_vectors  # noqa: E402
 from benchmarks.classify_systems import fasttext_rows, result_row, tfidf_lr_row  # noqa: E402
-from benchmarks.common import RESULTS, markdown_table, write_results  # noqa: E402
+from benchmarks.common import RESULTS, arguments, markdown_table, write_results  # noqa: E402
 from vectree.apps.classify.classifier import DocumentClassifier  # noqa: E402
 from vectree.embed import TfidfEmbedder  # noqa: E402
 from vectree.embed.base import normalize_rows  # noqa: E402
@@ -220,9 +219,7 @@ def write(rows: list[dict], name: str, command: str, out: Path, notes: str = "")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small slices, under a minute")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the results files")
+    parser = arguments(__doc__, quick="small slices, under a minute")
     parser.add_argument("--datasets", default="arxiv,movies,20ng")
     parser.add_argument("--rerun-arxiv-peers", action="store_true", help="train fastText and TF-IDF+LR on arXiv too")
     args = parser.parse_args()

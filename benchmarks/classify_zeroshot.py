@@ -17,7 +17,6 @@ on the texts without labels; its long posts take too long to encode with MiniLM 
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -37,7 +36,7 @@ from benchmarks.classify_names import (  # noqa: E402
     NG_DESCRIPTIONS,
     NG_NAMES,
 )
-from benchmarks.common import RESULTS, markdown_table, write_results  # noqa: E402
+from benchmarks.common import arguments, markdown_table, write_results  # noqa: E402
 from vectree.apps.classify.classifier import DocumentClassifier  # noqa: E402
 from vectree.apps.classify.evaluate import macro_f1  # noqa: E402
 
@@ -267,9 +266,7 @@ def main() -> None:
     from benchmarks.classify_goals import tfidf_vectors
     from vectree.embed import SentenceEncoder
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small slices, under a minute")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the results files")
+    parser = arguments(__doc__, quick="small slices, under a minute")
     parser.add_argument("--datasets", default="arxiv,20ng,movies")
     args = parser.parse_args()
     name = "classify-zeroshot" + ("-quick" if args.quick else "")
