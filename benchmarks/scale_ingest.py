@@ -5,12 +5,15 @@
     python benchmarks/scale_ingest.py --quick           # 20k rows + 10k added, under a minute
 
 The writer (by default its own process, as a deployment would run it: the serving process only reads)
-adds batches of 10,000 rows (the generator's rows n, n+1, ...: the same mixture). Whenever the next batch
-would take the unindexed tail (scanned exhaustively by every query) past TAIL_BOUND rows, it compacts with
-``keep_tail_rows=KEEP_TAIL``: the buckets gaining the most tail rows are folded (split past twice
-bucket_size in place, SPFresh-style, never rebuilding the index) until at most KEEP_TAIL rows stay, so a
-bucket that would gain a row or two is not rewritten for it. The tail never holds more than TAIL_BOUND
-rows. The reader thread (its own Collection object, refreshed every 20 queries) queries one at a time
+adds batches of 10,000 rows (the generator's rows n, n+1, ...: the same mixture). The unindexed tail may
+hold up to ``tail_bound(n)`` rows (1% of the collection, at least 20,000): past
+``SearchTuning.routed_tail_rows`` a query scans only the tail rows of its probed buckets
+(:mod:`vectree.collection.routed_tail`), so a larger tail costs queries little and lets each bucket
+gather more rows before it is rewritten. Whenever the next batch would take the tail past the bound, the
+writer compacts with ``keep_tail_rows=bound // 2``: the buckets gaining the most tail rows are folded
+(split past twice bucket_size in place, SPFresh-style, never rebuilding the index) until at most that
+many rows stay, so a bucket that would gain a row or two is not rewritten for it. The tail never holds
+more than the bound. The reader thread (its own Collection object, refreshed every 20 queries) queries one at a time
 at the probes setting that reached recall 0.95 quietly. Recall of each query is scored against the
 exact top 10 of the rows that query's version held (the base's exact top 100 merged with an exact scan
 of the rows added so far). Writes benchmarks/results/scale-ingest.{json,md}.
@@ -34,9 +37,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, arguments, machine  # noqa: E402
 
-TAIL_BOUND = 20_000
 WRITERS = {"process": "its own process (the serving process only reads)", "thread": "a thread of the serving process"}
-KEEP_TAIL = 10_000  # each compaction folds the buckets gaining the most rows until at most this many stay
+
+
+def routed_tail_rows() -> int:
+    from vectree.collection.plan import TUNING
+
+    return TUNING.routed_tail_rows
+
+
+def tail_bound(n: int) -> int:
+    """The most unindexed tail rows the writer lets a collection of ``n`` rows hold (1%, at least 20,000).
+
+    >>> tail_bound(1_000_000), tail_bound(10_000_000)
+    (20000, 100000)
+    """
+    return max(20_000, n // 100)
+
+
 BATCH = 10_000
 REFRESH_EVERY = 20
 
@@ -73,23 +91,25 @@ def build_collection(n: int, where: Path, log=print) -> Path:
 
 
 def _ingest(col_dir: Path | str, n: int, add: int, log=print) -> tuple[list[dict], int]:
-    """Add rows n..n+add in batches of BATCH; compact (keeping KEEP_TAIL rows) whenever the tail reaches TAIL_BOUND."""
+    """Add rows n..n+add in batches of BATCH; compact (keeping half the bound) whenever the tail would pass
+    ``tail_bound(n)``."""
     import vectree
     from benchmarks import datasets
 
     added = datasets.synth_rows(n, n + add)
     writer = vectree.open_collection(str(col_dir), cache_bytes=64 << 20)
     compactions, tail_max = [], 0
+    bound = tail_bound(n)
     for s in range(0, add, BATCH):
         batch = added[s : s + BATCH]
         writer.add(batch, ids=np.arange(n + s, n + s + len(batch)))
         tail = writer.stats()["tail_rows"]
         tail_max = max(tail_max, tail)
         last = s + BATCH >= add
-        if tail + BATCH > TAIL_BOUND or last:  # the next batch would pass the bound: compact first
+        if tail + BATCH > bound or last:  # the next batch would pass the bound: compact first
             old = set(writer.index.bucket_fingerprints) - {""}
             tc = time.perf_counter()
-            writer.compact(keep_tail_rows=0 if last else KEEP_TAIL)
+            writer.compact(keep_tail_rows=0 if last else bound // 2)
             new = set(writer.index.bucket_fingerprints) - {""}
             c = {
                 "after_rows": len(writer),
@@ -224,8 +244,8 @@ def run_ingest(
         "recall_loss_within_2x_of_quiet": (1 - busy["recall_at_10"]) <= 2 * max(1e-9, 1 - quiet["recall_at_10"]),
         "recall_ratio": busy["recall_at_10"] / quiet["recall_at_10"],
         "tail_rows_max": tail_max,
-        "tail_bound_rows": TAIL_BOUND,
-        "keep_tail_rows": KEEP_TAIL,
+        "tail_bound_rows": tail_bound(n),
+        "keep_tail_rows": tail_bound(n) // 2,
         "writer": writer_mode,
         "rebuilds": sum(1 for c in compactions if c["operation"] != "compact"),
     }
@@ -251,9 +271,11 @@ def run_ingest(
     lines = [
         f"# scale-ingest: {add:,} rows added in batches of {BATCH:,} into {ds.name} while one thread queries",
         "",
-        f"Command: `{command}` ({body['date']}). Tail bound {TAIL_BOUND:,} rows: when the next batch would take "
-        f"the unindexed tail past it, compact(keep_tail_rows={KEEP_TAIL:,}) folds the buckets gaining the most rows "
-        f"until at most {KEEP_TAIL:,} stay (the last compaction folds all). Writer: "
+        f"Command: `{command}` ({body['date']}). Tail bound {goals['tail_bound_rows']:,} rows (1% of the rows, at "
+        f"least 20,000; a tail past {routed_tail_rows():,} rows is searched through each query's probed "
+        f"buckets): when the next batch would take the unindexed tail past it, "
+        f"compact(keep_tail_rows={goals['keep_tail_rows']:,}) folds the buckets gaining the most rows "
+        f"until at most {goals['keep_tail_rows']:,} stay (the last compaction folds all). Writer: "
         f"{WRITERS[writer_mode]}; "
         f"ingest {ingest_s:.0f} s ({add / ingest_s:.0f} rows/s, compactions included). "
         f"Load average at the start: {body['load_average_at_start']}, at the end: {body['load_average_at_end']}.",
@@ -274,7 +296,8 @@ def run_ingest(
         f"{'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
         f"- recall while ingesting / quiet: {goals['recall_ratio']:.3f} (missed fraction within 2x of quiet: "
         f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
-        f"- largest unindexed tail: {tail_max:,} rows (bound {TAIL_BOUND:,}); full rebuilds: {goals['rebuilds']}",
+        f"- largest unindexed tail: {tail_max:,} rows (bound {goals['tail_bound_rows']:,}); "
+        f"full rebuilds: {goals['rebuilds']}",
         "",
         "| compaction | rows after | tail before -> after | seconds | buckets written | buckets kept | buckets after |",
         "|---|---|---|---|---|---|---|",

@@ -55,6 +55,8 @@ class SearchTuning:
         query_block: queries per matrix product (bounds the distance matrix's memory).
         vectors_only: buckets may be read as their id and vector columns alone (ranged reads from a remote
             store, :mod:`vectree.format.spans`): a search that returns no labels or metadata sets it.
+        routed_tail_rows: from this many unindexed tail rows on, a query that probes fewer than every
+            bucket scans only the tail rows of its probed buckets (:mod:`vectree.collection.routed_tail`).
     """
 
     small_batch: int = 4
@@ -65,6 +67,7 @@ class SearchTuning:
     stream_group: int = 4
     query_block: int = 2048
     vectors_only: bool = False
+    routed_tail_rows: int = 16_384
 
 
 TUNING = SearchTuning()

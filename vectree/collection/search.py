@@ -3,7 +3,8 @@
 1. Route: each query's ``probes`` nearest buckets (:meth:`Index.probe`), or every bucket.
 2. Pick: :func:`vectree.collection.plan.choose_method` (or the caller's ``method``).
 3. Scan with that method (``compiled``, ``matrix`` or ``streamed``, below) into running top-k
-   lists; then the unindexed tail, scanned for every query with matrix products, into the same lists.
+   lists; then the unindexed tail, scanned for every query with matrix products, into the same lists
+   (or, for a large tail, only its rows in each query's probed buckets: :mod:`vectree.collection.routed_tail`).
 4. Assemble: :func:`vectree.collection.results.assemble`, one for every method.
 
 Every block a scan reads is held by this call (a strong reference from the moment the cache hands
@@ -25,6 +26,7 @@ from vectree.collection.cache import Block
 from vectree.collection.kernel import TopK, empty_topk, scan_queries
 from vectree.collection.plan import METHODS, TUNING, SearchTuning, choose_method
 from vectree.collection.results import SearchResult, assemble, concat
+from vectree.collection.routed_tail import routed_tail, segment_blocks
 from vectree.collection.snapshot import Snapshot
 from vectree.collection.streamed import probed_bytes, scan_streamed
 from vectree.errors import InvalidInputError
@@ -77,6 +79,7 @@ def search_snapshot(
         raise InvalidInputError(
             "method='quantized' needs bucket codes: create the collection with codes='int8' and build it"
         )
+    order = None
     if n_buckets:
         order = _route(index, queries, probes, allowed)
         buckets = _probed_buckets(snap, order, nq)
@@ -113,7 +116,7 @@ def search_snapshot(
         stats["method"] = method
     else:
         stats["method"] = "tail"
-    _scan_tail(snap, queries, top, slots, stats, tuning, skip)
+    _scan_tail(snap, queries, order, top, slots, stats, tuning, skip)
     metric = snap.manifest.settings["metric"]
     # the per-query constant left out of the scan: |q|^2 for l2, 1 for cosine and dot
     offset = np.einsum("ij,ij->i", queries, queries) if metric == "l2" else np.ones(nq, np.float32)
@@ -312,19 +315,70 @@ def _scan_matrix(
 
 
 def _scan_tail(
-    snap: Snapshot, queries: np.ndarray, top: TopK, slots: dict, stats: dict, tuning: SearchTuning, skip: Skip
+    snap: Snapshot,
+    queries: np.ndarray,
+    order: np.ndarray | None,
+    top: TopK,
+    slots: dict,
+    stats: dict,
+    tuning: SearchTuning,
+    skip: Skip,
 ) -> None:
-    """The unindexed tail segments, for every query; slots from ``n_buckets`` on."""
+    """The unindexed tail segments, for every query (slots from ``n_buckets`` on); a tail of at least
+    ``tuning.routed_tail_rows`` rows, for queries routed to ``order``'s buckets: only their buckets' rows."""
     if not snap.manifest.segments:
         return
     segs = [(SEGMENTS, s.fingerprint) for s in snap.manifest.segments]
     first = snap.index.n_buckets if snap.index is not None else 0
+    if order is not None and sum(s.rows for s in snap.manifest.segments) >= tuning.routed_tail_rows:
+        _scan_routed_tail(snap, queries, order, top, slots, stats, tuning, skip, first + len(segs))
+        return
     every = np.arange(len(queries))
     scaled = _scaled(snap, queries)
     for g in range(0, len(segs), tuning.fetch_group):
         for i, block in enumerate(snap.cache.blocks(segs[g : g + tuning.fetch_group])):
             _offer_block(snap, scaled, block, every, first + g + i, top, slots, stats, tuning, skip)
             stats["segments_scanned"] += 1
+
+
+def _scan_routed_tail(
+    snap: Snapshot,
+    queries: np.ndarray,
+    order: np.ndarray,
+    top: TopK,
+    slots: dict,
+    stats: dict,
+    tuning: SearchTuning,
+    skip: Skip,
+    first_slot: int,
+) -> None:
+    """Each query's probed buckets' tail rows, in one kernel call; part ``p`` of the tail is slot ``first_slot + p``."""
+    blocks = segment_blocks(snap)  # held by this call, like every block a scan reads
+    tail = routed_tail(snap, blocks)
+    stats["segments_scanned"] += len(blocks)
+    wanted = tail.part_of[order]  # (nq, probes): the part of each probed bucket, -1 for none
+    used = np.unique(wanted[wanted >= 0])
+    if not len(used):
+        return
+    dead_all = tail.dead([skip(b) for b in blocks], [len(b.rows) for b in blocks])
+    parts = [tail.part(int(p)) for p in used]
+    slots.update(zip((first_slot + used).tolist(), parts))
+    l2 = snap.manifest.settings["metric"] == "l2"
+    dead = [None if dead_all is None else dead_all[tail.starts[p] : tail.ends[p]] for p in used.tolist()]
+    lookup = np.full(len(tail.starts) + 1, -1, np.int64)  # the last entry: buckets with no tail rows
+    lookup[used] = np.arange(len(used))
+    plan = np.ascontiguousarray(lookup[wanted])
+    stats["rows_scanned"] += scan_queries(
+        queries,
+        snap.manifest.settings["metric"],
+        [b.scan_block(l2) for b in parts],
+        dead,
+        first_slot + used,
+        plan,
+        top,
+        tuning,
+        stats,
+    )
 
 
 def _scaled(snap: Snapshot, queries: np.ndarray) -> np.ndarray:
