@@ -31,9 +31,13 @@ query, whatever ``probes`` is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from vectree.collection.cache import Block
+from vectree.collection.kernel import TopK, scan_queries
+from vectree.collection.plan import SearchTuning
 from vectree.collection.snapshot import Snapshot
 from vectree.format.bucket import Rows
 from vectree.format.object_keys import SEGMENTS
@@ -122,3 +126,43 @@ def routed_tail(snap: Snapshot, blocks: list[Block] | None = None) -> RoutedTail
     tail = RoutedTail(rows, keys, order, laid[order], index.n_buckets)
     derived["routed_tail"] = (key, tail)
     return tail
+
+
+def scan_routed_tail(
+    snap: Snapshot,
+    queries: np.ndarray,
+    order: np.ndarray,
+    top: TopK,
+    slots: dict,
+    stats: dict,
+    tuning: SearchTuning,
+    skip: Callable[[Block], np.ndarray | None],
+    first_slot: int,
+) -> None:
+    """Each query's probed buckets' tail rows, in one kernel call; part ``p`` of the tail is slot ``first_slot + p``."""
+    blocks = segment_blocks(snap)  # held by this call, like every block a scan reads
+    tail = routed_tail(snap, blocks)
+    stats["segments_scanned"] += len(blocks)
+    wanted = tail.part_of[order]  # (nq, probes): the part of each probed bucket, -1 for none
+    used = np.unique(wanted[wanted >= 0])
+    if not len(used):
+        return
+    dead_all = tail.dead([skip(b) for b in blocks], [len(b.rows) for b in blocks])
+    parts = [tail.part(int(p)) for p in used]
+    slots.update(zip((first_slot + used).tolist(), parts))
+    l2 = snap.manifest.settings["metric"] == "l2"
+    dead = [None if dead_all is None else dead_all[tail.starts[p] : tail.ends[p]] for p in used.tolist()]
+    lookup = np.full(len(tail.starts) + 1, -1, np.int64)  # the last entry: buckets with no tail rows
+    lookup[used] = np.arange(len(used))
+    plan = np.ascontiguousarray(lookup[wanted])
+    stats["rows_scanned"] += scan_queries(
+        queries,
+        snap.manifest.settings["metric"],
+        [b.scan_block(l2) for b in parts],
+        dead,
+        first_slot + used,
+        plan,
+        top,
+        tuning,
+        stats,
+    )

@@ -26,7 +26,7 @@ from vectree.collection.cache import Block
 from vectree.collection.kernel import TopK, empty_topk, scan_queries
 from vectree.collection.plan import METHODS, TUNING, SearchTuning, choose_method
 from vectree.collection.results import SearchResult, assemble, concat
-from vectree.collection.routed_tail import routed_tail, segment_blocks
+from vectree.collection.routed_tail import scan_routed_tail
 from vectree.collection.snapshot import Snapshot
 from vectree.collection.streamed import probed_bytes, scan_streamed
 from vectree.errors import InvalidInputError
@@ -90,7 +90,11 @@ def search_snapshot(
             # (one query's bound, without summing its buckets: every probed bucket as large as the largest)
             bound = len(buckets) * _largest_bucket_bytes(snap)
             probed = bound if 2 * bound <= capacity else probed_bytes(snap, buckets)
+            if 2 * probed > capacity and nq > 1:  # every method holds what it scans: hold at most half the cache
+                return _in_groups(snap, queries, k, probes, include_metadata, tuning, skip, allowed, len(buckets))
             method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
+        if method == "streamed" and nq > 1:
+            return _in_groups(snap, queries, k, probes, include_metadata, tuning, skip, allowed, len(buckets))
         if method != "streamed":
             _prefetch(snap, buckets, tuning)
         if method == "matrix":
@@ -149,6 +153,34 @@ def _split(
         )
     out = concat(parts)
     out.stats["threads"] = workers
+    return out
+
+
+def _in_groups(
+    snap: Snapshot,
+    queries: np.ndarray,
+    k: int,
+    probes: int | None,
+    include_metadata: bool,
+    tuning: SearchTuning,
+    skip: Skip,
+    allowed: np.ndarray | None,
+    n_probed: int,
+) -> SearchResult:
+    """A batch whose probed buckets do not fit the cache, in consecutive groups of queries whose buckets do
+    (half the cache's bytes, bounded by every probed bucket being as large as the largest). Every scan
+    method holds each block it reads until the answer is assembled, so one pass over the whole batch
+    held them all at once (at 10M rows, 250 queries x 48 probes: over 1 GB past a 183 MB cache). A group
+    of one query streams its buckets (:mod:`vectree.collection.streamed`)."""
+    nq = len(queries)
+    per_query = min(n_probed, probes if probes is not None else n_probed) * max(1, _largest_bucket_bytes(snap))
+    size = max(1, int(snap.cache.lru.capacity_bytes // 2 // per_query))
+    parts = [
+        search_snapshot(snap, queries[a : a + size], k, probes, include_metadata, "auto", tuning, skip, allowed)
+        for a in range(0, nq, size)
+    ]
+    out = concat(parts)
+    out.stats.update(method="streamed", query_groups=len(parts))
     return out
 
 
@@ -331,7 +363,7 @@ def _scan_tail(
     segs = [(SEGMENTS, s.fingerprint) for s in snap.manifest.segments]
     first = snap.index.n_buckets if snap.index is not None else 0
     if order is not None and sum(s.rows for s in snap.manifest.segments) >= tuning.routed_tail_rows:
-        _scan_routed_tail(snap, queries, order, top, slots, stats, tuning, skip, first + len(segs))
+        scan_routed_tail(snap, queries, order, top, slots, stats, tuning, skip, first + len(segs))
         return
     every = np.arange(len(queries))
     scaled = _scaled(snap, queries)
@@ -339,46 +371,6 @@ def _scan_tail(
         for i, block in enumerate(snap.cache.blocks(segs[g : g + tuning.fetch_group])):
             _offer_block(snap, scaled, block, every, first + g + i, top, slots, stats, tuning, skip)
             stats["segments_scanned"] += 1
-
-
-def _scan_routed_tail(
-    snap: Snapshot,
-    queries: np.ndarray,
-    order: np.ndarray,
-    top: TopK,
-    slots: dict,
-    stats: dict,
-    tuning: SearchTuning,
-    skip: Skip,
-    first_slot: int,
-) -> None:
-    """Each query's probed buckets' tail rows, in one kernel call; part ``p`` of the tail is slot ``first_slot + p``."""
-    blocks = segment_blocks(snap)  # held by this call, like every block a scan reads
-    tail = routed_tail(snap, blocks)
-    stats["segments_scanned"] += len(blocks)
-    wanted = tail.part_of[order]  # (nq, probes): the part of each probed bucket, -1 for none
-    used = np.unique(wanted[wanted >= 0])
-    if not len(used):
-        return
-    dead_all = tail.dead([skip(b) for b in blocks], [len(b.rows) for b in blocks])
-    parts = [tail.part(int(p)) for p in used]
-    slots.update(zip((first_slot + used).tolist(), parts))
-    l2 = snap.manifest.settings["metric"] == "l2"
-    dead = [None if dead_all is None else dead_all[tail.starts[p] : tail.ends[p]] for p in used.tolist()]
-    lookup = np.full(len(tail.starts) + 1, -1, np.int64)  # the last entry: buckets with no tail rows
-    lookup[used] = np.arange(len(used))
-    plan = np.ascontiguousarray(lookup[wanted])
-    stats["rows_scanned"] += scan_queries(
-        queries,
-        snap.manifest.settings["metric"],
-        [b.scan_block(l2) for b in parts],
-        dead,
-        first_slot + used,
-        plan,
-        top,
-        tuning,
-        stats,
-    )
 
 
 def _scaled(snap: Snapshot, queries: np.ndarray) -> np.ndarray:
