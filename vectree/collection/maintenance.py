@@ -32,6 +32,7 @@ Progress = Callable[[str, int, int], None]
 _SPLIT_FACTOR = 1.0  # a bucket is split once it holds more than bucket_size * this
 SCRATCH_ENV = "VECTREE_TMPDIR"  # where builds spill when no workdir is given (else the collection's _tmp/)
 _CENTER_SPLIT_FACTOR = 2.0  # a bucket of an index routed by centers is split once it passes bucket_size * this
+_TAIL_MEMORY_BYTES = 256 << 20  # compaction holds the tail in memory: a larger one is rebuilt instead
 _NEIGHBOURS = 8  # buckets whose boundary rows are reconsidered when a center-routed bucket splits (SPFresh)
 
 
@@ -102,7 +103,7 @@ def needs_rebuild(snap: Snapshot) -> bool:
     tail_bytes = m.tail_rows * (int(m.settings["dim"]) * 4 + 64)
     # the id map's shards may grow to 4x their planned size before a rebuild re-plans them (amortised)
     bits_off = abs(shard_bits_for(m.rows) - m.idmap_bits) > 1
-    return tail_bytes > cfg.partition_bytes or bits_off or m.tail_rows > m.indexed_rows
+    return tail_bytes > max(cfg.partition_bytes, _TAIL_MEMORY_BYTES) or bits_off or m.tail_rows > m.indexed_rows
 
 
 def compact(

@@ -254,3 +254,27 @@ def unpack_batch(batch: Any) -> tuple[Any, Any, Any, Any]:
         return batch, None, None, None
     items = tuple(batch) + (None,) * (4 - len(batch))
     return items[0], items[1], items[2], items[3]
+
+
+PIECE_BYTES = 16 << 20  # the vectors of one piece of a batch, validated and written at a time
+
+
+def pieces(batch: Any) -> Any:
+    """``(offset, vectors, ids, labels, metadata)`` of one batch, cut into pieces of at most PIECE_BYTES of float32
+    vectors when the batch is a large numpy array: validation and encoding copy what they are given,
+    so one 157 MB batch (50,000 rows of 784 floats) peaked at 710 MB while it was added.
+
+    >>> [(o, len(v)) for o, v, *_ in pieces((np.zeros((10, 1 << 20), np.float32), list(range(10)), None, None))]
+    [(0, 4), (4, 4), (8, 2)]
+    """
+    vectors, ids, labels, metadata = unpack_batch(batch)
+    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or vectors.nbytes <= PIECE_BYTES:
+        yield 0, vectors, ids, labels, metadata
+        return
+    step = max(1, PIECE_BYTES // max(1, vectors.shape[1] * 4))
+    parts = [ids, labels, metadata]
+    if any(p is not None and not hasattr(p, "__getitem__") for p in parts):
+        yield 0, vectors, ids, labels, metadata  # not sliceable: as given
+        return
+    for s in range(0, len(vectors), step):
+        yield (s, vectors[s : s + step], *(None if p is None else p[s : s + step] for p in parts))

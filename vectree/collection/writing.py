@@ -27,7 +27,7 @@ from vectree.collection.rows import (
     write_segments,
 )
 from vectree.collection.snapshot import Snapshot
-from vectree.collection.validate import as_ids, prepare_rows, unpack_batch
+from vectree.collection.validate import as_ids, pieces, prepare_rows
 from vectree.errors import ConflictError, InvalidInputError, NotFoundError
 from vectree.format.bucket import Rows
 from vectree.format.fingerprint import fingerprint
@@ -120,11 +120,15 @@ class Writes:
         write_id = new_write_id()
         kw = keywords.delta_writer(self.store, base.attachments)  # the keyword index's part for these rows
         try:
-            for batch in batches:
-                vectors, ids, labels, metadata = unpack_batch(batch)
+            for offset, vectors, ids, labels, metadata in (piece for batch in batches for piece in pieces(batch)):
                 auto_ids = auto_ids or ids is None
                 proto = base.next("add", settings=settings, next_auto_id=next_auto)
-                rows, settings = prepare_rows(vectors, ids, labels, metadata, proto)
+                try:
+                    rows, settings = prepare_rows(vectors, ids, labels, metadata, proto)
+                except InvalidInputError as e:
+                    if offset:  # a large batch is checked in pieces: say where this one starts
+                        raise InvalidInputError(f"{e} (row numbers counted from row {offset} of the batch)") from None
+                    raise
                 keys = id_keys(rows.ids)
                 pos = np.searchsorted(seen, keys)
                 again = (
