@@ -28,7 +28,7 @@ from vectree.collection.plan import METHODS, TUNING, SearchTuning, choose_method
 from vectree.collection.results import SearchResult, assemble, concat
 from vectree.collection.routed_tail import scan_routed_tail
 from vectree.collection.snapshot import Snapshot
-from vectree.collection.streamed import probed_bytes, scan_streamed
+from vectree.collection.streamed import keep_rows, probed_bytes, scan_streamed
 from vectree.errors import InvalidInputError
 from vectree.format.object_keys import BUCKETS, SEGMENTS
 from vectree.pools import one_blas_thread, pool, scan_threads
@@ -85,38 +85,31 @@ def search_snapshot(
         buckets = _probed_buckets(snap, order, nq)
         if allowed is not None:
             buckets = [bucket for bucket in buckets if allowed[bucket]]
+        group = None  # queries a pass may hold, when the batch's buckets do not fit the cache
         if method == "auto":
             capacity = snap.cache.lru.capacity_bytes
             # (one query's bound, without summing its buckets: every probed bucket as large as the largest)
             bound = len(buckets) * _largest_bucket_bytes(snap)
             probed = bound if 2 * bound <= capacity else probed_bytes(snap, buckets)
-            if 2 * probed > capacity and nq > 1:  # every method holds what it scans: hold at most half the cache
-                return _in_groups(snap, queries, k, probes, include_metadata, tuning, skip, allowed, len(buckets))
-            method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
-        if method == "streamed" and nq > 1:
-            return _in_groups(snap, queries, k, probes, include_metadata, tuning, skip, allowed, len(buckets))
-        if method != "streamed":
+            if 2 * probed > capacity and nq > 1:  # every method holds what it scans: hold half the cache
+                group = _group_size(snap, probes, len(buckets))
+            else:
+                method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
+        elif method == "streamed" and nq > 1:  # asked for: each query streams on its own
+            group = 1
+        if group is not None:
+            method = _scan_in_groups(snap, queries, order, allowed, group, top, slots, stats, tuning, skip, has_codes)
+        elif method == "matrix":
             _prefetch(snap, buckets, tuning)
-        if method == "matrix":
             workers = scan_threads()
             if workers > 1 and nq >= tuning.split_min_queries * workers:
                 return _split(snap, queries, k, probes, include_metadata, workers, tuning, skip, allowed)
             _scan_matrix(snap, queries, order, buckets, top, slots, stats, tuning, skip)
-        elif method == "streamed" and nq == 1:
+        elif method == "streamed":  # one query
             scan_streamed(snap, queries, buckets, top, slots, stats, tuning, skip, has_codes)
-        else:  # compiled or quantized (and "streamed" for a batch, which streams only one query at a time)
-            _scan_compiled(
-                snap,
-                queries,
-                order,
-                buckets,
-                top,
-                slots,
-                stats,
-                tuning,
-                skip,
-                method == "quantized" or (method == "streamed" and has_codes),
-            )
+        else:  # compiled or quantized
+            _prefetch(snap, buckets, tuning)
+            _scan_compiled(snap, queries, order, buckets, top, slots, stats, tuning, skip, method == "quantized")
         stats["method"] = method
     else:
         stats["method"] = "tail"
@@ -156,32 +149,50 @@ def _split(
     return out
 
 
-def _in_groups(
+def _group_size(snap: Snapshot, probes: int | None, n_probed: int) -> int:
+    """Queries a group may hold: their probed buckets in half the cache, every one as large as the largest."""
+    per_query = min(n_probed, probes if probes is not None else n_probed) * max(1, _largest_bucket_bytes(snap))
+    return max(1, int(snap.cache.lru.capacity_bytes // 2 // per_query))
+
+
+def _scan_in_groups(
     snap: Snapshot,
     queries: np.ndarray,
-    k: int,
-    probes: int | None,
-    include_metadata: bool,
+    order: np.ndarray | None,
+    allowed: np.ndarray | None,
+    size: int,
+    top: TopK,
+    slots: dict,
+    stats: dict,
     tuning: SearchTuning,
     skip: Skip,
-    allowed: np.ndarray | None,
-    n_probed: int,
-) -> SearchResult:
-    """A batch whose probed buckets do not fit the cache, in consecutive groups of queries whose buckets do
-    (half the cache's bytes, bounded by every probed bucket being as large as the largest). Every scan
-    method holds each block it reads until the answer is assembled, so one pass over the whole batch
-    held them all at once (at 10M rows, 250 queries x 48 probes: over 1 GB past a 183 MB cache). A group
-    of one query streams its buckets (:mod:`vectree.collection.streamed`)."""
+    codes: bool,
+) -> str:
+    """A batch whose probed buckets do not fit the cache, ``size`` queries at a time; returns the method.
+
+    Every scan method holds each block it reads until the answer is assembled, so one pass over such a
+    batch held all its buckets at once (at 10M rows, 250 queries x 48 probes: over 1 GB past a 183 MB
+    cache). Here each group's buckets are let go once the group is scanned, keeping only the ids, labels
+    and metadata of the rows in its running top k. A group of one query streams its buckets
+    (:mod:`vectree.collection.streamed`); larger groups take the compiled scan (through codes where the
+    buckets have them), whose answer for a query does not depend on the other queries of its batch, so
+    the groups answer as one pass of that method would. The tail is scanned after, for the whole batch.
+    """
     nq = len(queries)
-    per_query = min(n_probed, probes if probes is not None else n_probed) * max(1, _largest_bucket_bytes(snap))
-    size = max(1, int(snap.cache.lru.capacity_bytes // 2 // per_query))
-    parts = [
-        search_snapshot(snap, queries[a : a + size], k, probes, include_metadata, "auto", tuning, skip, allowed)
-        for a in range(0, nq, size)
-    ]
-    out = concat(parts)
-    out.stats.update(method="streamed", query_groups=len(parts))
-    return out
+    for a in range(0, nq, size):
+        sub = order[a : a + size] if order is not None else None
+        buckets = _probed_buckets(snap, sub, len(queries[a : a + size]))
+        if allowed is not None:
+            buckets = [bucket for bucket in buckets if allowed[bucket]]
+        part = tuple(t[a : a + size] for t in top)  # views: the group's rows of the running lists
+        held: dict[int, Any] = {}
+        if size == 1:
+            scan_streamed(snap, queries[a : a + 1], buckets, part, held, stats, tuning, skip, codes)
+        else:
+            _scan_compiled(snap, queries[a : a + size], sub, buckets, part, held, stats, tuning, skip, codes)
+        keep_rows(slots, held, part)
+    stats["query_groups"] = -(-nq // size)
+    return "streamed" if size == 1 else ("quantized" if codes else "compiled")
 
 
 def _no_split(tuning: SearchTuning) -> SearchTuning:

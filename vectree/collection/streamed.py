@@ -48,6 +48,24 @@ def _kept(block: Block, rows: list[int]) -> SimpleNamespace:
     )
 
 
+def keep_rows(slots: dict, held: dict, top: TopK) -> None:
+    """Into ``slots``, what the lists of ``top`` still reference of the blocks in ``held`` (slot -> block):
+    their ids, labels and metadata, merged with what ``slots`` already keeps of the same block."""
+    refs = np.concatenate([top[1][i, : int(top[2][i])] for i in range(len(top[2]))]) if len(top[2]) else []
+    wanted: dict[int, list[int]] = {}
+    for r in np.unique(refs).tolist():
+        if r >> 32 in held:
+            wanted.setdefault(r >> 32, []).append(r & 0xFFFFFFFF)
+    for slot, rows in wanted.items():
+        kept = _kept(held[slot], rows)
+        old = slots.get(slot)
+        if old is not None:  # an earlier group kept other rows of this block
+            for name in ("ids", "labels", "metadata"):
+                if getattr(kept.rows, name) is not None:
+                    getattr(kept.rows, name).values.update(getattr(old.rows, name).values)
+        slots[slot] = kept
+
+
 def scan_streamed(
     snap: Snapshot,
     queries: np.ndarray,
