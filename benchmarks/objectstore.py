@@ -147,10 +147,15 @@ def measure_local(system, setting: int, queries: np.ndarray, truth: np.ndarray, 
     return metrics
 
 
-def cold_warm(system, options: dict | None, setting: int, queries: np.ndarray, n_cold: int, n_warm: int) -> dict:
-    """Cold (fresh handle per query) and warm (one handle, after a pass) latencies; through ``options``."""
+def cold_warm(
+    system, options: dict | None, setting: int, queries: np.ndarray, n_cold: int, n_warm: int, before_cold=None
+) -> dict:
+    """Cold (fresh handle per query, ``before_cold()`` run untimed before each) and warm (one handle, after a
+    pass) latencies; through ``options``."""
     cold = []
     for q in queries[:n_cold]:
+        if before_cold is not None:
+            before_cold()
         t = time.perf_counter()
         h = system.open(options)
         system.search_one(h, q, setting)
@@ -174,24 +179,36 @@ def cold_warm(system, options: dict | None, setting: int, queries: np.ndarray, n
 def measure_s3(
     system, options: dict, setting: int, queries: np.ndarray, n_cold: int, n_warm: int, proxy: ProxyProcess
 ) -> dict:
-    """Through the delaying proxy: latencies, then a metered cold pass (requests, KB, round trips per query)."""
-    metrics = cold_warm(system, options, setting, queries, n_cold, n_warm)
-    reqs, kb, trips, own_trips, own_kb = [], [], [], [], []
+    """Through the delaying proxy: latencies (cold: every connection closed first, so each cold query opens its
+    own), then a metered cold pass (requests, KB, round trips per query) on the connections the process's client
+    keeps open (its latencies: "pooled cold")."""
+
+    def fresh_connections() -> None:
+        proxy.drop()
+        time.sleep(0.02)  # (untimed) the client sees its connections closed before the next request
+
+    metrics = cold_warm(system, options, setting, queries, n_cold, n_warm, before_cold=fresh_connections)
+    reqs, kb, trips, own_trips, own_kb, pooled, retries = [], [], [], [], [], [], []
     for q in queries[:n_cold]:
         proxy.reset()
+        t = time.perf_counter()
         h = system.open(options)
         system.search_one(h, q, setting)
+        pooled.append(time.perf_counter() - t)
         seen = proxy.stats()
         reqs.append(seen["requests"])
         kb.append(seen["bytes_in"] / 1024)
         trips.append(seen["round_trips"])
         if hasattr(h, "store"):
+            retries.append(h.store.retries)
             own_trips.append(h.store.round_trips)
             own_kb.append(h.store.bytes_read / 1024)
+    metrics["pooled_cold_p50_ms"] = round(pct(pooled, 50), 2)
     metrics["cold_requests_per_query"] = round(float(np.mean(reqs)), 2)
     metrics["cold_kb_per_query"] = round(float(np.mean(kb)), 1)
     metrics["cold_round_trips_per_query"] = round(float(np.median(trips)), 2)
     if own_trips:
+        metrics["cold_retries"] = int(sum(retries))
         metrics["cold_round_trips_own_counter"] = round(float(np.mean(own_trips)), 2)
         metrics["cold_payload_kb_per_query"] = round(float(np.mean(own_kb)), 1)
     h = system.open(options)
@@ -231,6 +248,8 @@ def summarize(rows: list[dict], delays: list[int], target: float = 0.95) -> list
                 "recall_lancedb": lm["recall_at_10"],
                 "cold_p50_ms_vectree": v["cold_p50_ms"],
                 "cold_p50_ms_lancedb": lm["cold_p50_ms"],
+                "pooled_cold_p50_ms_vectree": v.get("pooled_cold_p50_ms"),
+                "pooled_cold_p50_ms_lancedb": lm.get("pooled_cold_p50_ms"),
                 "local_cold_p50_ms_vectree": local["metrics"]["cold_p50_ms"],
                 "cold_bound_ms": round(bound, 2),
                 "warm_p50_ms_vectree": v["warm_p50_ms"],
@@ -351,7 +370,11 @@ def main(argv: list[str] | None = None) -> dict:
         "queries",
         "notes": (
             f"bucket_size={bucket_size} (lancedb IVF_FLAT with the same rows per partition); cold = fresh handle "
-            f"per query, {n_cold} queries; warm = {n_warm} queries after one pass over them; every S3 request "
+            f"per query, {n_cold} queries, every connection through the proxy closed before each (each cold query "
+            "opens its own TCP connections); what a fresh handle reuses is the process's S3 client object "
+            "(vectree: storage/s3_clients.py; lancedb: its object store registry), no data, index or buckets: "
+            "caches start empty; pooled cold = the same fresh handles on the connections the client keeps open "
+            "(the metered pass); warm = {n_warm} queries after one pass over them; every S3 request "
             "goes through a loopback proxy holding it for the added delay; requests, KB (headers included) and "
             "round trips (longest chain of non-overlapping requests of one query, median) metered by the proxy "
             "for both systems; vectree's own counters (payload KB; round trips as the dependency depth of its "

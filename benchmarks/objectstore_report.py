@@ -8,11 +8,13 @@ COLS = [
     "recall_at_10",
     "cold_p50_ms",
     "cold_p99_ms",
+    "pooled_cold_p50_ms",
     "warm_p50_ms",
     "warm_p99_ms",
     "cold_requests_per_query",
     "cold_round_trips_per_query",
     "cold_round_trips_own_counter",
+    "cold_retries",
     "cold_kb_per_query",
     "cold_payload_kb_per_query",
     "warm_requests_per_query",
@@ -39,14 +41,15 @@ def write_markdown(path: Path, result: dict) -> None:
         "## At recall 0.95 (each system's cheapest setting reaching it), per added delay",
         "",
         "| delay ms | vectree | lancedb | recall vt / ld | cold p50 ms vt / ld | x | bound ms (2.5 d + local) | "
-        "warm p50 ms vt / ld | x | round trips vt / ld | requests vt / ld | KB vt / ld |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "pooled cold p50 ms vt / ld | warm p50 ms vt / ld | x | round trips vt / ld | requests vt / ld | KB vt / ld |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["at_recall_0_95"]:
         lines.append(
             f"| {s['delay_ms']} | {s['vectree']} | {s['lancedb']} | {s['recall_vectree']} / {s['recall_lancedb']} | "
             f"{s['cold_p50_ms_vectree']} / {s['cold_p50_ms_lancedb']} | {s['lancedb_over_vectree_cold_p50']} | "
-            f"{s['cold_bound_ms']} | {s['warm_p50_ms_vectree']} / {s['warm_p50_ms_lancedb']} | "
+            f"{s['cold_bound_ms']} | {s.get('pooled_cold_p50_ms_vectree')} / {s.get('pooled_cold_p50_ms_lancedb')} | "
+            f"{s['warm_p50_ms_vectree']} / {s['warm_p50_ms_lancedb']} | "
             f"{s['lancedb_over_vectree_warm_p50']} | {s['round_trips_vectree']} / {s['round_trips_lancedb']} | "
             f"{s['requests_vectree']} / {s['requests_lancedb']} | {s['cold_kb_vectree']} / {s['cold_kb_lancedb']} |"
         )
@@ -84,6 +87,11 @@ def plot(path: Path, result: dict) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(d, [e["cold_p50_ms_lancedb"] for e in s], "o-", label="lancedb (IVF_FLAT)")
     ax.plot(d, [e["cold_p50_ms_vectree"] for e in s], "o-", label="vectree")
+    if all(e.get("pooled_cold_p50_ms_vectree") is not None for e in s):
+        ax.plot(d, [e["pooled_cold_p50_ms_lancedb"] for e in s], "o:", color="C0", alpha=0.6,
+                label="lancedb, connections kept open")  # fmt: skip
+        ax.plot(d, [e["pooled_cold_p50_ms_vectree"] for e in s], "o:", color="C1", alpha=0.6,
+                label="vectree, connections kept open")  # fmt: skip
     ax.plot(d, [e["cold_bound_ms"] for e in s], "k--", lw=1, label="goal: 2.5 x delay + local cold")
     for e in s:
         ax.annotate(f"{e['round_trips_lancedb']:g} RT", (e["delay_ms"], e["cold_p50_ms_lancedb"]), fontsize=8,

@@ -153,8 +153,9 @@ class ObjectCache:
 
     @property
     def known_layouts(self) -> int:
-        """Files whose array offsets are recorded (a re-read of one after eviction skips Arrow)."""
-        return len(self._layouts)
+        """Files whose array offsets are recorded (a re-read of one after eviction skips Arrow): decoded whole
+        once, or read as the span their index records."""
+        return len(self._layouts) + sum(1 for k in list(self._checked) if k.endswith("#span"))
 
     def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
         if self.disk is None:
@@ -173,7 +174,7 @@ class ObjectCache:
         spans = getattr(index, "bucket_spans", None)
         if spans is None:
             return
-        dim = int(index.projection.mean.shape[0])
+        dim = int(index.projection.mean.shape[0]) - (1 if index.projection.augment_norm else 0)  # (dot: +1)
         for fp, span, n in zip(index.bucket_fingerprints, spans, index.bucket_rows.tolist()):
             if span is not None and fp:
                 self.spans[fp] = (span, int(n), dim)

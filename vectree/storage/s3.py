@@ -37,7 +37,7 @@ from vectree.errors import InvalidInputError, NotFoundError, StorageError
 from vectree.storage.base import ObjectInfo, ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
 from vectree.storage.s3_clients import shared_client
-from vectree.storage.s3_errors import is_transient, s3_code, short_message
+from vectree.storage.s3_errors import is_transient, translate
 from vectree.storage.trace import Pending, RequestDepth
 
 T = TypeVar("T")
@@ -219,28 +219,12 @@ class S3Store(ObjectStore):
 
         try:
             return call_with_retry(attempt, self.retry, is_transient, on_retry=self._on_retry, what=f"{what} {key}")
-        except GaveUp as exc:
-            raise StorageError(
-                f"{what} {key!r} in {self.url} (endpoint {self.endpoint_url or 'AWS'}) failed after "
-                f"{exc.attempts} attempt(s) over {exc.elapsed_s:.1f} s: {short_message(exc.last)}. "
-                "Check that the server is up and reachable, or raise the retry budget (retry=...)."
-            ) from exc.last
-        except FileNotFoundError as exc:
-            if s3_code(exc) == "NoSuchBucket" or "NoSuchBucket" in str(exc):
-                raise StorageError(
-                    f"{what} {key!r} in {self.url} failed: the bucket does not exist "
-                    f"(endpoint {self.endpoint_url or 'AWS'}): {short_message(exc)}"
-                ) from None
-            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
-        except (obx.PermissionDeniedError, obx.UnauthenticatedError) as exc:
-            raise StorageError(
-                f"{what} {key!r} in {self.url} was refused ({type(exc).__name__}): check the credentials "
-                "(access_key_id/secret_access_key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket."
-            ) from exc
         except (obx.AlreadyExistsError, obx.PreconditionError):
             raise
-        except obx.BaseError as exc:
-            raise StorageError(f"{what} {key!r} in {self.url} failed: {short_message(exc)}") from exc
+        except (GaveUp, FileNotFoundError, obx.BaseError) as exc:
+            raise translate(exc, what, key, self.url, self.endpoint_url) from (
+                exc.last if isinstance(exc, GaveUp) else None if isinstance(exc, FileNotFoundError) else exc
+            )
 
     # -- the ObjectStore interface -------------------------------------------------------------
 
