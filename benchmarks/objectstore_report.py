@@ -58,6 +58,24 @@ def write_markdown(path: Path, result: dict) -> None:
     for s in result["at_recall_0_95"]:
         marks = ["met" if s["goals"][k] else "**missed**" for k in GOALS]
         lines.append(f"| {s['delay_ms']} | " + " | ".join(marks) + " |")
+    f16 = result.get("at_recall_0_95_float16")
+    if f16:
+        lines += [
+            "",
+            'vectree storing its vectors as float16 (`vector_dtype="float16"`: half the bytes; lancedb as above, '
+            "float32), its own local cold time in the bound:",
+            "",
+            "| delay ms | vectree f16 | recall | cold p50 ms vt16 / ld | bound ms | pooled cold p50 ms | KB vt16 / ld "
+            "| " + " | ".join(GOALS.values()) + " |",
+            "|---|---|---|---|---|---|---|" + "---|" * len(GOALS),
+        ]
+        for s in f16:
+            marks = ["met" if s["goals"][k] else "**missed**" for k in GOALS]
+            lines.append(
+                f"| {s['delay_ms']} | {s['vectree']} | {s['recall_vectree']} | {s['cold_p50_ms_vectree']} / "
+                f"{s['cold_p50_ms_lancedb']} | {s['cold_bound_ms']} | {s.get('pooled_cold_p50_ms_vectree')} | "
+                f"{s['cold_kb_vectree']} / {s['cold_kb_lancedb']} | " + " | ".join(marks) + " |"
+            )
     lines += [
         "",
         "## Every setting",
@@ -93,6 +111,10 @@ def plot(path: Path, result: dict) -> None:
         ax.plot(d, [e["pooled_cold_p50_ms_vectree"] for e in s], "o:", color="C1", alpha=0.6,
                 label="vectree, connections kept open")  # fmt: skip
     ax.plot(d, [e["cold_bound_ms"] for e in s], "k--", lw=1, label="goal: 2.5 x delay + local cold")
+    f16 = result.get("at_recall_0_95_float16")
+    if f16:
+        ax.plot([e["delay_ms"] for e in f16], [e["cold_p50_ms_vectree"] for e in f16], "s-", color="C2", ms=4,
+                label="vectree, float16 vectors")  # fmt: skip
     for e in s:
         ax.annotate(f"{e['round_trips_lancedb']:g} RT", (e["delay_ms"], e["cold_p50_ms_lancedb"]), fontsize=8,
                     textcoords="offset points", xytext=(4, 4))  # fmt: skip
