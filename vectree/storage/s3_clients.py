@@ -9,7 +9,9 @@ reads everything it needs from the store. Its idle connections are reused by the
 TCP, or TLS, handshake); ``client_options={"pool_max_idle_per_host": "0"}`` keeps none.
 
 Clients are kept in a small LRU (:data:`MAX_CLIENTS`); :func:`clear` drops them all (their connections
-close once no handle uses them).
+close once no handle uses them). A forked child starts with none (a client's runtime threads do not
+survive a fork; obstore itself hangs in a forked child of a process that used it, shared client or
+not: start worker processes with ``spawn``).
 
 >>> a = shared_client("b", None, {"region": "r", "endpoint": "http://127.0.0.1:9"}, {"allow_http": True}, {})
 >>> b = shared_client("b", None, {"region": "r", "endpoint": "http://127.0.0.1:9"}, {"allow_http": True}, {})
@@ -19,6 +21,7 @@ close once no handle uses them).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -78,3 +81,13 @@ def count() -> int:
     """Clients kept now."""
     with _LOCK:
         return len(_CLIENTS)
+
+
+def _after_fork_in_child() -> None:
+    global _LOCK, built
+    _LOCK = threading.Lock()  # (another thread of the parent may have held it at the fork)
+    _CLIENTS.clear()
+    built = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
