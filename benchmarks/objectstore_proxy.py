@@ -6,7 +6,9 @@ the *sequential round trips* of a cold query, measured from the outside as the l
 requests each sent after the previous one was answered (the most requests of the query that are
 pairwise non-overlapping in time: a lower bound on its dependency depth, exact when the requests of
 one wave overlap, which the added delay makes sure of). A request is held ``delay_s`` before it is
-forwarded, as if the server were that much further away (S3's GET p50 is ~60 ms).
+forwarded, as if the server were that much further away (S3's GET p50 is ~60 ms). :meth:`DelayProxy.drop`
+closes every connection open through it, so the next request of any client opens a new one (a cold
+query that pays its TCP handshakes, as a first invocation does).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class DelayProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()  # client and upstream sockets of the live connections
         self.reset()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -46,6 +49,15 @@ class DelayProxy:
     def close(self) -> None:
         self._listener.close()
 
+    def drop(self) -> int:
+        """Close every live connection (both sides); returns how many there were."""
+        with self._lock:
+            sockets, self._open = list(self._open), set()
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        return len(sockets) // 2
+
     def _accept(self) -> None:
         while True:
             try:
@@ -53,16 +65,20 @@ class DelayProxy:
             except OSError:
                 return
             upstream = socket.create_connection(self.upstream)
+            with self._lock:
+                self._open.update((client, upstream))
             waiting: list[float] = []  # request times on this connection not answered yet
             threading.Thread(target=self._pipe, args=(client, upstream, True, waiting), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, False, waiting), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, from_client: bool, waiting: list[float]) -> None:
+        buf = bytearray(1 << 20)  # one buffer a direction: large reads, no allocation per read (a cheap relay)
+        view = memoryview(buf)
         try:
-            while data := src.recv(1 << 16):
+            while got := src.recv_into(buf):
                 now = time.perf_counter()
                 if from_client:
-                    n = data.count(b" HTTP/1.1\r\n")  # request lines (reads carry no body)
+                    n = buf.count(b" HTTP/1.1\r\n", 0, got)  # request lines (reads carry no body)
                     if n:
                         with self._lock:
                             self.requests += n
@@ -71,16 +87,19 @@ class DelayProxy:
                             time.sleep(self.delay_s)
                 else:
                     with self._lock:
-                        self.bytes_in += len(data)
-                        if waiting and data.startswith(b"HTTP/1."):  # the start of an answer
+                        self.bytes_in += got
+                        if waiting and got >= 7 and buf.startswith(b"HTTP/1."):  # the start of an answer
                             self.intervals.append((waiting.pop(0), now))
-                dst.sendall(data)
+                dst.sendall(view[:got])
         except OSError:
             pass
         finally:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                self._open.discard(src)
+                self._open.discard(dst)
 
 
 def _serve(upstream_port: int, conn) -> None:  # noqa: ANN001 - a multiprocessing Connection
@@ -97,6 +116,8 @@ def _serve(upstream_port: int, conn) -> None:  # noqa: ANN001 - a multiprocessin
             proxy.reset()
         elif cmd == "stats":
             conn.send({"requests": proxy.requests, "bytes_in": proxy.bytes_in, "round_trips": proxy.round_trips()})
+        elif cmd == "drop":
+            conn.send(proxy.drop())
         elif cmd == "close":
             proxy.close()
             return
@@ -119,6 +140,11 @@ class ProxyProcess:
 
     def reset(self) -> None:
         self._conn.send(("reset", None))
+
+    def drop(self) -> int:
+        """Close every connection open through the proxy (see :meth:`DelayProxy.drop`)."""
+        self._conn.send(("drop", None))
+        return self._conn.recv()
 
     def stats(self) -> dict:
         """Requests, bytes returned and round trips (see :meth:`DelayProxy.round_trips`) since :meth:`reset`."""

@@ -8,11 +8,13 @@ COLS = [
     "recall_at_10",
     "cold_p50_ms",
     "cold_p99_ms",
+    "pooled_cold_p50_ms",
     "warm_p50_ms",
     "warm_p99_ms",
     "cold_requests_per_query",
     "cold_round_trips_per_query",
     "cold_round_trips_own_counter",
+    "cold_retries",
     "cold_kb_per_query",
     "cold_payload_kb_per_query",
     "warm_requests_per_query",
@@ -39,14 +41,15 @@ def write_markdown(path: Path, result: dict) -> None:
         "## At recall 0.95 (each system's cheapest setting reaching it), per added delay",
         "",
         "| delay ms | vectree | lancedb | recall vt / ld | cold p50 ms vt / ld | x | bound ms (2.5 d + local) | "
-        "warm p50 ms vt / ld | x | round trips vt / ld | requests vt / ld | KB vt / ld |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "pooled cold p50 ms vt / ld | warm p50 ms vt / ld | x | round trips vt / ld | requests vt / ld | KB vt / ld |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["at_recall_0_95"]:
         lines.append(
             f"| {s['delay_ms']} | {s['vectree']} | {s['lancedb']} | {s['recall_vectree']} / {s['recall_lancedb']} | "
             f"{s['cold_p50_ms_vectree']} / {s['cold_p50_ms_lancedb']} | {s['lancedb_over_vectree_cold_p50']} | "
-            f"{s['cold_bound_ms']} | {s['warm_p50_ms_vectree']} / {s['warm_p50_ms_lancedb']} | "
+            f"{s['cold_bound_ms']} | {s.get('pooled_cold_p50_ms_vectree')} / {s.get('pooled_cold_p50_ms_lancedb')} | "
+            f"{s['warm_p50_ms_vectree']} / {s['warm_p50_ms_lancedb']} | "
             f"{s['lancedb_over_vectree_warm_p50']} | {s['round_trips_vectree']} / {s['round_trips_lancedb']} | "
             f"{s['requests_vectree']} / {s['requests_lancedb']} | {s['cold_kb_vectree']} / {s['cold_kb_lancedb']} |"
         )
@@ -55,6 +58,24 @@ def write_markdown(path: Path, result: dict) -> None:
     for s in result["at_recall_0_95"]:
         marks = ["met" if s["goals"][k] else "**missed**" for k in GOALS]
         lines.append(f"| {s['delay_ms']} | " + " | ".join(marks) + " |")
+    f16 = result.get("at_recall_0_95_float16")
+    if f16:
+        lines += [
+            "",
+            'vectree storing its vectors as float16 (`vector_dtype="float16"`: half the bytes; lancedb as above, '
+            "float32), its own local cold time in the bound:",
+            "",
+            "| delay ms | vectree f16 | recall | cold p50 ms vt16 / ld | bound ms | pooled cold p50 ms | KB vt16 / ld "
+            "| " + " | ".join(GOALS.values()) + " |",
+            "|---|---|---|---|---|---|---|" + "---|" * len(GOALS),
+        ]
+        for s in f16:
+            marks = ["met" if s["goals"][k] else "**missed**" for k in GOALS]
+            lines.append(
+                f"| {s['delay_ms']} | {s['vectree']} | {s['recall_vectree']} | {s['cold_p50_ms_vectree']} / "
+                f"{s['cold_p50_ms_lancedb']} | {s['cold_bound_ms']} | {s.get('pooled_cold_p50_ms_vectree')} | "
+                f"{s['cold_kb_vectree']} / {s['cold_kb_lancedb']} | " + " | ".join(marks) + " |"
+            )
     lines += [
         "",
         "## Every setting",
@@ -84,7 +105,16 @@ def plot(path: Path, result: dict) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(d, [e["cold_p50_ms_lancedb"] for e in s], "o-", label="lancedb (IVF_FLAT)")
     ax.plot(d, [e["cold_p50_ms_vectree"] for e in s], "o-", label="vectree")
+    if all(e.get("pooled_cold_p50_ms_vectree") is not None for e in s):
+        ax.plot(d, [e["pooled_cold_p50_ms_lancedb"] for e in s], "o:", color="C0", alpha=0.6,
+                label="lancedb, connections kept open")  # fmt: skip
+        ax.plot(d, [e["pooled_cold_p50_ms_vectree"] for e in s], "o:", color="C1", alpha=0.6,
+                label="vectree, connections kept open")  # fmt: skip
     ax.plot(d, [e["cold_bound_ms"] for e in s], "k--", lw=1, label="goal: 2.5 x delay + local cold")
+    f16 = result.get("at_recall_0_95_float16")
+    if f16:
+        ax.plot([e["delay_ms"] for e in f16], [e["cold_p50_ms_vectree"] for e in f16], "s-", color="C2", ms=4,
+                label="vectree, float16 vectors")  # fmt: skip
     for e in s:
         ax.annotate(f"{e['round_trips_lancedb']:g} RT", (e["delay_ms"], e["cold_p50_ms_lancedb"]), fontsize=8,
                     textcoords="offset points", xytext=(4, 4))  # fmt: skip

@@ -66,6 +66,7 @@ def objectstore(body: dict, out: Path) -> None:
         assert 0 < r["metrics"]["recall_at_10"] <= 1 and r["metrics"]["cold_p50_ms"] > 0
     s3 = [r["metrics"] for r in body["rows"] if r["system"] == "vectree" and r["storage"] != "local"]
     assert all(m["cold_round_trips_own_counter"] == 2 and m["warm_requests_per_query"] == 0 for m in s3)
+    assert all(m["cold_retries"] == 0 and m["pooled_cold_p50_ms"] > 0 for m in s3)  # fresh connections, no failures
     by_delay = {e["delay_ms"]: e for e in body["at_recall_0_95"]}
     assert set(by_delay) == {0, 20}
     assert by_delay[20]["round_trips_vectree"] == 2  # the proxy's own count agrees, once requests take 20 ms

@@ -1,5 +1,5 @@
 """A stateless reader (a fresh open_collection, nothing cached) answers its first query in two sequential
-round trips on a real S3 server: the _latest pointer (manifest and index inlined), then the probed
+round trips on a real S3 server: the _latest pointer (the manifest) and _latest.index together, then the probed
 buckets in parallel, each read as the span of its id and vector columns only (the metadata column
 never crosses the wire), with the answers of a reader that reads the files whole."""
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import vectree
-from vectree.format.object_keys import LATEST, bucket_key
+from vectree.format.object_keys import LATEST, LATEST_INDEX, bucket_key
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,8 @@ def test_first_query_is_two_round_trips_of_id_and_vector_spans(built):
     found = reader.search(x[7], k=10, probes=4)
     stats = reader.store.stats()
     assert stats["round_trips"] == 2
-    # the pointer; the two checks of it; one ranged GET per probed bucket
-    assert stats["requests"] == 1 + 2 + 4
+    # the pointer and the index; the two checks of the pointer; one ranged GET per probed bucket
+    assert stats["requests"] == 2 + 2 + 4
 
     index = reader.index
     probed = index.probe(x[7][None, :], 4)[0]
@@ -39,9 +39,12 @@ def test_first_query_is_two_round_trips_of_id_and_vector_spans(built):
     assert all(s is not None for s in spans)
     probe_store = vectree.open_collection(url, storage_options=opts).store
     pointer = len(probe_store.get(LATEST))
+    assert pointer < 2 * len(reader.manifest.to_bytes())  # the index is not inlined in it
+    index_bytes = len(probe_store.get(LATEST_INDEX))
+    assert index_bytes == len(reader.index.raw)
     manifest = len(reader.manifest.to_bytes())
     whole = sum(len(probe_store.get(bucket_key(index.bucket_fingerprints[b]))) for b in probed)
-    assert stats["bytes_read"] == pointer + manifest + sum(s.nbytes for s in spans)
+    assert stats["bytes_read"] == pointer + index_bytes + manifest + sum(s.nbytes for s in spans)
     assert sum(s.nbytes for s in spans) < whole / 3  # the metadata stayed on the server
 
     whole_reader = vectree.open_collection(url, storage_options=opts)

@@ -1,6 +1,7 @@
-"""The _latest pointer (manifest and index inlined) is only a shortcut: a pointer that lags behind a
-commit (its writer died between the manifest and the pointer), a torn or damaged one, or one written
-before it carried anything, still opens the newest committed version, whole (real SeaweedFS)."""
+"""The _latest pointer (the manifest, its index beside it in _latest.index) is only a shortcut: a pointer
+that lags behind a commit (its writer died between the manifest and the pointer), a torn or damaged one,
+or one written before it carried anything, still opens the newest committed version, whole; refresh()
+and writers find the newest version through it with the same checks (real SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 import vectree
-from vectree.format.object_keys import LATEST
+from vectree.collection.manifest import newest_manifest
+from vectree.format.object_keys import LATEST, LATEST_INDEX, manifest_key
 
 
 @pytest.fixture()
@@ -48,14 +50,47 @@ def test_a_torn_pointer_is_not_used(col):
     assert reader.version == c.version and reader.search(new, k=1).ids.tolist() == [[10_000]]
 
 
-def test_a_damaged_inlined_index_is_read_from_its_own_object(col):
+def test_a_damaged_index_beside_the_pointer_is_read_from_its_own_object(col):
     c, url, opts, x = col
-    data = bytearray(c.store.get(LATEST))
-    data[-100] ^= 0xFF  # inside the inlined index
-    c.store.put(LATEST, bytes(data))
+    data = bytearray(c.store.get(LATEST_INDEX))
+    data[-100] ^= 0xFF
+    c.store.put(LATEST_INDEX, bytes(data))
     reader = vectree.open_collection(url, storage_options=opts)
     expected = vectree.open_collection(url, storage_options=opts).search(x[:5], k=3, exact=True)
     np.testing.assert_array_equal(reader.search(x[:5], k=3, probes=100).ids, expected.ids)
+    assert reader.store.round_trips == 3  # the index came from index/<fp>, after the pointer
+
+
+def test_refresh_finds_a_new_version_in_two_round_trips_and_no_change_in_one(col):
+    c, url, opts, _ = col
+    reader = vectree.open_collection(url, storage_options=opts)
+    reader.search(np.zeros(8, np.float32), k=1)
+    reader.store.reset_stats()
+    assert reader.refresh().version == c.version
+    assert reader.store.stats()["round_trips"] == 1 and reader.store.stats()["requests"] == 2
+    new = _added(c)
+    reader.store.reset_stats()
+    assert reader.refresh().version == c.version
+    assert reader.store.stats()["round_trips"] == 2
+    assert reader.search(new, k=1).ids.tolist() == [[10_000]]
+
+
+def test_refresh_and_writers_past_a_lagging_or_damaged_pointer_find_the_newest_version(col):
+    c, url, opts, _ = col
+    reader = vectree.open_collection(url, storage_options=opts)
+    before = c.store.get(LATEST)
+    new = _added(c)
+    c.store.put(LATEST, before)  # lagging: names the version before the add
+    assert reader.refresh().version == c.version
+    assert reader.search(new, k=1).ids.tolist() == [[10_000]]
+    c.store.put(LATEST, b"vectree-pointer 2\n{broken")  # damaged
+    assert newest_manifest(c.store).version == c.version
+    stale = vectree.open_collection(url, version=c.version - 1, storage_options=opts).manifest
+    assert newest_manifest(c.store, stale).version == c.version
+    other = vectree.open_collection(url, storage_options=opts)
+    v = other.add(new + 1, ids=[10_001])  # a writer past the damaged pointer commits the next version
+    assert v == c.version + 1 and c.store.exists(manifest_key(v))
+    assert vectree.open_collection(url, storage_options=opts).version == v  # and the pointer is whole again
 
 
 def test_a_pointer_of_the_old_format_opens_the_newest_version(col):

@@ -64,12 +64,17 @@ class Arena:
         src = np.frombuffer(data, np.uint8)
         if not self.enabled:
             return src, None
-        n = len(src)
+        out, slab = self.reserve(len(src), key)
+        out[:] = src  # (outside the lock: the range is this caller's alone)
+        return out, slab
+
+    def reserve(self, n: int, key: str = "") -> tuple[np.ndarray, int | None]:
+        """``n`` writable bytes (uint8 array) in a slab, for the caller to fill (a file read straight into
+        it: one copy, not two), and the slab's number (None: an allocation of its own). Counted as
+        :meth:`copy_in` counts."""
         size = _aligned(n)
-        if size > self.slab_bytes // 4:
-            out = np.empty(n, np.uint8)
-            out[:] = src
-            return out, None
+        if not self.enabled or size > self.slab_bytes // 4:
+            return np.empty(n, np.uint8), None
         with self._lock:
             if self._current is None or self._used + size > self.slab_bytes:
                 self._retire_current()
@@ -82,9 +87,7 @@ class Arena:
             self._used += size
             self._live[slab] += size
             self._members[slab].add(key)
-            out = self._slabs[slab][start : start + n]
-        out[:] = src  # (outside the lock: the range is this caller's alone)
-        return out, slab
+            return self._slabs[slab][start : start + n], slab
 
     def release(self, slab: int | None, key: str, nbytes: int) -> list[str]:
         """The cache let go of an object of ``nbytes`` (its aligned size) in ``slab``; returns the keys

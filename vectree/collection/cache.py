@@ -29,10 +29,12 @@ import numpy as np
 
 from vectree._native import _scan, as_float32
 from vectree.collection.arena import Arena, aligned_size
+from vectree.errors import CorruptionError
 from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import BUCKETS, rows_key
-from vectree.format.spans import ColumnSpan, rows_from_span
+from vectree.format.spans import ColumnSpan, check_span, rows_from_span
+from vectree.pools import io_pool
 from vectree.storage.base import ObjectStore
 from vectree.storage.cache import ByteLRU
 from vectree.storage.diskcache import DiskCache
@@ -151,8 +153,9 @@ class ObjectCache:
 
     @property
     def known_layouts(self) -> int:
-        """Files whose array offsets are recorded (a re-read of one after eviction skips Arrow)."""
-        return len(self._layouts)
+        """Files whose array offsets are recorded (a re-read of one after eviction skips Arrow): decoded whole
+        once, or read as the span their index records."""
+        return len(self._layouts) + sum(1 for k in list(self._checked) if k.endswith("#span"))
 
     def _fetch(self, keys: list[str]) -> list[bytes | memoryview]:
         if self.disk is None:
@@ -171,7 +174,7 @@ class ObjectCache:
         spans = getattr(index, "bucket_spans", None)
         if spans is None:
             return
-        dim = int(index.projection.mean.shape[0])
+        dim = int(index.projection.mean.shape[0]) - (1 if index.projection.augment_norm else 0)  # (dot: +1)
         for fp, span, n in zip(index.bucket_fingerprints, spans, index.bucket_rows.tolist()):
             if span is not None and fp:
                 self.spans[fp] = (span, int(n), dim)
@@ -246,7 +249,9 @@ class ObjectCache:
 
     def _ranged(self, missing: list[str], folders: dict[str, str], vectors_only: bool) -> list[str]:
         """Of ``missing``, the buckets read as their spans (a remote store, no disk cache, spans known)."""
-        if not vectors_only or self.disk is not None or not self.store.ranged_reads or not self.spans:
+        if not vectors_only or self.disk is not None or not self.spans:
+            return []
+        if not (self.store.ranged_reads or hasattr(self.store, "read_into")):  # remote, or a local file
             return []
         return [fp for fp in missing if folders[fp] == BUCKETS and fp in self.spans]
 
@@ -285,17 +290,29 @@ class ObjectCache:
         done[fp] = block
 
     def _load_spans(self, fps: list[str], done: dict[str, object], whole: list[str], folders: dict[str, str]) -> None:
-        """The spans of ``fps`` and the files ``whole`` (read whole), in one parallel batch of requests."""
+        """The spans of ``fps`` and the files ``whole`` (read whole), each checked against its digest on
+        the thread that read it (the hashes of 2 cores, overlapping the reads)."""
         found = [self.spans[fp] for fp in fps]
-        items = [(rows_key(BUCKETS, fp), s.start, s.end) for fp, (s, _, _) in zip(fps, found)]
-        datas = self.store.get_ranges(items + [(rows_key(folders[fp], fp), 0, None) for fp in whole])
-        for fp, data in zip(whole, datas[len(fps) :]):
-            self._decode_whole(fp, folders[fp], data, None, done)
-        for fp, (span, n, dim), got in zip(fps, found, datas):
-            # not copied into the arena: the buffer is this read's own, and a one-query reader would pay
-            # the copy (and the first touch of fresh slab pages) for nothing
-            data, slab = np.frombuffer(got, np.uint8), None
-            rows = rows_from_span(data, span, n, dim, what=f"bucket {fp}")
+        if hasattr(self.store, "read_into"):  # a local file: each span read straight into the arena
+            if whole:
+                self._load(whole, folders, done, False)
+            got = (
+                list(io_pool().map(self._read_span, fps, found))
+                if len(fps) > 1
+                else [self._read_span(fps[0], found[0])]
+            )
+        else:
+            # from a remote store: not copied into the arena, as the buffer is this read's own, and a
+            # one-query reader would pay the copy (and the first touch of fresh slab pages) for nothing
+            items = [(rows_key(BUCKETS, fp), s.start, s.end) for fp, (s, _, _) in zip(fps, found)]
+            items += [(rows_key(folders[fp], fp), 0, None) for fp in whole]
+            checks = [(fp, s) for fp, (s, _, _) in zip(fps, found)] + [None] * len(whole)
+            datas = self.store.get_ranges(items, then=lambda i, data: _checked_span(data, checks[i]))
+            for fp, data in zip(whole, datas[len(fps) :]):
+                self._decode_whole(fp, folders[fp], data, None, done)
+            got = [(np.frombuffer(data, np.uint8), None) for data in datas[: len(fps)]]
+        for fp, (span, n, dim), (data, slab) in zip(fps, found, got):
+            rows = rows_from_span(data, span, n, dim, what=f"bucket {fp}", checked=True)
             block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab, partial=True)
             if self.l2 is not None:
                 block.scan = block.scan_block(self.l2)
@@ -303,6 +320,29 @@ class ObjectCache:
             self.fetches += 1
             self.lru.put(fp, block, block.nbytes)
             done[fp] = block
+
+    def _read_span(self, fp: str, found: tuple[ColumnSpan, int, int]) -> tuple[np.ndarray, int | None]:
+        """A local bucket's span, read into the arena and checked (unless this same file's span already was)."""
+        span = found[0]
+        key = rows_key(BUCKETS, fp)
+        ident = self.store.identity(key)
+        data, slab = self.arena.reserve(span.nbytes, fp)
+        try:
+            got = self.store.read_into(key, span.start, data)  # type: ignore[attr-defined]
+            if got != span.nbytes:
+                raise CorruptionError(
+                    f"bucket {fp} is corrupted: its file ends {span.nbytes - got} bytes before the end of the "
+                    "id and vector columns its index records. Restore the object from a backup or rebuild the "
+                    "collection; `vectree verify` lists every damaged object."
+                )
+            if ident is None or self._checked.get(fp + "#span") != ident:
+                check_span(data, span, f"bucket {fp}")
+        except BaseException:
+            self.arena.release(slab, fp, aligned_size(span.nbytes))
+            raise
+        if ident is not None:
+            self._checked[fp + "#span"] = ident
+        return data, slab
 
     def _evicted(self, key: str, value: object) -> None:
         if isinstance(value, Block) and value.slab is not None:
@@ -342,3 +382,10 @@ class ObjectCache:
             raise
         self._settle(mine, done, None)
         return done[key]
+
+
+def _checked_span(data: bytes | memoryview, check: tuple[str, ColumnSpan] | None) -> bytes | memoryview:
+    """``data``, once checked against the digest of the span it was read as (None: a whole file, checked later)."""
+    if check is not None:
+        check_span(data, check[1], f"bucket {check[0]}")
+    return data

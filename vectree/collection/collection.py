@@ -18,7 +18,7 @@ import numpy as np
 from vectree._native import as_float32
 from vectree.collection import lifecycle, maintenance
 from vectree.collection.cache import ObjectCache
-from vectree.collection.manifest import Manifest, latest_version, list_versions, read_manifest
+from vectree.collection.manifest import Manifest, list_versions, newest_manifest, read_manifest
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.collection.results import SearchResult
 from vectree.collection.rows import (
@@ -170,10 +170,12 @@ class Collection(Writes):
         self.close()
 
     def refresh(self) -> Collection:
-        """Move to the newest committed version."""
-        latest = latest_version(self.store)
-        if latest is not None and latest != self.version:
-            self._snap = Snapshot(self.store, read_manifest(self.store, latest), self._cache)
+        """Move to the newest committed version (found through the ``_latest`` pointer with the checks a
+        reader makes of it: one round trip when nothing changed, two when it did; see
+        :func:`~vectree.collection.manifest.newest_manifest`)."""
+        newest = newest_manifest(self.store, self.manifest)
+        if newest is not None and newest.version != self.version:
+            self._snap = Snapshot(self.store, newest, self._cache)
         self._pinned = False
         return self
 

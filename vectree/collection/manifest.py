@@ -25,6 +25,7 @@ from vectree.errors import CorruptionError, NotFoundError
 from vectree.format.fingerprint import FINGERPRINT_ALGORITHM
 from vectree.format.object_keys import (
     LATEST,
+    LATEST_INDEX,
     MANIFESTS,
     id_keys_key,
     index_key,
@@ -225,35 +226,89 @@ def list_versions(store: ObjectStore) -> list[int]:
     return sorted(version_of_manifest_key(k) for k in store.list(MANIFESTS) if is_manifest_key(k))
 
 
-def try_commit(store: ObjectStore, manifest: Manifest, index_data: bytes | None = None) -> bool:
+def try_commit(
+    store: ObjectStore, manifest: Manifest, index_data: bytes | None = None, index_changed: bool = True
+) -> bool:
     """Create the manifest of ``manifest.version``; False if another writer got there first. Then point
-    ``_latest`` at it (with ``index_data``, the bytes of the index it names, read from the store if not given)."""
+    ``_latest`` at it, after writing ``_latest.index`` when the commit changed the index (``index_data``:
+    its bytes, read from the store if not given)."""
     data = manifest.to_bytes()
     if not store.put_if_absent(manifest_key(manifest.version), data):
         return False
     with contextlib.suppress(Exception):  # the hint is an optimisation: the commit above already happened
-        write_pointer(store, manifest, data, index_data)
+        write_pointer(store, manifest, data, index_data, index_changed)
     return True
 
 
 def write_pointer(
-    store: ObjectStore, manifest: Manifest, data: bytes | None = None, index: bytes | None = None
+    store: ObjectStore,
+    manifest: Manifest,
+    data: bytes | None = None,
+    index: bytes | None = None,
+    index_changed: bool = True,
 ) -> None:
-    """Point ``_latest`` at ``manifest`` (whose bytes are ``data``), with its index inlined (one atomic put)."""
-    if index is None and manifest.index is not None:
-        index = bytes(store.get(index_key(manifest.index)))
-    store.put(_LATEST_HINT, encode_pointer(manifest.version, data or manifest.to_bytes(), index))
+    """Point ``_latest`` at ``manifest`` (whose bytes are ``data``; one atomic put), after putting its index
+    (bytes ``index``, read from the store if not given) in ``_latest.index`` if ``index_changed``."""
+    if index_changed and manifest.index is not None:
+        if index is None:
+            index = bytes(store.get(index_key(manifest.index)))
+        store.put(LATEST_INDEX, index)
+    store.put(_LATEST_HINT, encode_pointer(manifest.version, data or manifest.to_bytes()))
 
 
-def read_pointer(store: ObjectStore) -> tuple[Manifest, bytes, bytes | None] | None:
-    """The manifest ``_latest`` carries (checked), its bytes and the inlined index's bytes; None when the hint
-    carries no manifest (written before format 2), cannot be read or fails its checks: then find the
-    newest version by the manifests (:func:`latest_version`)."""
+def _get_or_none(store: ObjectStore, key: str) -> bytes | memoryview | None:
+    try:
+        return store.get(key)
+    except NotFoundError:
+        return None
+
+
+def read_pointer(store: ObjectStore, with_index: bool = False) -> tuple[Manifest, bytes, bytes | None] | None:
+    """The manifest ``_latest`` carries (checked), its bytes and the index's bytes (inlined in the pointer, or
+    with ``with_index`` ``_latest.index``, fetched in the same round trip: None when neither is the manifest's
+    index); None when the hint carries no manifest (written before format 2), cannot be read or fails its
+    checks: then find the newest version by the manifests (:func:`latest_version`)."""
+    beside = store.submit(lambda: _get_or_none(store, LATEST_INDEX)) if with_index else None
     try:
         pointer = decode_pointer(store.get(_LATEST_HINT))
         if pointer.manifest is None:
             return None
-        return Manifest.from_bytes(pointer.manifest, pointer.version), pointer.manifest, pointer.index
+        manifest = Manifest.from_bytes(pointer.manifest, pointer.version)
     except (NotFoundError, CorruptionError) as exc:
         log.debug("%s: the _latest pointer cannot be used (%s); reading the manifests", store.url, exc)
         return None
+    index = pointer.index
+    if index is None and beside is not None and manifest.index is not None:
+        try:
+            index = beside.result()
+        except Exception as exc:  # noqa: BLE001 - a shortcut only: the index is read from its own object instead
+            log.debug("%s: _latest.index cannot be read (%s)", store.url, exc)
+        if index is not None and hashlib.sha256(index).hexdigest() != manifest.index:
+            log.info("%s: _latest.index is not the index of version %d; reading index/%s", store.url,
+                     manifest.version, manifest.index)  # fmt: skip
+            index = None
+    return manifest, pointer.manifest, None if index is None else bytes(index)
+
+
+def newest_manifest(store: ObjectStore, known: Manifest | None = None) -> Manifest | None:
+    """The newest committed manifest (None: no collection), found through ``_latest`` with the reader's checks
+    (the manifest it copies is stored as copied, no later one exists) in one round trip after the pointer's;
+    when they fail (a lagging, torn or damaged pointer), by the manifests (:func:`latest_version`).
+
+    ``known``: a manifest the caller holds (its version, refreshed): while it is still the newest, the pointer
+    and the check for the one after it go together, one round trip in all.
+    """
+    after_known = store.submit(lambda: store.exists(manifest_key(known.version + 1))) if known is not None else None
+    found = read_pointer(store)
+    if found is not None:
+        manifest, data, _ = found
+        if known is not None and manifest == known:
+            if not after_known.result():
+                return known
+        elif known is None or manifest.version > known.version:
+            same = store.submit(lambda: _get_or_none(store, manifest_key(manifest.version)) == data)
+            newer = store.submit(lambda: store.exists(manifest_key(manifest.version + 1)))
+            if same.result() and not newer.result():
+                return manifest
+    latest = latest_version(store)
+    return None if latest is None else read_manifest(store, latest)

@@ -142,9 +142,10 @@ def open_collection(
     What a reader sees: the version current when it opened, whole, until :meth:`Collection.refresh`
     or its own next write; commits by other writers never change it underneath.
 
-    Round trips: the newest version opens with one GET (the ``_latest`` pointer carries its manifest and,
-    when small, its index: :mod:`vectree.format.pointer`), so a first search costs two sequential round
-    trips: the pointer, then the probed buckets in parallel. That the pointer named the newest version,
+    Round trips: the newest version opens with one round trip (two GETs sent together: the ``_latest``
+    pointer, which carries its manifest, and ``_latest.index``, its index at any size:
+    :mod:`vectree.format.pointer`), so a first search costs two sequential round trips: the pointer,
+    then the probed buckets in parallel. That the pointer named the newest version,
     whole, is checked by two requests sent with the bucket reads (the manifest it copies is still stored
     as it says; no later manifest exists); if not, the collection moves to the newest readable version
     before answering anything.
@@ -178,7 +179,7 @@ def _from_pointer(
     store: ObjectStore, cache_bytes: int, cache_dir: str | None, cache_dir_bytes: int, cache_slab_bytes: int | None
 ) -> Collection | None:
     """The collection at the version ``_latest`` carries, its index in the cache; None without a usable pointer."""
-    found = read_pointer(store)
+    found = read_pointer(store, with_index=True)
     if found is None:
         return None
     manifest, manifest_data, index_data = found
@@ -188,7 +189,7 @@ def _from_pointer(
             index = Index.from_bytes(index_data, manifest.index)
         except CorruptionError as exc:  # read it from its own object instead
             log.warning(
-                "%s: the index inlined in _latest is damaged (%s); reading index/%s", store.url, exc, manifest.index
+                "%s: the index read with _latest is damaged (%s); reading index/%s", store.url, exc, manifest.index
             )
         else:
             cache.register_spans(index)

@@ -17,7 +17,14 @@ import numpy as np
 
 from vectree.collection import keywords, maintenance
 from vectree.collection.cache import ObjectCache
-from vectree.collection.manifest import Manifest, SegmentRef, latest_version, read_manifest, try_commit
+from vectree.collection.manifest import (
+    Manifest,
+    SegmentRef,
+    latest_version,
+    newest_manifest,
+    read_manifest,
+    try_commit,
+)
 from vectree.collection.rows import (
     add_tombstones,
     iter_live_rows,
@@ -64,13 +71,10 @@ class Writes:
             raise InvalidInputError(
                 f"this collection was opened at version {self.version}; open the latest version to write"
             )
-        base = self.manifest
-        latest = latest_version(self.store)
-        if latest is not None and latest != base.version:
-            base = read_manifest(self.store, latest)
+        base = newest_manifest(self.store, self.manifest) or self.manifest
         for attempt in range(_COMMIT_ATTEMPTS):
             new = base.next(operation, **make(base))
-            if try_commit(self.store, new, self._index_bytes(new.index)):
+            if try_commit(self.store, new, self._index_bytes(new.index), index_changed=new.index != base.index):
                 self._snap = Snapshot(self.store, new, self._cache)
                 log.info("committed version %d (%s)", new.version, operation)
                 return new.version
@@ -80,13 +84,14 @@ class Writes:
                     f"{base.version + 1} first. Nothing was committed; run {operation} again."
                 )
             time.sleep(min(0.2, 0.002 * 2**attempt) * np.random.random())
-            base = read_manifest(self.store, latest_version(self.store))
+            base = newest_manifest(self.store, base) or read_manifest(self.store, latest_version(self.store))
         raise ConflictError(
             f"{operation} could not commit after {_COMMIT_ATTEMPTS} attempts: too many concurrent writers"
         )
 
     def _index_bytes(self, fp: str | None) -> bytes | None:
-        """The bytes of index ``fp`` if this collection's cache holds it (the commit inlines them in ``_latest``)."""
+        """The bytes of index ``fp`` if this collection's cache holds it (a commit changing the index writes them
+        to ``_latest.index``)."""
         found = None if fp is None else self._cache.lru.peek(index_key(fp))
         return getattr(found, "raw", None)
 

@@ -29,7 +29,8 @@ BUCKETS = "buckets"  # folder of the tree's buckets
 SEGMENTS = "segments"  # folder of the unindexed tail
 MANIFESTS = "manifests/"
 TAGS = "tags/"
-LATEST = "_latest"  # hint: the newest committed version, its manifest and index (vectree/format/pointer.py)
+LATEST = "_latest"  # hint: the newest committed version and its manifest (vectree/format/pointer.py)
+LATEST_INDEX = "_latest.index"  # the bytes of the index the newest build committed (read with _latest)
 EXPIRED = "_expired.json"  # versions a cleanup deleted, as [first, last] ranges: verify does not report them missing
 # folders of content-named objects (what cleanup may delete once no kept version refers to them)
 DATA_PREFIXES = ("index/", "buckets/", "segments/", "keys/", "idmap/", "tombstones/", "attachments/")

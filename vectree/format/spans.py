@@ -95,14 +95,28 @@ def column_span(data: bytes | memoryview) -> ColumnSpan | None:
     return ColumnSpan(start, end, id_at - start, vec_at - start, width, digest)
 
 
-def rows_from_span(data: bytes | memoryview, span: ColumnSpan, n: int, dim: int, what: str = "bucket") -> Rows:
-    """The ids and vectors (as stored) of ``n`` rows from the span's bytes, checked against its digest."""
+def check_span(data: bytes | memoryview | np.ndarray, span: ColumnSpan, what: str = "bucket") -> None:
+    """:class:`CorruptionError` unless ``data`` is exactly the span's bytes (its length and sha256 digest)."""
     if len(data) != span.nbytes or hashlib.sha256(data).digest() != span.digest:
         raise CorruptionError(
             f"{what} is corrupted: the {len(data)} bytes read of its id and vector columns do not hash to the "
             "digest its index records. Restore the object from a backup or rebuild the collection; "
             "`vectree verify` lists every damaged object."
         )
+
+
+def rows_from_span(
+    data: bytes | memoryview | np.ndarray,
+    span: ColumnSpan,
+    n: int,
+    dim: int,
+    what: str = "bucket",
+    checked: bool = False,
+) -> Rows:
+    """The ids and vectors (as stored) of ``n`` rows from the span's bytes, checked against its digest
+    (unless the caller did: ``checked``)."""
+    if not checked:
+        check_span(data, span, what)
     ids = np.frombuffer(data, np.int64, count=n, offset=span.id_offset)
     vectors = np.frombuffer(
         data, np.float16 if span.vector_width == 2 else np.float32, count=n * dim, offset=span.vector_offset

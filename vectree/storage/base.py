@@ -91,15 +91,20 @@ class ObjectStore(ABC):
             return [self.get(k) for k in keys]
         return list(io_pool().map(self.get, keys))
 
-    def get_ranges(self, items: Sequence[tuple[str, int, int | None]]) -> list[bytes]:
+    def get_ranges(
+        self, items: Sequence[tuple[str, int, int | None]], then: Callable[[int, Any], Any] | None = None
+    ) -> list[Any]:
         """Bytes ``[start, end)`` of each ``(key, start, end)`` (in parallel where the backend benefits);
-        ``end=None``: the whole object (``start`` must be 0).
+        ``end=None``: the whole object (``start`` must be 0). ``then(i, data)``, when given, runs on each
+        item's bytes as soon as they arrive (on the thread that read them: e.g. a hash check overlapping
+        the other reads) and its result is returned in place of the bytes.
 
         >>> from vectree.storage.memory import MemoryStore
         >>> s = MemoryStore(); s.put("a", b"0123456789"); s.get_ranges([("a", 2, 5), ("a", 8, 10)])
         [b'234', b'89']
         """
-        return [self.get(k) if b is None else self.get_range(k, a, b) for k, a, b in items]
+        out = [self.get(k) if b is None else self.get_range(k, a, b) for k, a, b in items]
+        return out if then is None else [then(i, data) for i, data in enumerate(out)]
 
     def submit(self, fn: Callable[[], Any]) -> Future:
         """Run ``fn`` (which reads this store) in the background; ``.result()`` waits for it. Stores that

@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Hashable, Sequence
 from pathlib import Path
+from typing import Any
 
 from vectree.errors import NotFoundError, StorageError
 from vectree.storage.base import ObjectInfo, ObjectStore
@@ -107,6 +108,30 @@ class LocalStore(ObjectStore):
             raise NotFoundError(f"object {key!r} not found in {self.url}") from None
         except (OSError, ValueError) as exc:
             raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+
+    def read_into(self, key: str, start: int, out: Any) -> int:
+        """Read the object's bytes from ``start`` into ``out`` (writable, ``len(out)`` bytes): a caller that
+        owns the memory (a read cache's slab) gets one copy of the file, not two. Returns the bytes read
+        (fewer than ``len(out)``: the file ends sooner)."""
+        view = memoryview(out).cast("B")
+        try:
+            fd = os.open(self._file(key), os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+        try:
+            done = 0
+            while done < len(view):
+                got = os.preadv(fd, [view[done:]], start + done)
+                if not got:
+                    break
+                done += got
+            return done
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+        finally:
+            os.close(fd)
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         try:

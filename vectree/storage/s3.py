@@ -36,14 +36,15 @@ from obstore.store import S3Store as _ObS3Store
 from vectree.errors import InvalidInputError, NotFoundError, StorageError
 from vectree.storage.base import ObjectInfo, ObjectStore
 from vectree.storage.retry import GaveUp, RetryPolicy, call_with_retry
-from vectree.storage.s3_errors import is_transient, s3_code, short_message
+from vectree.storage.s3_clients import shared_client
+from vectree.storage.s3_errors import is_transient, translate
 from vectree.storage.trace import Pending, RequestDepth
 
 T = TypeVar("T")
 
 _OPTIONS = {
     "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token", "allow_http",
-    "retry", "timeout_s", "connect_timeout_s", "max_workers", "client_options",
+    "retry", "timeout_s", "connect_timeout_s", "max_workers", "client_options", "share_client",
 }  # fmt: skip
 
 
@@ -76,6 +77,10 @@ class S3Store(ObjectStore):
         Parallel requests in :meth:`get_many` / :meth:`put_many`.
     client_options:
         Extra obstore HTTP client options (e.g. ``{"pool_max_idle_per_host": "0"}``).
+    share_client:
+        Use the process's client for these settings (:mod:`vectree.storage.s3_clients`): a new handle
+        then costs no client build and reuses its idle connections; it caches no data. False: a client
+        (and connections) of its own.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class S3Store(ObjectStore):
         connect_timeout_s: float = 5.0,
         max_workers: int = 16,
         client_options: dict[str, Any] | None = None,
+        share_client: bool = True,
     ) -> None:
         if not bucket:
             raise InvalidInputError("S3Store needs a bucket name, e.g. s3://my-bucket/collections/name")
@@ -101,6 +107,7 @@ class S3Store(ObjectStore):
             endpoint_url=endpoint_url, region=region, access_key_id=access_key_id, secret_access_key=secret_access_key,
             session_token=session_token, allow_http=allow_http, retry=retry, timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s, max_workers=max_workers, client_options=client_options,
+            share_client=share_client,
         ))  # fmt: skip
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -122,19 +129,19 @@ class S3Store(ObjectStore):
             config["secret_access_key"] = secret_access_key
             if session_token:
                 config["token"] = session_token
+        options = {
+            "allow_http": bool(allow_http),
+            "timeout": timedelta(seconds=timeout_s),
+            "connect_timeout": timedelta(seconds=connect_timeout_s),
+        } | dict(client_options or {})
+        retry_config = {"max_retries": 0, "retry_timeout": timedelta(seconds=timeout_s)}
         try:
-            self._store = _ObS3Store(
-                bucket,
-                prefix=self.prefix or None,
-                config=config,
-                client_options={
-                    "allow_http": bool(allow_http),
-                    "timeout": timedelta(seconds=timeout_s),
-                    "connect_timeout": timedelta(seconds=connect_timeout_s),
-                }
-                | dict(client_options or {}),
-                retry_config={"max_retries": 0, "retry_timeout": timedelta(seconds=timeout_s)},
-            )
+            if share_client:
+                self._store = shared_client(bucket, self.prefix or None, config, options, retry_config)
+            else:
+                self._store = _ObS3Store(
+                    bucket, prefix=self.prefix or None, config=config, client_options=options, retry_config=retry_config
+                )
         except obx.BaseError as exc:
             raise InvalidInputError(f"cannot configure S3 store {self.url}: {exc}") from exc
         self._lock = threading.Lock()
@@ -212,28 +219,12 @@ class S3Store(ObjectStore):
 
         try:
             return call_with_retry(attempt, self.retry, is_transient, on_retry=self._on_retry, what=f"{what} {key}")
-        except GaveUp as exc:
-            raise StorageError(
-                f"{what} {key!r} in {self.url} (endpoint {self.endpoint_url or 'AWS'}) failed after "
-                f"{exc.attempts} attempt(s) over {exc.elapsed_s:.1f} s: {short_message(exc.last)}. "
-                "Check that the server is up and reachable, or raise the retry budget (retry=...)."
-            ) from exc.last
-        except FileNotFoundError as exc:
-            if s3_code(exc) == "NoSuchBucket" or "NoSuchBucket" in str(exc):
-                raise StorageError(
-                    f"{what} {key!r} in {self.url} failed: the bucket does not exist "
-                    f"(endpoint {self.endpoint_url or 'AWS'}): {short_message(exc)}"
-                ) from None
-            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
-        except (obx.PermissionDeniedError, obx.UnauthenticatedError) as exc:
-            raise StorageError(
-                f"{what} {key!r} in {self.url} was refused ({type(exc).__name__}): check the credentials "
-                "(access_key_id/secret_access_key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket."
-            ) from exc
         except (obx.AlreadyExistsError, obx.PreconditionError):
             raise
-        except obx.BaseError as exc:
-            raise StorageError(f"{what} {key!r} in {self.url} failed: {short_message(exc)}") from exc
+        except (GaveUp, FileNotFoundError, obx.BaseError) as exc:
+            raise translate(exc, what, key, self.url, self.endpoint_url) from (
+                exc.last if isinstance(exc, GaveUp) else None if isinstance(exc, FileNotFoundError) else exc
+            )
 
     # -- the ObjectStore interface -------------------------------------------------------------
 
@@ -278,18 +269,22 @@ class S3Store(ObjectStore):
             return [self.get(k) for k in keys]
         return self.trace.map(self._get, keys, self.max_workers)
 
-    def get_ranges(self, items: Sequence[tuple[str, int, int | None]]) -> list[bytes]:
+    def get_ranges(
+        self, items: Sequence[tuple[str, int, int | None]], then: Callable[[int, Any], Any] | None = None
+    ) -> list[Any]:
         """Bytes ``[start, end)`` of each ``(key, start, end)`` (``end=None``: the whole object), one request
-        each, all in parallel; ranges come as read-only buffers of the client (no copy)."""
+        each, all in parallel; ranges come as read-only buffers of the client (no copy). ``then(i, data)``
+        runs on each answer on the thread that received it (see :meth:`ObjectStore.get_ranges`)."""
 
-        def one(item: tuple[str, int, int | None]) -> bytes | memoryview:
-            key, start, end = item
-            return self._get(key) if end is None else self._get_range(key, start, end)
+        def one(i: int) -> Any:
+            key, start, end = items[i]
+            data = self._get(key) if end is None else self._get_range(key, start, end)
+            return data if then is None else then(i, data)
 
         items = list(items)
         if len(items) <= 1:
-            return [one(item) for item in items]
-        return self.trace.map(one, items, self.max_workers)
+            return [one(i) for i in range(len(items))]
+        return self.trace.map(one, range(len(items)), self.max_workers)
 
     def submit(self, fn: Callable[[], T]) -> Pending[T]:
         """Run ``fn`` (which makes requests to this store) in the background; its round trips overlap

@@ -1,10 +1,14 @@
-"""Which S3 failures (as obstore raises them) are worth retrying, and how to name them in one line."""
+"""Which S3 failures (as obstore raises them) are worth retrying, how to name them in one line, and which
+vectree error each becomes."""
 
 from __future__ import annotations
 
 import re
 
 import obstore.exceptions as obx
+
+from vectree.errors import NotFoundError, StorageError
+from vectree.storage.retry import GaveUp
 
 _PERMANENT = (
     obx.NotFoundError,
@@ -69,3 +73,27 @@ def short_message(exc: BaseException) -> str:
             detail += f" (bucket {fields['BucketName']!r})"
         first = f"{first}: {detail}"
     return first
+
+
+def translate(exc: BaseException, what: str, key: str, url: str, endpoint: str | None) -> Exception:
+    """The vectree error for request ``what`` of ``key`` in ``url`` that failed with ``exc`` (retries spent:
+    :class:`GaveUp`; a missing key or bucket: ``FileNotFoundError``; else an obstore error)."""
+    where = endpoint or "AWS"
+    if isinstance(exc, GaveUp):
+        return StorageError(
+            f"{what} {key!r} in {url} (endpoint {where}) failed after {exc.attempts} attempt(s) over "
+            f"{exc.elapsed_s:.1f} s: {short_message(exc.last)}. "
+            "Check that the server is up and reachable, or raise the retry budget (retry=...)."
+        )
+    if isinstance(exc, FileNotFoundError):
+        if s3_code(exc) == "NoSuchBucket" or "NoSuchBucket" in str(exc):
+            return StorageError(
+                f"{what} {key!r} in {url} failed: the bucket does not exist (endpoint {where}): {short_message(exc)}"
+            )
+        return NotFoundError(f"object {key!r} not found in {url}")
+    if isinstance(exc, (obx.PermissionDeniedError, obx.UnauthenticatedError)):
+        return StorageError(
+            f"{what} {key!r} in {url} was refused ({type(exc).__name__}): check the credentials "
+            "(access_key_id/secret_access_key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket."
+        )
+    return StorageError(f"{what} {key!r} in {url} failed: {short_message(exc)}")
