@@ -22,6 +22,7 @@ when evictions leave a slab sparse, its remaining blocks are moved (:meth:`Objec
 from __future__ import annotations
 
 import threading
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -148,6 +149,21 @@ class ObjectCache:
         # values derived from several immutable objects, by a key naming them (e.g. the tail's key table);
         # whole values are stored and replaced, never changed in place
         self.derived: dict[object, object] = {}
+        # holders of cached blocks outside the LRU (one-call single queries, vectree/collection/single.py):
+        # each is told when a block leaves or moves, so it never keeps one the cache let go
+        self._holders: weakref.WeakValueDictionary[int, object] = weakref.WeakValueDictionary()
+        self._holders_lock = threading.Lock()
+
+    def add_holder(self, holder: object) -> None:
+        """Tell ``holder.drop_fp(fp)`` whenever block ``fp`` leaves the cache or moves (held weakly)."""
+        with self._holders_lock:
+            self._holders[id(holder)] = holder
+
+    def _unhold(self, fp: str) -> None:
+        with self._holders_lock:
+            holders = list(self._holders.values())
+        for holder in holders:
+            holder.drop_fp(fp)  # type: ignore[attr-defined]
 
     @property
     def known_layouts(self) -> int:
@@ -305,6 +321,8 @@ class ObjectCache:
             done[fp] = block
 
     def _evicted(self, key: str, value: object) -> None:
+        if self._holders:
+            self._unhold(key)
         if isinstance(value, Block) and value.slab is not None:
             for fp in self.arena.release(value.slab, key, aligned_size(value.data.nbytes)):
                 self._move(fp)
@@ -319,6 +337,8 @@ class ObjectCache:
         new = old.moved(data, slab)
         if self.lru.replace(fp, old, new):
             self.moves += 1
+            if self._holders:
+                self._unhold(fp)  # (they held the old copy: the next query takes the new one)
             self.arena.release(old.slab, fp, aligned_size(old.data.nbytes))
         else:  # evicted meanwhile (its eviction released the old copy): let the new one go too
             self.arena.release(slab, fp, aligned_size(data.nbytes))
