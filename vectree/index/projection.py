@@ -7,7 +7,6 @@ the true ones: a distance measured in the projection is a lower bound the search
 from __future__ import annotations
 
 from collections.abc import Iterator
-
 from dataclasses import dataclass
 
 import numpy as np
