@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -37,6 +38,39 @@ from vectree.format.spans import ColumnSpan, rows_from_span
 from vectree.storage.base import ObjectStore
 from vectree.storage.cache import ByteLRU
 from vectree.storage.diskcache import DiskCache
+
+
+class BlockLRU(ByteLRU):
+    """The read cache's LRU, with what the one-call single-query path needs (``collection/single.py``)."""
+
+    def refresh(self, keys: list[str], hits: int = 0) -> None:
+        """Mark ``keys`` (those still held) as just used and count ``hits`` served without a lookup
+        (a query path that holds its values elsewhere and reports them in batches).
+
+        >>> c = BlockLRU(2); c.put("a", "A", 1); c.put("b", "B", 1); c.refresh(["a"], 3); c.put("c", "C", 1)
+        >>> "a" in c, "b" in c, c.stats.hits
+        (True, False, 3)
+        """
+        with self._lock:
+            items = self._items
+            for key in keys:
+                if key in items:
+                    items.move_to_end(key)
+            self.stats.hits += hits
+
+    def while_held(self, pairs: list[tuple[str, object]], action: Callable[[int], None]) -> None:
+        """``action(i)`` for each ``pairs[i] = (key, value)`` whose key still holds that value, under
+        the lock: an eviction of it comes after, so its ``on_evict`` sees what ``action`` did.
+
+        >>> c = BlockLRU(4); c.put("a", "A", 1); seen = []; c.while_held([("a", "A"), ("b", "B")], seen.append); seen
+        [0]
+        """
+        with self._lock:
+            items = self._items
+            for i, (key, value) in enumerate(pairs):
+                item = items.get(key)
+                if item is not None and item[0] is value:
+                    action(i)
 
 
 @dataclass(eq=False)  # compared by identity: two blocks are the same only if they are one object
@@ -134,7 +168,7 @@ class ObjectCache:
     ) -> None:
         self.store = store
         self.l2 = l2  # the collection's metric is l2: blocks get their ScanBlock (with squared norms) at decode
-        self.lru: ByteLRU[object] = ByteLRU(capacity_bytes, on_evict=self._evicted)
+        self.lru = BlockLRU(capacity_bytes, on_evict=self._evicted)
         self.arena = Arena(capacity_bytes, slab_bytes)
         self.disk = disk
         self._checked: dict[str, object] = {}  # fingerprint -> store identity of the file whose hash matched

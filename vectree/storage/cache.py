@@ -112,35 +112,6 @@ class ByteLRU(Generic[V]):
             self.stats.hits += len(keys)
         return out
 
-    def refresh(self, keys: list[str], hits: int = 0) -> None:
-        """Mark ``keys`` (those still held) as just used and count ``hits`` served without a lookup
-        (a query path that holds its values elsewhere and reports them in batches).
-
-        >>> c = ByteLRU(2); c.put("a", "A", 1); c.put("b", "B", 1); c.refresh(["a"], 3); c.put("c", "C", 1)
-        >>> "a" in c, "b" in c, c.stats.hits
-        (True, False, 3)
-        """
-        with self._lock:
-            items = self._items
-            for key in keys:
-                if key in items:
-                    items.move_to_end(key)
-            self.stats.hits += hits
-
-    def while_held(self, pairs: list[tuple[str, V]], action: Callable[[int], None]) -> None:
-        """``action(i)`` for each ``pairs[i] = (key, value)`` whose key still holds that value, under
-        the lock: an eviction of it comes after, so its ``on_evict`` sees what ``action`` did.
-
-        >>> c = ByteLRU(4); c.put("a", "A", 1); seen = []; c.while_held([("a", "A"), ("b", "B")], seen.append); seen
-        [0]
-        """
-        with self._lock:
-            items = self._items
-            for i, (key, value) in enumerate(pairs):
-                item = items.get(key)
-                if item is not None and item[0] is value:
-                    action(i)
-
     def put(self, key: str, value: V, nbytes: int) -> None:
         gone: list[tuple[str, V]] = []
         with self._lock:
