@@ -92,22 +92,21 @@ def test_the_table_holds_only_what_the_cache_holds(arxiv_sample, tmp_path):
     assert col.stats()["cache"]["evictions"] > 0
 
 
-def test_one_call_under_threads_evictions_and_moves(arxiv_sample, tmp_path):
-    """Three threads ask single queries (mostly through the one-call path) while a fourth scans many
-    buckets, so the small cache evicts and moves blocks out of sparse slabs all along; every answer is
-    the one-thread answer."""
-    x = arxiv_sample["vectors"]
-    _build(tmp_path / "c", x, "l2", "float16", "int8")
-    alone = vectree.open_collection(tmp_path / "c")
+def run_one_call_stress(path, x: np.ndarray, rounds: int = 400) -> dict:  # noqa: ANN001
+    """Three threads ask ``rounds`` single queries each (mostly through the one-call path) while a
+    fourth scans many buckets, so the small cache evicts and moves blocks out of sparse slabs all along;
+    asserts every answer is the one-thread answer and returns counts (also run by ``stress_loop.py``)."""
+    _build(path, x, "l2", "float16", "int8")
+    alone = vectree.open_collection(path)
     queries = x[2400:2460]
     want = [alone.search(q, k=10, probes=3, method="quantized") for q in queries]
-    col = vectree.open_collection(tmp_path / "c", cache_bytes=1_000_000, cache_slab_bytes=320 << 10)
+    col = vectree.open_collection(path, cache_bytes=1_000_000, cache_slab_bytes=320 << 10)
     served, errors, stop = [0], [], threading.Event()
 
     def ask(seed: int) -> None:
         rng = np.random.default_rng(seed)
         try:
-            for i in rng.integers(0, len(queries), 400).tolist():
+            for i in rng.integers(0, len(queries), rounds).tolist():
                 q = as_vectors(queries[i], col.dim, "l2", allow_1d=True)
                 got = _one_call(col._snap).search(q, 10, 3)
                 if isinstance(got, SearchResult):
@@ -134,7 +133,12 @@ def test_one_call_under_threads_evictions_and_moves(arxiv_sample, tmp_path):
         t.join()
     stop.set()
     other.join()
-    assert not errors, errors[:3]
-    assert served[0] > 50, served  # many answers came through the one call
+    assert not errors, f"answers differ from one thread's: {errors[:3]}"
     stats = col.stats()["cache"]
-    assert stats["evictions"] > 0 and stats["moves"] > 0, stats  # blocks left and moved while others read
+    return {"served": served[0], "asked": 3 * rounds, "evictions": stats["evictions"], "moves": stats["moves"]}
+
+
+def test_one_call_under_threads_evictions_and_moves(arxiv_sample, tmp_path):
+    done = run_one_call_stress(tmp_path / "c", arxiv_sample["vectors"])
+    assert done["served"] > 30, done  # many answers came through the one call (86-124 of 1,200 in 12 loop runs)
+    assert done["evictions"] > 0 and done["moves"] > 0, done  # blocks left and moved while others read
