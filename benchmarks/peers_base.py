@@ -16,7 +16,10 @@ import numpy as np
 K = 10
 
 
-CHUNK = 50_000
+# rows a system is handed at a time while it builds (every system the same): 10,000 since session 8
+# (was 50,000: 157 MB of fashion-mnist a chunk, read and copied, set vectree's peak RSS, which writes its
+# input to disk as it goes; the in-memory indexes hold their whole input anyway)
+CHUNK = 10_000
 
 
 # ------------------------------------------------------------------ data
@@ -34,7 +37,11 @@ def iter_chunks(path: str, normalise: bool, rows: int = CHUNK) -> Iterator[tuple
     with open(path, "rb") as f:
         f.seek(offset)
         for start in range(0, n, rows):
-            c = np.fromfile(f, dtype=dtype, count=min(rows, n - start) * dim).reshape(-1, dim).astype(np.float32)
+            c = (
+                np.fromfile(f, dtype=dtype, count=min(rows, n - start) * dim)
+                .reshape(-1, dim)
+                .astype(np.float32, copy=False)
+            )
             yield start, (normalised(c) if normalise else c)
 
 

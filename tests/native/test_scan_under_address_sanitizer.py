@@ -13,6 +13,8 @@ TESTS = [
     "tests/collection/test_arena_keeps_memory_near_the_cache.py",
     "tests/collection/test_compiled_scan_matches_matrix_scan.py::test_deleted_rows_are_never_returned_by_any_scan",
     "tests/collection/test_single_query_path.py::test_lean_path_under_threads_and_evictions",
+    "tests/collection/test_one_call_single_query.py::test_one_call_under_threads_evictions_and_moves",
+    "tests/collection/test_one_call_single_query.py::test_one_call_answers_as_the_general_path",
     "tests/collection/test_quantized_scan_is_exact.py::test_few_probes_return_the_compiled_scans_answer",
 ]
 

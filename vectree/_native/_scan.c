@@ -472,30 +472,14 @@ static float select_nth(float *a, Py_ssize_t n, Py_ssize_t m) {
  * |pq - pc|^2 + (eq - ec)^2 never exceeds |q - c|^2, so only centers whose bound is below the
  * len(out)-th distance found are read in full.
  */
-static PyObject *rank_centers(PyObject *self, PyObject *args) {
-    Py_buffer bq, bmu, bpr, bc, bn, bpc, bps, bec, bem, bo;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &bq, &bmu, &bpr, &bc, &bn, &bpc, &bps, &bec, &bem, &bo))
-        return NULL;
-    Py_buffer *all[] = {&bq, &bmu, &bpr, &bc, &bn, &bpc, &bps, &bec, &bem, &bo};
-    const Py_ssize_t dim = bq.len / 4, L = bn.len / 4, p = bo.len / 8, m = L > 0 ? bpc.len / 4 / L : 0;
-    int ok = dim > 0 && L > 0 && p > 0 && p <= L && m > 0 && m <= 4096 && bmu.len == 4 * dim &&
-             bpr.len == 4 * m * dim && bc.len == 4 * L * dim && bpc.len == 4 * L * m && bps.len == 4 * L &&
-             bec.len == 4 * L && bem.len == L;
-    if (!ok) {
-        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
-        PyErr_SetString(PyExc_ValueError, "rank_centers: inconsistent shapes (see _scan.c)");
-        return NULL;
-    }
-    const float *q = bq.buf, *mu = bmu.buf, *proj = bpr.buf, *c = bc.buf, *norms = bn.buf, *pc = bpc.buf, *pcsq = bps.buf, *ec = bec.buf;
-    const char *empty = bem.buf;
-    int64_t *out = bo.buf, read = 0;
-    float *low = PyMem_RawMalloc(sizeof(float) * (L * 3 + m + dim));
-    if (!low) {
-        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
-        return PyErr_NoMemory();
-    }
-    float *scratch = low + L, *full = low + 2 * L, *pq = low + 3 * L, *centered = pq + m;
-    Py_BEGIN_ALLOW_THREADS
+/* The core of rank_centers over raw arrays its caller holds: out[0..p) the p nearest centers.
+ * work holds L * 3 + m + dim floats. Returns centers read in full, or -1 when memory ran out.
+ * Needs no GIL. */
+static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const float *proj, Py_ssize_t m,
+                         const float *c, const float *norms, const float *pc, const float *pcsq, const float *ec,
+                         const char *empty, Py_ssize_t L, int64_t *out, Py_ssize_t p, float *work) {
+    int64_t read = 0;
+    float *low = work, *scratch = low + L, *full = low + 2 * L, *pq = low + 3 * L, *centered = pq + m;
     for (Py_ssize_t j = 0; j < dim; j++) centered[j] = q[j] - mu[j];
     for (Py_ssize_t a = 0; a < m; a++) pq[a] = dot(proj + a * dim, centered, dim);
     const float pqsq = dot(pq, pq, m), qsq = dot(q, q, dim), rest = dot(centered, centered, dim) - pqsq;
@@ -513,8 +497,15 @@ static PyObject *rank_centers(PyObject *self, PyObject *args) {
     int64_t tk_r[64];
     float *td = p <= 64 ? tk_d : PyMem_RawMalloc(sizeof(float) * p);
     int64_t *tr = p <= 64 ? tk_r : PyMem_RawMalloc(sizeof(int64_t) * p);
+    if (!td || !tr) {
+        if (p > 64) {
+            PyMem_RawFree(td);
+            PyMem_RawFree(tr);
+        }
+        return -1;
+    }
     TopK t = {td, tr, p, 0, 0};
-    for (int phase = 0; phase < 2 && td && tr; phase++) {
+    for (int phase = 0; phase < 2; phase++) {
         float limit = INFINITY;
         if (phase == 1 && t.filled == p) {
             float w = t.d[t.worst];
@@ -526,7 +517,6 @@ static PyObject *rank_centers(PyObject *self, PyObject *args) {
             read++;
             offer(&t, full[j], j);
         }
-        if (phase == 1) break;
     }
     /* phase 1 offered every center that could beat the p-th: sort the p kept by (distance, number) */
     Py_ssize_t n = t.filled;
@@ -546,9 +536,34 @@ static PyObject *rank_centers(PyObject *self, PyObject *args) {
         PyMem_RawFree(td);
         PyMem_RawFree(tr);
     }
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(low);
+    return read;
+}
+
+static PyObject *rank_centers(PyObject *self, PyObject *args) {
+    Py_buffer bq, bmu, bpr, bc, bn, bpc, bps, bec, bem, bo;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &bq, &bmu, &bpr, &bc, &bn, &bpc, &bps, &bec, &bem, &bo))
+        return NULL;
+    Py_buffer *all[] = {&bq, &bmu, &bpr, &bc, &bn, &bpc, &bps, &bec, &bem, &bo};
+    const Py_ssize_t dim = bq.len / 4, L = bn.len / 4, p = bo.len / 8, m = L > 0 ? bpc.len / 4 / L : 0;
+    int ok = dim > 0 && L > 0 && p > 0 && p <= L && m > 0 && m <= 4096 && bmu.len == 4 * dim &&
+             bpr.len == 4 * m * dim && bc.len == 4 * L * dim && bpc.len == 4 * L * m && bps.len == 4 * L &&
+             bec.len == 4 * L && bem.len == L;
+    if (!ok) {
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
+        PyErr_SetString(PyExc_ValueError, "rank_centers: inconsistent shapes (see _scan.c)");
+        return NULL;
+    }
+    float *work = PyMem_RawMalloc(sizeof(float) * (L * 3 + m + dim));
+    int64_t read = -1;
+    if (work) {
+        Py_BEGIN_ALLOW_THREADS
+        read = rank_core(bq.buf, dim, bmu.buf, bpr.buf, m, bc.buf, bn.buf, bpc.buf, bps.buf, bec.buf, bem.buf, L,
+                         bo.buf, p, work);
+        Py_END_ALLOW_THREADS
+    }
+    PyMem_RawFree(work);
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) PyBuffer_Release(all[i]);
+    if (read < 0) return PyErr_NoMemory();
     return PyLong_FromLongLong(read);
 }
 
@@ -575,6 +590,8 @@ static PyObject *widen(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+#include "_resident.h"
+
 static PyObject *simd(PyObject *self, PyObject *args) { return PyUnicode_FromString(simd_name); }
 
 static PyMethodDef methods[] = {
@@ -591,12 +608,18 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Compiled bl
 
 PyMODINIT_FUNC PyInit__scan(void) {
     pick_variant();
-    if (PyType_Ready(&ScanBlockType) < 0) return NULL;
+    if (PyType_Ready(&ScanBlockType) < 0 || PyType_Ready(&ResidentType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&ScanBlockType);
     if (PyModule_AddObject(m, "ScanBlock", (PyObject *)&ScanBlockType) < 0) {
         Py_DECREF(&ScanBlockType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&ResidentType);
+    if (PyModule_AddObject(m, "Resident", (PyObject *)&ResidentType) < 0) {
+        Py_DECREF(&ResidentType);
         Py_DECREF(m);
         return NULL;
     }

@@ -22,6 +22,8 @@ when evictions leave a slab sparse, its remaining blocks are moved (:meth:`Objec
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -38,6 +40,39 @@ from vectree.pools import io_pool
 from vectree.storage.base import ObjectStore
 from vectree.storage.cache import ByteLRU
 from vectree.storage.diskcache import DiskCache
+
+
+class BlockLRU(ByteLRU):
+    """The read cache's LRU, with what the one-call single-query path needs (``collection/single.py``)."""
+
+    def refresh(self, keys: list[str], hits: int = 0) -> None:
+        """Mark ``keys`` (those still held) as just used and count ``hits`` served without a lookup
+        (a query path that holds its values elsewhere and reports them in batches).
+
+        >>> c = BlockLRU(2); c.put("a", "A", 1); c.put("b", "B", 1); c.refresh(["a"], 3); c.put("c", "C", 1)
+        >>> "a" in c, "b" in c, c.stats.hits
+        (True, False, 3)
+        """
+        with self._lock:
+            items = self._items
+            for key in keys:
+                if key in items:
+                    items.move_to_end(key)
+            self.stats.hits += hits
+
+    def while_held(self, pairs: list[tuple[str, object]], action: Callable[[int], None]) -> None:
+        """``action(i)`` for each ``pairs[i] = (key, value)`` whose key still holds that value, under
+        the lock: an eviction of it comes after, so its ``on_evict`` sees what ``action`` did.
+
+        >>> c = BlockLRU(4); c.put("a", "A", 1); seen = []; c.while_held([("a", "A"), ("b", "B")], seen.append); seen
+        [0]
+        """
+        with self._lock:
+            items = self._items
+            for i, (key, value) in enumerate(pairs):
+                item = items.get(key)
+                if item is not None and item[0] is value:
+                    action(i)
 
 
 @dataclass(eq=False)  # compared by identity: two blocks are the same only if they are one object
@@ -135,7 +170,7 @@ class ObjectCache:
     ) -> None:
         self.store = store
         self.l2 = l2  # the collection's metric is l2: blocks get their ScanBlock (with squared norms) at decode
-        self.lru: ByteLRU[object] = ByteLRU(capacity_bytes, on_evict=self._evicted)
+        self.lru = BlockLRU(capacity_bytes, on_evict=self._evicted)
         self.arena = Arena(capacity_bytes, slab_bytes)
         self.disk = disk
         self._checked: dict[str, object] = {}  # fingerprint -> store identity of the file whose hash matched
@@ -150,6 +185,21 @@ class ObjectCache:
         # values derived from several immutable objects, by a key naming them (e.g. the tail's key table);
         # whole values are stored and replaced, never changed in place
         self.derived: dict[object, object] = {}
+        # holders of cached blocks outside the LRU (one-call single queries, vectree/collection/single.py):
+        # each is told when a block leaves or moves, so it never keeps one the cache let go
+        self._holders: weakref.WeakValueDictionary[int, object] = weakref.WeakValueDictionary()
+        self._holders_lock = threading.Lock()
+
+    def add_holder(self, holder: object) -> None:
+        """Tell ``holder.drop_fp(fp)`` whenever block ``fp`` leaves the cache or moves (held weakly)."""
+        with self._holders_lock:
+            self._holders[id(holder)] = holder
+
+    def _unhold(self, fp: str) -> None:
+        with self._holders_lock:
+            holders = list(self._holders.values())
+        for holder in holders:
+            holder.drop_fp(fp)  # type: ignore[attr-defined]
 
     @property
     def known_layouts(self) -> int:
@@ -345,6 +395,8 @@ class ObjectCache:
         return data, slab
 
     def _evicted(self, key: str, value: object) -> None:
+        if self._holders:
+            self._unhold(key)
         if isinstance(value, Block) and value.slab is not None:
             for fp in self.arena.release(value.slab, key, aligned_size(value.data.nbytes)):
                 self._move(fp)
@@ -359,6 +411,8 @@ class ObjectCache:
         new = old.moved(data, slab)
         if self.lru.replace(fp, old, new):
             self.moves += 1
+            if self._holders:
+                self._unhold(fp)  # (they held the old copy: the next query takes the new one)
             self.arena.release(old.slab, fp, aligned_size(old.data.nbytes))
         else:  # evicted meanwhile (its eviction released the old copy): let the new one go too
             self.arena.release(slab, fp, aligned_size(data.nbytes))

@@ -56,6 +56,13 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> Search
     >>> search_one(col._snap, np.array([[8.5, 9.0]], np.float32), k=2, probes=1).ids.tolist()
     [[3, 4]]
     """
+    one = _one_call(snap)
+    ranked = None
+    if one is not None:
+        found = one.search(query, k, probes)
+        if isinstance(found, SearchResult):
+            return found
+        ranked = found  # the buckets it ranked (None: not its case)
     index = snap.index
     manifest = snap.manifest
     if index is None or manifest.segments:
@@ -71,7 +78,9 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> Search
     if 2 * bound > capacity:  # the planner may stream: leave it to the general path
         return None
     method = choose_method(1, probes, n_buckets, bound, capacity, TUNING, has_codes)
-    if index.routes_by_centers and probes * 4 < n_buckets and probes > 0:
+    if ranked is not None:
+        order = ranked
+    elif index.routes_by_centers and probes * 4 < n_buckets and probes > 0:
         order = np.empty(probes, np.int64)
         ranker = index._center_ranker
         _scan.rank_centers(
@@ -117,7 +126,137 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> Search
     stats["rows_scanned"] = read
     stats["method"] = method
     by_bucket = dict(zip(buckets, blocks))
+    if one is not None:
+        one.fill(buckets, blocks, scan)
     return _result(settings, by_bucket, d[0], ref[0], int(filled[0]), query, k, l2, stats)
+
+
+class OneCall:
+    """One snapshot's cached buckets held in C (``_scan.Resident``, see ``vectree/_native/_resident.h``),
+    so that a warm query is one call: rank the centers, take the probed buckets' blocks, scan, sort,
+    write ids and distances. It answers exactly as the lean path below would (the same ranking, kernel,
+    blocks, tie order and distance arithmetic), or returns None when a probed bucket is not held: the
+    lean path then answers and :meth:`fill` adds what it read.
+
+    The table holds a block only while the cache does: it is filled under the cache's lock from
+    blocks the cache still holds, and the cache calls :meth:`drop_fp` when one leaves or moves. Its
+    hits reach the cache's recency every ``_FLUSH`` queries (:meth:`flush`).
+    """
+
+    def __init__(self, snap: Snapshot) -> None:
+        index = snap.index
+        ranker = index._center_ranker
+        fps = index.bucket_fingerprints
+        self.fps = fps
+        self.cache = snap.cache
+        self.n_buckets = index.n_buckets
+        self.version = snap.manifest.version
+        self.metric = METRIC_CODES[snap.manifest.settings["metric"]]
+        self.l2 = self.metric == 0
+        self.has_codes = index.settings.get("codes") is not None
+        self.largest = _largest_bucket_bytes(snap)
+        self.buckets_of: dict[str, list[int]] = {}
+        for b, fp in enumerate(fps):
+            if fp:
+                self.buckets_of.setdefault(fp, []).append(b)
+        skip = np.array([not fp for fp in fps], np.uint8)
+        self.table = _scan.Resident(
+            skip,
+            ranker.mean,
+            ranker.components,
+            ranker.centers,
+            ranker.norms,
+            ranker.pc,
+            ranker.pcsq,
+            ranker.ec,
+            _empty(index),
+        )
+        self.methods: dict[int, str | None] = {}  # probes -> the planner's method, None: not this path
+        self.usable = True
+        self.cache.add_holder(self)
+
+    def _method(self, probes: int) -> str | None:
+        n = self.n_buckets
+        bound = probes * self.largest
+        capacity = self.cache.lru.capacity_bytes
+        if not 0 < probes < n or probes * 4 >= n or 2 * bound > capacity:
+            return None
+        method = choose_method(1, probes, n, bound, capacity, TUNING, self.has_codes)
+        return method if method in ("compiled", "quantized") else None
+
+    def search(self, query: np.ndarray, k: int, probes: int) -> SearchResult | np.ndarray | None:
+        """The lean path's answer for one prepared (1, dim) query; else the buckets it ranked (int64
+        (probes,), nearest first: not all of them are held), or None (not this path's case)."""
+        method = self.methods.get(probes, "")
+        if method == "":
+            method = self.methods[probes] = self._method(probes)
+        if method is None or not self.usable:
+            return None
+        codes = method == "quantized"
+        ids = np.empty((1, k), np.int64)
+        dist = np.empty((1, k), np.float32)
+        off = float(np.einsum("ij,ij->i", query, query)[0]) if self.l2 else 1.0
+        order = np.empty(probes, np.int64)
+        got = self.table.search(query[0], self.metric, k, probes, codes, ids[0], dist[0], off, order)
+        if got is None:
+            return order
+        _, read, reranked, scanned = got
+        stats: dict[str, Any] = {
+            "buckets_scanned": scanned,
+            "rows_scanned": read,
+            "segments_scanned": 0,
+            "version": self.version,
+        }
+        if codes:
+            stats["rows_reranked"] = reranked
+        stats["method"] = method
+        if self.table.served >= _FLUSH:
+            self.flush()
+        return SearchResult(ids=ids, distances=dist, labels=None, stats=stats)
+
+    def flush(self) -> None:
+        """Report the buckets served since the last flush to the cache's recency and hit count."""
+        buckets, hits = self.table.take_touched()
+        fps = self.fps
+        self.cache.lru.refresh([fps[b] for b in buckets], hits)
+
+    def fill(self, buckets: list[int], blocks: list, scan: list) -> None:
+        """Hold these blocks (the lean path's, for ``buckets``) while the cache still holds them."""
+        table, fps = self.table, self.fps
+
+        def put(i: int) -> None:
+            if not table.put(buckets[i], scan[i], blocks[i].rows.ids):
+                self.usable = False  # (ids not int64: never the case for int ids; the lean path answers)
+
+        self.cache.lru.while_held([(fps[b], block) for b, block in zip(buckets, blocks)], put)
+
+    def drop_fp(self, fp: str) -> None:
+        """The cache let block ``fp`` go (or moved it): stop holding it."""
+        for b in self.buckets_of.get(fp, ()):
+            self.table.drop(b)
+
+
+_FLUSH = 64  # queries between reports of the one-call path's hits to the cache's recency
+
+
+def _one_call(snap: Snapshot) -> OneCall | None:
+    """The snapshot's :class:`OneCall`, made on first use, or None when its collection is not the plain case
+    (no index, a tail, deletes, labels, str ids, routing other than by centers)."""
+    found = snap.__dict__.get("_one_call")
+    if found is None:
+        index = snap.index
+        manifest = snap.manifest
+        settings = manifest.settings
+        plain = (
+            index is not None
+            and not manifest.segments
+            and index.routes_by_centers
+            and not snap.tombstones
+            and settings.get("label_type") is None
+            and settings.get("id_type") != "str"
+        )
+        found = snap.__dict__.setdefault("_one_call", OneCall(snap) if plain else False)
+    return found or None
 
 
 def _empty(index: Any) -> np.ndarray:

@@ -51,15 +51,21 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None 
 def centers_of(x: np.ndarray, assign: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """The center of each bucket (or cluster): the mean of the rows of ``x`` assigned to it; an empty one
     keeps its ``previous`` center."""
-    n_buckets = len(previous)
+    n_buckets, dim = previous.shape
     counts = np.bincount(assign, minlength=n_buckets)
     order = np.argsort(assign, kind="stable")
-    # one reduceat over rows sorted by bucket: no per-bucket Python loop, no (n, dim) scatter
-    starts = np.searchsorted(assign[order], np.arange(n_buckets))
+    ranked = assign[order]
+    # a reduceat over rows sorted by bucket, one block of ~16 MB of gathered rows at a time: no
+    # per-bucket Python loop, no (n, dim) scatter, and no copy of the whole sample (the build's peak)
+    sums = np.zeros((n_buckets, dim), np.float32)
+    step = max(1, _BLOCK_ELEMENTS // max(1, dim))
+    for s in range(0, len(order), step):
+        a = ranked[s : s + step]
+        starts = np.flatnonzero(np.concatenate([[True], a[1:] != a[:-1]]))
+        sums[a[starts]] += np.add.reduceat(x[order[s : s + step]], starts, axis=0)  # (a bucket once a block)
     used = counts > 0
-    sums = np.add.reduceat(x[order], starts[used], axis=0) if used.any() else np.zeros((0, x.shape[1]), np.float32)
     out = previous.astype(np.float32, copy=True)
-    out[used] = sums / counts[used, None]
+    out[used] = sums[used] / counts[used, None]
     return out
 
 

@@ -6,6 +6,7 @@ the true ones: a distance measured in the projection is a lower bound the search
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,11 @@ class Projection:
         if self.augment_norm:
             extra = np.sqrt(np.maximum(self.augment_norm**2 - np.einsum("ij,ij->i", x, x), 0.0))
             x = np.hstack([x, extra[:, None].astype(x.dtype)])
-        return ((x - self.mean) @ self.components.T).astype(np.float32, copy=False)
+        out = np.empty((len(x), len(self.components)), np.float32)
+        step = max(1, (1 << 22) // max(1, x.shape[1]))  # ~16 MB of centered rows at a time, not a copy of x
+        for s in range(0, len(x), step):
+            out[s : s + step] = (x[s : s + step] - self.mean) @ self.components.T
+        return out
 
     def project_queries(self, q: np.ndarray) -> np.ndarray:
         """Project queries (n, dim); with ``augment_norm`` they gain a 0 coordinate.
@@ -77,11 +82,29 @@ def fit_pca(sample: np.ndarray, n_components: int, augment_for_dot: bool = False
     >>> p.project(rng.normal(size=(3, 5))).shape
     (3, 2)
     """
-    if len(sample) > max_rows:
-        sample = sample[np.random.default_rng(0).choice(len(sample), max_rows, replace=False)]
+    pick = np.random.default_rng(0).choice(len(sample), max_rows, replace=False) if len(sample) > max_rows else None
+    if not augment_for_dot:  # mean and covariance from blocks of rows: no copy of the sample, centered or not
+        n, dim = (len(sample) if pick is None else len(pick)), sample.shape[1]
+        k = max(1, min(n_components, dim))
+        step = max(1, (1 << 22) // max(1, dim))
+
+        def blocks() -> Iterator[np.ndarray]:
+            for s in range(0, n, step):
+                part = sample[s : s + step] if pick is None else sample[pick[s : s + step]]
+                yield np.asarray(part, dtype=np.float32)
+
+        mean = (sum(b.sum(axis=0, dtype=np.float64) for b in blocks()) / max(n, 1)).astype(np.float32)
+        cov = np.zeros((dim, dim), np.float64)
+        for b in blocks():
+            c = b - mean
+            cov += c.T @ c
+        cov /= max(n - 1, 1)
+        return _signed(mean, _top_eigenvectors(cov, k).T, 0.0, k)
+    if pick is not None:
+        sample = sample[pick]
     sample = np.asarray(sample, dtype=np.float32)
     augment_norm = 0.0
-    if augment_for_dot:
+    if augment_for_dot:  # (always here)
         norms = np.linalg.norm(sample, axis=1)
         augment_norm = float(norms.max()) * 1.05 if len(norms) else 1.0
         sample = np.hstack([sample, np.sqrt(np.maximum(augment_norm**2 - norms**2, 0.0))[:, None]]).astype(np.float32)
@@ -90,8 +113,11 @@ def fit_pca(sample: np.ndarray, n_components: int, augment_for_dot: bool = False
     mean = sample.mean(axis=0, dtype=np.float64).astype(np.float32)
     centered = sample - mean
     cov = (centered.T @ centered).astype(np.float64) / max(n - 1, 1)
-    components = _top_eigenvectors(cov, k).T
-    # a deterministic sign per component, so that refits on the same sample give the same tree
+    return _signed(mean, _top_eigenvectors(cov, k).T, augment_norm, k)
+
+
+def _signed(mean: np.ndarray, components: np.ndarray, augment_norm: float, k: int) -> Projection:
+    """The projection, with a deterministic sign per component, so that refits on the same sample give the same tree."""
     signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components *= np.where(signs == 0, 1.0, signs)[:, None]
     return Projection(mean=mean.astype(np.float32), components=components.astype(np.float32), augment_norm=augment_norm)
