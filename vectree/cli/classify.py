@@ -247,7 +247,7 @@ def evaluate(
             texts += t
             labels += y
         vectors, embed_s = embed_timed(clf, texts)
-        rows = evaluate_probes(clf, vectors, labels, settings, embed_s=embed_s)
+        rows = evaluate_probes(clf, vectors, labels, settings, embed_s=embed_s, texts=texts)
     table = Table(
         title=f"{clf.embedder_.name}, k={n_neighbors}: {len(clf.collection_)} train, {len(labels)} test documents, "
         f"{rows[0].buckets} buckets (fit {fit_s:.1f}s)"

@@ -39,8 +39,11 @@ from vectree.apps.classify.inputs import (  # noqa: F401 - BadVectorsTypeError: 
     as_invalid_input,
     batched,
     is_vectors,
+    stored_rows,
 )
-from vectree.apps.classify.neighbours import directed, prior, search_vote
+from vectree.apps.classify.mixture import HEAD_ATTACHMENT, fit_heads, mix, rebalanced, save_heads  # noqa: F401
+from vectree.apps.classify.neighbours import prior, search_vote
+from vectree.apps.classify.saved import CONFIG_ATTACHMENT, config_of, read_config, restore, settings_of
 from vectree.apps.classify.vote import WEIGHTS, plain
 from vectree.collection.plan import DEFAULT_PROBES
 from vectree.collection.validate import check_probes
@@ -49,9 +52,6 @@ from vectree.embed.base import as_texts
 from vectree.errors import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
-
-CONFIG_ATTACHMENT = "classifier"
-HEAD_ATTACHMENT = "classifier.head.npz"
 
 
 class DocumentClassifier(ClassifierMixin, BaseEstimator):
@@ -71,15 +71,21 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
     batch_size: texts embedded and written per batch in :meth:`fit` (memory use is bounded by it).
     bucket_size, metric: passed to :func:`vectree.create_collection`.
     show_progress: progress bars while embedding.
-    head: ``"logistic"`` (the default) adds a linear head (softmax regression on the same vectors) whose
-        probabilities are mixed with the vote's (:mod:`vectree.apps.classify.head`); None: the vote alone.
-    blend: the head's weight in that mixture, or ``"auto"``: chosen on 10% of the training rows held out
-        (0 when the vote alone is best there: the kNN stays the classifier and explains itself by its neighbours).
-    head_C: the head's inverse L2 regularisation.
+    head: ``"logistic"`` (the default) adds linear heads whose probabilities are mixed with the vote's
+        (:mod:`vectree.apps.classify.mixture`): softmax regression on the same vectors and, when the classifier
+        is given texts, on their sparse TF-IDF (``text_head``); None: the vote alone.
+    text_head: ``"tfidf"`` (the default): with ``head`` and texts, the second head reads the texts' uni+bigram
+        TF-IDF (:mod:`vectree.apps.classify.text_head`); None: the head on vectors only. Fitted on vectors without
+        texts, there is no text head.
+    blend: the heads' total weight in the mixture (split evenly between them), or ``"auto"``: the vote's and each
+        head's weight chosen on 10% of the training rows held out (the vote alone when it is best there: the kNN
+        stays the classifier and explains itself by its neighbours).
+    head_C: the heads' inverse L2 regularisation.
 
     Attributes (after fit): ``classes_``, ``collection_`` (the :class:`vectree.Collection`), ``embedder_``
-    (the embedder used), ``n_features_in_`` (the vector dimension), ``timings_`` (``embed_s``, ``search_s``,
-    ``n`` of the last predict call).
+    (the embedder used), ``n_features_in_`` (the vector dimension), ``mixture_`` (the weights of ``"vote"``,
+    ``"vectors"`` and ``"text"``), ``mixture_scores_`` (the held-out accuracy of each weight tuple tried),
+    ``timings_`` (``embed_s``, ``search_s``, ``n`` of the last predict call).
 
     >>> import numpy as np
     >>> X = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])
@@ -105,6 +111,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         head: str | None = "logistic",
         blend: float | str = "auto",
         head_C: float = 10.0,  # noqa: N803
+        text_head: str | None = "tfidf",
     ) -> None:
         self.embedder = embedder
         self.collection = collection
@@ -120,6 +127,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         self.head = head
         self.blend = blend
         self.head_C = head_C
+        self.text_head = text_head
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
@@ -132,6 +140,8 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(f"exact must be True or False, got {self.exact!r}")
         if self.head not in (None, "logistic"):
             raise InvalidInputError(f"head must be None or 'logistic', got {self.head!r}")
+        if self.text_head not in (None, "tfidf"):
+            raise InvalidInputError(f"text_head must be None or 'tfidf', got {self.text_head!r}")
         if self.blend != "auto" and not (isinstance(self.blend, (int, float)) and 0 <= self.blend <= 1):
             raise InvalidInputError(f"blend must be 'auto' or a weight in [0, 1], got {self.blend!r}")
         if self.batch_size < 1:
@@ -164,6 +174,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
                 )
             embedder = copy.deepcopy(embedder).fit(texts)
         self.embedder_ = embedder
+        texts_kept: list[str] | None = [] if self._reads_texts() else None
 
         def batches() -> Iterator[tuple[np.ndarray, Any, list[Any], Any]]:
             pairs = itertools.zip_longest(texts, labels, fillvalue=_MISSING)
@@ -171,12 +182,18 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
                 if any(t is _MISSING or y is _MISSING for t, y in chunk):
                     raise InvalidInputError("texts and labels have different lengths; give one label per text")
                 t, y_ = zip(*chunk)
+                if texts_kept is not None:
+                    texts_kept.extend(as_texts(t))
                 yield embedder.encode(as_texts(t), show_progress=self.show_progress), None, list(y_), None
 
-        return self._fit_batches(batches(), embedder.dim)
+        return self._fit_batches(batches(), embedder.dim, texts_kept)
 
-    def fit_embeddings(self, vectors: Any, labels: Any) -> DocumentClassifier:
-        """Fit on vectors already computed by ``self.embedder`` (e.g. a cached .npy), in ``batch_size`` pieces."""
+    def _reads_texts(self) -> bool:
+        return self.head is not None and self.text_head is not None
+
+    def fit_embeddings(self, vectors: Any, labels: Any, texts: Any = None) -> DocumentClassifier:
+        """Fit on vectors already computed by ``self.embedder`` (e.g. a cached .npy), in ``batch_size`` pieces.
+        ``texts``: the texts the vectors were embedded from, for the text head (as :meth:`fit` on the texts)."""
         self._check_params()
         if labels is None:
             raise InvalidInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
@@ -192,79 +209,57 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         dim = self.embedder.dim if self.embedder is not None else int(vectors.shape[1])
         if vectors.shape[1] != dim:
             raise InvalidInputError(f"vectors have {vectors.shape[1]} columns but the embedder makes {dim}-d vectors")
+        if texts is not None:
+            texts = as_texts(texts)
+            if len(texts) != len(labels):
+                raise InvalidInputError(f"got {len(texts)} texts for {len(labels)} vectors; give one text per vector")
         rows = (
             (vectors[s : s + self.batch_size], None, labels[s : s + self.batch_size], None)
             for s in range(0, len(labels), self.batch_size)
         )
-        return self._fit_batches(rows, dim)
+        return self._fit_batches(rows, dim, texts if self._reads_texts() else None)
 
-    def _fit_batches(self, batches: Iterable[tuple], dim: int) -> DocumentClassifier:
+    def _fit_batches(self, batches: Iterable[tuple], dim: int, texts: list[str] | None = None) -> DocumentClassifier:
         col = self._create(dim)
-        kept: list[tuple[np.ndarray, list[Any]]] = []  # the rows, for the linear head
-        offset = [0, 0]  # rows seen, rows stored
-
+        kept: list[tuple[np.ndarray, list[Any]]] | None = [] if self.head is not None else None  # for the heads
         counts: dict[Any, int] = {}
-
-        def track(stream: Iterable[tuple]) -> Iterator[tuple]:
-            for b in stream:
-                if any(y is None for y in b[2]):
-                    raise InvalidInputError("labels must not be None: every training text needs a label")
-                ys = [plain(y) for y in b[2]]
-                for v in ys:
-                    counts[v] = counts.get(v, 0) + 1
-                n, x = len(ys), np.asarray(b[0], np.float32)
-                if self.head is not None:
-                    kept.append((x, ys))
-                ids = np.arange(offset[0], offset[0] + n, dtype=np.int64)
-                offset[0] += n
-                keep = directed(x, self.metric)  # all-zero rows under cosine: see neighbours.py
-                offset[1] += int(keep.sum())
-                if keep.all():
-                    yield (x, ids, b[2], b[3])
-                elif keep.any():
-                    yield (x[keep], ids[keep], [v for v, k in zip(b[2], keep) if k], None)
-            if counts and offset[1] == 0:
-                raise InvalidInputError("every training row is all zeros: under cosine they have no direction")
-
         t0 = time.perf_counter()
-        col.add_batches(track(batches))
+        col.add_batches(stored_rows(batches, self.metric, counts, kept))
         col.build()
         log.info("fitted %d rows into %s in %.1fs", len(col), col.url, time.perf_counter() - t0)
         if self.embedder_ is not None:
             attach_embedder(col, self.embedder_)
         self.classes_ = np.array(sorted(counts), dtype=object if any(isinstance(c, str) for c in counts) else np.int64)
         self.class_prior_ = prior(np.array([counts[plain(c)] for c in self.classes_]))
-        config = {
-            "n_neighbors": int(self.n_neighbors),
-            "probes": int(self.probes),
-            "exact": bool(self.exact),
-            "metric": self.metric,
-            "weights": self.weights if isinstance(self.weights, str) else "uniform",
-            "classes": [plain(c) for c in self.classes_],
-            "class_prior": self.class_prior_.tolist(),
-        }
         self.collection_ = col
         self.n_features_in_ = int(dim)
         self.timings_ = Timings()
-        self.head_, self.blend_ = None, 0.0
+        self.head_, self.text_head_ = None, None
+        self.mixture_ = {"vote": 1.0, "vectors": 0.0, "text": 0.0}
         if self.head is not None:
-            self._fit_head(np.concatenate([k[0] for k in kept]), [y for k in kept for y in k[1]])
-            col.put_attachment(HEAD_ATTACHMENT, self.head_.to_npz())
-            config["blend"] = self.blend_
-        col.put_attachment(CONFIG_ATTACHMENT, json.dumps(config).encode())
+            self._fit_heads(np.concatenate([k[0] for k in kept]), [y for k in kept for y in k[1]], texts)
+            save_heads(col, self.head_, self.text_head_)
+        col.put_attachment(CONFIG_ATTACHMENT, json.dumps(config_of(self)).encode())
         return self
 
-    def _fit_head(self, x: np.ndarray, labels: list[Any]) -> None:
-        """Fit the linear head and choose its weight (``blend="auto"``) on held-out training rows."""
-        from vectree.apps.classify.head import fit_head
-
+    def _fit_heads(self, x: np.ndarray, labels: list[Any], texts: list[str] | None) -> None:
+        """Fit the linear heads and choose the mixture (``blend="auto"``) on held-out training rows."""
         index = {c: i for i, c in enumerate(plain(c) for c in self.classes_)}
         y = np.array([index[v] for v in labels], dtype=np.int64)
-        self.head_, self.blend_, scores = fit_head(
-            x, y, len(self.classes_), self.head_C, self.blend, self._vote_without_self
+        self.head_, self.text_head_, self.mixture_, scores = fit_heads(
+            x, texts, y, len(self.classes_), self.head_C, self.blend, self._vote_without_self
         )
         if scores is not None:
-            self.blend_scores_ = scores
+            self.mixture_scores_ = scores
+
+    @property
+    def blend_(self) -> float:
+        """The heads' total weight in the mixture (1 - the vote's); setting it keeps the heads' proportions."""
+        return round(1.0 - self.mixture_["vote"], 6)
+
+    @blend_.setter
+    def blend_(self, value: float) -> None:
+        self.mixture_ = rebalanced(self.mixture_, value, self.text_head_ is not None)
 
     def _vote_without_self(self, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The vote for rows already in the collection, each row's own entry left out."""
@@ -296,12 +291,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         Keyword ``params`` (n_neighbors, probes, exact, weights...) override the stored settings.
         """
         col = vectree.open_collection(url, storage_options=storage_options)
-        try:
-            config = json.loads(col.get_attachment(CONFIG_ATTACHMENT))
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"{url} is a collection but not a fitted DocumentClassifier (no {CONFIG_ATTACHMENT!r} attachment)"
-            ) from exc
+        config = read_config(col, url)
         if embedder is None:
             try:
                 embedder = load_embedder(col)
@@ -309,27 +299,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
                 embedder = None  # fitted on vectors: it takes vectors
         else:
             check_embedder(col, embedder)
-        settings = {k: config[k] for k in ("n_neighbors", "probes", "weights", "metric")}
-        settings["exact"] = bool(config.get("exact", False))
-        if settings["probes"] in (None, "exact"):  # how classifiers fitted before exact= recorded exact search
-            settings["probes"], settings["exact"] = DEFAULT_PROBES, True
-        settings.update(params)
-        clf = cls(embedder, collection=url, storage_options=storage_options, **settings)
+        clf = cls(embedder, collection=url, storage_options=storage_options, **settings_of(config, params))
         clf._check_params()
-        classes = config["classes"]
-        clf.classes_ = np.array(classes, dtype=object if any(isinstance(c, str) for c in classes) else np.int64)
-        clf.collection_ = col
-        clf.embedder_ = embedder
-        clf.n_features_in_ = int(col.dim)
-        clf.class_prior_ = prior(np.asarray(config.get("class_prior", np.zeros(len(classes)))))
-        clf.timings_ = Timings()
-        clf.head_, clf.blend_ = None, float(config.get("blend", 0.0))
-        if "blend" in config:
-            from vectree.apps.classify.head import LinearHead
-
-            clf.head = clf.head or "logistic"
-            clf.head_ = LinearHead.from_npz(col.get_attachment(HEAD_ATTACHMENT))
-        return clf
+        return restore(clf, col, config, embedder)
 
     # ------------------------------------------------------------------ predicting
     def _check_fitted(self) -> None:
@@ -347,25 +319,44 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         if self.embedder_ is None or is_vectors(X):
             return self.predict_proba_embeddings(X, where=where)
-        texts = as_texts(X)
+        texts = list(as_texts(X))
         t0 = time.perf_counter()
         vectors = self.embedder_.encode(texts, show_progress=self.show_progress)
         embed_s = time.perf_counter() - t0
-        proba = self.predict_proba_embeddings(vectors, where=where)
+        proba = self.predict_proba_embeddings(vectors, where=where, texts=texts)
         self.timings_["embed_s"] = embed_s
         return proba
 
-    def predict_proba_embeddings(self, vectors: Any, where: dict | None = None) -> np.ndarray:
-        """Like :meth:`predict_proba`, for query vectors already embedded by ``self.embedder``."""
+    def predict_proba_embeddings(self, vectors: Any, where: dict | None = None, texts: Any = None) -> np.ndarray:
+        """Like :meth:`predict_proba`, for query vectors already embedded by ``self.embedder``; ``texts``: the texts
+        they were embedded from (needed when the classifier has a text head)."""
         self._check_fitted()
         with as_invalid_input():
             vectors = validate_data(self, vectors, dtype=np.float32, reset=False)
-        out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
+        weights = dict(getattr(self, "mixture_", None) or {"vote": 1.0})
+        if where is not None:  # the heads know no filter
+            weights = {"vote": 1.0}
+        if weights.get("text", 0) > 0:
+            if texts is None:
+                raise InvalidInputError(
+                    "this classifier has a text head: give the texts (predict_proba(texts), or "
+                    "predict_proba_embeddings(vectors, texts=texts))"
+                )
+            texts = as_texts(texts)
+            if len(texts) != len(vectors):
+                raise InvalidInputError(f"got {len(texts)} texts for {len(vectors)} vectors")
         t0 = time.perf_counter()
-        for s in range(0, len(vectors), self.batch_size):
-            out[s : s + self.batch_size] = self._search_vote(vectors[s : s + self.batch_size], where=where)
-        if getattr(self, "head_", None) is not None and self.blend_ > 0 and where is None:  # the head knows no filter
-            out = (1 - self.blend_) * out + self.blend_ * self.head_.predict_proba(vectors)
+
+        def vote() -> np.ndarray:
+            out = np.zeros((len(vectors), len(self.classes_)), dtype=np.float64)
+            for s in range(0, len(vectors), self.batch_size):
+                out[s : s + self.batch_size] = self._search_vote(vectors[s : s + self.batch_size], where=where)
+            return out
+
+        parts = {"vote": vote, "vectors": lambda: self.head_.predict_proba(vectors)}
+        if getattr(self, "text_head_", None) is not None:
+            parts["text"] = lambda: self.text_head_.predict_proba(texts)
+        out = mix(weights, parts)
         self.timings_.embed_s, self.timings_.search_s, self.timings_.n = 0.0, time.perf_counter() - t0, len(vectors)
         return out
 
@@ -375,9 +366,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X, where=where)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def predict_embeddings(self, vectors: Any, where: dict | None = None) -> np.ndarray:
-        """Like :meth:`predict`, for query vectors already embedded by ``self.embedder``."""
-        proba = self.predict_proba_embeddings(vectors, where=where)
+    def predict_embeddings(self, vectors: Any, where: dict | None = None, texts: Any = None) -> np.ndarray:
+        """Like :meth:`predict`, for query vectors already embedded by ``self.embedder`` (``texts``: as in
+        :meth:`predict_proba_embeddings`)."""
+        proba = self.predict_proba_embeddings(vectors, where=where, texts=texts)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:

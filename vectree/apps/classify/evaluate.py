@@ -56,8 +56,10 @@ def evaluate_probes(
     test_labels: Sequence[Any],
     probes: Sequence[int | str] = PROBE_SWEEP,
     embed_s: float = 0.0,
+    texts: Sequence[str] | None = None,
 ) -> list[EvalRow]:
-    """Score ``clf`` on already-embedded test documents at each probe setting.
+    """Score ``clf`` on already-embedded test documents at each probe setting (``texts``: those documents' texts,
+    for a classifier with a text head).
 
     Each setting is a number of probes, or the row label ``"exact"``: the classifier searched with ``exact=True``.
     """
@@ -71,7 +73,7 @@ def evaluate_probes(
             exact = p == "exact"
             clf.set_params(exact=exact, probes=clf.probes if exact else int(p))
             t0 = time.perf_counter()
-            pred = clf.predict_embeddings(test_vectors)
+            pred = clf.predict_embeddings(test_vectors, texts=texts)
             search_s = time.perf_counter() - t0
             pred = pred.astype(object)
             rows.append(

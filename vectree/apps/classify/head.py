@@ -1,25 +1,13 @@
 """A linear head beside the neighbour vote: multinomial logistic regression on the same vectors the
-collection holds, and the learned weight that mixes its probabilities with the vote's.
-
-The classifier's probability is ``(1 - blend) * vote + blend * head``. ``choose_blend`` picks ``blend`` on
-held-out training rows: the head is fitted without them, and their vote comes from the full collection
-with each row's own entry left out (so no row votes for itself). The mixture of two probability
-estimates is the calibrated ``predict_proba``; ``blend=0`` is the plain kNN classifier.
+collection holds. Its probabilities are mixed with the vote's (and the text head's) by
+:mod:`vectree.apps.classify.mixture`.
 """
 
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Callable
 
 import numpy as np
-
-from vectree.errors import InvalidInputError
-
-log = logging.getLogger(__name__)
-
-BLEND_GRID = tuple(np.round(np.linspace(0.0, 1.0, 21), 2))
 
 
 class LinearHead:
@@ -79,45 +67,3 @@ class LinearHead:
             head = cls()
             head.coef_, head.intercept_ = z["coef"], z["intercept"]
         return head
-
-
-def choose_blend(vote: np.ndarray, head: np.ndarray, y: np.ndarray) -> tuple[float, dict[float, float]]:
-    """The weight in ``BLEND_GRID`` whose mixture is most accurate on (vote, head, y) held-out rows (ties:
-    the smaller weight, i.e. more kNN); returns it and the accuracy of every weight tried.
-
-    >>> vote = np.array([[0.6, 0.4], [0.4, 0.6]]); head = np.array([[0.1, 0.9], [0.2, 0.8]])
-    >>> choose_blend(vote, head, np.array([0, 1]))[0]
-    0.0
-    """
-    if len(y) == 0:
-        raise InvalidInputError("choose_blend needs held-out rows")
-    scores = {float(b): float(np.mean(((1 - b) * vote + b * head).argmax(1) == y)) for b in BLEND_GRID}
-    best = max(scores.values())
-    return min(b for b, s in scores.items() if s == best), scores
-
-
-def fit_head(
-    x: np.ndarray,
-    y: np.ndarray,
-    n_classes: int,
-    C: float,  # noqa: N803
-    blend: float | str,
-    held_vote: Callable[[np.ndarray, np.ndarray], np.ndarray],
-) -> tuple[LinearHead, float, dict[float, float] | None]:
-    """The head on all rows, its weight and the held-out accuracy of every weight tried (None unless ``"auto"``).
-
-    ``blend="auto"`` (with 20 rows or more): 10% of the rows (at most 5,000) are held out, a head fitted on the
-    others, and ``held_vote(x[held], held)`` gives their neighbour vote without themselves; the final head starts
-    from the held-out fit's solution."""
-    head, scores = None, None
-    if blend == "auto" and len(y) >= 20:
-        held = np.random.default_rng(0).permutation(len(y))[: max(2, min(5000, len(y) // 10))]
-        rest = np.setdiff1d(np.arange(len(y)), held)
-        head = LinearHead(C=C).fit(x[rest], y[rest], n_classes)
-        weight, scores = choose_blend(held_vote(x[held], held), head.predict_proba(x[held]), y[held])
-        log.info("linear head: blend %.2f chosen on %d held-out rows (%s)", weight, held.size, scores)
-    else:
-        weight = 0.5 if blend == "auto" else float(blend)
-    final = LinearHead(C=C).fit(x, y, n_classes, warm=head)
-    final.model_ = None  # the sklearn model behind it: not kept
-    return final, weight, scores

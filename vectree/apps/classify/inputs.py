@@ -8,8 +8,11 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from vectree.apps.classify.neighbours import directed
+from vectree.apps.classify.vote import plain
 from vectree.errors import InvalidInputError
 
 
@@ -44,6 +47,34 @@ def is_vectors(x: Any) -> bool:
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return len(x.shape) != 1 or x.dtype.kind in "biufc"
     return False
+
+
+def stored_rows(
+    batches: Iterable[tuple], metric: str, counts: dict[Any, int], kept: list[tuple[np.ndarray, list[Any]]] | None
+) -> Iterator[tuple]:
+    """The (vectors, ids, labels, metadata) batches a classifier stores: ids numbered in order, all-zero rows under
+    cosine left out (:mod:`.neighbours`). Counts each label into ``counts`` and, unless ``kept`` is None, appends
+    every batch's (vectors, labels) to it (for the linear heads)."""
+    seen = stored = 0
+    for b in batches:
+        if any(y is None for y in b[2]):
+            raise InvalidInputError("labels must not be None: every training text needs a label")
+        ys = [plain(y) for y in b[2]]
+        for v in ys:
+            counts[v] = counts.get(v, 0) + 1
+        n, x = len(ys), np.asarray(b[0], np.float32)
+        if kept is not None:
+            kept.append((x, ys))
+        ids = np.arange(seen, seen + n, dtype=np.int64)
+        seen += n
+        keep = directed(x, metric)
+        stored += int(keep.sum())
+        if keep.all():
+            yield (x, ids, b[2], b[3])
+        elif keep.any():
+            yield (x[keep], ids[keep], [v for v, k in zip(b[2], keep) if k], None)
+    if counts and stored == 0:
+        raise InvalidInputError("every training row is all zeros: under cosine they have no direction")
 
 
 @contextlib.contextmanager
