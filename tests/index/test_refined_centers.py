@@ -67,7 +67,7 @@ def test_buckets_grown_past_twice_their_size_are_split_in_place(tmp_path, arxiv_
     col.build()
     before = col.index
     col.add(x[1800:3500])  # fewer rows than are indexed: only grown buckets call for splits
-    with caplog.at_level(logging.INFO, logger="vectree.collection.maintenance"):
+    with caplog.at_level(logging.INFO, logger="vectree.collection"):  # compaction and maintenance
         col.compact()
     assert "split bucket" in caplog.text and "rebuilding" not in caplog.text
     after = col.index
