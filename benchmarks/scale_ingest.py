@@ -13,7 +13,9 @@ gather more rows before it is rewritten. Whenever the next batch would take the 
 writer compacts with ``keep_tail_rows=bound // 2``: the buckets gaining the most tail rows are folded
 (split past twice bucket_size in place, SPFresh-style, never rebuilding the index) until at most that
 many rows stay, so a bucket that would gain a row or two is not rewritten for it. The tail never holds
-more than the bound. The reader thread (its own Collection object, refreshed every 20 queries) queries one at a time
+more than the bound. After each compaction the writer runs ``cleanup`` (versions and files older than
+CLEANUP_AFTER_S, the newest 3 versions kept): every compaction leaves the old versions' buckets behind.
+The reader thread (its own Collection object, refreshed every 20 queries) queries one at a time
 at the probes setting that reached recall 0.95 quietly. Recall of each query is scored against the
 exact top 10 of the rows that query's version held (the base's exact top 100 merged with an exact scan
 of the rows added so far). Writes benchmarks/results/scale-ingest.{json,md}.
@@ -56,6 +58,7 @@ def tail_bound(n: int) -> int:
 
 
 BATCH = 10_000
+CLEANUP_AFTER_S = 60.0  # versions and unreferenced files older than this are deleted after each compaction
 REFRESH_EVERY = 20
 
 
@@ -110,12 +113,18 @@ def _ingest(col_dir: Path | str, n: int, add: int, log=print) -> tuple[list[dict
             old = set(writer.index.bucket_fingerprints) - {""}
             tc = time.perf_counter()
             writer.compact(keep_tail_rows=0 if last else bound // 2)
+            seconds_compact = time.perf_counter() - tc
+            # old versions' files go once no reader can still be on them (the reader refreshes every 20
+            # queries): without this a 10M ingest kept every rewritten bucket and filled the disk
+            cleaned = writer.cleanup(older_than=CLEANUP_AFTER_S, keep_versions=3, grace=CLEANUP_AFTER_S)
             new = set(writer.index.bucket_fingerprints) - {""}
             c = {
                 "after_rows": len(writer),
                 "tail_rows_before": tail,
                 "tail_rows_after": writer.stats()["tail_rows"],
-                "seconds": time.perf_counter() - tc,
+                "seconds": seconds_compact,
+                "cleanup_s": time.perf_counter() - tc - seconds_compact,
+                "versions_deleted": len(cleaned.versions_deleted),
                 "buckets_before": len(old),
                 "buckets_after": len(new),
                 "buckets_rewritten_or_new": len(new - old),
