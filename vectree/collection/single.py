@@ -85,13 +85,7 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> Search
         ranker = index._center_ranker
         _scan.rank_centers(
             query[0],
-            ranker.mean,
-            ranker.components,
-            ranker.centers,
-            ranker.norms,
-            ranker.pc,
-            ranker.pcsq,
-            ranker.ec,
+            *ranker.arrays(),
             _empty(index),
             order,
         )
@@ -162,13 +156,7 @@ class OneCall:
         skip = np.array([not fp for fp in fps], np.uint8)
         self.table = _scan.Resident(
             skip,
-            ranker.mean,
-            ranker.components,
-            ranker.centers,
-            ranker.norms,
-            ranker.pc,
-            ranker.pcsq,
-            ranker.ec,
+            *ranker.arrays(),
             _empty(index),
         )
         self.methods: dict[int, str | None] = {}  # probes -> the planner's method, None: not this path

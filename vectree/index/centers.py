@@ -105,6 +105,10 @@ class CenterRanker:
     Large batches still take the product, which reuses every center across the queries.
     """
 
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """What the compiled ranking reads, in its argument order: mean, components, centers, norms, pc, pcsq, ec."""
+        return self.mean, self.components, self.centers, self.norms, self.pc, self.pcsq, self.ec
+
     def __init__(self, centers: np.ndarray, norms: np.ndarray, mean: np.ndarray, components: np.ndarray) -> None:
         self.centers = np.ascontiguousarray(centers, dtype=np.float32)
         self.norms = np.ascontiguousarray(norms, dtype=np.float32)
