@@ -25,9 +25,9 @@ def col(s3_server):
     return c, url, opts, x
 
 
-def _added(c, far: float = 50.0) -> np.ndarray:
-    new = np.full((1, 8), far, np.float32)
-    c.add(new, ids=[10_000])
+def _added(c, id_: int = 10_000, far: float = 50.0) -> np.ndarray:
+    new = np.full((1, 8), far + id_ - 10_000, np.float32)
+    c.add(new, ids=[id_])
     return new
 
 
@@ -68,11 +68,17 @@ def test_refresh_finds_a_new_version_in_two_round_trips_and_no_change_in_one(col
     reader.store.reset_stats()
     assert reader.refresh().version == c.version
     assert reader.store.stats()["round_trips"] == 1 and reader.store.stats()["requests"] == 2
+    prepared = vectree.open_collection(url, storage_options=opts)
+    prepared.search(np.zeros(8, np.float32), k=1)
     new = _added(c)
     reader.store.reset_stats()
-    assert reader.refresh().version == c.version
-    assert reader.store.stats()["round_trips"] == 2
-    assert reader.search(new, k=1).ids.tolist() == [[10_000]]
+    assert reader.refresh(prepare=False).version == c.version
+    assert reader.store.stats()["round_trips"] == 2  # the pointer and the new manifest
+    assert prepared.refresh().version == c.version  # prepared: it also reads what a search of it needs
+    reader.store.reset_stats()
+    prepared.store.reset_stats()
+    assert reader.search(new, k=1).ids.tolist() == prepared.search(new, k=1).ids.tolist() == [[10_000]]
+    assert prepared.store.stats()["requests"] < reader.store.stats()["requests"]  # the new segment: read already
 
 
 def test_refresh_and_writers_past_a_lagging_or_damaged_pointer_find_the_newest_version(col):

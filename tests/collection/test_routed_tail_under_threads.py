@@ -55,7 +55,7 @@ def _writer(col, pool: np.ndarray, stop: threading.Event, errors: list, ops: lis
         errors.append(("writer", repr(exc)))
 
 
-def test_routed_tail_searches_during_writes_answer_as_one_thread(tmp_path):
+def _collection(tmp_path) -> tuple:  # noqa: ANN001
     rng = np.random.default_rng(4)
     centers = rng.normal(scale=5, size=(60, DIM))
     path = tmp_path / "c"
@@ -63,20 +63,12 @@ def test_routed_tail_searches_during_writes_answer_as_one_thread(tmp_path):
     col.add(_rows(rng, centers, BUILT), ids=np.arange(BUILT))
     col.build()
     col.add(_rows(rng, centers, TAIL), ids=np.arange(BUILT, BUILT + TAIL))
-    queries, pool = _rows(rng, centers, 300), _rows(rng, centers, 2_000)
+    return path, _rows(rng, centers, 300), _rows(rng, centers, 2_000)
 
-    shared = vectree.open_collection(path, cache_bytes=400_000, cache_slab_bytes=128 << 10)
-    stop = threading.Event()
-    errors: list = []
-    answers: list = []
-    ops: list = []
+
+def _run(threads: list, ops: list, errors: list, stop: threading.Event) -> None:
     before = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)
-    threads = [threading.Thread(target=_searcher, args=(shared, queries, s, stop, errors, answers)) for s in range(6)]
-    threads += [
-        threading.Thread(target=_writer, args=(shared, pool, stop, errors, ops)),
-        threading.Thread(target=_hog, args=(stop,)),
-    ]
     try:
         for t in threads:
             t.start()
@@ -89,7 +81,10 @@ def test_routed_tail_searches_during_writes_answer_as_one_thread(tmp_path):
         for t in threads:
             t.join(timeout=120)
         sys.setswitchinterval(before)
-    assert not errors, errors[:5]
+
+
+def _check(path, queries: np.ndarray, answers: list) -> dict:  # noqa: ANN001
+    """Every answer equals the single-threaded answer of the version it read; the answers by version."""
     by_version = defaultdict(list)
     for a in answers:
         by_version[a[0]].append(a)
@@ -104,5 +99,58 @@ def test_routed_tail_searches_during_writes_answer_as_one_thread(tmp_path):
             if not (np.array_equal(want.ids, ids) and np.array_equal(want.distances, distances)):
                 wrong.append((version, qi, probes))
     assert not wrong, f"{len(wrong)} of {len(answers)} answers differ from one thread's: {wrong[:5]}"
+    return by_version
+
+
+def test_routed_tail_searches_during_writes_answer_as_one_thread(tmp_path):
+    path, queries, pool = _collection(tmp_path)
+    shared = vectree.open_collection(path, cache_bytes=400_000, cache_slab_bytes=128 << 10)
+    stop = threading.Event()
+    errors: list = []
+    answers: list = []
+    ops: list = []
+    threads = [threading.Thread(target=_searcher, args=(shared, queries, s, stop, errors, answers)) for s in range(6)]
+    threads += [
+        threading.Thread(target=_writer, args=(shared, pool, stop, errors, ops)),
+        threading.Thread(target=_hog, args=(stop,)),
+    ]
+    _run(threads, ops, errors, stop)
+    assert not errors, errors[:5]
+    by_version = _check(path, queries, answers)
     assert len(answers) > 50 and {"add", "delete", "upsert", "compact"} <= set(ops)
     assert len(by_version) >= 3
+
+
+def _refresher(col, stop: threading.Event, errors: list, moves: list) -> None:  # noqa: ANN001
+    try:
+        while not stop.is_set():
+            before = col.version
+            if col.refresh().version != before:  # prepared: index, tail and its grouping made here
+                moves.append(col.version)
+            time.sleep(0.002)
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        errors.append(("refresher", repr(exc)))
+
+
+def test_searches_answer_as_one_thread_while_another_thread_refreshes_and_prepares(tmp_path):
+    """A server's shape: one thread moves the reader to each new version (preparing it first) while others
+    search the same reader, and a writer of its own commits."""
+    path, queries, pool = _collection(tmp_path)
+    reader = vectree.open_collection(path, cache_bytes=400_000, cache_slab_bytes=128 << 10)
+    writer = vectree.open_collection(path)
+    stop = threading.Event()
+    errors: list = []
+    answers: list = []
+    ops: list = []
+    moves: list = []
+    threads = [threading.Thread(target=_searcher, args=(reader, queries, s, stop, errors, answers)) for s in range(4)]
+    threads += [
+        threading.Thread(target=_writer, args=(writer, pool, stop, errors, ops)),
+        threading.Thread(target=_refresher, args=(reader, stop, errors, moves)),
+        threading.Thread(target=_hog, args=(stop,)),
+    ]
+    _run(threads, ops, errors, stop)
+    assert not errors, errors[:5]
+    by_version = _check(path, queries, answers)
+    assert len(answers) > 50 and {"add", "delete", "upsert", "compact"} <= set(ops)
+    assert len(moves) >= 3 and len(by_version) >= 3  # the reader moved, and searches answered from several versions

@@ -20,6 +20,7 @@ from vectree.collection import lifecycle, maintenance
 from vectree.collection.cache import ObjectCache
 from vectree.collection.manifest import Manifest, list_versions, newest_manifest, read_manifest
 from vectree.collection.plan import DEFAULT_PROBES
+from vectree.collection.prepare import prepare as prepare_snapshot
 from vectree.collection.results import SearchResult
 from vectree.collection.rows import (
     iter_live_rows,
@@ -169,13 +170,28 @@ class Collection(Writes):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def refresh(self) -> Collection:
+    def refresh(self, prepare: bool = True) -> Collection:
         """Move to the newest committed version (found through the ``_latest`` pointer with the checks a
         reader makes of it: one round trip when nothing changed, two when it did; see
-        :func:`~vectree.collection.manifest.newest_manifest`)."""
+        :func:`~vectree.collection.manifest.newest_manifest`).
+
+        ``prepare`` (default): do the new version's per-version work (index, tail, the tail's grouping by
+        bucket; :mod:`vectree.collection.prepare`) before moving to it, so its first query does not wait
+        for it. Searches running meanwhile in other threads answer from the version they started on: a
+        server that refreshes from a thread of its own keeps that work off every query.
+
+        >>> import tempfile, vectree
+        >>> path = tempfile.mkdtemp(); col = vectree.create_collection(path, dim=2)
+        >>> reader = vectree.open_collection(path); _ = col.add(np.ones((3, 2), np.float32))
+        >>> len(reader), len(reader.refresh())
+        (0, 3)
+        """
         newest = newest_manifest(self.store, self.manifest)
         if newest is not None and newest.version != self.version:
-            self._snap = Snapshot(self.store, newest, self._cache)
+            snap = Snapshot(self.store, newest, self._cache)
+            if prepare:
+                prepare_snapshot(snap)
+            self._snap = snap
         self._pinned = False
         return self
 

@@ -114,7 +114,7 @@ class Writes:
         as tail segments; the commit checks every id against the stored ones again, so either all batches
         land or none does. A call that fails removes the segments it wrote.
         """
-        base = self.refresh().manifest if not self._pinned else self.manifest
+        base = self.refresh(prepare=False).manifest if not self._pinned else self.manifest
         base_snap = Snapshot(self.store, base, self._cache)
         segments: list[SegmentRef] = []
         written: list[str] = []
@@ -189,7 +189,7 @@ class Writes:
         """Insert rows, replacing stored rows that have the same ids. Returns the new version."""
         if ids is None:
             raise InvalidInputError("upsert needs ids= (it replaces rows by id)")
-        base = self.refresh().manifest
+        base = self.refresh(prepare=False).manifest
         rows, settings = prepare_rows(vectors, ids, labels, metadata, base)
         keys = id_keys(rows.ids)
         written: list[str] = []
@@ -223,7 +223,7 @@ class Writes:
 
     def delete(self, ids: Any, missing_ok: bool = False) -> int:
         """Hide rows by id from every search at once (tombstones, dropped by :meth:`compact`)."""
-        base = self.refresh().manifest
+        base = self.refresh(prepare=False).manifest
         arr, _ = as_ids(ids, len(ids) if hasattr(ids, "__len__") else 1, base.settings.get("id_type"))
         if not len(arr):
             raise InvalidInputError("nothing to delete: ids is empty")
@@ -263,7 +263,7 @@ class Writes:
         self, config: IndexConfig | None = None, progress: Progress | None = None, workdir: str | None = None
     ) -> int:
         """Fit the projection and tree on every live row and write the buckets (a full rebuild)."""
-        base = self.refresh().manifest
+        base = self.refresh(prepare=False).manifest
         cfg = config or self.index_config
         snap = Snapshot(self.store, base, self._cache)
         result = _merge_keywords(snap, maintenance.build(snap, cfg, progress, workdir))
@@ -278,7 +278,7 @@ class Writes:
         tail (fewer buckets rewritten per compaction while rows keep arriving); 0 folds all of it."""
         if keep_tail_rows < 0:
             raise InvalidInputError(f"keep_tail_rows must be >= 0, got {keep_tail_rows}")
-        base = self.refresh().manifest
+        base = self.refresh(prepare=False).manifest
         snap = Snapshot(self.store, base, self._cache)
         if snap.index is None or maintenance.needs_rebuild(snap):
             result = _merge_keywords(snap, maintenance.build(snap, self.index_config, progress, workdir))
