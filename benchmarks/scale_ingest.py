@@ -15,10 +15,11 @@ writer compacts with ``keep_tail_rows=bound // 2``: the buckets gaining the most
 many rows stay, so a bucket that would gain a row or two is not rewritten for it. The tail never holds
 more than the bound. After each compaction the writer runs ``cleanup`` (versions and files older than
 CLEANUP_AFTER_S, the newest 3 versions kept): every compaction leaves the old versions' buckets behind.
-The reader thread (its own Collection object, refreshed every 20 queries) queries one at a time
-at the probes setting that reached recall 0.95 quietly. Recall of each query is scored against the
-exact top 10 of the rows that query's version held (the base's exact top 100 merged with an exact scan
-of the rows added so far). Writes benchmarks/results/scale-ingest.{json,md}.
+The reader thread (its own Collection object) queries one at a time at the probes setting that
+reached recall 0.95 quietly, while a second thread of the serving process moves that object to each new
+version every REFRESH_S (``refresh()``, which prepares the version before moving to it: a query never
+waits for a new version's index, tail or tail grouping; the moves' times are reported). Recall of each
+query is scored against the exact top 10 of the rows its version held (:class:`Truth`). Writes benchmarks/results/scale-ingest.{json,md}.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def tail_bound(n: int) -> int:
 
 BATCH = 10_000
 CLEANUP_AFTER_S = 60.0  # versions and unreferenced files older than this are deleted after each compaction
-REFRESH_EVERY = 20
+REFRESH_S = 0.1  # the reader looks for a new version this often, from a thread of its own
 
 
 class Truth:
@@ -158,8 +159,8 @@ def _ingest(col_dir: Path | str, n: int, add: int, log=print) -> tuple[list[dict
             tc = time.perf_counter()
             writer.compact(keep_tail_rows=0 if last else bound // 2)
             seconds_compact = time.perf_counter() - tc
-            # old versions' files go once no reader can still be on them (the reader refreshes every 20
-            # queries): without this a 10M ingest kept every rewritten bucket and filled the disk
+            # old versions' files go once no reader can still be on them (the reader refreshes every REFRESH_S
+            # seconds): without this a 10M ingest kept every rewritten bucket and filled the disk
             cleaned = writer.cleanup(older_than=CLEANUP_AFTER_S, keep_versions=3, grace=CLEANUP_AFTER_S)
             new = set(writer.index.bucket_fingerprints) - {""}
             c = {
@@ -229,19 +230,32 @@ def run_ingest(
     stop = threading.Event()
     phase = [0]
 
+    refreshes: list[tuple[float, bool]] = []  # (seconds, moved to a new version)
+    rows_of = {reader.version: len(reader)}  # rows of each version the reader moved to (what a query saw)
+    done = threading.Event()
+
+    def refresher() -> None:  # a server's shape: its own thread moves the reader on, preparing each version
+        while not done.is_set():
+            before = reader.version
+            t = time.perf_counter()
+            m = reader.refresh().manifest
+            refreshes.append((time.perf_counter() - t, m.version != before))
+            rows_of[m.version] = m.rows
+            done.wait(REFRESH_S)
+
     def serve(limit: int | None = None) -> None:
         i = 0
         rng = np.random.default_rng(1)
         while not stop.is_set() and (limit is None or i < limit):
-            if i % REFRESH_EVERY == 0:
-                reader.refresh()
             qi = int(rng.integers(len(queries)))
             t = time.perf_counter()
-            ids = reader.search(queries[qi], k=10, probes=probes).ids[0]
-            records.append((qi, len(reader), time.perf_counter() - t, ids, phase[0]))
+            found = reader.search(queries[qi], k=10, probes=probes)
+            records.append((qi, rows_of[found.stats["version"]], time.perf_counter() - t, found.ids[0], phase[0]))
             i += 1
 
-    log(f"[ingest] quiet: {n:,} rows, probes={probes}")
+    log(f"[ingest] quiet: {n:,} rows, probes={probes}", flush=True)
+    refreshing = threading.Thread(target=refresher)
+    refreshing.start()
     serve(200 if quick else 1000)
     phase[0] = 1
     thread = threading.Thread(target=serve)
@@ -265,6 +279,8 @@ def run_ingest(
     phase[0] = 2
     stop.clear()
     serve(200 if quick else 1000)  # quiet again, after ingest
+    done.set()
+    refreshing.join()
     log(f"[ingest] scoring {len(records)} queries")
     truth = Truth(base_ids, base_d, queries, added, n)
     out_rows = []
@@ -300,8 +316,17 @@ def run_ingest(
         "writer": writer_mode,
         "rebuilds": sum(1 for c in compactions if c["operation"] != "compact"),
     }
+    moved = np.array([t for t, m in refreshes if m]) * 1000
+    refresh = {
+        "refreshes": len(refreshes),
+        "moves": len(moved),
+        "ms_move_p50": float(np.median(moved)) if len(moved) else None,
+        "ms_move_p99": float(np.percentile(moved, 99)) if len(moved) else None,
+        "ms_move_max": float(moved.max()) if len(moved) else None,
+    }
     body = {
         "benchmark": "scale-ingest",
+        "refresh": refresh,
         "command": command,
         "machine": machine(1),
         "date": datetime.date.today().isoformat(),
@@ -347,6 +372,14 @@ def run_ingest(
         f"{'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
         f"- recall while ingesting / quiet: {goals['recall_ratio']:.3f} (missed fraction within 2x of quiet: "
         f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
+        f"- the reader's refresher thread (every {REFRESH_S * 1000:.0f} ms) moved to {refresh['moves']} new "
+        f"versions, each prepared before the move (index, decoded tail, the tail's grouping by bucket): "
+        + (
+            f"{refresh['ms_move_p50']:.1f} ms p50, {refresh['ms_move_p99']:.1f} ms p99, "
+            f"{refresh['ms_move_max']:.1f} ms max, none of it inside a query"
+            if refresh["moves"]
+            else "no move"
+        ),
         f"- largest unindexed tail: {tail_max:,} rows (bound {goals['tail_bound_rows']:,}); "
         f"full rebuilds: {goals['rebuilds']}",
         "",
