@@ -19,7 +19,8 @@ The reader thread (its own Collection object) queries one at a time at the probe
 reached recall 0.95 quietly, while a second thread of the serving process moves that object to each new
 version every REFRESH_S (``refresh()``, which prepares the version before moving to it: a query never
 waits for a new version's index, tail or tail grouping; the moves' times are reported). Recall of each
-query is scored against the exact top 10 of the rows its version held (:class:`Truth`). Writes benchmarks/results/scale-ingest.{json,md}.
+query is scored against the exact top 10 of the rows its version held (:class:`Truth`).
+Writes benchmarks/results/scale-ingest.{json,md}.
 """
 
 from __future__ import annotations
