@@ -209,6 +209,7 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
     for (Py_ssize_t c = 0; c < kept; c++) {
         const Cand *x = sc->cand + c;
         if (t->filled == k && x->low > t->d[t->worst]) break; /* no row left can beat the k-th */
+        if (sc->rerank > 0 && c >= sc->rerank) break;         /* the caller's cap on rows read in full */
         const BlockView *b = blocks + x->block;
         float ip = b->width == 2 ? SFX(dot_half)(q, (const uint16_t *)b->vectors + (int64_t)x->row * dim, dim)
                                  : SFX(dot)(q, (const float *)b->vectors + (int64_t)x->row * dim, dim);

@@ -151,19 +151,20 @@ static PyObject *Resident_get_resident(Resident *self, void *c) {
     return list;
 }
 
-/* search(query, metric, k, probes, codes, out_ids, out_d, offset, order) -> None or (filled, read, reranked, buckets)
+/* search(query, metric, k, probes, codes, out_ids, out_d, offset, order, rerank=0) -> None or (filled, read, reranked, buckets)
  *
  * query float32 (dim,); out_ids int64 (k,), out_d float32 (k,) receive the answer nearest first
  * (distance = partial distance + offset, summed in double as the Python assembler does, clipped at 0
  * for l2; -1 and inf past the filled ones); order int64 (probes,) receives the ranked buckets, nearest
- * first. None: a probed bucket is not resident (only order written).
+ * first. None: a probed bucket is not resident (only order written). rerank: topk_codes' cap.
  */
 static PyObject *Resident_search(Resident *self, PyObject *args) {
     Py_buffer bq, bi, bd, bo;
     int metric, codes;
     Py_ssize_t k, probes;
     double off;
-    if (!PyArg_ParseTuple(args, "y*inniw*w*dw*", &bq, &metric, &k, &probes, &codes, &bi, &bd, &off, &bo))
+    Py_ssize_t rerank = 0;
+    if (!PyArg_ParseTuple(args, "y*inniw*w*dw*|n", &bq, &metric, &k, &probes, &codes, &bi, &bd, &off, &bo, &rerank))
         return NULL;
     Py_buffer *all[] = {&bq, &bi, &bd, &bo};
     PyObject *result = NULL;
@@ -179,7 +180,7 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
     int64_t *tr = NULL;
     const Py_ssize_t dim = self->dim, n = self->n;
     if (!(bq.len == 4 * dim && k > 0 && bi.len == 8 * k && bd.len == 4 * k && probes > 0 && probes <= n &&
-          bo.len == 8 * probes && metric >= 0 && metric <= 2)) {
+          bo.len == 8 * probes && metric >= 0 && metric <= 2 && rerank >= 0)) {
         PyErr_SetString(PyExc_ValueError, "Resident.search: inconsistent shapes (see _resident.h)");
         goto done;
     }
@@ -223,6 +224,7 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
         plan[nb] = nb;
         nb++;
     }
+    sc.rerank = rerank;
     if (codes) {
         sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
         sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);

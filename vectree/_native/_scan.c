@@ -108,6 +108,7 @@ typedef struct {
     int32_t qmax;       /* |qi| bound: 255 * qmax * dim stays below 2^31 */
     Cand *cand;
     Py_ssize_t cap;
+    Py_ssize_t rerank;  /* at most this many rows read in full (0: as many as the bound asks for) */
 } Scratch;
 
 #if HAVE_WIDE_VARIANT
@@ -262,7 +263,9 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     Py_buffer bq, bs, bp, bod, bor, bf;
     PyObject *blocks_obj, *dead_obj;
     int metric;
-    if (!PyArg_ParseTuple(args, "y*iOOy*y*w*w*w*", &bq, &metric, &blocks_obj, &dead_obj, &bs, &bp, &bod, &bor, &bf))
+    Py_ssize_t rerank = 0;
+    if (!PyArg_ParseTuple(args, "y*iOOy*y*w*w*w*|n", &bq, &metric, &blocks_obj, &dead_obj, &bs, &bp, &bod, &bor, &bf,
+                          &rerank))
         return NULL;
     Py_buffer *all[] = {&bq, &bs, &bp, &bod, &bor, &bf};
     PyObject *blocks = NULL, *deads = NULL, *result = NULL;
@@ -272,7 +275,7 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     Py_ssize_t nb = 0, n_held = 0;
     const Py_ssize_t nq = bf.len / 8;
     if (!(nq > 0 && bq.len % (4 * nq) == 0 && bp.len % (8 * nq) == 0 && bod.len % (4 * nq) == 0 &&
-          bod.len / 4 == bor.len / 8 && bod.len > 0 && metric >= 0 && metric <= 2)) {
+          bod.len / 4 == bor.len / 8 && bod.len > 0 && metric >= 0 && metric <= 2 && rerank >= 0)) {
         PyErr_SetString(PyExc_ValueError, "topk: inconsistent shapes (see _scan.c)");
         goto done;
     }
@@ -333,6 +336,7 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     int64_t read = 0, *filled = bf.buf, counts[2] = {0, 0};
     int failed = 0;
     Scratch sc = {0};
+    sc.rerank = rerank;
     if (use_codes) {
         sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
         sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
@@ -384,13 +388,15 @@ done:
 
 static PyObject *topk(PyObject *self, PyObject *args) { return topk_impl(args, 0); }
 
-/* topk_codes(queries, metric, blocks, dead, slots, plan, out_d, out_ref, filled) -> (rows read, rows re-ranked)
+/* topk_codes(queries, metric, blocks, dead, slots, plan, out_d, out_ref, filled, rerank=0) -> (rows read, rows re-ranked)
  *
  * topk's answer (the same top k, distances computed the same way) from blocks that hold int8 codes:
  * each row's distance is first bounded from its codes (a value is lo + scale * code within scale / 2,
  * so <q, x> is known within sum |q_d| scale_d / 2); the k smallest upper bounds cap the k-th distance,
  * and only rows whose lower bound reaches below that cap are read in full, nearest bound first,
  * stopping once no bound left can beat the k-th exact distance. Codes are a quarter of float32 rows.
+ * rerank > 0 caps the rows read in full per query at that many (those with the smallest bounds): an
+ * answer no longer guaranteed to be topk's, for fewer full rows read.
  */
 static PyObject *topk_codes(PyObject *self, PyObject *args) { return topk_impl(args, 1); }
 

@@ -28,7 +28,7 @@ from vectree.collection.rows import (
 from vectree.collection.search import search_snapshot
 from vectree.collection.single import search_one
 from vectree.collection.snapshot import Snapshot
-from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes
+from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes, check_rerank
 from vectree.collection.writing import Progress, Writes
 from vectree.errors import NotFoundError
 from vectree.format.bucket import Rows
@@ -206,6 +206,7 @@ class Collection(Writes):
         method: str = "auto",
         where: dict[str, Any] | None = None,
         exclude_ids: Any = None,
+        rerank: int | None = None,
     ) -> SearchResult:
         """The k nearest rows of each query, visiting the ``probes`` nearest buckets (all with ``exact=True``).
 
@@ -217,6 +218,11 @@ class Collection(Writes):
         ``where`` (a filter, see :mod:`vectree.collection.filters`) and ``exclude_ids`` restrict the
         rows returned, before the scan (pre-filtering, see :mod:`vectree.collection.filtered`):
         ``probes`` then counts buckets that hold matches, and k rows come back whenever k rows match.
+
+        ``rerank`` (a collection with codes, scanned through them): read at most this many rows of each
+        query in full (at least k). The default None reads every row the codes' error bound cannot rule
+        out, which returns the full-width scan's answer over the probed buckets; a cap reads fewer rows
+        and may miss some. Ignored by ``exact=True``, by full-width scans and with a filter.
         """
         snap = self._snapshot  # not self._snap: the pointer's checks overlap this search's reads (see below)
         checking = self._pending is not None
@@ -224,6 +230,7 @@ class Collection(Writes):
         k = check_k(k, snap.manifest.rows)
         probes = check_probes(probes)
         q = as_vectors(queries, int(settings["dim"]), settings["metric"], what="queries", allow_1d=True)
+        cap = 0 if exact else check_rerank(rerank, k)
         if where is not None or exclude_ids is not None:
             snap = self._snap
             from vectree.collection.filtered import search_filtered
@@ -240,13 +247,15 @@ class Collection(Writes):
             return search_filtered(snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
         found = None
         if len(q) == 1 and not exact and method == "auto" and not include_metadata:
-            found = search_one(snap, q, k, probes)  # the lean warm path (None: not the plain case)
+            found = search_one(snap, q, k, probes, cap)  # the lean warm path (None: not the plain case)
         if found is None:
-            found = search_snapshot(snap, q, k, None if exact else probes, include_metadata, method)
+            found = search_snapshot(snap, q, k, None if exact else probes, include_metadata, method, rerank=cap)
         if checking:  # the pointer's checks are in: if it lagged behind a commit, answer from the newest version
             self._catch_up()  # (by this thread, or by another that got there first)
         if checking and self._snapshot is not snap:
-            return self.search(queries, k, probes, exact=exact, include_metadata=include_metadata, method=method)
+            return self.search(
+                queries, k, probes, exact=exact, include_metadata=include_metadata, method=method, rerank=rerank
+            )
         return found
 
     def get(self, ids: Any) -> Rows:

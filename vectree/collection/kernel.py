@@ -58,6 +58,7 @@ def scan_queries(
 
     ``codes``: scan the blocks' int8 codes and read in full only the rows they cannot rule out
     (``_scan.topk_codes``; the same answer); ``stats["rows_reranked"]`` then counts those rows.
+    ``tuning.rerank`` > 0 caps those rows at that many a query (the smallest bounds first).
     """
     nq = len(queries)
     if nq == 1 and not codes and queries.dtype == np.float32 and queries.flags.c_contiguous:  # straight to C
@@ -71,7 +72,9 @@ def scan_queries(
 
     def part(a: int, b: int) -> tuple[int, int]:  # rows a..b of every array: contiguous views, written in place
         if codes:
-            return _scan.topk_codes(q[a:b], code, blocks, dead, slots, plan[a:b], out_d[a:b], out_ref[a:b], filled[a:b])
+            return _scan.topk_codes(
+                q[a:b], code, blocks, dead, slots, plan[a:b], out_d[a:b], out_ref[a:b], filled[a:b], tuning.rerank
+            )
         return _scan.topk(q[a:b], code, blocks, dead, slots, plan[a:b], out_d[a:b], out_ref[a:b], filled[a:b]), 0
 
     workers = scan_threads() if nq >= tuning.parallel_min_queries else 1

@@ -57,6 +57,9 @@ class SearchTuning:
             store, :mod:`vectree.format.spans`): a search that returns no labels or metadata sets it.
         routed_tail_rows: from this many unindexed tail rows on, a query that probes fewer than every
             bucket scans only the tail rows of its probed buckets (:mod:`vectree.collection.routed_tail`).
+        rerank: a scan through codes reads at most this many rows of a query in full (0: every row its
+            codes' error bound cannot rule out, the exact answer over the probed buckets); the search's
+            ``rerank`` sets it.
     """
 
     small_batch: int = 4
@@ -68,6 +71,7 @@ class SearchTuning:
     query_block: int = 2048
     vectors_only: bool = False
     routed_tail_rows: int = 16_384
+    rerank: int = 0
 
 
 TUNING = SearchTuning()

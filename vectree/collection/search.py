@@ -49,6 +49,7 @@ def search_snapshot(
     tuning: SearchTuning = TUNING,
     skip: Skip | None = None,
     allowed: np.ndarray | None = None,
+    rerank: int = 0,
 ) -> SearchResult:
     """Search prepared queries (float32, normalised for cosine); ``probes=None`` scans every bucket.
 
@@ -57,8 +58,12 @@ def search_snapshot(
     ``skip`` (default: the deleted rows) gives each block's rows the kernel passes over, as it passes
     over deleted ones: a filter's pre-filtering mask (:mod:`vectree.collection.filtered`). ``allowed``
     (one bool per bucket) restricts routing to buckets that can hold matches: ``probes`` counts those.
+    ``rerank`` > 0: a scan through codes reads at most that many rows of each query in full
+    (:attr:`SearchTuning.rerank`).
     """
     skip = skip or snap.dead_mask
+    if rerank:
+        tuning = replace(tuning, rerank=rerank)
     if not include_metadata and not tuning.vectors_only and snap.manifest.settings.get("label_type") is None:
         tuning = VECTORS_ONLY if tuning is TUNING else replace(tuning, vectors_only=True)
     if method not in METHODS:

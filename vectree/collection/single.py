@@ -45,9 +45,10 @@ def _arange(p: int) -> np.ndarray:
     return found
 
 
-def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> SearchResult | None:
+def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int, rerank: int = 0) -> SearchResult | None:
     """The ``k`` nearest rows of one prepared query (float32 (1, dim), normalised for cosine) over
     its ``probes`` nearest buckets, or None when the general path must answer (see the module).
+    ``rerank`` > 0 caps the rows a scan through codes reads in full (``SearchTuning.rerank``).
 
     >>> import tempfile, vectree
     >>> col = vectree.create_collection(tempfile.mkdtemp(), dim=2, bucket_size=2)
@@ -59,7 +60,7 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> Search
     one = _one_call(snap)
     ranked = None
     if one is not None:
-        found = one.search(query, k, probes)
+        found = one.search(query, k, probes, rerank)
         if isinstance(found, SearchResult):
             return found
         ranked = found  # the buckets it ranked (None: not its case)
@@ -113,7 +114,7 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int) -> Search
         "version": manifest.version,
     }
     if has_codes and method == "quantized":
-        read, exact = _scan.topk_codes(query, METRIC_CODES[metric], scan, dead, slots, plan, d, ref, filled)
+        read, exact = _scan.topk_codes(query, METRIC_CODES[metric], scan, dead, slots, plan, d, ref, filled, rerank)
         stats["rows_reranked"] = exact
     else:
         read = _scan.topk(query, METRIC_CODES[metric], scan, dead, slots, plan, d, ref, filled)
@@ -172,7 +173,7 @@ class OneCall:
         method = choose_method(1, probes, n, bound, capacity, TUNING, self.has_codes)
         return method if method in ("compiled", "quantized") else None
 
-    def search(self, query: np.ndarray, k: int, probes: int) -> SearchResult | np.ndarray | None:
+    def search(self, query: np.ndarray, k: int, probes: int, rerank: int = 0) -> SearchResult | np.ndarray | None:
         """The lean path's answer for one prepared (1, dim) query; else the buckets it ranked (int64
         (probes,), nearest first: not all of them are held), or None (not this path's case)."""
         method = self.methods.get(probes, "")
@@ -185,7 +186,7 @@ class OneCall:
         dist = np.empty((1, k), np.float32)
         off = float(np.einsum("ij,ij->i", query, query)[0]) if self.l2 else 1.0
         order = np.empty(probes, np.int64)
-        got = self.table.search(query[0], self.metric, k, probes, codes, ids[0], dist[0], off, order)
+        got = self.table.search(query[0], self.metric, k, probes, codes, ids[0], dist[0], off, order, rerank)
         if got is None:
             return order
         _, read, reranked, scanned = got

@@ -220,6 +220,23 @@ def check_probes(probes: int) -> int:
     return int(probes)
 
 
+def check_rerank(rerank: Any, k: int) -> int:
+    """``rerank`` as the scan's cap on rows read in full (0: no cap, for None), or InvalidInputError.
+
+    >>> check_rerank(None, 10), check_rerank(40, 10)
+    (0, 40)
+    >>> check_rerank(5, 10)
+    Traceback (most recent call last):
+    ...
+    vectree.errors.InvalidInputError: rerank must be None or an integer >= k (10), got 5
+    """
+    if rerank is None:
+        return 0
+    if isinstance(rerank, (bool, np.bool_)) or not isinstance(rerank, (int, np.integer)) or rerank < k:
+        raise InvalidInputError(f"rerank must be None or an integer >= k ({k}), got {rerank!r}")
+    return int(rerank)
+
+
 def prepare_rows(vectors: Any, ids: Any, labels: Any, metadata: Any, base: Any) -> tuple[Rows, dict]:
     """Validate one batch of a write against the settings of manifest ``base``: the rows to store, and
     the settings they imply (id, label types, metadata). Raises before anything is written.
