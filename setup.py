@@ -27,7 +27,7 @@ setup(
         Extension(
             "vectree._native._scan",
             ["vectree/_native/_scan.c"],
-            depends=["vectree/_native/_kernels.h", "vectree/_native/_resident.h"],
+            depends=["vectree/_native/_kernels.h", "vectree/_native/_resident.h", "vectree/_native/_rabitq.h"],
             extra_compile_args=FLAGS,
             extra_link_args=LINK,
         )

@@ -115,6 +115,25 @@ static inline KERNEL_ATTR int32_t SFX(dot_codes_int)(const int16_t *a, const uin
     return s;
 }
 
+/* The first ``kept`` candidates of sc->cand, nearest lower bound first, read in full into t until no bound
+ * left can beat the k-th exact distance (or sc->rerank rows are read): the rows' exact distances, as scan_one
+ * computes them. counts[1] counts the rows read. */
+static KERNEL_ATTR void SFX(rerank_rows)(const float *q, Py_ssize_t dim, int metric, const BlockView *blocks, TopK *t,
+                                         Scratch *sc, Py_ssize_t kept, int64_t *counts) {
+    const Py_ssize_t k = t->k;
+    qsort(sc->cand, kept, sizeof(Cand), cand_low_order);
+    for (Py_ssize_t c = 0; c < kept; c++) {
+        const Cand *x = sc->cand + c;
+        if (t->filled == k && x->low > t->d[t->worst]) break; /* no row left can beat the k-th */
+        if (sc->rerank > 0 && c >= sc->rerank) break;         /* the caller's cap on rows read in full */
+        const BlockView *b = blocks + x->block;
+        float ip = b->width == 2 ? SFX(dot_half)(q, (const uint16_t *)b->vectors + (int64_t)x->row * dim, dim)
+                                 : SFX(dot)(q, (const float *)b->vectors + (int64_t)x->row * dim, dim);
+        offer(t, metric == 0 ? b->sqnorms[x->row] - 2.0f * ip : -ip, (b->slot << 32) | x->row);
+        counts[1]++;
+    }
+}
+
 /* One query over its planned blocks through their int8 codes, then exact distances for the rows the
  * codes cannot rule out (see topk_codes in _scan.c): the same top k as scan_one, fewer bytes read. */
 static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metric, const BlockView *blocks,
@@ -205,17 +224,7 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
     Py_ssize_t kept = 0;
     for (Py_ssize_t c = 0; c < nc; c++)
         if (sc->cand[c].low <= cut) sc->cand[kept++] = sc->cand[c];
-    qsort(sc->cand, kept, sizeof(Cand), cand_low_order);
-    for (Py_ssize_t c = 0; c < kept; c++) {
-        const Cand *x = sc->cand + c;
-        if (t->filled == k && x->low > t->d[t->worst]) break; /* no row left can beat the k-th */
-        if (sc->rerank > 0 && c >= sc->rerank) break;         /* the caller's cap on rows read in full */
-        const BlockView *b = blocks + x->block;
-        float ip = b->width == 2 ? SFX(dot_half)(q, (const uint16_t *)b->vectors + (int64_t)x->row * dim, dim)
-                                 : SFX(dot)(q, (const float *)b->vectors + (int64_t)x->row * dim, dim);
-        offer(t, metric == 0 ? b->sqnorms[x->row] - 2.0f * ip : -ip, (b->slot << 32) | x->row);
-        counts[1]++;
-    }
+    SFX(rerank_rows)(q, dim, metric, blocks, t, sc, kept, counts);
     return 0;
 }
 

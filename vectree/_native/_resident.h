@@ -151,12 +151,12 @@ static PyObject *Resident_get_resident(Resident *self, void *c) {
     return list;
 }
 
-/* search(query, metric, k, probes, codes, out_ids, out_d, offset, order, rerank=0) -> None or (filled, read, reranked, buckets)
+/* search(query, metric, k, probes, codes, out_ids, out_d, offset, order, rerank=0, eps=0) -> None or (filled, read, reranked, buckets)
  *
  * query float32 (dim,); out_ids int64 (k,), out_d float32 (k,) receive the answer nearest first
  * (distance = partial distance + offset, summed in double as the Python assembler does, clipped at 0
  * for l2; -1 and inf past the filled ones); order int64 (probes,) receives the ranked buckets, nearest
- * first. None: a probed bucket is not resident (only order written). rerank: topk_codes' cap.
+ * first. None: a probed bucket is not resident (only order written). rerank, eps: as topk_codes'.
  */
 static PyObject *Resident_search(Resident *self, PyObject *args) {
     Py_buffer bq, bi, bd, bo;
@@ -164,7 +164,9 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
     Py_ssize_t k, probes;
     double off;
     Py_ssize_t rerank = 0;
-    if (!PyArg_ParseTuple(args, "y*inniw*w*dw*|n", &bq, &metric, &k, &probes, &codes, &bi, &bd, &off, &bo, &rerank))
+    float eps = 0.0f;
+    if (!PyArg_ParseTuple(args, "y*inniw*w*dw*|nf", &bq, &metric, &k, &probes, &codes, &bi, &bd, &off, &bo, &rerank,
+                          &eps))
         return NULL;
     Py_buffer *all[] = {&bq, &bi, &bd, &bo};
     PyObject *result = NULL;
@@ -176,6 +178,7 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
     int64_t *plan = NULL;
     Py_ssize_t nb = 0;
     Scratch sc = {0};
+    int64_t rq_dim = -1;
     float *td = NULL;
     int64_t *tr = NULL;
     const Py_ssize_t dim = self->dim, n = self->n;
@@ -220,11 +223,19 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
         hids[nb] = self->ids[b];
         views[nb] = (BlockView){blk->vectors.buf, blk->sqnorms.obj ? blk->sqnorms.buf : NULL, NULL,
                                 blk->codes.obj ? blk->codes.buf : NULL, blk->codes.obj ? blk->code_lo.buf : NULL,
-                                blk->codes.obj ? blk->code_scale.buf : NULL, blk->n, b, blk->width};
+                                blk->code_scale.obj ? blk->code_scale.buf : NULL, blk->n, b, blk->width, blk->rq_dim};
         plan[nb] = nb;
         nb++;
+        if (codes && blk->n > 0) {
+            if (rq_dim < 0) rq_dim = blk->rq_dim;
+            if (rq_dim != blk->rq_dim) {
+                PyErr_SetString(PyExc_ValueError, "Resident.search: buckets with int8 and RaBitQ codes in one call");
+                goto done;
+            }
+        }
     }
     sc.rerank = rerank;
+    sc.eps = eps;
     if (codes) {
         sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
         sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
@@ -241,7 +252,7 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
     int64_t counts[2] = {0, 0};
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    if (codes) failed = scan_codes(bq.buf, dim, metric, views, plan, nb, &t, &sc, counts);
+    if (codes) failed = (rq_dim > 0 ? scan_rabitq : scan_codes)(bq.buf, dim, metric, views, plan, nb, &t, &sc, counts);
     else counts[0] = scan_one(bq.buf, dim, metric, views, plan, nb, &t);
     /* the k kept, by (distance, reference): the assembler's order */
     for (Py_ssize_t a = 1; a < t.filled; a++) {
@@ -306,6 +317,8 @@ done:
     PyMem_RawFree(sc.ur);
     PyMem_RawFree(sc.qi);
     PyMem_RawFree(sc.cand);
+    PyMem_RawFree(sc.rq);
+    PyMem_RawFree(sc.planes);
     PyMem_RawFree(work);
     PyMem_Free(held);
     PyMem_Free(hids);

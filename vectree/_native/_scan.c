@@ -87,6 +87,7 @@ typedef struct {
     const float *code_lo, *code_scale; /* (dim,) each: a value is lo + scale * code (within scale / 2) */
     int64_t n, slot;
     int width;             /* bytes per value: 4 or 2 */
+    int64_t rq_dim;        /* RaBitQ codes (code_lo is the rotated center, rq_dim floats): the padded dim; 0: int8 */
 } BlockView;
 
 /* A row the codes could not rule out: its lower bound, block (index into the call's blocks) and row. */
@@ -109,6 +110,10 @@ typedef struct {
     Cand *cand;
     Py_ssize_t cap;
     Py_ssize_t rerank;  /* at most this many rows read in full (0: as many as the bound asks for) */
+    float eps;          /* RaBitQ: the error bound's width in standard deviations (0: the default) */
+    float *rq;          /* RaBitQ: (2 * rq_cap,) the rotated query and its offset from a bucket's center */
+    uint64_t *planes;   /* RaBitQ: (4 * rq_cap / 64,) the offset's 4-bit steps as bit planes */
+    Py_ssize_t rq_cap;
 } Scratch;
 
 #if HAVE_WIDE_VARIANT
@@ -132,6 +137,8 @@ typedef int64_t (*scan_fn)(const float *, Py_ssize_t, int, const BlockView *, co
 typedef int (*codes_fn)(const float *, Py_ssize_t, int, const BlockView *, const int64_t *, Py_ssize_t, TopK *, Scratch *, int64_t *);
 typedef float (*dot_fn_t)(const float *, const float *, Py_ssize_t);
 typedef void (*widen_fn_t)(const uint16_t *, float *, Py_ssize_t);
+typedef void (*rerank_fn)(const float *, Py_ssize_t, int, const BlockView *, TopK *, Scratch *, Py_ssize_t, int64_t *);
+static rerank_fn rerank_rows = rerank_rows_generic;
 static scan_fn scan_one = scan_one_generic;
 static codes_fn scan_codes = scan_codes_generic;
 static dot_fn_t dot = dot_out_generic;
@@ -147,11 +154,14 @@ static void pick_variant(void) {
         scan_one = scan_one_wide;
         scan_codes = scan_codes_wide;
         dot = dot_out_wide;
+        rerank_rows = rerank_rows_wide;
         widen_values = widen_wide;
         simd_name = "avx2+fma+f16c";
     }
 #endif
 }
+
+#include "_rabitq.h"
 
 /* ------------------------------------------------------------------ ScanBlock */
 
@@ -163,6 +173,7 @@ typedef struct {
     Py_buffer codes, code_lo, code_scale; /* .obj == NULL when the bucket has no codes */
     Py_ssize_t n, dim;
     int width;
+    Py_ssize_t rq_dim; /* RaBitQ codes: the padded dim (code_lo holds the rotated center); 0: int8 or none */
 } ScanBlock;
 
 static void ScanBlock_dealloc(ScanBlock *self) {
@@ -181,9 +192,10 @@ static int format_is(const Py_buffer *b, char code) {
 }
 
 static PyObject *ScanBlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"vectors", "sqnorms", "codes", "code_lo", "code_scale", NULL};
-    PyObject *vobj, *sobj = Py_None, *cobj = Py_None, *lobj = Py_None, *scobj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO", kwlist, &vobj, &sobj, &cobj, &lobj, &scobj)) return NULL;
+    static char *kwlist[] = {"vectors", "sqnorms", "codes", "code_lo", "code_scale", "rabitq_center", NULL};
+    PyObject *vobj, *sobj = Py_None, *cobj = Py_None, *lobj = Py_None, *scobj = Py_None, *robj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOO", kwlist, &vobj, &sobj, &cobj, &lobj, &scobj, &robj))
+        return NULL;
     ScanBlock *self = (ScanBlock *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     if (PyObject_GetBuffer(vobj, &self->vectors, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
@@ -203,7 +215,26 @@ static PyObject *ScanBlock_new(PyTypeObject *type, PyObject *args, PyObject *kwd
             goto fail;
         }
     }
-    if (cobj != Py_None) {
+    if (cobj != Py_None && robj != Py_None) { /* RaBitQ: (n, d / 8 + 16) bits and factors, center (d,) */
+        if (lobj != Py_None || scobj != Py_None) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: RaBitQ codes take rabitq_center, not code_lo or code_scale");
+            goto fail;
+        }
+        if (PyObject_GetBuffer(cobj, &self->codes, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        if (PyObject_GetBuffer(robj, &self->code_lo, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        const Py_ssize_t d = self->code_lo.len / 4;
+        Py_ssize_t want = 64;
+        while (want < self->dim) want *= 2;
+        if (self->codes.ndim != 2 || self->codes.itemsize != 1 || !format_is(&self->codes, 'B') ||
+            self->codes.shape[0] != self->n || self->code_lo.itemsize != 4 || !format_is(&self->code_lo, 'f') ||
+            d != want || self->codes.shape[1] != d / 8 + 16) {
+            PyErr_SetString(PyExc_ValueError,
+                            "ScanBlock: RaBitQ codes must be uint8 (n, d / 8 + 16) and rabitq_center float32 (d,), d the "
+                            "dim padded to a power of two (at least 64)");
+            goto fail;
+        }
+        self->rq_dim = d;
+    } else if (cobj != Py_None) {
         if (lobj == Py_None || scobj == Py_None) {
             PyErr_SetString(PyExc_ValueError, "ScanBlock: codes need code_lo and code_scale");
             goto fail;
@@ -234,7 +265,7 @@ static PyGetSetDef ScanBlock_getset[] = {
     {"n", (getter)ScanBlock_get_n, NULL, "rows", NULL},
     {"dim", (getter)ScanBlock_get_dim, NULL, "dimensions", NULL},
     {"has_sqnorms", (getter)ScanBlock_get_l2, NULL, "whether squared norms are held (l2 scans need them)", NULL},
-    {"has_codes", (getter)ScanBlock_get_codes, NULL, "whether int8 codes are held (topk_codes needs them)", NULL},
+    {"has_codes", (getter)ScanBlock_get_codes, NULL, "whether codes are held, int8 or RaBitQ (topk_codes needs them)", NULL},
     {NULL},
 };
 
@@ -264,8 +295,9 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     PyObject *blocks_obj, *dead_obj;
     int metric;
     Py_ssize_t rerank = 0;
-    if (!PyArg_ParseTuple(args, "y*iOOy*y*w*w*w*|n", &bq, &metric, &blocks_obj, &dead_obj, &bs, &bp, &bod, &bor, &bf,
-                          &rerank))
+    float eps = 0.0f;
+    if (!PyArg_ParseTuple(args, "y*iOOy*y*w*w*w*|nf", &bq, &metric, &blocks_obj, &dead_obj, &bs, &bp, &bod, &bor, &bf,
+                          &rerank, &eps))
         return NULL;
     Py_buffer *all[] = {&bq, &bs, &bp, &bod, &bor, &bf};
     PyObject *blocks = NULL, *deads = NULL, *result = NULL;
@@ -273,6 +305,7 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     Py_buffer *dead_views = NULL;
     BlockView *views = NULL;
     Py_ssize_t nb = 0, n_held = 0;
+    int64_t rq_dim = -1; /* the codes' kind over the call's blocks: 0 int8, > 0 RaBitQ, -1 none yet */
     const Py_ssize_t nq = bf.len / 8;
     if (!(nq > 0 && bq.len % (4 * nq) == 0 && bp.len % (8 * nq) == 0 && bod.len % (4 * nq) == 0 &&
           bod.len / 4 == bor.len / 8 && bod.len > 0 && metric >= 0 && metric <= 2 && rerank >= 0)) {
@@ -324,7 +357,14 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
         views[i] = (BlockView){b->vectors.buf, b->sqnorms.obj ? b->sqnorms.buf : NULL,
                                dead_views[i].obj ? dead_views[i].buf : NULL,
                                b->codes.obj ? b->codes.buf : NULL, b->codes.obj ? b->code_lo.buf : NULL,
-                               b->codes.obj ? b->code_scale.buf : NULL, b->n, slots[i], b->width};
+                               b->code_scale.obj ? b->code_scale.buf : NULL, b->n, slots[i], b->width, b->rq_dim};
+        if (use_codes && b->n > 0) {
+            if (rq_dim < 0) rq_dim = b->rq_dim;
+            if (rq_dim != b->rq_dim) {
+                PyErr_SetString(PyExc_ValueError, "topk_codes: blocks with int8 and RaBitQ codes in one call");
+                goto done;
+            }
+        }
     }
     const int64_t *plan = bp.buf;
     for (Py_ssize_t i = 0; i < nq * p; i++) {
@@ -337,6 +377,7 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     int failed = 0;
     Scratch sc = {0};
     sc.rerank = rerank;
+    sc.eps = eps;
     if (use_codes) {
         sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
         sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
@@ -358,7 +399,8 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
         for (Py_ssize_t j = 1; j < t.filled; j++)
             if (worse(t.d[j], t.ref[j], t.d[t.worst], t.ref[t.worst])) t.worst = j;
         if (use_codes)
-            failed = scan_codes((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t, &sc, counts);
+            failed = rq_dim > 0 ? scan_rabitq((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t, &sc, counts)
+                                : scan_codes((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t, &sc, counts);
         else
             read += scan_one((const float *)bq.buf + i * dim, dim, metric, views, plan + i * p, p, &t);
         filled[i] = t.filled;
@@ -369,6 +411,8 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
         PyMem_RawFree(sc.ur);
         PyMem_RawFree(sc.qi);
         PyMem_RawFree(sc.cand);
+        PyMem_RawFree(sc.rq);
+        PyMem_RawFree(sc.planes);
     }
     if (failed) PyErr_NoMemory();
     else result = use_codes ? Py_BuildValue("LL", (long long)counts[0], (long long)counts[1]) : PyLong_FromLongLong(read);
@@ -388,7 +432,7 @@ done:
 
 static PyObject *topk(PyObject *self, PyObject *args) { return topk_impl(args, 0); }
 
-/* topk_codes(queries, metric, blocks, dead, slots, plan, out_d, out_ref, filled, rerank=0) -> (rows read, rows re-ranked)
+/* topk_codes(queries, metric, blocks, dead, slots, plan, out_d, out_ref, filled, rerank=0, eps=0) -> (rows read, rows re-ranked)
  *
  * topk's answer (the same top k, distances computed the same way) from blocks that hold int8 codes:
  * each row's distance is first bounded from its codes (a value is lo + scale * code within scale / 2,
@@ -396,7 +440,9 @@ static PyObject *topk(PyObject *self, PyObject *args) { return topk_impl(args, 0
  * and only rows whose lower bound reaches below that cap are read in full, nearest bound first,
  * stopping once no bound left can beat the k-th exact distance. Codes are a quarter of float32 rows.
  * rerank > 0 caps the rows read in full per query at that many (those with the smallest bounds): an
- * answer no longer guaranteed to be topk's, for fewer full rows read.
+ * answer no longer guaranteed to be topk's, for fewer full rows read. Blocks with RaBitQ codes
+ * (_rabitq.h) are scanned the same way with RaBitQ's estimate and its error bound, eps standard
+ * deviations wide (0: RABITQ_EPS): that bound holds with high probability, not always.
  */
 static PyObject *topk_codes(PyObject *self, PyObject *args) { return topk_impl(args, 1); }
 

@@ -140,7 +140,12 @@ class Block:
             stored = self.rows.vectors
             v = np.ascontiguousarray(stored, np.float16 if stored.dtype == np.float16 else np.float32)
             r = self.rows
-            codes = {} if r.codes is None else {"codes": r.codes, "code_lo": r.code_lo, "code_scale": r.code_scale}
+            if r.codes is None:
+                codes = {}
+            elif r.code_scale is None:  # RaBitQ: bits and factors, and the bucket's rotated center
+                codes = {"codes": r.codes, "rabitq_center": r.code_lo}
+            else:
+                codes = {"codes": r.codes, "code_lo": r.code_lo, "code_scale": r.code_scale}
             found = self._derived.setdefault(key, _scan.ScanBlock(v, self.sqnorms if l2 else None, **codes))
         return found
 

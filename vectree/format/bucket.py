@@ -31,7 +31,8 @@ class Rows:
     ``metadata`` is None or a list of JSON strings (None entries for rows without metadata);
     ``keys`` are the int64 keys of the ids (see :func:`vectree.format.id_keys.id_keys`).
     ``codes`` (uint8 (n, dim)) with ``code_lo`` and ``code_scale`` (float32 (dim,)): the rows' int8
-    codes (:mod:`vectree.format.codes`), when the bucket file holds them; they are made again
+    codes (:mod:`vectree.format.codes`), when the bucket file holds them; RaBitQ codes are uint8 (n, width)
+    with ``code_lo`` the bucket's rotated center and ``code_scale`` None. They are made again
     whenever rows are written, so :meth:`take` and :meth:`concat` drop them.
     """
 
@@ -159,29 +160,33 @@ def rows_to_table(
     columns.update(extra or {})
     meta = {"vectree.format": str(FORMAT_VERSION), "vectree.dim": str(dim)}
     if codes is not None:
-        from vectree.format.codes import CODES, int8_codes
+        from vectree.format.codes import CODES, int8_codes, rabitq_codes
 
         if codes not in CODES:
             raise ValueError(f"unknown codes {codes!r}: choose one of {CODES}")
-        c, lo, scale = int8_codes(vec)
-        columns["code"] = pa.FixedSizeListArray.from_arrays(pa.array(c.reshape(-1), type=pa.uint8()), dim)
-        meta.update(
-            {
-                "vectree.codes": codes,
+        if codes == "rabitq":
+            c, lo = rabitq_codes(vec)
+            params = {"vectree.code_lo": base64.b64encode(lo.tobytes()).decode()}  # the rotated center
+        else:
+            c, lo, scale = int8_codes(vec)
+            params = {
                 "vectree.code_lo": base64.b64encode(lo.tobytes()).decode(),
                 "vectree.code_scale": base64.b64encode(scale.tobytes()).decode(),
             }
-        )
+        columns["code"] = pa.FixedSizeListArray.from_arrays(pa.array(c.reshape(-1), type=pa.uint8()), c.shape[1])
+        meta.update({"vectree.codes": codes, **params})
     table = pa.table(columns)
     if write_id:
         meta["vectree.write"] = write_id
     return table.replace_schema_metadata(meta)
 
 
-def _code_params(meta: dict) -> tuple[np.ndarray, np.ndarray]:
+def _code_params(meta: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """int8: (lo, scale); rabitq: (the rotated center, None)."""
+    scale = meta.get(b"vectree.code_scale")
     return (
         np.frombuffer(base64.b64decode(meta[b"vectree.code_lo"]), np.float32),
-        np.frombuffer(base64.b64decode(meta[b"vectree.code_scale"]), np.float32),
+        None if scale is None else np.frombuffer(base64.b64decode(scale), np.float32),
     )
 
 
@@ -222,9 +227,13 @@ def table_to_rows(table: pa.Table | pa.RecordBatch, as_stored: bool = False) -> 
     if "code" in table.column_names:
         col = _array(table, "code")
         flat_codes = col.values
+        width = col.type.list_size  # dim (int8) or the bits and factors of a row (rabitq)
         codes = np.frombuffer(
-            flat_codes.buffers()[1], dtype=np.uint8, count=len(col) * dim, offset=flat_codes.offset + col.offset * dim
-        ).reshape(-1, dim)
+            flat_codes.buffers()[1],
+            dtype=np.uint8,
+            count=len(col) * width,
+            offset=flat_codes.offset + col.offset * width,
+        ).reshape(-1, width)
         lo, scale = _code_params(table.schema.metadata)
     return Rows(ids=ids, vectors=vectors, labels=labels, metadata=metadata, codes=codes, code_lo=lo, code_scale=scale)
 
@@ -291,6 +300,7 @@ class Layout:
     code_offset: int = -1  # where the int8 codes sit, or -1 (none)
     code_lo: np.ndarray | None = None
     code_scale: np.ndarray | None = None
+    code_width: int = 0  # bytes of codes a row
 
 
 def _address(data: bytes | memoryview) -> int:
@@ -324,6 +334,7 @@ def decode_rows_with_layout(
         code_offset,
         rows.code_lo,
         rows.code_scale,
+        0 if rows.codes is None else rows.codes.shape[1],
     )
 
 
@@ -333,8 +344,9 @@ def rows_from_layout(data: bytes | memoryview, layout: Layout) -> Rows:
     ids = np.frombuffer(data, dtype=layout.id_dtype, count=layout.n, offset=layout.id_offset)
     codes = None
     if layout.code_offset >= 0:
-        codes = np.frombuffer(data, dtype=np.uint8, count=layout.n * layout.dim, offset=layout.code_offset)
-        codes = codes.reshape(layout.n, layout.dim)
+        width = layout.code_width or layout.dim
+        codes = np.frombuffer(data, dtype=np.uint8, count=layout.n * width, offset=layout.code_offset)
+        codes = codes.reshape(layout.n, width)
     return Rows(
         ids=ids,
         vectors=vectors.reshape(layout.n, layout.dim),
