@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import vectree
+from vectree.collection.plan import TUNING
 from vectree.collection.results import SearchResult
 from vectree.collection.single import _one_call
 from vectree.collection.validate import as_vectors
@@ -24,7 +25,15 @@ def _build(url, x, metric, dtype, codes, **kw):
 
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 @pytest.mark.parametrize(
-    "dtype,codes", [("float32", None), ("float16", None), ("float32", "int8"), ("float16", "int8")]
+    "dtype,codes",
+    [
+        ("float32", None),
+        ("float16", None),
+        ("float32", "int8"),
+        ("float16", "int8"),
+        ("float32", "rabitq"),
+        ("float16", "rabitq"),
+    ],
 )
 def test_one_call_answers_as_the_general_path(arxiv_sample, metric, dtype, codes):
     x = arxiv_sample["vectors"]
@@ -37,7 +46,8 @@ def test_one_call_answers_as_the_general_path(arxiv_sample, metric, dtype, codes
     for q in x[2400:2430]:
         for k in (1, 10):
             first = col.search(q, k=k, probes=3)  # (the first fills the table through the lean path)
-            direct = one.search(as_vectors(q, col.dim, metric, allow_1d=True), k, 3)
+            cap = TUNING.rabitq_rerank * k if codes == "rabitq" else 0  # what search() asks for
+            direct = one.search(as_vectors(q, col.dim, metric, allow_1d=True), k, 3, cap)
             assert isinstance(direct, SearchResult), "every probed bucket is held after the first query"
             general = col.search(q, k=k, probes=3, method=method)
             for got in (first, direct):

@@ -19,7 +19,7 @@ from vectree._native import as_float32
 from vectree.collection import lifecycle, maintenance
 from vectree.collection.cache import ObjectCache
 from vectree.collection.manifest import Manifest, list_versions, newest_manifest, read_manifest
-from vectree.collection.plan import DEFAULT_PROBES
+from vectree.collection.plan import DEFAULT_PROBES, TUNING
 from vectree.collection.prepare import prepare as prepare_snapshot
 from vectree.collection.results import SearchResult
 from vectree.collection.rows import (
@@ -220,9 +220,10 @@ class Collection(Writes):
         ``probes`` then counts buckets that hold matches, and k rows come back whenever k rows match.
 
         ``rerank`` (a collection with codes, scanned through them): read at most this many rows of each
-        query in full (at least k). The default None reads every row the codes' error bound cannot rule
-        out, which returns the full-width scan's answer over the probed buckets; a cap reads fewer rows
-        and may miss some. Ignored by ``exact=True``, by full-width scans and with a filter.
+        query in full (at least k). The default None reads, for int8 codes, every row the codes' error
+        bound cannot rule out, which returns the full-width scan's answer over the probed buckets; for
+        RaBitQ codes, at most ``SearchTuning.rabitq_rerank`` x k of them. A cap reads fewer rows and may
+        miss some. Ignored by ``exact=True`` (exact over every row), by full-width scans and with a filter.
         """
         snap = self._snapshot  # not self._snap: the pointer's checks overlap this search's reads (see below)
         checking = self._pending is not None
@@ -231,6 +232,8 @@ class Collection(Writes):
         probes = check_probes(probes)
         q = as_vectors(queries, int(settings["dim"]), settings["metric"], what="queries", allow_1d=True)
         cap = 0 if exact else check_rerank(rerank, k)
+        if not cap and not exact and snap.index is not None and snap.index.settings.get("codes") == "rabitq":
+            cap = TUNING.rabitq_rerank * k
         if where is not None or exclude_ids is not None:
             snap = self._snap
             from vectree.collection.filtered import search_filtered

@@ -55,6 +55,8 @@ def create_collection(
     (:func:`vectree.index.build.default_bucket_size`).
     ``codes="int8"`` stores a compact code of every row next to it (a quarter of float32): searches
     scan the codes and read in full only the rows they cannot rule out, with the same answers.
+    ``codes="rabitq"`` stores one bit a dimension (RaBitQ) and four floats a row: searches rank by
+    its estimate and read in full a short list (``rerank``, see :meth:`Collection.search`).
     ``private`` is recorded for the service layer (the seed's keepPrivate).
     ``cache_bytes`` bounds the in-memory read cache; ``cache_dir`` adds a local-disk cache of
     ``cache_dir_bytes`` (useful for s3:// collections). ``storage_options`` go to the store

@@ -60,6 +60,9 @@ class SearchTuning:
         rerank: a scan through codes reads at most this many rows of a query in full (0: every row its
             codes' error bound cannot rule out, the exact answer over the probed buckets); the search's
             ``rerank`` sets it.
+        rabitq_rerank: a search through RaBitQ codes that names no ``rerank`` reads at most this many
+            times k rows in full (their error bound, which holds with high probability only, leaves ~20% of
+            the rows on arXiv: ``benchmarks/results/rerank-sweep.md``).
     """
 
     small_batch: int = 4
@@ -72,6 +75,7 @@ class SearchTuning:
     vectors_only: bool = False
     routed_tail_rows: int = 16_384
     rerank: int = 0
+    rabitq_rerank: int = 4
 
 
 TUNING = SearchTuning()

@@ -80,9 +80,11 @@ def search_snapshot(
     top = empty_topk(nq, k)
     n_buckets = index.n_buckets if index is not None else 0
     has_codes = n_buckets > 0 and index.settings.get("codes") is not None
+    if has_codes and probes is None and method == "auto" and index.settings.get("codes") == "rabitq":
+        has_codes = False  # every bucket (exact=True): RaBitQ's bound holds with high probability only
     if method == "quantized" and not has_codes:
         raise InvalidInputError(
-            "method='quantized' needs bucket codes: create the collection with codes='int8' and build it"
+            "method='quantized' needs bucket codes: create the collection with codes='int8' or 'rabitq' and build it"
         )
     order = None
     if n_buckets:

@@ -91,7 +91,8 @@ class IndexConfig:
     vector_dtype: "float32", or "float16" to halve bucket bytes at a small precision cost.
     codes: None, or "int8" to store each row's int8 code next to its vector
         (:mod:`vectree.format.codes`): searches then scan the codes and read in full only the rows
-        the codes cannot rule out (the ``quantized`` method; answers stay exact over the probed buckets).
+        the codes cannot rule out (the ``quantized`` method; answers stay exact over the probed buckets);
+        or "rabitq" for 1-bit RaBitQ codes, re-ranked from a short list (``Collection.search``'s ``rerank``).
     """
 
     bucket_size: int | None = None
