@@ -22,6 +22,21 @@ static uint64_t rq_mix(uint64_t z) { /* splitmix64, as codes._signs */
     return z ^ (z >> 31);
 }
 
+/* The rotation's signs for d <= RQ_SIGNS_MAX (bit i of word i / 64: dimension i is negated), made once at
+ * import (rq_init, under the GIL, before any search); larger d computes them per call. */
+#define RQ_SIGNS_MAX 4096
+static uint64_t rq_signs[2][RQ_SIGNS_MAX / 64];
+
+static void rq_init(void) {
+    for (int s = 0; s < 2; s++)
+        for (uint64_t i = 0; i < RQ_SIGNS_MAX; i++)
+            if (rq_mix(((uint64_t)(s + 1) << 32) + i) & 1) rq_signs[s][i / 64] |= 1ULL << (i % 64);
+}
+
+static inline int rq_negated(int s, Py_ssize_t i) {
+    return i < RQ_SIGNS_MAX ? (int)(rq_signs[s][i / 64] >> (i % 64) & 1) : (int)(rq_mix(((uint64_t)(s + 1) << 32) + (uint64_t)i) & 1);
+}
+
 static void rq_hadamard(float *x, Py_ssize_t d) { /* in place, unnormalised */
     for (Py_ssize_t h = 1; h < d; h *= 2)
         for (Py_ssize_t i = 0; i < d; i += 2 * h)
@@ -34,13 +49,38 @@ static void rq_hadamard(float *x, Py_ssize_t d) { /* in place, unnormalised */
 
 /* out (d,) = codes.rotate(q): signs, Hadamard, signs, Hadamard, each Hadamard scaled by 1 / sqrt(d) */
 static void rq_rotate(const float *q, Py_ssize_t dim, Py_ssize_t d, float *out) {
-    for (Py_ssize_t i = 0; i < d; i++) out[i] = i < dim ? ((rq_mix((1ULL << 32) + (uint64_t)i) & 1) ? -q[i] : q[i]) : 0.0f;
+    for (Py_ssize_t i = 0; i < d; i++) out[i] = i < dim ? (rq_negated(0, i) ? -q[i] : q[i]) : 0.0f;
     rq_hadamard(out, d);
     for (Py_ssize_t i = 0; i < d; i++)
-        if (rq_mix((2ULL << 32) + (uint64_t)i) & 1) out[i] = -out[i];
+        if (rq_negated(1, i)) out[i] = -out[i];
     rq_hadamard(out, d);
     const float s = 1.0f / (float)d;
     for (Py_ssize_t i = 0; i < d; i++) out[i] *= s;
+}
+
+static void rq_heap_up(Cand *h, Py_ssize_t i) {
+    while (i > 0) {
+        const Py_ssize_t parent = (i - 1) / 2;
+        if (h[parent].low >= h[i].low) break;
+        const Cand t = h[parent];
+        h[parent] = h[i];
+        h[i] = t;
+        i = parent;
+    }
+}
+
+static void rq_heap_replace(Cand *h, Py_ssize_t n, Cand c) { /* the largest low leaves, c enters */
+    Py_ssize_t i = 0;
+    for (;;) {
+        Py_ssize_t l = 2 * i + 1, r = l + 1, m = i;
+        float top = c.low;
+        if (l < n && h[l].low > top) m = l, top = h[l].low;
+        if (r < n && h[r].low > top) m = r;
+        if (m == i) break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = c;
 }
 
 static int scan_rabitq(const float *q, Py_ssize_t dim, int metric, const BlockView *blocks, const int64_t *plan,
@@ -65,6 +105,7 @@ static int scan_rabitq(const float *q, Py_ssize_t dim, int metric, const BlockVi
     TopK u = {sc->ud, sc->ur, k, 0, 0}; /* the k smallest upper bounds */
     for (Py_ssize_t j = 0; j < t->filled; j++) offer(&u, t->d[j], t->ref[j]);
     Py_ssize_t nc = 0;
+    const Py_ssize_t limit = sc->rerank; /* > 0: at most this many candidates are kept */
     int64_t scanned = 0;
     for (Py_ssize_t j = 0; j < p; j++) {
         if (plan[j] < 0) continue;
@@ -85,15 +126,24 @@ static int scan_rabitq(const float *q, Py_ssize_t dim, int metric, const BlockVi
             vmax = fmaxf(vmax, x);
         }
         const float delta = vmax > vmin ? (vmax - vmin) / 15.0f : 1.0f, inv = 1.0f / delta;
-        memset(pl, 0, sizeof(uint64_t) * 4 * words);
         float e = 0.0f; /* sum |v_i - (vmin + delta * step_i)| */
-        for (Py_ssize_t i = 0; i < d; i++) {
-            float st = rintf((v[i] - vmin) * inv);
-            st = st < 0.0f ? 0.0f : (st > 15.0f ? 15.0f : st);
-            e += fabsf(v[i] - (vmin + delta * st));
-            const unsigned u4 = (unsigned)st;
-            for (int l = 0; l < 4; l++)
-                if (u4 >> l & 1) pl[l * words + i / 64] |= 1ULL << (i % 64);
+        for (Py_ssize_t w = 0; w < words; w++) {
+            uint64_t p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+            for (int i = 0; i < 64; i++) {
+                const float x = v[w * 64 + i];
+                float st = rintf((x - vmin) * inv);
+                st = st < 0.0f ? 0.0f : (st > 15.0f ? 15.0f : st);
+                e += fabsf(x - (vmin + delta * st));
+                const uint64_t u4 = (uint64_t)st;
+                p0 |= (u4 & 1) << i;
+                p1 |= (u4 >> 1 & 1) << i;
+                p2 |= (u4 >> 2 & 1) << i;
+                p3 |= (u4 >> 3 & 1) << i;
+            }
+            pl[w] = p0;
+            pl[words + w] = p1;
+            pl[2 * words + w] = p2;
+            pl[3 * words + w] = p3;
         }
         const float nv = sqrtf(vv), f = metric == 0 ? 2.0f : 1.0f;
         const float qerr = 2.0f * e * isd * 1.0001f;
@@ -122,6 +172,13 @@ static int scan_rabitq(const float *q, Py_ssize_t dim, int metric, const BlockVi
             const float low = approx - ei;
             scanned++;
             if (u.filled == k && low > u.d[u.worst]) continue;
+            if (u.filled < k || approx + ei < u.d[u.worst]) offer(&u, approx + ei, slot | i);
+            const Cand cand = {low, (int32_t)plan[j], (int32_t)i};
+            if (limit > 0 && nc == limit) { /* capped: keep the limit smallest bounds (a max-heap on low) */
+                if (low >= sc->cand[0].low) continue;
+                rq_heap_replace(sc->cand, nc, cand);
+                continue;
+            }
             if (nc == sc->cap) {
                 Py_ssize_t cap = sc->cap ? 2 * sc->cap : 1024;
                 Cand *grown = PyMem_RawRealloc(sc->cand, sizeof(Cand) * cap);
@@ -129,8 +186,8 @@ static int scan_rabitq(const float *q, Py_ssize_t dim, int metric, const BlockVi
                 sc->cand = grown;
                 sc->cap = cap;
             }
-            sc->cand[nc++] = (Cand){low, (int32_t)plan[j], (int32_t)i};
-            if (u.filled < k || approx + ei < u.d[u.worst]) offer(&u, approx + ei, slot | i);
+            sc->cand[nc++] = cand;
+            if (limit > 0) rq_heap_up(sc->cand, nc - 1);
         }
     }
     counts[0] += scanned;

@@ -659,6 +659,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Compiled block scan.", -1, methods};
 
 PyMODINIT_FUNC PyInit__scan(void) {
+    rq_init();
     pick_variant();
     if (PyType_Ready(&ScanBlockType) < 0 || PyType_Ready(&ResidentType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
