@@ -40,6 +40,7 @@ SYSTEMS = [
     "faiss-ivf-flat",
     "vectree[kmeans]",
     "vectree[kmeans+int8]",
+    "vectree[kmeans+rabitq]",
     "vectree[seed]",
     "faiss-ivf-rabitq-fs",
     "faiss-ivfpq-fs",
@@ -52,6 +53,7 @@ SYSTEMS = [
 DISK_SYSTEMS = [
     "vectree[kmeans]",
     "vectree[kmeans+int8]",
+    "vectree[kmeans+rabitq]",
     "vectree[seed]",
     "lancedb-ivf-pq",
     "lancedb-ivf-flat",

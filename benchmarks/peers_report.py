@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.common import markdown_table
-from benchmarks.peers_summary import CODED, DISK_CACHE_FRACTION, TARGET_RECALL, fmt
+from benchmarks.peers_summary import CODED, DISK_CACHE_FRACTION, RABITQ, TARGET_RECALL, fmt
 from vectree.figures import pyplot, save_figure
 
 
@@ -88,9 +88,11 @@ def write_markdown(body: dict, path: Path) -> None:
     for t in s["targets"]:
         verdict = {True: "**met**", False: "**not met**", None: "n/a"}[t["met"]]
         lines.append(f"- {t['target']}: {verdict}: {t['detail']}")
-    if s.get("targets_issue_19"):
-        lines += ["", f"## Targets (issue 19; {CODED}, 1 thread, recall 0.95)", ""]
-        for t in s["targets_issue_19"]:
+    for key, coded in (("targets_issue_19", CODED), ("targets_issue_19_rabitq", RABITQ)):
+        if not s.get(key):
+            continue
+        lines += ["", f"## Targets (issue 19; {coded}, 1 thread, recall 0.95)", ""]
+        for t in s[key]:
             verdict = {True: "**met**", False: "**not met**", None: "n/a"}[t["met"]]
             lines.append(f"- {t['target']}: {verdict}: {t['detail']}")
     disk = [r for r in body["rows"] if r["regime"] == "disk"]

@@ -15,6 +15,7 @@ from benchmarks.peers_vectree import Vectree
 SYSTEMS = {
     "vectree[kmeans]": Vectree,
     "vectree[kmeans+int8]": Vectree,
+    "vectree[kmeans+rabitq]": Vectree,
     "vectree[seed]": Vectree,
     "faiss-ivf-rabitq-fs": FaissCoded,
     "faiss-ivfpq-fs": FaissCoded,

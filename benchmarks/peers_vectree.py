@@ -1,4 +1,4 @@
-"""vectree behind the peers benchmark's adapter (kmeans and seed trees, int8 codes)."""
+"""vectree behind the peers benchmark's adapter (kmeans and seed trees, int8 or RaBitQ codes)."""
 
 from __future__ import annotations
 
@@ -84,10 +84,14 @@ class Vectree(System):
         }
 
     def bytes_per_query(self, q: np.ndarray, s: int) -> float:
+        from vectree.format.codes import padded_dim
+
         width = 2 if self.col.index_config.vector_dtype == "float16" else 4
+        # a row's code: one byte a dimension (int8), or its bits and four float32 factors (RaBitQ)
+        code = padded_dim(self.dim) // 8 + 16 if self.col.index_config.codes == "rabitq" else self.dim
         total = 0.0
         for v in q[:20]:
             st = self.col.search(v, k=K, probes=s).stats
-            scanned = st["rows_scanned"] * self.dim * (1 if st["method"] == "quantized" else width)
+            scanned = st["rows_scanned"] * (code if st["method"] == "quantized" else self.dim * width)
             total += scanned + st.get("rows_reranked", 0) * self.dim * width
         return total / min(20, len(q))

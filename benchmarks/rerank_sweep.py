@@ -123,7 +123,8 @@ def main() -> None:
     )
     load_start = machine(1)["load_average_at_start"]
     rows = [r for name in names for r in sweep(name, args.quick)]
-    name, command = named("rerank-sweep", args.quick)
+    name, command = named("rerank_sweep", args.quick)
+    name = name.replace("_", "-")  # results named as the others are (peers-glove, scale-peers)
     import os
 
     extra = {"load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
