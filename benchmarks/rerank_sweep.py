@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import arguments, machine, markdown_table, named, write_results  # noqa: E402
 from benchmarks.datasets import load, recall  # noqa: E402
+from vectree.collection.plan import TUNING  # noqa: E402
 
 K = 10
 RERANKS = [None, 10, 20, 40, 80, 160]
@@ -135,7 +136,7 @@ def main() -> None:
         "",
         f"Command: `{command}`. Load average {load_start} at start, {extra['load_average_at_end']} at end "
         "(2 shared cores: read the differences within a dataset). rerank=None is each code's default "
-        "(int8: every row its exact bound keeps; RaBitQ: 4 x k).",
+        f"(int8: every row its exact bound keeps; RaBitQ: {TUNING.rabitq_rerank} x k).",
         "",
         markdown_table(rows, columns),
         "",
