@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import validate_data
 
 import vectree
+from vectree.apps.classify.calibrate import sharpened
 from vectree.apps.classify.inputs import (  # noqa: F401 - BadVectorsTypeError: importable from here, as before
     BadVectorsTypeError,
     NotFittedClassifierError,
@@ -78,13 +79,17 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         TF-IDF (:mod:`vectree.apps.classify.text_head`); None: the head on vectors only. Fitted on vectors without
         texts, there is no text head.
     blend: the heads' total weight in the mixture (split evenly between them), or ``"auto"``: the vote's and each
-        head's weight chosen on 10% of the training rows held out (the vote alone when it is best there: the kNN
-        stays the classifier and explains itself by its neighbours).
-    head_C: the heads' inverse L2 regularisation.
+        head's weight chosen on out-of-fold predictions of the training rows (3 folds of at most 5,000 rows; the
+        vote alone when it is best there: the kNN stays the classifier and explains itself by its neighbours), and
+        the mixture's probabilities calibrated by a temperature fitted on the same rows.
+    head_C: the head on vectors' inverse L2 regularisation.
+    text_C: the text head's (a linear SVM's) inverse L2 regularisation.
 
     Attributes (after fit): ``classes_``, ``collection_`` (the :class:`vectree.Collection`), ``embedder_``
     (the embedder used), ``n_features_in_`` (the vector dimension), ``mixture_`` (the weights of ``"vote"``,
-    ``"vectors"`` and ``"text"``), ``mixture_scores_`` (the held-out accuracy of each weight tuple tried),
+    ``"vectors"`` and ``"text"``), ``mixture_scores_`` (the out-of-fold accuracy of each weight tuple tried),
+    ``temperature_`` (of the mixture's probabilities; 1.0 unless ``blend="auto"``), ``calibration_`` (the
+    out-of-fold log loss before and after it, and the text head's temperature),
     ``timings_`` (``embed_s``, ``search_s``, ``n`` of the last predict call).
 
     >>> import numpy as np
@@ -112,6 +117,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         blend: float | str = "auto",
         head_C: float = 10.0,  # noqa: N803
         text_head: str | None = "tfidf",
+        text_C: float = 0.5,  # noqa: N803
     ) -> None:
         self.embedder = embedder
         self.collection = collection
@@ -128,6 +134,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         self.blend = blend
         self.head_C = head_C
         self.text_head = text_head
+        self.text_C = text_C
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
@@ -140,6 +147,10 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(f"exact must be True or False, got {self.exact!r}")
         if self.head not in (None, "logistic"):
             raise InvalidInputError(f"head must be None or 'logistic', got {self.head!r}")
+        for name in ("head_C", "text_C"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float, np.number)) or not value > 0:
+                raise InvalidInputError(f"{name} must be a positive number, got {value!r}")
         if self.text_head not in (None, "tfidf"):
             raise InvalidInputError(f"text_head must be None or 'tfidf', got {self.text_head!r}")
         if self.blend != "auto" and not (isinstance(self.blend, (int, float)) and 0 <= self.blend <= 1):
@@ -236,6 +247,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         self.timings_ = Timings()
         self.head_, self.text_head_ = None, None
         self.mixture_ = {"vote": 1.0, "vectors": 0.0, "text": 0.0}
+        self.temperature_ = 1.0
         if self.head is not None:
             self._fit_heads(np.concatenate([k[0] for k in kept]), [y for k in kept for y in k[1]], texts)
             save_heads(col, self.head_, self.text_head_)
@@ -243,14 +255,16 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_heads(self, x: np.ndarray, labels: list[Any], texts: list[str] | None) -> None:
-        """Fit the linear heads and choose the mixture (``blend="auto"``) on held-out training rows."""
+        """Fit the linear heads and choose the mixture and its temperature (``blend="auto"``) out of fold."""
         index = {c: i for i, c in enumerate(plain(c) for c in self.classes_)}
         y = np.array([index[v] for v in labels], dtype=np.int64)
-        self.head_, self.text_head_, self.mixture_, scores = fit_heads(
-            x, texts, y, len(self.classes_), self.head_C, self.blend, self._vote_without_self
+        fitted = fit_heads(
+            x, texts, y, len(self.classes_), self.head_C, self.blend, self._vote_without_self, self.text_C
         )
-        if scores is not None:
-            self.mixture_scores_ = scores
+        self.head_, self.text_head_, self.mixture_ = fitted.vectors, fitted.text, fitted.weights
+        self.temperature_ = fitted.temperature
+        if fitted.scores is not None:
+            self.mixture_scores_, self.calibration_ = fitted.scores, fitted.held_out
 
     @property
     def blend_(self) -> float:
@@ -334,8 +348,9 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         with as_invalid_input():
             vectors = validate_data(self, vectors, dtype=np.float32, reset=False)
         weights = dict(getattr(self, "mixture_", None) or {"vote": 1.0})
-        if where is not None:  # the heads know no filter
-            weights = {"vote": 1.0}
+        temperature = float(getattr(self, "temperature_", 1.0))
+        if where is not None:  # the heads know no filter (and the temperature was fitted for the mixture)
+            weights, temperature = {"vote": 1.0}, 1.0
         if weights.get("text", 0) > 0:
             if texts is None:
                 raise InvalidInputError(
@@ -356,7 +371,7 @@ class DocumentClassifier(ClassifierMixin, BaseEstimator):
         parts = {"vote": vote, "vectors": lambda: self.head_.predict_proba(vectors)}
         if getattr(self, "text_head_", None) is not None:
             parts["text"] = lambda: self.text_head_.predict_proba(texts)
-        out = mix(weights, parts)
+        out = sharpened(mix(weights, parts), temperature)
         self.timings_.embed_s, self.timings_.search_s, self.timings_.n = 0.0, time.perf_counter() - t0, len(vectors)
         return out
 

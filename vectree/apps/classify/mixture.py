@@ -1,11 +1,13 @@
 """The classifier's probability: a learned mixture of the neighbour vote with linear heads.
 
 ``p = w_vote * vote + w_vectors * head(vectors) + w_text * head(TF-IDF of the text)``, the weights on a simplex
-grid (steps of 0.05) chosen on held-out training rows: the heads are fitted without those rows and their vote
-comes from the full collection with each row's own entry left out (no row votes for itself); then the heads
-are refitted on every row, starting from the held-out fit's solution. The text head
-(:mod:`vectree.apps.classify.text_head`) takes part only when the classifier was given texts. A mixture of
-probability estimates is the calibrated ``predict_proba``; ``w_vote = 1`` is the plain kNN classifier.
+grid (steps of 0.05) chosen on out-of-fold predictions of the training rows (:func:`folds_of`: 3 folds of at most
+5,000 held-out rows each): each fold's heads are fitted without its rows and their vote comes from the full
+collection with each row's own entry left out (no row votes for itself); then the heads are refitted on every
+row. The text head (:mod:`vectree.apps.classify.text_head`) takes part only when the classifier was given texts.
+``predict_proba`` is that mixture calibrated by a temperature fitted on the same out-of-fold rows
+(:mod:`vectree.apps.classify.calibrate`: the predicted classes are the mixture's); ``w_vote = 1`` is the plain kNN
+classifier.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from vectree.apps.classify.calibrate import LOG_FLOOR, fit_temperature, log_loss, sharpened, softmax
 from vectree.apps.classify.head import LinearHead
-from vectree.apps.classify.text_head import TextHead
+from vectree.apps.classify.text_head import DEFAULT_TEMPERATURE, TextHead
 from vectree.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,33 @@ def rebalanced(weights: dict[str, float], blend: float, with_text: bool) -> dict
     return {"vote": 1.0 - blend, "vectors": blend * weights["vectors"] / heads, "text": blend * weights["text"] / heads}
 
 
+FOLDS = 3
+"""Folds of the out-of-fold predictions the weights and temperatures are chosen on."""
+MAX_HELD = 5000
+"""Rows held out per fold at most (a large training set: the rest of each fold's rows always train)."""
+
+
+def folds_of(n: int, seed: int = 0) -> list[np.ndarray]:
+    """The held-out rows of each fold: a random permutation of ``range(n)`` cut in :data:`FOLDS` parts, each cut
+    to at most :data:`MAX_HELD` rows.
+
+    >>> [f.size for f in folds_of(30)], sum(f.size for f in folds_of(100_000))
+    ([10, 10, 10], 15000)
+    """
+    return [f[:MAX_HELD] for f in np.array_split(np.random.default_rng(seed).permutation(n), FOLDS)]
+
+
+class Fitted(NamedTuple):
+    """What :func:`fit_heads` returns."""
+
+    vectors: LinearHead
+    text: TextHead | None
+    weights: dict[str, float]
+    scores: dict[tuple[float, ...], float] | None
+    temperature: float
+    held_out: dict[str, float] | None
+
+
 def fit_heads(
     x: np.ndarray,
     texts: list[str] | None,
@@ -105,37 +135,65 @@ def fit_heads(
     C: float,  # noqa: N803
     blend: float | str,
     held_vote: Callable[[np.ndarray, np.ndarray], np.ndarray],
-) -> tuple[LinearHead, TextHead | None, dict[str, float], dict[tuple[float, ...], float] | None]:
-    """The heads fitted on all rows, the mixture weights, and the held-out accuracy of every weight tuple tried
-    (None unless ``blend="auto"``).
+    text_C: float = 0.5,  # noqa: N803
+) -> Fitted:
+    """The heads fitted on all rows, the mixture weights, the held-out accuracy of every weight tuple tried (None
+    unless ``blend="auto"``), the mixture's temperature and its held-out log loss before and after it.
 
-    ``x``: the vectors; ``texts``: their texts (None: no text head); ``y``: class indices. ``blend="auto"`` (with
-    20 rows or more): 10% of the rows (at most 5,000) are held out, heads fitted on the others, and
-    ``held_vote(x[held], held)`` gives the held-out rows' vote without themselves. (The text head's vocabulary and
-    IDF are learned from every text, held-out ones included: no label is involved.)"""
-    vec_warm, text_warm, scores = None, None, None
+    ``x``: the vectors; ``texts``: their texts (None: no text head); ``y``: class indices; ``C``: the vector head's
+    and ``text_C`` the text head's inverse regularisation. ``blend="auto"`` (with 20 rows or more): out-of-fold
+    predictions of the rows of :func:`folds_of` (each fold's heads fitted on every other row, warm-started from the
+    previous fold's solution; ``held_vote(x[held], held)`` gives the held-out rows' vote without themselves) choose
+    the text head's temperature, the weights (most accurate on those rows) and then the mixture's temperature
+    (least log loss). (The text head's vocabulary and IDF are learned from every text: no label is involved.)"""
+    vec_warm, text_warm, scores, temperature, held_out = None, None, None, 1.0, None
+    text_t = DEFAULT_TEMPERATURE
     if blend == "auto" and len(y) >= 20:
-        held = np.random.default_rng(0).permutation(len(y))[: max(2, min(5000, len(y) // 10))]
-        rest = np.setdiff1d(np.arange(len(y)), held)
-        vec_warm = LinearHead(C=C).fit(x[rest], y[rest], n_classes)
-        probas = [held_vote(x[held], held), vec_warm.predict_proba(x[held])]
-        if texts is not None:
-            text_warm = _text_head(texts, y[rest], n_classes, C, rows=rest)
-            if text_warm is not None:
-                probas.append(text_warm.predict_proba([texts[i] for i in held]))
+        folds = folds_of(len(y))
+        held = np.concatenate(folds)
+        start = dict(zip(held.tolist(), range(held.size)))
+        vec_p = np.zeros((held.size, n_classes))
+        margins = np.zeros((held.size, n_classes)) if texts is not None else None
+        for i, fold in enumerate(folds):
+            rest = np.setdiff1d(np.arange(len(y)), fold)
+            at = np.array([start[r] for r in fold.tolist()], dtype=np.int64)
+            vec_warm = LinearHead(C=C).fit(x[rest], y[rest], n_classes, warm=vec_warm)
+            vec_p[at] = vec_warm.predict_proba(x[fold])
+            if margins is not None:
+                fold_head = _text_head(texts, y[rest], n_classes, text_C, rows=rest, warm=text_warm)
+                if fold_head is None:
+                    margins = None
+                else:
+                    text_warm = fold_head
+                    margins[at] = fold_head.margins(fold_head.matrix_[fold])
+            log.info("fold %d/%d of the mixture's out-of-fold predictions fitted", i + 1, len(folds))
+        probas = [held_vote(x[held], held), vec_p]
+        if margins is not None:
+            text_t = fit_temperature(margins, y[held])
+            probas.append(softmax(margins, text_t))
         chosen, scores = choose_weights(probas, y[held])
+        mixed = sum(w * p for w, p in zip(chosen, probas) if w > 0)
+        temperature = fit_temperature(np.log(np.clip(mixed, LOG_FLOOR, 1.0)), y[held])
+        held_out = {
+            "log_loss": log_loss(mixed, y[held]),
+            "log_loss_calibrated": log_loss(sharpened(mixed, temperature), y[held]),
+            "text_temperature": float(text_t),
+        }
         weights = dict(zip(PARTS, (*chosen, 0.0)))
-        log.info("mixture %s chosen on %d held-out rows", weights, held.size)
+        log.info("mixture %s, temperature %.3f, chosen on %d out-of-fold rows", weights, temperature, held.size)
     else:
         weights = even_weights(0.5 if blend == "auto" else float(blend), texts is not None)
     vectors = LinearHead(C=C).fit(x, y, n_classes, warm=vec_warm)
     vectors.model_ = None  # the sklearn model behind it: not kept
     text: TextHead | None = None
     if texts is not None and (text_warm is not None or blend != "auto" or len(y) < 20):
-        text = _text_head(texts, y, n_classes, C, warm=text_warm)
+        text = _text_head(texts, y, n_classes, text_C, warm=text_warm)
     if text is None:
         weights["text"] = 0.0
-    return vectors, text, weights, scores
+    else:
+        text.temperature = text_t
+        text.release()
+    return Fitted(vectors, text, weights, scores, temperature, held_out)
 
 
 def _text_head(
@@ -143,13 +201,10 @@ def _text_head(
 ) -> TextHead | None:  # noqa: N803
     """A text head on ``texts`` (``rows`` of them), or None when the texts have no term to learn from."""
     try:
-        head = TextHead(C=C).fit(texts, y, n_classes, warm=warm, rows=rows)
+        return TextHead(C=C).fit(texts, y, n_classes, warm=warm, rows=rows)
     except InvalidInputError as exc:
         log.info("no text head: %s", exc)
         return None
-    if warm is not None or rows is None:
-        head.release()
-    return head
 
 
 HEAD_ATTACHMENT = "classifier.head.npz"

@@ -32,7 +32,12 @@ def config_of(clf: Any) -> dict[str, Any]:
         "class_prior": clf.class_prior_.tolist(),
     }
     if clf.head_ is not None:
-        config.update(mixture=clf.mixture_, blend=clf.blend_, text_head=clf.text_head_ is not None)
+        config.update(
+            mixture=clf.mixture_,
+            blend=clf.blend_,
+            text_head=clf.text_head_ is not None,
+            temperature=float(getattr(clf, "temperature_", 1.0)),
+        )
     return config
 
 
@@ -69,6 +74,7 @@ def restore(clf: Any, collection: Any, config: dict[str, Any], embedder: Any) ->
     clf.class_prior_ = prior(np.asarray(config.get("class_prior", np.zeros(len(classes)))))
     clf.timings_ = Timings()
     clf.head_, clf.text_head_, clf.mixture_ = load_heads(collection, config)
+    clf.temperature_ = float(config.get("temperature", 1.0))  # saved before calibration: none
     if clf.head_ is not None:
         clf.head = clf.head or "logistic"
     return clf

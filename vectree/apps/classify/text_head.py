@@ -1,14 +1,22 @@
-"""A linear head on the texts themselves: softmax regression on their sparse uni+bigram TF-IDF.
+"""A linear head on the texts themselves: a linear SVM on their sparse uni+bigram TF-IDF, its margins made
+probabilities by a temperature.
 
 The collection holds dense vectors (MiniLM 384-d, TF-IDF-LSA 256-d); a linear model on those loses what the
 projection dropped (on 20 Newsgroups, LSA-256 costs ~6 points against sparse TF-IDF + logistic regression).
 So, when the classifier is given texts, this head reads their sparse TF-IDF (the vocabulary, IDF and weights
 learned from the training texts) and its probabilities join the neighbour vote's in the mixture
 (:mod:`vectree.apps.classify.mixture`). It is kept as plain arrays and saved pickle-free: the vocabulary, IDF,
-weights (rounded to float16, halving the attachment) and intercepts in one ``.npz``.
+weights (rounded to float16, halving the attachment), intercepts and temperature in one ``.npz``.
+
+The model is scikit-learn's ``LinearSVC`` (one-vs-rest, squared hinge, liblinear), not softmax regression: on
+the same features it is more accurate and several times faster to fit (20 Newsgroups: 86.5% in 8 s at C=0.5,
+against 85.4% in 143 s for lbfgs logistic regression at C=10; arXiv: 82.3% against 82.0%; movie reviews 76.1%
+against 76.0%). Its margins are not probabilities: ``predict_proba`` is ``softmax(margins / temperature)``, the
+temperature fitted on out-of-fold margins of the training rows
+(:func:`vectree.apps.classify.calibrate.fit_temperature`).
 
 >>> texts = ["cats purr softly", "a cat purrs", "dogs bark loudly", "a dog barks"] * 5
->>> head = TextHead(C=10.0).fit(texts, np.array([0, 0, 1, 1] * 5), n_classes=2)
+>>> head = TextHead(C=0.5).fit(texts, np.array([0, 0, 1, 1] * 5), n_classes=2)
 >>> head.predict_proba(["the cats purr", "dogs bark"]).argmax(1).tolist()
 [0, 1]
 """
@@ -21,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vectree.apps.classify.calibrate import softmax
 from vectree.embed.tokenize import tokenize
 from vectree.errors import InvalidInputError
 
@@ -46,15 +55,20 @@ def _vectorizer(vocabulary: dict[str, int] | None = None, min_df: int = 3) -> An
     )
 
 
-class TextHead:
-    """Multinomial logistic regression (scikit-learn, lbfgs) on uni+bigram TF-IDF (sublinear tf) of texts.
+DEFAULT_TEMPERATURE = 0.2
+"""The margins' temperature when none was fitted (a fixed ``blend``): near what 20 Newsgroups and movie reviews fit
+(0.12 and 0.31)."""
 
-    ``C``: inverse L2 regularisation; ``max_iter``: lbfgs iterations. Terms seen in fewer than 3 training texts
-    are dropped (in fewer than 1 when there are under 50 texts).
+
+class TextHead:
+    """A linear SVM (scikit-learn ``LinearSVC``, one-vs-rest) on uni+bigram TF-IDF (sublinear tf) of texts.
+
+    ``C``: the SVM's inverse L2 regularisation; ``temperature``: the margins' softmax temperature. Terms seen in
+    fewer than 3 training texts are dropped (in fewer than 1 when there are under 50 texts).
     """
 
-    def __init__(self, *, C: float = 10.0, max_iter: int = 100) -> None:  # noqa: N803  (sklearn's name)
-        self.C, self.max_iter = C, max_iter
+    def __init__(self, *, C: float = 0.5, temperature: float = DEFAULT_TEMPERATURE) -> None:  # noqa: N803
+        self.C, self.temperature = C, temperature
 
     def features(self, texts: list[str]) -> Any:
         """The (n, terms) sparse TF-IDF rows of ``texts`` (float32 CSR)."""
@@ -70,9 +84,9 @@ class TextHead:
     ) -> TextHead:
         """Fit on ``texts`` (or, with ``rows``, on ``texts[rows]``) and class indices ``y`` of those rows.
 
-        ``warm``: a head fitted on a subset of the same texts (the held-out fit): its vocabulary is reused and
-        the fit starts from its solution. Raises InvalidInputError when the texts have no term at all."""
-        from sklearn.linear_model import LogisticRegression
+        ``warm``: a head fitted on (a subset of) the same texts: its vocabulary and TF-IDF matrix are reused.
+        Raises InvalidInputError when the texts have no term at all."""
+        from sklearn.svm import LinearSVC
 
         if warm is not None:
             self.vectorizer_, x = warm.vectorizer_, warm.matrix_
@@ -88,17 +102,10 @@ class TextHead:
         present = np.unique(y)
         self.coef_ = np.zeros((n_classes, x.shape[1]), dtype=np.float32)
         self.intercept_ = np.full(n_classes, -30.0, dtype=np.float32)  # classes absent from the rows: ~0 probability
-        self.model_ = None
         if present.size == 1:
             self.intercept_[present[0]] = 0.0
             return self
-        model = getattr(warm, "model_", None)
-        if model is not None and np.array_equal(warm.present_, present):
-            model.set_params(warm_start=True, C=self.C, max_iter=self.max_iter)
-        else:
-            model = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        model.fit(x, y)
-        self.model_, self.present_ = model, present
+        model = LinearSVC(C=self.C).fit(x, y)
         coef, intercept = model.coef_, model.intercept_
         if present.size == 2:  # sklearn keeps one row for two classes
             coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
@@ -107,16 +114,17 @@ class TextHead:
         return self
 
     def release(self) -> TextHead:
-        """Drop what only a refit needs (the training TF-IDF matrix and the sklearn model). Returns self."""
-        self.matrix_, self.model_ = None, None
+        """Drop what only a refit needs (the training TF-IDF matrix). Returns self."""
+        self.matrix_ = None
         return self
 
+    def margins(self, features: Any) -> np.ndarray:
+        """(n, n_classes) SVM margins (float64) of TF-IDF rows (``features(texts)``, or rows of ``matrix_``)."""
+        return np.asarray(features @ self.coef_.T, np.float64) + self.intercept_
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """(n, n_classes) softmax probabilities (float64) of ``texts``."""
-        z = np.asarray(self.features(texts) @ self.coef_.T, np.float64) + self.intercept_
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        """(n, n_classes) probabilities (float64) of ``texts``: ``softmax(margins / temperature)``."""
+        return softmax(self.margins(self.features(texts)), self.temperature)
 
     def to_npz(self) -> bytes:
         """The vocabulary, IDF, float16 weights and intercepts as a pickle-free ``.npz``."""
@@ -128,6 +136,7 @@ class TextHead:
             idf=self.vectorizer_.idf_.astype(np.float64),
             coef=self.coef_.astype(np.float16),
             intercept=self.intercept_,
+            temperature=np.float64(self.temperature),
         )
         return buf.getvalue()
 
@@ -141,5 +150,6 @@ class TextHead:
             head.vectorizer_.fit(vocab[:1])  # sets up the fixed vocabulary; the IDF is then replaced by the stored one
             head.vectorizer_.idf_ = z["idf"]
             head.coef_, head.intercept_ = z["coef"].astype(np.float32), z["intercept"]
-        head.matrix_, head.model_ = None, None
+            head.temperature = float(z["temperature"]) if "temperature" in z.files else 1.0  # saved before: softmax
+        head.matrix_ = None
         return head
