@@ -102,34 +102,48 @@ def _check(path, queries: np.ndarray, answers: list) -> dict:  # noqa: ANN001
     return by_version
 
 
-def test_routed_tail_searches_during_writes_answer_as_one_thread(tmp_path):
-    path, queries, pool = _collection(tmp_path)
-    shared = vectree.open_collection(path, cache_bytes=400_000, cache_slab_bytes=128 << 10)
+def _load(reader, writer, queries: np.ndarray, pool: np.ndarray, searchers: int, extra=None) -> tuple:  # noqa: ANN001
+    """``searchers`` threads search ``reader`` while ``writer`` writes (a GIL hog beside them, and ``extra``:
+    a target taking (stop, errors)); returns the answers and the writer's ops, once no thread failed."""
     stop = threading.Event()
     errors: list = []
     answers: list = []
     ops: list = []
-    threads = [threading.Thread(target=_searcher, args=(shared, queries, s, stop, errors, answers)) for s in range(6)]
+    threads = [
+        threading.Thread(target=_searcher, args=(reader, queries, s, stop, errors, answers)) for s in range(searchers)
+    ]
     threads += [
-        threading.Thread(target=_writer, args=(shared, pool, stop, errors, ops)),
+        threading.Thread(target=_writer, args=(writer, pool, stop, errors, ops)),
         threading.Thread(target=_hog, args=(stop,)),
     ]
+    if extra is not None:
+        threads.append(threading.Thread(target=extra, args=(stop, errors)))
     _run(threads, ops, errors, stop)
     assert not errors, errors[:5]
+    return answers, ops
+
+
+def test_routed_tail_searches_during_writes_answer_as_one_thread(tmp_path):
+    path, queries, pool = _collection(tmp_path)
+    shared = vectree.open_collection(path, cache_bytes=400_000, cache_slab_bytes=128 << 10)
+    answers, ops = _load(shared, shared, queries, pool, searchers=6)
     by_version = _check(path, queries, answers)
     assert len(answers) > 50 and {"add", "delete", "upsert", "compact"} <= set(ops)
     assert len(by_version) >= 3
 
 
-def _refresher(col, stop: threading.Event, errors: list, moves: list) -> None:  # noqa: ANN001
-    try:
-        while not stop.is_set():
-            before = col.version
-            if col.refresh().version != before:  # prepared: index, tail and its grouping made here
-                moves.append(col.version)
-            time.sleep(0.002)
-    except Exception as exc:  # noqa: BLE001 - reported by the test
-        errors.append(("refresher", repr(exc)))
+def _refresher(col, moves: list):  # noqa: ANN001, ANN202
+    def refresh(stop: threading.Event, errors: list) -> None:
+        try:
+            while not stop.is_set():
+                before = col.version
+                if col.refresh().version != before:  # prepared: index, tail and its grouping made here
+                    moves.append(col.version)
+                time.sleep(0.002)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(("refresher", repr(exc)))
+
+    return refresh
 
 
 def test_searches_answer_as_one_thread_while_another_thread_refreshes_and_prepares(tmp_path):
@@ -138,19 +152,8 @@ def test_searches_answer_as_one_thread_while_another_thread_refreshes_and_prepar
     path, queries, pool = _collection(tmp_path)
     reader = vectree.open_collection(path, cache_bytes=400_000, cache_slab_bytes=128 << 10)
     writer = vectree.open_collection(path)
-    stop = threading.Event()
-    errors: list = []
-    answers: list = []
-    ops: list = []
     moves: list = []
-    threads = [threading.Thread(target=_searcher, args=(reader, queries, s, stop, errors, answers)) for s in range(4)]
-    threads += [
-        threading.Thread(target=_writer, args=(writer, pool, stop, errors, ops)),
-        threading.Thread(target=_refresher, args=(reader, stop, errors, moves)),
-        threading.Thread(target=_hog, args=(stop,)),
-    ]
-    _run(threads, ops, errors, stop)
-    assert not errors, errors[:5]
+    answers, ops = _load(reader, writer, queries, pool, searchers=4, extra=_refresher(reader, moves))
     by_version = _check(path, queries, answers)
     assert len(answers) > 50 and {"add", "delete", "upsert", "compact"} <= set(ops)
     assert len(moves) >= 3 and len(by_version) >= 3  # the reader moved, and searches answered from several versions
