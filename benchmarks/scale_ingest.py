@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, arguments, machine  # noqa: E402
+from benchmarks.scale_ingest_report import markdown  # noqa: E402
 
 WRITERS = {"process": "its own process (the serving process only reads)", "thread": "a thread of the serving process"}
 
@@ -345,54 +346,7 @@ def run_ingest(
     out.mkdir(parents=True, exist_ok=True)
     path = out / "scale-ingest.json"
     path.write_text(json.dumps(body, indent=1, default=float))
-    lines = [
-        f"# scale-ingest: {add:,} rows added in batches of {BATCH:,} into {ds.name} while one thread queries",
-        "",
-        f"Command: `{command}` ({body['date']}). Tail bound {goals['tail_bound_rows']:,} rows (1% of the rows, at "
-        f"least 20,000; a tail past {routed_tail_rows():,} rows is searched through each query's probed "
-        f"buckets): when the next batch would take the unindexed tail past it, "
-        f"compact(keep_tail_rows={goals['keep_tail_rows']:,}) folds the buckets gaining the most rows "
-        f"until at most {goals['keep_tail_rows']:,} stay (the last compaction folds all). Writer: "
-        f"{WRITERS[writer_mode]}; "
-        f"ingest {ingest_s:.0f} s ({add / ingest_s:.0f} rows/s, compactions included). "
-        f"Load average at the start: {body['load_average_at_start']}, at the end: {body['load_average_at_end']}.",
-        "",
-        "| phase | queries | recall@10 | single p50 ms | p99 ms | rows visible |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in out_rows:
-        m = r["metrics"]
-        lines.append(
-            f"| {r['phase']} | {m['queries']} | {m['recall_at_10']:.4f} | {m['ms_single_p50']:.3f} | "
-            f"{m['ms_single_p99']:.3f} | "
-            f"{m['rows_visible_min']:,}..{m['rows_visible_max']:,} |"
-        )
-    lines += [
-        "",
-        f"- p99 while ingesting / quiet: {goals['p99_ratio']:.2f} (goal <= 2: "
-        f"{'met' if goals['p99_within_2x_of_quiet'] else 'MISSED'})",
-        f"- recall while ingesting / quiet: {goals['recall_ratio']:.3f} (missed fraction within 2x of quiet: "
-        f"{'met' if goals['recall_loss_within_2x_of_quiet'] else 'MISSED'})",
-        f"- the reader's refresher thread (every {REFRESH_S * 1000:.0f} ms) moved to {refresh['moves']} new "
-        f"versions, each prepared before the move (index, decoded tail, the tail's grouping by bucket): "
-        + (
-            f"{refresh['ms_move_p50']:.1f} ms p50, {refresh['ms_move_p99']:.1f} ms p99, "
-            f"{refresh['ms_move_max']:.1f} ms max, none of it inside a query"
-            if refresh["moves"]
-            else "no move"
-        ),
-        f"- largest unindexed tail: {tail_max:,} rows (bound {goals['tail_bound_rows']:,}); "
-        f"full rebuilds: {goals['rebuilds']}",
-        "",
-        "| compaction | rows after | tail before -> after | seconds | buckets written | buckets kept | buckets after |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for i, c in enumerate(compactions):
-        lines.append(
-            f"| {i + 1} | {c['after_rows']:,} | {c['tail_rows_before']:,} -> {c['tail_rows_after']:,} | "
-            f"{c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | {c['buckets_kept']} | {c['buckets_after']} |"
-        )
-    (out / "scale-ingest.md").write_text("\n".join(lines) + "\n")
+    (out / "scale-ingest.md").write_text(markdown(body, WRITERS[writer_mode], REFRESH_S, routed_tail_rows()))
     log(f"[ingest] wrote {path}")
     return path
 
