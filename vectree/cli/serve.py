@@ -22,6 +22,9 @@ def serve(
     max_k: int = typer.Option(1000, help="Largest k (and probes) of a search."),
     storage_options: str = typer.Option(None, help="JSON object of store options (for S3: endpoint_url, ...)."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
+    refresh_s: float = typer.Option(
+        1.0, help="Seconds between moves of the open collections to their newest versions (0: off)."
+    ),
 ) -> None:
     """Serve the collections under ROOT over HTTP (API at /docs, console at /)."""
     from vectree.service.app import serve as run
@@ -36,6 +39,7 @@ def serve(
         max_body_bytes=int(max_body_mb * (1 << 20)),
         max_batch=max_batch,
         max_k=max_k,
+        refresh_s=refresh_s,
     )
     err.print(f"vectree service on http://{host}:{port} ({workers} worker(s)), root {root}")
     run(config, host=host, port=port, log_level=log_level)

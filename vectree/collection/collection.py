@@ -28,7 +28,7 @@ from vectree.collection.rows import (
 from vectree.collection.search import search_snapshot
 from vectree.collection.single import search_one
 from vectree.collection.snapshot import Snapshot
-from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes, check_rerank
+from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes, check_rerank, check_version
 from vectree.collection.writing import Progress, Writes
 from vectree.errors import NotFoundError
 from vectree.format.bucket import Rows
@@ -65,6 +65,7 @@ class Collection(Writes):
         # they return the newest readable manifest (and the versions skipped) when it did not, else None
         self._pending: Callable[[], tuple[Manifest, tuple[str, ...]] | None] | None = None
         self._pending_lock = threading.Lock()
+        self._view = False  # a checkout(): shares the store and cache of the collection it came from
 
     @property
     def _snap(self) -> Snapshot:
@@ -145,6 +146,8 @@ class Collection(Writes):
         ...
         vectree.errors.NotFoundError: no collection at memory://doc-close: create one with create_collection
         """
+        if self._view:
+            return
         self._cache.lru.clear()
         self.store.close()
 
@@ -177,8 +180,10 @@ class Collection(Writes):
 
         ``prepare`` (default): do the new version's per-version work (index, tail, the tail's grouping by
         bucket; :mod:`vectree.collection.prepare`) before moving to it, so its first query does not wait
-        for it. Searches running meanwhile in other threads answer from the version they started on: a
-        server that refreshes from a thread of its own keeps that work off every query.
+        for it; a version this object wrote itself is prepared too. Searches running meanwhile in other
+        threads answer from the version they started on: a server that refreshes from a thread of its own
+        keeps that work off every query. It only moves forward: a version another thread's write of this
+        object committed meanwhile is not undone.
 
         >>> import tempfile, vectree
         >>> path = tempfile.mkdtemp(); col = vectree.create_collection(path, dim=2)
@@ -186,14 +191,39 @@ class Collection(Writes):
         >>> len(reader), len(reader.refresh())
         (0, 3)
         """
-        newest = newest_manifest(self.store, self.manifest)
-        if newest is not None and newest.version != self.version:
+        snap = self._snap
+        newest = newest_manifest(self.store, snap.manifest)
+        if newest is not None and newest.version > snap.manifest.version:
             snap = Snapshot(self.store, newest, self._cache)
             if prepare:
                 prepare_snapshot(snap)
-            self._snap = snap
+        elif prepare and snap.written and not snap.prepared:  # this object's own last write
+            prepare_snapshot(snap)
+        with self._pending_lock:  # forward only: a write of another thread may have moved past `newest`
+            if snap.manifest.version > self._snapshot.manifest.version:
+                self._snapshot = snap
         self._pinned = False
         return self
+
+    def checkout(self, version: int | None = None) -> Collection:
+        """A read-only view of ``version`` (default: the version this object reads now) that shares this
+        object's store and read cache: what the two versions have in common (most buckets) is read once.
+        The view keeps answering from its version whatever this object does next; it cannot write, and
+        :meth:`close` on it lets go of nothing (close the collection it came from).
+
+        >>> import numpy as np, vectree
+        >>> col = vectree.create_collection("memory://doc-checkout", dim=2)
+        >>> _ = col.add(np.ones((3, 2), np.float32)); v1 = col.checkout(); _ = col.add(np.ones((2, 2), np.float32))
+        >>> len(v1), v1.version, len(col), len(col.checkout(1))
+        (3, 1, 5, 3)
+        """
+        snap = self._snap
+        if version is not None and check_version(version) != snap.manifest.version:
+            snap = Snapshot(self.store, read_manifest(self.store, check_version(version)), self._cache)
+        view = Collection(self.store, snap.manifest, self._cache, pinned=True)
+        view._snapshot = snap  # the same Snapshot object: its prepared state (index, tail) comes along
+        view._view = True
+        return view
 
     def search(
         self,

@@ -31,13 +31,13 @@ def prepare(snap: Snapshot) -> None:
     >>> import tempfile, vectree
     >>> col = vectree.create_collection(tempfile.mkdtemp(), dim=2, bucket_size=2)
     >>> _ = col.add(np.array([[0, 0], [1, 0], [9, 9]], np.float32)); _ = col.build()
-    >>> prepare(col._snap); "index" in col._snap.__dict__   # the index is decoded, for the next query
-    True
+    >>> prepare(col._snap); "index" in col._snap.__dict__, col._snap.prepared  # decoded, for the next query
+    (True, True)
     """
     manifest = snap.manifest
-    if not manifest.rows:
-        return
-    query = np.zeros((1, int(manifest.settings["dim"])), np.float32)
-    query[0, 0] = 1.0  # a unit vector: a valid prepared query for every metric
-    if search_one(snap, query, 1, 1) is None:
-        search_snapshot(snap, query, 1, 1)
+    if manifest.rows:
+        query = np.zeros((1, int(manifest.settings["dim"])), np.float32)
+        query[0, 0] = 1.0  # a unit vector: a valid prepared query for every metric
+        if search_one(snap, query, 1, 1) is None:
+            search_snapshot(snap, query, 1, 1)
+    snap.prepared = True

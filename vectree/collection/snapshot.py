@@ -23,11 +23,13 @@ from vectree.storage.base import ObjectStore
 class Snapshot:
     """Read access to one version."""
 
-    def __init__(self, store: ObjectStore, manifest: Manifest, cache: ObjectCache) -> None:
+    def __init__(self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, written: bool = False) -> None:
         self.store = store
         self.manifest = manifest
         self.cache = cache
         self._dead: dict[str, np.ndarray | None] = {}
+        self.prepared = False  # set by vectree.collection.prepare once its shared per-version work is made
+        self.written = written  # made by this process's own commit (not found by a refresh)
 
     @cached_property
     def index(self) -> Index | None:

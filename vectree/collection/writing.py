@@ -75,7 +75,7 @@ class Writes:
         for attempt in range(_COMMIT_ATTEMPTS):
             new = base.next(operation, **make(base))
             if try_commit(self.store, new, self._index_bytes(new.index), index_changed=new.index != base.index):
-                self._snap = Snapshot(self.store, new, self._cache)
+                self._snap = Snapshot(self.store, new, self._cache, written=True)
                 log.info("committed version %d (%s)", new.version, operation)
                 return new.version
             if not rebase:

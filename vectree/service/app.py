@@ -6,7 +6,9 @@ but the store under ROOT (keys, collection records and collections, all committe
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
@@ -32,12 +34,20 @@ def create_app(config: ServiceConfig) -> FastAPI:
     >>> "/collections/{name}/search" in app.openapi()["paths"]
     True
     """
+    service = Service.start(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.registry.close()  # the refresher stops; open collections let go of their caches
+
     app = FastAPI(
         title="vectree",
         version=vectree.__version__,
         description="Vector collections with tenants and API keys. Send `Authorization: Bearer <key>`.",
+        lifespan=lifespan,
     )
-    app.state.service = Service.start(config)
+    app.state.service = service
     errors.install(app)
 
     @app.middleware("http")

@@ -21,6 +21,9 @@ class ServiceConfig:
     max_body_bytes: request bodies past this get 413. max_batch: rows per write or queries per search.
     max_k: the largest k (and probes) a search may ask for. key_cache_s: how long a worker trusts a key it
         checked (a revoked key stops working within this time on every worker).
+    refresh_s: how often a worker moves the collections it has open to their newest versions, preparing
+        each new version off the requests (0: never in the background; a request that names a version
+        newer than the worker's is still caught up to at once).
 
     >>> ServiceConfig(root="/tmp/x").max_k
     1000
@@ -36,6 +39,7 @@ class ServiceConfig:
     max_k: int = 1000
     key_cache_s: float = 2.0
     cache_bytes: int = 256 << 20
+    refresh_s: float = 1.0
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

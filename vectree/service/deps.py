@@ -37,6 +37,7 @@ class Service:
     @classmethod
     def start(cls, config: ServiceConfig) -> Service:
         registry = Registry(config.root, config.storage_options, config.cache_bytes)
+        registry.start_refreshing(config.refresh_s)
         rate = config.rate_per_s / max(1, config.workers)
         return cls(
             config,

@@ -79,8 +79,11 @@ class Registry:
         self.storage_options = dict(storage_options or {})
         self.store: ObjectStore = open_store(self.root, **self.storage_options)
         self.cache_bytes = cache_bytes
-        self._open: dict[str, Collection] = {}
+        self._open: dict[str, Collection] = {}  # path: the newest; path@version: a view of an older one
         self._lock = threading.Lock()
+        self._refreshing: dict[str, threading.Lock] = {}
+        self._refresher: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def url(self, record: Record) -> str:
         return join(self.root, record.path)
@@ -169,31 +172,113 @@ class Registry:
 
     # ---------------------------------------------------------------- collections
     def collection(self, record: Record, version: int | None = None) -> Collection:
-        """This process's open collection, moved to the newest version (or a fresh one pinned at ``version``)."""
+        """The collection ``record`` names: moved to the newest version when ``version`` is None (what writes,
+        opens and refreshes ask for: one round trip to the store when nothing changed), else a read-only view
+        of ``version``.
+
+        A request that names the version its client reads (every search and get does) costs no round trip
+        when this process already reads that version: the background refresher (:meth:`start_refreshing`)
+        moves the open collection to new versions, and prepares them, off the requests. A version newer than
+        this process has seen (a commit made through another worker) is caught up to at once.
+        """
+        col = self._newest(record)
+        if version is not None:
+            view = col.checkout()  # pinned to the snapshot read now, whatever the refresher does next
+            if int(version) == view.version:
+                return view
+            if int(version) < view.version:
+                return self._old(record, col, int(version))
+        self._refresh(record.path, col)
+        if version is None:
+            return col
+        view = col.checkout()
+        if int(version) == view.version:
+            return view
+        if not 0 <= int(version) < view.version:
+            raise NotFoundError(f"collection {record.name!r} has versions 0 to {view.version}, not {version}")
+        return self._old(record, col, int(version))
+
+    def version_read(self, record: Record) -> int | None:
+        """The version this process's open collection of ``record`` reads (None: not open here)."""
+        with self._lock:
+            col = self._open.get(record.path)
+        return None if col is None else col.version
+
+    def _newest(self, record: Record) -> Collection:
         with self._lock:
             col = self._open.get(record.path)
         if col is None:
             col = vectree.open_collection(self.url(record), cache_bytes=self.cache_bytes, **self._open_kwargs())
             with self._lock:
                 col = self._open.setdefault(record.path, col)
-        col = col.refresh()
-        if version is None or int(version) == col.version:
-            return col
-        key = f"{record.path}@{int(version)}"
+        return col
+
+    def _refresh(self, path: str, col: Collection) -> None:
+        """Move ``col`` to the newest version; the version it read stays open as a view on the same cache
+        (the clients still reading it are served warm). One refresh at a time per collection."""
+        with self._lock:
+            lock = self._refreshing.setdefault(path, threading.Lock())
+        with lock:
+            before = col.checkout()
+            col.refresh()
+            if col.version != before.version:
+                self._keep(f"{path}@{before.version}", before)
+
+    def _old(self, record: Record, col: Collection, version: int) -> Collection:
+        """A read-only view of an older ``version``, sharing the newest one's read cache."""
+        key = f"{record.path}@{version}"
         with self._lock:
             old = self._open.get(key)
         if old is None:
-            if not 0 <= int(version) < col.version:
-                raise NotFoundError(f"collection {record.name!r} has versions 0 to {col.version}, not {version}")
-            old = vectree.open_collection(
-                self.url(record), version=int(version), cache_bytes=self.cache_bytes >> 3, **self._open_kwargs()
-            )
-            with self._lock:
-                stale = [k for k in self._open if "@" in k]
-                for k in stale[: max(0, len(stale) - 15)]:  # keep the 16 most recent old versions open
-                    del self._open[k]
-                self._open[key] = old
+            old = col.checkout(version)
+            self._keep(key, old)
         return old
+
+    def _keep(self, key: str, view: Collection) -> None:
+        with self._lock:
+            stale = [k for k in self._open if "@" in k and k != key]
+            for k in stale[: max(0, len(stale) - 15)]:  # keep the 16 most recent old versions open
+                del self._open[k]
+            self._open[key] = view
+
+    def refresh_open(self) -> int:
+        """Move every collection this process has open to its newest version (the refresher's work); returns
+        how many moved. A collection that cannot be read right now is logged and tried again next time."""
+        with self._lock:
+            newest = [(k, c) for k, c in self._open.items() if "@" not in k]
+        moved = 0
+        for path, col in newest:
+            before = col.version
+            try:
+                self._refresh(path, col)
+            except Exception as exc:  # noqa: BLE001 - a store outage must not stop the refresher
+                log.warning("refreshing %s failed (%s); serving version %d", path, exc, before)
+                continue
+            moved += col.version != before
+        return moved
+
+    def start_refreshing(self, interval_s: float) -> None:
+        """Refresh the open collections every ``interval_s`` seconds from a thread of this registry (daemon;
+        :meth:`close` stops it). Refreshing prepares the new version, so no request waits for that."""
+        if interval_s <= 0 or self._refresher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                self.refresh_open()
+
+        self._refresher = threading.Thread(target=loop, name="vectree-refresher", daemon=True)
+        self._refresher.start()
+
+    def close(self) -> None:
+        """Stop the refresher and close the open collections."""
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join(timeout=30)
+        with self._lock:
+            cols, self._open = list(self._open.values()), {}
+        for col in cols:
+            col.close()
 
 
 class NameTaken(InvalidInputError):
