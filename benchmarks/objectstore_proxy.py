@@ -14,6 +14,8 @@ query that pays its TCP handshakes, as a first invocation does).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import socket
 import threading
 import time
@@ -65,6 +67,8 @@ class DelayProxy:
             except OSError:
                 return
             upstream = socket.create_connection(self.upstream)
+            for s in (client, upstream):  # a relay must not hold segments back (Nagle against delayed ACKs)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._open.update((client, upstream))
             waiting: list[float] = []  # request times on this connection not answered yet
@@ -72,25 +76,11 @@ class DelayProxy:
             threading.Thread(target=self._pipe, args=(upstream, client, False, waiting), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, from_client: bool, waiting: list[float]) -> None:
-        buf = bytearray(1 << 20)  # one buffer a direction: large reads, no allocation per read (a cheap relay)
-        view = memoryview(buf)
         try:
-            while got := src.recv_into(buf):
-                now = time.perf_counter()
-                if from_client:
-                    n = buf.count(b" HTTP/1.1\r\n", 0, got)  # request lines (reads carry no body)
-                    if n:
-                        with self._lock:
-                            self.requests += n
-                            waiting.extend([now] * n)
-                        if self.delay_s:
-                            time.sleep(self.delay_s)
-                else:
-                    with self._lock:
-                        self.bytes_in += got
-                        if waiting and got >= 7 and buf.startswith(b"HTTP/1."):  # the start of an answer
-                            self.intervals.append((waiting.pop(0), now))
-                dst.sendall(view[:got])
+            if from_client:
+                self._requests(src, dst, waiting)
+            else:
+                self._answers(src, dst, waiting)
         except OSError:
             pass
         finally:
@@ -100,6 +90,45 @@ class DelayProxy:
             with self._lock:
                 self._open.discard(src)
                 self._open.discard(dst)
+
+    def _requests(self, src: socket.socket, dst: socket.socket, waiting: list[float]) -> None:
+        """Client to server: count request lines (reads carry no body) and hold each for the delay."""
+        buf = bytearray(1 << 16)
+        view = memoryview(buf)
+        while got := src.recv_into(buf):
+            now = time.perf_counter()
+            n = buf.count(b" HTTP/1.1\r\n", 0, got)
+            if n:
+                with self._lock:
+                    self.requests += n
+                    waiting.extend([now] * n)
+                if self.delay_s:
+                    time.sleep(self.delay_s)
+            dst.sendall(view[:got])
+
+    def _answers(self, src: socket.socket, dst: socket.socket, waiting: list[float]) -> None:
+        """Server to client: moved kernel to kernel (splice through a pipe: the relay copies nothing
+        through Python, so it adds the delay and not its own throughput limit); the first bytes of each
+        chunk are peeked at to see an answer start."""
+        r, w = os.pipe()
+        try:
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ: up to 1 MiB a splice
+            while head := src.recv(8, socket.MSG_PEEK):
+                now = time.perf_counter()
+                got = os.splice(src.fileno(), w, 1 << 20)
+                if not got:
+                    return
+                with self._lock:
+                    self.bytes_in += got
+                    if waiting and len(head) >= 7 and head.startswith(b"HTTP/1."):  # the start of an answer
+                        self.intervals.append((waiting.pop(0), now))
+                left = got
+                while left:
+                    left -= os.splice(r, dst.fileno(), left)
+        finally:
+            os.close(r)
+            os.close(w)
 
 
 def _serve(upstream_port: int, conn) -> None:  # noqa: ANN001 - a multiprocessing Connection
