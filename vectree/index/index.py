@@ -27,6 +27,11 @@ from vectree.index.tree import Tree
 INDEX_FORMAT = 1
 _SPAN_ARRAYS = ("bucket_spans", "bucket_span_digests")
 _SHORTLIST_MAX_QUERIES = 16
+# from this many centers a batch too is ranked one query at a time by the compiled ranking, whose
+# projected bounds read few centers in full: the product with every center (and the argpartition of
+# its queries x centers matrix) cost 1.3-1.7 ms a query at 43,759 centers (11M rows, 96-d), the
+# compiled ranking 0.4-0.6 ms (benchmarks/README.md)
+_RANKED_ONE_BY_ONE_CENTERS = GROUPED_MIN_CENTERS
 _GROUPED_MIN_ROWS = 2_048  # grouping the centers costs ~0.3 s at 41k of them: worth it for many rows only
 
 
@@ -103,7 +108,8 @@ class Index:
         """
         if self.routes_by_centers:
             # the ranking nearest_center makes, so a stored row's own bucket comes first
-            if len(queries) <= _SHORTLIST_MAX_QUERIES and probes * 4 < self.n_buckets:
+            few = len(queries) <= _SHORTLIST_MAX_QUERIES or self.n_buckets >= _RANKED_ONE_BY_ONE_CENTERS
+            if few and probes * 4 < self.n_buckets:
                 return self._center_ranker.rank(queries, probes, self._empty_buckets)
             return probe_centers(queries, self.centers, probes, empty=self._empty_buckets, center_sq=self._center_norms)
         points = self.projection.project_queries(queries)
