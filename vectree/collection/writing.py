@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from vectree.collection import keywords, maintenance
 from vectree.collection.cache import ObjectCache
@@ -160,6 +161,9 @@ class Writes:
                     progress("add", total, 0)
             if not segments:
                 raise InvalidInputError("nothing to add: the input holds no rows")
+            # Arrow's allocator keeps the pages of the encoded segments for reuse: hand them back (measured:
+            # 34 MB after adding fashion-mnist, resident through the build that usually follows)
+            pa.default_memory_pool().release_unused()
             part = (
                 None
                 if kw is None

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from vectree.errors import CorruptionError, InvalidInputError
+from vectree.format.arrays import int_values, numeric_array
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
 from vectree.format.codes import CODES
 from vectree.format.id_keys import id_keys
@@ -276,7 +277,7 @@ def _partition_buckets(path: str, group_rows: int) -> Iterator[tuple[int, Rows |
     """
     with pa.OSFile(path) as source:
         table = pa.ipc.open_stream(source).read_all()
-    bucket_col = table.column("bucket").to_numpy()
+    bucket_col = int_values(table.column("bucket"))
     table = table.drop_columns(["bucket"])
     order = np.argsort(bucket_col, kind="stable")
     sorted_buckets = bucket_col[order]
@@ -287,7 +288,7 @@ def _partition_buckets(path: str, group_rows: int) -> Iterator[tuple[int, Rows |
         last = int(np.searchsorted(bounds, bounds[first] + group_rows, side="right")) - 1
         last = min(max(last, first + 1), len(bounds) - 1)  # at least one bucket per group
         lo = int(bounds[first])
-        group = table.take(pa.array(order[lo : bounds[last]]))
+        group = table.take(numeric_array(order[lo : bounds[last]], pa.int64()))
         for start, end in zip(bounds[first:last], bounds[first + 1 : last + 1]):
             yield int(sorted_buckets[start]), table_to_rows(group.slice(int(start) - lo, int(end - start)))
         del group
@@ -364,7 +365,7 @@ def build_index(
                     rows.take(sel),
                     label_type=label_type,
                     with_metadata=with_metadata,
-                    extra={"bucket": pa.array(buckets[sel].astype(np.int32))},
+                    extra={"bucket": numeric_array(buckets[sel], pa.int32())},
                 )
                 if p not in writers:
                     writers[p] = pa.ipc.new_stream(os.path.join(tmp, f"part-{p}.arrows"), table.schema)
@@ -373,6 +374,7 @@ def build_index(
             report("route", done, total_rows)
         for w in writers.values():
             w.close()
+        pa.default_memory_pool().release_unused()  # the routed tables' memory: the partitions are read next
 
         log.info("build: routed %d rows into %d partitions; %s", done, len(writers), _memory())
         fingerprints = [""] * n_buckets
