@@ -4,7 +4,7 @@ Peak memory is set by ``sample_bytes`` (the sample the projection and tree are f
 ``partition_bytes`` (the rows sorted into buckets at one time) and the input chunk size, not by the
 number of rows: rows are routed chunk by chunk into partition files on local disk (each holding a
 contiguous range of buckets), then each partition is read back alone (explicit reads, no mapping) and
-cut into buckets one group of about 16 MB at a time. The memory model, beyond the interpreter and the
+cut into buckets one group of about 8 MB at a time. The memory model, beyond the interpreter and the
 libraries: the sample (at most ``sample_bytes``) while fitting; then one input chunk while routing; then
 one partition (about ``partition_bytes``, plus the estimate's error) and one group (gathered rows and
 their encoded files) while writing; plus what grows with the bucket count: the index itself (its
