@@ -78,3 +78,17 @@ def int_values(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return np.concatenate(parts) if parts else np.empty(0, dtype)
     dtype = np.dtype(str(arr.type))  # "int64", "uint8"...: the same names in both libraries
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
+
+
+def valid_mask(arr: pa.Array) -> np.ndarray:
+    """Which values of ``arr`` are present (not null), from its validity bitmap (``is_valid`` would import
+    pyarrow.compute).
+
+    >>> valid_mask(numeric_array(np.array([1, 0, 3]), mask=np.array([False, True, False]))).tolist()
+    [True, False, True]
+    """
+    bitmap = arr.buffers()[0]
+    if bitmap is None or arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[arr.offset : arr.offset + len(arr)].astype(bool)

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from vectree.errors import InvalidInputError
-from vectree.format.arrays import int_values
+from vectree.format.arrays import int_values, valid_mask
 from vectree.format.bucket import Rows
 from vectree.format.metadata import id_column, label_column, metadata_table
 
@@ -62,10 +62,12 @@ def _field(col: pa.Array) -> dict[str, Any]:
     out: dict[str, Any] = {"type": str(typ), "count": len(col) - col.null_count}
     if out["count"] == 0 or stats_type(str(typ)) is None:
         return out
-    if pa.types.is_integer(typ) and col.null_count == 0:
-        # ids and integer labels (every bucket has them) in numpy: the same statistics without importing
-        # pyarrow.compute, whose library code is 11 MB of a building process's resident memory
-        values_np = np.unique(int_values(col))
+    if pa.types.is_integer(typ):
+        # ids and integer labels (every bucket has them, some rows without a label) in numpy: the same
+        # statistics without importing pyarrow.compute, whose library code is 11 MB of a building
+        # process's resident memory
+        values_np = int_values(col)
+        values_np = np.unique(values_np if col.null_count == 0 else values_np[valid_mask(col)])
         out["min"], out["max"] = int(values_np[0]), int(values_np[-1])
         if len(values_np) <= MAX_VALUES:
             out["values"] = [int(v) for v in values_np]

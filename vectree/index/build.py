@@ -283,7 +283,12 @@ def _partition_buckets(path: str, group_rows: int, n_rows: int) -> Iterator[tupl
             if vectors is None:
                 vectors = np.empty((n_rows, rows.vectors.shape[1]), np.float32)
             vectors[done : done + n] = rows.vectors
-            small.append(Rows(ids=rows.ids, vectors=rows.vectors[:, :0], labels=rows.labels, metadata=rows.metadata))
+            # copies: a numeric column read from the stream is a view of the batch's one body buffer, and
+            # a view kept would keep the batch's vectors alive with it (the partition held twice)
+            labels = rows.labels.copy() if rows.labels is not None and rows.labels.dtype != object else rows.labels
+            small.append(
+                Rows(ids=rows.ids.copy(), vectors=np.empty((n, 0), np.float32), labels=labels, metadata=rows.metadata)
+            )
             done += n
             del batch, rows
     if done != n_rows or vectors is None:
