@@ -234,6 +234,7 @@ def run_dataset(
         "command": command,
         "machine": mach,
         "date": datetime.date.today().isoformat(),
+        "started_utc": datetime.datetime.fromtimestamp(t_start, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "rows": rows,
         "dataset": {
             "name": ds.name,
@@ -255,7 +256,7 @@ def run_dataset(
         ran = {r["system"] for r in rows}
         old["rows"] = [r for r in old["rows"] if r["system"] not in ran] + rows
         old.setdefault("merged_runs", []).append(
-            {k: body[k] for k in ("command", "machine", "date", "load_average_at_end", "wall_s")}
+            {k: body[k] for k in ("command", "machine", "date", "started_utc", "load_average_at_end", "wall_s")}
             | {"systems": sorted(ran)}
         )
         old["errors"] = {**old.get("errors", {}), **errors}

@@ -60,7 +60,8 @@ def write_markdown(body: dict, path: Path) -> None:
     ]
     for mr in body.get("merged_runs", []):
         lines += [
-            f"Rows of {', '.join(mr['systems'])} come from a later run: `{mr['command']}` (load average "
+            f"Rows of {', '.join(mr['systems'])} come from a later run"
+            f" ({mr.get('started_utc', mr['date'])}, {mr['wall_s']:.0f} s): `{mr['command']}` (load average "
             f"{mr['machine']['load_average_at_start']} at start, {mr['load_average_at_end']} at end).",
             "",
         ]

@@ -42,6 +42,7 @@ from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import attachment_key, index_key, tombstones_key
 from vectree.format.tombstones import encode_tombstones
 from vectree.index.build import IndexConfig
+from vectree.memory import release_freed_memory
 from vectree.storage.base import ObjectStore
 
 if TYPE_CHECKING:
@@ -160,6 +161,9 @@ class Writes:
                     progress("add", total, 0)
             if not segments:
                 raise InvalidInputError("nothing to add: the input holds no rows")
+            # the allocators keep the pages of the encoded segments for reuse: hand them back (measured:
+            # 34 MB of Arrow's pool after adding fashion-mnist, resident through the build that usually follows)
+            release_freed_memory()
             part = (
                 None
                 if kw is None
@@ -267,7 +271,9 @@ class Writes:
         cfg = config or self.index_config
         snap = Snapshot(self.store, base, self._cache)
         result = _merge_keywords(snap, maintenance.build(snap, cfg, progress, workdir))
-        return self._commit("build", lambda b: _only_on(b, base, result), rebase=False)
+        version = self._commit("build", lambda b: _only_on(b, base, result), rebase=False)
+        release_freed_memory()  # the build's arrays, freed: not resident under the cache queries fill next
+        return version
 
     def compact(self, progress: Progress | None = None, workdir: str | None = None, keep_tail_rows: int = 0) -> int:
         """Fold the tail into the tree, drop tombstones, split buckets past twice ``bucket_size`` (rewrites

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from vectree.errors import CorruptionError
+from vectree.format.arrays import int_values, numeric_array, string_array
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 
 FORMAT_VERSION = 1
@@ -104,13 +105,13 @@ def _label_array(labels: np.ndarray | None, n: int, label_type: str | None) -> p
         return pa.nulls(n, arrow_type)
     if labels.dtype != object:
         if label_type == "str":
-            return pa.array([str(v) for v in labels], type=pa.string())
-        return pa.array(labels.astype(np.int64), type=pa.int64())
+            return string_array([str(v) for v in labels])
+        return numeric_array(labels, pa.int64())
     mask = np.array([v is None for v in labels], dtype=bool)
     if label_type == "str":
-        return pa.array([None if m else str(v) for v, m in zip(labels, mask)], type=pa.string())
+        return string_array([None if m else str(v) for v, m in zip(labels, mask)])
     values = np.where(mask, 0, labels).astype(np.int64)
-    return pa.array(values, type=pa.int64(), mask=mask)
+    return numeric_array(values, pa.int64(), mask=mask)
 
 
 def infer_label_type(labels: np.ndarray | None) -> str | None:
@@ -143,11 +144,11 @@ def rows_to_table(
     n, dim = rows.vectors.shape
     vec = np.ascontiguousarray(rows.vectors, dtype=np.float16 if dtype == "float16" else np.float32)
     value_type = pa.float16() if dtype == "float16" else pa.float32()
-    vectors = pa.FixedSizeListArray.from_arrays(pa.array(vec.reshape(-1), type=value_type), dim)
+    vectors = pa.FixedSizeListArray.from_arrays(numeric_array(vec, value_type), dim)
     if rows.ids.dtype == object:
-        ids = pa.array([str(i) for i in rows.ids], type=pa.string())
+        ids = string_array([str(i) for i in rows.ids])
     else:
-        ids = pa.array(rows.ids.astype(np.int64), type=pa.int64())
+        ids = numeric_array(rows.ids, pa.int64())
     columns: dict[str, pa.Array] = {"id": ids, "vector": vectors}
     if label_type is None:
         label_type = infer_label_type(rows.labels)
@@ -156,7 +157,7 @@ def rows_to_table(
     if with_metadata is None:
         with_metadata = rows.metadata is not None
     if with_metadata:
-        columns["metadata"] = pa.array(rows.metadata if rows.metadata is not None else [None] * n, type=pa.string())
+        columns["metadata"] = string_array(rows.metadata if rows.metadata is not None else [None] * n)
     columns.update(extra or {})
     meta = {"vectree.format": str(FORMAT_VERSION), "vectree.dim": str(dim)}
     if codes is not None:
@@ -173,7 +174,7 @@ def rows_to_table(
                 "vectree.code_lo": base64.b64encode(lo.tobytes()).decode(),
                 "vectree.code_scale": base64.b64encode(scale.tobytes()).decode(),
             }
-        columns["code"] = pa.FixedSizeListArray.from_arrays(pa.array(c.reshape(-1), type=pa.uint8()), c.shape[1])
+        columns["code"] = pa.FixedSizeListArray.from_arrays(numeric_array(c, pa.uint8()), c.shape[1])
         meta.update({"vectree.codes": codes, **params})
     table = pa.table(columns)
     if write_id:
@@ -212,12 +213,12 @@ def table_to_rows(table: pa.Table | pa.RecordBatch, as_stored: bool = False) -> 
     if vectors.dtype != np.float32 and not as_stored:
         vectors = vectors.astype(np.float32)
     id_col = _array(table, "id")
-    ids = np.array(id_col.to_pylist(), dtype=object) if pa.types.is_string(id_col.type) else _int_values(id_col)
+    ids = np.array(id_col.to_pylist(), dtype=object) if pa.types.is_string(id_col.type) else int_values(id_col)
     labels = None
     if "label" in table.column_names:
         lab = _array(table, "label")
         if lab.null_count == 0 and pa.types.is_integer(lab.type):
-            labels = _int_values(lab)
+            labels = int_values(lab)
         elif lab.null_count < len(lab):
             labels = np.array(lab.to_pylist(), dtype=object)
     metadata = table.column("metadata").to_pylist() if "metadata" in table.column_names else None
@@ -236,12 +237,6 @@ def table_to_rows(table: pa.Table | pa.RecordBatch, as_stored: bool = False) -> 
         ).reshape(-1, width)
         lo, scale = _code_params(table.schema.metadata)
     return Rows(ids=ids, vectors=vectors, labels=labels, metadata=metadata, codes=codes, code_lo=lo, code_scale=scale)
-
-
-def _int_values(arr: pa.Array) -> np.ndarray:
-    """A null-free integer Arrow array as numpy, zero-copy (``to_numpy`` would import pandas: +50 MB, 0.2 s)."""
-    dtype = np.dtype(str(arr.type))  # "int64", "uint8"...: the same names in both libraries
-    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
 
 
 def encode_rows(

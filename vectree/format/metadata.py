@@ -18,18 +18,31 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from vectree.errors import InvalidInputError
+from vectree.format.arrays import numeric_array, string_array
 
 
 def id_column(ids: np.ndarray) -> pa.Array:
-    """The ids of a block as an Arrow array (int64 or string)."""
-    return pa.array(ids.tolist() if ids.dtype == object else ids)
+    """The ids of a block as an Arrow array (int64 or string), built without ``pa.array`` (which imports
+    pandas: :mod:`vectree.format.arrays`)."""
+    if ids.dtype == object:
+        return string_array([str(i) for i in ids])
+    return numeric_array(ids) if ids.dtype.kind in "iuf" else pa.array(ids)
 
 
 def label_column(labels: np.ndarray | None) -> pa.Array | None:
-    """The labels of a block as an Arrow array (None when the block has no labels)."""
+    """The labels of a block as an Arrow array (None when the block has no labels): int64 or string,
+    null where a label is missing."""
     if labels is None:
         return None
-    return pa.array(labels.tolist() if labels.dtype == object else labels)
+    if labels.dtype != object:
+        return numeric_array(labels) if labels.dtype.kind in "iuf" else pa.array(labels)
+    present = [v for v in labels if v is not None]
+    if present and all(isinstance(v, str) for v in present):
+        return string_array(labels.tolist())
+    if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present):
+        mask = np.array([v is None for v in labels], dtype=bool)
+        return numeric_array(np.where(mask, 0, labels).astype(np.int64), pa.int64(), mask=mask)
+    return pa.array(labels.tolist())
 
 
 def metadata_table(metadata: list[str | None] | None, n: int) -> pa.Table:

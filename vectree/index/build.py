@@ -4,7 +4,7 @@ Peak memory is set by ``sample_bytes`` (the sample the projection and tree are f
 ``partition_bytes`` (the rows sorted into buckets at one time) and the input chunk size, not by the
 number of rows: rows are routed chunk by chunk into partition files on local disk (each holding a
 contiguous range of buckets), then each partition is read back alone (explicit reads, no mapping) and
-cut into buckets one group of about 16 MB at a time. The memory model, beyond the interpreter and the
+cut into buckets one group of about 8 MB at a time. The memory model, beyond the interpreter and the
 libraries: the sample (at most ``sample_bytes``) while fitting; then one input chunk while routing; then
 one partition (about ``partition_bytes``, plus the estimate's error) and one group (gathered rows and
 their encoded files) while writing; plus what grows with the bucket count: the index itself (its
@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from vectree.errors import CorruptionError, InvalidInputError
+from vectree.format.arrays import int_values, numeric_array
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
 from vectree.format.codes import CODES
 from vectree.format.id_keys import id_keys
@@ -38,12 +39,13 @@ from vectree.index.idmap import KeySpill, shard_bits_for
 from vectree.index.index import Index
 from vectree.index.projection import fit_pca
 from vectree.index.tree import TREE_RULES, fit_tree
+from vectree.memory import memory_report, release_freed_memory
 from vectree.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-_GROUP_BYTES = 16 << 20  # rows gathered into bucket order (and encoded) at a time when writing a partition
+_GROUP_BYTES = 8 << 20  # rows gathered into bucket order (and encoded) at a time when writing a partition
 
 
 def default_bucket_size(dim: int) -> int:
@@ -102,7 +104,7 @@ class IndexConfig:
     refine_iterations: int = 1
     sample_size: int = 100_000
     sample_bytes: int = 256 << 20
-    partition_bytes: int = 48 << 20
+    partition_bytes: int = 32 << 20
     vector_dtype: str = "float32"
     seed: int = 0
     codes: str | None = None
@@ -256,55 +258,87 @@ def wants_bucket_centers(routing: Routing, settings: dict) -> bool:
     return routing.centers is None and settings.get("metric") in ("l2", "cosine")
 
 
-def _memory() -> str:
-    """The process's peak and current resident memory, for the build's log (Linux: from /proc)."""
-    try:
-        with open("/proc/self/status") as f:
-            fields = dict(line.split(":", 1) for line in f)
-        return f"peak RSS {int(fields['VmHWM'].split()[0]) >> 10} MB, RSS {int(fields['VmRSS'].split()[0]) >> 10} MB"
-    except (OSError, KeyError, ValueError):
-        return "RSS not known here"
-
-
-def _partition_buckets(path: str, group_rows: int) -> Iterator[tuple[int, Rows | None]]:
-    """The buckets of one partition file, as ``(bucket, rows)`` in bucket order, and ``(-1, None)`` after each
-    group of about ``group_rows`` rows (the caller writes what it has encoded).
+def _partition_buckets(path: str, group_rows: int, n_rows: int) -> Iterator[tuple[int, Rows | None]]:
+    """The buckets of one partition file (``n_rows`` rows), as ``(bucket, rows)`` in bucket order, and
+    ``(-1, None)`` after each group of about ``group_rows`` rows (the caller writes what it has encoded).
 
     The file is read with explicit reads, not mapped (file-backed pages of a mapping count in the
-    resident set), and rows are gathered into bucket order one group at a time: the partition is held
-    once, plus one group, never a sorted copy of it whole.
+    resident set), one record batch at a time into arrays of the partition's size, and rows are gathered
+    into bucket order one group at a time: the partition is held once, plus one batch while it is read
+    and one group, never a sorted copy of it whole. (Reading it as one Arrow table held it twice: a take
+    from the chunked table joins every chunk again for each group, +45 MB a group on a 38 MB GloVe
+    partition, and joining them once first is a second copy.)
     """
+    buckets = np.empty(n_rows, np.int32)
+    vectors: np.ndarray | None = None
+    small: list[Rows] = []  # each batch's ids, labels and metadata (vectors go straight to ``vectors``)
+    done = 0
     with pa.OSFile(path) as source:
-        table = pa.ipc.open_stream(source).read_all()
-    bucket_col = table.column("bucket").to_numpy()
-    table = table.drop_columns(["bucket"])
-    order = np.argsort(bucket_col, kind="stable")
-    sorted_buckets = bucket_col[order]
-    del bucket_col
+        for batch in pa.ipc.open_stream(source):
+            n = batch.num_rows
+            if done + n > n_rows:
+                raise CorruptionError(f"partition file {path} holds more than the {n_rows} rows routed to it")
+            buckets[done : done + n] = int_values(batch.column(batch.schema.get_field_index("bucket")))
+            rows = table_to_rows(batch.drop_columns(["bucket"]))
+            if vectors is None:
+                vectors = np.empty((n_rows, rows.vectors.shape[1]), np.float32)
+            vectors[done : done + n] = rows.vectors
+            # copies: a numeric column read from the stream is a view of the batch's one body buffer, and
+            # a view kept would keep the batch's vectors alive with it (the partition held twice)
+            labels = rows.labels.copy() if rows.labels is not None and rows.labels.dtype != object else rows.labels
+            small.append(
+                Rows(ids=rows.ids.copy(), vectors=np.empty((n, 0), np.float32), labels=labels, metadata=rows.metadata)
+            )
+            done += n
+            del batch, rows
+    if done != n_rows or vectors is None:
+        raise CorruptionError(f"partition file {path} holds {done} rows, {n_rows} were routed to it")
+    joined = Rows.concat(small, 0)
+    del small
+    part = Rows(ids=joined.ids, vectors=vectors, labels=joined.labels, metadata=joined.metadata)
+    del joined, vectors
+    order = np.argsort(buckets, kind="stable")
+    sorted_buckets = buckets[order]
+    del buckets
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(sorted_buckets)) + 1, [len(order)]])
     first = 0
     while first < len(bounds) - 1:
         last = int(np.searchsorted(bounds, bounds[first] + group_rows, side="right")) - 1
         last = min(max(last, first + 1), len(bounds) - 1)  # at least one bucket per group
         lo = int(bounds[first])
-        group = table.take(pa.array(order[lo : bounds[last]]))
+        group = part.take(order[lo : bounds[last]])
         for start, end in zip(bounds[first:last], bounds[first + 1 : last + 1]):
-            yield int(sorted_buckets[start]), table_to_rows(group.slice(int(start) - lo, int(end - start)))
+            yield int(sorted_buckets[start]), _slice(group, int(start) - lo, int(end) - lo)
         del group
         yield -1, None
         first = last
 
 
-def _sample(chunks: Iterator[Rows], total: int, size: int, seed: int, dim: int) -> np.ndarray:
-    """The sampled rows, float32, gathered in place (no list of parts joined at the end: that held the
-    sample twice, the fit's peak)."""
+def _slice(rows: Rows, a: int, b: int) -> Rows:
+    """Rows ``a:b`` of ``rows``, as views."""
+    return Rows(
+        ids=rows.ids[a:b],
+        vectors=rows.vectors[a:b],
+        labels=None if rows.labels is None else rows.labels[a:b],
+        metadata=None if rows.metadata is None else rows.metadata[a:b],
+    )
+
+
+def _sample(chunks: Iterator[Rows], total: int, size: int, seed: int, dim: int, dtype: str = "float32") -> np.ndarray:
+    """The sampled rows, gathered in place (no list of parts joined at the end: that held the sample
+    twice, the fit's peak), at the precision the buckets store (``dtype``): a float16 collection's
+    sample takes half the memory, and the fit converts it to float32 a block at a time."""
     wanted = sample_positions(total, size, seed)
-    out = np.empty((len(wanted), dim), np.float32)
+    out = np.empty((len(wanted), dim), np.float16 if dtype == "float16" else np.float32)
     offset = 0
     for rows in chunks:
         lo, hi = np.searchsorted(wanted, [offset, offset + len(rows)])
         if hi > lo:
-            out[lo:hi] = rows.vectors[wanted[lo:hi] - offset]
+            pos = wanted[lo:hi] - offset
+            if hi - lo == len(rows):  # every row of this file: a slice, not a gathered copy
+                out[lo:hi] = rows.vectors
+            else:
+                out[lo:hi] = rows.vectors[pos]
         offset += len(rows)
     if offset != total:
         raise CorruptionError(f"the collection promised {total} rows but its files hold {offset}")
@@ -337,10 +371,11 @@ def build_index(
     sample_rows = sample_rows_for(total_rows, dim, config)
 
     report("sample", 0, total_rows)
-    sample = _sample(read_chunks(), total_rows, sample_rows, config.seed, dim)
+    sample = _sample(read_chunks(), total_rows, sample_rows, config.seed, dim, config.vector_dtype)
     routing = fit_routing(sample, total_rows, config, settings, progress)
     del sample
-    log.info("build: fitted on %d sampled rows; %s", sample_rows, _memory())
+    release_freed_memory()
+    log.info("build: fitted on %d sampled rows; %s", sample_rows, memory_report())
     n_buckets, route, estimate = routing.n_buckets, routing.route, routing.estimate
     rows_per_partition = max(config.bucket_size, config.partition_bytes // row_bytes)
     partition_of_bucket = np.floor(np.cumsum(estimate) - estimate) // rows_per_partition
@@ -352,6 +387,7 @@ def build_index(
     try:
         spill = KeySpill(shard_bits_for(total_rows), tmp)
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        partition_rows: dict[int, int] = {}
         pending: list[tuple[str, bytes]] = []
         done = 0
         for rows in read_chunks():
@@ -360,11 +396,12 @@ def build_index(
             parts = partition_of_bucket[buckets]
             for p in np.unique(parts):
                 sel = np.flatnonzero(parts == p)
+                partition_rows[p] = partition_rows.get(p, 0) + len(sel)
                 table = rows_to_table(
                     rows.take(sel),
                     label_type=label_type,
                     with_metadata=with_metadata,
-                    extra={"bucket": pa.array(buckets[sel].astype(np.int32))},
+                    extra={"bucket": numeric_array(buckets[sel], pa.int32())},
                 )
                 if p not in writers:
                     writers[p] = pa.ipc.new_stream(os.path.join(tmp, f"part-{p}.arrows"), table.schema)
@@ -373,8 +410,11 @@ def build_index(
             report("route", done, total_rows)
         for w in writers.values():
             w.close()
+        written_parts = sorted(writers)
+        del writers, table, rows, buckets, parts  # the last routed chunk and the closed writers' buffers
+        release_freed_memory()  # what routing freed: the partitions are read next
 
-        log.info("build: routed %d rows into %d partitions; %s", done, len(writers), _memory())
+        log.info("build: routed %d rows into %d partitions; %s", done, len(written_parts), memory_report())
         fingerprints = [""] * n_buckets
         counts = np.zeros(n_buckets, dtype=np.int64)
         stats: list[dict | None] = [None] * n_buckets
@@ -382,8 +422,10 @@ def build_index(
         bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
         written = 0
         group_rows = max(1, _GROUP_BYTES // row_bytes)
-        for p in sorted(writers):
-            for bucket, rows in _partition_buckets(os.path.join(tmp, f"part-{p}.arrows"), group_rows):
+        for p in written_parts:
+            for bucket, rows in _partition_buckets(
+                os.path.join(tmp, f"part-{p}.arrows"), group_rows, partition_rows[p]
+            ):
                 if rows is None:  # a group of buckets is done: write it
                     store.put_many(pending)
                     pending = []
@@ -396,8 +438,8 @@ def build_index(
                 if bucket_centers is not None:
                     bucket_centers[bucket] = rows.vectors.mean(0)
                 written += len(rows)
-            pa.default_memory_pool().release_unused()
-        log.info("build: wrote %d buckets; %s", int((counts > 0).sum()), _memory())
+            release_freed_memory()  # one partition's arrays, before the next is read
+        log.info("build: wrote %d buckets; %s", int((counts > 0).sum()), memory_report())
 
         shard_fps = []
         for shard in spill.shards():
@@ -411,6 +453,7 @@ def build_index(
         shutil.rmtree(tmp, ignore_errors=True)
 
     index, index_fp = finish_index(store, routing, fingerprints, counts, bucket_centers, settings, config, stats, spans)
+    release_freed_memory()
     return BuildResult(
         index=index, index_fingerprint=index_fp, idmap_bits=spill.bits, idmap_shards=shard_fps, rows=written
     )

@@ -33,7 +33,7 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None 
     >>> nearest_center(np.array([[1.0, 1.0], [9.0, -1.0]], np.float32), c).tolist()
     [0, 1]
     """
-    x = np.asarray(x, dtype=np.float32)
+    x = np.asarray(x)  # float32, or float16 (a float16 collection's sample): converted a block at a time
     norms = center_norms(centers) if norms is None else norms
     out = np.empty(len(x), dtype=np.int64)
     step = max(1, _BLOCK_ELEMENTS // max(1, len(centers)))
@@ -41,7 +41,7 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None 
     centers_t = np.asarray(centers, dtype=np.float32).T
     for s in range(0, len(x), step):
         d = block[: min(step, len(x) - s)]
-        np.matmul(x[s : s + step], centers_t, out=d)
+        np.matmul(np.asarray(x[s : s + step], dtype=np.float32), centers_t, out=d)
         d *= -2.0
         d += norms
         out[s : s + step] = d.argmin(1)
@@ -62,7 +62,8 @@ def centers_of(x: np.ndarray, assign: np.ndarray, previous: np.ndarray) -> np.nd
     for s in range(0, len(order), step):
         a = ranked[s : s + step]
         starts = np.flatnonzero(np.concatenate([[True], a[1:] != a[:-1]]))
-        sums[a[starts]] += np.add.reduceat(x[order[s : s + step]], starts, axis=0)  # (a bucket once a block)
+        block = np.asarray(x[order[s : s + step]], dtype=np.float32)  # float16 rows are summed in float32
+        sums[a[starts]] += np.add.reduceat(block, starts, axis=0)  # (a bucket once a block)
     used = counts > 0
     out = previous.astype(np.float32, copy=True)
     out[used] = sums[used] / counts[used, None]
@@ -80,7 +81,7 @@ def refine_centers(x: np.ndarray, assign: np.ndarray, n_buckets: int, iterations
     >>> refine_centers(x, np.array([0, 1, 1, 1]), 2, 2)[0].ravel().tolist()
     [0.5, 9.5]
     """
-    x = np.asarray(x, dtype=np.float32)
+    x = np.asarray(x)  # float32 or float16 rows: nearest_center and centers_of convert a block at a time
     centers = centers_of(x, assign, np.zeros((n_buckets, x.shape[1]), np.float32))
     for _ in range(iterations):
         assign = nearest_center(x, centers)

@@ -32,13 +32,15 @@ class Projection:
 
     def project(self, x: np.ndarray) -> np.ndarray:
         """Project stored rows ``x`` (n, dim) to (n, n_components) float32."""
-        if self.augment_norm:
-            extra = np.sqrt(np.maximum(self.augment_norm**2 - np.einsum("ij,ij->i", x, x), 0.0))
-            x = np.hstack([x, extra[:, None].astype(x.dtype)])
         out = np.empty((len(x), len(self.components)), np.float32)
-        step = max(1, (1 << 22) // max(1, x.shape[1]))  # ~16 MB of centered rows at a time, not a copy of x
+        width = x.shape[1] + (1 if self.augment_norm else 0)
+        step = max(1, (1 << 22) // max(1, width))  # ~16 MB of centered rows at a time, not a copy of x
         for s in range(0, len(x), step):
-            out[s : s + step] = (x[s : s + step] - self.mean) @ self.components.T
+            block = np.asarray(x[s : s + step], dtype=np.float32)  # float16 rows (a sample) become float32 here
+            if self.augment_norm:
+                extra = np.sqrt(np.maximum(self.augment_norm**2 - np.einsum("ij,ij->i", block, block), 0.0))
+                block = np.hstack([block, extra[:, None].astype(np.float32)])
+            out[s : s + step] = (block - self.mean) @ self.components.T
         return out
 
     def project_queries(self, q: np.ndarray) -> np.ndarray:
