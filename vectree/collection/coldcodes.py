@@ -109,7 +109,7 @@ def _read_code_spans(snap: Snapshot, fps: list[str]) -> list[CodeBlock]:
         def one(i: int) -> np.ndarray:
             span = spans[i][0]
             buf = np.empty(span.end, np.uint8)
-            got = store.read_into(rows_key(BUCKETS, fps[i]), 0, buf)  # type: ignore[attr-defined]
+            got = store.read_into(rows_key(BUCKETS, fps[i]), 0, buf, random_access=True)  # type: ignore[attr-defined]
             if got != span.end:
                 raise CorruptionError(
                     f"bucket {fps[i]} is corrupted: its file ends before the end of the code span its index "
@@ -188,15 +188,22 @@ def _read_chunks(snap: Snapshot, blocks: list[CodeBlock], wanted: list[tuple[int
             at += e - a
         return parts
 
-    if hasattr(store, "read_into"):
+    if hasattr(store, "read_parts"):  # a local file: each bucket's runs through one descriptor
+        by_key: dict[str, list[int]] = {}
+        for i, (key, _, _) in enumerate(items):
+            by_key.setdefault(key, []).append(i)
 
-        def one(i: int) -> list[np.ndarray]:
-            key, a, e = items[i]
-            buf = np.empty(e - a, np.uint8)
-            got = store.read_into(key, a, buf)  # type: ignore[attr-defined]
-            return split(i, buf[:got])
+        def one(key: str) -> list[tuple[int, list[np.ndarray]]]:
+            mine = by_key[key]
+            got = store.read_parts(key, [items[i][1:] for i in mine])  # type: ignore[attr-defined]
+            return [(i, split(i, data)) for i, data in zip(mine, got)]
 
-        parts = list(io_pool().map(one, range(len(items)))) if len(items) > 1 else [one(0)]
+        keys = list(by_key)
+        done = list(io_pool().map(one, keys)) if len(keys) > 1 else [one(keys[0])]
+        parts: list = [None] * len(items)
+        for pairs in done:
+            for i, p in pairs:
+                parts[i] = p
     else:
         parts = store.get_ranges(items, then=split)
     out: dict[tuple[int, int], np.ndarray] = {}
