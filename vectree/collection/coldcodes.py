@@ -43,6 +43,7 @@ from vectree.pools import io_pool
 
 _ROW = 0xFFFFFFFF
 CODES_SUFFIX = "#codes"
+CHUNKS_SUFFIX = "#chunks"
 RESIDENT_SHARE = 4  # auto: the two-phase read when the collection is over this many times the read cache
 
 
@@ -108,15 +109,20 @@ def _read_code_spans(snap: Snapshot, fps: list[str]) -> list[CodeBlock]:
 
         def one(i: int) -> np.ndarray:
             span = spans[i][0]
+            key = rows_key(BUCKETS, fps[i])
+            ident = store.identity(key)  # (a local file: hashed once while it stays the same file, as whole reads)
             buf = np.empty(span.end, np.uint8)
-            got = store.read_into(rows_key(BUCKETS, fps[i]), 0, buf, random_access=True)  # type: ignore[attr-defined]
+            got = store.read_into(key, 0, buf, random_access=True)  # type: ignore[attr-defined]
             if got != span.end:
                 raise CorruptionError(
                     f"bucket {fps[i]} is corrupted: its file ends before the end of the code span its index "
                     "records. Restore the object from a backup or rebuild the collection; `vectree verify` "
                     "lists every damaged object."
                 )
-            check_code_span(buf, span, f"bucket {fps[i]}")
+            if ident is None or cache._checked.get(fps[i] + CODES_SUFFIX) != ident:
+                check_code_span(buf, span, f"bucket {fps[i]}")
+                if ident is not None:
+                    cache._checked[fps[i] + CODES_SUFFIX] = ident
             return buf
 
         datas = list(io_pool().map(one, range(len(fps)))) if len(fps) > 1 else [one(0)]
@@ -169,9 +175,21 @@ def _read_chunks(snap: Snapshot, blocks: list[CodeBlock], wanted: list[tuple[int
 
     items = [ranges(r) for r in runs]
 
+    checked = snap.cache._checked
+    idents = {}
+    if hasattr(store, "read_parts"):  # a local file: each chunk hashed once while it stays the same file
+        for b in {r[0] for r in runs}:
+            fp = blocks[b].fingerprint
+            ident = store.identity(rows_key(BUCKETS, fp))
+            seen = checked.get(fp + CHUNKS_SUFFIX)
+            if ident is not None and (seen is None or seen[0] != ident):
+                checked[fp + CHUNKS_SUFFIX] = seen = (ident, set())
+            idents[b] = seen[1] if ident is not None else None
+
     def split(i: int, data: object) -> list[np.ndarray]:
         b, first, last = runs[i]
         blk = blocks[b]
+        done = idents.get(b)
         buf = np.frombuffer(data, np.uint8)  # type: ignore[arg-type]
         if len(buf) != items[i][2] - items[i][1]:
             raise CorruptionError(
@@ -183,7 +201,10 @@ def _read_chunks(snap: Snapshot, blocks: list[CodeBlock], wanted: list[tuple[int
         for c in range(first, last + 1):
             a, e = chunk_range(blk.span, blk.n, blk.dim, c)
             piece = buf[at : at + e - a]
-            check_chunk(piece, blk.chunk_digests[c], f"bucket {blk.fingerprint}", c)
+            if done is None or c not in done:
+                check_chunk(piece, blk.chunk_digests[c], f"bucket {blk.fingerprint}", c)
+                if done is not None:
+                    done.add(c)
             parts.append(piece.view(dtype).reshape(-1, blk.dim))
             at += e - a
         return parts
