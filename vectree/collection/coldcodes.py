@@ -44,6 +44,7 @@ from vectree.pools import io_pool
 _ROW = 0xFFFFFFFF
 CODES_SUFFIX = "#codes"
 CHUNKS_SUFFIX = "#chunks"
+GAP_BYTES = 4096  # chunks of one bucket this close are read in one range
 RESIDENT_SHARE = 4  # auto: the two-phase read when the collection is over this many times the read cache
 
 
@@ -156,10 +157,14 @@ def _read_code_spans(snap: Snapshot, fps: list[str]) -> list[CodeBlock]:
 
 def _read_chunks(snap: Snapshot, blocks: list[CodeBlock], wanted: list[tuple[int, int]]) -> dict:
     """Vector chunks ``(block index, chunk)`` in one parallel wave, each checked: -> (rows, dim) arrays as stored.
-    Adjacent chunks of one bucket are read as one range."""
+    Chunks of one bucket less than :data:`GAP_BYTES` apart are read as one range (what lies between is
+    neither checked nor used: one read instead of several, for at most a page more)."""
+    want = set(wanted)
     runs: list[tuple[int, int, int]] = []  # (block, first chunk, last chunk)
-    for b, c in sorted(wanted):
-        if runs and runs[-1][0] == b and runs[-1][2] == c - 1:
+    for b, c in sorted(want):
+        span = blocks[b].span
+        gap = GAP_BYTES // max(1, span.chunk_rows * blocks[b].dim * span.vector_width)
+        if runs and runs[-1][0] == b and c - runs[-1][2] - 1 <= gap:
             runs[-1] = (b, runs[-1][1], c)
         else:
             runs.append((b, c, c))
@@ -201,12 +206,15 @@ def _read_chunks(snap: Snapshot, blocks: list[CodeBlock], wanted: list[tuple[int
         for c in range(first, last + 1):
             a, e = chunk_range(blk.span, blk.n, blk.dim, c)
             piece = buf[at : at + e - a]
+            at += e - a
+            if (b, c) not in want:
+                parts.append(None)
+                continue
             if done is None or c not in done:
                 check_chunk(piece, blk.chunk_digests[c], f"bucket {blk.fingerprint}", c)
                 if done is not None:
                     done.add(c)
             parts.append(piece.view(dtype).reshape(-1, blk.dim))
-            at += e - a
         return parts
 
     if hasattr(store, "read_parts"):  # a local file: each bucket's runs through one descriptor
@@ -230,7 +238,8 @@ def _read_chunks(snap: Snapshot, blocks: list[CodeBlock], wanted: list[tuple[int
     out: dict[tuple[int, int], np.ndarray] = {}
     for (b, first, _), chunks in zip(runs, parts):
         for j, arr in enumerate(chunks):
-            out[(b, first + j)] = arr
+            if arr is not None:
+                out[(b, first + j)] = arr
     snap.cache.lru.stats.bytes_fetched += sum(e - a for _, a, e in items)
     return out
 
