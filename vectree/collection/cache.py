@@ -13,6 +13,9 @@ Ranged reads: from a store where they pay (S3), a search that returns no labels 
 each bucket only the span of its id and vector columns the index records (:mod:`vectree.format.spans`),
 checked against the span's digest. Such a block is *partial* (no labels, no metadata); whoever needs
 whole rows (``vectors_only=False``, the default) treats a cached partial block as a miss and reads the file.
+Buckets with codes record a code span instead (:attr:`ObjectCache.code_spans`): a quantized search over
+buckets not held reads those and then single vector chunks (:mod:`vectree.collection.coldcodes`), and
+keeps the decoded code spans here under ``<fingerprint>#codes``.
 
 Memory: bucket and segment files are decoded from a copy in the cache's :class:`~vectree.collection.arena.Arena`
 (large slabs on huge pages: a scan reads them ~20% faster than from one small allocation per file);
