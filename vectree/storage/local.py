@@ -112,9 +112,9 @@ class LocalStore(ObjectStore):
     def read_into(self, key: str, start: int, out: Any, random_access: bool = False) -> int:
         """Read the object's bytes from ``start`` into ``out`` (writable, ``len(out)`` bytes): a caller that
         owns the memory (a read cache's slab) gets one copy of the file, not two. Returns the bytes read
-        (fewer than ``len(out)``: the file ends sooner). ``random_access``: the caller reads a few parts of
-        the file, so the kernel reads no further ahead than asked (``POSIX_FADV_RANDOM``; a cold read
-        otherwise brought in up to 128 KiB past each small range)."""
+        (fewer than ``len(out)``: the file ends sooner). ``random_access``: the caller reads a part of the
+        file, so the kernel reads that range at once and no further (``POSIX_FADV_RANDOM`` and
+        ``WILLNEED``; a cold read of a file's prefix otherwise brought in most of the rest)."""
         view = memoryview(out).cast("B")
         try:
             fd = os.open(self._file(key), os.O_RDONLY)
@@ -125,6 +125,9 @@ class LocalStore(ObjectStore):
         try:
             if random_access and hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # this descriptor's readahead only
+                # ... and the range asked for at once: without it, a random-mode read of a large range went
+                # a page at a time (a 200 KB code span: 8 ms against 1 ms, measured)
+                os.posix_fadvise(fd, start, len(view), os.POSIX_FADV_WILLNEED)
             done = 0
             while done < len(view):
                 got = os.preadv(fd, [view[done:]], start + done)
@@ -139,7 +142,8 @@ class LocalStore(ObjectStore):
 
     def read_parts(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytearray]:
         """The bytes ``[start, end)`` of each range of one object, read through one descriptor with no
-        readahead (``POSIX_FADV_RANDOM``): a few small parts of a file, as a two-phase search reads them.
+        readahead (``POSIX_FADV_RANDOM``), every range asked for first (``POSIX_FADV_WILLNEED``: the disk
+        serves them in parallel): a few small parts of a file, as a two-phase search reads them.
         A part is shorter than asked where the file ends sooner.
 
         >>> import tempfile; store = LocalStore(tempfile.mkdtemp()); store.put("a", b"0123456789")
@@ -155,6 +159,8 @@ class LocalStore(ObjectStore):
         try:
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+                for start, end in ranges:  # every part asked of the disk at once, then read in order
+                    os.posix_fadvise(fd, start, max(0, end - start), os.POSIX_FADV_WILLNEED)
             out = []
             for start, end in ranges:
                 buf = bytearray(max(0, end - start))
