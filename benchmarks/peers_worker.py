@@ -61,6 +61,11 @@ def storage_read_bytes() -> int | None:
         return None
 
 
+def cache_bytes_fetched(sys_: System) -> int | None:
+    """Bytes a system's own read cache fetched from its store so far (vectree), or None."""
+    return ((sys_.info() or {}).get("cache") or {}).get("bytes_fetched")
+
+
 def drop_page_cache(path: str | Path) -> int:
     """Ask the kernel to evict a directory's files from the page cache (best effort, no root needed)."""
     dropped = 0
@@ -232,9 +237,9 @@ def disk(a: dict) -> dict:
     first = sys_.single(q_all[0], s)
     first_ms = 1000 * (time.perf_counter() - t)
     rss_first = rss_mb()  # after the first query: lazy imports and index headers are in
-    read_before = storage_read_bytes()
+    read_before, fetched_before = storage_read_bytes(), cache_bytes_fetched(sys_)
     lat, ids = distinct_singles(sys_, q_all[1:], s, a["n_single"], a["single_budget_s"])
-    read_after = storage_read_bytes()
+    read_after, fetched_after = storage_read_bytes(), cache_bytes_fetched(sys_)
     peak_single = peak_rss_mb()
     rss_single = rss_mb()
     code_added = library_code_mb() - code_before
@@ -262,6 +267,10 @@ def disk(a: dict) -> dict:
         # what each cold one-at-a-time query made the kernel read from storage (distinct queries, cache small)
         "storage_bytes_per_query": (read_after - read_before) / len(lat)
         if read_before is not None and read_after is not None
+        else None,
+        # what those queries asked the store for (vectree's read cache counts it; the page cache plays no part)
+        "fetched_bytes_per_query": (fetched_after - fetched_before) / len(lat)
+        if fetched_before is not None and fetched_after is not None
         else None,
     }
     log(

@@ -27,5 +27,5 @@ def test_a_batch_larger_than_the_cache_runs_in_groups_with_the_same_answers(tmp_
     coded.add(x, ids=np.arange(len(x)))
     coded.build()
     got = coded.search(q, k=10, probes=12)
-    assert got.stats["query_groups"] > 1
+    assert got.stats["query_groups"] > 1 and got.stats["two_phase"]  # codes first, in groups that fit
     assert np.array_equal(got.ids, want.ids)

@@ -19,6 +19,8 @@ TESTS = [
     "tests/collection/test_rerank_knob.py::test_a_cap_bounds_the_rows_read_in_full_on_every_path",
     "tests/collection/test_rabitq_codes.py::test_reranking_every_candidate_is_exact",
     "tests/collection/test_rabitq_codes.py::test_threads_with_evictions_give_single_thread_answers",
+    "tests/collection/test_cold_codes_under_threads.py",
+    "tests/collection/test_cold_quantized_search_reads_codes_then_rows.py::test_few_probes_return_the_whole_bucket_reads_answer",
 ]
 
 

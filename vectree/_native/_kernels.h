@@ -224,6 +224,10 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
     Py_ssize_t kept = 0;
     for (Py_ssize_t c = 0; c < nc; c++)
         if (sc->cand[c].low <= cut) sc->cand[kept++] = sc->cand[c];
+    if (sc->collect) { /* codes_candidates: the caller reads the rows (a two-phase read) */
+        sc->kept = kept;
+        return 0;
+    }
     SFX(rerank_rows)(q, dim, metric, blocks, t, sc, kept, counts);
     return 0;
 }

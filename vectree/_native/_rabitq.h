@@ -195,6 +195,10 @@ static int scan_rabitq(const float *q, Py_ssize_t dim, int metric, const BlockVi
     Py_ssize_t kept = 0;
     for (Py_ssize_t c = 0; c < nc; c++)
         if (sc->cand[c].low <= cut) sc->cand[kept++] = sc->cand[c];
+    if (sc->collect) { /* codes_candidates: the caller reads the rows (a two-phase read) */
+        sc->kept = kept;
+        return 0;
+    }
     rerank_rows(q, dim, metric, blocks, t, sc, kept, counts); /* exact distances, as scan_one's */
     return 0;
 }

@@ -114,6 +114,8 @@ typedef struct {
     float *rq;          /* RaBitQ: (2 * rq_cap,) the rotated query and its offset from a bucket's center */
     uint64_t *planes;   /* RaBitQ: (4 * rq_cap / 64,) the offset's 4-bit steps as bit planes */
     Py_ssize_t rq_cap;
+    int collect;        /* codes_candidates: keep the candidates (sc->cand[0..kept)), read no row in full */
+    Py_ssize_t kept;
 } Scratch;
 
 #if HAVE_WIDE_VARIANT
@@ -192,21 +194,44 @@ static int format_is(const Py_buffer *b, char code) {
 }
 
 static PyObject *ScanBlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"vectors", "sqnorms", "codes", "code_lo", "code_scale", "rabitq_center", NULL};
+    static char *kwlist[] = {"vectors", "sqnorms", "codes", "code_lo", "code_scale", "rabitq_center", "dim", NULL};
     PyObject *vobj, *sobj = Py_None, *cobj = Py_None, *lobj = Py_None, *scobj = Py_None, *robj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOO", kwlist, &vobj, &sobj, &cobj, &lobj, &scobj, &robj))
+    Py_ssize_t given_dim = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOn", kwlist, &vobj, &sobj, &cobj, &lobj, &scobj, &robj,
+                                     &given_dim))
         return NULL;
     ScanBlock *self = (ScanBlock *)type->tp_alloc(type, 0);
     if (!self) return NULL;
-    if (PyObject_GetBuffer(vobj, &self->vectors, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
-    if (self->vectors.ndim != 2 || !((self->vectors.itemsize == 4 && format_is(&self->vectors, 'f')) ||
-                                     (self->vectors.itemsize == 2 && format_is(&self->vectors, 'e')))) {
-        PyErr_SetString(PyExc_ValueError, "ScanBlock: vectors must be a C-contiguous 2-d float32 or float16 array");
-        goto fail;
+    if (vobj == Py_None) { /* codes only (a two-phase read's first phase): n from the codes, dim given */
+        if (cobj == Py_None || given_dim <= 0) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: a block without vectors needs codes and dim");
+            goto fail;
+        }
+        Py_buffer probe;
+        if (PyObject_GetBuffer(cobj, &probe, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        self->n = probe.ndim == 2 ? probe.shape[0] : -1;
+        PyBuffer_Release(&probe);
+        if (self->n < 0) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: codes must be a 2-d uint8 array");
+            goto fail;
+        }
+        self->dim = given_dim;
+        self->width = 0;
+    } else {
+        if (PyObject_GetBuffer(vobj, &self->vectors, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+        if (self->vectors.ndim != 2 || !((self->vectors.itemsize == 4 && format_is(&self->vectors, 'f')) ||
+                                         (self->vectors.itemsize == 2 && format_is(&self->vectors, 'e')))) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: vectors must be a C-contiguous 2-d float32 or float16 array");
+            goto fail;
+        }
+        self->n = self->vectors.shape[0];
+        self->dim = self->vectors.shape[1];
+        self->width = (int)self->vectors.itemsize;
+        if (given_dim >= 0 && given_dim != self->dim) {
+            PyErr_SetString(PyExc_ValueError, "ScanBlock: dim does not match the vectors");
+            goto fail;
+        }
     }
-    self->n = self->vectors.shape[0];
-    self->dim = self->vectors.shape[1];
-    self->width = (int)self->vectors.itemsize;
     if (sobj != Py_None) {
         if (PyObject_GetBuffer(sobj, &self->sqnorms, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
         if (self->sqnorms.ndim != 1 || self->sqnorms.itemsize != 4 || !format_is(&self->sqnorms, 'f') ||
@@ -290,7 +315,7 @@ static PyTypeObject ScanBlockType = {
  * int64 (nq,) are read and written: query i starts from the filled[i] candidates already there (0
  * for a fresh search), so a search can run over its blocks in several calls.
  */
-static PyObject *topk_impl(PyObject *args, int use_codes) {
+static PyObject *topk_impl(PyObject *args, int use_codes) { /* use_codes 2: codes_candidates */
     Py_buffer bq, bs, bp, bod, bor, bf;
     PyObject *blocks_obj, *dead_obj;
     int metric;
@@ -307,6 +332,10 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     Py_ssize_t nb = 0, n_held = 0;
     int64_t rq_dim = -1; /* the codes' kind over the call's blocks: 0 int8, > 0 RaBitQ, -1 none yet */
     const Py_ssize_t nq = bf.len / 8;
+    if (use_codes == 2 && nq != 1) {
+        PyErr_SetString(PyExc_ValueError, "codes_candidates: one query a call");
+        goto done;
+    }
     if (!(nq > 0 && bq.len % (4 * nq) == 0 && bp.len % (8 * nq) == 0 && bod.len % (4 * nq) == 0 &&
           bod.len / 4 == bor.len / 8 && bod.len > 0 && metric >= 0 && metric <= 2 && rerank >= 0)) {
         PyErr_SetString(PyExc_ValueError, "topk: inconsistent shapes (see _scan.c)");
@@ -340,6 +369,10 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
         held[n_held++] = b;
         if (use_codes && b->n > 0 && !b->codes.obj) {
             PyErr_SetString(PyExc_ValueError, "topk_codes: a block has no codes");
+            goto done;
+        }
+        if (use_codes != 2 && b->n > 0 && !b->vectors.obj) {
+            PyErr_SetString(PyExc_ValueError, "topk: a block holds no vectors (only codes_candidates takes one)");
             goto done;
         }
         if (b->dim != dim || (metric == 0 && b->n > 0 && !b->sqnorms.obj) || slots[i] < 0 || slots[i] >= (1LL << 31)) {
@@ -378,6 +411,7 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
     Scratch sc = {0};
     sc.rerank = rerank;
     sc.eps = eps;
+    sc.collect = use_codes == 2;
     if (use_codes) {
         sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
         sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
@@ -406,6 +440,19 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
         filled[i] = t.filled;
     }
     Py_END_ALLOW_THREADS
+    if (failed) PyErr_NoMemory();
+    else if (use_codes == 2) {
+        /* the candidates nearest bound first, at most rerank of them (> 0), as block << 32 | row */
+        Py_ssize_t m = sc.kept;
+        if (m > 1) qsort(sc.cand, m, sizeof(Cand), cand_low_order);
+        if (rerank > 0 && m > rerank) m = rerank;
+        PyObject *refs = PyBytes_FromStringAndSize(NULL, 8 * m);
+        if (refs) {
+            int64_t *out = (int64_t *)PyBytes_AS_STRING(refs);
+            for (Py_ssize_t c = 0; c < m; c++) out[c] = ((int64_t)sc.cand[c].block << 32) | sc.cand[c].row;
+            result = Py_BuildValue("LN", (long long)counts[0], refs);
+        }
+    } else result = use_codes ? Py_BuildValue("LL", (long long)counts[0], (long long)counts[1]) : PyLong_FromLongLong(read);
     if (use_codes) {
         PyMem_RawFree(sc.qs);
         PyMem_RawFree(sc.ur);
@@ -414,8 +461,6 @@ static PyObject *topk_impl(PyObject *args, int use_codes) {
         PyMem_RawFree(sc.rq);
         PyMem_RawFree(sc.planes);
     }
-    if (failed) PyErr_NoMemory();
-    else result = use_codes ? Py_BuildValue("LL", (long long)counts[0], (long long)counts[1]) : PyLong_FromLongLong(read);
 done:
     if (dead_views)
         for (Py_ssize_t i = 0; i < nb; i++)
@@ -445,6 +490,17 @@ static PyObject *topk(PyObject *self, PyObject *args) { return topk_impl(args, 0
  * deviations wide (0: RABITQ_EPS): that bound holds with high probability, not always.
  */
 static PyObject *topk_codes(PyObject *self, PyObject *args) { return topk_impl(args, 1); }
+
+/* codes_candidates(query, metric, blocks, dead, slots, plan, out_d, out_ref, filled, rerank=0, eps=0) -> (rows scanned, refs)
+ *
+ * The first phase of topk_codes for one query (1, dim), reading no row in full: the rows its codes
+ * cannot rule out (for int8 a superset of topk's answer over these blocks; RaBitQ's bound holds with
+ * high probability), nearest lower bound first, at most rerank of them (> 0), as int64 bytes of
+ * block << 32 | row (block: an index into blocks). Blocks may hold codes only (ScanBlock(None, ...,
+ * dim=)): a two-phase read (vectree/collection/coldcodes.py) then fetches just those rows. out_d,
+ * out_ref and filled are as topk's and are only read (filled[0] = 0: none).
+ */
+static PyObject *codes_candidates(PyObject *self, PyObject *args) { return topk_impl(args, 2); }
 
 /* offer_rows(dist, qidx, slot, dead, out_d, out_ref, filled) -> None
  *
@@ -651,6 +707,7 @@ static PyMethodDef methods[] = {
     {"widen", widen, METH_VARARGS, "float16 values into float32 (see the module source)."},
     {"topk", topk, METH_VARARGS, "Top-k of each query over its blocks (see the module source)."},
     {"topk_codes", topk_codes, METH_VARARGS, "topk through int8 codes, then exact distances (see the module source)."},
+    {"codes_candidates", codes_candidates, METH_VARARGS, "The rows topk_codes would read in full (see the module source)."},
     {"offer_rows", offer_rows, METH_VARARGS, "Fold a block's distance matrix into running top-k lists (see the module source)."},
     {"rank_centers", rank_centers, METH_VARARGS, "The nearest centers of one query, exactly (see the module source)."},
     {NULL, NULL, 0, NULL},

@@ -13,6 +13,9 @@ Ranged reads: from a store where they pay (S3), a search that returns no labels 
 each bucket only the span of its id and vector columns the index records (:mod:`vectree.format.spans`),
 checked against the span's digest. Such a block is *partial* (no labels, no metadata); whoever needs
 whole rows (``vectors_only=False``, the default) treats a cached partial block as a miss and reads the file.
+Buckets with codes record a code span instead (:attr:`ObjectCache.code_spans`): a quantized search over
+buckets not held reads those and then single vector chunks (:mod:`vectree.collection.coldcodes`), and
+keeps the decoded code spans here under ``<fingerprint>#codes``.
 
 Memory: bucket and segment files are decoded from a copy in the cache's :class:`~vectree.collection.arena.Arena`
 (large slabs on huge pages: a scan reads them ~20% faster than from one small allocation per file);
@@ -33,6 +36,7 @@ from vectree._native import _scan, as_float32
 from vectree.collection.arena import Arena, aligned_size
 from vectree.errors import CorruptionError
 from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
+from vectree.format.codespans import CodeSpan
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import BUCKETS, rows_key
 from vectree.format.spans import ColumnSpan, check_span, rows_from_span
@@ -185,6 +189,8 @@ class ObjectCache:
         self._in_flight: dict[str, Future] = {}  # key -> the one fetch of it under way
         # bucket fingerprint -> (its id and vector span, rows, dim), from the indexes read: ranged reads of them
         self.spans: dict[str, tuple[ColumnSpan, int, int]] = {}
+        # the same for buckets with codes: their code spans (two-phase reads, vectree/collection/coldcodes.py)
+        self.code_spans: dict[str, tuple[CodeSpan, int, int]] = {}
         self.fetches = 0  # objects fetched and decoded (a wait on another thread's fetch is not one)
         self.moves = 0  # blocks copied out of a sparse slab
         # values derived from several immutable objects, by a key naming them (e.g. the tail's key table);
@@ -231,7 +237,9 @@ class ObjectCache:
             return
         dim = int(index.projection.mean.shape[0]) - (1 if index.projection.augment_norm else 0)  # (dot: +1)
         for fp, span, n in zip(index.bucket_fingerprints, spans, index.bucket_rows.tolist()):
-            if span is not None and fp:
+            if isinstance(span, CodeSpan) and fp:
+                self.code_spans[fp] = (span, int(n), dim)
+            elif span is not None and fp:
                 self.spans[fp] = (span, int(n), dim)
 
     def _claim(

@@ -13,9 +13,9 @@ import numpy as np
 from vectree.collection.rows import iter_live_rows, write_segments
 from vectree.collection.snapshot import Snapshot
 from vectree.format.bucket import Rows, encode_rows
+from vectree.format.codespans import bucket_span
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import BUCKETS, SEGMENTS, bucket_key, idmap_key, index_key
-from vectree.format.spans import column_span
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.build import IndexConfig
 from vectree.index.centers import center_norms, nearest_center, refine_centers
@@ -109,7 +109,7 @@ def compact(
             if len(part):
                 data, fp = encode_rows(part, dtype=cfg.vector_dtype, label_type=label_type, codes=cfg.codes)
                 snap.store.put(bucket_key(fp), data)
-                spans[target] = column_span(data)
+                spans[target] = bucket_span(data)
             else:
                 fp, spans[target] = "", None
             fps[target], counts[target] = fp, len(part)

@@ -64,6 +64,9 @@ class SearchTuning:
             times k rows in full (their error bound, which holds with high probability only, leaves ~20% of
             the rows on arXiv). Measured (``benchmarks/results/rerank-sweep.md``, recall@10 at int8's 0.95
             probes): 4 x k loses 0.01-0.20 against int8's exact bound, 8 x k 0.00-0.08, 16 x k 0.00-0.02.
+        cold_codes: a quantized search over buckets not held decoded reads their codes first, then only the
+            short list's vector chunks (:mod:`vectree.collection.coldcodes`): ``auto`` when the collection
+            cannot stay in the read cache, ``always``, or ``never`` (whole buckets, as before).
     """
 
     small_batch: int = 4
@@ -77,6 +80,7 @@ class SearchTuning:
     routed_tail_rows: int = 16_384
     rerank: int = 0
     rabitq_rerank: int = 16
+    cold_codes: str = "auto"
 
 
 TUNING = SearchTuning()

@@ -23,6 +23,7 @@ import numpy as np
 
 from vectree._native import _scan, as_float32
 from vectree.collection.cache import Block
+from vectree.collection.coldcodes import search_two_phase, use_two_phase
 from vectree.collection.kernel import TopK, empty_topk, scan_queries
 from vectree.collection.plan import METHODS, TUNING, SearchTuning, choose_method
 from vectree.collection.results import SearchResult, assemble, concat
@@ -104,7 +105,11 @@ def search_snapshot(
                 method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
         elif method == "streamed" and nq > 1:  # asked for: each query streams on its own
             group = 1
-        if group is not None:
+        cold = has_codes and allowed is None and (group is not None or method in ("quantized", "streamed"))
+        if cold and use_two_phase(snap, buckets, tuning, skip):  # codes first, then the short list's rows
+            search_two_phase(snap, queries, order, buckets, top, slots, stats, tuning, skip)
+            method = "quantized"
+        elif group is not None:
             method = _scan_in_groups(snap, queries, order, allowed, group, top, slots, stats, tuning, skip, has_codes)
         elif method == "matrix":
             _prefetch(snap, buckets, tuning)

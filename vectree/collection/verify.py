@@ -13,6 +13,7 @@ import numpy as np
 from vectree.collection.manifest import Manifest, list_versions, read_manifest
 from vectree.errors import CorruptionError, VectreeError
 from vectree.format.bucket import decode_rows
+from vectree.format.codespans import CodeSpan, code_file_problem
 from vectree.format.fingerprint import check_fingerprint
 from vectree.format.id_keys import decode_keys, id_keys
 from vectree.format.object_keys import (
@@ -114,7 +115,11 @@ class _Checker:
                 if keys is not None and len(keys) != int(count):
                     bad.append(f"version {v}: buckets/{fp}.arrow holds {len(keys)} rows, the index says {int(count)}")
                 span = index.bucket_spans[n] if index.bucket_spans is not None else None
-                if keys is not None and span is not None:  # what a ranged read of its ids and vectors gets
+                if keys is not None and isinstance(span, CodeSpan):  # what a two-phase read gets: codes, chunks
+                    problem = code_file_problem(self.store.get(bucket_key(fp)), span, int(count), dim)
+                    if problem:
+                        bad.append(f"version {v}: buckets/{fp}.arrow: {problem}")
+                elif keys is not None and span is not None:  # what a ranged read of its ids and vectors gets
                     got = self.store.get_range(bucket_key(fp), span.start, span.end)
                     if hashlib.sha256(got).digest() != span.digest:
                         bad.append(f"version {v}: buckets/{fp}.arrow: its id and vector span does not match the index")

@@ -4,7 +4,8 @@ The same format holds the tree's buckets (``buckets/``) and the unindexed tail (
 immutable and named by its fingerprint; :func:`decode_rows` checks the fingerprint before decoding.
 Arrow IPC is read zero-copy, so a decoded bucket's vectors are a view on the fetched bytes. The byte span
 of a bucket's id and vector columns (what a plain search reads, with one ranged GET from S3) is recorded
-in the index when the bucket is written: :mod:`vectree.format.spans`.
+in the index when the bucket is written: :mod:`vectree.format.spans`; a bucket with codes records its code
+span and vector chunks instead (:mod:`vectree.format.codespans`).
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ def rows_to_table(
     meta = {"vectree.format": str(FORMAT_VERSION), "vectree.dim": str(dim)}
     if codes is not None:
         from vectree.format.codes import CODES, int8_codes, rabitq_codes
+        from vectree.format.codespans import coded_columns_meta
 
         if codes not in CODES:
             raise ValueError(f"unknown codes {codes!r}: choose one of {CODES}")
@@ -174,8 +176,11 @@ def rows_to_table(
                 "vectree.code_lo": base64.b64encode(lo.tobytes()).decode(),
                 "vectree.code_scale": base64.b64encode(scale.tobytes()).decode(),
             }
-        columns["code"] = pa.FixedSizeListArray.from_arrays(numeric_array(c, pa.uint8()), c.shape[1])
-        meta.update({"vectree.codes": codes, **params})
+        # ids, squared norms and codes before the vectors: the file's prefix is its code span (format/codespans.py)
+        sq, chunks = coded_columns_meta(vec)
+        code_col = pa.FixedSizeListArray.from_arrays(numeric_array(c, pa.uint8()), c.shape[1])
+        columns = {"id": columns.pop("id"), "sqnorm": numeric_array(sq, pa.float32()), "code": code_col, **columns}
+        meta.update({"vectree.codes": codes, **params, **chunks})
     table = pa.table(columns)
     if write_id:
         meta["vectree.write"] = write_id

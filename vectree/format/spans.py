@@ -10,8 +10,9 @@ records, at write time, that span, where each column sits in it, and the sha256 
 Spans are stored per bucket in the index (:class:`vectree.index.index.Index`, field
 ``bucket_spans``; see :func:`pack_spans`): a reader that has the index can fetch the probed buckets'
 spans with no footer read first. Only buckets of the plain shape get a span: int ids, no labels
-(a search returns them), no int8 codes (the quantized scan reads them); others, and every bucket of
-an index written before spans existed, are read whole, as before.
+(a search returns them), no codes (a bucket with codes records a code span instead,
+:mod:`vectree.format.codespans`); others, and every bucket of an index written before spans existed,
+are read whole, as before.
 
 Array layout of ``bucket_spans`` (int64, one row per bucket, -1 in ``start`` for "no span")::
 
@@ -124,7 +125,7 @@ def rows_from_span(
     return Rows(ids=ids, vectors=vectors.reshape(n, dim))
 
 
-def pack_spans(spans: list[ColumnSpan | None]) -> tuple[np.ndarray, np.ndarray]:
+def pack_spans(spans: list[object]) -> tuple[np.ndarray, np.ndarray]:
     """Spans as the index stores them: ``(bucket_spans, bucket_span_digests)`` arrays (see the module).
 
     >>> s = ColumnSpan(8, 40, 0, 8, 4, bytes(32)); a, d = pack_spans([s, None]); unpack_spans(a, d) == [s, None]
@@ -133,7 +134,7 @@ def pack_spans(spans: list[ColumnSpan | None]) -> tuple[np.ndarray, np.ndarray]:
     table = np.full((len(spans), SPAN_FIELDS), -1, np.int64)
     digests = np.zeros((len(spans), 32), np.uint8)
     for i, s in enumerate(spans):
-        if s is not None:
+        if isinstance(s, ColumnSpan):  # (a bucket with codes records a code span: format/codespans.py)
             table[i] = (s.start, s.end, s.id_offset, s.vector_offset, s.vector_width)
             digests[i] = np.frombuffer(s.digest, np.uint8)
     return table, digests

@@ -29,9 +29,10 @@ from vectree.errors import CorruptionError, InvalidInputError
 from vectree.format.arrays import int_values, numeric_array
 from vectree.format.bucket import Rows, encode_rows, rows_to_table, table_to_rows
 from vectree.format.codes import CODES
+from vectree.format.codespans import bucket_span
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import bucket_key, idmap_key, index_key
-from vectree.format.spans import ColumnSpan, column_span
+from vectree.format.spans import ColumnSpan
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.centers import center_norms, nearest_center, refine_centers
 from vectree.index.grouped import GROUPED_MIN_CENTERS, GroupedCenters
@@ -418,7 +419,7 @@ def build_index(
         fingerprints = [""] * n_buckets
         counts = np.zeros(n_buckets, dtype=np.int64)
         stats: list[dict | None] = [None] * n_buckets
-        spans: list[ColumnSpan | None] = [None] * n_buckets
+        spans: list = [None] * n_buckets  # ColumnSpan, CodeSpan (buckets with codes) or None
         bucket_centers = np.zeros((n_buckets, dim), np.float32) if wants_bucket_centers(routing, settings) else None
         written = 0
         group_rows = max(1, _GROUP_BYTES // row_bytes)
@@ -434,7 +435,7 @@ def build_index(
                 data, fp = encode_rows(rows, dtype=config.vector_dtype, label_type=label_type, codes=config.codes)
                 pending.append((bucket_key(fp), data))
                 fingerprints[bucket], counts[bucket] = fp, len(rows)
-                stats[bucket], spans[bucket] = bucket_stats(rows), column_span(data)
+                stats[bucket], spans[bucket] = bucket_stats(rows), bucket_span(data)
                 if bucket_centers is not None:
                     bucket_centers[bucket] = rows.vectors.mean(0)
                 written += len(rows)

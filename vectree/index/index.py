@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from vectree.errors import CorruptionError
+from vectree.format.codespans import CodeSpan, pack_code_spans, unpack_code_spans
 from vectree.format.fingerprint import check_fingerprint, fingerprint
 from vectree.format.spans import ColumnSpan, pack_spans, unpack_spans
 from vectree.index.bucketstats import STATS_FORMAT, check_stats
@@ -26,6 +27,7 @@ from vectree.index.tree import Tree
 
 INDEX_FORMAT = 1
 _SPAN_ARRAYS = ("bucket_spans", "bucket_span_digests")
+_CODE_SPAN_ARRAYS = ("bucket_code_spans", "bucket_code_span_digests")
 _SHORTLIST_MAX_QUERIES = 16
 # from this many centers a batch too is ranked one query at a time by the compiled ranking, whose
 # projected bounds read few centers in full: the product with every center (and the argpartition of
@@ -50,9 +52,10 @@ class Index:
     # per bucket: what its rows' id, label and metadata fields hold (:mod:`vectree.index.bucketstats`), None
     # for a bucket without them; the whole list None in indexes built before statistics were stored
     bucket_stats: list[dict | None] | None = None
-    # per bucket: the byte span of its id and vector columns (:mod:`vectree.format.spans`), None for a bucket
-    # read whole; the whole list None in indexes written before spans were recorded
-    bucket_spans: list[ColumnSpan | None] | None = None
+    # per bucket: the byte span of its id and vector columns (:mod:`vectree.format.spans`), or of a bucket
+    # with codes its code span (:mod:`vectree.format.codespans`), None for a bucket read whole; the whole
+    # list None in indexes written before spans were recorded
+    bucket_spans: list[ColumnSpan | CodeSpan | None] | None = None
     raw: bytes | None = field(default=None, repr=False, compare=False)  # the bytes it was read from or written as
 
     @property
@@ -164,6 +167,11 @@ class Index:
                 }
             ),
             **({} if self.bucket_spans is None else dict(zip(_SPAN_ARRAYS, pack_spans(self.bucket_spans)))),
+            **(
+                dict(zip(_CODE_SPAN_ARRAYS, pack_code_spans(self.bucket_spans)))
+                if self.bucket_spans is not None and any(isinstance(s, CodeSpan) for s in self.bucket_spans)
+                else {}
+            ),
         )
         data = buf.getvalue()
         self.raw = data
@@ -212,10 +220,15 @@ class Index:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
 
 
-def _spans(z: np.lib.npyio.NpzFile) -> list[ColumnSpan | None] | None:
+def _spans(z: np.lib.npyio.NpzFile) -> list[ColumnSpan | CodeSpan | None] | None:
     if _SPAN_ARRAYS[0] not in z.files:
         return None
-    spans = unpack_spans(z[_SPAN_ARRAYS[0]], z[_SPAN_ARRAYS[1]])
+    spans: list = unpack_spans(z[_SPAN_ARRAYS[0]], z[_SPAN_ARRAYS[1]])
+    if _CODE_SPAN_ARRAYS[0] in z.files:  # buckets with codes (indexes written before them have none)
+        coded = unpack_code_spans(z[_CODE_SPAN_ARRAYS[0]], z[_CODE_SPAN_ARRAYS[1]])
+        if len(coded) != len(spans):
+            raise CorruptionError(f"the index records {len(coded)} code spans for {len(spans)} buckets")
+        spans = [c if c is not None else s for s, c in zip(spans, coded)]
     if len(spans) != len(z["bucket_fingerprints"]):
         raise CorruptionError(
             f"the index records {len(spans)} bucket spans for {len(z['bucket_fingerprints'])} buckets"

@@ -109,10 +109,12 @@ class LocalStore(ObjectStore):
         except (OSError, ValueError) as exc:
             raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
 
-    def read_into(self, key: str, start: int, out: Any) -> int:
+    def read_into(self, key: str, start: int, out: Any, random_access: bool = False) -> int:
         """Read the object's bytes from ``start`` into ``out`` (writable, ``len(out)`` bytes): a caller that
         owns the memory (a read cache's slab) gets one copy of the file, not two. Returns the bytes read
-        (fewer than ``len(out)``: the file ends sooner)."""
+        (fewer than ``len(out)``: the file ends sooner). ``random_access``: the caller reads a part of the
+        file, so the kernel reads that range at once and no further (``POSIX_FADV_RANDOM`` and
+        ``WILLNEED``; a cold read of a file's prefix otherwise brought in most of the rest)."""
         view = memoryview(out).cast("B")
         try:
             fd = os.open(self._file(key), os.O_RDONLY)
@@ -121,6 +123,11 @@ class LocalStore(ObjectStore):
         except OSError as exc:
             raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
         try:
+            if random_access and hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # this descriptor's readahead only
+                # ... and the range asked for at once: without it, a random-mode read of a large range went
+                # a page at a time (a 200 KB code span: 8 ms against 1 ms, measured)
+                os.posix_fadvise(fd, start, len(view), os.POSIX_FADV_WILLNEED)
             done = 0
             while done < len(view):
                 got = os.preadv(fd, [view[done:]], start + done)
@@ -128,6 +135,43 @@ class LocalStore(ObjectStore):
                     break
                 done += got
             return done
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+        finally:
+            os.close(fd)
+
+    def read_parts(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytearray]:
+        """The bytes ``[start, end)`` of each range of one object, read through one descriptor with no
+        readahead (``POSIX_FADV_RANDOM``), every range asked for first (``POSIX_FADV_WILLNEED``: the disk
+        serves them in parallel): a few small parts of a file, as a two-phase search reads them.
+        A part is shorter than asked where the file ends sooner.
+
+        >>> import tempfile; store = LocalStore(tempfile.mkdtemp()); store.put("a", b"0123456789")
+        >>> store.read_parts("a", [(1, 3), (8, 12)])
+        [bytearray(b'12'), bytearray(b'89')]
+        """
+        try:
+            fd = os.open(self._file(key), os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+        try:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+                for start, end in ranges:  # every part asked of the disk at once, then read in order
+                    os.posix_fadvise(fd, start, max(0, end - start), os.POSIX_FADV_WILLNEED)
+            out = []
+            for start, end in ranges:
+                buf = bytearray(max(0, end - start))
+                done = 0
+                while done < len(buf):
+                    got = os.preadv(fd, [memoryview(buf)[done:]], start + done)
+                    if not got:
+                        break
+                    done += got
+                out.append(buf if done == len(buf) else buf[:done])
+            return out
         except OSError as exc:
             raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
         finally:
