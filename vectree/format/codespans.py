@@ -210,7 +210,7 @@ def code_file_problem(data: bytes | memoryview, span: CodeSpan, n: int, dim: int
     >>> data, _ = encode_rows(Rows(ids=np.arange(9), vectors=np.ones((9, 600), np.float32)), codes="int8")
     >>> span = code_span(data); bad = bytearray(data); bad[span.end + 9 * 2400 - 1] ^= 1
     >>> code_file_problem(data, span, 9, 600), code_file_problem(bytes(bad), span, 9, 600)
-    (None, 'vector chunk 1 does not match its digest')
+    (None, 'vector chunk 8 does not match its digest')
     """
     try:
         coded = rows_from_code_span(memoryview(data)[: span.end], span, n, dim)
