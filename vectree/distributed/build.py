@@ -227,6 +227,8 @@ def build(
             if hi > lo:
                 jobs.append(remote["sample"].remote(sh, wanted[lo:hi] - sh.offset, dim, metric, source_options, fields))
         sample = np.concatenate(_get(jobs))
+        if cfg.vector_dtype == "float16":  # held at the stored precision, as a local build holds it: the same fit
+            sample = sample.astype(np.float16)
         routing = fit_routing(sample, total, cfg, settings)
         del sample
         t1 = time.perf_counter()
