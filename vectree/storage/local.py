@@ -109,6 +109,15 @@ class LocalStore(ObjectStore):
         except (OSError, ValueError) as exc:
             raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
 
+    def _open_fd(self, key: str) -> int:
+        """A read-only descriptor on the object's file (the caller closes it)."""
+        try:
+            return os.open(self._file(key), os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+
     def read_into(self, key: str, start: int, out: Any, random_access: bool = False) -> int:
         """Read the object's bytes from ``start`` into ``out`` (writable, ``len(out)`` bytes): a caller that
         owns the memory (a read cache's slab) gets one copy of the file, not two. Returns the bytes read
@@ -116,12 +125,7 @@ class LocalStore(ObjectStore):
         file, so the kernel reads that range at once and no further (``POSIX_FADV_RANDOM`` and
         ``WILLNEED``; a cold read of a file's prefix otherwise brought in most of the rest)."""
         view = memoryview(out).cast("B")
-        try:
-            fd = os.open(self._file(key), os.O_RDONLY)
-        except FileNotFoundError:
-            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
-        except OSError as exc:
-            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+        fd = self._open_fd(key)
         try:
             if random_access and hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # this descriptor's readahead only
@@ -150,12 +154,7 @@ class LocalStore(ObjectStore):
         >>> store.read_parts("a", [(1, 3), (8, 12)])
         [bytearray(b'12'), bytearray(b'89')]
         """
-        try:
-            fd = os.open(self._file(key), os.O_RDONLY)
-        except FileNotFoundError:
-            raise NotFoundError(f"object {key!r} not found in {self.url}") from None
-        except OSError as exc:
-            raise StorageError(f"cannot read {key!r} in {self.url}: {exc}") from exc
+        fd = self._open_fd(key)
         try:
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
