@@ -85,3 +85,34 @@ def test_the_tail_and_the_tombstones_come_with_the_buckets(s3_server):
     reader = vectree.open_collection(url, storage_options=opts)
     assert reader.search(x[0], k=1, probes=3).ids.tolist() == [[5000]]
     assert reader.store.round_trips == 2
+
+
+def test_an_index_larger_than_the_read_cache_is_not_read_again(built):
+    url, opts, x, _ = built
+    probe = vectree.open_collection(url, storage_options=opts)
+    index_bytes = len(probe.store.get(LATEST_INDEX))
+    # a read cache smaller than the index: the index read with the pointer is held by the reader itself
+    reader = vectree.open_collection(url, storage_options=opts, cache_bytes=index_bytes // 2)
+    found = reader.search(x[7], k=10, probes=4)
+    first = reader.store.stats()
+    assert first["round_trips"] == 2
+    assert first["bytes_read"] < index_bytes * 2  # the index crossed the wire once
+    reader.store.reset_stats()
+    again = reader.search(x[7], k=10, probes=4)
+    assert reader.store.stats()["bytes_read"] < index_bytes  # buckets again (the cache is small), not the index
+    np.testing.assert_array_equal(found.ids, again.ids)
+    np.testing.assert_array_equal(found.ids, probe.search(x[7], k=10, probes=4).ids)
+
+
+def test_a_commit_that_keeps_the_index_does_not_read_it_again(built):
+    url, opts, x, _ = built
+    probe = vectree.open_collection(url, storage_options=opts)
+    index_bytes = len(probe.store.get(LATEST_INDEX))
+    writer = vectree.open_collection(url, storage_options=opts, cache_bytes=index_bytes // 2)
+    writer.search(x[7], k=10, probes=4)
+    writer.store.reset_stats()
+    writer.add(x[:1] + 100.0, ids=np.array([10_000]))  # the tail grows; the index stays
+    found = writer.search(x[0] + 100.0, k=1, probes=4)
+    assert found.ids[0, 0] == 10_000
+    assert writer.store.stats()["bytes_read"] < index_bytes
+    writer.delete(np.array([10_000]))

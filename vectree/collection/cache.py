@@ -212,6 +212,26 @@ class ObjectCache:
         for holder in holders:
             holder.drop_fp(fp)  # type: ignore[attr-defined]
 
+    def was_checked(self, name: str, ident: object) -> bool:
+        """Whether object part ``name`` (a fingerprint, or one with a suffix such as ``#span``) was hashed
+        and matched while its file was ``ident`` (the store's identity of a local file; None: never trusted)."""
+        return ident is not None and self._checked.get(name) == ident
+
+    def mark_checked(self, name: str, ident: object) -> None:
+        """Record that ``name`` matched its digest while its file is ``ident`` (None: nothing is recorded)."""
+        if ident is not None:
+            self._checked[name] = ident
+
+    def checked_parts(self, name: str, ident: object) -> set[int] | None:
+        """The parts of ``name`` (e.g. vector chunks) hashed while its file is ``ident``: a set the caller adds
+        to as it checks more, started afresh when the file changed; None without an identity (check every one)."""
+        if ident is None:
+            return None
+        seen = self._checked.get(name)
+        if not (isinstance(seen, tuple) and seen[0] == ident):
+            self._checked[name] = seen = (ident, set())
+        return seen[1]
+
     @property
     def known_layouts(self) -> int:
         """Files whose array offsets are recorded (a re-read of one after eviction skips Arrow): decoded whole
@@ -334,7 +354,7 @@ class ObjectCache:
     def _decode_whole(self, fp: str, folder: str, data: bytes | memoryview, ident: object, done: dict) -> None:
         """Decode a whole bucket or segment file (checked by its fingerprint unless ``ident`` says it was); cache it."""
         data, slab = self.arena.copy_in(data, fp)  # (the store's buffer goes once decoded from the copy)
-        known = ident is not None and self._checked.get(fp) == ident
+        known = self.was_checked(fp, ident)
         layout = self._layouts.get(fp) if known else None
         if layout is not None:  # the same file as last time: its arrays are where they were
             rows = rows_from_layout(data, layout)
@@ -342,8 +362,7 @@ class ObjectCache:
             rows, layout = decode_rows_with_layout(data, None if known else fp, what=folder[:-1])
             if ident is not None and layout is not None:
                 self._layouts[fp] = layout
-        if ident is not None:
-            self._checked[fp] = ident
+        self.mark_checked(fp, ident)
         block = Block(fp, rows, id_keys(rows.ids), data=data, slab=slab)
         if self.l2 is not None and folder == BUCKETS:
             block.scan = block.scan_block(self.l2)
@@ -398,13 +417,12 @@ class ObjectCache:
                     "id and vector columns its index records. Restore the object from a backup or rebuild the "
                     "collection; `vectree verify` lists every damaged object."
                 )
-            if ident is None or self._checked.get(fp + "#span") != ident:
+            if not self.was_checked(fp + "#span", ident):
                 check_span(data, span, f"bucket {fp}")
         except BaseException:
             self.arena.release(slab, fp, aligned_size(span.nbytes))
             raise
-        if ident is not None:
-            self._checked[fp + "#span"] = ident
+        self.mark_checked(fp + "#span", ident)
         return data, slab
 
     def _evicted(self, key: str, value: object) -> None:

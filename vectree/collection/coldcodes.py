@@ -120,10 +120,9 @@ def _read_code_spans(snap: Snapshot, fps: list[str]) -> list[CodeBlock]:
                     "records. Restore the object from a backup or rebuild the collection; `vectree verify` "
                     "lists every damaged object."
                 )
-            if ident is None or cache._checked.get(fps[i] + CODES_SUFFIX) != ident:
+            if not cache.was_checked(fps[i] + CODES_SUFFIX, ident):
                 check_code_span(buf, span, f"bucket {fps[i]}")
-                if ident is not None:
-                    cache._checked[fps[i] + CODES_SUFFIX] = ident
+                cache.mark_checked(fps[i] + CODES_SUFFIX, ident)
             return buf
 
         datas = list(io_pool().map(one, range(len(fps)))) if len(fps) > 1 else [one(0)]
@@ -180,16 +179,11 @@ def _read_chunks(snap: Snapshot, blocks: list[CodeBlock], wanted: list[tuple[int
 
     items = [ranges(r) for r in runs]
 
-    checked = snap.cache._checked
     idents = {}
     if hasattr(store, "read_parts"):  # a local file: each chunk hashed once while it stays the same file
         for b in {r[0] for r in runs}:
             fp = blocks[b].fingerprint
-            ident = store.identity(rows_key(BUCKETS, fp))
-            seen = checked.get(fp + CHUNKS_SUFFIX)
-            if ident is not None and (seen is None or seen[0] != ident):
-                checked[fp + CHUNKS_SUFFIX] = seen = (ident, set())
-            idents[b] = seen[1] if ident is not None else None
+            idents[b] = snap.cache.checked_parts(fp + CHUNKS_SUFFIX, store.identity(rows_key(BUCKETS, fp)))
 
     def split(i: int, data: object) -> list[np.ndarray]:
         b, first, last = runs[i]

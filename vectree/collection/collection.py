@@ -55,10 +55,12 @@ class Collection(Writes):
     [[13]]
     """
 
-    def __init__(self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, pinned: bool = False) -> None:
+    def __init__(
+        self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, pinned: bool = False, index: Index | None = None
+    ) -> None:
         self.store = store
         self._cache = cache
-        self._snapshot = Snapshot(store, manifest, cache)
+        self._snapshot = Snapshot(store, manifest, cache, index=index)
         self._pinned = pinned
         self.skipped_versions: tuple[str, ...] = ()  # newer versions open_collection could not read, and why
         # opened from the _latest pointer: the checks (under way) that it named the newest version, whole;
@@ -87,7 +89,7 @@ class Collection(Writes):
             found = pending()
             if found is not None:
                 manifest, skipped = found
-                self._snapshot = Snapshot(self.store, manifest, self._cache)
+                self._snapshot = self._snapshot.following(manifest)
                 self.skipped_versions = skipped
             self._pending = None
             return found is not None
@@ -194,7 +196,7 @@ class Collection(Writes):
         snap = self._snap
         newest = newest_manifest(self.store, snap.manifest)
         if newest is not None and newest.version > snap.manifest.version:
-            snap = Snapshot(self.store, newest, self._cache)
+            snap = snap.following(newest)
             if prepare:
                 prepare_snapshot(snap)
         elif prepare and snap.written and not snap.prepared:  # this object's own last write

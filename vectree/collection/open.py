@@ -186,6 +186,7 @@ def _from_pointer(
         return None
     manifest, manifest_data, index_data = found
     cache = _object_cache(store, cache_bytes, cache_dir, cache_dir_bytes, manifest.settings["metric"], cache_slab_bytes)
+    index = None
     if index_data is not None and manifest.index is not None:
         try:
             index = Index.from_bytes(index_data, manifest.index)
@@ -196,7 +197,9 @@ def _from_pointer(
         else:
             cache.register_spans(index)
             cache.lru.put(index_key(manifest.index), index, len(index_data) + 256)
-    col = Collection(store, manifest, cache)
+    # the first snapshot holds the index itself: an index larger than the read cache was dropped by the put
+    # above and read again by the first query (one more round trip, and its bytes again)
+    col = Collection(store, manifest, cache, index=index)
     v = manifest.version
 
     def stored_as_copied() -> bool:

@@ -23,13 +23,23 @@ from vectree.storage.base import ObjectStore
 class Snapshot:
     """Read access to one version."""
 
-    def __init__(self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, written: bool = False) -> None:
+    def __init__(
+        self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, written: bool = False, index: Index | None = None
+    ) -> None:
         self.store = store
         self.manifest = manifest
         self.cache = cache
+        if index is not None:  # read with the pointer: held here, not only in the read cache (it may not fit there)
+            self.__dict__["index"] = index
         self._dead: dict[str, np.ndarray | None] = {}
         self.prepared = False  # set by vectree.collection.prepare once its shared per-version work is made
         self.written = written  # made by this process's own commit (not found by a refresh)
+
+    def following(self, manifest: Manifest, written: bool = False) -> Snapshot:
+        """The snapshot of a later ``manifest`` of the same collection: the index is shared when it did not
+        change (decoded once, whatever the read cache can hold)."""
+        same = manifest.index is not None and manifest.index == self.manifest.index and "index" in self.__dict__
+        return Snapshot(self.store, manifest, self.cache, written=written, index=self.index if same else None)
 
     @cached_property
     def index(self) -> Index | None:

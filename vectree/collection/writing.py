@@ -76,7 +76,7 @@ class Writes:
         for attempt in range(_COMMIT_ATTEMPTS):
             new = base.next(operation, **make(base))
             if try_commit(self.store, new, self._index_bytes(new.index), index_changed=new.index != base.index):
-                self._snap = Snapshot(self.store, new, self._cache, written=True)
+                self._snap = self._snap.following(new, written=True)
                 log.info("committed version %d (%s)", new.version, operation)
                 return new.version
             if not rebase:
@@ -116,7 +116,7 @@ class Writes:
         land or none does. A call that fails removes the segments it wrote.
         """
         base = self.refresh(prepare=False).manifest if not self._pinned else self.manifest
-        base_snap = Snapshot(self.store, base, self._cache)
+        base_snap = self._snap.following(base)
         segments: list[SegmentRef] = []
         written: list[str] = []
         seen = np.empty(0, np.int64)  # sorted keys of the batches so far
@@ -176,7 +176,7 @@ class Writes:
                         "another writer assigned automatic ids at the same time; add again or pass ids="
                     )
                 if b.version != base.version:
-                    refuse_existing(Snapshot(self.store, b, self._cache), seen)
+                    refuse_existing(self._snap.following(b), seen)
                 return {
                     "segments": b.segments + tuple(segments),
                     "settings": {**b.settings, **{k: settings[k] for k in ("id_type", "label_type", "has_metadata")}},
@@ -207,7 +207,7 @@ class Writes:
                 part = keywords.finish_delta(self.store, kw, base.version, settings["id_type"], written)
 
             def make(b: Manifest) -> dict[str, Any]:
-                snap = Snapshot(self.store, b, self._cache)
+                snap = self._snap.following(b)
                 where = snap.locate(keys)
                 tomb, changed = add_tombstones(snap, keys, where)
                 changes = {
@@ -234,7 +234,7 @@ class Writes:
         keys = id_keys(arr)
 
         def make(b: Manifest) -> dict[str, Any]:
-            snap = Snapshot(self.store, b, self._cache)
+            snap = self._snap.following(b)
             where = snap.locate(keys)
             if (where == "").any() and not missing_ok:
                 raise NotFoundError(
@@ -269,7 +269,7 @@ class Writes:
         """Fit the projection and tree on every live row and write the buckets (a full rebuild)."""
         base = self.refresh(prepare=False).manifest
         cfg = config or self.index_config
-        snap = Snapshot(self.store, base, self._cache)
+        snap = self._snap.following(base)
         result = _merge_keywords(snap, maintenance.build(snap, cfg, progress, workdir))
         version = self._commit("build", lambda b: _only_on(b, base, result), rebase=False)
         release_freed_memory()  # the build's arrays, freed: not resident under the cache queries fill next
@@ -285,7 +285,7 @@ class Writes:
         if keep_tail_rows < 0:
             raise InvalidInputError(f"keep_tail_rows must be >= 0, got {keep_tail_rows}")
         base = self.refresh(prepare=False).manifest
-        snap = Snapshot(self.store, base, self._cache)
+        snap = self._snap.following(base)
         if snap.index is None or maintenance.needs_rebuild(snap):
             result = _merge_keywords(snap, maintenance.build(snap, self.index_config, progress, workdir))
             return self._commit("compact", lambda b: _only_on(b, base, result), rebase=False)

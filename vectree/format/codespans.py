@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 
 from vectree.errors import CorruptionError
+from vectree.format.spans import offset_in, single_batch
 
 CODE_SPAN_FIELDS = 8
 CHUNK_BYTES = 4096  # vector bytes a chunk holds, about: a disk page (measured: 16 KiB read 2x the bytes on arXiv)
@@ -99,22 +100,15 @@ class CodeSpan:
 
 
 def _at(base: int, size: int, buf: pa.Buffer | None) -> int | None:
-    if buf is None:
-        return None
-    at = buf.address - base
-    return at if at >= 0 and at + buf.size <= size else None
+    return None if buf is None else offset_in(base, size, buf.address, buf.size)
 
 
 def code_span(data: bytes | memoryview) -> CodeSpan | None:
     """The code span of an encoded bucket file, or None when it has none (no codes, or an older layout)."""
-    reader = pa.ipc.open_file(pa.py_buffer(data))
-    if reader.num_record_batches != 1:
+    batch = single_batch(data)
+    if batch is None or batch.schema.names[:4] != ["id", "sqnorm", "code", "vector"]:
         return None
-    batch = reader.get_batch(0)
-    names = batch.schema.names
-    if names[:4] != ["id", "sqnorm", "code", "vector"] or batch.schema.field("id").type != pa.int64():
-        return None
-    if batch.num_rows == 0 or batch.column(0).null_count or b"vectree.chunk_rows" not in batch.schema.metadata:
+    if b"vectree.chunk_rows" not in (batch.schema.metadata or {}):
         return None
     view = np.frombuffer(data, np.uint8)
     base, size = view.ctypes.data, len(view)

@@ -60,20 +60,35 @@ class ColumnSpan:
         return self.end - self.start
 
 
-def _offset(base: int, size: int, arr: np.ndarray) -> int | None:
-    at = arr.ctypes.data - base
-    return at if at >= 0 and at + arr.nbytes <= size else None
+def offset_in(base: int, size: int, address: int, nbytes: int) -> int | None:
+    """Where memory at ``address`` (``nbytes`` long) sits in a buffer at ``base`` of ``size`` bytes; None
+    when it is not inside it (Arrow copied it elsewhere: no span)."""
+    at = address - base
+    return at if at >= 0 and at + nbytes <= size else None
 
 
-def column_span(data: bytes | memoryview) -> ColumnSpan | None:
-    """The span of an encoded bucket file's id and vector columns, or None when it has none (see the module)."""
+def single_batch(data: bytes | memoryview) -> pa.RecordBatch | None:
+    """The one record batch of an encoded bucket file when its rows can have a span: one batch, at least
+    one row, ids first as int64 without nulls; None otherwise."""
     reader = pa.ipc.open_file(pa.py_buffer(data))
     if reader.num_record_batches != 1:
         return None
     batch = reader.get_batch(0)
-    if not set(batch.schema.names) <= _SEARCH_COLUMNS or batch.schema.field("id").type != pa.int64():
+    if batch.schema.names[:1] != ["id"] or batch.schema.field("id").type != pa.int64():
         return None
     if batch.num_rows == 0 or batch.column(0).null_count:
+        return None
+    return batch
+
+
+def _offset(base: int, size: int, arr: np.ndarray) -> int | None:
+    return offset_in(base, size, arr.ctypes.data, arr.nbytes)
+
+
+def column_span(data: bytes | memoryview) -> ColumnSpan | None:
+    """The span of an encoded bucket file's id and vector columns, or None when it has none (see the module)."""
+    batch = single_batch(data)
+    if batch is None or not set(batch.schema.names) <= _SEARCH_COLUMNS:
         return None
     view = np.frombuffer(data, np.uint8)
     base = view.ctypes.data
