@@ -56,7 +56,12 @@ class Collection(Writes):
     """
 
     def __init__(
-        self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, pinned: bool = False, index: Index | None = None
+        self,
+        store: ObjectStore,
+        manifest: Manifest,
+        cache: ObjectCache,
+        pinned: bool = False,
+        index: Index | None = None,
     ) -> None:
         self.store = store
         self._cache = cache

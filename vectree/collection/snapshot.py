@@ -24,7 +24,12 @@ class Snapshot:
     """Read access to one version."""
 
     def __init__(
-        self, store: ObjectStore, manifest: Manifest, cache: ObjectCache, written: bool = False, index: Index | None = None
+        self,
+        store: ObjectStore,
+        manifest: Manifest,
+        cache: ObjectCache,
+        written: bool = False,
+        index: Index | None = None,
     ) -> None:
         self.store = store
         self.manifest = manifest
