@@ -44,7 +44,9 @@ def test_an_old_collection_answers_as_it_did(tmp_path):
     np.testing.assert_array_equal(np.asarray(got.ids).astype(str), expected["probe3_ids"])
     exact = col.search(expected["queries"], k=5, exact=True)
     np.testing.assert_array_equal(np.asarray(exact.ids).astype(str), expected["exact_ids"])
-    np.testing.assert_allclose(exact.distances, expected["exact_distances"], rtol=1e-6)
+    # float32 sums in the order of this CPU's -march=native kernel, the file having been written on another one
+    # (7.9e-6 relative seen on an AMD EPYC without AVX-512): float32 precision, not bit equality
+    np.testing.assert_allclose(exact.distances, expected["exact_distances"], rtol=3e-5)
     assert col.get(["r5", "r600"]).labels.tolist() == [2, 0]
     assert col.get_attachment("note") == b"written before issue 15"
 

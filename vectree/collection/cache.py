@@ -34,9 +34,10 @@ import numpy as np
 
 from vectree._native import _scan, as_float32
 from vectree.collection.arena import Arena, aligned_size
+from vectree.collection.spanmap import SpanMap
 from vectree.errors import CorruptionError
 from vectree.format.bucket import Layout, Rows, decode_rows_with_layout, rows_from_layout
-from vectree.format.codespans import CodeSpan
+from vectree.format.codespans import StoredSpans
 from vectree.format.id_keys import id_keys
 from vectree.format.object_keys import BUCKETS, rows_key
 from vectree.format.spans import ColumnSpan, check_span, rows_from_span
@@ -188,9 +189,9 @@ class ObjectCache:
         self._flight_lock = threading.Lock()
         self._in_flight: dict[str, Future] = {}  # key -> the one fetch of it under way
         # bucket fingerprint -> (its id and vector span, rows, dim), from the indexes read: ranged reads of them
-        self.spans: dict[str, tuple[ColumnSpan, int, int]] = {}
+        self.spans = SpanMap(StoredSpans.COLUMN)
         # the same for buckets with codes: their code spans (two-phase reads, vectree/collection/coldcodes.py)
-        self.code_spans: dict[str, tuple[CodeSpan, int, int]] = {}
+        self.code_spans = SpanMap(StoredSpans.CODE)
         self.fetches = 0  # objects fetched and decoded (a wait on another thread's fetch is not one)
         self.moves = 0  # blocks copied out of a sparse slab
         # values derived from several immutable objects, by a key naming them (e.g. the tail's key table);
@@ -252,15 +253,11 @@ class ObjectCache:
 
     def register_spans(self, index: object) -> None:
         """Remember where the buckets of ``index`` keep their id and vector columns (an index without spans: none)."""
-        spans = getattr(index, "bucket_spans", None)
-        if spans is None:
+        if getattr(index, "bucket_spans", None) is None:
             return
         dim = int(index.projection.mean.shape[0]) - (1 if index.projection.augment_norm else 0)  # (dot: +1)
-        for fp, span, n in zip(index.bucket_fingerprints, spans, index.bucket_rows.tolist()):
-            if isinstance(span, CodeSpan) and fp:
-                self.code_spans[fp] = (span, int(n), dim)
-            elif span is not None and fp:
-                self.spans[fp] = (span, int(n), dim)
+        self.spans.add(index, dim)
+        self.code_spans.add(index, dim)
 
     def _claim(
         self, keys: list[str], vectors_only: bool = True

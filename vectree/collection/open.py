@@ -189,7 +189,7 @@ def _from_pointer(
     index = None
     if index_data is not None and manifest.index is not None:
         try:
-            index = Index.from_bytes(index_data, manifest.index)
+            index = Index.from_bytes(index_data)  # (read_pointer checked its fingerprint)
         except CorruptionError as exc:  # read it from its own object instead
             log.warning(
                 "%s: the index read with _latest is damaged (%s); reading index/%s", store.url, exc, manifest.index

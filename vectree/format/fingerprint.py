@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numpy as np
+
 from vectree.errors import CorruptionError
 
 FINGERPRINT_ALGORITHM = "sha256"  # a strong hash, and with CPU SHA extensions ~2.5x faster than blake2b here
@@ -35,3 +37,33 @@ def check_fingerprint(data: bytes | memoryview, expected: str, what: str) -> Non
             f"({len(data)} bytes read). Restore the object from a backup or rebuild the collection; "
             "`vectree verify` lists every damaged object."
         )
+
+
+def pack_fingerprints(fingerprints: list[str]) -> np.ndarray:
+    """Hex fingerprints as a (n, 32) uint8 array of their digests, all zeros for "" (no object).
+
+    An eighth of the bytes of the same strings as a numpy unicode array, which holds 4 bytes a
+    character: an index of 41,000 buckets carried 10 MB of fingerprints that way.
+
+    >>> packed = pack_fingerprints([fingerprint(b"a"), ""])
+    >>> packed.shape, unpack_fingerprints(packed) == [fingerprint(b"a"), ""]
+    ((2, 32), True)
+    """
+    out = np.zeros((len(fingerprints), FINGERPRINT_HEX_LEN // 2), dtype=np.uint8)
+    for i, fp in enumerate(fingerprints):
+        if fp:
+            if not is_fingerprint(fp):
+                raise ValueError(f"{fp[:80]!r} is not a fingerprint (64 lowercase hex digits)")
+            out[i] = np.frombuffer(bytes.fromhex(fp), dtype=np.uint8)
+    return out
+
+
+def unpack_fingerprints(packed: np.ndarray) -> list[str]:
+    """The hex fingerprints of :func:`pack_fingerprints`' array ("" where a row is all zeros)."""
+    packed = np.ascontiguousarray(packed, dtype=np.uint8)
+    if packed.ndim != 2 or packed.shape[1] != FINGERPRINT_HEX_LEN // 2:
+        raise CorruptionError(f"packed fingerprints have shape {packed.shape}, expected (n, 32)")
+    text = packed.tobytes().hex()
+    empty = ~packed.any(axis=1)
+    step = FINGERPRINT_HEX_LEN
+    return ["" if empty[i] else text[i * step : (i + 1) * step] for i in range(len(packed))]

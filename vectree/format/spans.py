@@ -32,7 +32,7 @@ and ``bucket_span_digests`` (uint8, (n_buckets, 32)): the sha256 of each span's 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -44,9 +44,12 @@ SPAN_FIELDS = 5
 _SEARCH_COLUMNS = {"id", "vector", "metadata"}  # a file with only these can be searched from its span
 
 
-@dataclass(frozen=True)
-class ColumnSpan:
-    """The byte span ``[start, end)`` of a bucket file holding its ids and vectors, and its sha256."""
+class ColumnSpan(NamedTuple):
+    """The byte span ``[start, end)`` of a bucket file holding its ids and vectors, and its sha256.
+
+    A named tuple (immutable, as a frozen dataclass, and ~5x cheaper to make): an index read makes one
+    a bucket, 41,000 of them at 10M rows.
+    """
 
     start: int
     end: int
@@ -159,10 +162,6 @@ def unpack_spans(table: np.ndarray, digests: np.ndarray) -> list[ColumnSpan | No
     """The inverse of :func:`pack_spans`."""
     if table.shape != (len(table), SPAN_FIELDS) or digests.shape != (len(table), 32):
         raise CorruptionError(f"bucket spans of shape {table.shape} / {digests.shape} do not fit the index")
-    out: list[ColumnSpan | None] = []
-    for row, digest in zip(table.tolist(), digests):
-        if row[0] < 0:
-            out.append(None)
-        else:
-            out.append(ColumnSpan(*row, digest=digest.tobytes()))
-    return out
+    raw = np.ascontiguousarray(digests, np.uint8).tobytes()
+    make = ColumnSpan._make
+    return [None if row[0] < 0 else make((*row, raw[i * 32 : i * 32 + 32])) for i, row in enumerate(table.tolist())]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -15,17 +16,20 @@ from typing import Any
 import numpy as np
 
 from vectree.errors import CorruptionError
-from vectree.format.codespans import CodeSpan, pack_code_spans, unpack_code_spans
-from vectree.format.fingerprint import check_fingerprint, fingerprint
-from vectree.format.spans import ColumnSpan, pack_spans, unpack_spans
-from vectree.index.bucketstats import STATS_FORMAT, check_stats
+from vectree.format.codespans import CodeSpan, StoredSpans, pack_code_spans
+from vectree.format.fingerprint import check_fingerprint, fingerprint, pack_fingerprints, unpack_fingerprints
+from vectree.format.spans import ColumnSpan, pack_spans
+from vectree.index.bucketstats import StoredStats, stats_text
 from vectree.index.centers import CenterRanker, center_norms, nearest_center
 from vectree.index.grouped import GROUPED_MIN_CENTERS, GroupedCenters
 from vectree.index.probe import probe, probe_centers
 from vectree.index.projection import Projection
 from vectree.index.tree import Tree
 
-INDEX_FORMAT = 1
+# 2: fingerprints as 32-byte digests, settings and statistics as UTF-8 bytes (format 1 held them as numpy
+# unicode, 4 bytes a character: 8x and 4x the bytes a cold reader fetches first); format 1 still reads
+INDEX_FORMAT = 2
+_READ_FORMATS = (1, 2)
 _SPAN_ARRAYS = ("bucket_spans", "bucket_span_digests")
 _CODE_SPAN_ARRAYS = ("bucket_code_spans", "bucket_code_span_digests")
 _SHORTLIST_MAX_QUERIES = 16
@@ -51,16 +55,23 @@ class Index:
     centers: np.ndarray | None = None
     # per bucket: what its rows' id, label and metadata fields hold (:mod:`vectree.index.bucketstats`), None
     # for a bucket without them; the whole list None in indexes built before statistics were stored
-    bucket_stats: list[dict | None] | None = None
+    bucket_stats: Sequence[dict | None] | None = None
     # per bucket: the byte span of its id and vector columns (:mod:`vectree.format.spans`), or of a bucket
     # with codes its code span (:mod:`vectree.format.codespans`), None for a bucket read whole; the whole
     # list None in indexes written before spans were recorded
-    bucket_spans: list[ColumnSpan | CodeSpan | None] | None = None
+    bucket_spans: Sequence[ColumnSpan | CodeSpan | None] | None = None
     raw: bytes | None = field(default=None, repr=False, compare=False)  # the bytes it was read from or written as
 
     @property
     def n_buckets(self) -> int:
         return len(self.bucket_fingerprints)
+
+    @cached_property
+    def bucket_of(self) -> dict[str, int]:
+        """Bucket fingerprint -> a bucket number holding it (buckets with the same rows share a file)."""
+        out = dict(zip(reversed(self.bucket_fingerprints), range(self.n_buckets - 1, -1, -1)))
+        out.pop("", None)
+        return out
 
     @cached_property
     def boxes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +156,7 @@ class Index:
         np.savez(
             buf,
             format=np.array(INDEX_FORMAT),
-            settings=np.array(json.dumps(self.settings, sort_keys=True)),
+            settings=_utf8(json.dumps(self.settings, sort_keys=True).encode()),
             mean=self.projection.mean,
             components=self.projection.components,
             augment_norm=np.array(self.projection.augment_norm),
@@ -154,18 +165,10 @@ class Index:
             left=self.tree.left,
             right=self.tree.right,
             node_centers=self.tree.node_centers if self.tree.node_centers is not None else np.zeros((0, 0), np.float32),
-            bucket_fingerprints=np.array(self.bucket_fingerprints, dtype="U64"),
+            bucket_fingerprints=pack_fingerprints(self.bucket_fingerprints),
             bucket_rows=np.asarray(self.bucket_rows, dtype=np.int64),
             centers=(self.centers if self.centers is not None else np.zeros((0, 0))).astype(np.float16),
-            **(
-                {}
-                if self.bucket_stats is None
-                else {
-                    "bucket_stats": np.array(
-                        json.dumps({"format": STATS_FORMAT, "buckets": self.bucket_stats}, sort_keys=True)
-                    )
-                }
-            ),
+            **({} if self.bucket_stats is None else {"bucket_stats": _utf8(stats_text(self.bucket_stats))}),
             **({} if self.bucket_spans is None else dict(zip(_SPAN_ARRAYS, pack_spans(self.bucket_spans)))),
             **(
                 dict(zip(_CODE_SPAN_ARRAYS, pack_code_spans(self.bucket_spans)))
@@ -192,8 +195,12 @@ class Index:
             # files written before the vocabulary was settled name these "leaf_means" and "centroid"
             centers = opt("centers", opt("leaf_means", empty))
             node_centers = opt("node_centers", opt("centroid", empty))
-            if int(z["format"]) != INDEX_FORMAT:
-                raise CorruptionError(f"index format {int(z['format'])} is not supported (expected {INDEX_FORMAT})")
+            if int(z["format"]) not in _READ_FORMATS:
+                raise CorruptionError(
+                    f"index format {int(z['format'])} is not supported (this version reads {_READ_FORMATS})"
+                )
+            fps = z["bucket_fingerprints"]
+            fps = [str(s) for s in fps] if fps.dtype.kind == "U" else unpack_fingerprints(fps)
             return cls(
                 projection=Projection(
                     mean=z["mean"], components=z["components"], augment_norm=float(opt("augment_norm", np.array(0.0)))
@@ -205,14 +212,11 @@ class Index:
                     right=z["right"],
                     node_centers=node_centers if node_centers.size else None,
                 ),
-                bucket_fingerprints=[str(s) for s in z["bucket_fingerprints"]],
+                bucket_fingerprints=fps,
                 bucket_rows=z["bucket_rows"].astype(np.int64),
-                settings=json.loads(str(z["settings"])),
+                settings=json.loads(_raw(z["settings"])),
                 centers=centers.astype(np.float32) if centers.size else None,
-                bucket_stats=check_stats(
-                    json.loads(str(z["bucket_stats"])) if "bucket_stats" in z.files else None,
-                    len(z["bucket_fingerprints"]),
-                ),
+                bucket_stats=StoredStats(_raw(z["bucket_stats"]), len(fps)) if "bucket_stats" in z.files else None,
                 bucket_spans=_spans(z),
                 raw=bytes(data),
             )
@@ -220,15 +224,25 @@ class Index:
             raise CorruptionError(f"index {expected_fingerprint or ''} cannot be decoded: {exc}") from exc
 
 
-def _spans(z: np.lib.npyio.NpzFile) -> list[ColumnSpan | CodeSpan | None] | None:
+def _utf8(text: bytes) -> np.ndarray:
+    return np.frombuffer(text, dtype=np.uint8)
+
+
+def _raw(arr: np.ndarray) -> bytes:
+    """A stored text's UTF-8 bytes: stored as such (format 2) or as a numpy unicode scalar (format 1)."""
+    return arr.tobytes() if arr.dtype == np.uint8 else str(arr).encode("utf-8")
+
+
+def _spans(z: np.lib.npyio.NpzFile) -> StoredSpans | None:
     if _SPAN_ARRAYS[0] not in z.files:
         return None
-    spans: list = unpack_spans(z[_SPAN_ARRAYS[0]], z[_SPAN_ARRAYS[1]])
-    if _CODE_SPAN_ARRAYS[0] in z.files:  # buckets with codes (indexes written before them have none)
-        coded = unpack_code_spans(z[_CODE_SPAN_ARRAYS[0]], z[_CODE_SPAN_ARRAYS[1]])
-        if len(coded) != len(spans):
-            raise CorruptionError(f"the index records {len(coded)} code spans for {len(spans)} buckets")
-        spans = [c if c is not None else s for s, c in zip(spans, coded)]
+    coded = _CODE_SPAN_ARRAYS[0] in z.files  # buckets with codes (indexes written before them have none)
+    spans = StoredSpans(
+        z[_SPAN_ARRAYS[0]],
+        z[_SPAN_ARRAYS[1]],
+        z[_CODE_SPAN_ARRAYS[0]] if coded else None,
+        z[_CODE_SPAN_ARRAYS[1]] if coded else None,
+    )
     if len(spans) != len(z["bucket_fingerprints"]):
         raise CorruptionError(
             f"the index records {len(spans)} bucket spans for {len(z['bucket_fingerprints'])} buckets"
