@@ -21,6 +21,7 @@ from vectree.collection.cache import ObjectCache
 from vectree.collection.manifest import Manifest, list_versions, newest_manifest, read_manifest
 from vectree.collection.plan import DEFAULT_PROBES, TUNING
 from vectree.collection.prepare import prepare as prepare_snapshot
+from vectree.collection.prepare import warm as warm_snapshot
 from vectree.collection.results import SearchResult
 from vectree.collection.rows import (
     iter_live_rows,
@@ -186,8 +187,9 @@ class Collection(Writes):
         :func:`~vectree.collection.manifest.newest_manifest`).
 
         ``prepare`` (default): do the new version's per-version work (index, tail, the tail's grouping by
-        bucket; :mod:`vectree.collection.prepare`) before moving to it, so its first query does not wait
-        for it; a version this object wrote itself is prepared too. Searches running meanwhile in other
+        bucket; and read the buckets a compaction rewrote among those this reader's cache held:
+        :mod:`vectree.collection.prepare`) before moving to it, so its first queries do not wait for it;
+        a version this object wrote itself is prepared too. Searches running meanwhile in other
         threads answer from the version they started on: a server that refreshes from a thread of its own
         keeps that work off every query. It only moves forward: a version another thread's write of this
         object committed meanwhile is not undone.
@@ -198,11 +200,12 @@ class Collection(Writes):
         >>> len(reader), len(reader.refresh())
         (0, 3)
         """
-        snap = self._snap
+        snap = before = self._snap
         newest = newest_manifest(self.store, snap.manifest)
         if newest is not None and newest.version > snap.manifest.version:
             snap = snap.following(newest)
             if prepare:
+                warm_snapshot(snap, before)  # the buckets a compaction rewrote, of those this reader held
                 prepare_snapshot(snap)
         elif prepare and snap.written and not snap.prepared:  # this object's own last write
             prepare_snapshot(snap)

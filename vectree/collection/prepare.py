@@ -9,6 +9,11 @@ would make one query in every few wait for that work. :func:`prepare` does it at
 before the new version replaces the old one: searches running meanwhile (in other threads) still
 answer from the version they started on, and a reader that refreshes from its own thread keeps every
 query off that work.
+
+A compaction rewrites the buckets it folds rows into (a quarter of them, say), under new fingerprints:
+after the move, each query probing one of them would read and check it cold (at 1M rows, the p99 of
+queries right after a compaction rose from 0.7 to 18 ms). :func:`warm` reads those the reader held of
+the version before, within half the cache, as part of the refresh.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from vectree.collection.search import search_snapshot
 from vectree.collection.single import search_one
 from vectree.collection.snapshot import Snapshot
+from vectree.format.object_keys import BUCKETS
 
 
 def prepare(snap: Snapshot) -> None:
@@ -41,3 +47,49 @@ def prepare(snap: Snapshot) -> None:
         if search_one(snap, query, 1, 1) is None:
             search_snapshot(snap, query, 1, 1)
     snap.prepared = True
+
+
+_WARM_GROUP = 64  # buckets read per call: bounded memory in flight
+
+
+def warm(snap: Snapshot, previous: Snapshot | None) -> int:
+    """Read into the cache the buckets of ``snap`` that replace buckets ``previous`` held there (a
+    compaction's rewrites keep their bucket numbers; a split's new buckets, appended, are read when the
+    cache held most of the old ones), at most half the cache's bytes; returns how many were read.
+
+    >>> import tempfile, vectree
+    >>> path = tempfile.mkdtemp(); col = vectree.create_collection(path, dim=2, bucket_size=4)
+    >>> _ = col.add(np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)); _ = col.build()
+    >>> reader = vectree.open_collection(path); _ = reader.search(np.zeros((1, 2), np.float32), probes=100)
+    >>> _ = col.add(np.ones((3, 2), np.float32)); _ = col.compact()
+    >>> before = reader._snap; new = before.following(vectree.open_collection(path).manifest)
+    >>> warm(new, before) > 0  # the buckets the compaction rewrote, read before the move
+    True
+    """
+    old = None if previous is None else previous.__dict__.get("index")
+    new = snap.index
+    if old is None or new is None or old is new:
+        return 0
+    lru = snap.cache.lru
+    old_fps = old.bucket_fingerprints
+    held = {fp for fp in set(old_fps) if fp and fp in lru}
+    if not held:
+        return 0
+    gone = set(old_fps)
+    most = len(held) >= 0.5 * len(gone - {""})
+    want = [
+        (b, fp)
+        for b, fp in enumerate(new.bucket_fingerprints)
+        if fp and fp not in gone and (old_fps[b] in held if b < len(old_fps) else most)
+    ]
+    width = 2 if snap.manifest.settings["index"].get("vector_dtype") == "float16" else 4
+    row = int(snap.manifest.settings["dim"]) * width + 8
+    budget, picked = lru.capacity_bytes // 2, []
+    for b, fp in want:
+        budget -= int(new.bucket_rows[b]) * row
+        if budget < 0:
+            break
+        picked.append(fp)
+    for g in range(0, len(picked), _WARM_GROUP):
+        snap.cache.blocks([(BUCKETS, fp) for fp in picked[g : g + _WARM_GROUP]], vectors_only=True)
+    return len(picked)
