@@ -72,11 +72,11 @@ def warm(snap: Snapshot, previous: Snapshot | None) -> int:
         return 0
     lru = snap.cache.lru
     old_fps = old.bucket_fingerprints
-    held = {fp for fp in set(old_fps) if fp and fp in lru}
+    gone = set(old_fps) - {""}
+    held = {fp for fp in gone if fp in lru}
     if not held:
         return 0
-    gone = set(old_fps)
-    most = len(held) >= 0.5 * len(gone - {""})
+    most = len(held) >= 0.5 * len(gone)
     want = [
         (b, fp)
         for b, fp in enumerate(new.bucket_fingerprints)

@@ -85,7 +85,7 @@ def coded_columns_meta(vectors: np.ndarray) -> tuple[np.ndarray, dict[str, str]]
 class CodeSpan(NamedTuple):
     """A bucket file's code span ``[0, end)`` (see the module): where its columns sit, and its sha256.
 
-    A named tuple, as :class:`~vectree.format.spans.ColumnSpan` (one made a bucket per index read)."""
+    A named tuple, as :class:`~vectree.format.spans.ColumnSpan`."""
 
     end: int
     id_offset: int
@@ -223,8 +223,9 @@ def code_file_problem(data: bytes | memoryview, span: CodeSpan, n: int, dim: int
 def pack_code_spans(spans: list[object]) -> tuple[np.ndarray, np.ndarray]:
     """The :class:`CodeSpan` entries of ``spans`` (others: -1) as the index stores them (see the module).
 
+    >>> from vectree.format.spans import pack_spans
     >>> s = CodeSpan(900, 8, 16, 24, 900, 4, 8, 5, bytes(32)); a, d = pack_code_spans([s, None])
-    >>> unpack_code_spans(a, d) == [s, None]
+    >>> list(StoredSpans(*pack_spans([None, None]), a, d)) == [s, None]
     True
     """
     table = np.full((len(spans), CODE_SPAN_FIELDS), -1, np.int64)
@@ -235,15 +236,6 @@ def pack_code_spans(spans: list[object]) -> tuple[np.ndarray, np.ndarray]:
                         s.code_width, s.chunk_rows)  # fmt: skip
             digests[i] = np.frombuffer(s.digest, np.uint8)
     return table, digests
-
-
-def unpack_code_spans(table: np.ndarray, digests: np.ndarray) -> list[CodeSpan | None]:
-    """The inverse of :func:`pack_code_spans`."""
-    if table.shape != (len(table), CODE_SPAN_FIELDS) or digests.shape != (len(table), 32):
-        raise CorruptionError(f"bucket code spans of shape {table.shape} / {digests.shape} do not fit the index")
-    raw = np.ascontiguousarray(digests, np.uint8).tobytes()
-    make = CodeSpan._make
-    return [None if row[0] < 0 else make((*row, raw[i * 32 : i * 32 + 32])) for i, row in enumerate(table.tolist())]
 
 
 def bucket_span(data: bytes | memoryview) -> object:

@@ -47,8 +47,8 @@ _SEARCH_COLUMNS = {"id", "vector", "metadata"}  # a file with only these can be 
 class ColumnSpan(NamedTuple):
     """The byte span ``[start, end)`` of a bucket file holding its ids and vectors, and its sha256.
 
-    A named tuple (immutable, as a frozen dataclass, and ~5x cheaper to make): an index read makes one
-    a bucket, 41,000 of them at 10M rows.
+    A named tuple: immutable, as a frozen dataclass was, and ~5x cheaper to make (one for each bucket a
+    query reads as its span, :class:`~vectree.format.codespans.StoredSpans`).
     """
 
     start: int
@@ -146,7 +146,9 @@ def rows_from_span(
 def pack_spans(spans: list[object]) -> tuple[np.ndarray, np.ndarray]:
     """Spans as the index stores them: ``(bucket_spans, bucket_span_digests)`` arrays (see the module).
 
-    >>> s = ColumnSpan(8, 40, 0, 8, 4, bytes(32)); a, d = pack_spans([s, None]); unpack_spans(a, d) == [s, None]
+    >>> from vectree.format.codespans import StoredSpans  # (what an index read makes of them)
+    >>> s = ColumnSpan(8, 40, 0, 8, 4, bytes(32)); a, d = pack_spans([s, None])
+    >>> list(StoredSpans(a, d)) == [s, None]
     True
     """
     table = np.full((len(spans), SPAN_FIELDS), -1, np.int64)
@@ -156,12 +158,3 @@ def pack_spans(spans: list[object]) -> tuple[np.ndarray, np.ndarray]:
             table[i] = (s.start, s.end, s.id_offset, s.vector_offset, s.vector_width)
             digests[i] = np.frombuffer(s.digest, np.uint8)
     return table, digests
-
-
-def unpack_spans(table: np.ndarray, digests: np.ndarray) -> list[ColumnSpan | None]:
-    """The inverse of :func:`pack_spans`."""
-    if table.shape != (len(table), SPAN_FIELDS) or digests.shape != (len(table), 32):
-        raise CorruptionError(f"bucket spans of shape {table.shape} / {digests.shape} do not fit the index")
-    raw = np.ascontiguousarray(digests, np.uint8).tobytes()
-    make = ColumnSpan._make
-    return [None if row[0] < 0 else make((*row, raw[i * 32 : i * 32 + 32])) for i, row in enumerate(table.tolist())]
