@@ -109,6 +109,15 @@ class Arena:
                 return sorted(self._members[slab])
             return []
 
+    def draining(self) -> list[tuple[int, str]]:
+        """``(slab, key)`` of the objects still counted in sparse slabs whose members were handed out.
+
+        The cache moves these after each load: an object handed out while still being read (reserved,
+        not yet cached) could not be moved then, and a slab that was already sparse when it stopped
+        being the current one handed out nothing (evictions from the current slab return [])."""
+        with self._lock:
+            return [(slab, key) for slab in sorted(self._draining) for key in sorted(self._members[slab])]
+
     def live_bytes(self, slab: int) -> int:
         """Bytes of cached objects in ``slab`` (0 once dropped)."""
         with self._lock:
@@ -121,8 +130,16 @@ class Arena:
             return len(self._slabs)
 
     def _retire_current(self) -> None:
-        if self._current is not None and self._live.get(self._current, 1) <= 0:
-            self._drop(self._current)
+        slab = self._current
+        if slab is None or slab not in self._live:
+            return
+        if self._live[slab] <= 0:
+            self._drop(slab)
+        elif self._live[slab] < self.keep * self.slab_bytes:
+            # blocks moved here from sparse slabs are the cache's oldest, so they are often evicted
+            # while this slab is still filled: it would retire sparse and stay so while its other
+            # blocks stay hot
+            self._draining.add(slab)
 
     def _drop(self, slab: int) -> None:
         # the arena forgets the slab; numpy frees it once the last view of it goes

@@ -321,6 +321,7 @@ class ObjectCache:
                 raise
             self._settle(mine, done, None)
             out.update(done)
+            self._move_pending()
         for fp, fut in theirs.items():
             out[fp] = fut.result()  # the other thread's block (or its error)
         if not vectors_only and any(getattr(out[fp], "partial", False) for fp in theirs):
@@ -429,11 +430,19 @@ class ObjectCache:
             for fp in self.arena.release(value.slab, key, aligned_size(value.data.nbytes)):
                 self._move(fp)
 
-    def _move(self, fp: str) -> None:
-        """Copy a cached block out of a sparse slab into the current one (queries holding the old
-        copy keep reading it; its slab is freed after them)."""
+    def _move_pending(self) -> None:
+        """Move the cached blocks left in sparse slabs (see :meth:`Arena.draining`); a block still being
+        read by another thread is moved after that thread's load."""
+        for slab, fp in self.arena.draining():
+            self._move(fp, slab)
+
+    def _move(self, fp: str, slab: int | None = None) -> None:
+        """Copy a cached block out of a sparse slab (``slab``, when given: only a block still there) into
+        the current one (queries holding the old copy keep reading it; its slab is freed after them)."""
         old = self.lru.peek(fp)
         if not isinstance(old, Block) or old.slab is None or old.data is None:
+            return
+        if slab is not None and old.slab != slab:
             return
         data, slab = self.arena.copy_in(old.data, fp)
         new = old.moved(data, slab)
