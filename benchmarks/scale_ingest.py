@@ -122,6 +122,44 @@ class Truth:
         return ids[np.argsort(d, kind="stable")[: self.k]]
 
 
+def slow_queries(records: list, refreshes: list, over_s: float, after: float = 0.05) -> dict:
+    """Where the slow queries of the busy phase fell: while the reader prepared a version it then moved
+    to, within ``after`` seconds after such a move, or elsewhere (the writer's process, the machine)."""
+    moves = sorted((t, t + s, op) for s, m, t, op in refreshes if m)
+    starts, ends = np.array([a for a, _, _ in moves] or [np.inf]), np.array([b for _, b, _ in moves] or [np.inf])
+    out = {"over_ms": over_s * 1000, "busy_queries": 0, "slow": 0, "during_prepare": 0, "after_move": 0, "other": 0}
+    out["during_prepare_by_operation"] = {}
+    for r in records:
+        if r[4] != 1:
+            continue
+        out["busy_queries"] += 1
+        if r[2] <= over_s:
+            continue
+        out["slow"] += 1
+        t0, t1 = r[5], r[5] + r[2]
+        i = int(np.searchsorted(starts, t1)) - 1  # the last move started before the query ended
+        if i >= 0 and starts[i] <= t1 and ends[i] >= t0:
+            out["during_prepare"] += 1
+            by = out["during_prepare_by_operation"]
+            by[moves[i][2]] = by.get(moves[i][2], 0) + 1
+        elif i >= 0 and 0 <= t0 - ends[i] <= after:
+            out["after_move"] += 1
+        else:
+            out["other"] += 1
+    out["prepare_share_of_busy_time"] = _busy_share(moves, records)
+    return out
+
+
+def _busy_share(moves: list, records: list) -> float:
+    """The fraction of the busy phase's span the reader spent preparing versions."""
+    busy = [r[5] for r in records if r[4] == 1]
+    if not busy:
+        return 0.0
+    lo, hi = min(busy), max(busy)
+    inside = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, _ in moves)
+    return inside / max(hi - lo, 1e-9)
+
+
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
     return len(set(found.tolist()) & set(truth.tolist())) / len(truth)
 
@@ -228,11 +266,11 @@ def run_ingest(
     cache = int(1.5 * (n + add) * datasets.SYNTH_DIM * 4) + (64 << 20)
     reader = vectree.open_collection(str(col_dir), cache_bytes=cache)
     reader.search(queries[:50], k=10, probes=reader.stats()["buckets"])  # every bucket cached: the in-memory regime
-    records: list[tuple[int, int, float, np.ndarray, int]] = []  # (query, rows visible, seconds, ids, phase)
+    records: list[tuple[int, int, float, np.ndarray, int, float]] = []  # (query, rows visible, s, ids, phase, start)
     stop = threading.Event()
     phase = [0]
 
-    refreshes: list[tuple[float, bool]] = []  # (seconds, moved to a new version)
+    refreshes: list[tuple[float, bool, float, str]] = []  # (seconds, moved to a new version, start, operation)
     rows_of = {reader.version: len(reader)}  # rows of each version the reader moved to (what a query saw)
     done = threading.Event()
 
@@ -241,7 +279,7 @@ def run_ingest(
             before = reader.version
             t = time.perf_counter()
             m = reader.refresh().manifest
-            refreshes.append((time.perf_counter() - t, m.version != before))
+            refreshes.append((time.perf_counter() - t, m.version != before, t, m.operation))
             rows_of[m.version] = m.rows
             done.wait(REFRESH_S)
 
@@ -252,7 +290,7 @@ def run_ingest(
             qi = int(rng.integers(len(queries)))
             t = time.perf_counter()
             found = reader.search(queries[qi], k=10, probes=probes)
-            records.append((qi, rows_of[found.stats["version"]], time.perf_counter() - t, found.ids[0], phase[0]))
+            records.append((qi, rows_of[found.stats["version"]], time.perf_counter() - t, found.ids[0], phase[0], t))
             i += 1
 
     log(f"[ingest] quiet: {n:,} rows, probes={probes}", flush=True)
@@ -289,7 +327,7 @@ def run_ingest(
     for p, label in ((0, "quiet before"), (1, "while ingesting"), (2, "quiet after")):
         mine = [r for r in records if r[4] == p]
         lat = np.array([r[2] for r in mine]) * 1000
-        rec = [_recall(ids, truth.at(qi, vis)) for qi, vis, _, ids, _ in mine]
+        rec = [_recall(ids, truth.at(qi, vis)) for qi, vis, _, ids, _, _ in mine]
         out_rows.append(
             {
                 "system": "vectree[kmeans]",
@@ -318,7 +356,7 @@ def run_ingest(
         "writer": writer_mode,
         "rebuilds": sum(1 for c in compactions if c["operation"] != "compact"),
     }
-    moved = np.array([t for t, m in refreshes if m]) * 1000
+    moved = np.array([t for t, m, _, _ in refreshes if m]) * 1000
     refresh = {
         "refreshes": len(refreshes),
         "moves": len(moved),
@@ -329,6 +367,7 @@ def run_ingest(
     body = {
         "benchmark": "scale-ingest",
         "refresh": refresh,
+        "slow_queries": slow_queries(records, refreshes, 2 * quiet["ms_single_p99"] / 1000),
         "command": command,
         "machine": machine(1),
         "date": datetime.date.today().isoformat(),

@@ -43,6 +43,7 @@ def markdown(body: dict, writer: str, refresh_s: float, routed_tail_rows: int) -
             if refresh["moves"]
             else "no move"
         ),
+        *_slow_line(body.get("slow_queries")),
         f"- largest unindexed tail: {goals['tail_rows_max']:,} rows (bound {goals['tail_bound_rows']:,}); "
         f"full rebuilds: {goals['rebuilds']}",
         "",
@@ -55,3 +56,20 @@ def markdown(body: dict, writer: str, refresh_s: float, routed_tail_rows: int) -
             f"{c['seconds']:.1f} | {c['buckets_rewritten_or_new']} | {c['buckets_kept']} | {c['buckets_after']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _slow_line(slow: dict | None) -> list[str]:
+    """Where the busy phase's slow queries fell (absent from results written before it was measured)."""
+    if not slow:
+        return []
+    return [
+        f"- queries over {slow['over_ms']:.2f} ms (2x the quiet p99) while ingesting: {slow['slow']} of "
+        f"{slow['busy_queries']:,}; {slow['during_prepare']} overlapped the reader preparing a version it moved "
+        f"to ({_by(slow.get('during_prepare_by_operation', {}))}; preparing took "
+        f"{slow['prepare_share_of_busy_time']:.0%} of the phase), {slow['after_move']} came within 50 ms after a "
+        f"move, {slow['other']} elsewhere"
+    ]
+
+
+def _by(counts: dict) -> str:
+    return ", ".join(f"{n} a version made by {op}" for op, n in sorted(counts.items())) or "none"

@@ -58,6 +58,10 @@ def test_ingest_quick_keeps_the_tail_bounded_and_never_rebuilds(tmp_path):
     phases = {r["phase"]: r["metrics"] for r in body["rows"]}
     assert phases["quiet after"]["rows_visible_min"] == body["base_rows"] + body["added_rows"]
     assert phases["while ingesting"]["recall_at_10"] > 0.8
+    slow = body["slow_queries"]  # every slow busy query is placed once, against the moves the reader made
+    assert slow["busy_queries"] == phases["while ingesting"]["queries"]
+    assert slow["slow"] == slow["during_prepare"] + slow["after_move"] + slow["other"]
+    assert 0 < slow["prepare_share_of_busy_time"] < 1
 
 
 def test_ray_quick_builds_the_local_index(tmp_path):
