@@ -226,7 +226,9 @@ def _ingest(col_dir: Path | str, n: int, add: int, log=print) -> tuple[list[dict
     return compactions, tail_max
 
 
-def _ingest_to(results, col_dir: str, n: int, add: int) -> None:
+def _ingest_to(results, col_dir: str, n: int, add: int, nice: int = 0) -> None:
+    if nice:
+        os.nice(nice)  # a background ingest, below the serving process's priority
     results.put(_ingest(col_dir, n, add, print))
 
 
@@ -240,6 +242,7 @@ def run_ingest(
     probes: int | None = None,
     log=print,
     writer_mode: str = "process",
+    writer_nice: int = 0,
     add: int | None = None,
 ) -> Path:
     import vectree
@@ -304,7 +307,7 @@ def run_ingest(
         if writer_mode == "process":  # the serving process only reads: the writer is its own process (own GIL)
             ctx = multiprocessing.get_context("spawn")
             results = ctx.Queue()
-            proc = ctx.Process(target=_ingest_to, args=(results, str(col_dir), n, add))
+            proc = ctx.Process(target=_ingest_to, args=(results, str(col_dir), n, add, writer_nice))
             t0 = time.time()
             proc.start()
             compactions, tail_max = results.get()
@@ -354,6 +357,7 @@ def run_ingest(
         "tail_bound_rows": tail_bound(n),
         "keep_tail_rows": tail_bound(n) // 2,
         "writer": writer_mode,
+        "writer_nice": writer_nice,
         "rebuilds": sum(1 for c in compactions if c["operation"] != "compact"),
     }
     moved = np.array([t for t, m, _, _ in refreshes if m]) * 1000
@@ -399,6 +403,9 @@ def main() -> None:
         "--writer", choices=("process", "thread"), default="process", help="the writer's own process, or a thread"
     )
     parser.add_argument("--add", help="rows to add (default n/10), e.g. 100k")
+    parser.add_argument(
+        "--writer-nice", type=int, default=0, help="run the writer process at this niceness (a background ingest)"
+    )
     args = parser.parse_args()
     from benchmarks.scale import parse_n
 
@@ -410,7 +417,16 @@ def main() -> None:
         col_dir = args.collection or build_collection(n, Path(tmp) / "c")
         add = parse_n(args.add) if args.add else None
         run_ingest(
-            col_dir, n, body, args.out, command.strip(), args.quick, args.probes, writer_mode=args.writer, add=add
+            col_dir,
+            n,
+            body,
+            args.out,
+            command.strip(),
+            args.quick,
+            args.probes,
+            writer_mode=args.writer,
+            add=add,
+            writer_nice=args.writer_nice,
         )
 
 

@@ -15,7 +15,7 @@ def markdown(body: dict, writer: str, refresh_s: float, routed_tail_rows: int) -
         f"buckets): when the next batch would take the unindexed tail past it, "
         f"compact(keep_tail_rows={goals['keep_tail_rows']:,}) folds the buckets gaining the most rows "
         f"until at most {goals['keep_tail_rows']:,} stay (the last compaction folds all). Writer: "
-        f"{writer}; "
+        f"{writer}" + (f", at nice {goals['writer_nice']}" if goals.get("writer_nice") else "") + "; "
         f"ingest {body['ingest_s']:.0f} s ({body['rows_per_s']:.0f} rows/s, compactions included). "
         f"Load average at the start: {body['load_average_at_start']}, at the end: {body['load_average_at_end']}.",
         "",

@@ -46,6 +46,23 @@ def test_a_slab_that_retires_sparse_or_whose_member_was_still_being_read_is_list
     assert arena.draining() == [(0, "a2"), (0, "a3")] and arena.slabs == 2
 
 
+def test_a_dropped_slab_is_filled_again_only_once_no_array_uses_it():
+    arena = Arena(capacity_bytes=4 << 20, slab_bytes=256 << 10)
+    size = 64 << 10
+    held = [arena.copy_in(bytes([i]) * size, f"a{i}")[0] for i in range(4)]  # slab 0
+    arena.copy_in(b"x" * size, "b0")  # slab 1 is current
+    for i in range(4):
+        arena.release(0, f"a{i}", aligned_size(size))  # slab 0 dropped, a3's array still held
+    del held[:3]
+    for i in range(1, 5):
+        arena.copy_in(b"y" * size, f"b{i}")  # slab 1 fills; b4 starts slab 2: new memory (slab 0's is read)
+    assert arena.reused == 0 and (held[0] == 3).all()  # the array a query still holds reads what it did
+    del held[0]
+    for i in range(5, 9):
+        arena.copy_in(b"z" * size, f"b{i}")  # b8 starts slab 3: slab 0's memory, no array left on it
+    assert arena.reused == 1 and arena.slabs == 3
+
+
 def test_slabs_are_1_16_of_the_cache_up_to_32_mib_and_none_for_a_cache_under_16_mib():
     assert (Arena(64 << 20).slab_bytes, Arena(64 << 20).enabled) == (4 << 20, True)
     assert Arena(4 << 30).slab_bytes == 32 << 20
@@ -83,6 +100,8 @@ def test_a_churning_cache_answers_as_an_unbounded_one_and_its_slabs_stay_near_it
         stats = small.stats()["cache"]
         peak_slabs = max(peak_slabs, stats["slabs"])
     assert stats["evictions"] > 200 and stats["moves"] > 0, stats
+    # the slabs dropped are filled again (none of their arrays in use by then), not allocated anew
+    assert stats["slabs_reused"] > 0, stats
     # live slabs hold at least 3/4 of a slab of cached blocks each, but for the one being filled
     # (and one being drained): the slabs never pass the capacity / 0.75 by more than two slabs
     assert peak_slabs * stats["slab_bytes"] <= capacity / 0.75 + 2 * stats["slab_bytes"], (peak_slabs, stats)

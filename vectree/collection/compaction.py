@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from vectree.collection.routing import tail_buckets
 from vectree.collection.rows import iter_live_rows, write_segments
 from vectree.collection.snapshot import Snapshot
-from vectree.format.bucket import Rows, encode_rows
+from vectree.format.bucket import Rows, decode_rows, encode_rows
 from vectree.format.codespans import bucket_span
 from vectree.format.id_keys import id_keys
-from vectree.format.object_keys import BUCKETS, SEGMENTS, bucket_key, idmap_key, index_key
+from vectree.format.object_keys import BUCKETS, bucket_key, idmap_key, index_key, segment_key
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.build import IndexConfig
 from vectree.index.centers import center_norms, nearest_center, refine_centers
@@ -61,17 +62,18 @@ def compact(
     by_centers = index.routes_by_centers  # else each center is the mean of its bucket, kept up to date below
 
     incoming: dict[int, list[Rows]] = {}
-    tail = [(SEGMENTS, s.fingerprint) for s in m.segments]
-    for rows in iter_live_rows(snap, tail):
-        buckets = index.assign(rows.vectors)
+    for seg in m.segments:  # each tail row to the bucket its writer routed it to (or assign's, the same rule)
+        rows = decode_rows(snap.store.get(segment_key(seg.fingerprint)), seg.fingerprint, what="segment")
+        buckets = tail_buckets(snap, seg, rows.vectors)
+        dead_keys = snap.tombstones.get(seg.fingerprint)
+        if dead_keys is not None and len(dead_keys):
+            live = ~np.isin(id_keys(rows.ids), dead_keys)
+            rows, buckets = rows.take(live), buckets[live]
         for bucket in np.unique(buckets):
             incoming.setdefault(int(bucket), []).append(rows.take(buckets == bucket))
     bucket_of = {fp: i for i, fp in enumerate(fps) if fp}
     dead = {bucket_of[fp] for fp in snap.tombstones if fp in bucket_of}
     kept_tail = _keep_in_tail(incoming, dead, keep_tail_rows)
-    segments = (
-        write_segments(snap.store, Rows.concat(kept_tail, int(m.settings["dim"])), label_type) if kept_tail else []
-    )
     touched = sorted(set(incoming) | dead)
     replaced: dict[int, np.ndarray] = {}  # bucket -> keys now in it (for the id map)
     dim = int(m.settings["dim"])
@@ -133,6 +135,12 @@ def compact(
     )
     data, index_fp = new_index.to_bytes()
     snap.store.put(index_key(index_fp), data)
+    # the rows left in the tail, routed under the new index (its readers need not route them again)
+    segments = (
+        write_segments(snap.store, Rows.concat(kept_tail, dim), label_type, index=(new_index, index_fp))
+        if kept_tail
+        else []
+    )
     return {
         "index": index_fp,
         "idmap": tuple(shard_fps),

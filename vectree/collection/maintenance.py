@@ -139,6 +139,7 @@ def stats(snap: Snapshot) -> dict[str, Any]:
         "slabs": snap.cache.arena.slabs,
         "slab_bytes": snap.cache.arena.slab_bytes,
         "moves": snap.cache.moves,
+        "slabs_reused": snap.cache.arena.reused,  # dropped slabs filled again (their pages already backed)
         # vector dtypes of the decoded buckets held (float16 buckets are held as stored, 2 bytes a value)
         "block_dtypes": sorted({str(v.rows.vectors.dtype) for v in c.values() if hasattr(v, "rows")}),
         "known_layouts": snap.cache.known_layouts,  # files whose array offsets are recorded: rereads skip Arrow

@@ -6,7 +6,8 @@ of the collection, that is 100,000 rows a query: 25 times what 48 probed buckets
 rewrites whole bucket files, so a small tail bound means rewriting most buckets for a few rows each.
 
 Here each tail row is given the bucket the index would store it in (:meth:`Index.assign`, the rule
-compaction follows), and a query scans, of the tail, only its probed buckets' rows: about T x P / B of
+compaction follows; worked out by the row's writer: :mod:`vectree.collection.routing`), and a query
+scans, of the tail, only its probed buckets' rows: about T x P / B of
 them for P of B buckets. A search then finds a tail row exactly when it would find that row once
 compacted, and never misses one it would have found. The grouping is made once per version, from
 the assignment of each segment, which is made once per (segment, index) pair: a new version that adds
@@ -38,6 +39,7 @@ import numpy as np
 from vectree.collection.cache import Block
 from vectree.collection.kernel import TopK, scan_queries
 from vectree.collection.plan import SearchTuning
+from vectree.collection.routing import tail_buckets
 from vectree.collection.snapshot import Snapshot
 from vectree.format.bucket import Rows
 from vectree.format.object_keys import SEGMENTS
@@ -111,9 +113,7 @@ def routed_tail(snap: Snapshot, blocks: list[Block] | None = None) -> RoutedTail
         akey = (seg.fingerprint, snap.manifest.index)
         got = assignments.get(akey)
         if got is None:
-            got = index.assign(np.asarray(block.rows.vectors, np.float32)).astype(np.int64)
-            got.flags.writeable = False
-            assignments[akey] = got
+            got = assignments[akey] = tail_buckets(snap, seg, block.rows.vectors)
         buckets.append(got)
     if len(assignments) > _KEPT_ASSIGNMENTS:  # forget the oldest (dicts keep insertion order)
         assignments = dict(list(assignments.items())[-_KEPT_ASSIGNMENTS:])

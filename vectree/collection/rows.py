@@ -9,11 +9,13 @@ from collections.abc import Iterator
 import numpy as np
 
 from vectree.collection.manifest import SegmentRef, latest_version, read_manifest
+from vectree.collection.routing import routing_of
 from vectree.collection.snapshot import Snapshot
 from vectree.errors import InvalidInputError
 from vectree.format.bucket import Rows, decode_rows, encode_rows
 from vectree.format.id_keys import encode_keys, id_keys
 from vectree.format.object_keys import rows_key
+from vectree.index.index import Index
 from vectree.storage.base import ObjectStore
 
 SEGMENT_ROWS = 65_536
@@ -51,6 +53,7 @@ def write_segments(
     label_type: str | None,
     write_id: str | None = None,
     written: list[str] | None = None,
+    index: tuple[Index | None, str | None] = (None, None),
 ) -> list[SegmentRef]:
     """Write ``rows`` as tail segments of at most SEGMENT_ROWS rows (files first, then the caller commits).
 
@@ -59,6 +62,8 @@ def write_segments(
     writes (keyed by file fingerprint) can never apply to it. The keys of the files written are
     appended to ``written`` before they are written: both are unique to this write, so a failed call can
     remove them (see :func:`remove_objects`) without touching anything another write relies on.
+    ``index``: the index of the version written on and its fingerprint; each segment's key list records
+    the bucket of each of its rows under it (:mod:`vectree.collection.routing`).
     """
     write_id = write_id or new_write_id()
     refs = []
@@ -66,7 +71,7 @@ def write_segments(
         part = rows.take(np.arange(start, min(start + SEGMENT_ROWS, len(rows))))
         ident = f"{write_id}.{part_no}"
         data, fp = encode_rows(part, label_type=label_type, write_id=ident)
-        kdata, kfp = encode_keys(id_keys(part.ids), write_id=ident)
+        kdata, kfp = encode_keys(id_keys(part.ids), write_id=ident, routing=routing_of(*index, part.vectors))
         ref = SegmentRef(fingerprint=fp, rows=len(part), keys=kfp, write=ident)
         if written is not None:
             written.extend(ref.objects)

@@ -12,7 +12,7 @@ import numpy as np
 
 from vectree.collection.cache import Block, ObjectCache
 from vectree.collection.manifest import Manifest, SegmentRef
-from vectree.format.id_keys import decode_keys
+from vectree.format.id_keys import KeyList, decode_key_list
 from vectree.format.object_keys import BUCKETS, SEGMENTS, idmap_key, index_key, tombstones_key
 from vectree.format.tombstones import decode_tombstones
 from vectree.index.idmap import KeyShard, shard_of
@@ -66,7 +66,11 @@ class Snapshot:
         return self.cache.small(tombstones_key(fp), fp, lambda data: decode_tombstones(data, fp))
 
     def segment_keys(self, seg: SegmentRef) -> np.ndarray:
-        return self.cache.small(seg.keys_object, seg.keys, lambda data: decode_keys(data, seg.keys))
+        return self.segment_key_list(seg).keys
+
+    def segment_key_list(self, seg: SegmentRef) -> KeyList:
+        """The segment's key list object: its sorted keys, and the routing its writer recorded (if any)."""
+        return self.cache.small(seg.keys_object, seg.keys, lambda data: decode_key_list(data, seg.keys))
 
     def shard(self, i: int) -> KeyShard:
         fp = self.manifest.idmap[i]

@@ -15,7 +15,7 @@ from vectree.errors import CorruptionError, VectreeError
 from vectree.format.bucket import decode_rows
 from vectree.format.codespans import CodeSpan, code_file_problem
 from vectree.format.fingerprint import check_fingerprint
-from vectree.format.id_keys import decode_keys, id_keys
+from vectree.format.id_keys import decode_key_list, id_keys
 from vectree.format.object_keys import (
     BUCKETS,
     SEGMENTS,
@@ -135,7 +135,19 @@ class _Checker:
             bad.append(f"version {v}: the id map holds {mapped} ids, the manifest says {m.indexed_rows} indexed rows")
         for seg in m.segments:
             keys = self.rows_file(v, SEGMENTS, seg.fingerprint, dim)
-            listed = self.get(v, seg.keys_object, lambda d, fp=seg.keys: decode_keys(d, fp))
+            key_list = self.get(v, seg.keys_object, lambda d, fp=seg.keys: decode_key_list(d, fp))
+            listed = None if key_list is None else key_list.keys
+            routing = None if key_list is None else key_list.routing
+            if routing is not None and routing[0] == m.index and index is not None:
+                out_of_range = len(routing[1]) and (routing[1].min() < 0 or routing[1].max() >= index.n_buckets)
+                if len(routing[1]) != seg.rows or out_of_range:
+                    bad.append(
+                        f"version {v}: the key list {seg.keys} routes {len(routing[1])} rows of segment "
+                        f"{seg.fingerprint} ({seg.rows} rows) to buckets outside the index's {index.n_buckets}"
+                        if out_of_range
+                        else f"version {v}: the key list {seg.keys} routes {len(routing[1])} rows of segment "
+                        f"{seg.fingerprint}, which holds {seg.rows}"
+                    )
             if keys is not None and len(keys) != seg.rows:
                 bad.append(
                     f"version {v}: {segment_key(seg.fingerprint)} holds {len(keys)} rows, the manifest says {seg.rows}"

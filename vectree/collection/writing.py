@@ -149,7 +149,12 @@ class Writes:
                     )
                 refuse_existing(base_snap, keys, rows.ids)
                 segments += write_segments(
-                    self.store, rows, settings["label_type"], f"{write_id}-{len(segments)}", written
+                    self.store,
+                    rows,
+                    settings["label_type"],
+                    f"{write_id}-{len(segments)}",
+                    written,
+                    (base_snap.index, base.index),
                 )
                 seen = np.concatenate([seen, keys])
                 seen.sort(kind="stable")  # in place: the keys so far are held twice at most, not three times
@@ -199,7 +204,13 @@ class Writes:
         written: list[str] = []
         segments: list[SegmentRef] = []
         try:
-            segments = write_segments(self.store, rows, settings["label_type"], written=written)
+            segments = write_segments(
+                self.store,
+                rows,
+                settings["label_type"],
+                written=written,
+                index=(self._snap.following(base).index, base.index),
+            )
             kw = keywords.delta_writer(self.store, base.attachments)
             part = None
             if kw is not None:
