@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, arguments, machine  # noqa: E402
-from benchmarks.scale_ingest_report import markdown  # noqa: E402
+from benchmarks.scale_ingest_report import markdown, slow_queries  # noqa: E402
 
 WRITERS = {"process": "its own process (the serving process only reads)", "thread": "a thread of the serving process"}
 
@@ -120,44 +120,6 @@ class Truth:
             d.append(((rows.astype(np.float64) - self.queries[qi]) ** 2).sum(1))
         ids, d = np.concatenate(ids), np.concatenate(d)
         return ids[np.argsort(d, kind="stable")[: self.k]]
-
-
-def slow_queries(records: list, refreshes: list, over_s: float, after: float = 0.05) -> dict:
-    """Where the slow queries of the busy phase fell: while the reader prepared a version it then moved
-    to, within ``after`` seconds after such a move, or elsewhere (the writer's process, the machine)."""
-    moves = sorted((t, t + s, op) for s, m, t, op in refreshes if m)
-    starts, ends = np.array([a for a, _, _ in moves] or [np.inf]), np.array([b for _, b, _ in moves] or [np.inf])
-    out = {"over_ms": over_s * 1000, "busy_queries": 0, "slow": 0, "during_prepare": 0, "after_move": 0, "other": 0}
-    out["during_prepare_by_operation"] = {}
-    for r in records:
-        if r[4] != 1:
-            continue
-        out["busy_queries"] += 1
-        if r[2] <= over_s:
-            continue
-        out["slow"] += 1
-        t0, t1 = r[5], r[5] + r[2]
-        i = int(np.searchsorted(starts, t1)) - 1  # the last move started before the query ended
-        if i >= 0 and starts[i] <= t1 and ends[i] >= t0:
-            out["during_prepare"] += 1
-            by = out["during_prepare_by_operation"]
-            by[moves[i][2]] = by.get(moves[i][2], 0) + 1
-        elif i >= 0 and 0 <= t0 - ends[i] <= after:
-            out["after_move"] += 1
-        else:
-            out["other"] += 1
-    out["prepare_share_of_busy_time"] = _busy_share(moves, records)
-    return out
-
-
-def _busy_share(moves: list, records: list) -> float:
-    """The fraction of the busy phase's span the reader spent preparing versions."""
-    busy = [r[5] for r in records if r[4] == 1]
-    if not busy:
-        return 0.0
-    lo, hi = min(busy), max(busy)
-    inside = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, _ in moves)
-    return inside / max(hi - lo, 1e-9)
 
 
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
