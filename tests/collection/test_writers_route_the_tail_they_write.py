@@ -25,6 +25,16 @@ def _data(n: int, seed: int = 1) -> np.ndarray:
     return (centers[rng.integers(0, 40, n)] + rng.normal(size=(n, DIM))).astype(np.float32)
 
 
+def _built_with_a_tail(tmp_path, built: int, tail: int):  # noqa: ANN001, ANN202
+    """A collection of ``built`` indexed rows and a ``tail``-row segment added after its build."""
+    x = _data(built + tail)
+    col = vectree.create_collection(str(tmp_path / "c"), dim=DIM, bucket_size=200)
+    col.add(x[:built], ids=np.arange(built))
+    col.build()
+    col.add(x[built:], ids=np.arange(built, len(x)))
+    return col
+
+
 def _segment_rows(col, seg) -> np.ndarray:  # noqa: ANN001
     return col._snap.cache.blocks([("segments", seg.fingerprint)])[0].rows.vectors
 
@@ -92,11 +102,7 @@ def test_a_compaction_routes_the_rows_it_leaves_in_the_tail_under_its_new_index(
 
 
 def test_a_routing_made_under_another_index_is_not_taken(tmp_path, monkeypatch):
-    x = _data(N_BUILT + 2_000)
-    col = vectree.create_collection(str(tmp_path / "c"), dim=DIM, bucket_size=200)
-    col.add(x[:N_BUILT], ids=np.arange(N_BUILT))
-    col.build()
-    col.add(x[N_BUILT:], ids=np.arange(N_BUILT, len(x)))
+    col = _built_with_a_tail(tmp_path, N_BUILT, 2_000)
     seg = col.manifest.segments[0]
     vectors = _segment_rows(col, seg)
     old = col.manifest.index
@@ -112,11 +118,7 @@ def test_a_routing_made_under_another_index_is_not_taken(tmp_path, monkeypatch):
 
 
 def test_a_routing_that_does_not_fit_its_segment_is_reported_and_not_taken(tmp_path, monkeypatch):
-    x = _data(N_BUILT + 2_000)
-    col = vectree.create_collection(str(tmp_path / "c"), dim=DIM, bucket_size=200)
-    col.add(x[:N_BUILT], ids=np.arange(N_BUILT))
-    col.build()
-    col.add(x[N_BUILT:], ids=np.arange(N_BUILT, len(x)))
+    col = _built_with_a_tail(tmp_path, N_BUILT, 2_000)
     assert col.verify().ok
     seg = col.manifest.segments[0]
     listed = col._snap.segment_key_list(seg)

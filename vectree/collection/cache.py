@@ -436,13 +436,13 @@ class ObjectCache:
         for slab, fp in self.arena.draining():
             self._move(fp, slab)
 
-    def _move(self, fp: str, slab: int | None = None) -> None:
-        """Copy a cached block out of a sparse slab (``slab``, when given: only a block still there) into
+    def _move(self, fp: str, sparse: int | None = None) -> None:
+        """Copy a cached block out of a sparse slab (``sparse``, when given: only a block still there) into
         the current one (queries holding the old copy keep reading it; its slab is freed after them)."""
         old = self.lru.peek(fp)
         if not isinstance(old, Block) or old.slab is None or old.data is None:
             return
-        if slab is not None and old.slab != slab:
+        if sparse is not None and old.slab != sparse:
             return
         data, slab = self.arena.copy_in(old.data, fp)
         new = old.moved(data, slab)

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 from vectree.collection.routing import tail_buckets
-from vectree.collection.rows import iter_live_rows, write_segments
+from vectree.collection.rows import iter_live_rows, read_rows, write_segments
 from vectree.collection.snapshot import Snapshot
-from vectree.format.bucket import Rows, decode_rows, encode_rows
+from vectree.format.bucket import Rows, encode_rows
 from vectree.format.codespans import bucket_span
 from vectree.format.id_keys import id_keys
-from vectree.format.object_keys import BUCKETS, bucket_key, idmap_key, index_key, segment_key
+from vectree.format.object_keys import BUCKETS, SEGMENTS, bucket_key, idmap_key, index_key
 from vectree.index.bucketstats import bucket_stats
 from vectree.index.build import IndexConfig
 from vectree.index.centers import center_norms, nearest_center, refine_centers
@@ -63,11 +63,9 @@ def compact(
 
     incoming: dict[int, list[Rows]] = {}
     for seg in m.segments:  # each tail row to the bucket its writer routed it to (or assign's, the same rule)
-        rows = decode_rows(snap.store.get(segment_key(seg.fingerprint)), seg.fingerprint, what="segment")
+        rows, live = read_rows(snap, SEGMENTS, seg.fingerprint)
         buckets = tail_buckets(snap, seg, rows.vectors)
-        dead_keys = snap.tombstones.get(seg.fingerprint)
-        if dead_keys is not None and len(dead_keys):
-            live = ~np.isin(id_keys(rows.ids), dead_keys)
+        if live is not None:
             rows, buckets = rows.take(live), buckets[live]
         for bucket in np.unique(buckets):
             incoming.setdefault(int(bucket), []).append(rows.take(buckets == bucket))

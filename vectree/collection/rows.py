@@ -28,14 +28,22 @@ def iter_live_rows(snap: Snapshot, refs: list[tuple[str, str]] | None = None) ->
     Files are read straight from the store, not through the cache, so a full pass over a large
     collection does not evict the buckets that queries are using.
     """
-    tomb = snap.tombstones
     for folder, fp in refs if refs is not None else snap.file_refs():
-        rows = decode_rows(snap.store.get(rows_key(folder, fp)), fp, what=folder[:-1])
-        dead = tomb.get(fp)
-        if dead is not None and len(dead):
-            rows = rows.take(~np.isin(id_keys(rows.ids), dead))
+        rows, live = read_rows(snap, folder, fp)
+        if live is not None:
+            rows = rows.take(live)
         if len(rows):
             yield rows
+
+
+def read_rows(snap: Snapshot, folder: str, fp: str) -> tuple[Rows, np.ndarray | None]:
+    """Every row of one bucket or segment file, read straight from the store, and which of them are
+    live (None: all; else a mask, False for the rows ``snap``'s tombstones hide)."""
+    rows = decode_rows(snap.store.get(rows_key(folder, fp)), fp, what=folder[:-1])
+    dead = snap.tombstones.get(fp)
+    if dead is None or not len(dead):
+        return rows, None
+    return rows, ~np.isin(id_keys(rows.ids), dead)
 
 
 def new_write_id() -> str:
