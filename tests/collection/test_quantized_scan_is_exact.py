@@ -113,3 +113,31 @@ def test_filtered_searches_through_codes_answer_as_the_full_width_scan(arxiv_sam
     assert one.stats["method"] == "quantized"
     np.testing.assert_array_equal(one.ids[0], want.ids[3])
     assert not np.isin(got.ids, kw["exclude_ids"]).any()
+
+
+@pytest.mark.parametrize("dim", [2, 5, 17, 50, 100])
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+def test_dims_off_the_kernels_stride_return_the_compiled_scans_answer(dim, metric):
+    # the code scan reads rows eight at a time in steps of 16 dims: dims that are not a multiple of 16,
+    # dims below 16 and buckets whose rows do not split into eights take the same answer as the full scan
+    rng = np.random.default_rng(dim)
+    centers = rng.normal(0, 3, (12, dim)).astype(np.float32)
+    x = (centers[rng.integers(0, 12, 1500)] + rng.normal(0, 1, (1500, dim))).astype(np.float32)
+    col = vectree.create_collection(
+        f"memory://quantized-dim-{dim}-{metric}", dim=dim, metric=metric, bucket_size=37, codes="int8"
+    )
+    col.add(x[:1400])
+    col.build()
+    col.delete(np.arange(0, 1400, 7))  # dead rows inside and outside the groups of eight
+    queries = x[1400:]
+    for probes in (1, 4, col.stats()["buckets"]):
+        want = col.search(queries, k=10, probes=probes, method="compiled")
+        got = col.search(queries, k=10, probes=probes, method="quantized")
+        assert got.stats["method"] == "quantized"
+        np.testing.assert_array_equal(got.ids, want.ids)
+        np.testing.assert_array_equal(got.distances, want.distances)
+        assert not np.isin(got.ids, np.arange(0, 1400, 7)).any()
+        for i in (0, 33, 99):
+            one = col.search(queries[i], k=10, probes=probes, method="quantized")
+            np.testing.assert_array_equal(one.ids[0], want.ids[i])
+            np.testing.assert_array_equal(one.distances[0], want.distances[i])

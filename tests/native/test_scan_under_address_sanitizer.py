@@ -16,6 +16,7 @@ TESTS = [
     "tests/collection/test_one_call_single_query.py::test_one_call_under_threads_evictions_and_moves",
     "tests/collection/test_one_call_single_query.py::test_one_call_answers_as_the_general_path",
     "tests/collection/test_quantized_scan_is_exact.py::test_few_probes_return_the_compiled_scans_answer",
+    "tests/collection/test_quantized_scan_is_exact.py::test_dims_off_the_kernels_stride_return_the_compiled_scans_answer",
     "tests/collection/test_rerank_knob.py::test_a_cap_bounds_the_rows_read_in_full_on_every_path",
     "tests/collection/test_rabitq_codes.py::test_reranking_every_candidate_is_exact",
     "tests/collection/test_rabitq_codes.py::test_threads_with_evictions_give_single_thread_answers",

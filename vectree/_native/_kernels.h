@@ -115,6 +115,34 @@ static inline KERNEL_ATTR int32_t SFX(dot_codes_int)(const int16_t *a, const uin
     return s;
 }
 
+#if KERNEL_WIDE
+/* <qi, codes> of eight consecutive rows at once (row r at c + r * dim): each 16 steps of the query are
+ * loaded once for all eight, and one reduction sums all eight (one per row cost as much as the products at
+ * 50-d). Runs over dim rounded up to 16: it reads up to 15 bytes past the eighth row, which the caller keeps
+ * inside the codes buffer, and qi is zero past dim (QI_LEN), so those bytes add nothing. */
+static inline KERNEL_ATTR __m256i SFX(dot_codes_8)(const int16_t *qi, const uint8_t *c, Py_ssize_t dim) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (Py_ssize_t j = 0; j < dim; j += 16) {
+        const __m256i w = _mm256_loadu_si256((const __m256i *)(qi + j));
+#define ROW(r, acc) \
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + (r) * dim + j))), w))
+        ROW(0, a0);
+        ROW(1, a1);
+        ROW(2, a2);
+        ROW(3, a3);
+        ROW(4, a4);
+        ROW(5, a5);
+        ROW(6, a6);
+        ROW(7, a7);
+#undef ROW
+    }
+    /* pairwise sums: lane r of the result is row r's total */
+    const __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    const __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a4, a5), _mm256_hadd_epi32(a6, a7));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+#endif
+
 /* The first ``kept`` candidates of sc->cand, nearest lower bound first, read in full into t until no bound
  * left can beat the k-th exact distance (or sc->rerank rows are read): the rows' exact distances, as scan_one
  * computes them. counts[1] counts the rows read. */
@@ -122,6 +150,13 @@ static KERNEL_ATTR void SFX(rerank_rows)(const float *q, Py_ssize_t dim, int met
                                          Scratch *sc, Py_ssize_t kept, int64_t *counts) {
     const Py_ssize_t k = t->k;
     qsort(sc->cand, kept, sizeof(Cand), cand_low_order);
+    /* the rows most likely read, requested together: they sit at random places in cold buckets */
+    const Py_ssize_t soon = kept < 2 * k ? kept : 2 * k;
+    for (Py_ssize_t c = 0; c < soon; c++) {
+        const BlockView *b = blocks + sc->cand[c].block;
+        const char *row = (const char *)b->vectors + (int64_t)sc->cand[c].row * dim * b->width;
+        for (Py_ssize_t o = 0; o < dim * b->width; o += 64) __builtin_prefetch(row + o, 0, 3);
+    }
     for (Py_ssize_t c = 0; c < kept; c++) {
         const Cand *x = sc->cand + c;
         if (t->filled == k && x->low > t->d[t->worst]) break; /* no row left can beat the k-th */
@@ -146,10 +181,12 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
     float *qs = sc->qs;
     int16_t *qi = sc->qi;
     const float f = metric == 0 ? 2.0f : 1.0f;
+    Ahead ahead = ahead_start(blocks, plan, p, dim, 1);
     for (Py_ssize_t j = 0; j < p; j++) {
         if (plan[j] < 0) continue;
         const BlockView *b = blocks + plan[j];
         const float *lo = b->code_lo, *sc_ = b->code_scale, *s = b->sqnorms;
+        ahead_by(&ahead, 8 * dim + (s ? 4 * b->n : 0));
         const char *dm = b->dead;
         const int64_t slot = b->slot << 32;
         float c0 = 0.0f, e = 0.0f, m = 0.0f, top = 0.0f;
@@ -176,7 +213,7 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
                 c0 += tc[l];
                 e += te[l];
                 m += tm[l];
-                top = fmaxf(top, tt[l]);
+                top = tt[l] > top ? tt[l] : top;
             }
         }
 #endif
@@ -186,7 +223,7 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
             c0 += q[d] * lo[d];
             e += fabsf(v);
             m += fabsf(q[d]) * (fabsf(lo[d]) + 255.0f * sc_[d]);
-            top = fmaxf(top, fabsf(v));
+            top = fabsf(v) > top ? fabsf(v) : top;
         }
         /* qs in integer steps of delta (|qi| <= sc->qmax): <qs,c> = delta <qi,c> + <r,c>, |<r,c>| <= 255 sum |r| */
         const float hi = (float)sc->qmax, delta = top > 0.0f ? top / hi : 1.0f, inv = top > 0.0f ? hi / top : 1.0f;
@@ -199,7 +236,57 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
         }
         /* |<q,x> - (c0 + delta <qi,c>)| <= sum |q_d| scale_d / 2 + 255 sum |r_d|, plus float rounding */
         const float err = f * (0.5f * e * 1.0001f + 255.0f * rs * 1.0001f + 4e-6f * m + 1e-30f);
-        for (int64_t i = 0; i < b->n; i++) {
+        int64_t i = 0;
+#if KERNEL_WIDE
+        /* eight rows at a time, while the bytes dot_codes_8 reads past the eighth row (pad) are the block's */
+        /* (below 256-d: at 50-d it halved the scan; at 384-d and 784-d cold rows read one at a time were faster) */
+        const int64_t pad = (16 - dim % 16) % 16, whole = dim >= 256 ? 0 : b->n - (pad + dim - 1) / dim;
+        const __m256 vc0 = _mm256_set1_ps(c0), vdelta = _mm256_set1_ps(delta), verr = _mm256_set1_ps(err);
+        const __m256 two = _mm256_set1_ps(2.0f), tiny = _mm256_set1_ps(4e-7f), sign = _mm256_set1_ps(-0.0f);
+        for (; i + 8 <= whole; i += 8) {
+            ahead_by(&ahead, 8 * dim);
+            const __m256 a =
+                _mm256_add_ps(vc0, _mm256_mul_ps(vdelta, _mm256_cvtepi32_ps(SFX(dot_codes_8)(qi, b->codes + i * dim, dim))));
+            __m256 approx, ei;
+            if (metric == 0) {
+                const __m256 sv = _mm256_loadu_ps(s + i);
+                approx = _mm256_sub_ps(sv, _mm256_mul_ps(two, a));
+                ei = _mm256_add_ps(verr, _mm256_mul_ps(tiny, _mm256_andnot_ps(sign, sv)));
+            } else {
+                approx = _mm256_xor_ps(a, sign);
+                ei = verr;
+            }
+            const __m256 low = _mm256_sub_ps(approx, ei);
+            int live = 0xff;
+            if (dm)
+                for (int r = 0; r < 8; r++)
+                    if (dm[i + r]) live &= ~(1 << r);
+            scanned += __builtin_popcount(live);
+            /* rows whose bound cannot beat the k-th upper bound now cannot later either (it only falls) */
+            const float thr = u.filled == k ? u.d[u.worst] : INFINITY;
+            int pass = live & _mm256_movemask_ps(_mm256_cmp_ps(low, _mm256_set1_ps(thr), _CMP_NGT_UQ));
+            if (!pass) continue;
+            float lows[8], approxs[8], eis[8];
+            _mm256_storeu_ps(lows, low);
+            _mm256_storeu_ps(approxs, approx);
+            _mm256_storeu_ps(eis, ei);
+            for (; pass; pass &= pass - 1) {
+                const int r = __builtin_ctz(pass);
+                if (u.filled == k && lows[r] > u.d[u.worst]) continue;
+                if (nc == sc->cap) {
+                    Py_ssize_t cap = sc->cap ? 2 * sc->cap : 1024;
+                    Cand *grown = PyMem_RawRealloc(sc->cand, sizeof(Cand) * cap);
+                    if (!grown) return -1;
+                    sc->cand = grown;
+                    sc->cap = cap;
+                }
+                sc->cand[nc++] = (Cand){lows[r], (int32_t)plan[j], (int32_t)(i + r)};
+                if (u.filled < k || approxs[r] + eis[r] < u.d[u.worst]) offer(&u, approxs[r] + eis[r], slot | (i + r));
+            }
+        }
+#endif
+        for (; i < b->n; i++) {
+            ahead_by(&ahead, dim);
             if (dm && dm[i]) continue;
             const float a = c0 + delta * (float)SFX(dot_codes_int)(qi, b->codes + i * dim, dim);
             const float approx = metric == 0 ? s[i] - 2.0f * a : -a;
@@ -238,6 +325,43 @@ static KERNEL_ATTR void SFX(widen)(const uint16_t *src, float *dst, Py_ssize_t n
     for (; j + 8 <= n; j += 8) _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + j))));
 #endif
     for (; j < n; j++) dst[j] = SFX(half)(src[j]);
+}
+
+/* out[r] = <rows + r * n, b> for r < count: eight rows at a time, each 8 floats of b loaded once for all eight
+ * and one reduction for all eight (at n = 32, the reduction of one row at a time cost more than its products);
+ * the rest one at a time. */
+static KERNEL_ATTR void SFX(dots)(const float *rows, Py_ssize_t count, const float *b, Py_ssize_t n, float *out) {
+    Py_ssize_t r = 0;
+#if KERNEL_WIDE
+    const Py_ssize_t whole = n - n % 8;
+    for (; r + 8 <= count; r += 8) {
+        const float *x = rows + r * n;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (Py_ssize_t j = 0; j < whole; j += 8) {
+            const __m256 w = _mm256_loadu_ps(b + j);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), w, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + n + j), w, a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 2 * n + j), w, a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 3 * n + j), w, a3);
+            a4 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 4 * n + j), w, a4);
+            a5 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 5 * n + j), w, a5);
+            a6 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 6 * n + j), w, a6);
+            a7 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 7 * n + j), w, a7);
+        }
+        const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+        const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+        __m256 t = _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+        if (whole < n) {
+            float tail[8];
+            _mm256_storeu_ps(tail, t);
+            for (int l = 0; l < 8; l++)
+                for (Py_ssize_t j = whole; j < n; j++) tail[l] += x[l * n + j] * b[j];
+            t = _mm256_loadu_ps(tail);
+        }
+        _mm256_storeu_ps(out + r, t);
+    }
+#endif
+    for (; r < count; r++) out[r] = SFX(dot)(rows + r * n, b, n);
 }
 
 static KERNEL_ATTR float SFX(dot_out)(const float *a, const float *b, Py_ssize_t n) { return SFX(dot)(a, b, n); }

@@ -239,7 +239,7 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
     if (codes) {
         sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
         sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
-        sc.qi = PyMem_RawMalloc(sizeof(int16_t) * dim);
+        sc.qi = PyMem_RawCalloc(QI_LEN(dim), sizeof(int16_t)); /* zero past dim: see dot_codes_8 */
         if (!sc.qs || !sc.ur || !sc.qi) {
             PyErr_NoMemory();
             goto done;
