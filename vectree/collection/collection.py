@@ -29,7 +29,14 @@ from vectree.collection.rows import (
 from vectree.collection.search import search_snapshot
 from vectree.collection.single import search_one
 from vectree.collection.snapshot import Snapshot
-from vectree.collection.validate import as_ids, as_vectors, check_k, check_probes, check_rerank, check_version
+from vectree.collection.validate import (
+    as_ids,
+    as_vectors_and_norms,
+    check_k,
+    check_probes,
+    check_rerank,
+    check_version,
+)
 from vectree.collection.writing import Progress, Writes
 from vectree.errors import NotFoundError
 from vectree.format.bucket import Rows
@@ -270,7 +277,7 @@ class Collection(Writes):
         settings = snap.manifest.settings
         k = check_k(k, snap.manifest.rows)
         probes = check_probes(probes)
-        q = as_vectors(queries, int(settings["dim"]), settings["metric"], what="queries", allow_1d=True)
+        q, sq = as_vectors_and_norms(queries, int(settings["dim"]), settings["metric"], what="queries", allow_1d=True)
         cap = 0 if exact else check_rerank(rerank, k)
         if not cap and not exact and snap.index is not None and snap.index.settings.get("codes") == "rabitq":
             cap = TUNING.rabitq_rerank * k
@@ -290,7 +297,7 @@ class Collection(Writes):
             return search_filtered(snap, q, k, None if exact else probes, flt, excl, include_metadata, method)
         found = None
         if len(q) == 1 and not exact and method == "auto" and not include_metadata:
-            found = search_one(snap, q, k, probes, cap)  # the lean warm path (None: not the plain case)
+            found = search_one(snap, q, k, probes, cap, sq)  # the lean warm path (None: not the plain case)
         if found is None:
             found = search_snapshot(snap, q, k, None if exact else probes, include_metadata, method, rerank=cap)
         if checking:  # the pointer's checks are in: if it lagged behind a commit, answer from the newest version

@@ -45,10 +45,13 @@ def _arange(p: int) -> np.ndarray:
     return found
 
 
-def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int, rerank: int = 0) -> SearchResult | None:
+def search_one(
+    snap: Snapshot, query: np.ndarray, k: int, probes: int, rerank: int = 0, sq: np.ndarray | None = None
+) -> SearchResult | None:
     """The ``k`` nearest rows of one prepared query (float32 (1, dim), normalised for cosine) over
     its ``probes`` nearest buckets, or None when the general path must answer (see the module).
-    ``rerank`` > 0 caps the rows a scan through codes reads in full (``SearchTuning.rerank``).
+    ``rerank`` > 0 caps the rows a scan through codes reads in full (``SearchTuning.rerank``); ``sq``:
+    the query's squared norm as :func:`~vectree.collection.validate.as_vectors_and_norms` gave it (or None).
 
     >>> import tempfile, vectree
     >>> col = vectree.create_collection(tempfile.mkdtemp(), dim=2, bucket_size=2)
@@ -60,7 +63,7 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int, rerank: i
     one = _one_call(snap)
     ranked = None
     if one is not None:
-        found = one.search(query, k, probes, rerank)
+        found = one.search(query, k, probes, rerank, sq)
         if isinstance(found, SearchResult):
             return found
         ranked = found  # the buckets it ranked (None: not its case)
@@ -123,7 +126,7 @@ def search_one(snap: Snapshot, query: np.ndarray, k: int, probes: int, rerank: i
     by_bucket = dict(zip(buckets, blocks))
     if one is not None:
         one.fill(buckets, blocks, scan)
-    return _result(settings, by_bucket, d[0], ref[0], int(filled[0]), query, k, l2, stats)
+    return _result(settings, by_bucket, d[0], ref[0], int(filled[0]), _offset(query, sq) if l2 else 1.0, k, l2, stats)
 
 
 class OneCall:
@@ -173,9 +176,12 @@ class OneCall:
         method = choose_method(1, probes, n, bound, capacity, TUNING, self.has_codes)
         return method if method in ("compiled", "quantized") else None
 
-    def search(self, query: np.ndarray, k: int, probes: int, rerank: int = 0) -> SearchResult | np.ndarray | None:
-        """The lean path's answer for one prepared (1, dim) query; else the buckets it ranked (int64
-        (probes,), nearest first: not all of them are held), or None (not this path's case)."""
+    def search(
+        self, query: np.ndarray, k: int, probes: int, rerank: int = 0, sq: np.ndarray | None = None
+    ) -> SearchResult | np.ndarray | None:
+        """The lean path's answer for one prepared (1, dim) query (``sq``: as :func:`search_one`'s); else the
+        buckets it ranked (int64 (probes,), nearest first: not all of them are held), or None (not this
+        path's case)."""
         method = self.methods.get(probes, "")
         if method == "":
             method = self.methods[probes] = self._method(probes)
@@ -184,9 +190,9 @@ class OneCall:
         codes = method == "quantized"
         ids = np.empty((1, k), np.int64)
         dist = np.empty((1, k), np.float32)
-        off = float(np.einsum("ij,ij->i", query, query)[0]) if self.l2 else 1.0
+        off = _offset(query, sq) if self.l2 else 1.0
         order = np.empty(probes, np.int64)
-        got = self.table.search(query[0], self.metric, k, probes, codes, ids[0], dist[0], off, order, rerank)
+        got = self.table.search(query, self.metric, k, probes, codes, ids, dist, off, order, rerank)
         if got is None:
             return order
         _, read, reranked, scanned = got
@@ -255,19 +261,24 @@ def _empty(index: Any) -> np.ndarray:
     return found
 
 
+def _offset(query: np.ndarray, sq: np.ndarray | None) -> float:
+    """An l2 query's offset (its squared norm), as the general path computes it (the same reduction)."""
+    return float(sq[0]) if sq is not None else float(np.einsum("ij,ij->i", query, query)[0])
+
+
 def _result(
     settings: dict[str, Any],
     blocks: dict,
     d: np.ndarray,
     ref: np.ndarray,
     n: int,
-    query: np.ndarray,
+    off: float,
     k: int,
     l2: bool,
     stats: dict[str, Any],
 ) -> SearchResult:
-    """The result of one query's ``n`` candidates, as :func:`vectree.collection.results.assemble` makes it."""
-    off = float(np.einsum("ij,ij->i", query, query)[0]) if l2 else 1.0
+    """The result of one query's ``n`` candidates (``off``: the distance offset), as
+    :func:`vectree.collection.results.assemble` makes it."""
     pairs = sorted(zip(d[:n].tolist(), ref[:n].tolist()))
     dist = [p[0] + off for p in pairs]
     if l2:
