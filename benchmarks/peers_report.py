@@ -123,8 +123,15 @@ def write_markdown(body: dict, path: Path) -> None:
                     "library_code_added_mb",
                     "peak_data_rss_fraction_of_raw",
                     "storage_bytes_per_query",
+                    "cold_storage_bytes_per_query",
+                    "cold_query_ms_p50",
                 ],
             ),
+            "",
+            "storage_bytes_per_query: read_bytes over the steady run of distinct queries in one process (the page "
+            "cache fills as it goes, so it tends to the union of what they touched); cold_storage_bytes_per_query "
+            "and cold_query_ms_p50: queries each answered from a cold start (files dropped from the page cache and "
+            "the index opened again before each).",
         ]
     mem = [r for r in body["rows"] if r["regime"] == "memory"]
     runs = [mach] + [mr["machine"] for mr in body.get("merged_runs", [])]  # (a merged run measured it, if any)

@@ -142,15 +142,24 @@ def targets_codes(table: dict, rows: list[dict], coded: str = CODED) -> list[dic
         lambda a, b: a < b,
         f"{CODED} {fmt(dc)} MB vs vectree[kmeans] {fmt(dp)} MB",
     )
-    bc = disk.get(CODED, {}).get("storage_bytes_per_query")
-    bp = disk.get("vectree[kmeans]", {}).get("storage_bytes_per_query")
+    mine, plain = disk.get(CODED, {}), disk.get("vectree[kmeans]", {})
+    if "cold_storage_bytes_per_query" in mine and "cold_storage_bytes_per_query" in plain:
+        bc, bp = mine["cold_storage_bytes_per_query"], plain["cold_storage_bytes_per_query"]
+        how = (
+            f"mean of {mine.get('n_cold_queries')} queries, each from a cold start: page cache dropped, index "
+            "opened afresh; /proc/self/io read_bytes"
+        )
+    else:  # results from before the cold measurement
+        bc, bp = mine.get("storage_bytes_per_query"), plain.get("storage_bytes_per_query")
+        how = "/proc/self/io read_bytes over distinct queries in one process, the page cache filling"
+    sc_, sp = mine.get("storage_bytes_per_query"), plain.get("storage_bytes_per_query")
     check(
         "on disk: bytes read from storage per cold query below vectree without codes",
         bc,
         bp,
         lambda a, b: a < b,
-        f"{CODED} {fmt(bc)} vs vectree[kmeans] {fmt(bp)} bytes (/proc/self/io read_bytes; the codes sit in the "
-        "bucket file, which a cold read maps and hashes whole)",
+        f"{CODED} {fmt(bc)} vs vectree[kmeans] {fmt(bp)} bytes ({how}; over the steady run, the page cache "
+        f"filling: {fmt(sc_)} vs {fmt(sp)})",
     )
     return out
 

@@ -83,6 +83,36 @@ def drop_page_cache(path: str | Path) -> int:
     return dropped
 
 
+COLD_QUERIES = 30  # queries each answered from a cold start: page cache dropped, the index opened afresh
+
+
+def cold_reads(sys_: System, q: np.ndarray, s: Any, n: int) -> dict:
+    """Bytes and time of truly cold single queries: before each, the files leave the page cache and the
+    system opens its index again (an empty read cache), so nothing an earlier query read can serve it.
+
+    The steady figure (``storage_bytes_per_query``, distinct queries in one process) is an average over a
+    page cache that fills as it goes: after enough queries it counts the union of what they touched, not
+    what one cold query reads."""
+    read, ms = [], []
+    for v in q[:n]:
+        drop_page_cache(sys_.dir)
+        sys_.load(disk=True)
+        before = storage_read_bytes()
+        t = time.perf_counter()
+        sys_.single(v, s)
+        ms.append(1000 * (time.perf_counter() - t))
+        after = storage_read_bytes()
+        if before is None or after is None:
+            return {}
+        read.append(after - before)
+    return {
+        "cold_storage_bytes_per_query": float(np.mean(read)),
+        "cold_storage_bytes_p50": float(np.median(read)),
+        "cold_query_ms_p50": float(np.median(ms)),
+        "n_cold_queries": len(read),
+    }
+
+
 def meminfo_mb(field: str) -> float:
     with open("/proc/meminfo") as f:
         for line in f:
@@ -244,6 +274,8 @@ def disk(a: dict) -> dict:
     rss_single = rss_mb()
     code_added = library_code_mb() - code_before
     bids, spent = timed_batches(sys_, q_all, s, a["batch_chunk"], a["batch_budget_s"])
+    peak_batch = peak_rss_mb()  # (before the cold queries below, which reopen the index each time)
+    cold = cold_reads(sys_, q_all[len(ids) + 1 :], s, COLD_QUERIES)
     m = {
         "open_s": open_s,
         "first_query_ms": first_ms,
@@ -259,7 +291,7 @@ def disk(a: dict) -> dict:
         "library_code_added_mb": code_added,
         "peak_rss_single_mb": peak_single,
         "rss_after_single_mb": rss_single,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_batch,
         "n_single_queries": len(lat) + 1,
         "n_batch_queries": len(bids),
         "files_evicted": dropped,
@@ -272,6 +304,7 @@ def disk(a: dict) -> dict:
         "fetched_bytes_per_query": (fetched_after - fetched_before) / len(lat)
         if fetched_before is not None and fetched_after is not None
         else None,
+        **cold,
     }
     log(
         f"   [{a['system']}] on disk {setting_name(a['system'], s)}: open {open_s * 1000:.0f} ms, first query "

@@ -58,6 +58,8 @@ def test_peers_quick_writes_json_md_png(tmp_path: Path, shared_data: Path) -> No
     assert {"vectree[kmeans]", "annoy", "lancedb-ivf-flat"} <= set(disk)
     vd = disk["vectree[kmeans]"]
     assert vd["first_query_ms"] > 0 and vd["peak_rss_fraction_of_raw"] > 0
+    # truly cold queries too (page cache dropped and the index reopened before each; on tmpfs nothing reaches a disk)
+    assert vd["n_cold_queries"] == 30 and vd["cold_storage_bytes_per_query"] >= 0 and vd["cold_query_ms_p50"] > 0
     assert vd["library_code_added_mb"] >= 0  # shared-library pages the queries faulted in, reported apart
     assert (
         vd["peak_data_rss_fraction_of_raw"]

@@ -74,9 +74,9 @@ def test_a_batch_split_over_threads_equals_one_thread(tmp_path, fashion_mnist, m
     col.build()
     q = np.concatenate([fashion_mnist["queries"], fashion_mnist["train"][:400]])  # 600 queries
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    one = col.search(q, k=10, probes=40)
+    one = col.search(q, k=10, probes=40, method="matrix")
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    two = col.search(q, k=10, probes=40)  # two halves, each with its own matrix products
+    two = col.search(q, k=10, probes=40, method="matrix")  # two halves, each with its own matrix products
     np.testing.assert_array_equal(two.ids, one.ids)
     np.testing.assert_array_equal(two.labels, one.labels)
     np.testing.assert_allclose(two.distances, one.distances, rtol=1e-5)
@@ -97,9 +97,29 @@ def test_a_split_batch_whose_halves_are_small_finishes(tmp_path, fashion_mnist, 
     assert len(q) * probes >= 4 * n_buckets > (len(q) // 2) * probes
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     out = []
-    worker = threading.Thread(target=lambda: out.append(col.search(q, k=5, probes=probes)), daemon=True)
+    worker = threading.Thread(
+        target=lambda: out.append(col.search(q, k=5, probes=probes, method="matrix")), daemon=True
+    )
     worker.start()
     worker.join(timeout=60)
     assert out, "the split batch did not finish (threads waiting on each other)"
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    np.testing.assert_array_equal(out[0].ids, col.search(q, k=5, probes=probes).ids)
+    np.testing.assert_array_equal(out[0].ids, col.search(q, k=5, probes=probes, method="matrix").ids)
+
+
+def test_a_batch_on_two_threads_takes_the_compiled_scan_when_its_buckets_fit(tmp_path, fashion_mnist, monkeypatch):
+    # the matrix path holds the GIL between per-bucket products, so two slices of it ran slower than one;
+    # the compiled kernel releases the GIL for a whole slice
+    col = vectree.create_collection(tmp_path / "c", dim=784, metric="l2", bucket_size=100)
+    col.add(fashion_mnist["train"])
+    col.build()
+    q = np.concatenate([fashion_mnist["queries"], fashion_mnist["train"][:400]])
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    one = col.search(q, k=10, probes=40)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    two = col.search(q, k=10, probes=40)
+    assert (one.stats["method"], two.stats["method"]) == ("matrix", "compiled")
+    assert two.stats["rows_scanned"] == one.stats["rows_scanned"]
+    assert (two.ids == one.ids).mean() > 0.999  # (float32 sums in another order may swap equal distances)
+    np.testing.assert_allclose(two.distances, one.distances, rtol=1e-4, atol=1e-3)
+    assert (two.ids[200:, 0] == np.arange(400)).mean() > 0.99

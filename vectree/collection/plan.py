@@ -11,7 +11,11 @@ the answer: candidates rank by (distance, reference) in all three):
     per bucket, one matrix product for all the queries that visit it, folded into the queries'
     running top k in C; buckets are fetched a group at a time and let go. Wins once a bucket is
     visited by about four queries on average, because the product reads the bucket once for all.
-    A large batch is also split over threads (each slice with a one-thread BLAS).
+    One thread only: with more, ``compiled`` is chosen whenever the buckets fit the cache, because the
+    matrix path holds the GIL between per-bucket products and its slices wait on each other (2 threads
+    on 2 cores: 15-16k q/s against 17k with one, while ``compiled`` went 17k -> 24k, fashion-mnist).
+    A matrix batch that must run (its buckets do not fit) is split over threads, each slice with a
+    one-thread BLAS.
 ``streamed``
     one query whose probed buckets do not fit the cache: the compiled scan over a few buckets at a
     time, nearest first, keeping only what the running top k needs of those it lets go (through the
@@ -31,6 +35,8 @@ through ``Collection.search(..., method=...)``, which is how the tests compare t
 'matrix'
 >>> choose_method(n_queries=1, probes=8, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20, has_codes=True)
 'quantized'
+>>> choose_method(n_queries=1000, probes=8, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20, threads=2)
+'compiled'
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ def choose_method(
     cache_bytes: int,
     tuning: SearchTuning = TUNING,
     has_codes: bool = False,
+    threads: int = 1,
 ) -> str:
     """The scan method for a batch: ``compiled`` (``quantized`` when the buckets have codes),
     ``matrix`` or ``streamed`` (see the module docstring).
@@ -101,13 +108,16 @@ def choose_method(
     ``probes=None`` means every bucket; ``probed_bytes`` is what the batch's probed buckets hold
     (vectors as stored) and ``cache_bytes`` the read cache's capacity: ``compiled`` holds every probed
     bucket at once, so it is chosen only when they fit half the cache (or, for one query, when they
-    are no more than a streamed group).
+    are no more than a streamed group). ``threads``: what the scan may use (more than one: never
+    ``matrix`` when ``compiled`` fits, see the module).
     """
     per_query = n_buckets if probes is None else min(probes, n_buckets)
     fits = 2 * probed_bytes <= cache_bytes
     compiled = "quantized" if has_codes else "compiled"
     if n_queries == 1 and not fits:  # (a group of a streamed query may hold stream_group buckets anyway)
         return "streamed" if per_query > tuning.stream_group else compiled
-    if fits and (n_queries <= tuning.small_batch or n_queries * per_query < tuning.shared_visits * n_buckets):
+    if fits and (
+        threads > 1 or n_queries <= tuning.small_batch or n_queries * per_query < tuning.shared_visits * n_buckets
+    ):
         return compiled
     return "matrix"

@@ -102,7 +102,8 @@ def search_snapshot(
             if 2 * probed > capacity and nq > 1:  # every method holds what it scans: hold half the cache
                 group = _group_size(snap, probes, len(buckets))
             else:
-                method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes)
+                threads = scan_threads() if nq >= tuning.parallel_min_queries else 1
+                method = choose_method(nq, probes, n_buckets, probed, capacity, tuning, has_codes, threads)
         elif method == "streamed" and nq > 1:  # asked for: each query streams on its own
             group = 1
         cold = has_codes and allowed is None and (group is not None or method in ("quantized", "streamed"))
