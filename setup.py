@@ -22,12 +22,14 @@ if os.environ.get("VECTREE_SANITIZE") == "1":
     FLAGS += ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O1"]
     LINK += ["-fsanitize=address"]
 
+HEADERS = ("_kernels.h", "_resident.h", "_rabitq.h", "_ahead.h", "_centers.h")
+
 setup(
     ext_modules=[
         Extension(
             "vectree._native._scan",
             ["vectree/_native/_scan.c"],
-            depends=["vectree/_native/_kernels.h", "vectree/_native/_resident.h", "vectree/_native/_rabitq.h"],
+            depends=[f"vectree/_native/{h}" for h in HEADERS],
             extra_compile_args=FLAGS,
             extra_link_args=LINK,
         )

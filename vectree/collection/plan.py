@@ -11,9 +11,10 @@ the answer: candidates rank by (distance, reference) in all three):
     per bucket, one matrix product for all the queries that visit it, folded into the queries'
     running top k in C; buckets are fetched a group at a time and let go. Wins once a bucket is
     visited by about four queries on average, because the product reads the bucket once for all.
-    One thread only: with more, ``compiled`` is chosen whenever the buckets fit the cache, because the
-    matrix path holds the GIL between per-bucket products and its slices wait on each other (2 threads
-    on 2 cores: 15-16k q/s against 17k with one, while ``compiled`` went 17k -> 24k, fashion-mnist).
+    On more than one thread ``compiled`` is kept up to many more visits a bucket
+    (``threaded_shared_visits``), because the matrix path holds the GIL between per-bucket products and
+    its slices wait on each other (2 threads on 2 cores: 15-16k q/s against 17k with one, while
+    ``compiled`` went 17k -> 24k, fashion-mnist).
     A matrix batch that must run (its buckets do not fit) is split over threads, each slice with a
     one-thread BLAS.
 ``streamed``
@@ -37,6 +38,8 @@ through ``Collection.search(..., method=...)``, which is how the tests compare t
 'quantized'
 >>> choose_method(n_queries=1000, probes=8, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20, threads=2)
 'compiled'
+>>> choose_method(n_queries=1000, probes=None, n_buckets=100, probed_bytes=1_000, cache_bytes=1 << 20, threads=2)
+'matrix'
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class SearchTuning:
     Attributes:
         small_batch: up to this many queries, always ``compiled`` (when the buckets fit the cache).
         shared_visits: queries per bucket (on average) from which ``matrix`` beats ``compiled``.
+        threaded_shared_visits: the same on more than one thread, where ``matrix`` holds the GIL between
+            products. 2 threads, fashion-mnist: ``compiled`` / ``matrix`` 24.3k / 15.0k q/s at 44 visits a bucket,
+            5.4k / 5.1k at 176, 1.2k / 2.7k at 705 (GloVe int8: 21.3k / 19.7k at 291).
         split_min_queries: a ``matrix`` batch is split over threads when each gets at least this many.
         parallel_min_queries: a ``compiled`` batch is split over threads from this many queries.
         fetch_group: buckets fetched per parallel round trip while scanning many buckets.
@@ -77,6 +83,7 @@ class SearchTuning:
 
     small_batch: int = 4
     shared_visits: int = 4
+    threaded_shared_visits: int = 256
     split_min_queries: int = 256
     parallel_min_queries: int = 64
     fetch_group: int = 32
@@ -108,16 +115,14 @@ def choose_method(
     ``probes=None`` means every bucket; ``probed_bytes`` is what the batch's probed buckets hold
     (vectors as stored) and ``cache_bytes`` the read cache's capacity: ``compiled`` holds every probed
     bucket at once, so it is chosen only when they fit half the cache (or, for one query, when they
-    are no more than a streamed group). ``threads``: what the scan may use (more than one: never
-    ``matrix`` when ``compiled`` fits, see the module).
+    are no more than a streamed group). ``threads``: what the scan may use (see the module).
     """
     per_query = n_buckets if probes is None else min(probes, n_buckets)
     fits = 2 * probed_bytes <= cache_bytes
     compiled = "quantized" if has_codes else "compiled"
     if n_queries == 1 and not fits:  # (a group of a streamed query may hold stream_group buckets anyway)
         return "streamed" if per_query > tuning.stream_group else compiled
-    if fits and (
-        threads > 1 or n_queries <= tuning.small_batch or n_queries * per_query < tuning.shared_visits * n_buckets
-    ):
+    shared = tuning.threaded_shared_visits if threads > 1 else tuning.shared_visits
+    if fits and (n_queries <= tuning.small_batch or n_queries * per_query < shared * n_buckets):
         return compiled
     return "matrix"
