@@ -111,3 +111,28 @@ def test_few_query_ranking_equals_the_full_product(fashion_mnist):
     for probes in (1, 8, 40):
         full = probe_centers(q, centers, probes, empty=empty, center_sq=center_norms(centers))
         np.testing.assert_array_equal(ranker.rank(q, probes, empty), full)
+
+
+def test_ranking_with_every_dimension_projected_equals_the_full_product(fashion_mnist):
+    """A projection that keeps every dimension (GloVe's 50 of 50) ranks by full products and a histogram
+    of them, not by bounds: the same order, emptied centers last."""
+    from vectree.index.centers import CenterRanker, center_norms
+    from vectree.index.probe import probe_centers
+
+    x = np.ascontiguousarray(fashion_mnist["train"][:, 300:348])  # 48 of the pixels
+    proj = fit_pca(x, 48)
+    centers, _ = refine_centers(x, nearest_center(x, x[::40]), len(x[::40]), 1)
+    empty = np.zeros(len(centers), bool)
+    empty[::13] = True
+    ranker = CenterRanker(centers, center_norms(centers), proj.mean, proj.components)
+    q = np.vstack([fashion_mnist["queries"][:40, 300:348], centers[:3], np.zeros((1, 48), np.float32)])
+    assert proj.n_components == q.shape[1]
+    for probes in (1, 5, 30, len(centers) // 4 - 1):  # (the index ranks more probes by one product)
+        full = probe_centers(q, centers, probes, empty=empty, center_sq=center_norms(centers))
+        np.testing.assert_array_equal(ranker.rank(q, probes, empty), full, err_msg=f"probes={probes}")
+    every = np.ones(len(centers), bool)
+    every[5:9] = False  # fewer live centers than probes: the live ones first, then emptied ones by number
+    got = ranker.rank(q[:4], 10, every)
+    want = probe_centers(q[:4], centers, 4, empty=every, center_sq=center_norms(centers))
+    np.testing.assert_array_equal(got[:, :4], want)
+    assert (got[:, 4:] == [0, 1, 2, 3, 4, 9]).all()

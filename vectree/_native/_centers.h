@@ -1,27 +1,113 @@
 /* Center ranking: the exact nearest bucket centers of one query (included by _scan.c, after the kernels). */
 
-/* The m-th smallest of a[0..n) (m < n); a is reordered. */
-static float select_nth(float *a, Py_ssize_t n, Py_ssize_t m) {
-    Py_ssize_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = a[lo + (hi - lo) / 2];
-        Py_ssize_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                float tmp = a[i];
-                a[i] = a[j];
-                a[j] = tmp;
-                i++;
-                j--;
+#define RANK_BINS 256
+
+/* A value with at least m of v[0..L) at or below it, and few more (~m + L / RANK_BINS), from a histogram
+ * between the smallest and largest finite values: INFINITY when fewer than m are finite or they have no
+ * spread. Callers count what falls below it (rounding at a bin's edge may leave it short). It replaced
+ * a quickselect whose unpredictable branches were most of the center ranking's time (fashion-mnist:
+ * 1,134 centers). */
+static float hist_cut(const float *v, Py_ssize_t L, Py_ssize_t m) {
+    float lo = INFINITY, hi = -INFINITY;
+    for (Py_ssize_t j = 0; j < L; j++) {
+        lo = v[j] < lo ? v[j] : lo;
+        hi = v[j] > hi && v[j] < INFINITY ? v[j] : hi;
+    }
+    const float scale = (float)RANK_BINS / (hi - lo);
+    if (!(lo < hi) || !(scale < INFINITY) || !(scale > 0.0f)) return INFINITY;
+    uint32_t count[RANK_BINS] = {0};
+    for (Py_ssize_t j = 0; j < L; j++) {
+        if (!(v[j] < INFINITY)) continue; /* (NaN too) */
+        const int b = (int)((v[j] - lo) * scale);
+        count[b < RANK_BINS ? b : RANK_BINS - 1]++;
+    }
+    Py_ssize_t seen = 0;
+    for (int b = 0; b < RANK_BINS; b++) {
+        seen += count[b];
+        if (seen >= m) return b == RANK_BINS - 1 ? hi : lo + ((float)b + 1.01f) / scale;
+    }
+    return INFINITY;
+}
+
+/* Sort the n kept (distance, reference) pairs of a top-k in place, nearest first, ties by reference
+ * (insertion: n is the few dozen probed buckets or returned rows). */
+static void sort_kept(float *td, int64_t *tr, Py_ssize_t n) {
+    for (Py_ssize_t a = 1; a < n; a++) {
+        float d = td[a];
+        int64_t r = tr[a];
+        Py_ssize_t b = a;
+        for (; b > 0 && worse(td[b - 1], tr[b - 1], d, r); b--) {
+            td[b] = td[b - 1];
+            tr[b] = tr[b - 1];
+        }
+        td[b] = d;
+        tr[b] = r;
+    }
+}
+
+/* rank_core when the projection keeps (nearly) every dimension (GloVe's 50 of 50): its bounds would cost a
+ * full product already, so every center is read in full, eight at a time, into one top p. The same
+ * distance expression as rank_core's full reads. full holds L floats. */
+static int64_t rank_direct(const float *q, Py_ssize_t dim, const float *c, const float *norms, const char *empty,
+                           Py_ssize_t L, int64_t *out, Py_ssize_t p, float *full) {
+    const float qsq = dot(q, q, dim);
+    dots(c, L, q, dim, full);
+    for (Py_ssize_t j = 0; j < L; j++) full[j] = empty[j] ? INFINITY : norms[j] - 2.0f * full[j] + qsq;
+    /* only centers at or below the cut can be among the p nearest, so the heap below sees ~p of them, not
+     * L: offered in number order, L of them replaced its root ~p ln(L / p) times, mispredicted */
+    float cut = hist_cut(full, L, p);
+    float tk_d[64];
+    int64_t tk_r[64];
+    float *td = p <= 64 ? tk_d : PyMem_RawMalloc(sizeof(float) * p);
+    int64_t *tr = p <= 64 ? tk_r : PyMem_RawMalloc(sizeof(int64_t) * p);
+    if (!td || !tr) {
+        if (p > 64) {
+            PyMem_RawFree(td);
+            PyMem_RawFree(tr);
+        }
+        return -1;
+    }
+    /* a max-heap by (distance, number) of the p nearest so far: a replacement costs log p steps, not the
+     * p of offer()'s scan for the worst (which took most of this function's time at p = 30) */
+    Py_ssize_t n = 0, offered = 0;
+again:
+    for (Py_ssize_t j = 0; j < L; j++) {
+        const float d = full[j];
+        if (d > cut) continue;
+        offered++;
+        Py_ssize_t i;
+        if (n < p) { /* sift up */
+            for (i = n++; i > 0 && worse(d, j, td[(i - 1) / 2], tr[(i - 1) / 2]); i = (i - 1) / 2) {
+                td[i] = td[(i - 1) / 2];
+                tr[i] = tr[(i - 1) / 2];
+            }
+        } else {
+            if (!worse(td[0], tr[0], d, j)) continue; /* the common case: not nearer than the p-th */
+            for (i = 0;;) {                           /* sift down from the root */
+                Py_ssize_t w = 2 * i + 1;
+                if (w >= n) break;
+                if (w + 1 < n && worse(td[w + 1], tr[w + 1], td[w], tr[w])) w++;
+                if (!worse(td[w], tr[w], d, j)) break;
+                td[i] = td[w];
+                tr[i] = tr[w];
+                i = w;
             }
         }
-        if (m <= j) hi = j;
-        else if (m >= i) lo = i;
-        else return a[m];
+        td[i] = d;
+        tr[i] = j;
     }
-    return a[m];
+    if (offered < p && cut < INFINITY) { /* the cut fell short (rounding at a bin's edge): every center */
+        n = offered = 0;
+        cut = INFINITY;
+        goto again;
+    }
+    sort_kept(td, tr, n);
+    for (Py_ssize_t a = 0; a < p; a++) out[a] = a < n ? tr[a] : -1;
+    if (p > 64) {
+        PyMem_RawFree(td);
+        PyMem_RawFree(tr);
+    }
+    return L;
 }
 
 /* rank_centers(q, mean, components, centers, norms, pc, pcsq, ec, empty, out) -> centers read in full
@@ -35,13 +121,14 @@ static float select_nth(float *a, Py_ssize_t n, Py_ssize_t m) {
  * len(out)-th distance found are read in full.
  */
 /* The core of rank_centers over raw arrays its caller holds: out[0..p) the p nearest centers.
- * work holds L * 3 + m + dim floats. Returns centers read in full, or -1 when memory ran out.
+ * work holds L * 2 + m + dim floats. Returns centers read in full, or -1 when memory ran out.
  * Needs no GIL. */
 static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const float *proj, Py_ssize_t m,
                          const float *c, const float *norms, const float *pc, const float *pcsq, const float *ec,
                          const char *empty, Py_ssize_t L, int64_t *out, Py_ssize_t p, float *work) {
     int64_t read = 0;
-    float *low = work, *scratch = low + L, *full = low + 2 * L, *pq = low + 3 * L, *centered = pq + m;
+    float *low = work, *full = low + L, *pq = low + 2 * L, *centered = pq + m;
+    if (m * 4 >= dim * 3) return rank_direct(q, dim, c, norms, empty, L, out, p, full);
     for (Py_ssize_t j = 0; j < dim; j++) centered[j] = q[j] - mu[j];
     dots(proj, m, centered, dim, pq);
     const float pqsq = dot(pq, pq, m), qsq = dot(q, q, dim), rest = dot(centered, centered, dim) - pqsq;
@@ -50,12 +137,11 @@ static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const 
     for (Py_ssize_t j = 0; j < L; j++) {
         float gap = eq - ec[j];
         low[j] = empty[j] ? INFINITY : pcsq[j] - 2.0f * low[j] + pqsq + gap * gap;
-        scratch[j] = low[j];
         full[j] = NAN; /* not read yet */
     }
     /* read the 2p + 8 smallest bounds, then every center whose bound is below the p-th distance */
     Py_ssize_t first = 2 * p + 8 < L ? 2 * p + 8 : L;
-    float cut = select_nth(scratch, L, first - 1);
+    const float cut = hist_cut(low, L, first); /* (short of first at worst: phase 1 reads what it must) */
     float tk_d[64];
     int64_t tk_r[64];
     float *td = p <= 64 ? tk_d : PyMem_RawMalloc(sizeof(float) * p);
@@ -83,17 +169,7 @@ static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const 
     }
     /* phase 1 offered every center that could beat the p-th: sort the p kept by (distance, number) */
     Py_ssize_t n = t.filled;
-    for (Py_ssize_t a = 1; a < n; a++) {
-        float d = td[a];
-        int64_t r = tr[a];
-        Py_ssize_t b = a;
-        for (; b > 0 && worse(td[b - 1], tr[b - 1], d, r); b--) {
-            td[b] = td[b - 1];
-            tr[b] = tr[b - 1];
-        }
-        td[b] = d;
-        tr[b] = r;
-    }
+    sort_kept(td, tr, n);
     for (Py_ssize_t a = 0; a < p; a++) out[a] = a < n ? tr[a] : -1;
     if (p > 64) {
         PyMem_RawFree(td);
@@ -116,7 +192,7 @@ static PyObject *rank_centers(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "rank_centers: inconsistent shapes (see _scan.c)");
         return NULL;
     }
-    float *work = PyMem_RawMalloc(sizeof(float) * (L * 3 + m + dim));
+    float *work = PyMem_RawMalloc(sizeof(float) * (L * 2 + m + dim));
     int64_t read = -1;
     if (work) {
         Py_BEGIN_ALLOW_THREADS

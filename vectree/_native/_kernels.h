@@ -273,14 +273,7 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
             for (; pass; pass &= pass - 1) {
                 const int r = __builtin_ctz(pass);
                 if (u.filled == k && lows[r] > u.d[u.worst]) continue;
-                if (nc == sc->cap) {
-                    Py_ssize_t cap = sc->cap ? 2 * sc->cap : 1024;
-                    Cand *grown = PyMem_RawRealloc(sc->cand, sizeof(Cand) * cap);
-                    if (!grown) return -1;
-                    sc->cand = grown;
-                    sc->cap = cap;
-                }
-                sc->cand[nc++] = (Cand){lows[r], (int32_t)plan[j], (int32_t)(i + r)};
+                if (push_cand(sc, &nc, (Cand){lows[r], (int32_t)plan[j], (int32_t)(i + r)}) < 0) return -1;
                 if (u.filled < k || approxs[r] + eis[r] < u.d[u.worst]) offer(&u, approxs[r] + eis[r], slot | (i + r));
             }
         }
@@ -294,14 +287,7 @@ static KERNEL_ATTR int SFX(scan_codes)(const float *q, Py_ssize_t dim, int metri
             const float low = approx - ei;
             scanned++;
             if (u.filled == k && low > u.d[u.worst]) continue; /* the common case, decided inline */
-            if (nc == sc->cap) {
-                Py_ssize_t cap = sc->cap ? 2 * sc->cap : 1024;
-                Cand *grown = PyMem_RawRealloc(sc->cand, sizeof(Cand) * cap);
-                if (!grown) return -1;
-                sc->cand = grown;
-                sc->cap = cap;
-            }
-            sc->cand[nc++] = (Cand){low, (int32_t)plan[j], (int32_t)i};
+            if (push_cand(sc, &nc, (Cand){low, (int32_t)plan[j], (int32_t)i}) < 0) return -1;
             if (u.filled < k || approx + ei < u.d[u.worst]) offer(&u, approx + ei, slot | i);
         }
     }

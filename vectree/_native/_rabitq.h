@@ -179,14 +179,7 @@ static int scan_rabitq(const float *q, Py_ssize_t dim, int metric, const BlockVi
                 rq_heap_replace(sc->cand, nc, cand);
                 continue;
             }
-            if (nc == sc->cap) {
-                Py_ssize_t cap = sc->cap ? 2 * sc->cap : 1024;
-                Cand *grown = PyMem_RawRealloc(sc->cand, sizeof(Cand) * cap);
-                if (!grown) return -1;
-                sc->cand = grown;
-                sc->cap = cap;
-            }
-            sc->cand[nc++] = cand;
+            if (push_cand(sc, &nc, cand) < 0) return -1;
             if (limit > 0) rq_heap_up(sc->cand, nc - 1);
         }
     }

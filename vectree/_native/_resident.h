@@ -187,7 +187,7 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "Resident.search: inconsistent shapes (see _resident.h)");
         goto done;
     }
-    work = PyMem_RawMalloc(sizeof(float) * (n * 3 + self->m + dim));
+    work = PyMem_RawMalloc(sizeof(float) * (n * 2 + self->m + dim));
     held = PyMem_Calloc(probes, sizeof(ScanBlock *));
     hids = PyMem_Calloc(probes, sizeof(PyObject *));
     views = PyMem_Calloc(probes, sizeof(BlockView));
@@ -236,17 +236,9 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
     }
     sc.rerank = rerank;
     sc.eps = eps;
-    if (codes) {
-        sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
-        sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
-        sc.qi = PyMem_RawCalloc(QI_LEN(dim), sizeof(int16_t)); /* zero past dim: see dot_codes_8 */
-        if (!sc.qs || !sc.ur || !sc.qi) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        const int64_t fit = (int64_t)2147483647 / (255 * (int64_t)dim);
-        sc.qmax = (int32_t)(fit < 2047 ? (fit < 1 ? 1 : fit) : 2047);
-        sc.ud = sc.qs + dim;
+    if (codes && scratch_open(&sc, dim, k) < 0) {
+        PyErr_NoMemory();
+        goto done;
     }
     TopK t = {td, tr, k, 0, 0};
     int64_t counts[2] = {0, 0};
@@ -255,17 +247,7 @@ static PyObject *Resident_search(Resident *self, PyObject *args) {
     if (codes) failed = (rq_dim > 0 ? scan_rabitq : scan_codes)(bq.buf, dim, metric, views, plan, nb, &t, &sc, counts);
     else counts[0] = scan_one(bq.buf, dim, metric, views, plan, nb, &t);
     /* the k kept, by (distance, reference): the assembler's order */
-    for (Py_ssize_t a = 1; a < t.filled; a++) {
-        float d = td[a];
-        int64_t r = tr[a];
-        Py_ssize_t c = a;
-        for (; c > 0 && worse(td[c - 1], tr[c - 1], d, r); c--) {
-            td[c] = td[c - 1];
-            tr[c] = tr[c - 1];
-        }
-        td[c] = d;
-        tr[c] = r;
-    }
+    sort_kept(td, tr, t.filled);
     Py_END_ALLOW_THREADS
     if (failed) {
         PyErr_NoMemory();
@@ -313,12 +295,7 @@ done:
         Py_DECREF(held[j]);
         Py_DECREF(hids[j]);
     }
-    PyMem_RawFree(sc.qs);
-    PyMem_RawFree(sc.ur);
-    PyMem_RawFree(sc.qi);
-    PyMem_RawFree(sc.cand);
-    PyMem_RawFree(sc.rq);
-    PyMem_RawFree(sc.planes);
+    scratch_close(&sc);
     PyMem_RawFree(work);
     PyMem_Free(held);
     PyMem_Free(hids);

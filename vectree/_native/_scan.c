@@ -123,6 +123,47 @@ typedef struct {
     Py_ssize_t kept;
 } Scratch;
 
+/* The code scan's working memory for queries of dim and top k (0, or -1 with nothing held). */
+static int scratch_open(Scratch *sc, Py_ssize_t dim, Py_ssize_t k) {
+    sc->qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
+    sc->ur = PyMem_RawMalloc(sizeof(int64_t) * k);
+    /* zero past dim: the kernels run over dim rounded up (see dot_codes_8) */
+    sc->qi = PyMem_RawCalloc(QI_LEN(dim), sizeof(int16_t));
+    if (!sc->qs || !sc->ur || !sc->qi) {
+        PyMem_RawFree(sc->qs);
+        PyMem_RawFree(sc->ur);
+        PyMem_RawFree(sc->qi);
+        sc->qs = NULL, sc->ur = NULL, sc->qi = NULL;
+        return -1;
+    }
+    const int64_t fit = (int64_t)2147483647 / (255 * (int64_t)(dim ? dim : 1));
+    sc->qmax = (int32_t)(fit < 2047 ? (fit < 1 ? 1 : fit) : 2047);
+    sc->ud = sc->qs + dim;
+    return 0;
+}
+
+static void scratch_close(Scratch *sc) {
+    PyMem_RawFree(sc->qs);
+    PyMem_RawFree(sc->ur);
+    PyMem_RawFree(sc->qi);
+    PyMem_RawFree(sc->cand);
+    PyMem_RawFree(sc->rq);
+    PyMem_RawFree(sc->planes);
+}
+
+/* Append a candidate to sc->cand[0..*nc), growing it by doubling (0, or -1 when memory ran out). */
+static inline int push_cand(Scratch *sc, Py_ssize_t *nc, Cand cand) {
+    if (*nc == sc->cap) {
+        Py_ssize_t cap = sc->cap ? 2 * sc->cap : 1024;
+        Cand *grown = PyMem_RawRealloc(sc->cand, sizeof(Cand) * cap);
+        if (!grown) return -1;
+        sc->cand = grown;
+        sc->cap = cap;
+    }
+    sc->cand[(*nc)++] = cand;
+    return 0;
+}
+
 #include "_ahead.h"
 
 #if HAVE_WIDE_VARIANT
@@ -422,20 +463,9 @@ static PyObject *topk_impl(PyObject *args, int use_codes) { /* use_codes 2: code
     sc.rerank = rerank;
     sc.eps = eps;
     sc.collect = use_codes == 2;
-    if (use_codes) {
-        sc.qs = PyMem_RawMalloc(sizeof(float) * (dim + k));
-        sc.ur = PyMem_RawMalloc(sizeof(int64_t) * k);
-        sc.qi = PyMem_RawCalloc(QI_LEN(dim), sizeof(int16_t)); /* zero past dim: see dot_codes_8 */
-        if (!sc.qs || !sc.ur || !sc.qi) {
-            PyMem_RawFree(sc.qs);
-            PyMem_RawFree(sc.ur);
-            PyMem_RawFree(sc.qi);
-            PyErr_NoMemory();
-            goto done;
-        }
-        const int64_t fit = (int64_t)2147483647 / (255 * (int64_t)(dim ? dim : 1));
-        sc.qmax = (int32_t)(fit < 2047 ? (fit < 1 ? 1 : fit) : 2047);
-        sc.ud = sc.qs + dim;
+    if (use_codes && scratch_open(&sc, dim, k) < 0) {
+        PyErr_NoMemory();
+        goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < nq && !failed; i++) {
@@ -463,14 +493,7 @@ static PyObject *topk_impl(PyObject *args, int use_codes) { /* use_codes 2: code
             result = Py_BuildValue("LN", (long long)counts[0], refs);
         }
     } else result = use_codes ? Py_BuildValue("LL", (long long)counts[0], (long long)counts[1]) : PyLong_FromLongLong(read);
-    if (use_codes) {
-        PyMem_RawFree(sc.qs);
-        PyMem_RawFree(sc.ur);
-        PyMem_RawFree(sc.qi);
-        PyMem_RawFree(sc.cand);
-        PyMem_RawFree(sc.rq);
-        PyMem_RawFree(sc.planes);
-    }
+    if (use_codes) scratch_close(&sc);
 done:
     if (dead_views)
         for (Py_ssize_t i = 0; i < nb; i++)
