@@ -21,6 +21,8 @@ TESTS = [
     "tests/collection/test_rabitq_codes.py::test_reranking_every_candidate_is_exact",
     "tests/collection/test_rabitq_codes.py::test_threads_with_evictions_give_single_thread_answers",
     "tests/collection/test_cold_codes_under_threads.py",
+    "tests/index/test_refined_centers.py::test_few_query_ranking_equals_the_full_product",
+    "tests/index/test_refined_centers.py::test_ranking_with_every_dimension_projected_equals_the_full_product",
     "tests/collection/test_cold_quantized_search_reads_codes_then_rows.py::test_few_probes_return_the_whole_bucket_reads_answer",
 ]
 
