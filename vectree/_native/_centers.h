@@ -46,27 +46,16 @@ static void sort_kept(float *td, int64_t *tr, Py_ssize_t n) {
 }
 
 /* rank_core when the projection keeps (nearly) every dimension (GloVe's 50 of 50): its bounds would cost a
- * full product already, so every center is read in full, eight at a time, into one top p. The same
- * distance expression as rank_core's full reads. full holds L floats. */
+ * full product already, so every center is read in full, eight at a time, into one top p (td, tr; *kept of
+ * them filled). The same distance expression as rank_bounds' full reads. full holds L floats. */
 static int64_t rank_direct(const float *q, Py_ssize_t dim, const float *c, const float *norms, const char *empty,
-                           Py_ssize_t L, int64_t *out, Py_ssize_t p, float *full) {
+                           Py_ssize_t L, Py_ssize_t p, float *full, float *td, int64_t *tr, Py_ssize_t *kept) {
     const float qsq = dot(q, q, dim);
     dots(c, L, q, dim, full);
     for (Py_ssize_t j = 0; j < L; j++) full[j] = empty[j] ? INFINITY : norms[j] - 2.0f * full[j] + qsq;
     /* only centers at or below the cut can be among the p nearest, so the heap below sees ~p of them, not
      * L: offered in number order, L of them replaced its root ~p ln(L / p) times, mispredicted */
     float cut = hist_cut(full, L, p);
-    float tk_d[64];
-    int64_t tk_r[64];
-    float *td = p <= 64 ? tk_d : PyMem_RawMalloc(sizeof(float) * p);
-    int64_t *tr = p <= 64 ? tk_r : PyMem_RawMalloc(sizeof(int64_t) * p);
-    if (!td || !tr) {
-        if (p > 64) {
-            PyMem_RawFree(td);
-            PyMem_RawFree(tr);
-        }
-        return -1;
-    }
     /* a max-heap by (distance, number) of the p nearest so far: a replacement costs log p steps, not the
      * p of offer()'s scan for the worst (which took most of this function's time at p = 30) */
     Py_ssize_t n = 0, offered = 0;
@@ -101,12 +90,7 @@ again:
         cut = INFINITY;
         goto again;
     }
-    sort_kept(td, tr, n);
-    for (Py_ssize_t a = 0; a < p; a++) out[a] = a < n ? tr[a] : -1;
-    if (p > 64) {
-        PyMem_RawFree(td);
-        PyMem_RawFree(tr);
-    }
+    *kept = n;
     return L;
 }
 
@@ -120,15 +104,13 @@ again:
  * |pq - pc|^2 + (eq - ec)^2 never exceeds |q - c|^2, so only centers whose bound is below the
  * len(out)-th distance found are read in full.
  */
-/* The core of rank_centers over raw arrays its caller holds: out[0..p) the p nearest centers.
- * work holds L * 2 + m + dim floats. Returns centers read in full, or -1 when memory ran out.
- * Needs no GIL. */
-static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const float *proj, Py_ssize_t m,
-                         const float *c, const float *norms, const float *pc, const float *pcsq, const float *ec,
-                         const char *empty, Py_ssize_t L, int64_t *out, Py_ssize_t p, float *work) {
+/* rank_core through the projection's bounds: the p nearest into td, tr (*kept of them filled). */
+static int64_t rank_bounds(const float *q, Py_ssize_t dim, const float *mu, const float *proj, Py_ssize_t m,
+                           const float *c, const float *norms, const float *pc, const float *pcsq, const float *ec,
+                           const char *empty, Py_ssize_t L, Py_ssize_t p, float *work, float *td, int64_t *tr,
+                           Py_ssize_t *kept) {
     int64_t read = 0;
     float *low = work, *full = low + L, *pq = low + 2 * L, *centered = pq + m;
-    if (m * 4 >= dim * 3) return rank_direct(q, dim, c, norms, empty, L, out, p, full);
     for (Py_ssize_t j = 0; j < dim; j++) centered[j] = q[j] - mu[j];
     dots(proj, m, centered, dim, pq);
     const float pqsq = dot(pq, pq, m), qsq = dot(q, q, dim), rest = dot(centered, centered, dim) - pqsq;
@@ -142,17 +124,6 @@ static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const 
     /* read the 2p + 8 smallest bounds, then every center whose bound is below the p-th distance */
     Py_ssize_t first = 2 * p + 8 < L ? 2 * p + 8 : L;
     const float cut = hist_cut(low, L, first); /* (short of first at worst: phase 1 reads what it must) */
-    float tk_d[64];
-    int64_t tk_r[64];
-    float *td = p <= 64 ? tk_d : PyMem_RawMalloc(sizeof(float) * p);
-    int64_t *tr = p <= 64 ? tk_r : PyMem_RawMalloc(sizeof(int64_t) * p);
-    if (!td || !tr) {
-        if (p > 64) {
-            PyMem_RawFree(td);
-            PyMem_RawFree(tr);
-        }
-        return -1;
-    }
     TopK t = {td, tr, p, 0, 0};
     for (int phase = 0; phase < 2; phase++) {
         float limit = INFINITY;
@@ -167,8 +138,31 @@ static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const 
             offer(&t, full[j], j);
         }
     }
-    /* phase 1 offered every center that could beat the p-th: sort the p kept by (distance, number) */
-    Py_ssize_t n = t.filled;
+    *kept = t.filled; /* phase 1 offered every center that could beat the p-th */
+    return read;
+}
+
+/* The core of rank_centers over raw arrays its caller holds: out[0..p) the p nearest centers, by
+ * (distance, number). work holds L * 2 + m + dim floats. Returns centers read in full, or -1 when memory
+ * ran out. Needs no GIL. */
+static int64_t rank_core(const float *q, Py_ssize_t dim, const float *mu, const float *proj, Py_ssize_t m,
+                         const float *c, const float *norms, const float *pc, const float *pcsq, const float *ec,
+                         const char *empty, Py_ssize_t L, int64_t *out, Py_ssize_t p, float *work) {
+    float tk_d[64];
+    int64_t tk_r[64];
+    float *td = p <= 64 ? tk_d : PyMem_RawMalloc(sizeof(float) * p);
+    int64_t *tr = p <= 64 ? tk_r : PyMem_RawMalloc(sizeof(int64_t) * p);
+    if (!td || !tr) {
+        if (p > 64) {
+            PyMem_RawFree(td);
+            PyMem_RawFree(tr);
+        }
+        return -1;
+    }
+    Py_ssize_t n = 0;
+    const int64_t read = m * 4 >= dim * 3
+                             ? rank_direct(q, dim, c, norms, empty, L, p, work + L, td, tr, &n)
+                             : rank_bounds(q, dim, mu, proj, m, c, norms, pc, pcsq, ec, empty, L, p, work, td, tr, &n);
     sort_kept(td, tr, n);
     for (Py_ssize_t a = 0; a < p; a++) out[a] = a < n ? tr[a] : -1;
     if (p > 64) {
